@@ -170,7 +170,7 @@ def init_params(
         rng = np.random.default_rng(int(seed))
         base[int(seed)] = [draw(rng, fi, fo) for fi, fo in zip(sizes[:-1], sizes[1:], strict=True)]
     params: dict[str, np.ndarray] = {}
-    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+    for layer, fan_out in enumerate(sizes[1:], start=1):
         stacked = np.stack([base[int(s)][layer - 1] for s in seeds])  # (R, in, out)
         params[f"W{layer}"] = (stacked * scales[:, None, None]).astype(dtype)
         params[f"b{layer}"] = np.zeros((len(seeds), 1, fan_out), dtype=dtype)

@@ -25,7 +25,12 @@ def summarize(runs: list[dict]) -> dict:
         ok = {lr: all(r["verdict"] == "converging" for r in by_scale[scale][lr]) for lr in rates}
         converging = [lr for lr in rates if ok[lr]]
         bracket = next(
-            ([lo, hi] for lo, hi in zip(rates, rates[1:]) if ok[lo] and not ok[hi]), None
+            (
+                [lo, hi]
+                for lo, hi in zip(rates[:-1], rates[1:], strict=True)
+                if ok[lo] and not ok[hi]
+            ),
+            None,
         )
         finals = {
             lr: float(np.median([r["metrics"]["final"] for r in by_scale[scale][lr]]))

@@ -113,7 +113,7 @@ def plan(cfg, n_train: int, n_val: int, n_in: int, n_out: int, n_runs: int, max_
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> Iterator[np.ndarray]:
-    """The sample order of each epoch: the same for every run of a sweep (drawn from the data seed)."""
+    """Each epoch's sample order, the same for every run of a sweep (drawn from the data seed)."""
     rng = np.random.default_rng([int(seed), 0x5EED])
     for _ in range(epochs):
         yield rng.permutation(n)
