@@ -1,0 +1,5 @@
+"""``python -m lrdiag`` runs the command line."""
+
+from lrdiag.cli import main
+
+main()

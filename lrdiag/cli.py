@@ -1,0 +1,295 @@
+"""Command line: thin click commands, and the one place that maps errors to exit codes.
+
+Exit codes: 0 done; 1 a ``--fail-on`` verdict matched (or a check failed); 2 a bad command
+line, config, data or input file (one line on stderr, no traceback unless ``--traceback``);
+3 an internal error; 130 interrupted (results so far are written, marked incomplete).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lrdiag import __version__
+from lrdiag.errors import LrdiagError
+
+EXIT_OK, EXIT_MATCHED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_TRACEBACK = "lrdiag.traceback"
+
+
+class _Lrdiag(click.Group):
+    """A click group that turns exceptions into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            exc.exit_code = EXIT_USAGE  # click's generic errors exit 1, which CI reads as a verdict
+            raise
+        except LrdiagError as exc:
+            if ctx.meta.get(_TRACEBACK):
+                raise
+            click.echo(f"lrdiag: error: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            click.echo("lrdiag: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:  # a bug of ours, not the user's
+            if ctx.meta.get(_TRACEBACK):
+                raise
+            click.echo(
+                f"lrdiag: internal error: {type(exc).__name__}: {exc}\n"
+                "  (run again with --traceback for details, and please report it)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _set_traceback(ctx: click.Context, _param, value: bool) -> bool:
+    ctx.meta[_TRACEBACK] = value
+    return value
+
+
+traceback_option = click.option(
+    "--traceback",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_traceback,
+    help="Show the full Python traceback on errors.",
+)
+
+
+def _verdict_list(ctx, _param, value: str | None) -> tuple[str, ...]:
+    from lrdiag.classify import VERDICTS
+
+    if not value:
+        return ()
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [v for v in names if v not in VERDICTS]
+    if bad:
+        raise click.BadParameter(f"unknown verdict {bad[0]!r}; choose from {', '.join(VERDICTS)}")
+    return names
+
+
+fail_on_option = click.option(
+    "--fail-on",
+    metavar="VERDICT[,VERDICT]",
+    callback=_verdict_list,
+    help="Exit 1 if any run (curve) gets one of these verdicts, e.g. diverging,oscillating.",
+)
+
+
+def make_console(*, stderr: bool = False):
+    from rich.console import Console
+
+    return Console(
+        stderr=stderr,
+        highlight=False,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        soft_wrap=False,
+    )
+
+
+@click.group(cls=_Lrdiag, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="lrdiag")
+def cli():
+    """Why does my loss go up, jump around or stall when I change the learning rate?
+
+    \b
+    lrdiag trains every learning rate x init scale x seed of an experiment at once,
+    says for each run whether it is converging, oscillating, diverging or plateaued
+    and why, and saves plots and machine-readable results.
+
+    \b
+    Quick start:
+      lrdiag sweep configs/quickstart.yaml
+      lrdiag sweep my.yaml --json --fail-on diverging > results.json
+    """
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _default_out(name: str) -> Path:
+    """``lrdiag-out/<name>``, or the first of ``<name>-2``, ``<name>-3``, ... that is free."""
+    base = Path("lrdiag-out")
+    candidate, n = base / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{name}-{n}"
+    return candidate
+
+
+def _resolve_out(out: str | None, name: str, force: bool) -> Path:
+    if out is None:
+        return _default_out(name)
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{out} exists and is not a directory", param_hint="--out")
+    if (path / "results.json").exists() and not force:
+        raise click.BadParameter(
+            f"{out} already holds results; pass --force to overwrite them or pick another --out",
+            param_hint="--out",
+        )
+    return path
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Where to write results and plots [default: lrdiag-out/<name>, or <name>-2, ...].",
+)
+@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
+@fail_on_option
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--quiet", "-q", is_flag=True, help="No table, summary or progress bar.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Override training.dtype from the config.",
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    help="Memory budget for one chunk of runs, e.g. 256MB, 2GB [default: 2GiB].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
+)
+@traceback_option
+def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run):
+    """Train every run of the experiment in CONFIG and judge each one.
+
+    \b
+    Example:
+      lrdiag sweep configs/tanh_spike.yaml --out results/tanh --fail-on diverging
+
+    Writes results.json, results.csv, report.md and curves.png, final_loss_vs_lr.png,
+    phase.png to --out. Exit 1 when a --fail-on verdict matched.
+    """
+    import dataclasses
+
+    from lrdiag import sweep as engine
+    from lrdiag.config import load_config
+    from lrdiag.data import load_dataset
+
+    cfg = load_config(config)
+    if dtype:
+        cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
+    budget = engine.parse_memory(max_memory) if max_memory else None
+    dataset = load_dataset(cfg.data, cfg.model, file=str(config))
+    runs = engine.expand_grid(cfg)
+    n_val = 0 if dataset.X_val is None else len(dataset.X_val)
+    plan = engine.plan(
+        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], len(runs), budget
+    )
+    if dry_run:
+        _print_plan(cfg, dataset, plan, as_json)
+        return
+
+    out_dir = _resolve_out(out, cfg.name, force)
+    interactive = not (quiet or as_json) and sys.stderr.isatty()
+    result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
+    doc = engine.document(cfg, runs, result, dataset.n_classes)
+    doc["output_dir"] = str(out_dir)
+
+    from lrdiag import report
+
+    report.write_results(doc, out_dir)
+    if not no_plots:
+        from lrdiag import plots
+
+        plots.save_sweep_plots(doc, out_dir)
+    if as_json:
+        click.echo(report.to_json_text(doc), nl=False)
+    elif not quiet:
+        console = make_console()
+        report.render_sweep(doc, console)
+        console.print(f"Results written to {out_dir}/")
+    if not result.complete:
+        click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if fail_on and any(run["verdict"] in fail_on for run in doc["runs"]):
+        sys.exit(EXIT_MATCHED)
+
+
+def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
+    if not interactive:
+        return engine.train(cfg, dataset, runs, max_memory=budget)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    total = len(runs) * cfg.training.epochs
+    columns = (
+        TextColumn("training {task.fields[n]} runs"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=make_console(stderr=True), transient=True) as progress:
+        task = progress.add_task("train", total=total, n=len(runs))
+        return engine.train(
+            cfg, dataset, runs, max_memory=budget, progress=lambda n: progress.advance(task, n)
+        )
+
+
+def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
+    info = {
+        "name": cfg.name,
+        "n_runs": plan.n_runs,
+        "grid": {
+            "learning_rates": len(cfg.sweep.learning_rates),
+            "init_scales": len(cfg.init.scales),
+            "seeds": len(cfg.training.seeds),
+        },
+        "n_train": int(len(dataset.X)),
+        "n_val": 0 if dataset.X_val is None else int(len(dataset.X_val)),
+        "epochs": cfg.training.epochs,
+        "bytes_per_run": plan.bytes_per_run,
+        "chunk_size": plan.chunk_size,
+        "n_chunks": plan.n_chunks,
+        "peak_bytes": plan.peak_bytes,
+        "max_memory": plan.max_memory,
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    g = info["grid"]
+    click.echo(
+        f"{cfg.name}: {plan.n_runs} runs = {g['learning_rates']} learning rates x "
+        f"{g['init_scales']} init scales x {g['seeds']} seeds, {cfg.training.epochs} epochs "
+        f"on {info['n_train']} samples"
+    )
+    click.echo(
+        f"memory: ~{_mib(plan.bytes_per_run)} per run, ~{_mib(plan.peak_bytes)} at peak "
+        f"(budget {_mib(plan.max_memory)}); "
+        f"{plan.n_chunks} chunk(s) of up to {plan.chunk_size} runs"
+    )
+    click.echo("dry run: nothing trained")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="lrdiag")
+    except KeyboardInterrupt:  # outside a command (e.g. during imports)
+        click.echo("lrdiag: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
