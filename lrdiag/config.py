@@ -1,0 +1,493 @@
+"""YAML -> frozen dataclasses; every error names the file, the dotted key and what is allowed.
+
+Each option is declared once, as a dataclass field: its default, its one-line meaning and its
+check sit on the same line (``_opt``). One generic loader walks the fields of a section, so the
+valid keys of a section are its dataclass fields and nothing else:
+
+* types come from the annotations: ``bool`` is not an ``int``; an ``int`` is fine where a
+  ``float`` is expected; a string that spells a number (``1e-4``, which PyYAML leaves a string)
+  is a ``float``; a list field also accepts a single value (``scales: 2.0`` means ``[2.0]``);
+* ranges and choices come from the field's ``check`` and ``choices``;
+* grid axes (``init.scales``, ``training.seeds``, ``sweep.learning_rates``) must be non-empty and
+  free of duplicates (a duplicate is an error, not silently dropped: it usually is a typo) and
+  are stored sorted ascending, so the grid and its summary read upward.
+
+Sections are listed in ``SECTIONS``; a new section is one dataclass and one entry there plus a
+field on ``Config``. The ``classify:`` section is validated from the fields of
+``classify.Thresholds`` the same way (type from the annotation, default from the field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lrdiag.classify import Thresholds
+from lrdiag.errors import ConfigError
+
+# --- the valid choices -------------------------------------------------------------------------
+# One place each. ACTIVATIONS, OUTPUTS, LOSSES, INIT_SCHEMES and HEADS must equal the keys of
+# lrdiag.model's registries (ACTIVATIONS, INIT_SCHEMES, HEADS), OPTIMIZERS the keys of
+# lrdiag.optim.OPTIMIZERS, DATA_KINDS the keys of lrdiag.data.GENERATORS plus "file";
+# tests assert the equality once those registries exist.
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "identity")
+OUTPUTS = ("sigmoid", "softmax", "identity")
+LOSSES = ("bce", "cross_entropy", "mse")
+HEADS = (("sigmoid", "bce"), ("softmax", "cross_entropy"), ("identity", "mse"), ("sigmoid", "mse"))
+INIT_SCHEMES = ("uniform01", "normal", "xavier", "he", "lecun")
+OPTIMIZERS = ("sgd", "momentum")
+DTYPES = ("float32", "float64")
+DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "file")
+DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
+
+# Synthetic kinds with a fixed geometry: two features, two classes.
+PLANAR_KINDS = ("moons", "circles", "spirals", "xor")
+TWO_CLASS_KINDS = ("moons", "circles", "xor")
+
+
+# --- checks: what a value must be, in words and as a predicate -----------------------------------
+@dataclass(frozen=True)
+class Check:
+    allowed: str  # what is allowed, for messages: ">= 1"
+    ok: Callable[[Any], bool]
+
+
+def at_least(lo: float) -> Check:
+    return Check(f">= {lo}", lambda v: v >= lo)
+
+
+positive = Check("> 0", lambda v: v > 0)
+in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
+
+
+def _opt(default: Any, help: str, *, check: Check | None = None, choices: tuple = ()) -> Any:
+    """A config option: default, one-line meaning, and its check or choices."""
+    return field(default=default, metadata={"help": help, "check": check, "choices": choices})
+
+
+def _grid(default: tuple, help: str, *, check: Check) -> Any:
+    """A grid axis: a non-empty list without duplicates, stored sorted ascending."""
+    meta = {"help": help, "check": check, "choices": (), "grid": True}
+    return field(default=default, metadata=meta)
+
+
+# --- the sections ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataConfig:
+    kind: str = _opt("moons", "synthetic generator, or 'file'", choices=DATA_KINDS)
+    n_samples: int = _opt(1000, "samples generated (synthetic kinds)", check=at_least(1))
+    noise: float = _opt(0.1, "std of the Gaussian noise added (synthetic kinds)", check=at_least(0))
+    n_features: int = _opt(2, "input features (blobs, linear; others are 2-D)", check=at_least(1))
+    n_classes: int = _opt(2, "classes (blobs, spirals; others have 2)", check=at_least(2))
+    path: str | None = _opt(None, "kind: file: .npz (arrays X, y) or .csv, relative to the config")
+    target: str | None = _opt(None, "kind: file: the .csv column (default: last) or .npz array (y)")
+    standardize: bool = _opt(False, "zero mean, unit variance per feature (train part's stats)")
+    validation_split: float = _opt(0.0, "fraction held out for validation", check=in_unit_interval)
+    seed: int = _opt(0, "seed of the generator and of the validation shuffle", check=at_least(0))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple[int, ...] = _opt((128, 64), "hidden widths; [] = linear", check=at_least(1))
+    activation: str = _opt("tanh", "hidden activation", choices=ACTIVATIONS)
+    output: str = _opt("sigmoid", "output layer", choices=OUTPUTS)
+    loss: str = _opt("bce", "loss (valid pairs: HEADS)", choices=LOSSES)
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    scheme: str = _opt("normal", "initial weight distribution", choices=INIT_SCHEMES)
+    scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=positive)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    optimizer: str = _opt("sgd", "update rule", choices=OPTIMIZERS)
+    momentum: float = _opt(0.9, "heavy-ball beta (optimizer: momentum)", check=in_unit_interval)
+    batch_size: int | None = _opt(None, "'full' (None: gradient descent) or a mini-batch size")
+    epochs: int = _opt(100, "passes over the training set", check=at_least(1))
+    seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=at_least(0))
+    dtype: str = _opt("float32", "training precision", choices=DTYPES)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    # a list, or {min, max, num}: num values log-spaced from min to max, both ends included
+    learning_rates: tuple[float, ...] = _grid(
+        (0.01, 0.1, 1.0), "grid axis (log-spaced)", check=positive
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "config"  # the file's stem when loaded from a file
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    classify: Thresholds = field(default_factory=Thresholds)
+    source: str | None = None  # the config file, if any (not a config key)
+
+
+# The table of sections: top-level key -> dataclass. Add a section here (and on Config).
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "init": InitConfig,
+    "training": TrainingConfig,
+    "sweep": SweepConfig,
+    "classify": Thresholds,
+}
+TOP_LEVEL_KEYS = ("name", *SECTIONS)
+
+
+# --- public API --------------------------------------------------------------------------------
+def load_config(path: str | os.PathLike) -> Config:
+    """Read a YAML config file. Relative data paths are resolved against its directory."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the config file: {e}", file=file) from None
+    try:
+        d = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(f"{line}invalid YAML: {e.problem or e}", file=file) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    if d is None:
+        raise ConfigError("the config file is empty", file=file)
+    return config_from_dict(d, file=file, base_dir=Path(path).parent)
+
+
+def config_from_dict(
+    d: Mapping, *, file: str | os.PathLike | None = None, base_dir: str | os.PathLike | None = None
+) -> Config:
+    """Build a Config from a mapping (a parsed YAML document). ``file`` names the source in
+    errors and gives the default ``name``; ``base_dir`` anchors a relative ``data.path``
+    (default: the current directory)."""
+    file = None if file is None else str(file)
+    if not isinstance(d, Mapping):
+        raise ConfigError(
+            f"the top level must be a mapping of sections ({', '.join(TOP_LEVEL_KEYS)}), "
+            f"got {_describe(d)}",
+            file=file,
+        )
+    _reject_unknown(d, TOP_LEVEL_KEYS, "", file)
+    ctx = _Context(file, Path(base_dir) if base_dir is not None else None)
+    sections = {name: _load_section(cls, d.get(name), name, ctx) for name, cls in SECTIONS.items()}
+    default_name = Path(file).stem if file else Config.name
+    name = _parse_name(d.get("name", default_name), ctx)
+    cfg = Config(name=name, **sections, source=file)
+    _check_across(cfg, ctx)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """A JSON-able dict of every option (learning rates as an explicit list, full batch as
+    'full') that ``config_from_dict`` reads back to an equal Config (``source`` aside)."""
+    out: dict[str, Any] = {"name": cfg.name}
+    for name in SECTIONS:
+        section = getattr(cfg, name)
+        out[name] = {
+            f.name: _jsonable(getattr(section, f.name)) for f in dataclasses.fields(section)
+        }
+    if out["training"]["batch_size"] is None:
+        out["training"]["batch_size"] = "full"
+    return out
+
+
+def option_help(cls: type) -> dict[str, str]:
+    """Each option of a section -> its one-line meaning (for docs and --help)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+# --- the generic loader ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Context:
+    file: str | None
+    base_dir: Path | None
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=key)
+
+
+# Options whose value is not read from the annotation alone: (section, key) -> parser.
+def _parse_batch_size(v: Any, key: str, ctx: _Context) -> int | None:
+    if v is None or v == "full":
+        return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        if v >= 1:
+            return v
+        raise ctx.error(key, f"must be 'full' or an integer >= 1, got {v!r}")
+    raise ctx.error(key, f"must be 'full' or an integer >= 1, got {_describe(v)}")
+
+
+def _parse_learning_rates(v: Any, key: str, ctx: _Context) -> tuple[float, ...]:
+    if not isinstance(v, Mapping):
+        return _parse_grid(v, float, positive, key, ctx)
+    allowed = ("min", "max", "num")
+    _reject_unknown(v, allowed, key, ctx.file)
+    missing = [k for k in allowed if k not in v]
+    if missing:
+        raise ctx.error(
+            key, f"a log-spaced range needs min, max and num; missing {', '.join(missing)}"
+        )
+    lo = _checked(v["min"], float, positive, f"{key}.min", ctx)
+    hi = _checked(v["max"], float, positive, f"{key}.max", ctx)
+    num = _checked(v["num"], int, at_least(1), f"{key}.num", ctx)
+    if lo > hi:
+        raise ctx.error(f"{key}.min", f"min ({lo:g}) must be <= max ({hi:g})")
+    if num == 1 and lo != hi:
+        raise ctx.error(f"{key}.num", "num: 1 includes both ends only when min == max")
+    if num > 1 and lo == hi:
+        raise ctx.error(f"{key}.num", f"min == max gives {num} equal learning rates; use num: 1")
+    return log_spaced(lo, hi, num)
+
+
+def log_spaced(lo: float, hi: float, num: int) -> tuple[float, ...]:
+    """``num`` values from ``lo`` to ``hi`` (both exact) with a constant ratio between them."""
+    if num == 1:
+        return (float(lo),)
+    step = (math.log10(hi) - math.log10(lo)) / (num - 1)  # base 10: powers of ten come out exact
+    inner = [10.0 ** (math.log10(lo) + i * step) for i in range(1, num - 1)]
+    return (float(lo), *inner, float(hi))
+
+
+def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str) or not v:
+        raise ctx.error(key, f"must be a file path (string), got {_describe(v)}")
+    p = Path(v).expanduser()
+    if not p.is_absolute():
+        p = (ctx.base_dir or Path.cwd()) / p
+    p = Path(os.path.abspath(p))
+    if p.suffix.lower() not in DATA_SUFFIXES:
+        raise ctx.error(key, f"{v!r}: unsupported file type; allowed: {', '.join(DATA_SUFFIXES)}")
+    if not p.is_file():
+        raise ctx.error(key, f"data file not found: {p}")
+    return str(p)
+
+
+SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("training", "batch_size"): _parse_batch_size,
+    ("sweep", "learning_rates"): _parse_learning_rates,
+    ("data", "path"): _parse_path,
+}
+
+
+def _load_section(cls: type, d: Any, name: str, ctx: _Context) -> Any:
+    if d is None:  # `data:` with nothing under it
+        d = {}
+    if not isinstance(d, Mapping):
+        raise ctx.error(name, f"must be a mapping of options, got {_describe(d)}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    _reject_unknown(d, tuple(fields), name, ctx.file)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, v in d.items():
+        f, dotted = fields[key], f"{name}.{key}"
+        special = SPECIAL_PARSERS.get((name, key))
+        if special is not None:
+            values[key] = special(v, dotted, ctx)
+        elif f.metadata.get("grid"):
+            (elem,) = {a for a in typing.get_args(hints[key]) if a is not Ellipsis}
+            values[key] = _parse_grid(v, elem, f.metadata.get("check"), dotted, ctx)
+        else:
+            values[key] = _parse_value(v, hints[key], f.metadata, dotted, ctx)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:  # a section's own __post_init__ check
+        raise ctx.error(name, str(e)) from None
+
+
+def _parse_value(v: Any, tp: Any, meta: Mapping, key: str, ctx: _Context) -> Any:
+    v = _checked(v, tp, meta.get("check"), key, ctx)
+    choices = meta.get("choices") or ()
+    if choices and v not in choices:
+        raise ctx.error(key, _not_a_choice(v, choices))
+    return v
+
+
+def _parse_grid(v: Any, elem: type, check: Check | None, key: str, ctx: _Context) -> tuple:
+    values = _checked(v, tuple[elem, ...], check, key, ctx)
+    if not values:
+        raise ctx.error(key, "must not be empty")
+    seen = set()
+    for i, x in enumerate(values):
+        if x in seen:
+            raise ctx.error(
+                f"{key}[{i}]", f"duplicate value {x!r}; each grid value must appear once"
+            )
+        seen.add(x)
+    return tuple(sorted(values))
+
+
+def _checked(v: Any, tp: Any, check: Check | None, key: str, ctx: _Context) -> Any:
+    """``v`` converted to the annotation ``tp``, each scalar in it passing ``check``."""
+    v = _convert(v, tp, key, ctx, check)
+    for i, x in enumerate(v) if isinstance(v, tuple) else [(None, v)]:
+        if check is not None and x is not None and not check.ok(x):
+            where = key if i is None else f"{key}[{i}]"
+            raise ctx.error(where, f"must be {check.allowed}, got {x!r}")
+    return v
+
+
+_NUMBER = re.compile(r"[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _convert(v: Any, tp: Any, key: str, ctx: _Context, check: Check | None = None) -> Any:
+    """Check ``v`` against the annotation ``tp`` and convert it (int -> float, list -> tuple)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(v, inner, key, ctx, check)
+    if origin is tuple:
+        elem = args[0]
+        items = list(v) if isinstance(v, list | tuple) else [v]
+        return tuple(_convert(x, elem, f"{key}[{i}]", ctx, check) for i, x in enumerate(items))
+    allowed = f" {check.allowed}" if check is not None else ""
+    if tp is bool:
+        if isinstance(v, bool):
+            return v
+        raise ctx.error(key, f"must be true or false, got {_describe(v)}")
+    if tp is int:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        raise ctx.error(key, f"must be an integer{allowed}, got {_describe(v)}")
+    if tp is float:
+        x = None
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            x = float(v)
+        elif isinstance(v, str) and _NUMBER.fullmatch(v.strip()):
+            x = float(v.strip().replace("_", ""))  # YAML reads 1e-4 as a string
+        if x is None:
+            raise ctx.error(key, f"must be a number{allowed}, got {_describe(v)}")
+        if not math.isfinite(x):
+            raise ctx.error(key, f"must be a finite number, got {v!r}")
+        return x
+    if tp is str:
+        if isinstance(v, str):
+            return v
+        raise ctx.error(key, f"must be a string, got {_describe(v)}")
+    raise ctx.error(key, f"cannot read an option of type {tp}")  # a new field's type: extend here
+
+
+def _parse_name(v: Any, ctx: _Context) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ctx.error("name", f"must be a non-empty string, got {_describe(v)}")
+    if any(c in v for c in "/\\\0") or v in (".", ".."):
+        raise ctx.error("name", f"{v!r} names an output directory: no '/', '\\', '.' or '..'")
+    return v
+
+
+# --- checks across options ---------------------------------------------------------------------
+def min_samples(data: DataConfig) -> int:
+    """The fewest samples a synthetic kind can be generated with (one per class, four for xor)."""
+    return {"blobs": data.n_classes, "spirals": data.n_classes, "xor": 4}.get(
+        data.kind, 2 if data.kind in TWO_CLASS_KINDS else 1
+    )
+
+
+def _check_across(cfg: Config, ctx: _Context) -> None:
+    data, model = cfg.data, cfg.model
+    if (model.output, model.loss) not in HEADS:
+        pairs = ", ".join(f"{o}+{loss}" for o, loss in HEADS)
+        raise ctx.error(
+            "model.loss",
+            f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
+            f"valid output+loss pairs: {pairs}",
+        )
+    if data.kind == "file":
+        if data.path is None:
+            raise ctx.error("data.path", "kind: file needs a path (.npz or .csv)")
+        return
+    for key in ("path", "target"):
+        if getattr(data, key) is not None:
+            raise ctx.error(f"data.{key}", f"is only used with kind: file (kind is {data.kind!r})")
+    if data.kind in PLANAR_KINDS and data.n_features != 2:
+        raise ctx.error("data.n_features", f"kind {data.kind!r} is 2-D: n_features must be 2")
+    if data.kind in TWO_CLASS_KINDS and data.n_classes != 2:
+        raise ctx.error("data.n_classes", f"kind {data.kind!r} has 2 classes: n_classes must be 2")
+    if data.n_samples < min_samples(data):
+        raise ctx.error(
+            "data.n_samples",
+            f"kind {data.kind!r} needs n_samples >= {min_samples(data)}, got {data.n_samples}",
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _reject_unknown(d: Mapping, allowed: tuple[str, ...], prefix: str, file: str | None) -> None:
+    for k in d:
+        if k in allowed:
+            continue
+        key = f"{prefix}.{k}" if prefix else str(k)
+        near = difflib.get_close_matches(str(k), allowed, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        where = f"in {prefix!r}" if prefix else "at the top level"
+        raise ConfigError(
+            f"unknown key {k!r} {where}; {hint}valid keys: {', '.join(allowed)}", file=file, key=key
+        )
+
+
+def _not_a_choice(v: Any, choices: tuple) -> str:
+    near = difflib.get_close_matches(str(v), [str(c) for c in choices], n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    return f"{v!r} is not one of: {', '.join(map(str, choices))}{hint}"
+
+
+def _describe(v: Any) -> str:
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(v))
+    if v is None:
+        return "nothing (null)"
+    if isinstance(v, list | tuple):
+        kind = "list"
+    elif isinstance(v, Mapping):
+        kind = "mapping"
+    return f"{kind or type(v).__name__} {v!r}"
+
+
+def _jsonable(v: Any) -> Any:
+    if dataclasses.is_dataclass(v):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, typing.Hashable) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
