@@ -1,0 +1,330 @@
+"""Datasets: synthetic generators and file loaders -> Dataset (X, Y shaped for the loss).
+
+A generator is ``(n_samples, noise, n_features, n_classes, rng) -> (X, t)`` with ``X (n, d)``
+and ``t`` either integer class labels ``(n,)`` or continuous targets ``(n, k)`` (regression).
+``GENERATORS`` is the registry; its keys plus "file" are the valid ``data.kind`` values.
+Everything random comes from ``np.random.default_rng(data.seed)``, so a seed fixes the arrays.
+
+The geometry follows scikit-learn's generators (written from scratch):
+
+* blobs: ``n_classes`` centres drawn uniformly in the box [-1, 1]^d, samples split as evenly as
+  possible between them, each point a centre plus Gaussian noise of std ``noise`` (so noise 0.1
+  gives tight clusters, 0.5 overlapping ones).
+* moons: two interleaving half circles of radius 1: the upper one (label 0) centred at (0, 0),
+  the lower one (label 1) centred at (1, 0.5); angles evenly spaced; + noise.
+* circles: two concentric circles, radius 1 (label 0) and 0.5 (label 1); + noise.
+* spirals: ``n_classes`` arms from the centre out to radius 1, each turning 3/4 of a circle,
+  rotated 2*pi/n_classes apart; + noise.
+* xor: points uniform in the square [-1, 1]^2, label 1 where the signs of the two coordinates
+  differ; the noise is added after labelling, so it blurs the boundary.
+* linear (regression): ``X ~ N(0, 1)``, ``y = X w + noise * N(0, 1)`` with ``w ~ N(0, 1)`` drawn
+  from the same seed; no intercept.
+
+Class samples are shuffled (one permutation), so classes are interleaved.
+
+Files (``kind: file``): ``.npz`` with arrays ``X`` and ``y`` (``data.target`` names another
+array), or ``.csv`` with a header row (the target column is ``data.target``, default the last).
+A target whose values are all non-negative integers (or whose rows are one-hot) is class labels
+``0..K-1``; any other target is regression.
+
+Targets are shaped for the loss: ``bce`` -> (n, 1) of 0/1; ``cross_entropy`` -> one-hot (n, K);
+``mse`` -> floats, class labels becoming a 0/1 column for two classes and one-hot otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lrdiag.config import DataConfig, ModelConfig
+from lrdiag.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X: np.ndarray  # (n, d) float64: training inputs
+    Y: np.ndarray  # (n, k) float64: training targets shaped for the loss
+    X_val: np.ndarray | None  # (m, d) held-out inputs, None without a validation split
+    Y_val: np.ndarray | None  # (m, k)
+    n_classes: int | None  # None for regression
+    feature_names: tuple[str, ...]
+    target_name: str
+
+
+# --- synthetic generators ----------------------------------------------------------------------
+Generator = Callable[[int, float, int, int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def _split_evenly(n: int, k: int) -> np.ndarray:
+    """Sizes of k groups of n samples, as equal as possible (the first n % k get one more)."""
+    return np.array([n // k + (i < n % k) for i in range(k)])
+
+
+def blobs(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    centres = rng.uniform(-1.0, 1.0, size=(k, d))
+    labels = np.repeat(np.arange(k), _split_evenly(n, k))
+    X = centres[labels] + noise * rng.standard_normal((n, d))
+    return X, labels
+
+
+def moons(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    n_upper = n // 2
+    n_lower = n - n_upper
+    t_upper = np.linspace(0.0, math.pi, n_upper)
+    t_lower = np.linspace(0.0, math.pi, n_lower)
+    upper = np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1)
+    lower = np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1)
+    X = np.concatenate([upper, lower]) + noise * rng.standard_normal((n, 2))
+    labels = np.repeat([0, 1], [n_upper, n_lower])
+    return X, labels
+
+
+CIRCLES_FACTOR = 0.5  # radius of the inner circle; the outer one has radius 1
+
+
+def circles(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    n_outer = n // 2
+    n_inner = n - n_outer
+    t_outer = np.linspace(0.0, 2 * math.pi, n_outer, endpoint=False)
+    t_inner = np.linspace(0.0, 2 * math.pi, n_inner, endpoint=False)
+    outer = np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1)
+    inner = CIRCLES_FACTOR * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)
+    X = np.concatenate([outer, inner]) + noise * rng.standard_normal((n, 2))
+    labels = np.repeat([0, 1], [n_outer, n_inner])
+    return X, labels
+
+
+SPIRAL_TURNS = 0.75  # how far each arm winds, in full circles, from the centre to radius 1
+
+
+def spirals(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    parts = []
+    for arm, size in enumerate(_split_evenly(n, k)):
+        r = np.linspace(0.0, 1.0, size)
+        theta = 2 * math.pi * (arm / k + SPIRAL_TURNS * r)
+        parts.append(np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1))
+    X = np.concatenate(parts) + noise * rng.standard_normal((n, 2))
+    labels = np.repeat(np.arange(k), _split_evenly(n, k))
+    return X, labels
+
+
+def xor(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    X = rng.uniform(-1.0, 1.0, size=(n, 2))
+    labels = ((X[:, 0] > 0) != (X[:, 1] > 0)).astype(np.int64)
+    return X + noise * rng.standard_normal((n, 2)), labels
+
+
+def linear(n: int, noise: float, d: int, k: int, rng: np.random.Generator):
+    w = rng.standard_normal(d)
+    X = rng.standard_normal((n, d))
+    y = X @ w + noise * rng.standard_normal(n)
+    return X, y[:, None]
+
+
+GENERATORS: dict[str, Generator] = {
+    "blobs": blobs,
+    "moons": moons,
+    "circles": circles,
+    "spirals": spirals,
+    "xor": xor,
+    "linear": linear,
+}
+
+
+# --- the public entry --------------------------------------------------------------------------
+def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = None) -> Dataset:
+    """Generate or read the data of ``data``, with targets shaped for ``model.loss``.
+
+    ``file`` is the config file, named in ConfigErrors. A data file's contents that cannot be
+    read are DataErrors; a target that does not fit the loss is a ConfigError at ``model.loss``.
+    """
+    rng = np.random.default_rng(data.seed)
+    if data.kind == "file":
+        X, t, feature_names, target_name = _read_file(data, file)
+        labels, k = _class_labels(t)
+    else:
+        X, t = GENERATORS[data.kind](
+            data.n_samples, data.noise, data.n_features, data.n_classes, rng
+        )
+        order = rng.permutation(len(X))
+        X, t = X[order], t[order]
+        labels = t if t.ndim == 1 else None
+        k = None if labels is None else data.n_classes
+        feature_names = tuple(f"x{i}" for i in range(X.shape[1]))
+        target_name = "y" if labels is None else "label"
+    source = data.path if data.kind == "file" else f"kind {data.kind!r}"
+    Y, n_classes = _shape_targets(t, labels, k, model, source, file)
+    X = np.asarray(X, dtype=np.float64)
+
+    X_val = Y_val = None
+    if data.validation_split > 0:
+        n_val = validation_size(len(X), data.validation_split, file)
+        order = rng.permutation(len(X))
+        X_val, Y_val = X[order[:n_val]], Y[order[:n_val]]
+        X, Y = X[order[n_val:]], Y[order[n_val:]]
+    if data.standardize:
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        std = np.where(std > 0, std, 1.0)  # a constant feature is centred, not scaled
+        X = (X - mean) / std
+        X_val = None if X_val is None else (X_val - mean) / std
+    return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name)
+
+
+def validation_size(n: int, split: float, file: str | None = None) -> int:
+    """Samples held out: ``split * n`` rounded half up, leaving at least one on each side."""
+    n_val = math.floor(split * n + 0.5)
+    if split > 0 and not 1 <= n_val <= n - 1:
+        raise ConfigError(
+            f"{split:g} of {n} samples holds out {n_val}; a split needs at least one sample "
+            "on each side",
+            file=file,
+            key="data.validation_split",
+        )
+    return n_val
+
+
+# --- targets -----------------------------------------------------------------------------------
+def _class_labels(t: np.ndarray) -> tuple[np.ndarray | None, int | None]:
+    """(labels 0..K-1, K) if ``t`` (n, k) holds class labels or one-hot rows, else (None, None).
+
+    K is the largest label + 1 for a label column, the row width for one-hot rows."""
+    if t.shape[1] == 1:
+        col = t[:, 0]
+        if np.all(col >= 0) and np.all(col == np.round(col)):
+            return col.astype(np.int64), int(col.max()) + 1
+        return None, None
+    if np.all((t == 0) | (t == 1)) and np.all(t.sum(axis=1) == 1):
+        return np.argmax(t, axis=1), t.shape[1]
+    return None, None
+
+
+def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | None):
+    """(Y (n, k) float64, n_classes or None) for ``model.loss``; ``k`` is the class count."""
+    loss = model.loss
+    if labels is None:  # regression
+        if loss != "mse":
+            raise ConfigError(
+                f"{loss} needs class labels, but {source} gives continuous targets; "
+                "for regression use output: identity, loss: mse",
+                file=file,
+                key="model.loss",
+            )
+        return np.asarray(t, dtype=np.float64).reshape(len(t), -1), None
+    if loss == "bce" and k > 2:
+        raise ConfigError(
+            f"bce takes 0/1 labels, but {source} has labels 0..{k - 1}; for {k} classes "
+            "use output: softmax, loss: cross_entropy (or sigmoid/identity with mse)",
+            file=file,
+            key="model.loss",
+        )
+    if loss == "cross_entropy" and k < 2:
+        raise ConfigError(
+            f"cross_entropy needs at least 2 classes, but {source} has only label 0",
+            file=file,
+            key="model.loss",
+        )
+    if loss == "bce" or (loss == "mse" and k <= 2):
+        Y = labels[:, None].astype(np.float64)
+    else:
+        Y = np.eye(k)[labels]
+    return Y, k
+
+
+# --- files -------------------------------------------------------------------------------------
+def _read_file(data: DataConfig, file: str | None):
+    """(X (n, d), t (n, k), feature_names, target_name) from ``data.path``."""
+    path = Path(data.path)
+    if not path.is_file():
+        raise ConfigError(f"data file not found: {path}", file=file, key="data.path")
+    reader = FILE_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(
+            f"{path}: unsupported file type; allowed: {', '.join(FILE_READERS)}",
+            file=file,
+            key="data.path",
+        )
+    X, t, feature_names, target_name = reader(path, data.target, file)
+    if X.ndim == 1:
+        X = X[:, None]
+    if t.ndim == 1:
+        t = t[:, None]
+    if X.ndim != 2 or t.ndim != 2:
+        raise DataError(f"{path}: X must be 1-D or 2-D and y 1-D or 2-D, got {X.shape}, {t.shape}")
+    if len(X) != len(t):
+        raise DataError(f"{path}: X has {len(X)} rows but {target_name} has {len(t)}")
+    if len(X) == 0:
+        raise DataError(f"{path}: no samples")
+    for name, a in (("X", X), (target_name, t)):
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            raise DataError(f"{path}: {name} has a non-finite value at row {bad[0][0]}")
+    return X, t, feature_names, target_name
+
+
+def _read_npz(path: Path, target: str | None, file: str | None):
+    target = target or "y"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {name: z[name] for name in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read as .npz: {e}") from None
+    for name in ("X", target):
+        if name not in arrays:
+            key = "data.target" if name == target and name != "y" else None
+            message = f"{path}: no array {name!r}; arrays: {', '.join(arrays) or 'none'}"
+            if key:
+                raise ConfigError(message, file=file, key=key)
+            raise DataError(message)
+    X, t = arrays["X"], arrays[target]
+    for name, a in (("X", X), (target, t)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+            raise DataError(f"{path}: array {name!r} is not numeric (dtype {a.dtype})")
+    X, t = X.astype(np.float64), t.astype(np.float64)
+    n_features = X.shape[1] if X.ndim == 2 else 1
+    return X, t, tuple(f"x{i}" for i in range(n_features)), target
+
+
+def _read_csv(path: Path, target: str | None, file: str | None):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(i, row) for i, row in enumerate(csv.reader(f), start=1) if row]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read as .csv: {e}") from None
+    if not rows:
+        raise DataError(f"{path}: empty file (a header row and data rows are needed)")
+    _, header = rows[0]
+    header = [h.strip() for h in header]
+    if len(header) < 2:
+        raise DataError(f"{path}: needs at least two columns (features and a target): {header}")
+    if target is None:
+        target = header[-1]
+    if target not in header:
+        raise ConfigError(
+            f"{path} has no column {target!r}; columns: {', '.join(header)}",
+            file=file,
+            key="data.target",
+        )
+    values = np.empty((len(rows) - 1, len(header)))
+    for r, (line, row) in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} cells, the header {len(header)}")
+        for c, cell in enumerate(row):
+            try:
+                values[r, c] = float(cell)
+            except ValueError:
+                values[r, c] = math.nan
+            if not math.isfinite(values[r, c]):
+                raise DataError(
+                    f"{path}: line {line}, column {header[c]!r}: {cell!r} is not a finite number"
+                )
+    j = header.index(target)
+    features = tuple(h for i, h in enumerate(header) if i != j)
+    return np.delete(values, j, axis=1), values[:, j], features, target
+
+
+FILE_READERS = {".npz": _read_npz, ".csv": _read_csv}
