@@ -1,0 +1,722 @@
+"""Gradient checking: compare a model's analytic gradients with central finite differences.
+
+The contract
+------------
+``check_gradients(loss_fn, grad_fn, params)`` takes ``params``, a dict of NumPy arrays,
+``loss_fn(params) -> float`` and ``grad_fn(params) -> dict`` with the same keys and shapes. It
+probes a sample of entries of every parameter in float64 and returns a ``GradcheckResult``: per
+parameter the relative errors, the cosine and best-fit scale between analytic and numerical
+gradients, and a verdict naming the bug class (``VERDICTS``).
+
+``load_user_module(path)`` imports a user's ``.py`` file that defines ``params``, ``loss`` and
+``grad``; ``check_module(path)`` loads and checks it; ``check_config(cfg)`` checks lrdiag's own
+model for a config. Every contract breach raises ``InputError``; nothing here prints.
+
+Decisions
+---------
+- The check always works on float64 copies of the parameters: the caller's arrays are never
+  written to. Each probe changes one entry of the copy and puts back the saved value bit for
+  bit before the next probe, so every call of ``loss_fn`` sees the base point plus at most one
+  changed entry. Parameters held in another dtype (float32, ints) are checked as float64 copies
+  with a warning in the result.
+- ``grad_fn`` returning a non-dict, a missing or an extra key, or a value NumPy cannot read as
+  real numbers is a contract breach (``InputError``), not a verdict: the keys are how the two
+  functions are matched, so nothing can be checked until they agree. A value of the wrong shape
+  is a verdict (``wrong_shape``): that is a gradient bug.
+- ``loss_fn`` may return a Python float, a NumPy scalar or any array with exactly one element
+  (``(1, 1)`` from ``Y @ np.log(A).T`` is common); anything else is a contract breach.
+- Errors raised inside the user's functions become ``InputError`` naming the function, the
+  exception's type and message (chained, so ``--traceback`` shows where).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.util
+import itertools
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lrdiag.errors import InputError
+
+VERDICTS = ("ok", "sign_flipped", "scaled", "wrong_shape", "wrong", "not_finite")
+
+# --- Thresholds, named once -------------------------------------------------------------------
+
+# Entries probed per parameter when it has more entries than this (all entries otherwise).
+DEFAULT_SAMPLES = 48
+# Fraction of the sample given to the entries with the largest |analytic gradient|; the rest
+# are drawn uniformly at random (seeded) from the other entries.
+TOP_FRACTION = 0.25
+# Central-difference step: h = STEP_FACTOR * max(1, |x|). eps^(1/3) balances the truncation
+# error (~h^2) against the rounding error (~eps/h) of a central difference.
+STEP_FACTOR = float(np.finfo(np.float64).eps ** (1 / 3))
+# Denominator floor of the per-entry relative error |a - n| / max(|a| + |n|, floor).
+REL_ERROR_FLOOR = 1e-8
+# An entry agrees when |a - n| <= REL_TOL * (|a| + |n|) ...
+REL_TOL = 1e-5
+# ... or when |a - n| is within rounding noise of the difference quotient:
+# NOISE_FACTOR * eps(loss dtype) * (|f(x+h)| + |f(x-h)|) / (2h). Entries whose gradient is
+# far below the loss value (big layers, mean losses) are otherwise judged on rounding alone.
+NOISE_FACTOR = 100.0
+# "Near +1 / -1" for the cosine between the analytic and numerical gradients.
+COSINE_TOL = 1e-3
+# A best-fit scale k counts as "far from 1" (verdict scaled) when |k - 1| > SCALE_TOL.
+SCALE_TOL = 1e-2
+# k "matches" a count (the number of samples, an integer, 2) within this relative tolerance.
+FACTOR_MATCH_TOL = 1e-2
+
+_user_module_ids = itertools.count()
+
+
+# --- Results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterCheck:
+    """The check of one parameter. Metrics are over the checked entries; NaN when undefined.
+
+    ``checked`` counts the probed entries that were compared; ``skipped`` those left out because
+    they sit on a kink (the two one-sided differences disagree and the analytic value lies
+    between them, as at ReLU's 0). ``grad_shape`` is the shape grad returned.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    grad_shape: tuple[int, ...]
+    verdict: str
+    max_rel_error: float
+    median_rel_error: float
+    cosine: float
+    scale: float
+    checked: int
+    skipped: int
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "verdict": self.verdict,
+            "max_rel_error": _json_float(self.max_rel_error),
+            "median_rel_error": _json_float(self.median_rel_error),
+            "cosine": _json_float(self.cosine),
+            "scale": _json_float(self.scale),
+            "checked": self.checked,
+            "skipped": self.skipped,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """Every parameter's check, in the order of ``params``; ``ok`` when every verdict is ok."""
+
+    parameters: tuple[ParameterCheck, ...]
+    warnings: tuple[str, ...] = ()
+    source: str | None = None
+    samples: int = DEFAULT_SAMPLES
+    seed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.parameters)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: non-finite numbers become None, so strict parsers accept the document."""
+        return {
+            "source": self.source,
+            "parameters": [p.to_dict() for p in self.parameters],
+            "ok": self.ok,
+            "warnings": list(self.warnings),
+        }
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+# --- The core -----------------------------------------------------------------------------------
+
+
+def check_gradients(
+    loss_fn: Callable[[dict[str, np.ndarray]], Any],
+    grad_fn: Callable[[dict[str, np.ndarray]], Any],
+    params: Mapping[str, np.ndarray],
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    n_samples: int | None = None,
+    source: str | None = None,
+) -> GradcheckResult:
+    """Check ``grad_fn`` against central differences of ``loss_fn`` at ``params``.
+
+    ``samples``: entries probed per parameter (all of them when the parameter is smaller).
+    ``seed``: seeds the random part of the sample. ``n_samples``: the number of training
+    samples, when known; a gradient off by exactly that factor is named a sum-for-mean bug.
+    ``source``: prefixed to error messages (a file name). Raises InputError on contract breaches.
+    """
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"samples must be a positive integer, got {samples!r}")
+    where = f"{source}: " if source else ""
+    names, warnings = _validate_params(params, where)
+    base = {k: np.array(params[k], dtype=np.float64, copy=True) for k in names}
+    work = {k: v.copy() for k, v in base.items()}  # probed in place, restored after each probe
+
+    def call_loss() -> float:
+        return _call_loss(loss_fn, work, where)
+
+    f0, loss_dtype = call_loss()
+    if loss_dtype != np.float64:
+        warnings.append(
+            f"loss() returned {loss_dtype}: the check needs float64 arithmetic, so it is less "
+            "sensitive (make loss and grad compute in the dtype of params)"
+        )
+    grads = _call_grad(grad_fn, work, names, where)
+    _check_untouched(work, base, where)
+
+    eps = float(np.finfo(loss_dtype).eps)
+    checks = []
+    for index, name in enumerate(names):
+        rng = np.random.default_rng([seed, index])
+        checks.append(
+            _check_parameter(
+                name, work[name], grads[name], call_loss, f0, eps, samples, rng, n_samples
+            )
+        )
+    _check_untouched(work, base, where)
+    return GradcheckResult(tuple(checks), tuple(warnings), source, int(samples), int(seed))
+
+
+def _validate_params(params: Any, where: str) -> tuple[list[str], list[str]]:
+    """The parameter names in order, and warnings about dtypes; InputError on a breach."""
+    if not isinstance(params, Mapping):
+        raise InputError(
+            f"{where}params must be a dict of NumPy arrays, got {type(params).__name__}"
+        )
+    if not params:
+        raise InputError(f"{where}params is an empty dict: there is nothing to check")
+    names, warnings = [], []
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise InputError(f"{where}params keys must be strings, got {name!r}")
+        if not isinstance(value, np.ndarray):
+            raise InputError(
+                f"{where}params[{name!r}] is {type(value).__name__}, expected a NumPy array "
+                "(wrap it in np.array(...))"
+            )
+        kind = value.dtype.kind
+        if kind not in "fiu":
+            raise InputError(
+                f"{where}params[{name!r}] has dtype {value.dtype}, expected real numbers (float64)"
+            )
+        if value.size == 0:
+            raise InputError(f"{where}params[{name!r}] is empty (shape {value.shape})")
+        if value.dtype != np.float64:
+            warnings.append(
+                f"params[{name!r}] is {value.dtype}: checked on a float64 copy (loss and grad "
+                "get float64 arrays of the same shape)"
+            )
+        names.append(name)
+    return names, warnings
+
+
+def _call_loss(loss_fn: Callable, work: dict[str, np.ndarray], where: str) -> tuple[float, Any]:
+    """loss_fn at the current ``work`` point, as a float, and the dtype it computed in."""
+    try:
+        with np.errstate(all="ignore"):
+            value = loss_fn(dict(work))
+    except Exception as exc:
+        raise InputError(f"{where}loss(params) raised {type(exc).__name__}: {exc}") from exc
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - exotic objects
+        raise InputError(f"{where}loss(params) returned {type(value).__name__}") from exc
+    if arr.dtype.kind not in "fiu" or arr.size != 1:
+        what = f"shape {arr.shape}" if arr.dtype.kind in "fiuc" else type(value).__name__
+        raise InputError(
+            f"{where}loss(params) must return one real number, got {what} "
+            f"(dtype {arr.dtype}); reduce it with np.mean or .item()"
+        )
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
+    return float(arr.reshape(())), dtype
+
+
+def _call_grad(
+    grad_fn: Callable, work: dict[str, np.ndarray], names: list[str], where: str
+) -> dict[str, np.ndarray]:
+    """grad_fn at ``work``, as float64 copies; InputError for key or type breaches."""
+    try:
+        with np.errstate(all="ignore"):
+            grads = grad_fn(dict(work))
+    except Exception as exc:
+        raise InputError(f"{where}grad(params) raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(grads, Mapping):
+        raise InputError(
+            f"{where}grad(params) must return a dict with the keys of params "
+            f"({', '.join(names)}), got {type(grads).__name__}"
+        )
+    missing = [k for k in names if k not in grads]
+    extra = [k for k in grads if k not in names]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"no {', '.join(map(repr, missing))}")
+        if extra:
+            parts.append(f"unexpected {', '.join(map(repr, extra))}")
+        hint = ""
+        if extra and all(isinstance(k, str) and k[:1] == "d" and k[1:] in names for k in extra):
+            hint = " (name each gradient like its parameter: 'W1', not 'dW1')"
+        raise InputError(
+            f"{where}grad(params) returned {'; '.join(parts)}: it must return exactly the keys "
+            f"of params ({', '.join(names)}){hint}"
+        )
+    out = {}
+    for name in names:
+        value = grads[name]
+        try:
+            arr = np.array(value, dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise InputError(
+                f"{where}grad(params)[{name!r}] is {type(value).__name__}, "
+                "expected a NumPy array of real numbers"
+            ) from exc
+        if np.asarray(value).dtype.kind not in "fiu":
+            raise InputError(
+                f"{where}grad(params)[{name!r}] has dtype {np.asarray(value).dtype}, "
+                "expected real numbers"
+            )
+        out[name] = arr
+    return out
+
+
+def _check_untouched(work: dict[str, np.ndarray], base: dict[str, np.ndarray], where: str):
+    for name, arr in work.items():
+        if not _same_bits(arr, base[name]):
+            raise InputError(
+                f"{where}loss or grad changed params[{name!r}] in place: they must not modify "
+                "their argument (copy before updating)"
+            )
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
+
+
+# --- One parameter ------------------------------------------------------------------------------
+
+
+def _check_parameter(
+    name: str,
+    x: np.ndarray,
+    g: np.ndarray,
+    call_loss: Callable[[], tuple[float, Any]],
+    f0: float,
+    eps: float,
+    samples: int,
+    rng: np.random.Generator,
+    n_samples: int | None,
+) -> ParameterCheck:
+    shape, grad_shape = tuple(x.shape), tuple(g.shape)
+    nan = float("nan")
+
+    def result(verdict, message, checked=0, skipped=0, metrics=(nan, nan, nan, nan)):
+        return ParameterCheck(name, shape, grad_shape, verdict, *metrics, checked, skipped, message)
+
+    shape_note = ""
+    if grad_shape != shape:
+        effective, shape_note = _describe_shape(name, shape, grad_shape, g)
+        if effective is None:
+            return result("wrong_shape", shape_note)
+        g = effective
+
+    if not np.isfinite(f0):
+        return result("not_finite", _join(shape_note, f"the loss is {f0} at these params"))
+    bad_analytic = int(np.count_nonzero(~np.isfinite(g)))
+    if bad_analytic:
+        return result(
+            "not_finite",
+            _join(shape_note, f"grad[{name!r}] has {bad_analytic} non-finite entries (NaN/inf)"),
+        )
+
+    idx = _pick_entries(g, samples, rng)
+    a = g.reshape(-1)[idx]
+    n, tol, kink = _probe(x, idx, a, call_loss, f0, eps)
+
+    bad_numeric = int(np.count_nonzero(~np.isfinite(n)))
+    if bad_numeric:
+        return result(
+            "not_finite",
+            _join(
+                shape_note,
+                f"the loss is not finite at {bad_numeric} of {idx.size} probes of {name} "
+                f"(moving one entry by ~{STEP_FACTOR:.0e} overflows it)",
+            ),
+        )
+
+    keep = ~kink
+    a, n, tol = a[keep], n[keep], tol[keep]
+    checked, skipped = int(a.size), int(np.count_nonzero(kink))
+    diff = np.abs(a - n)
+    rel = diff / np.maximum(np.abs(a) + np.abs(n), REL_ERROR_FLOOR)
+    agree = diff <= tol
+    cosine, scale = _cosine_and_scale(a, n)
+    metrics = (
+        float(rel.max()) if checked else nan,
+        float(np.median(rel)) if checked else nan,
+        cosine,
+        scale,
+    )
+    skip_note = f"{skipped} entries on kinks (e.g. ReLU at 0) skipped" if skipped else ""
+
+    if shape_note:
+        values = (
+            "its values match the numerical gradient"
+            if agree.all()
+            else f"as applied, it disagrees with the numerical gradient (cosine {_fmt(cosine)})"
+        )
+        return result("wrong_shape", _join(shape_note, values), checked, skipped, metrics)
+    if checked == 0:
+        return result(
+            "ok", f"all {skipped} probed entries sit on kinks; none disagrees", 0, skipped, metrics
+        )
+    if agree.all():
+        message = f"analytic and numerical gradients agree (max rel. error {_fmt(metrics[0])})"
+        return result("ok", _join(message, skip_note), checked, skipped, metrics)
+    verdict, message = _diagnose(name, a, n, agree, cosine, scale, n_samples)
+    return result(verdict, _join(message, skip_note), checked, skipped, metrics)
+
+
+def _pick_entries(g: np.ndarray, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices to probe: all, or the largest |g| entries plus a seeded random rest."""
+    size = g.size
+    if size <= samples:
+        return np.arange(size)
+    n_top = max(1, int(round(samples * TOP_FRACTION)))
+    order = np.argsort(-np.abs(g.reshape(-1)), kind="stable")
+    top = order[:n_top]
+    rest = rng.choice(order[n_top:], size=samples - n_top, replace=False)
+    return np.sort(np.concatenate([top, rest]))
+
+
+def _probe(
+    x: np.ndarray,
+    idx: np.ndarray,
+    a: np.ndarray,
+    call_loss: Callable[[], tuple[float, Any]],
+    f0: float,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Central differences at the flat entries ``idx`` of ``x`` (restored bit for bit).
+
+    Returns the numerical gradient, each entry's agreement tolerance, and the kink mask: the
+    entries where the analytic value ``a`` disagrees with the central difference but lies
+    between the two one-sided differences, which themselves disagree (a kink such as ReLU at 0,
+    where the analytic code picks one side).
+    """
+    flat = x.reshape(-1)  # a view: x is a contiguous copy made by check_gradients
+    numeric = np.empty(idx.size)
+    tol = np.empty(idx.size)
+    kink = np.zeros(idx.size, dtype=bool)
+    for i, j in enumerate(idx):
+        x0 = flat[j]
+        h = STEP_FACTOR * max(1.0, abs(float(x0)))
+        xp, xm = x0 + h, x0 - h
+        try:
+            flat[j] = xp
+            fp, _ = call_loss()
+            flat[j] = xm
+            fm, _ = call_loss()
+        finally:
+            flat[j] = x0
+        hp, hm = float(xp - x0), float(x0 - xm)  # the steps actually taken, after rounding
+        numeric[i] = (fp - fm) / (hp + hm)
+        noise = NOISE_FACTOR * eps * (abs(fp) + abs(fm)) / (hp + hm)
+        tol[i] = REL_TOL * (abs(a[i]) + abs(numeric[i])) + noise
+        if abs(a[i] - numeric[i]) > tol[i]:
+            forward, backward = (fp - f0) / hp, (f0 - fm) / hm
+            lo, hi = min(forward, backward), max(forward, backward)
+            kink[i] = hi - lo > 2 * tol[i] and lo - tol[i] <= a[i] <= hi + tol[i]
+    return numeric, tol, kink
+
+
+def _cosine_and_scale(a: np.ndarray, n: np.ndarray) -> tuple[float, float]:
+    """Cosine between a and n, and k minimising |a - k n| (NaN when undefined)."""
+    na, nn = float(np.linalg.norm(a)), float(np.linalg.norm(n))
+    dot = float(a @ n)
+    cosine = min(1.0, max(-1.0, dot / (na * nn))) if na > 0 and nn > 0 else float("nan")
+    scale = dot / (nn * nn) if nn > 0 else float("nan")
+    return cosine, scale
+
+
+def _diagnose(
+    name: str,
+    a: np.ndarray,
+    n: np.ndarray,
+    agree: np.ndarray,
+    cosine: float,
+    scale: float,
+    n_samples: int | None,
+) -> tuple[str, str]:
+    """The verdict and message for a parameter whose entries do not all agree."""
+    if np.isfinite(cosine) and cosine <= -1 + COSINE_TOL:
+        message = (
+            f"the sign is flipped: analytic ≈ {_fmt(scale)} × numerical (cosine {_fmt(cosine)}), "
+            "so every step goes uphill"
+        )
+        if abs(abs(scale) - 1) > SCALE_TOL:
+            message += f"; also {_factor_hint(abs(scale), n_samples)}"
+        return "sign_flipped", message
+    if np.isfinite(cosine) and cosine >= 1 - COSINE_TOL and abs(scale - 1) > SCALE_TOL:
+        return "scaled", (
+            f"{_factor_hint(scale, n_samples)} "
+            f"(analytic ≈ {_fmt(scale)} × numerical, cosine {_fmt(cosine)})"
+        )
+    bad = int(np.count_nonzero(~agree))
+    message = (
+        f"analytic and numerical gradients disagree at {bad} of {agree.size} checked entries "
+        f"(cosine {_fmt(cosine)}, best-fit scale {_fmt(scale)})"
+    )
+    if not np.any(n) and np.any(a):
+        message += (
+            f"; the loss does not change when {name} changes: does loss() use its params "
+            "argument (and not a global)?"
+        )
+    elif not np.any(a) and np.any(n):
+        message += f"; grad[{name!r}] is all zeros where the loss does change"
+    return "wrong", message
+
+
+def _factor_hint(k: float, n_samples: int | None) -> str:
+    """'off by a factor of k', with a guess at the bug when k is a telling number."""
+    text = f"off by a factor of {_fmt(k)}"
+    if n_samples and _matches(k, n_samples):
+        return f"{text}: a sum where a mean was meant? (there are {n_samples} samples)"
+    if n_samples and _matches(1 / k, n_samples):
+        return f"{text}: divided by the number of samples ({n_samples}) once too often?"
+    if _matches(k, 2) or _matches(k, 0.5):
+        return f"{text}: a lost or extra 2 (the derivative of x² is 2x; ½ in ½·MSE)?"
+    rounded = round(k)
+    if rounded >= 3 and _matches(k, rounded):
+        return f"{text}: a sum where a mean was meant? (is {rounded} the number of samples?)"
+    return text
+
+
+def _matches(k: float, target: float) -> bool:
+    return abs(k - target) <= FACTOR_MATCH_TOL * abs(target)
+
+
+def _describe_shape(
+    name: str, shape: tuple[int, ...], grad_shape: tuple[int, ...], g: np.ndarray
+) -> tuple[np.ndarray | None, str]:
+    """What `p -= lr * g` does with a gradient of the wrong shape.
+
+    Returns the gradient as the update applies it (broadcast or, for the same number of
+    entries, reshaped for comparison) or None when nothing comparable exists, and the message.
+    """
+    head = f"grad[{name!r}] has shape {grad_shape} but {name} has shape {shape}"
+    try:
+        target = np.broadcast_shapes(shape, grad_shape)
+    except ValueError:
+        target = None
+    if target == shape:
+        repeated = [
+            axis
+            for axis in range(len(shape))
+            if shape[axis] > 1
+            and (
+                axis < len(shape) - len(grad_shape)
+                or grad_shape[axis - len(shape) + len(grad_shape)] == 1
+            )
+        ]
+        effective = np.broadcast_to(g, shape).copy()
+        if g.size == 1 and len(repeated) > 0:
+            what = (
+                f"`{name} -= lr * g` broadcasts the same value to all {int(np.prod(shape))} "
+                "entries (summed over every axis instead of the sample axis? "
+                "use axis=0, keepdims=True)"
+            )
+        elif repeated:
+            axes = ", ".join(str(a) for a in repeated)
+            what = f"`{name} -= lr * g` repeats the same values along axis {axes}"
+        else:
+            what = f"`{name} -= lr * g` broadcasts it to the right shape"
+        return effective, f"{head}: {what}"
+    if target is not None:
+        what = (
+            f"`{name} -= lr * g` raises ValueError (they broadcast to {target}), and "
+            f"`{name} = {name} - lr * g` silently turns {name} into shape {target}"
+        )
+    else:
+        what = f"`{name} -= lr * g` raises ValueError (the shapes do not broadcast)"
+    if len(shape) == 2 and grad_shape == shape[::-1]:
+        what += "; it has the transposed shape (a transposed matmul?)"
+    if g.size == int(np.prod(shape)):
+        return g.reshape(shape), f"{head}: {what}; compared reshaped"
+    return None, f"{head}: {what}"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if np.isfinite(x) else "n/a"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+# --- User modules -------------------------------------------------------------------------------
+
+
+def load_user_module(path: str | Path) -> tuple[Callable, Callable, dict[str, np.ndarray]]:
+    """Import the user's file and return ``(loss, grad, params)``.
+
+    The file is imported under a unique module name (not ``__main__``, so code under
+    ``if __name__ == "__main__":`` does not run); its directory is on ``sys.path`` while it
+    imports, so it can import its neighbours; anything it prints goes to stderr. ``params`` is a
+    dict of NumPy arrays or a zero-argument function returning one. InputError, naming the file,
+    for every breach: no such file, import raising, a missing or non-callable name, bad params.
+    """
+    path = Path(path)
+    where = f"{path}: "
+    if not path.is_file():
+        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    if path.suffix != ".py":
+        raise InputError(f"{where}expected a Python module (.py)")
+    module_name = f"lrdiag_user_module_{next(_user_module_ids)}_{_identifier(path.stem)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - .py files always get a spec
+        raise InputError(f"{where}cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses, pickle and the like look modules up here
+    directory = str(path.resolve().parent)
+    sys.path.insert(0, directory)
+    try:
+        with contextlib.redirect_stdout(sys.stderr), np.errstate(all="ignore"):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(module_name, None)
+        raise InputError(
+            f"{where}importing it raised {type(exc).__name__}: {exc}"
+            + (
+                ' (put script code under `if __name__ == "__main__":`)'
+                if isinstance(exc, SystemExit)
+                else ""
+            )
+        ) from exc
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(directory)
+
+    defined = [n for n in vars(module) if not n.startswith("_")]
+
+    def need(attr: str, what: str) -> Any:
+        if not hasattr(module, attr):
+            close = difflib.get_close_matches(attr, defined, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(
+                f"{where}defines no `{attr}`{hint}; a module for lrdiag gradcheck defines "
+                "`params`, `loss(params) -> float` and `grad(params) -> dict`"
+            )
+        value = getattr(module, attr)
+        if what == "function" and not callable(value):
+            raise InputError(f"{where}`{attr}` must be a function, got {type(value).__name__}")
+        return value
+
+    loss_fn = need("loss", "function")
+    grad_fn = need("grad", "function")
+    params = need("params", "value")
+    if callable(params) and not isinstance(params, Mapping):
+        try:
+            with contextlib.redirect_stdout(sys.stderr), np.errstate(all="ignore"):
+                params = params()
+        except Exception as exc:
+            raise InputError(f"{where}params() raised {type(exc).__name__}: {exc}") from exc
+    _validate_params(params, where)
+    return loss_fn, grad_fn, params
+
+
+def check_module(
+    path: str | Path,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    seed: int = 0,
+    n_samples: int | None = None,
+) -> GradcheckResult:
+    """Load the user's module and check its gradients; the user's prints go to stderr."""
+    loss_fn, grad_fn, params = load_user_module(path)
+    with contextlib.redirect_stdout(sys.stderr):
+        return check_gradients(
+            loss_fn,
+            grad_fn,
+            params,
+            samples=samples,
+            seed=seed,
+            n_samples=n_samples,
+            source=str(path),
+        )
+
+
+def _identifier(stem: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in stem)
+
+
+# --- lrdiag's own model -------------------------------------------------------------------------
+
+# check_config uses at most this many training samples: whether backprop is right does not
+# depend on the data size, and a big dataset would make every probe slow.
+CONFIG_MAX_ROWS = 256
+
+
+def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> GradcheckResult:
+    """Check lrdiag's own model for ``cfg`` at the first run's initial weights, in float64.
+
+    The first run is the first init scale and the first seed; the data are the config's dataset
+    (its first CONFIG_MAX_ROWS samples). Parameters are reported without the run axis.
+    """
+    from lrdiag import data, model  # the numeric core; imported here to keep imports light
+
+    dataset = data.load_dataset(cfg.data, cfg.model, file=cfg.source)
+    X = np.asarray(dataset.X, dtype=np.float64)[:CONFIG_MAX_ROWS]
+    Y = np.asarray(dataset.Y, dtype=np.float64)[:CONFIG_MAX_ROWS]
+    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
+    batched = model.init_params(
+        sizes,
+        cfg.init.scheme,
+        np.array([cfg.init.scales[0]], dtype=np.float64),
+        np.array([cfg.training.seeds[0]]),
+        np.float64,
+    )
+    params = {k: np.array(v[0], dtype=np.float64) for k, v in batched.items()}
+
+    def loss_fn(p):
+        return model.loss({k: v[None] for k, v in p.items()}, X, Y, cfg.model)[0]
+
+    def grad_fn(p):
+        _, grads = model.loss_and_grads({k: v[None] for k, v in p.items()}, X, Y, cfg.model)
+        return {k: v[0] for k, v in grads.items()}
+
+    result = check_gradients(
+        loss_fn,
+        grad_fn,
+        params,
+        samples=samples,
+        seed=seed,
+        n_samples=X.shape[0],
+        source=cfg.source or cfg.name,
+    )
+    if dataset.X.shape[0] > X.shape[0]:
+        note = f"checked on the first {X.shape[0]} of {dataset.X.shape[0]} samples"
+        result = GradcheckResult(
+            result.parameters, (*result.warnings, note), result.source, result.samples, seed
+        )
+    return result
