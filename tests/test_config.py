@@ -1,0 +1,564 @@
+"""config.py: defaults, every class of error (file + dotted key + what is allowed), grids."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lrdiag import config as C
+from lrdiag.classify import Thresholds
+from lrdiag.config import config_from_dict, config_to_dict, load_config
+from lrdiag.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(d, **kw) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(d, file="exp.yaml", **kw)
+    return info.value
+
+
+# --- defaults ----------------------------------------------------------------------------------
+# Written out by hand from the issue's YAML example (the documented defaults), not read back
+# from the dataclasses.
+DOCUMENTED_DEFAULTS = {
+    "data.kind": "moons",
+    "data.n_samples": 1000,
+    "data.noise": 0.1,
+    "data.n_features": 2,
+    "data.n_classes": 2,
+    "data.path": None,
+    "data.target": None,
+    "data.standardize": False,
+    "data.validation_split": 0.0,
+    "data.seed": 0,
+    "model.hidden": (128, 64),
+    "model.activation": "tanh",
+    "model.output": "sigmoid",
+    "model.loss": "bce",
+    "init.scheme": "normal",
+    "init.scales": (1.0,),
+    "training.optimizer": "sgd",
+    "training.momentum": 0.9,
+    "training.batch_size": None,  # full batch
+    "training.epochs": 100,
+    "training.seeds": (0,),
+    "training.dtype": "float32",
+    "sweep.learning_rates": (0.01, 0.1, 1.0),
+}
+
+
+@pytest.mark.parametrize("dotted, expected", DOCUMENTED_DEFAULTS.items())
+def test_documented_default(dotted, expected):
+    section, key = dotted.split(".")
+    assert getattr(getattr(config_from_dict({}), section), key) == expected
+
+
+def test_every_option_has_a_documented_default_and_meaning():
+    options = {
+        f"{name}.{f.name}"
+        for name, cls in C.SECTIONS.items()
+        if name != "classify"
+        for f in dataclasses.fields(cls)
+    }
+    assert options == set(DOCUMENTED_DEFAULTS)
+    for name, cls in C.SECTIONS.items():
+        if name != "classify":
+            assert all(C.option_help(cls).values()), name
+
+
+def test_name_defaults_to_file_stem_or_config(tmp_path):
+    assert load_config(write(tmp_path, "training: {epochs: 3}\n", "my-run.yaml")).name == "my-run"
+    assert config_from_dict({}).name == "config"
+    assert config_from_dict({"name": "x"}, file="a/b/c.yaml").name == "x"
+
+
+def test_empty_sections_mean_defaults(tmp_path):
+    cfg = load_config(write(tmp_path, "data:\nmodel:\n"))
+    assert cfg.data == C.DataConfig() and cfg.model == C.ModelConfig()
+
+
+def test_full_issue_example_loads(tmp_path):
+    (tmp_path / "data.npz").write_bytes(b"")  # existence is what config checks
+    text = """
+name: tanh-spike
+data:
+  kind: file
+  n_samples: 1000
+  noise: 0.1
+  n_features: 2
+  n_classes: 2
+  path: data.npz
+  target: label
+  standardize: false
+  validation_split: 0.0
+  seed: 0
+model: {hidden: [128, 64], activation: tanh, output: sigmoid, loss: bce}
+init: {scheme: normal, scales: [1.0]}
+training: {optimizer: sgd, momentum: 0.9, batch_size: full, epochs: 100, seeds: [0],
+           dtype: float32}
+sweep: {learning_rates: [0.01, 0.1, 1.0]}
+"""
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.name == "tanh-spike"
+    assert cfg.data.path == str(tmp_path / "data.npz")
+    assert cfg.training.batch_size is None
+    assert cfg.sweep.learning_rates == (0.01, 0.1, 1.0)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.name == path.stem
+
+
+# --- registries --------------------------------------------------------------------------------
+def test_choices_equal_the_registries():
+    from lrdiag import data, model, optim
+
+    assert set(C.ACTIVATIONS) == set(model.ACTIVATIONS)
+    assert set(C.INIT_SCHEMES) == set(model.INIT_SCHEMES)
+    assert set(C.HEADS) == set(model.HEADS)
+    assert {o for o, _ in model.HEADS} == set(C.OUTPUTS)
+    assert {loss for _, loss in model.HEADS} == set(C.LOSSES)
+    assert set(C.OPTIMIZERS) == set(optim.OPTIMIZERS)
+    assert set(C.DATA_KINDS) == set(data.GENERATORS) | {"file"}
+
+
+# --- numbers -----------------------------------------------------------------------------------
+def test_yaml_exponent_without_dot_is_a_float(tmp_path):
+    # PyYAML (YAML 1.1) reads 1e-4 as the string "1e-4"
+    assert yaml.safe_load("x: 1e-4")["x"] == "1e-4"
+    text = "sweep: {learning_rates: [1e-4, 3E-2, 2e0]}\ntraining: {momentum: 5e-1}\n"
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.sweep.learning_rates == (1e-4, 3e-2, 2.0)
+    assert cfg.training.momentum == 0.5
+
+
+def test_an_int_is_fine_where_a_float_is_expected():
+    cfg = config_from_dict({"sweep": {"learning_rates": [1, 2]}, "init": {"scales": 3}})
+    assert cfg.sweep.learning_rates == (1.0, 2.0)
+    assert all(type(x) is float for x in cfg.sweep.learning_rates)
+    assert cfg.init.scales == (3.0,)
+
+
+def test_grid_axes_are_sorted():
+    cfg = config_from_dict(
+        {"sweep": {"learning_rates": [1.0, 0.01, 0.1]}, "training": {"seeds": [2, 0]}}
+    )
+    assert cfg.sweep.learning_rates == (0.01, 0.1, 1.0)
+    assert cfg.training.seeds == (0, 2)
+
+
+# --- log-spaced learning rates -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "lo, hi, num", [(1e-4, 10.0, 16), (1e-3, 30.0, 8), (0.5, 0.5, 1), (2, 3, 2)]
+)
+def test_log_spaced_learning_rates(lo, hi, num):
+    cfg = config_from_dict({"sweep": {"learning_rates": {"min": lo, "max": hi, "num": num}}})
+    lrs = cfg.sweep.learning_rates
+    assert len(lrs) == num
+    assert lrs[0] == lo and lrs[-1] == hi  # both ends exact
+    if num > 1:
+        ratio = (hi / lo) ** (1 / (num - 1))  # the constant ratio, from the ends alone
+        for a, b in zip(lrs, lrs[1:], strict=False):
+            assert b / a == pytest.approx(ratio, rel=1e-12)
+
+
+def test_log_spaced_decades_come_out_exact():
+    cfg = config_from_dict({"sweep": {"learning_rates": {"min": "1e-4", "max": 10, "num": 6}}})
+    assert cfg.sweep.learning_rates == (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+
+
+@pytest.mark.parametrize(
+    "spec, key, words",
+    [
+        ({"min": 1, "max": 0.1, "num": 3}, "sweep.learning_rates.min", "<= max"),
+        ({"min": 0, "max": 1, "num": 3}, "sweep.learning_rates.min", "> 0"),
+        ({"min": 0.1, "max": 1, "num": 0}, "sweep.learning_rates.num", ">= 1"),
+        ({"min": 0.1, "max": 1, "num": 2.5}, "sweep.learning_rates.num", "integer"),
+        ({"min": 0.1, "max": 1, "num": 1}, "sweep.learning_rates.num", "min == max"),
+        ({"min": 0.1, "max": 0.1, "num": 3}, "sweep.learning_rates.num", "num: 1"),
+        ({"min": 0.1, "max": 1}, "sweep.learning_rates", "missing num"),
+        ({"min": 0.1, "max": 1, "nm": 3}, "sweep.learning_rates.nm", "did you mean 'num'"),
+    ],
+)
+def test_log_spaced_errors(spec, key, words):
+    e = error_of({"sweep": {"learning_rates": spec}})
+    assert e.key == key and words in e.message and e.file == "exp.yaml"
+
+
+# --- errors: unknown keys ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "d, key, suggestion",
+    [
+        ({"trainng": {}}, "trainng", "training"),
+        ({"training": {"epoch": 3}}, "training.epoch", "epochs"),
+        ({"data": {"n_sample": 3}}, "data.n_sample", "n_samples"),
+        ({"model": {"activaton": "relu"}}, "model.activaton", "activation"),
+        ({"init": {"scale": [1.0]}}, "init.scale", "scales"),
+        ({"sweep": {"learning_rate": [0.1]}}, "sweep.learning_rate", "learning_rates"),
+    ],
+)
+def test_unknown_key_suggests_the_nearest(d, key, suggestion):
+    e = error_of(d)
+    assert e.key == key
+    assert f"did you mean '{suggestion}'" in e.message
+    assert "valid keys:" in e.message and "exp.yaml" in str(e) and key in str(e)
+
+
+def test_unknown_key_without_near_match_lists_valid_keys():
+    e = error_of({"training": {"zzzzzz": 1}})
+    assert "did you mean" not in e.message
+    for k in ("optimizer", "momentum", "batch_size", "epochs", "seeds", "dtype"):
+        assert k in e.message
+
+
+TRAINING_KEYS = [f.name for f in dataclasses.fields(C.TrainingConfig)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(TRAINING_KEYS), data=st.data())
+def test_a_dropped_letter_is_suggested_back(key, data):
+    i = data.draw(st.integers(0, len(key) - 1))
+    typo = key[:i] + key[i + 1 :]
+    if typo in TRAINING_KEYS:
+        return
+    e = error_of({"training": {typo: 1}})
+    assert f"did you mean '{key}'" in e.message
+
+
+# --- errors: types -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "dotted, value, words",
+    [
+        ("training.epochs", True, "integer"),  # bool is not an int
+        ("training.epochs", 10.0, "integer"),
+        ("training.epochs", "10", "integer"),
+        ("data.seed", False, "integer"),
+        ("data.noise", True, "number"),
+        ("data.noise", "lots", "number"),
+        ("data.noise", [0.1], "number"),
+        ("data.standardize", "yes please", "true or false"),
+        ("data.standardize", 1, "true or false"),
+        ("model.activation", 3, "string"),
+        ("model.hidden", ["a"], "integer"),
+        ("training.seeds", [0.5], "integer"),
+        ("sweep.learning_rates", [True], "number"),
+        ("training.batch_size", 3.0, "'full' or an integer"),
+        ("training.batch_size", "half", "'full' or an integer"),
+        ("data.path", 3, "file path"),
+    ],
+)
+def test_wrong_type(dotted, value, words):
+    section, key = dotted.split(".")
+    e = error_of({section: {key: value}})
+    assert e.key.startswith(dotted) and words in e.message
+    assert repr(value) in e.message or repr(value[0]) in e.message
+
+
+def test_section_and_top_level_must_be_mappings(tmp_path):
+    e = error_of({"training": [1, 2]})
+    assert e.key == "training" and "mapping" in e.message
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "- a\n- b\n"))
+    assert info.value.file == str(tmp_path / "exp.yaml") and "mapping" in info.value.message
+
+
+# --- errors: ranges ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "dotted, value, allowed",
+    [
+        ("data.n_samples", 0, ">= 1"),
+        ("data.noise", -0.1, ">= 0"),
+        ("data.noise", float("nan"), "finite"),
+        ("data.n_features", 0, ">= 1"),
+        ("data.n_classes", 1, ">= 2"),
+        ("data.validation_split", 1.0, "in [0, 1)"),
+        ("data.validation_split", -0.1, "in [0, 1)"),
+        ("data.seed", -1, ">= 0"),
+        ("model.hidden", [16, 0], ">= 1"),
+        ("init.scales", [1.0, 0.0], "> 0"),
+        ("init.scales", [-1.0], "> 0"),
+        ("training.momentum", 1.0, "in [0, 1)"),
+        ("training.momentum", -0.5, "in [0, 1)"),
+        ("training.epochs", 0, ">= 1"),
+        ("training.batch_size", 0, ">= 1"),
+        ("training.seeds", [-3], ">= 0"),
+        ("sweep.learning_rates", [0.1, 0], "> 0"),
+        ("sweep.learning_rates", [float("inf")], "finite"),
+        ("sweep.learning_rates", [1e400], "finite"),
+    ],
+)
+def test_out_of_range(dotted, value, allowed):
+    section, key = dotted.split(".")
+    e = error_of({section: {key: value}})
+    assert e.key.startswith(dotted) and allowed in e.message and e.file == "exp.yaml"
+
+
+def test_out_of_range_list_element_names_its_index():
+    e = error_of({"sweep": {"learning_rates": [0.1, -1]}})
+    assert e.key == "sweep.learning_rates[1]" and "-1" in e.message
+
+
+@pytest.mark.parametrize("dotted", ["init.scales", "training.seeds", "sweep.learning_rates"])
+def test_grid_axes_reject_empty_and_duplicates(dotted):
+    section, key = dotted.split(".")
+    e = error_of({section: {key: []}})
+    assert e.key == dotted and "empty" in e.message
+    e = error_of({section: {key: [1, 2, 1]}})
+    assert e.key == f"{dotted}[2]" and "duplicate" in e.message
+
+
+def test_batch_size_full_or_integer():
+    assert config_from_dict({"training": {"batch_size": "full"}}).training.batch_size is None
+    assert config_from_dict({"training": {"batch_size": 32}}).training.batch_size == 32
+
+
+def test_empty_hidden_is_a_linear_model():
+    assert config_from_dict({"model": {"hidden": []}}).model.hidden == ()
+
+
+# --- errors: choices ---------------------------------------------------------------------------
+CHOICES = {
+    "data.kind": ["blobs", "moons", "circles", "spirals", "xor", "linear", "file"],
+    "model.activation": ["relu", "tanh", "sigmoid", "leaky_relu", "identity"],
+    "model.output": ["sigmoid", "softmax", "identity"],
+    "model.loss": ["bce", "cross_entropy", "mse"],
+    "init.scheme": ["uniform01", "normal", "xavier", "he", "lecun"],
+    "training.optimizer": ["sgd", "momentum"],
+    "training.dtype": ["float32", "float64"],
+}
+
+
+@pytest.mark.parametrize("dotted, allowed", CHOICES.items())
+def test_choice_lists_every_allowed_value(dotted, allowed):
+    section, key = dotted.split(".")
+    e = error_of({section: {key: "nonsense"}})
+    assert e.key == dotted and "'nonsense'" in e.message
+    for choice in allowed:
+        assert choice in e.message
+    for choice in allowed:  # and each allowed value is accepted (with a fitting partner)
+        if choice == "file":
+            continue  # needs a path: tested below
+        d = {section: {key: choice, **PARTNER.get((key, choice), {})}}
+        assert getattr(getattr(config_from_dict(d), section), key) == choice
+
+
+PARTNER = {  # the other half of a valid output/loss pair
+    ("output", "softmax"): {"loss": "cross_entropy"},
+    ("output", "identity"): {"loss": "mse"},
+    ("loss", "cross_entropy"): {"output": "softmax"},
+    ("loss", "mse"): {"output": "identity"},
+}
+
+
+def test_choice_typo_is_suggested():
+    e = error_of({"model": {"activation": "rleu"}})
+    assert "did you mean 'relu'" in e.message
+
+
+VALID_PAIRS = [
+    ("sigmoid", "bce"),
+    ("softmax", "cross_entropy"),
+    ("identity", "mse"),
+    ("sigmoid", "mse"),
+]
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "identity"])
+@pytest.mark.parametrize("loss", ["bce", "cross_entropy", "mse"])
+def test_output_loss_pairs(output, loss):
+    d = {"model": {"output": output, "loss": loss}}
+    if (output, loss) in VALID_PAIRS:
+        assert config_from_dict(d).model.loss == loss
+        return
+    e = error_of(d)
+    assert e.key == "model.loss"
+    for o, lo in VALID_PAIRS:
+        assert f"{o}+{lo}" in e.message
+
+
+# --- data options across keys ------------------------------------------------------------------
+def test_data_path_is_relative_to_the_config(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.csv").write_text("a,y\n1,0\n")
+    cfg = load_config(write(tmp_path, "data: {kind: file, path: sub/d.csv}\n"))
+    assert cfg.data.path == str(tmp_path / "sub" / "d.csv")
+    cfg = config_from_dict({"data": {"kind": "file", "path": "sub/d.csv"}}, base_dir=tmp_path)
+    assert Path(cfg.data.path) == tmp_path / "sub" / "d.csv"
+
+
+def test_missing_data_file(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "data: {kind: file, path: nowhere.npz}\n"))
+    e = info.value
+    assert e.key == "data.path" and "nowhere.npz" in e.message and e.file.endswith("exp.yaml")
+
+
+def test_data_file_suffix_and_presence(tmp_path):
+    (tmp_path / "d.txt").write_text("1\n")
+    e = error_of({"data": {"kind": "file", "path": "d.txt"}}, base_dir=tmp_path)
+    assert e.key == "data.path" and ".npz" in e.message and ".csv" in e.message
+    e = error_of({"data": {"kind": "file"}})
+    assert e.key == "data.path"
+
+
+def test_file_options_only_with_kind_file():
+    e = error_of({"data": {"kind": "moons", "target": "y"}})
+    assert e.key == "data.target" and "kind: file" in e.message
+
+
+@pytest.mark.parametrize(
+    "data, key",
+    [
+        ({"kind": "moons", "n_features": 3}, "data.n_features"),
+        ({"kind": "spirals", "n_features": 5}, "data.n_features"),
+        ({"kind": "circles", "n_classes": 3}, "data.n_classes"),
+        ({"kind": "xor", "n_samples": 3}, "data.n_samples"),
+        ({"kind": "blobs", "n_classes": 5, "n_samples": 4}, "data.n_samples"),
+        ({"kind": "moons", "n_samples": 1}, "data.n_samples"),
+    ],
+)
+def test_kind_specific_limits(data, key):
+    assert error_of({"data": data}).key == key
+
+
+def test_blobs_and_spirals_take_any_class_count():
+    cfg = config_from_dict({"data": {"kind": "spirals", "n_classes": 5, "n_samples": 5}})
+    assert cfg.data.n_classes == 5
+
+
+# --- name --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", ["", "a/b", "..", 3, None])
+def test_bad_names(bad):
+    assert error_of({"name": bad}).key == "name"
+
+
+# --- the classify section, generically from Thresholds -----------------------------------------
+THRESHOLD_FIELDS = dataclasses.fields(Thresholds)
+
+
+@pytest.mark.parametrize("f", THRESHOLD_FIELDS, ids=lambda f: f.name)
+def test_classify_section_accepts_each_threshold(f):
+    cfg = config_from_dict({"classify": {f.name: f.default}})
+    assert getattr(cfg.classify, f.name) == f.default
+    assert config_from_dict({}).classify == Thresholds()
+
+
+def test_classify_section_rejects_unknown_and_suggests():
+    name = THRESHOLD_FIELDS[0].name
+    e = error_of({"classify": {name + "x": 1}})
+    assert e.key == f"classify.{name}x" and f"did you mean '{name}'" in e.message
+
+
+def test_classify_section_checks_types():
+    f = next(f for f in THRESHOLD_FIELDS if isinstance(f.default, float | int))
+    e = error_of({"classify": {f.name: "plenty"}})
+    assert e.key == f"classify.{f.name}" and "plenty" in e.message
+
+
+# --- YAML files --------------------------------------------------------------------------------
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "absent.yaml")
+    assert "absent.yaml" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "\n# only a comment\n"))
+    assert "empty" in info.value.message and info.value.file.endswith("exp.yaml")
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "data:\n  kind: moons\nmodel: [1, 2\n"))
+    assert info.value.file.endswith("exp.yaml") and "line " in info.value.message
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "training:\n  epochs: 3\n  epochs: 4\n"))
+    assert "twice" in info.value.message and "line 3" in info.value.message
+
+
+# --- round trip --------------------------------------------------------------------------------
+def test_round_trip_through_json(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n2,1\n")
+    text = """
+data: {kind: file, path: d.csv, validation_split: 0.25, standardize: true}
+model: {hidden: [4, 3], activation: relu, output: sigmoid, loss: mse}
+init: {scheme: he, scales: [0.5, 2]}
+training: {optimizer: momentum, momentum: 0.5, batch_size: 16, epochs: 7, seeds: [3, 1]}
+sweep: {learning_rates: {min: 1e-3, max: 1, num: 4}}
+"""
+    cfg = load_config(write(tmp_path, text))
+    d = json.loads(json.dumps(config_to_dict(cfg)))  # JSON-able
+    assert d["sweep"]["learning_rates"] == list(cfg.sweep.learning_rates)
+    assert config_from_dict(d, file=cfg.source) == cfg
+    assert config_from_dict(d, file=cfg.source, base_dir="/elsewhere") == cfg  # absolute path
+
+
+def test_round_trip_full_batch():
+    cfg = config_from_dict({})
+    d = config_to_dict(cfg)
+    assert d["training"]["batch_size"] == "full"
+    assert config_from_dict(d) == cfg
+
+
+_small_floats = st.floats(1e-6, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    kind=st.sampled_from(["blobs", "moons", "circles", "spirals", "xor", "linear"]),
+    n=st.integers(8, 500),
+    noise=st.floats(0, 2),
+    hidden=st.lists(st.integers(1, 64), max_size=3),
+    activation=st.sampled_from(CHOICES["model.activation"]),
+    pair=st.sampled_from(VALID_PAIRS),
+    scheme=st.sampled_from(CHOICES["init.scheme"]),
+    scales=st.lists(_small_floats, min_size=1, max_size=4, unique=True),
+    optimizer=st.sampled_from(["sgd", "momentum"]),
+    beta=st.floats(0, 0.999),
+    batch=st.one_of(st.just("full"), st.integers(1, 256)),
+    epochs=st.integers(1, 1000),
+    seeds=st.lists(st.integers(0, 2**31), min_size=1, max_size=4, unique=True),
+    lrs=st.lists(_small_floats, min_size=1, max_size=6, unique=True),
+    split=st.floats(0, 0.9),
+)
+def test_random_valid_dicts_load_and_round_trip(
+    kind, n, noise, hidden, activation, pair, scheme, scales, optimizer, beta, batch, epochs,
+    seeds, lrs, split,
+):  # fmt: skip
+    d = {
+        "data": {"kind": kind, "n_samples": n, "noise": noise, "validation_split": split},
+        "model": {"hidden": hidden, "activation": activation, "output": pair[0], "loss": pair[1]},
+        "init": {"scheme": scheme, "scales": scales},
+        "training": {
+            "optimizer": optimizer,
+            "momentum": beta,
+            "batch_size": batch,
+            "epochs": epochs,
+            "seeds": seeds,
+        },
+        "sweep": {"learning_rates": [str(x) for x in lrs]},  # numbers as YAML strings too
+    }
+    cfg = config_from_dict(d)
+    assert cfg.sweep.learning_rates == tuple(sorted(lrs))
+    assert cfg.training.seeds == tuple(sorted(seeds))
+    assert cfg.training.batch_size == (None if batch == "full" else batch)
+    assert all(math.isfinite(x) for x in cfg.init.scales)
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
