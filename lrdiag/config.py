@@ -164,7 +164,7 @@ def load_config(path: str | os.PathLike) -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read the config file: {e}", file=file) from None
     try:
-        d = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+        d = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader that rejects duplicate keys
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
