@@ -1,0 +1,627 @@
+"""Figures of a sweep: loss curves, final loss vs learning rate, and the verdict map.
+
+Like pytorch-lr-finder's ``plot(ax=None)``, each ``plot_*`` function draws on the axes it is
+given and returns them; the caller decides the figure and the file. ``save_sweep_plots`` makes
+the three standard files of a sweep.
+
+No pyplot: figures are ``matplotlib.figure.Figure`` objects rendered by the Agg canvas that
+``savefig`` picks for PNG, so there is no global figure registry to leak into, no backend to
+select, no GUI, and importing this module leaves a user's own pyplot session alone.
+
+Runs are the dicts of ``results.json`` (see report.py); a loss may hold None or NaN after a
+divergence, and ``metrics`` may be missing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator, NullLocator
+
+from lrdiag.report import VERDICTS, atomic_write_bytes, lr_labels
+
+DPI = 100
+CURVES_NAME = "curves.png"
+FINAL_LOSS_NAME = "final_loss_vs_lr.png"
+PHASE_NAME = "phase.png"
+
+# Verdict colours (colour-blind aware: green / amber / red / blue differ in lightness too).
+VERDICT_COLORS = {
+    "converging": "#2e9e5b",
+    "oscillating": "#f2b134",
+    "diverging": "#c8334a",
+    "plateaued": "#5b8fd1",
+}
+UNKNOWN_COLOR = "#b0b0b0"  # a verdict this module does not know
+MISSING_COLOR = "#ffffff"  # no run in this cell (an interrupted sweep)
+
+# Losses more than this factor above the highest initial loss are off the top of a chart:
+# a diverging run shoots out of the frame instead of squashing every other curve flat.
+Y_CLIP_FACTOR = 100.0
+# The same for final losses: far above the start is "blew up", whatever the exact value.
+FINAL_CLIP_FACTOR = 10.0
+# Up to this many learning rates get a legend entry each; more get a colour bar.
+LEGEND_MAX_LRS = 8
+# Up to this many learning rates label the x axis of final loss vs lr with their own values.
+LR_TICKS_MAX = 10
+# Cells of the verdict map get a "k/n seeds" note only while there are at most this many lrs.
+PHASE_TEXT_MAX_LRS = 24
+# Severity, worst first: breaks ties of the majority vote toward the worse verdict, since a
+# learning rate counts as converging only when all its seeds converge.
+_SEVERITY = ("diverging", "oscillating", "plateaued", "converging")
+# The colour map of learning rates: viridis without its pale yellow end, which vanishes on white.
+_LR_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.88, 256)), name="lr")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _loss_array(values: Any) -> np.ndarray:
+    """A float array with NaN for None (JSON) and for non-finite values."""
+    if values is None:
+        return np.zeros(0)
+    arr = np.array(values, dtype=float).ravel()  # None becomes NaN
+    arr[~np.isfinite(arr)] = np.nan
+    return arr
+
+
+def _finite_or_none(x: Any) -> float | None:
+    if x is None or isinstance(x, bool):
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _final(run: Mapping) -> float | None:
+    metrics = run.get("metrics") or {}
+    if "final" in metrics:
+        return _finite_or_none(metrics["final"])
+    loss = _loss_array(run.get("loss"))
+    return _finite_or_none(loss[-1]) if loss.size else None
+
+
+def _initial(run: Mapping) -> float | None:
+    metrics = run.get("metrics") or {}
+    if metrics.get("initial") is not None:
+        return _finite_or_none(metrics["initial"])
+    loss = _loss_array(run.get("loss"))
+    return _finite_or_none(loss[0]) if loss.size else None
+
+
+def _seed_key(seed: Any) -> tuple[str, Any]:
+    return (type(seed).__name__, seed)
+
+
+def _lr_norm(lrs: Sequence[float]) -> Normalize:
+    positive = [lr for lr in lrs if lr > 0]
+    lo, hi = (min(positive), max(positive)) if positive else (1.0, 1.0)
+    if lo == hi:  # one learning rate: give the norm a range so it maps to mid-colour
+        lo, hi = lo / math.sqrt(10), hi * math.sqrt(10)
+    return LogNorm(vmin=lo, vmax=hi)
+
+
+def _set_loss_scale(
+    ax: Axes, values: np.ndarray, initials: Iterable[float | None], clip_factor: float
+) -> None:
+    """Log scale when every finite value is positive (limits padded by 5% of the decades
+    shown), symlog when some are zero or negative. The top is capped at ``clip_factor`` times
+    the highest initial loss, so a run that blows up leaves through the top edge."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return
+    inits = [abs(x) for x in initials if x is not None and x != 0]
+    cap = clip_factor * max(inits) if inits else np.inf
+    if np.all(values > 0):
+        ax.set_yscale("log")
+        lo, hi = float(values.min()), float(values.max())
+        clipped = hi > cap
+        hi = max(min(hi, cap), lo)
+        pad = 10 ** (0.05 * max(math.log10(hi / lo), 1.0))
+        ax.set_ylim(lo / pad, hi if clipped else hi * pad)
+        return
+    if np.any(values != 0):
+        nonzero = np.abs(values[values != 0])
+        ax.set_yscale("symlog", linthresh=float(nonzero.min()))
+    if values.max() > cap:
+        ax.set_ylim(top=cap)
+
+
+def _set_lr_xlim(ax: Axes, lrs: Sequence[float]) -> None:
+    """Log-x limits that show every learning rate, padded by 5% of the decades."""
+    positive = [lr for lr in lrs if lr > 0]
+    if not positive:
+        return
+    lo, hi = min(positive), max(positive)
+    pad = 10 ** (0.05 * max(math.log10(hi / lo), 1.0))
+    ax.set_xlim(lo / pad, hi * pad)
+
+
+# --------------------------------------------------------------------------- axes functions
+
+
+def _lr_handles(lrs: Sequence[float], *, diverged: bool) -> list[Any]:
+    """Legend handles: a line per learning rate, then the divergence marker."""
+    norm = _lr_norm(lrs)
+    labels = lr_labels(lrs)
+    handles: list[Any] = [
+        Line2D(
+            [],
+            [],
+            color=_LR_CMAP(norm(lr)) if lr > 0 else "black",
+            lw=1.6,
+            label=f"lr {labels[lr]}",
+        )
+        for lr in lrs
+    ]
+    if diverged:
+        handles.append(
+            Line2D([], [], color="black", marker="x", ls="none", label="non-finite after")
+        )
+    return handles
+
+
+def _add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
+    """One key for the learning-rate colours of ``axes``: a legend up to LEGEND_MAX_LRS learning
+    rates, else a colour bar (plus a one-entry legend for the divergence marker)."""
+    if not lrs:
+        return
+    target = axes if isinstance(axes, Axes) else list(np.ravel(axes))
+    if len(lrs) <= LEGEND_MAX_LRS:
+        handles = _lr_handles(lrs, diverged=diverged)
+        if isinstance(axes, Axes):
+            axes.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                fontsize="small",
+                frameon=False,
+            )
+        else:
+            fig.legend(handles=handles, loc="outside right upper", fontsize="small", frameon=False)
+        return
+    sm = ScalarMappable(norm=_lr_norm(lrs), cmap=_LR_CMAP)
+    fig.colorbar(sm, ax=target, label="learning rate", pad=0.02, aspect=30)
+    if diverged and isinstance(axes, Axes):
+        axes.legend(handles=_lr_handles([], diverged=True), loc="lower left", fontsize="small")
+    elif diverged:
+        fig.legend(
+            handles=_lr_handles([], diverged=True),
+            loc="outside lower right",
+            fontsize="small",
+            frameon=False,
+        )
+
+
+def plot_curves(
+    ax: Axes, runs: Sequence[Mapping], *, title: str | None = None, legend: bool = True
+) -> Axes:
+    """Loss vs epoch, one line per run (``ax.get_lines()`` has one Line2D a run, in order).
+
+    Colour encodes the learning rate on a log scale. When the runs hold several seeds, the
+    first seed is drawn solid and the others faint. An ``x`` marks the last finite loss of a
+    run whose loss became non-finite (on the top edge when that loss is off the chart, which
+    is capped at Y_CLIP_FACTOR times the highest initial loss). With ``legend``: an entry per
+    learning rate, or a colour bar when there are more than LEGEND_MAX_LRS of them (needs
+    ``ax.figure``).
+    """
+    runs = list(runs)
+    lrs = sorted({r["learning_rate"] for r in runs})
+    norm = _lr_norm(lrs)
+    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
+    first_seed = seeds[0] if seeds else None
+    all_values = []
+    diverged_points = []
+    for r in runs:
+        loss = _loss_array(r.get("loss"))
+        lr = r["learning_rate"]
+        color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
+        faint = r.get("seed") != first_seed
+        ax.plot(
+            np.arange(loss.size),
+            loss,
+            color=color,
+            lw=1.0 if faint else 1.6,
+            alpha=0.3 if faint else 0.95,
+            zorder=1.9 if faint else 2.0,
+        )
+        all_values.append(loss)
+        finite = np.flatnonzero(np.isfinite(loss))
+        if finite.size and finite[-1] < loss.size - 1:  # non-finite at the end: diverged
+            diverged_points.append((finite[-1], loss[finite[-1]], color))
+
+    values = np.concatenate(all_values) if all_values else np.zeros(0)
+    _set_loss_scale(ax, values, (_initial(r) for r in runs), Y_CLIP_FACTOR)
+    if diverged_points:
+        top = ax.get_ylim()[1]
+        xs, ys, cs = zip(*diverged_points, strict=True)
+        ax.scatter(
+            xs,
+            np.minimum(ys, top),
+            c=list(cs),
+            marker="x",
+            s=40,
+            linewidths=1.5,
+            zorder=3,
+            clip_on=False,
+        )
+    if not np.isfinite(values).any():
+        ax.text(0.5, 0.5, "no finite loss", ha="center", va="center", transform=ax.transAxes)
+
+    longest = max((v.size for v in all_values), default=0)
+    if longest > 1:
+        ax.set_xlim(-0.02 * (longest - 1), 1.02 * (longest - 1))  # show epochs after a blow-up
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    if legend:
+        _add_lr_key(ax.figure, ax, lrs, diverged=bool(diverged_points))
+    return ax
+
+
+def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
+    """Final loss vs learning rate (log x), one line per init scale (``ax.get_lines()``).
+
+    The line is the median over seeds; it breaks where a seed did not finish finite. The band
+    spans the min and max finite final losses; a dotted level marks the scale's median initial
+    loss. Runs that finished non-finite, or above the chart (FINAL_CLIP_FACTOR times the
+    highest initial loss), are triangles along the top edge in their scale's colour.
+    """
+    runs = list(runs)
+    scales = sorted({r["init_scale"] for r in runs})
+    all_lrs = sorted({r["learning_rate"] for r in runs})
+    palette = colormaps["tab10"]
+    initials = [_initial(r) for r in runs]
+    known = [abs(x) for x in initials if x is not None and x != 0]
+    cap = FINAL_CLIP_FACTOR * max(known) if known else np.inf
+    finite_finals = []
+    off_chart = []  # (scale index, lr)
+    for i, scale in enumerate(scales):
+        color = palette(i % 10)
+        at_scale = [r for r in runs if r["init_scale"] == scale]
+        lrs = sorted({r["learning_rate"] for r in at_scale})
+        med, lo, hi = [], [], []
+        for lr in lrs:
+            finals = [_final(r) for r in at_scale if r["learning_rate"] == lr]
+            ok = [f for f in finals if f is not None]
+            finite_finals += ok
+            # inf for a seed that did not finish: the median is honest, or inf (a gap).
+            m = float(np.median([f if f is not None else np.inf for f in finals]))
+            med.append(m if math.isfinite(m) else np.nan)
+            lo.append(min(ok) if ok else np.nan)
+            hi.append(max(ok) if ok else np.nan)
+            off_chart += [(i, lr)] * sum(f is None or f > cap for f in finals)
+        ax.plot(lrs, med, color=color, marker="o", ms=4, lw=1.6, label=f"init scale {scale:g}")
+        lo_a, hi_a = np.array(lo), np.array(hi)
+        band = np.isfinite(lo_a) & np.isfinite(hi_a)
+        if band.any() and np.any(hi_a[band] > lo_a[band]):
+            ax.fill_between(lrs, lo_a, hi_a, where=band, color=color, alpha=0.18, lw=0)
+        start = [x for x in (_initial(r) for r in at_scale) if x is not None]
+        if start:
+            # hlines, a LineCollection: get_lines() stays one line per scale
+            ax.hlines(
+                float(np.median(start)),
+                0,
+                1,
+                transform=ax.get_yaxis_transform(),
+                colors=[color],
+                linestyles=":",
+                lw=1.2,
+                alpha=0.8,
+            )
+    _set_lr_xlim(ax, all_lrs)
+    ax.set_xscale("log")
+    shown = np.array(finite_finals + [x for x in initials if x is not None], dtype=float)
+    if shown.size:
+        _set_loss_scale(ax, shown, initials, FINAL_CLIP_FACTOR)
+        if off_chart:  # room along the top for the rows of triangles
+            rows = len({k for k, _ in off_chart})
+            grow = 0.05 + 0.045 * rows
+            bottom, top = ax.get_ylim()
+            if ax.get_yscale() == "log":
+                ax.set_ylim(bottom, top * (top / bottom) ** grow)
+            else:
+                ax.set_ylim(bottom, top + grow * (top - bottom))
+    if not finite_finals:
+        ax.text(
+            0.5,
+            0.3,
+            "no run finished with a finite loss",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            bbox={"fc": "white", "ec": "grey", "boxstyle": "round"},
+        )
+    if 0 < len(all_lrs) <= LR_TICKS_MAX:  # tick the swept values
+        labels = lr_labels(all_lrs)
+        ax.set_xticks(all_lrs, [labels[lr] for lr in all_lrs])
+        ax.xaxis.set_minor_locator(NullLocator())
+    for row, i in enumerate(sorted({k for k, _ in off_chart})):
+        xs = [lr for k, lr in off_chart if k == i]
+        if xs:
+            ax.scatter(
+                xs,
+                [0.965 - 0.04 * row] * len(xs),
+                transform=ax.get_xaxis_transform(),
+                marker="^",
+                s=36,
+                color=palette(i % 10),
+                edgecolors="black",
+                linewidths=0.5,
+                zorder=3,
+                clip_on=False,
+            )
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("final training loss")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="grey", ls=":", label="initial loss"))
+    handles.append(Patch(color="grey", alpha=0.3, label="min-max over seeds"))
+    if off_chart:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="grey",
+                marker="^",
+                mec="black",
+                ls="none",
+                label="diverged / off the chart",
+            )
+        )
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize="small",
+        frameon=False,
+    )
+    return ax
+
+
+def _majority(verdicts: list[Any]) -> tuple[Any, int]:
+    """The most common verdict (ties go to the worse one) and how many seeds gave it."""
+    counts = Counter(verdicts)
+    rank = {v: i for i, v in enumerate(_SEVERITY)}
+    best = min(counts, key=lambda v: (-counts[v], rank.get(v, len(rank)), str(v)))
+    return best, counts[best]
+
+
+def plot_phase(
+    ax: Axes, runs: Sequence[Mapping], *, predicted: Mapping[float, float] | None = None
+) -> Axes:
+    """The verdict map: a cell per (learning rate, init scale), coloured by the majority
+    verdict over seeds. Hatched cells are where seeds disagree (with a ``k/n`` note).
+
+    ``predicted`` maps init scale -> a predicted critical learning rate, drawn as diamonds
+    joined by a line (the only Line2D on the axes), interpolated on the log-lr axis between
+    cells; a value outside the swept range sits on the edge of the map.
+    """
+    runs = list(runs)
+    lrs = sorted({r["learning_rate"] for r in runs})
+    scales = sorted({r["init_scale"] for r in runs})
+    kinds = [*VERDICTS, "unknown", "missing"]
+    colors = [VERDICT_COLORS[v] for v in VERDICTS] + [UNKNOWN_COLOR, MISSING_COLOR]
+    cell = np.full((len(scales), len(lrs)), kinds.index("missing"))
+    disagree = []
+    for j, scale in enumerate(scales):
+        for i, lr in enumerate(lrs):
+            verdicts = [
+                r.get("verdict")
+                for r in runs
+                if r["init_scale"] == scale and r["learning_rate"] == lr
+            ]
+            if not verdicts:
+                continue
+            majority, count = _majority(verdicts)
+            cell[j, i] = kinds.index(majority) if majority in VERDICTS else kinds.index("unknown")
+            if count < len(verdicts):
+                disagree.append((i, j, count, len(verdicts)))
+
+    cmap = ListedColormap(colors)
+    norm = BoundaryNorm(np.arange(len(kinds) + 1) - 0.5, len(kinds))
+    ax.pcolormesh(
+        np.arange(len(lrs) + 1) - 0.5,
+        np.arange(len(scales) + 1) - 0.5,
+        cell,
+        cmap=cmap,
+        norm=norm,
+        edgecolors="white",
+        linewidth=1.5,
+    )
+    for i, j, count, total in disagree:
+        ax.add_patch(
+            Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#333333", lw=0)
+        )
+        if len(lrs) <= PHASE_TEXT_MAX_LRS:
+            ax.text(
+                i,
+                j,
+                f"{count}/{total}",
+                ha="center",
+                va="center",
+                fontsize="small",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+
+    handles = [Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS]
+    if (cell == kinds.index("unknown")).any():
+        handles.append(Patch(color=UNKNOWN_COLOR, label="other"))
+    if (cell == kinds.index("missing")).any():
+        handles.append(Patch(facecolor=MISSING_COLOR, edgecolor="grey", label="not run"))
+    if disagree:
+        handles.append(
+            Patch(facecolor="white", edgecolor="#333333", hatch="///", label="seeds disagree")
+        )
+
+    if predicted and lrs:
+        log_lrs = np.log10(lrs)
+        xs, ys = [], []
+        for j, scale in enumerate(scales):
+            lr = _finite_or_none(predicted.get(scale))
+            if lr is None or lr <= 0:
+                continue
+            if len(lrs) == 1:
+                x = 0.0 if lr == lrs[0] else (-0.5 if lr < lrs[0] else 0.5)
+            else:  # linear in log lr between cell centres, half a cell beyond the ends
+                x = float(np.interp(np.log10(lr), log_lrs, np.arange(len(lrs))))
+                step = (log_lrs[-1] - log_lrs[0]) / (len(lrs) - 1)
+                if np.log10(lr) < log_lrs[0]:
+                    x = max(-0.5, (np.log10(lr) - log_lrs[0]) / step)
+                elif np.log10(lr) > log_lrs[-1]:
+                    x = min(len(lrs) - 0.5, len(lrs) - 1 + (np.log10(lr) - log_lrs[-1]) / step)
+            xs.append(x)
+            ys.append(j)
+        if xs:
+            (line,) = ax.plot(
+                xs,
+                ys,
+                color="black",
+                marker="D",
+                ms=7,
+                mfc="white",
+                mew=1.5,
+                lw=1.2,
+                ls="--",
+                label="predicted critical lr",
+            )
+            handles.append(line)
+
+    labels = lr_labels(lrs)
+    ax.set_xticks(range(len(lrs)))
+    ax.set_xticklabels([labels[lr] for lr in lrs], rotation=45 if len(lrs) > 6 else 0)
+    ax.set_yticks(range(len(scales)))
+    ax.set_yticklabels([f"{s:g}" for s in scales])
+    ax.set_xlim(-0.5, len(lrs) - 0.5)
+    ax.set_ylim(-0.5, len(scales) - 0.5)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("init scale")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize="small",
+        frameon=False,
+    )
+    return ax
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _predicted(doc: Mapping) -> dict[float, float]:
+    stability = (doc.get("summary") or {}).get("stability") or {}
+    out = {}
+    for s in stability.get("per_scale") or []:
+        lr = _finite_or_none(s.get("predicted_critical_lr"))
+        if lr is not None and "init_scale" in s:
+            out[s["init_scale"]] = lr
+    return out
+
+
+def _name(doc: Mapping) -> str:
+    return str((doc.get("config") or {}).get("name") or "sweep")
+
+
+def curves_figure(doc: Mapping) -> Figure:
+    """Loss vs epoch, a panel per init scale (up to three a row), one learning-rate key."""
+    runs = list(doc.get("runs") or [])
+    scales = sorted({r["init_scale"] for r in runs})
+    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
+    ncols = min(len(scales), 3)
+    nrows = math.ceil(len(scales) / ncols)
+    fig = Figure(figsize=(5.0 * ncols + 1.4, 3.8 * nrows + 0.6), dpi=DPI, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    diverged = False
+    for k, scale in enumerate(scales):
+        ax = axes[k // ncols, k % ncols]
+        plot_curves(
+            ax,
+            [r for r in runs if r["init_scale"] == scale],
+            title=f"init scale {scale:g}",
+            legend=False,
+        )
+        diverged = diverged or len(ax.collections) > 0
+    for k in range(len(scales), nrows * ncols):
+        axes[k // ncols, k % ncols].set_visible(False)
+    used = [axes[k // ncols, k % ncols] for k in range(len(scales))]
+    _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
+    title = f"{_name(doc)}: training loss vs epoch"
+    if len(seeds) > 1:
+        title += f" (seed {seeds[0]}; seeds {', '.join(map(str, seeds[1:]))} faint)"
+    fig.suptitle(title)
+    return fig
+
+
+def final_loss_figure(doc: Mapping) -> Figure:
+    """Final loss vs learning rate, a line per init scale."""
+    runs = list(doc.get("runs") or [])
+    fig = Figure(figsize=(8.0, 4.8), dpi=DPI, layout="constrained")
+    plot_final_loss_vs_lr(fig.add_subplot(), runs)
+    seeds = {r.get("seed") for r in runs}
+    fig.suptitle(
+        f"{_name(doc)}: final loss vs learning rate"
+        + (f" (median of {len(seeds)} seeds)" if len(seeds) > 1 else "")
+    )
+    return fig
+
+
+def phase_figure(doc: Mapping) -> Figure:
+    """The verdict map, with the predicted critical learning rates when the doc has them."""
+    runs = list(doc.get("runs") or [])
+    n_lrs = len({r["learning_rate"] for r in runs})
+    n_scales = len({r["init_scale"] for r in runs})
+    fig = Figure(
+        figsize=(max(7.0, 0.55 * n_lrs + 3.5), max(3.2, 0.45 * n_scales + 2.2)),
+        dpi=DPI,
+        layout="constrained",
+    )
+    plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
+    seeds = {r.get("seed") for r in runs}
+    fig.suptitle(
+        f"{_name(doc)}: verdict by learning rate and init scale"
+        + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else "")
+    )
+    return fig
+
+
+def save_sweep_plots(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
+    """Write curves.png, final_loss_vs_lr.png and phase.png into ``out_dir`` (created if
+    needed), each atomically. Returns the paths written (none when the doc has no runs)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not doc.get("runs"):
+        return []
+    return [
+        _save(curves_figure(doc), out / CURVES_NAME),
+        _save(final_loss_figure(doc), out / FINAL_LOSS_NAME),
+        _save(phase_figure(doc), out / PHASE_NAME),
+    ]

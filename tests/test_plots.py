@@ -1,0 +1,229 @@
+"""plots.py: axes functions return their axes with the promised artists; files are real PNGs.
+
+Documents are built by hand (the results.json format), so these tests stand alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+
+from lrdiag import plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def make_run(i, lr, scale, seed, verdict, *, epochs=30, nan=False):
+    """A run: diverging runs blow up and are null (or NaN) from epoch 6."""
+    t = np.arange(epochs + 1)
+    if verdict == "diverging":
+        loss = 0.7 * np.exp(3.0 * t)
+        loss[6:] = np.nan
+        final, div = None, 6
+    elif verdict == "oscillating":
+        loss = 0.7 * np.exp(-0.05 * t) * (1 + 0.4 * (-1.0) ** t)
+        final, div = float(loss[-1]), None
+    else:
+        loss = 0.7 * np.exp(-lr * scale * t) + 0.01 * (seed + 1)
+        final, div = float(loss[-1]), None
+    values = loss if nan else [None if not np.isfinite(x) else float(x) for x in loss]
+    return {
+        "id": i,
+        "learning_rate": lr,
+        "init_scale": scale,
+        "seed": seed,
+        "verdict": verdict,
+        "reason": verdict,
+        "flags": [],
+        "metrics": {"initial": 0.7, "final": final, "diverged_epoch": div},
+        "loss": values,
+        "val_loss": None,
+        "val": None,
+    }
+
+
+def make_doc(lrs=(0.01, 0.1, 1.0, 10.0), scales=(1.0, 3.0), seeds=(0, 1), verdict=None, nan=False):
+    verdict = verdict or {0.01: "converging", 0.1: "converging", 1.0: "oscillating"}
+    runs = []
+    for scale in scales:
+        for seed in seeds:
+            for lr in lrs:
+                v = verdict.get(lr, "diverging") if isinstance(verdict, dict) else verdict
+                runs.append(make_run(len(runs), lr, scale, seed, v, nan=nan))
+    return {"config": {"name": "plot-doc"}, "runs": runs, "summary": {}}
+
+
+def new_axes(**kw):
+    return Figure(**kw).add_subplot()
+
+
+def check_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+    assert image[..., :3].std() > 0.05, f"{path.name} is blank"
+    return image
+
+
+# --------------------------------------------------------------------------- axes functions
+
+
+def test_plot_curves_one_line_per_run_log_scale():
+    doc = make_doc()
+    ax = new_axes()
+    assert plots.plot_curves(ax, doc["runs"], title="t") is ax
+    assert len(ax.get_lines()) == len(doc["runs"])
+    assert ax.get_yscale() == "log"
+    assert ax.get_title() == "t"
+    assert ax.get_legend() is not None
+    # diverged runs are marked where their loss ends: epoch 5, the last finite one
+    (markers,) = ax.collections
+    assert len(markers.get_offsets()) == 4
+    assert set(np.asarray(markers.get_offsets())[:, 0]) == {5}
+    # the top is capped so the blow-up (0.7 e^15) does not flatten the other curves
+    assert ax.get_ylim()[1] == pytest.approx(plots.Y_CLIP_FACTOR * 0.7)
+
+
+def test_plot_curves_seeds_after_the_first_are_faint():
+    ax = new_axes()
+    runs = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1, 2))["runs"]
+    plots.plot_curves(ax, runs)
+    alphas = [line.get_alpha() for line in ax.get_lines()]
+    assert alphas[0] > 0.9 and all(a < 0.5 for a in alphas[1:])
+
+
+def test_plot_curves_accepts_nan_arrays_and_none():
+    runs = make_doc(nan=True)["runs"]
+    runs[0]["loss"] = np.asarray(runs[0]["loss"], dtype=np.float32)
+    ax = plots.plot_curves(new_axes(), runs)
+    assert len(ax.get_lines()) == len(runs)
+
+
+def test_plot_curves_zero_loss_uses_symlog_and_many_lrs_a_colorbar():
+    lrs = tuple(np.logspace(-3, 0, 12))
+    runs = make_doc(lrs=lrs, scales=(1.0,), seeds=(0,), verdict="converging")["runs"]
+    runs[0]["loss"][-1] = 0.0
+    fig = Figure()
+    ax = plots.plot_curves(fig.add_subplot(), runs)
+    assert ax.get_yscale() == "symlog"
+    assert len(fig.axes) == 2  # the colour bar
+
+
+def test_plot_final_loss_vs_lr_one_line_per_scale():
+    doc = make_doc()
+    ax = new_axes()
+    assert plots.plot_final_loss_vs_lr(ax, doc["runs"]) is ax
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    # the median over seeds; a gap where the runs diverged
+    ydata = np.asarray(lines[0].get_ydata(), dtype=float)
+    expected = np.median(
+        [[0.7 * np.exp(-lr * 30) + 0.01 * (s + 1) for s in (0, 1)] for lr in (0.01, 0.1)], axis=1
+    )
+    np.testing.assert_allclose(ydata[:2], expected)
+    assert np.isnan(ydata[3])
+    # diverged runs: two scales x two seeds at lr 10, as triangles along the top
+    triangles = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in triangles) == 4
+
+
+def test_plot_final_loss_vs_lr_all_diverged():
+    runs = make_doc(verdict="diverging")["runs"]
+    ax = plots.plot_final_loss_vs_lr(new_axes(), runs)
+    assert len(ax.get_lines()) == 2
+    assert all(np.isnan(np.asarray(line.get_ydata(), dtype=float)).all() for line in ax.get_lines())
+    assert any("no run finished" in t.get_text() for t in ax.texts)
+
+
+def test_plot_phase_majority_and_disagreement():
+    doc = make_doc(seeds=(0, 1, 2))
+    # at lr 0.1, scale 1: two seeds converge, one diverges -> converging, hatched, "2/3"
+    for r in doc["runs"]:
+        if r["learning_rate"] == 0.1 and r["init_scale"] == 1.0 and r["seed"] == 2:
+            r["verdict"] = "diverging"
+    ax = new_axes()
+    assert plots.plot_phase(ax, doc["runs"]) is ax
+    assert len(ax.get_lines()) == 0
+    (mesh,) = ax.collections
+    cells = np.asarray(mesh.get_array()).reshape(2, 4)
+    kinds = list(plots.VERDICTS)
+    expected_row = [
+        kinds.index(v) for v in ("converging", "converging", "oscillating", "diverging")
+    ]
+    assert cells.tolist() == [expected_row, expected_row]
+    assert [t.get_text() for t in ax.texts] == ["2/3"]
+    assert [p.get_hatch() for p in ax.patches] == ["///"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1", "1", "10"]
+
+
+def test_plot_phase_ties_go_to_the_worse_verdict():
+    doc = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1), verdict="converging")
+    doc["runs"][1]["verdict"] = "oscillating"
+    ax = plots.plot_phase(new_axes(), doc["runs"])
+    assert np.asarray(ax.collections[0].get_array()).ravel().tolist() == [
+        plots.VERDICTS.index("oscillating")
+    ]
+
+
+def test_plot_phase_predicted_line():
+    doc = make_doc()
+    ax = plots.plot_phase(new_axes(), doc["runs"], predicted={1.0: 1.0, 3.0: 1e-6})
+    (line,) = ax.get_lines()
+    xs, ys = line.get_data()
+    assert list(ys) == [0, 1]
+    assert xs[0] == pytest.approx(2.0)  # lr 1 is the third cell
+    assert xs[1] == pytest.approx(-0.5)  # below the swept range: the left edge
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_save_sweep_plots_writes_valid_pngs(tmp_path):
+    doc = make_doc()
+    doc["summary"]["stability"] = {
+        "per_scale": [{"init_scale": 1.0, "predicted_critical_lr": 2.0, "observed_bracket": None}]
+    }
+    out = tmp_path / "new" / "dir"
+    paths = plots.save_sweep_plots(doc, out)
+    assert [p.name for p in paths] == ["curves.png", "final_loss_vs_lr.png", "phase.png"]
+    for p in paths:
+        image = check_png(p)
+        # ~100 dpi, a few inches: neither a thumbnail nor a poster
+        assert 250 < image.shape[0] < 1500 and 400 < image.shape[1] < 2500
+    assert sorted(os.listdir(out)) == sorted(p.name for p in paths)  # no temp files
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        make_doc(verdict="diverging"),
+        make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,)),
+        make_doc(lrs=tuple(np.logspace(-4, 1, 16)), scales=(0.5, 1.0, 2.0, 4.0), seeds=(0,)),
+    ],
+    ids=["all-diverged", "single-run", "wide"],
+)
+def test_save_sweep_plots_edge_cases(tmp_path, doc):
+    for p in plots.save_sweep_plots(doc, tmp_path):
+        check_png(p)
+
+
+def test_save_sweep_plots_no_runs(tmp_path):
+    assert plots.save_sweep_plots({"runs": []}, tmp_path) == []
+
+
+def test_no_pyplot_state(tmp_path):
+    # the module draws on Figure objects: nothing registers with pyplot
+    import sys
+
+    plots.save_sweep_plots(make_doc(), tmp_path)
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    assert matplotlib.get_backend()  # untouched, whatever it is

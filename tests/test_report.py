@@ -1,0 +1,368 @@
+"""report.py: strict JSON, CSV rows, atomic writes, terminal and markdown reports.
+
+Fixtures are results documents built by hand here (the format of results.json), so these tests
+do not depend on the sweep or the classifier.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from lrdiag import report
+
+LRS = (0.01, 0.1, 1.0, 10.0)
+VERDICT_AT = {0.01: "plateaued", 0.1: "converging", 1.0: "oscillating", 10.0: "diverging"}
+
+
+def make_run(i, lr, scale, seed, verdict, *, epochs=8):
+    """A run dict as results.json holds it; a diverging run has nulls after epoch 3."""
+    if verdict == "diverging":
+        loss = [0.7, 5.0, 80.0] + [None] * (epochs - 2)
+        final, div = None, 3
+    else:
+        loss = [0.7 * 0.8**k for k in range(epochs + 1)]
+        final, div = loss[-1], None
+    finite = [x for x in loss if x is not None]
+    return {
+        "id": i,
+        "learning_rate": lr,
+        "init_scale": scale,
+        "seed": seed,
+        "verdict": verdict,
+        "reason": f"{verdict}: made up for lr {lr}",
+        "flags": ["early_spike", "borderline"] if verdict == "converging" else [],
+        "metrics": {
+            "initial": 0.7,
+            "final": final,
+            "min": min(finite),
+            "min_epoch": finite.index(min(finite)),
+            "diverged_epoch": div,
+            "sharpness_init": 2.5 * scale,
+        },
+        "loss": loss,
+        "val_loss": None,
+        "val": None,
+    }
+
+
+def make_doc(lrs=LRS, scales=(1.0, 3.0), seeds=(0, 1), verdict_at=None):
+    verdict_at = verdict_at or VERDICT_AT
+    runs = []
+    for scale in scales:
+        for seed in seeds:
+            for lr in lrs:
+                runs.append(make_run(len(runs), lr, scale, seed, verdict_at[lr]))
+    return {
+        "schema_version": 1,
+        "lrdiag_version": "0.1.0",
+        "complete": True,
+        "config": {
+            "name": "unit-doc",
+            "training": {"optimizer": "sgd", "epochs": 8, "seeds": list(seeds)},
+            "sweep": {"learning_rates": list(lrs)},
+        },
+        "runs": runs,
+        "summary": {
+            "per_scale": [
+                {
+                    "init_scale": s,
+                    "largest_converging_lr": 0.1,
+                    "bracket": [0.1, 1.0],
+                    "recommended_lr": 0.1,
+                    "recommended_final_loss": 0.0123,
+                }
+                for s in scales
+            ],
+            "verdict_counts": {},
+        },
+        "timing": {"train_seconds": 0.5, "n_runs": len(runs)},
+    }
+
+
+def plain_console(width=120):
+    return Console(file=io.StringIO(), width=width, no_color=True, highlight=False)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_json_is_strict_with_nan_inf_and_numpy_values():
+    doc = {
+        "a": float("nan"),
+        "b": [float("inf"), -float("inf"), 1.5],
+        "c": np.float32(0.25),
+        "d": np.array([1.0, np.nan, np.inf]),
+        "e": np.int64(7),
+        "f": np.bool_(True),
+        "g": {1: np.float64("nan"), "t": (np.int32(2), None)},
+        "h": np.arange(4).reshape(2, 2),
+    }
+    text = report.to_json_text(doc)
+    assert text.endswith("\n")
+    assert "NaN" not in text and "Infinity" not in text
+
+    def no_constants(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    back = json.loads(text, parse_constant=no_constants)
+    assert back == {
+        "a": None,
+        "b": [None, None, 1.5],
+        "c": 0.25,
+        "d": [1.0, None, None],
+        "e": 7,
+        "f": True,
+        "g": {"1": None, "t": [2, None]},
+        "h": [[0, 1], [2, 3]],
+    }
+    assert type(back["e"]) is int and type(back["f"]) is bool
+    # the strict encoder accepts the converted document as it is
+    json.dumps(report.to_jsonable(doc), allow_nan=False)
+
+
+def test_json_of_a_results_doc_round_trips():
+    doc = make_doc()
+    doc["runs"][0]["loss"] = np.array([0.7, np.nan, 0.5])
+    back = json.loads(report.to_json_text(doc))
+    assert back["runs"][0]["loss"] == [0.7, None, 0.5]
+    assert back["runs"][1] == doc["runs"][1]
+    assert back["summary"] == doc["summary"]
+
+
+def test_json_rejects_unknown_objects():
+    with pytest.raises(TypeError, match="object"):
+        report.to_json_text({"x": object()})
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def test_csv_one_row_per_run_with_values():
+    doc = make_doc()
+    doc["runs"][1]["val"] = {"verdict": "plateaued", "metrics": {"final": 0.33}}
+    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    assert len(rows) == len(doc["runs"])
+    for row, run in zip(rows, doc["runs"], strict=True):
+        assert int(row["id"]) == run["id"]
+        assert float(row["learning_rate"]) == run["learning_rate"]
+        assert float(row["init_scale"]) == run["init_scale"]
+        assert int(row["seed"]) == run["seed"]
+        assert row["verdict"] == run["verdict"]
+        assert row["reason"] == run["reason"]
+        assert row["flags"].split(";") == (run["flags"] or [""])
+        m = run["metrics"]
+        assert float(row["initial_loss"]) == m["initial"]
+        assert float(row["min_loss"]) == m["min"]
+        assert int(row["min_epoch"]) == m["min_epoch"]
+        if m["final"] is None:
+            assert row["final_loss"] == "" and int(row["diverged_epoch"]) == 3
+        else:
+            assert float(row["final_loss"]) == m["final"]  # repr round-trips exactly
+            assert row["diverged_epoch"] == ""
+        assert float(row["sharpness_init"]) == m["sharpness_init"]  # extra metric column
+    assert rows[1]["val_verdict"] == "plateaued" and float(rows[1]["val_final_loss"]) == 0.33
+    assert rows[0]["val_verdict"] == ""
+
+
+def test_csv_columns_are_stable_and_extras_sorted():
+    doc = make_doc()
+    doc["runs"][0]["metrics"]["zeta"] = 1
+    doc["runs"][3]["metrics"]["alpha"] = np.float64(np.nan)
+    doc["runs"][3]["metrics"]["not_scalar"] = [1, 2]
+    header = report.runs_to_csv_text(doc).splitlines()[0].split(",")
+    assert header[: len(report.CSV_COLUMNS)] == list(report.CSV_COLUMNS)
+    assert header[len(report.CSV_COLUMNS) :] == ["alpha", "sharpness_init", "zeta"]
+    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    assert rows[3]["alpha"] == "" and rows[0]["zeta"] == "1" and rows[1]["zeta"] == ""
+
+
+def test_csv_quotes_commas_and_newlines_in_reasons():
+    doc = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
+    doc["runs"][0]["reason"] = 'fell, then "rose"\nagain'
+    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    assert rows[0]["reason"] == 'fell, then "rose"\nagain'
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def test_atomic_write_replaces_content_and_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "f.txt"
+    report.atomic_write_text(path, "old\n")
+    report.atomic_write_text(path, "new\n")
+    assert path.read_text() == "new\n"
+    report.atomic_write_bytes(path, b"\x89bytes")
+    assert path.read_bytes() == b"\x89bytes"
+    assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    path.write_text("old")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        report.atomic_write_text(path, "new")
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_atomic_write_respects_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        report.atomic_write_text(tmp_path / "f", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
+def test_write_results_creates_dir_and_files(tmp_path):
+    doc = make_doc()
+    out = tmp_path / "a" / "b"
+    paths = report.write_results(doc, out)
+    assert sorted(p.name for p in paths) == ["report.md", "results.csv", "results.json"]
+    assert sorted(os.listdir(out)) == ["report.md", "results.csv", "results.json"]
+    assert json.loads((out / "results.json").read_text())["runs"][0]["id"] == 0
+    report.write_results(doc, out)  # again: replaces, no leftovers
+    assert sorted(os.listdir(out)) == ["report.md", "results.csv", "results.json"]
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def test_render_sweep_grid_plain_text():
+    doc = make_doc()
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "\x1b[" not in out  # no colour codes
+    assert all(ord(c) < 128 for c in out), "box characters in plain output"
+    for lr in ("0.01", "0.1", "1", "10"):
+        assert any(line.lstrip("| ").startswith(lr + " ") for line in out.splitlines())
+    for verdict in ("converging", "oscillating", "diverging", "plateaued"):
+        assert verdict in out
+    assert "+ converging" in out and "! diverging @3" in out
+    assert "[0.1, 1]" in out  # bracket
+    assert "0.0123" in out  # recommended final loss
+    assert "4 converging, 4 oscillating, 4 diverging, 4 plateaued" in out
+    assert "made up for lr 1" in out  # the reason of the first non-converging run
+    assert "made up for lr 0.01" in out  # and of the low-lr plateau
+    assert "scale 3" in out and "seed 1" in out
+
+
+def test_render_sweep_falls_back_to_short_words_then_run_list():
+    doc = make_doc(scales=(1.0, 2.0, 3.0), seeds=(0, 1, 2))
+    console = plain_console(width=200)
+    report.render_sweep(doc, console)
+    assert "+ conv " in console.file.getvalue() or "+ converging" in console.file.getvalue()
+    narrow = plain_console(width=80)
+    report.render_sweep(doc, narrow)
+    out = narrow.file.getvalue()
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "early_spike, borderline" in out  # the run list shows flags
+    assert len([line for line in lines if "diverging" in line]) >= 9
+
+
+def test_render_sweep_few_lrs_lists_runs():
+    doc = make_doc(lrs=(0.1, 1.0))
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "verdict" in out and "flags" in out
+    rows = [line for line in out.splitlines() if line.startswith("|") and "+ converging" in line]
+    assert len(rows) == 4
+
+
+def test_render_sweep_tolerates_missing_and_extra_parts():
+    doc = make_doc()
+    doc["runs"] = doc["runs"][:5]  # interrupted
+    doc["complete"] = False
+    doc["summary"]["stability"] = {
+        "per_scale": [{"init_scale": 1.0, "predicted_critical_lr": 0.77, "observed_bracket": None}]
+    }
+    doc["runs"][0]["metrics"]["critical_lr"] = 0.8
+    doc["extra_key"] = {"anything": 1}
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "incomplete" in out and "not run" in out and "0.77" in out
+    del doc["summary"]
+    report.render_sweep(doc, plain_console())
+    report.render_sweep({"runs": []}, plain_console())
+
+
+def test_render_sweep_reason_with_brackets_is_not_markup():
+    doc = make_doc()
+    doc["runs"][2]["reason"] = "oscillating: swings [bold]between[/bold] [0.1, 2]"
+    console = plain_console()
+    report.render_sweep(doc, console)
+    assert "[bold]between[/bold] [0.1, 2]" in console.file.getvalue()
+
+
+def test_render_sweep_colours_verdicts_on_a_terminal():
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
+    report.render_sweep(make_doc(), console)
+    out = console.file.getvalue()
+    assert "\x1b[32m+ converging" in out  # green
+    assert "\x1b[1;31m! diverging" in out  # bold red
+
+
+def test_lr_labels_distinguish_close_rates():
+    labels = report.lr_labels([0.1, 0.1001, 1e-4])
+    assert len(set(labels.values())) == 3
+    assert labels[1e-4] == "0.0001"
+
+
+def test_render_classify():
+    doc = {
+        "file": "losses.csv",
+        "curves": [
+            {
+                "name": "run_a",
+                "verdict": "oscillating",
+                "reason": "oscillating: swings of 0.3",
+                "flags": ["borderline"],
+                "metrics": {"final": 0.5},
+            },
+            {"name": "run_b", "verdict": "converging", "reason": "fell", "flags": []},
+        ],
+    }
+    console = plain_console()
+    report.render_classify(doc, console)
+    out = console.file.getvalue()
+    for text in ("losses.csv", "run_a", "~ oscillating", "swings of 0.3", "borderline", "run_b"):
+        assert text in out
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def test_markdown_summary():
+    doc = make_doc()
+    doc["runs"][1]["reason"] = "converging | with a pipe"
+    md = report.markdown_summary(doc)
+    assert md.startswith("## lrdiag: unit-doc\n") and md.endswith("\n")
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    # grid: header + rule + one row per lr, summary: header + rule + one row per scale
+    assert len(table) == 2 + len(LRS) + 2 + 2
+    assert all(line.count(" | ") == table[0].count(" | ") for line in table[2 : 2 + len(LRS)])
+    assert "**0.1**" in md and "[0.1, 1]" in md
+    assert "made up for lr 1" in md
+
+
+def test_fmt_num_handles_null_and_nonfinite():
+    assert report.fmt_num(None) == "-"
+    assert report.fmt_num(math.nan) == "-"
+    assert report.fmt_num(np.float32(0.012345)) == "0.0123"
