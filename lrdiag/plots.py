@@ -172,7 +172,14 @@ def _lr_handles(lrs: Sequence[float], *, diverged: bool) -> list[Any]:
     ]
     if diverged:
         handles.append(
-            Line2D([], [], color="black", marker="x", ls="none", label="non-finite after")
+            Line2D(
+                [],
+                [],
+                color="black",
+                marker="x",
+                ls="none",
+                label="last finite loss (then NaN/inf)",
+            )
         )
     return handles
 
@@ -194,7 +201,7 @@ def _add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool)
                 frameon=False,
             )
         else:
-            fig.legend(handles=handles, loc="outside right upper", fontsize="small", frameon=False)
+            fig.legend(handles=handles, loc="outside right center", fontsize="small", frameon=False)
         return
     sm = ScalarMappable(norm=_lr_norm(lrs), cmap=_LR_CMAP)
     fig.colorbar(sm, ax=target, label="learning rate", pad=0.02, aspect=30)
@@ -547,6 +554,17 @@ def _predicted(doc: Mapping) -> dict[float, float]:
     return out
 
 
+def _legend_to_figure(fig: Figure, ax: Axes) -> None:
+    """Move the axes' legend to the figure's right margin, where constrained layout makes room
+    for it (an axes legend anchored outside its axes can be cut off at the figure edge)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    legend.remove()
+    fig.legend(handles, texts, loc="outside right center", fontsize="small", frameon=False)
+
+
 def _name(doc: Mapping) -> str:
     return str((doc.get("config") or {}).get("name") or "sweep")
 
@@ -585,7 +603,7 @@ def final_loss_figure(doc: Mapping) -> Figure:
     """Final loss vs learning rate, a line per init scale."""
     runs = list(doc.get("runs") or [])
     fig = Figure(figsize=(8.0, 4.8), dpi=DPI, layout="constrained")
-    plot_final_loss_vs_lr(fig.add_subplot(), runs)
+    _legend_to_figure(fig, plot_final_loss_vs_lr(fig.add_subplot(), runs))
     seeds = {r.get("seed") for r in runs}
     fig.suptitle(
         f"{_name(doc)}: final loss vs learning rate"
@@ -604,7 +622,7 @@ def phase_figure(doc: Mapping) -> Figure:
         dpi=DPI,
         layout="constrained",
     )
-    plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
+    _legend_to_figure(fig, plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None))
     seeds = {r.get("seed") for r in runs}
     fig.suptitle(
         f"{_name(doc)}: verdict by learning rate and init scale"

@@ -520,9 +520,9 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
     return table
 
 
-def _counts_text(doc: Mapping) -> Text:
-    counts = _verdict_counts(doc.get("runs") or [])
-    text = Text("verdicts: ")
+def _counts_text(runs: Iterable[Mapping], label: str = "verdicts") -> Text:
+    counts = _verdict_counts(list(runs))
+    text = Text(f"{label}: ")
     first = True
     for verdict, n in counts.items():
         if not n and verdict not in VERDICTS:
@@ -531,6 +531,18 @@ def _counts_text(doc: Mapping) -> Text:
             text.append(", ")
         first = False
         text.append(f"{n} {verdict}", style=STYLES.get(verdict, "") if n else "dim")
+    return text
+
+
+def _val_counts_text(doc: Mapping) -> Text | None:
+    """Verdicts of the validation curves, when the sweep had a validation split."""
+    vals = [r["val"] for r in doc.get("runs") or [] if r.get("val")]
+    if not vals:
+        return None
+    text = _counts_text(vals, "validation verdicts")
+    flags = Counter(f for v in vals for f in v.get("flags") or ())
+    if flags:
+        text.append(" (flags: " + ", ".join(f"{f} x{n}" for f, n in sorted(flags.items())) + ")")
     return text
 
 
@@ -557,7 +569,10 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         console.print(Text("per init scale (a learning rate converges when all its seeds do):"))
         console.print(summary)
     console.print()
-    console.print(_counts_text(doc))
+    console.print(_counts_text(runs))
+    val_text = _val_counts_text(doc)
+    if val_text is not None:
+        console.print(val_text)
     notes = notable_runs(doc)
     if notes:
         labels = lr_labels(r["learning_rate"] for r in runs)
@@ -590,7 +605,7 @@ def render_classify(doc: Mapping, console: Console) -> None:
         )
     console.print(table)
     if curves:
-        console.print(_counts_text({"runs": curves}))
+        console.print(_counts_text(curves))
 
 
 # --------------------------------------------------------------------------- markdown
@@ -669,7 +684,10 @@ def markdown_summary(doc: Mapping) -> str:
             rows.append(row)
         lines += _md_table(header, rows, ["r"] * len(header)) + [""]
 
-    lines += [_md(_counts_text(doc).plain), ""]
+    lines += [_md(_counts_text(runs).plain), ""]
+    val_text = _val_counts_text(doc)
+    if val_text is not None:
+        lines += [_md(val_text.plain), ""]
     notes = notable_runs(doc)
     if notes:
         lines.append("Why:")

@@ -366,3 +366,15 @@ def test_fmt_num_handles_null_and_nonfinite():
     assert report.fmt_num(None) == "-"
     assert report.fmt_num(math.nan) == "-"
     assert report.fmt_num(np.float32(0.012345)) == "0.0123"
+
+
+def test_validation_verdicts_are_counted():
+    doc = make_doc()
+    for r in doc["runs"][:3]:
+        r["val"] = {"verdict": "diverging", "reason": "val rose", "flags": ["overfitting"]}
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "validation verdicts: 0 converging, 0 oscillating, 3 diverging" in out
+    assert "overfitting x3" in out
+    assert "validation verdicts" in report.markdown_summary(doc)
