@@ -1,12 +1,631 @@
-"""Placeholder: the classify helper replaces this module (see docs/architecture.md)."""
+"""Loss curve -> verdict: converging, oscillating, diverging or plateaued.
+
+A pure NumPy function, shared by the sweep and by ``lrdiag classify``. The verdict is the first
+rule that matches:
+
+1. diverging    non-finite by the end; or the final-window median sits above the initial loss by
+                a margin; or still growing geometrically at the end; or it lost most of the
+                progress it had made and did not recover (flag ``late_blowup``).
+2. oscillating  over the final window, large swings that keep changing direction (far more often
+                than random noise does), with no downward trend.
+3. plateaued    no clear net progress: within the noise, a small fraction of the curve's range,
+                (for a known loss that is >= 0) a small fraction of the way to zero, or stuck at
+                the chance loss with nothing happening at the end.
+4. converging   otherwise: clear net progress. Noise, a transient spike that recovered and
+                edge-of-stability bouncing on a falling trend are flags, not verdicts.
+
+Everything is measured against the curve's own scale: its range (from the higher of the initial
+loss and the final-window peak down to its minimum), its robust noise level (median absolute
+deviation of second differences) and medians over windows. No loss value is ever a divisor, so
+losses may be zero or negative, and the verdict and flags do not change when the curve is shifted
+by a constant or multiplied by a positive one; the exceptions are the two checks that use the
+meaning of a named loss (``stuck_at_chance`` and the progress-towards-zero check).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
+FLAGS = (
+    "early_spike",  # rose well above its running minimum, then recovered
+    "late_blowup",  # made clear progress, then lost most of it (or became non-finite)
+    "noisy",  # noise in the final window is large next to the curve's range
+    "stuck_at_chance",  # ends flat near the chance loss: ln 2 (bce), ln K (cross_entropy)
+    "overfitting",  # validation curve rising from its best while the training curve falls
+    "borderline",  # fewer than short_curve points, or a threshold moved by borderline_margin
+    # would change the verdict
+    "edge_of_stability",  # steps keep alternating in direction, but the verdict is converging
+)
+LOSS_NAMES = ("bce", "cross_entropy", "mse")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Every verdict threshold, named once. (Placeholder fields; the real set replaces these.)"""
+    """Every threshold of the classifier, named once; a ``classify:`` config section overrides.
 
-    window: float = 0.2  # fraction of the curve that is the "final window"
+    Fractions "of the range" are of the curve's own range R = max(initial, final-window peak)
+    minus the curve's minimum; "noise" is the robust standard deviation of the final window.
+    """
+
+    window_frac: float = 0.2  # the final window is this fraction of the finite points ...
+    min_window: int = 20  # ... but at least this many points (the whole curve when shorter)
+    init_frac: float = 0.002  # initial level: median of this fraction of the first points (>= 1)
+    level_frac: float = 0.1  # final level: median of this fraction of the points (at least 3)
+    smooth_frac: float = 0.02  # rolling-median width (fraction of points) for the best level
+    short_curve: int = 5  # curves with fewer points than this are flagged borderline
+    borderline_margin: float = 0.2  # borderline if moving one threshold by +-this changes verdict
+    resolution: float = 1e-9  # steps below this fraction of the range count as zero (rounding)
+    noise_snr: float = 3.0  # a change is real only when it exceeds this many noise std devs
+    diverge_rise: float = 0.1  # diverging: final-window median above initial by this much of R
+    growth_rate: float = 0.02  # diverging: increments still growing by more than this per epoch
+    growth_steps: int = 4  # ... over at least this many consecutive increases at the very end
+    blowup_keep: float = 0.5  # late_blowup: final level keeps less than this of its best progress
+    osc_alternation: float = 0.8  # oscillating: steps change direction at least this often ...
+    osc_z: float = 3.0  # ... and this many std devs more often than noise does (2/3 of steps;
+    # a window too short to reach this must alternate at every step, and is flagged borderline)
+    osc_swing: float = 0.1  # ... with a median step of at least this fraction of R ...
+    osc_trend: float = 1.0  # ... and a decline over the window below this many median steps
+    eos_swing: float = 0.01  # edge_of_stability: alternating median step at least this of R
+    plateau_progress: float = 0.05  # plateaued: initial - final level below this fraction of R
+    floor_progress: float = 0.02  # plateaued (bce/cross_entropy/mse): closed < this of gap to 0
+    chance_tol: float = 0.05  # stuck_at_chance: final level within this fraction of chance loss
+    spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
+    spike_snr: float = 6.0  # ... and of this many noise std devs ...
+    spike_recover: float = 0.5  # ... ending within this fraction of the spike above its old min
+    noisy_sigma: float = 0.05  # noisy: noise std dev at least this fraction of R, on a final
+    noisy_turns: float = 0.3  # window whose steps change direction at least this often
+    overfit_rise: float = 0.1  # overfitting: validation above its best by this of its range ...
+    overfit_train_drop: float = 0.05  # ... while training fell by this of its range since then
+
+
+# The thresholds that decide the verdict; `borderline` moves each one by +-borderline_margin.
+_DECISION_FIELDS = (
+    "noise_snr",
+    "diverge_rise",
+    "growth_rate",
+    "blowup_keep",
+    "osc_alternation",
+    "osc_z",
+    "osc_swing",
+    "osc_trend",
+    "plateau_progress",
+    "floor_progress",
+    "chance_tol",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # one of VERDICTS
+    reason: str  # one sentence with the numbers behind the decision
+    flags: tuple[str, ...]  # members of FLAGS, in FLAGS order
+    metrics: dict[str, float | int | None]  # JSON-able; None when not applicable or non-finite
+
+
+@dataclass(frozen=True)
+class _Measures:
+    """The numbers the decision reads, computed once (thresholds only move the cut-offs)."""
+
+    n_points: int
+    n_finite: int
+    diverged_epoch: int | None
+    initial: float  # initial level: y[0], or the median of the first init_frac of long curves
+    final_level: float  # median of the last level_frac of the points
+    best_level: float  # minimum of the rolling median
+    best_epoch: int
+    range_: float  # R
+    constant: bool  # range at the resolution of the values
+    noise: float  # robust std dev of the final window
+    window: int
+    drop: float  # initial - best_level
+    net: float  # initial - final_level
+    growth: float | None  # per-epoch growth of the trailing increments, minus 1
+    growth_len: int  # length of the trailing run of increases
+    growth_rise: float  # rise over that run
+    last_is_peak: bool  # last point is the highest of the final window
+    alternation: float | None  # fraction of direction changes in the final window
+    turning_z: float | None  # direction changes vs random noise, in std devs
+    turning_z_max: float  # the turning_z of perfect alternation over this window
+    swing: float  # median absolute step in the final window
+    decline: float  # fall of the pair-averaged final window over its length (OLS)
+    chance: float | None
+    chance_k: int | None
+
+
+def _finite_float(v: Any) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _odd(k: float) -> int:
+    k = max(1, int(k))
+    return k if k % 2 else k + 1
+
+
+def _rolling_median(y: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1 or y.size < width:
+        return y
+    return np.median(np.lib.stride_tricks.sliding_window_view(y, width), axis=-1)
+
+
+def _robust_noise(y: np.ndarray) -> float:
+    """Noise std dev of iid noise on a smooth trend, from the median absolute deviations of the
+    first and second differences (std devs sqrt(2) and sqrt(6) times the noise's); the larger
+    of the two, because each alone often underestimates on a few points."""
+    if y.size < 4:
+        return 0.0
+    est = []
+    for order, factor in ((1, math.sqrt(2.0)), (2, math.sqrt(6.0))):
+        d = np.diff(y, order)
+        est.append(1.4826 * float(np.median(np.abs(d - np.median(d)))) / factor)
+    return max(est)
+
+
+def _turning_z(turns: int, n: int) -> float:
+    """Direction changes among n values against iid noise: mean 2(n-2)/3, var (16n-29)/90."""
+    return (turns - 2.0 * (n - 2) / 3.0) / math.sqrt((16.0 * n - 29.0) / 90.0)
+
+
+def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None, int | None]:
+    if loss_name == "bce":
+        return math.log(2.0), 2
+    if loss_name in (None, "cross_entropy") and n_classes is not None and n_classes >= 2:
+        return math.log(n_classes), int(n_classes)
+    return None, None
+
+
+def _measure(
+    y: np.ndarray, n_points: int, diverged: int | None, th: Thresholds, chance
+) -> _Measures:
+    m = y.size
+    w = min(m, max(th.min_window, int(round(th.window_frac * m))))
+    win = y[-w:]
+    smooth = _rolling_median(y, _odd(max(th.smooth_frac * m, 3 if m >= 9 else 1)))
+    offset = (m - smooth.size) // 2
+    best_i = int(np.argmin(smooth))
+    initial = float(np.median(y[: max(1, int(round(th.init_frac * m)))]))
+    level_n = max(1, min(m // 3, max(3, int(round(th.level_frac * m)))))
+    final_level = float(np.median(y[-level_n:]))
+    best_level = float(smooth[best_i])
+    top = max(initial, float(win.max()))
+    range_ = top - float(y.min())
+    magnitude = float(np.max(np.abs(y)))
+    constant = range_ <= th.resolution * magnitude
+    tol = th.resolution * range_
+
+    # The larger of the final window's and the whole curve's noise: short windows underestimate.
+    noise = max(_robust_noise(win), _robust_noise(y))
+    d = np.diff(win)
+    sgn = np.where(np.abs(d) <= tol, 0.0, np.sign(d))
+    alternation = turning_z = None
+    turning_z_max = 0.0
+    if d.size >= 2:
+        turns = int(np.sum(sgn[1:] * sgn[:-1] < 0))
+        alternation = turns / (d.size - 1)
+        turning_z = _turning_z(turns, win.size)
+        turning_z_max = _turning_z(win.size - 2, win.size)
+    swing = float(np.median(np.abs(d))) if d.size else 0.0
+    decline = 0.0
+    if win.size >= 3:
+        pairs = 0.5 * (win[1:] + win[:-1])  # removes a period-2 bounce exactly
+        k = np.arange(pairs.size, dtype=float)
+        slope = np.polyfit(k, pairs, 1)[0] if pairs.size >= 2 else 0.0
+        decline = float(-slope * (pairs.size - 1))
+
+    # Trailing run of increases at the very end, and how its increments grow.
+    dall = np.diff(y)
+    run = 0
+    while run < dall.size and dall[dall.size - 1 - run] > tol:
+        run += 1
+    growth = None
+    growth_rise = 0.0
+    if run >= 2:
+        inc = dall[dall.size - run :]
+        growth = float(math.expm1(np.polyfit(np.arange(run, dtype=float), np.log(inc), 1)[0]))
+        growth_rise = float(inc.sum())
+    last_is_peak = bool(win[-1] >= win.max())
+
+    return _Measures(
+        n_points=n_points,
+        n_finite=m,
+        diverged_epoch=diverged,
+        initial=initial,
+        final_level=final_level,
+        best_level=best_level,
+        best_epoch=best_i + offset,
+        range_=range_,
+        constant=constant,
+        noise=noise,
+        window=w,
+        drop=initial - best_level,
+        net=initial - final_level,
+        growth=growth,
+        growth_len=run,
+        growth_rise=growth_rise,
+        last_is_peak=last_is_peak,
+        alternation=alternation,
+        turning_z=turning_z,
+        turning_z_max=turning_z_max,
+        swing=swing,
+        decline=decline,
+        chance=chance[0],
+        chance_k=chance[1],
+    )
+
+
+def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
+    """Ends near the chance loss with nothing happening in the final window."""
+    if ms.chance is None:
+        return False
+    near = abs(ms.final_level - ms.chance) <= th.chance_tol * ms.chance
+    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.plateau_progress * ms.range_)
+    return bool(near and quiet)
+
+
+def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
+    """First rule that matches: returns (verdict, rule)."""
+    if ms.diverged_epoch is not None:
+        return "diverging", "nonfinite"
+    if ms.constant:
+        return "plateaued", "constant"
+    R, sd = ms.range_, ms.noise
+    rise = ms.final_level - ms.initial
+    if rise > th.diverge_rise * R and rise > th.noise_snr * sd:
+        return "diverging", "above_initial"
+    if (
+        ms.growth is not None
+        and ms.growth_len >= th.growth_steps
+        and ms.growth > th.growth_rate
+        and ms.growth_rise > th.diverge_rise * R
+        and ms.growth_rise > th.noise_snr * sd
+        and ms.last_is_peak
+    ):
+        return "diverging", "geometric"
+    lost = ms.final_level - ms.best_level
+    if (
+        ms.drop > th.noise_snr * sd
+        and ms.drop > th.plateau_progress * R
+        and ms.net < th.blowup_keep * ms.drop
+        and lost > th.noise_snr * sd
+    ):
+        return "diverging", "blowup"
+    if (
+        ms.alternation is not None
+        and ms.alternation >= th.osc_alternation
+        and ms.turning_z >= min(th.osc_z, ms.turning_z_max)
+        and ms.swing >= th.osc_swing * R
+        and ms.decline < th.osc_trend * ms.swing
+    ):
+        return "oscillating", "alternating"
+    if _is_stuck(ms, th):
+        return "plateaued", "chance"
+    if ms.net <= th.noise_snr * sd:
+        return "plateaued", "noise"
+    if ms.net < th.plateau_progress * R:
+        return "plateaued", "range"
+    if loss_name in LOSS_NAMES and ms.initial > 0 and ms.net < th.floor_progress * ms.initial:
+        return "plateaued", "floor"
+    return "converging", "progress"
+
+
+def _g(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _pct(v: float) -> str:
+    return f"{100.0 * v:.0f}%"
+
+
+def _prepare(curve) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    x = np.asarray(curve, dtype=float)
+    if x.ndim != 1:
+        x = x.reshape(-1)
+    n = x.size
+    fin = np.isfinite(x)
+    diverged = None
+    if n and not fin[-1]:
+        last = np.flatnonzero(fin)
+        diverged = int(last[-1] + 1) if last.size else 0
+    epochs = np.flatnonzero(fin)
+    return x[fin], epochs, n, diverged
+
+
+def classify(
+    curve,
+    thresholds: Thresholds = Thresholds(),  # noqa: B008 (frozen, so a shared default is safe)
+    *,
+    n_classes: int | None = None,
+    loss_name: str | None = None,
+    train_curve=None,
+) -> Verdict:
+    """Classify one loss curve (index = epoch, ``curve[0]`` = loss at initialisation).
+
+    Non-finite values at the end mean the run diverged; isolated non-finite values in the middle
+    are treated as missing. ``loss_name`` ("bce", "cross_entropy", "mse" or None) and
+    ``n_classes`` give the chance loss for ``stuck_at_chance``; ``train_curve`` is the training
+    curve when ``curve`` is a validation curve (for ``overfitting``).
+    """
+    th = thresholds
+    if loss_name is not None and loss_name not in LOSS_NAMES:
+        raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
+    y, epochs, n, diverged = _prepare(curve)
+    chance = _chance(loss_name, n_classes)
+    raw = np.asarray(curve, dtype=float).reshape(-1)
+
+    base: dict[str, float | int | None] = {
+        "initial": _finite_float(raw[0]) if n else None,
+        "final": _finite_float(raw[-1]) if n else None,
+        "last_finite": _finite_float(y[-1]) if y.size else None,
+        "min": _finite_float(y.min()) if y.size else None,
+        "min_epoch": int(epochs[int(np.argmin(y))]) if y.size else None,
+        "max": _finite_float(y.max()) if y.size else None,
+        "diverged_epoch": diverged,
+        "n_points": int(n),
+        "n_finite": int(y.size),
+    }
+    if y.size == 0:
+        if diverged is not None:
+            reason = "diverged: every value of the loss is non-finite"
+            verdict = "diverging"
+        else:
+            reason = "plateaued: the curve is empty, so there is nothing to judge"
+            verdict = "plateaued"
+        short = ("borderline",) if n < th.short_curve else ()
+        return Verdict(verdict, reason, short, {**base, **_empty_metrics(chance)})
+
+    ms = _measure(y, n, diverged, th, chance)
+    verdict, rule = _decide(ms, th, loss_name)
+    flags = _flags(ms, th, y, epochs, verdict, rule, train_curve)
+
+    flipped = _borderline(ms, th, loss_name, verdict)
+    few_turns = verdict == "oscillating" and ms.turning_z_max < th.osc_z
+    if n < th.short_curve or flipped or few_turns:
+        flags.add("borderline")
+    metrics = {**base, **_metrics(ms, th, epochs, loss_name, y, train_curve)}
+    reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, loss_name)
+    if n < th.short_curve:
+        reason += f"; borderline: only {n} point{'s' if n != 1 else ''}"
+    elif few_turns:
+        reason += f"; borderline: {ms.window} points are too few to tell bouncing from noise"
+    elif flipped:
+        name, other = flipped
+        pct = _pct(th.borderline_margin)
+        reason += f"; borderline: moving {name} by {pct} would make it {other}"
+    return Verdict(verdict, reason, tuple(f for f in FLAGS if f in flags), metrics)
+
+
+def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str, str] | None:
+    for name in _DECISION_FIELDS:
+        value = getattr(th, name)
+        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
+            other, _ = _decide(ms, replace(th, **{name: type(value)(value * factor)}), loss_name)
+            if other != verdict:
+                return name, other
+    return None
+
+
+def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | None:
+    """Largest rise above the running minimum that later came back down (index, height).
+
+    The running minimum is taken over the rolling median (so one low noise value does not set
+    it), the rise is of the raw values."""
+    if y.size < 3:
+        return None
+    m = y.size
+    width = _odd(max(th.smooth_frac * m, 3 if m >= 9 else 1))
+    level = _rolling_median(np.pad(y, width // 2, mode="edge"), width)  # same length as y
+    runmin = np.minimum.accumulate(level)
+    height = y[1:] - runmin[:-1]
+    k = int(np.argmax(height))
+    h = float(height[k])
+    if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
+        return None
+    premin = float(runmin[k])
+    if ms.final_level > premin + th.spike_recover * h:
+        return None
+    return k + 1, h
+
+
+def _flags(ms, th, y, epochs, verdict, rule, train_curve) -> set[str]:
+    flags: set[str] = set()
+    if ms.constant:
+        return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
+    if _spike(ms, th, y) is not None:
+        flags.add("early_spike")
+    lost = ms.final_level - ms.best_level
+    made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
+    if rule == "blowup" or (
+        verdict == "diverging"
+        and made_progress
+        and (rule == "nonfinite" or (ms.net < th.blowup_keep * ms.drop and lost > 0))
+    ):
+        flags.add("late_blowup")
+    if _is_stuck(ms, th):
+        flags.add("stuck_at_chance")
+    if (
+        verdict == "converging"
+        and ms.alternation is not None
+        and ms.alternation >= th.osc_alternation
+        and ms.turning_z >= min(th.osc_z, ms.turning_z_max)
+        and ms.swing >= th.eos_swing * ms.range_
+    ):
+        flags.add("edge_of_stability")
+    wiggles = ms.alternation is not None and ms.alternation >= th.noisy_turns
+    bouncing = verdict == "oscillating" or "edge_of_stability" in flags
+    if wiggles and not bouncing and ms.noise >= th.noisy_sigma * ms.range_:
+        flags.add("noisy")
+    if train_curve is not None and _overfit_rise(ms, th, y, epochs, train_curve) is not None:
+        flags.add("overfitting")
+    return flags
+
+
+def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
+    """Validation rise above its best (fraction of range) if the training loss fell meanwhile."""
+    train = np.asarray(train_curve, dtype=float).reshape(-1)
+    best_e = int(epochs[min(ms.best_epoch, epochs.size - 1)])
+    end_e = int(epochs[-1])
+    if end_e >= train.size or best_e >= end_e:
+        return None
+    seg = train[best_e : end_e + 1]
+    seg = seg[np.isfinite(seg)]
+    if seg.size < 2:
+        return None
+    w = max(1, min(seg.size // 2, ms.window))
+    t_fall = float(np.median(seg[:w]) - np.median(seg[-w:]))
+    t_range = float(np.ptp(train[np.isfinite(train)]))
+    v_rise = ms.final_level - ms.best_level
+    if (
+        v_rise > th.overfit_rise * ms.range_
+        and v_rise > th.noise_snr * ms.noise
+        and t_fall > th.overfit_train_drop * t_range
+    ):
+        return v_rise / ms.range_
+    return None
+
+
+def _empty_metrics(chance) -> dict[str, float | int | None]:
+    keys = (
+        "window",
+        "final_level",
+        "best_level",
+        "best_epoch",
+        "range",
+        "noise",
+        "noise_fraction",
+        "progress",
+        "progress_snr",
+        "kept",
+        "rise",
+        "growth_rate",
+        "growth_steps",
+        "alternation",
+        "turning_z",
+        "swing",
+        "decline",
+        "spike_epoch",
+        "spike_height",
+        "floor_progress",
+        "overfit_rise",
+    )
+    out: dict[str, float | int | None] = dict.fromkeys(keys)
+    out["chance"] = _finite_float(chance[0])
+    return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return _finite_float(a / b) if b > 0 else None
+
+
+def _metrics(ms: _Measures, th, epochs, loss_name, y, train_curve) -> dict[str, float | int | None]:
+    R = ms.range_
+    spike = _spike(ms, th, y)
+    floor = None
+    if loss_name in LOSS_NAMES and ms.initial > 0:
+        floor = _ratio(ms.net, ms.initial)
+    rise = _overfit_rise(ms, th, y, epochs, train_curve) if train_curve is not None else None
+    return {
+        "window": int(ms.window),
+        "final_level": _finite_float(ms.final_level),
+        "best_level": _finite_float(ms.best_level),
+        "best_epoch": int(epochs[min(ms.best_epoch, epochs.size - 1)]),
+        "range": _finite_float(R),
+        "noise": _finite_float(ms.noise),
+        "noise_fraction": _ratio(ms.noise, R),
+        "progress": _ratio(ms.net, R),
+        "progress_snr": _ratio(ms.net, ms.noise),
+        "kept": _ratio(ms.net, ms.drop),
+        "rise": _ratio(ms.final_level - ms.initial, R),
+        "growth_rate": _finite_float(ms.growth),
+        "growth_steps": int(ms.growth_len),
+        "alternation": _finite_float(ms.alternation),
+        "turning_z": _finite_float(ms.turning_z),
+        "swing": _ratio(ms.swing, R),
+        "decline": _ratio(ms.decline, R),
+        "spike_epoch": int(epochs[spike[0]]) if spike else None,
+        "spike_height": _ratio(spike[1], R) if spike else None,
+        "chance": _finite_float(ms.chance),
+        "floor_progress": floor,
+        "overfit_rise": rise,
+    }
+
+
+def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
+    w = ms.window
+    tail = f"the last {w} epochs"
+    if rule == "nonfinite":
+        last = met["last_finite"]
+        s = f"diverged: loss became non-finite at epoch {ms.diverged_epoch}"
+        s += f" (last finite {_g(last)})" if last is not None else ""
+        if "late_blowup" in flags:
+            s += f", after falling from {_g(ms.initial)} to {_g(ms.best_level)}"
+        return s
+    if rule == "constant":
+        return f"plateaued: the loss stays at {_g(ms.initial)} over {ms.n_points} epochs"
+    if rule == "above_initial":
+        return (
+            f"diverging: the median of {tail} ({_g(ms.final_level)}) sits above the initial loss "
+            f"{_g(ms.initial)} by {_pct(met['rise'])} of the curve's range"
+        )
+    if rule == "geometric":
+        return (
+            f"diverging: the loss is still growing geometrically at the end: it rose for the "
+            f"last {ms.growth_len} epochs, each increase about {1 + ms.growth:.2f}x the previous"
+        )
+    if rule == "blowup":
+        lost = 1.0 - (met["kept"] or 0.0)
+        return (
+            f"diverging: the loss fell from {_g(ms.initial)} to {_g(ms.best_level)} by epoch "
+            f"{met['best_epoch']}, then rose to {_g(ms.final_level)} and stayed there, losing "
+            f"{_pct(lost)} of its progress"
+        )
+    if rule == "alternating":
+        return (
+            f"oscillating: over {tail} the loss changed direction {_pct(ms.alternation)} of the "
+            f"time (random noise: 67%) with swings of {_pct(met['swing'])} of its range and no "
+            f"downward trend"
+        )
+    if rule == "chance":
+        return (
+            f"plateaued: the loss ends at {_g(ms.final_level)} ≈ ln {ms.chance_k} = "
+            f"{ms.chance:.4g} (chance for {ms.chance_k} classes) and is not falling"
+        )
+    if rule == "noise":
+        return (
+            f"plateaued: net progress over {ms.n_points} epochs ({_g(ms.initial)} to "
+            f"{_g(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
+            f"({_g(ms.noise)})"
+        )
+    if rule == "range":
+        return (
+            f"plateaued: only {_pct(met['progress'])} net progress over {ms.n_points} epochs "
+            f"relative to the curve's range ({_g(ms.initial)} to {_g(ms.final_level)})"
+        )
+    if rule == "floor":
+        return (
+            f"plateaued: only {_pct(met['floor_progress'] or 0.0)} of the way from the initial "
+            f"loss {_g(ms.initial)} to 0 over {ms.n_points} epochs (final level "
+            f"{_g(ms.final_level)})"
+        )
+    s = (
+        f"converging: loss fell from {_g(ms.initial)} to {_g(ms.final_level)} "
+        f"({_pct(met['kept'] or 0.0)} of the way to its best, {_g(ms.best_level)})"
+    )
+    extras = []
+    if "early_spike" in flags:
+        extras.append(f"a transient spike at epoch {met['spike_epoch']} that recovered")
+    if "edge_of_stability" in flags:
+        extras.append(
+            f"steps alternating in direction {_pct(ms.alternation)} of the time on a falling trend"
+        )
+    if "noisy" in flags:
+        extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
+    if extras:
+        s += ", with " + " and ".join(extras)
+    return s
