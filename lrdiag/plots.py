@@ -382,7 +382,8 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
     ax.grid(True, which="major", alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color="grey", ls=":", label="initial loss"))
-    handles.append(Patch(color="grey", alpha=0.3, label="min-max over seeds"))
+    if len({r.get("seed") for r in runs}) > 1:
+        handles.append(Patch(color="grey", alpha=0.3, label="min-max over seeds"))
     if off_chart:
         handles.append(
             Line2D(

@@ -43,6 +43,7 @@ VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 # One ASCII character per verdict, so a table reads in plain text (piped, NO_COLOR).
 MARKERS = {"converging": "+", "oscillating": "~", "diverging": "!", "plateaued": "="}
 UNKNOWN_MARKER = "?"
+FLAG_MARK = "*"  # after a grid cell: the run has flags (listed in the run table and notes)
 SHORT = {"converging": "conv", "oscillating": "osc", "diverging": "div", "plateaued": "plat"}
 STYLES = {
     "converging": "green",
@@ -315,31 +316,52 @@ def _bracket(doc: Mapping, scale: float, runs: list[Mapping]) -> list[float] | N
 
 
 def notable_runs(doc: Mapping, limit: int = MAX_NOTES) -> list[Mapping]:
-    """Runs worth explaining, per init scale: the run that sets the upper end of the bracket
-    (first seed that does not converge there), and the run at the lowest learning rate when it
-    does not converge (too small a step, or nothing converges at all)."""
+    """Runs worth explaining, at most ``limit``, most telling first.
+
+    Per init scale: the run that sets the upper end of the bracket (the first seed that does
+    not converge there) and the run at the lowest learning rate when it does not converge (too
+    small a step, or nothing converges at all). Then, per init scale and flag, the
+    lowest-learning-rate run with that flag (a spike that recovered, edge-of-stability
+    bouncing, ...), since a flag on a converging run is often the answer to "what happened?".
+    """
     runs = list(doc.get("runs") or [])
-    notes: list[Mapping] = []
-    for scale in sorted({r["init_scale"] for r in runs}):
-        at_scale = sorted(
+    scales = sorted({r["init_scale"] for r in runs})
+    ordered = {
+        scale: sorted(
             (r for r in runs if r["init_scale"] == scale),
             key=lambda r: (r["learning_rate"], str(r.get("seed"))),
         )
-        lowest = next((r for r in at_scale if r.get("verdict") != "converging"), None)
-        if lowest is not None and lowest["learning_rate"] == at_scale[0]["learning_rate"]:
-            notes.append(lowest)
+        for scale in scales
+    }
+    notes: list[Mapping] = []
+
+    def add(run: Mapping | None) -> None:
+        if run is not None and all(run is not n for n in notes):
+            notes.append(run)
+
+    for scale, at_scale in ordered.items():
         bracket = _bracket(doc, scale, at_scale)
         if bracket:
-            upper = next(
-                (
-                    r
-                    for r in at_scale
-                    if r["learning_rate"] == bracket[1] and r.get("verdict") != "converging"
-                ),
-                None,
+            add(
+                next(
+                    (
+                        r
+                        for r in at_scale
+                        if r["learning_rate"] == bracket[1] and r.get("verdict") != "converging"
+                    ),
+                    None,
+                )
             )
-            if upper is not None and all(upper is not n for n in notes):
-                notes.append(upper)
+        lowest = next((r for r in at_scale if r.get("verdict") != "converging"), None)
+        if lowest is not None and lowest["learning_rate"] == at_scale[0]["learning_rate"]:
+            add(lowest)
+    for at_scale in ordered.values():
+        seen: set[str] = set()
+        for r in at_scale:
+            new = [f for f in r.get("flags") or () if f not in seen]
+            if new:
+                seen.update(new)
+                add(r)
     return notes[:limit]
 
 
@@ -399,6 +421,8 @@ def _cell(run: Mapping | None, *, short: bool) -> Text:
     else:
         epoch = _diverged_epoch(run)
         text.append(f" @{epoch}" if epoch is not None else " nan")
+    if run.get("flags"):
+        text.append(FLAG_MARK, style="bold")
     return text
 
 
@@ -435,7 +459,7 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
     table.add_column("final", justify="right", no_wrap=True)
     if has_val:
         table.add_column("val", no_wrap=True)
-    table.add_column("flags")
+    table.add_column("flags", overflow="fold")
     for r in runs:
         final = _final(r)
         epoch = _diverged_epoch(r)
@@ -473,13 +497,17 @@ def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
     return _runs_table(doc, console), "runs"
 
 
-def _legend() -> Text:
-    text = Text("legend: ")
+def _legend(runs: list[Mapping], layout: str) -> Text:
+    """The markers, and the ``@N`` and (grid only) flag marks when some cell uses them."""
+    text = Text()
     for i, v in enumerate(VERDICTS):
         if i:
             text.append("  ")
         text.append(f"{MARKERS[v]} {v}", style=STYLES[v])
-    text.append("  (@N: diverged at epoch N)", style="dim")
+    if any(_final(r) is None and _diverged_epoch(r) for r in runs):
+        text.append("  @N: diverged at epoch N", style="dim")
+    if layout == "grid" and any(r.get("flags") for r in runs):
+        text.append(f"  {FLAG_MARK}: flagged", style="dim")
     return text
 
 
@@ -520,6 +548,27 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
     return table
 
 
+def _summary_lines(doc: Mapping) -> list[str]:
+    stability = _stability(doc)
+    lines = []
+    for s in _per_scale(doc):
+        bracket = s.get("bracket")
+        lcl, rec = s.get("largest_converging_lr"), s.get("recommended_lr")
+        line = (
+            f"scale {fmt_num(s.get('init_scale'))}: largest converging lr "
+            f"{fmt_num(lcl) if lcl is not None else 'none'}, bracket "
+            f"{f'[{fmt_num(bracket[0])}, {fmt_num(bracket[1])}]' if bracket else 'none'}, "
+            f"recommended lr {fmt_num(rec) if rec is not None else 'none'}"
+        )
+        if rec is not None:
+            line += f" (final loss {fmt_num(s.get('recommended_final_loss'))})"
+        pred = (stability.get(s.get("init_scale")) or {}).get("predicted_critical_lr")
+        if pred is not None:
+            line += f", predicted critical lr {fmt_num(pred)}"
+        lines.append(line)
+    return lines
+
+
 def _counts_text(runs: Iterable[Mapping], label: str = "verdicts") -> Text:
     counts = _verdict_counts(list(runs))
     text = Text(f"{label}: ")
@@ -546,6 +595,19 @@ def _val_counts_text(doc: Mapping) -> Text | None:
     return text
 
 
+def _print_hanging(console: Console, label: str, body: Text) -> None:
+    """``label`` then ``body`` wrapped to the console, continuation lines indented under the
+    body; a label wider than half the console goes on its own line and the body under it,
+    indented by four. No trailing spaces, so piped output stays clean."""
+    if len(label) > console.width // 2:
+        console.print(Text(label.rstrip()), soft_wrap=True)
+        label = indent = " " * 4
+    indent = " " * len(label)
+    for i, line in enumerate(body.wrap(console, max(console.width - len(indent), 20))):
+        line.rstrip()
+        console.print(Text(label if i == 0 else indent) + line, soft_wrap=True)
+
+
 def render_sweep(doc: Mapping, console: Console) -> None:
     """Print the sweep report: headline, verdict table, per-scale summary, counts and why.
 
@@ -554,35 +616,41 @@ def render_sweep(doc: Mapping, console: Console) -> None:
     least ``GRID_MIN_LRS`` learning rates and it fits the console width; else one row per run.
     """
     runs = list(doc.get("runs") or [])
-    console.print(Text(_headline(doc), style="bold"))
+    _print_hanging(console, "", Text(_headline(doc), style="bold"))
     if doc.get("complete") is False:
         console.print(Text("incomplete: interrupted, these are the runs so far", style="bold red"))
     if not runs:
         console.print("no runs")
         return
-    table, _layout = _sweep_table(doc, console)
+    table, layout = _sweep_table(doc, console)
     console.print(table)
-    console.print(_legend())
+    _print_hanging(console, "", _legend(runs, layout))
     summary = _summary_table(doc, console)
     if summary is not None:
         console.print()
-        console.print(Text("per init scale (a learning rate converges when all its seeds do):"))
-        console.print(summary)
+        _print_hanging(
+            console, "", Text("per init scale (a learning rate converges when all its seeds do):")
+        )
+        if _table_width(summary, console) <= console.width:
+            console.print(summary)
+        else:  # too narrow for the table: a line per scale
+            for line in _summary_lines(doc):
+                _print_hanging(console, "  ", Text(line))
     console.print()
-    console.print(_counts_text(runs))
+    _print_hanging(console, "", _counts_text(runs))
     val_text = _val_counts_text(doc)
     if val_text is not None:
-        console.print(val_text)
+        _print_hanging(console, "", val_text)
     notes = notable_runs(doc)
     if notes:
         labels = lr_labels(r["learning_rate"] for r in runs)
         console.print(Text("why:"))
         for r in notes:
-            line = Text("  ")
-            line.append(f"{_run_label(r, labels)}: ")
-            line.append(_verdict_text(r.get("verdict")))
-            line.append(f": {_reason(r)}")
-            console.print(line)
+            body = _verdict_text(r.get("verdict"))
+            if r.get("flags"):
+                body.append(f" [{', '.join(map(str, r['flags']))}]", style="bold")
+            body.append(f": {_reason(r)}")
+            _print_hanging(console, f"  {_run_label(r, labels)}: ", body)
 
 
 def render_classify(doc: Mapping, console: Console) -> None:
@@ -605,7 +673,7 @@ def render_classify(doc: Mapping, console: Console) -> None:
         )
     console.print(table)
     if curves:
-        console.print(_counts_text(curves))
+        _print_hanging(console, "", _counts_text(curves))
 
 
 # --------------------------------------------------------------------------- markdown
@@ -613,7 +681,8 @@ def render_classify(doc: Mapping, console: Console) -> None:
 
 def _md(text: Any) -> str:
     """Text safe inside a markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+    return text.replace("\n", " ")
 
 
 def _md_table(header: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
@@ -654,7 +723,7 @@ def markdown_summary(doc: Mapping) -> str:
     lines += [
         "",
         "Markers: " + ", ".join(f"`{MARKERS[v]}` {v}" for v in VERDICTS) + "; "
-        "`@N`: diverged at epoch N.",
+        f"`@N`: diverged at epoch N; `{FLAG_MARK}`: flagged.",
         "",
     ]
 
@@ -693,8 +762,10 @@ def markdown_summary(doc: Mapping) -> str:
         lines.append("Why:")
         lines.append("")
         for r in notes:
+            flags = f" [{', '.join(map(str, r['flags']))}]" if r.get("flags") else ""
             lines.append(
-                f"- {_run_label(r, labels)}: **{_md(r.get('verdict'))}**: {_md(_reason(r))}"
+                f"- {_run_label(r, labels)}: **{_md(r.get('verdict'))}**{_md(flags)}: "
+                f"{_md(_reason(r))}"
             )
     return "\n".join(lines).rstrip("\n") + "\n"
 

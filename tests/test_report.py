@@ -378,3 +378,26 @@ def test_validation_verdicts_are_counted():
     assert "validation verdicts: 0 converging, 0 oscillating, 3 diverging" in out
     assert "overfitting x3" in out
     assert "validation verdicts" in report.markdown_summary(doc)
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+@pytest.mark.parametrize("lrs", [LRS, (0.1, 1.0)], ids=["grid", "run-list"])
+def test_render_sweep_fits_the_console_without_trailing_spaces(width, lrs):
+    doc = make_doc(lrs=lrs)
+    console = plain_console(width)
+    report.render_sweep(doc, console)
+    for line in console.file.getvalue().splitlines():
+        assert len(line) <= width and line == line.rstrip(), repr(line)
+
+
+def test_flagged_runs_are_marked_and_explained():
+    doc = make_doc(verdict_at={lr: "converging" for lr in LRS})
+    for r in doc["runs"]:
+        r["flags"] = ["early_spike"] if r["learning_rate"] == 1.0 else []
+    doc["runs"][2]["reason"] = "converging: fell, with a transient spike at epoch 4"
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "+ converging 0.117*" in out and "*: flagged" in out
+    assert "[early_spike]: fell, with a transient spike at epoch 4" in out
+    assert "0.117\\*" in report.markdown_summary(doc)  # escaped in markdown
