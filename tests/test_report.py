@@ -401,3 +401,22 @@ def test_flagged_runs_are_marked_and_explained():
     assert "+ converging 0.117*" in out and "*: flagged" in out
     assert "[early_spike]: fell, with a transient spike at epoch 4" in out
     assert "0.117\\*" in report.markdown_summary(doc)  # escaped in markdown
+
+
+def test_single_run_and_all_diverged_docs():
+    single = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
+    diverged = make_doc(verdict_at={lr: "diverging" for lr in LRS})
+    for ps in diverged["summary"]["per_scale"]:
+        ps.update(largest_converging_lr=None, bracket=None, recommended_lr=None)
+        ps["recommended_final_loss"] = None
+    for doc in (single, diverged):
+        console = plain_console()
+        report.render_sweep(doc, console)
+        out = console.file.getvalue()
+        md = report.markdown_summary(doc)
+        rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+        assert len(rows) == len(doc["runs"])
+        json.loads(report.to_json_text(doc))
+    assert "16 diverging" in out and "none" in out and "! diverging @3" in out
+    assert "made up for lr 0.01" in out  # why nothing converges: the lowest lr
+    assert "none" in md
