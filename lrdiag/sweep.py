@@ -159,12 +159,16 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
     c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
 
     def record(k, losses, extra_bad=None):
+        """Write epoch k's losses; a run whose loss, validation loss or weights are not finite
+        is marked bad (its entries NaN)."""
         bad = ~np.isfinite(losses)
         if extra_bad is not None:
             bad |= extra_bad
-        loss[c.rows, k] = np.where(bad, np.nan, losses)
         if val_loss is not None:
-            val_loss[c.rows[~bad], k] = model.loss(_subset(c.params, ~bad), Xv, Yv, spec)
+            val = model.loss(c.params, Xv, Yv, spec)
+            bad |= ~np.isfinite(val)
+            val_loss[c.rows, k] = np.where(bad, np.nan, val)
+        loss[c.rows, k] = np.where(bad, np.nan, losses)
         return bad
 
     def retire(k, bad):
@@ -217,15 +221,9 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
                 break
         n_steps = -(-len(X) // bs)
         if len(c.rows):
-            loss[c.rows, k] = total / n_steps
-            if val_loss is not None:
-                val_loss[c.rows, k] = model.loss(c.params, Xv, Yv, spec)
+            retire(k, record(k, total / n_steps))
             done[c.rows] = k
             tick(len(c.rows))
-
-
-def _subset(params, mask):
-    return params if mask.all() else {k: v[mask] for k, v in params.items()}
 
 
 def train(
