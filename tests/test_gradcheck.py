@@ -1,0 +1,744 @@
+"""lrdiag.gradcheck: each planted bug gets its verdict; correct models pass; contracts hold.
+
+The correct models here are written out in the test (not lrdiag's model), and every bug module
+in tests/data/gradcheck/ plants exactly one bug in an otherwise correct hand-written MLP.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lrdiag import gradcheck
+from lrdiag.errors import InputError
+from lrdiag.gradcheck import check_gradients, check_module, load_user_module
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = Path(__file__).resolve().parent / "data" / "gradcheck"
+
+
+def verdicts(result) -> dict[str, str]:
+    return {p.name: p.verdict for p in result.parameters}
+
+
+def by_name(result, name: str):
+    return next(p for p in result.parameters if p.name == name)
+
+
+# --------------------------------------------------------------------------- an independent MLP
+
+ACTIVATIONS = {  # f(z), f'(z)
+    "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "sigmoid": (
+        lambda z: 1 / (1 + np.exp(-z)),
+        lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2,
+    ),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
+    "identity": (lambda z: z, np.ones_like),
+}
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# (output, loss) -> (n_outputs, targets from rng, loss(logits, Y), dloss/dlogits(logits, Y))
+HEADS = {
+    ("sigmoid", "bce"): (
+        1,
+        lambda rng, m: (rng.random((m, 1)) < 0.5).astype(float),
+        lambda z, y: np.mean(np.logaddexp(0, z) - y * z),
+        lambda z, y: (_sigmoid(z) - y) / len(y),
+    ),
+    ("softmax", "cross_entropy"): (
+        3,
+        lambda rng, m: np.eye(3)[rng.integers(0, 3, m)],
+        lambda z, y: np.mean(
+            -np.sum(y * (z - z.max(1, keepdims=True)), axis=1)
+            + np.log(np.sum(np.exp(z - z.max(1, keepdims=True)), axis=1))
+        ),
+        lambda z, y: (_softmax(z) - y) / len(y),
+    ),
+    ("identity", "mse"): (
+        2,
+        lambda rng, m: rng.standard_normal((m, 2)),
+        lambda z, y: np.mean((z - y) ** 2),
+        lambda z, y: 2 * (z - y) / y.size,
+    ),
+    ("sigmoid", "mse"): (
+        2,
+        lambda rng, m: rng.random((m, 2)),
+        lambda z, y: np.mean((_sigmoid(z) - y) ** 2),
+        lambda z, y: 2 * (_sigmoid(z) - y) * _sigmoid(z) * (1 - _sigmoid(z)) / y.size,
+    ),
+}
+
+
+def make_mlp(activation="tanh", head=("sigmoid", "bce"), sizes=(3, 6, 5), m=32, seed=0):
+    """A correct MLP: (loss_fn, grad_fn, params, m), hidden layers of `activation`."""
+    f, df = ACTIVATIONS[activation]
+    n_out, targets, loss_of, dlogits = HEADS[head]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, sizes[0]))
+    Y = targets(rng, m)
+    sizes = (*sizes, n_out)
+    params = {}
+    for i in range(1, len(sizes)):
+        params[f"W{i}"] = rng.standard_normal((sizes[i - 1], sizes[i])) / np.sqrt(sizes[i - 1])
+        params[f"b{i}"] = 0.1 * rng.standard_normal((1, sizes[i]))
+    L = len(sizes) - 1
+
+    def forward(p):
+        a, zs, acts = X, [], [X]
+        for i in range(1, L + 1):
+            z = a @ p[f"W{i}"] + p[f"b{i}"]
+            zs.append(z)
+            a = f(z) if i < L else z
+            acts.append(a)
+        return zs, acts
+
+    def loss_fn(p):
+        zs, _ = forward(p)
+        return loss_of(zs[-1], Y)
+
+    def grad_fn(p):
+        zs, acts = forward(p)
+        delta = dlogits(zs[-1], Y)
+        g = {}
+        for i in range(L, 0, -1):
+            g[f"W{i}"] = acts[i - 1].T @ delta
+            g[f"b{i}"] = delta.sum(axis=0, keepdims=True)
+            if i > 1:
+                delta = (delta @ p[f"W{i}"].T) * df(zs[i - 2])
+        return g
+
+    return loss_fn, grad_fn, params, m
+
+
+@pytest.mark.parametrize("head", list(HEADS), ids=lambda h: "+".join(h))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_correct_model_passes_at_every_activation_and_loss(activation, head):
+    loss_fn, grad_fn, params, m = make_mlp(activation, head)
+    result = check_gradients(loss_fn, grad_fn, params, n_samples=m)
+    assert result.ok, [p.message for p in result.parameters if not p.ok]
+    for p in result.parameters:
+        assert p.skipped == 0  # smooth at random points: nothing skipped
+        assert p.checked == min(int(np.prod(p.shape)), gradcheck.DEFAULT_SAMPLES)
+        assert p.max_rel_error < 1e-5
+        assert p.cosine == pytest.approx(1, abs=1e-9)
+        assert p.scale == pytest.approx(1, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- planted bugs
+
+
+def test_correct_module_is_ok():
+    result = check_module(MODULES / "correct.py")
+    assert result.ok
+    assert set(verdicts(result).values()) == {"ok"}
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize("module", ["sign_flipped.py", "fd_sign_flipped.py"])
+def test_flipped_sign_is_sign_flipped(module):
+    result = check_module(MODULES / module)
+    assert not result.ok
+    assert set(verdicts(result).values()) == {"sign_flipped"}
+    for p in result.parameters:
+        assert p.cosine == pytest.approx(-1, abs=1e-6)
+        assert p.scale == pytest.approx(-1, rel=1e-4)
+        assert "sign is flipped" in p.message
+
+
+def test_missing_one_over_m_is_scaled_by_m():
+    result = check_module(MODULES / "sum_not_mean.py")
+    assert set(verdicts(result).values()) == {"scaled"}
+    for p in result.parameters:
+        assert p.scale == pytest.approx(64, rel=1e-6)
+        assert "off by a factor of 64: a sum where a mean was meant?" in p.message
+
+
+def test_sum_for_mean_names_the_sample_count_when_given():
+    loss_fn, grad_fn, params = load_user_module(MODULES / "sum_not_mean.py")
+    result = check_gradients(loss_fn, grad_fn, params, n_samples=64)
+    for p in result.parameters:
+        assert p.verdict == "scaled"
+        assert "off by a factor of 64: a sum where a mean was meant? (there are 64 samples)" in (
+            p.message
+        )
+
+
+def test_bias_summed_over_all_axes_is_wrong_shape_and_says_it_broadcasts():
+    result = check_module(MODULES / "bias_all_axes.py")
+    assert verdicts(result) == {"W1": "ok", "b1": "wrong_shape", "W2": "ok", "b2": "ok"}
+    b1 = by_name(result, "b1")
+    assert b1.shape == (1, 8)
+    assert b1.grad_shape == ()
+    for text in ("()", "(1, 8)", "broadcasts the same value to all 8 entries", "sample axis"):
+        assert text in b1.message
+    assert b1.checked == 8  # the broadcast update is still compared
+    assert b1.cosine < 0.9
+
+
+def test_broken_tanh_derivative_is_wrong_in_the_layers_below():
+    result = check_module(MODULES / "tanh_derivative.py")
+    assert verdicts(result) == {"W1": "wrong", "b1": "wrong", "W2": "ok", "b2": "ok"}
+    assert "disagree" in by_name(result, "W1").message
+
+
+def test_non_finite_gradient_is_not_finite():
+    result = check_module(MODULES / "not_finite.py")
+    assert set(verdicts(result).values()) == {"not_finite"}
+    assert "non-finite" in by_name(result, "W1").message
+    doc = result.to_dict()
+    json.dumps(doc, allow_nan=False)  # strict JSON: NaN metrics became null
+    assert doc["parameters"][0]["max_rel_error"] is None
+
+
+def test_non_finite_loss_is_not_finite():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    result = check_gradients(lambda p: np.inf, grad_fn, params)
+    assert set(verdicts(result).values()) == {"not_finite"}
+    assert "the loss is inf" in result.parameters[0].message
+
+
+def test_loss_ignoring_its_argument_is_wrong_with_a_hint():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    frozen = {k: v.copy() for k, v in params.items()}
+    result = check_gradients(lambda p: loss_fn(frozen), grad_fn, params)
+    assert set(verdicts(result).values()) == {"wrong"}
+    assert "does loss() use its params argument" in result.parameters[0].message
+
+
+# --------------------------------------------------------------------------- verdict rules
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.floats(-50, 50).filter(lambda k: abs(abs(k) - 1) > 0.05 and abs(k) > 0.05),
+    seed=st.integers(0, 2**16),
+)
+def test_a_scaled_gradient_is_scaled_or_sign_flipped(k, seed):
+    c = np.random.default_rng(seed).standard_normal((4, 5))
+
+    def loss_fn(p):
+        return float(np.sum(c * p["w"]) + 0.5 * np.sum(p["w"] ** 2))
+
+    def grad_fn(p):
+        return {"w": k * (c + p["w"])}
+
+    params = {"w": np.random.default_rng(seed + 1).standard_normal((4, 5))}
+    p = check_gradients(loss_fn, grad_fn, params).parameters[0]
+    assert p.scale == pytest.approx(k, rel=1e-6)
+    assert p.verdict == ("sign_flipped" if k < 0 else "scaled")
+    assert "off by a factor" in p.message or k == pytest.approx(-1, abs=gradcheck.SCALE_TOL)
+
+
+@pytest.mark.parametrize(
+    ("k", "n_samples", "text"),
+    [
+        (2.0, None, "a lost or extra 2"),
+        (0.5, None, "a lost or extra 2"),
+        (1 / 32, 32, "divided by the number of samples (32) once too often"),
+        (7.3, None, "off by a factor of 7.3 "),
+    ],
+)
+def test_scale_hints(k, n_samples, text):
+    loss_fn, grad_fn, params, _ = make_mlp()
+    result = check_gradients(
+        loss_fn, lambda p: {n: k * g for n, g in grad_fn(p).items()}, params, n_samples=n_samples
+    )
+    assert set(verdicts(result).values()) == {"scaled"}
+    assert text in result.parameters[0].message
+
+
+def test_a_single_wrong_entry_is_caught():
+    loss_fn, grad_fn, params, _ = make_mlp()
+
+    def bad(p):
+        g = grad_fn(p)
+        g["W2"][1, 2] *= 1.01
+        return g
+
+    result = check_gradients(loss_fn, bad, params)
+    assert verdicts(result)["W2"] == "wrong"
+    assert "disagree at 1 of 30" in by_name(result, "W2").message
+    assert all(p.ok for p in result.parameters if p.name != "W2")
+
+
+@pytest.mark.parametrize(
+    ("name", "fix", "texts", "checked"),
+    [
+        # a transposed weight gradient: (5, 6) for W2 (6, 5)
+        ("W2", lambda g: g.T, ["(5, 6)", "(6, 5)", "raises ValueError", "transposed"], 30),
+        # the same values in a flat shape that broadcasts into (1, 5): flagged, values right
+        ("b2", lambda g: g.reshape(-1), ["(5,)", "right shape", "values match"], 5),
+        # a column (5, 1) for a (1, 5) row: they broadcast to (5, 5)
+        ("b2", lambda g: g.reshape(-1, 1), ["(5, 5)", "silently turns b2 into"], 5),
+        # fewer entries, not broadcastable: nothing to compare
+        ("b2", lambda g: g[:, :3], ["(1, 3)", "do not broadcast"], 0),
+    ],
+)
+def test_wrong_shapes_say_what_broadcasting_does(name, fix, texts, checked):
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(3, 6, 5), head=("identity", "mse"))
+
+    def bad_grad(p):
+        g = grad_fn(p)
+        return {**g, name: fix(g[name])}
+
+    result = check_gradients(loss_fn, bad_grad, params)
+    p = by_name(result, name)
+    assert p.verdict == "wrong_shape"
+    for text in texts:
+        assert text in p.message
+    assert p.checked == checked
+    assert all(q.ok for q in result.parameters if q.name != name)
+
+
+def test_scalar_bias_gradient_message():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    result = check_gradients(
+        loss_fn, lambda p: {**grad_fn(p), "b1": grad_fn(p)["b1"].sum()}, params
+    )
+    p = by_name(result, "b1")
+    assert p.verdict == "wrong_shape"
+    assert "broadcasts the same value to all 6 entries" in p.message
+
+
+# --------------------------------------------------------------------------- kinks, sampling
+
+
+def test_relu_kink_entries_are_skipped_not_wrong():
+    rng = np.random.default_rng(4)
+    params = {
+        "W1": rng.standard_normal((2, 4)),
+        "b1": 0.1 * rng.standard_normal((1, 4)),
+        "W2": rng.standard_normal((4, 1)),
+        "b2": np.zeros((1, 1)),
+    }
+    # Hidden unit 0's pre-activation is exactly 0 on sample 0: [1, 2] . [2, -1] + 0 = 0.
+    params["W1"][:, 0] = [2.0, -1.0]
+    params["b1"][0, 0] = 0.0
+    loss_fn, grad_fn, params = _with_first_sample(np.array([1.0, 2.0]), params)
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert result.ok, [p.message for p in result.parameters]
+    assert by_name(result, "W1").skipped == 2  # W1[0, 0] and W1[1, 0]
+    assert by_name(result, "b1").skipped == 1  # b1[0, 0]
+    assert by_name(result, "W2").skipped == 0
+    assert "kink" in by_name(result, "W1").message
+
+
+def _with_first_sample(x0, params):
+    """A one-hidden-layer ReLU/sigmoid/bce MLP whose first sample is x0."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((16, 2))
+    X[0] = x0
+    Y = (rng.random((16, 1)) < 0.5).astype(float)
+    params = {k: v.copy() for k, v in params.items()}
+
+    def forward(p):
+        z1 = X @ p["W1"] + p["b1"]
+        a1 = np.maximum(z1, 0)
+        return z1, a1, a1 @ p["W2"] + p["b2"]
+
+    def loss_fn(p):
+        z2 = forward(p)[2]
+        return np.mean(np.logaddexp(0, z2) - Y * z2)
+
+    def grad_fn(p):
+        z1, a1, z2 = forward(p)
+        d2 = (_sigmoid(z2) - Y) / len(Y)
+        d1 = (d2 @ p["W2"].T) * (z1 > 0)
+        return {
+            "W1": X.T @ d1,
+            "b1": d1.sum(axis=0, keepdims=True),
+            "W2": a1.T @ d2,
+            "b2": d2.sum(axis=0, keepdims=True),
+        }
+
+    assert (X @ params["W1"] + params["b1"])[0, 0] == 0.0
+    return loss_fn, grad_fn, params
+
+
+def test_a_784_by_128_matrix_is_sampled_and_takes_seconds():
+    rng = np.random.default_rng(0)
+    m = 32
+    X = rng.standard_normal((m, 784))
+    Y = (rng.random((m, 1)) < 0.5).astype(float)
+    params = {
+        "W1": rng.standard_normal((784, 128)) / 28,
+        "b1": np.zeros((1, 128)),
+        "W2": rng.standard_normal((128, 1)) / 11,
+        "b2": np.zeros((1, 1)),
+    }
+    probed = []
+
+    def loss_fn(p):
+        changed = np.flatnonzero(p["W1"] != params["W1"])
+        probed.extend(changed.tolist())
+        z = np.tanh(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+        return np.mean(np.logaddexp(0, z) - Y * z)
+
+    def grad_fn(p):
+        a = np.tanh(X @ p["W1"] + p["b1"])
+        d2 = (_sigmoid(a @ p["W2"] + p["b2"]) - Y) / m
+        d1 = (d2 @ p["W2"].T) * (1 - a**2)
+        return {
+            "W1": X.T @ d1,
+            "b1": d1.sum(0, keepdims=True),
+            "W2": a.T @ d2,
+            "b2": d2.sum(0, keepdims=True),
+        }
+
+    start = time.perf_counter()
+    result = check_gradients(loss_fn, grad_fn, params, samples=40, seed=3)
+    assert time.perf_counter() - start < 30  # seconds, not minutes (loose: CI may be busy)
+    w1 = by_name(result, "W1")
+    assert w1.ok and w1.checked + w1.skipped == 40
+    largest = int(np.argmax(np.abs(grad_fn(params)["W1"])))
+    assert largest in probed  # the largest-gradient entries are always among the probes
+    assert len(set(probed)) == 40
+
+
+def test_the_sample_is_seeded():
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(20, 30))
+    a = check_gradients(loss_fn, grad_fn, params, samples=10, seed=1)
+    b = check_gradients(loss_fn, grad_fn, params, samples=10, seed=1)
+    assert a == b
+
+
+def test_samples_must_be_positive():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    with pytest.raises(ValueError, match="samples"):
+        check_gradients(loss_fn, grad_fn, params, samples=0)
+
+
+# --------------------------------------------------------------------------- the user's arrays
+
+
+def _bits(a: np.ndarray) -> bytes:
+    return a.tobytes()
+
+
+def test_params_are_restored_exactly_after_every_probe():
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(3, 6))
+    params["W1"][0, 0] = -0.0
+    params["W1"][0, 1] = 1e300 / 1e290  # large
+    params["W1"][0, 2] = 5e-324  # the smallest subnormal
+    params["b1"][0, 0] = 0.1 + 0.2  # a value with a long binary expansion
+    before = {k: _bits(v) for k, v in params.items()}
+    base = {k: v.copy() for k, v in params.items()}
+    changed_per_call = []
+
+    def watching_loss(p):
+        changed_per_call.append(
+            sum(int(np.sum(p[k].view(np.uint64) != base[k].view(np.uint64))) for k in p)
+        )
+        return loss_fn(p)
+
+    check_gradients(watching_loss, grad_fn, params)
+    assert {k: _bits(v) for k, v in params.items()} == before  # the caller's arrays
+    assert changed_per_call[0] == 0  # the base point
+    assert max(changed_per_call) == 1  # each probe: the base point plus one entry
+    assert changed_per_call.count(1) == 2 * sum(v.size for v in params.values())
+
+
+def test_float32_params_are_checked_in_float64_with_a_warning():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    params32 = {k: v.astype(np.float32) for k, v in params.items()}
+    seen = []
+
+    def loss64(p):
+        seen.append({v.dtype for v in p.values()})
+        return loss_fn(p)
+
+    result = check_gradients(loss64, grad_fn, params32)
+    assert result.ok
+    assert seen[0] == {np.dtype(np.float64)}
+    assert any("float32" in w and "float64 copy" in w for w in result.warnings)
+    assert all(v.dtype == np.float32 for v in params32.values())
+
+
+def test_a_float32_loss_is_warned_about():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    result = check_gradients(lambda p: np.float32(loss_fn(p)), grad_fn, params)
+    assert any("loss() returned float32" in w for w in result.warnings)
+
+
+def test_loss_may_return_a_one_element_array():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    assert check_gradients(lambda p: np.array([[loss_fn(p)]]), grad_fn, params).ok
+
+
+def test_loss_or_grad_changing_params_in_place_is_a_contract_error():
+    loss_fn, grad_fn, params, _ = make_mlp()
+
+    def training_grad(p):
+        g = grad_fn(p)
+        p["W1"] -= 0.1 * g["W1"]  # a "grad" that also takes a step
+        return g
+
+    with pytest.raises(InputError, match=r"changed params\['W1'\] in place"):
+        check_gradients(loss_fn, training_grad, params)
+
+
+# --------------------------------------------------------------------------- contract breaches
+
+
+def test_grad_key_mismatches_are_contract_errors():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    with pytest.raises(InputError, match=r"no 'b2'.*exactly the keys of params"):
+        check_gradients(
+            loss_fn, lambda p: {k: v for k, v in grad_fn(p).items() if k != "b2"}, params
+        )
+    with pytest.raises(InputError, match="unexpected 'extra'"):
+        check_gradients(loss_fn, lambda p: {**grad_fn(p), "extra": np.zeros(1)}, params)
+    with pytest.raises(InputError, match="'W1', not 'dW1'"):
+        check_gradients(loss_fn, lambda p: {"d" + k: v for k, v in grad_fn(p).items()}, params)
+
+
+@pytest.mark.parametrize(
+    ("grad", "match"),
+    [
+        (lambda g: [g["W1"]], "must return a dict"),
+        (lambda g: {**g, "W1": None}, r"grad\(params\)\['W1'\] is NoneType"),
+        (lambda g: {**g, "W1": "zeros"}, r"\['W1'\] is str, expected a NumPy array"),
+        (lambda g: {**g, "W1": g["W1"] > 0}, r"\['W1'\] has dtype bool"),
+    ],
+)
+def test_bad_grad_values_are_contract_errors(grad, match):
+    loss_fn, grad_fn, params, _ = make_mlp()
+    with pytest.raises(InputError, match=match):
+        check_gradients(loss_fn, lambda p: grad(grad_fn(p)), params)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ([np.zeros(3)], "params must be a dict of NumPy arrays, got list"),
+        ({}, "empty dict"),
+        ({"w": [1.0, 2.0]}, r"params\['w'\] is list, expected a NumPy array"),
+        ({"w": np.array(["a"])}, "expected real numbers"),
+        ({"w": np.zeros((0, 3))}, "is empty"),
+    ],
+)
+def test_bad_params_are_contract_errors(params, match):
+    with pytest.raises(InputError, match=match):
+        check_gradients(lambda p: 0.0, lambda p: p, params)
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (lambda: np.zeros(3), r"one real number, got shape \(3,\)"),
+        (lambda: "0.5", "one real number, got str"),
+        (lambda: None, "one real number"),
+    ],
+)
+def test_non_scalar_loss_is_a_contract_error(value, match):
+    _, grad_fn, params, _ = make_mlp()
+    with pytest.raises(InputError, match=match):
+        check_gradients(lambda p: value(), grad_fn, params)
+
+
+def test_errors_in_user_functions_name_the_function_and_exception():
+    loss_fn, grad_fn, params, _ = make_mlp()
+
+    def broken(p):
+        raise KeyError("W9")
+
+    with pytest.raises(InputError, match=r"loss\(params\) raised KeyError: 'W9'"):
+        check_gradients(broken, grad_fn, params)
+    with pytest.raises(InputError, match=r"grad\(params\) raised KeyError: 'W9'"):
+        check_gradients(loss_fn, broken, params)
+
+
+# --------------------------------------------------------------------------- loading modules
+
+
+def _write(tmp_path: Path, body: str, name: str = "model.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+GOOD = """
+    import numpy as np
+    params = {"w": np.array([1.0, -2.0, 3.0])}
+    def loss(p):
+        return float(np.sum(p["w"] ** 2))
+    def grad(p):
+        return {"w": 2 * p["w"]}
+"""
+
+
+def test_a_module_with_a_params_function(tmp_path):
+    body = GOOD.replace('params = {"w"', 'def params():\n        return {"w"')
+    path = _write(tmp_path, body)
+    loss_fn, grad_fn, params = load_user_module(path)
+    assert list(params) == ["w"]
+    result = check_module(path)
+    assert result.ok and result.source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (
+            GOOD.replace("def loss(p)", "def loss_fn(p)"),
+            r"defines no `loss` \(did you mean 'loss_fn'\?\)",
+        ),
+        (GOOD.replace("def grad(p)", "def gradient(p)"), "defines no `grad`"),
+        (GOOD.replace('params = {"w"', 'weights = {"w"'), "defines no `params`"),
+        (GOOD + "\n    loss = 3\n", "`loss` must be a function, got int"),
+        (
+            GOOD.replace('params = {"w": np.array([1.0, -2.0, 3.0])}', "params = [1.0, 2.0]"),
+            "params must be a dict",
+        ),
+        (GOOD + "\n    1 / 0\n", "importing it raised ZeroDivisionError: division by zero"),
+        (
+            GOOD + "\n    import sys\n    sys.exit(3)\n",
+            r"raised SystemExit: 3 \(put script code under",
+        ),
+        (GOOD + "\n    import no_such_module_xyz\n", "ModuleNotFoundError"),
+        (
+            GOOD.replace(
+                'params = {"w"',
+                'def params():\n        raise RuntimeError("no data")\n    p0 = {"w"',
+            ),
+            r"params\(\) raised RuntimeError: no data",
+        ),
+    ],
+)
+def test_module_contract_breaches_name_the_file(tmp_path, body, match):
+    path = _write(tmp_path, body)
+    with pytest.raises(InputError, match=match) as info:
+        load_user_module(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_non_scalar_loss_in_a_module_names_the_file(tmp_path):
+    path = _write(tmp_path, GOOD.replace('return float(np.sum(p["w"] ** 2))', 'return p["w"] ** 2'))
+    with pytest.raises(InputError, match=r"model\.py: loss\(params\) must return one real number"):
+        check_module(path)
+
+
+def test_missing_and_non_python_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_user_module(tmp_path / "nope.py")
+    with pytest.raises(InputError, match="expected a Python module"):
+        load_user_module(_write(tmp_path, "x = 1\n", name="model.txt"))
+
+
+def test_importing_runs_top_level_code_but_not_main_and_prints_go_to_stderr(tmp_path, capsys):
+    body = (
+        GOOD
+        + """
+    print("training at import time")
+    if __name__ == "__main__":
+        raise SystemExit("the __main__ block must not run")
+    """
+    )
+    result = check_module(_write(tmp_path, body))
+    assert result.ok
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "training at import time" in err
+
+
+def test_a_module_can_import_its_neighbours(tmp_path):
+    _write(tmp_path, "SCALE = 2.0\n", name="helper_for_gradcheck_test.py")
+    body = GOOD.replace(
+        "import numpy as np", "import numpy as np\n    from helper_for_gradcheck_test import SCALE"
+    )
+    path_before = list(sys.path)
+    try:
+        assert check_module(_write(tmp_path, body)).ok
+        assert sys.path == path_before
+    finally:
+        sys.modules.pop("helper_for_gradcheck_test", None)
+
+
+def test_two_modules_with_the_same_name_do_not_collide(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _write(tmp_path / "a", GOOD)
+    second = _write(tmp_path / "b", GOOD.replace("2 * p", "-2 * p"))
+    assert check_module(first).ok
+    assert verdicts(check_module(second)) == {"w": "sign_flipped"}
+    assert check_module(first).ok
+
+
+# --------------------------------------------------------------------------- output and examples
+
+
+def test_to_dict_has_the_documented_keys():
+    doc = check_module(MODULES / "bias_all_axes.py").to_dict()
+    json.dumps(doc, allow_nan=False)
+    assert doc["ok"] is False
+    assert set(doc) >= {"parameters", "ok"}
+    keys = {
+        "name",
+        "shape",
+        "verdict",
+        "max_rel_error",
+        "median_rel_error",
+        "cosine",
+        "scale",
+        "checked",
+        "skipped",
+        "message",
+    }
+    assert all(set(p) == keys for p in doc["parameters"])
+    assert doc["parameters"][1]["shape"] == [1, 8]
+
+
+def test_the_example_module_passes():
+    result = check_module(ROOT / "examples" / "my_model.py")
+    assert result.ok
+    assert [p.name for p in result.parameters] == ["W1", "b1", "W2", "b2", "W3", "b3"]
+
+
+def _configs():
+    return sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", _configs() or [None], ids=lambda p: p.name if p else "none")
+def test_check_config_passes_on_every_shipped_config(path):
+    if path is None:
+        pytest.skip("no configs/*.yaml")
+    config = pytest.importorskip("lrdiag.config")
+    result = gradcheck.check_config(config.load_config(path))
+    assert result.ok, [p.message for p in result.parameters if not p.ok]
+    assert {p.name for p in result.parameters} >= {"W1", "b1"}
+    assert all(len(p.shape) == 2 for p in result.parameters)  # without the run axis
+
+
+def test_check_config_catches_a_broken_model(monkeypatch):
+    config = pytest.importorskip("lrdiag.config")
+    model = pytest.importorskip("lrdiag.model")
+    cfg = config.load_config(ROOT / "configs" / "quickstart.yaml")
+    real = model.loss_and_grads
+
+    def summed(params, X, Y, spec):
+        losses, grads = real(params, X, Y, spec)
+        return losses, {k: v * len(X) for k, v in grads.items()}
+
+    monkeypatch.setattr(model, "loss_and_grads", summed)
+    result = gradcheck.check_config(cfg)
+    assert set(verdicts(result).values()) == {"scaled"}
+    assert "a sum where a mean was meant? (there are 200 samples)" in result.parameters[0].message
