@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -482,7 +483,7 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
 
 def _table_width(table: Table, console: Console) -> int:
     """The width the table wants, measured as rich would lay it out."""
-    return table.__rich_measure__(console, console.options).maximum
+    return Measurement.get(console, console.options, table).maximum
 
 
 def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
