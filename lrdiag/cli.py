@@ -202,7 +202,6 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     interactive = not (quiet or as_json) and sys.stderr.isatty()
     result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
     doc = engine.document(cfg, runs, result, dataset.n_classes)
-    doc["output_dir"] = str(out_dir)
 
     from lrdiag import report
 
@@ -215,7 +214,8 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         click.echo(report.to_json_text(doc), nl=False)
     elif not quiet:
         console = make_console()
-        report.render_sweep(doc, console)
+        timing = {"train_seconds": result.seconds, "n_runs": len(runs)}
+        report.render_sweep({**doc, "timing": timing}, console)
         console.print(f"Results written to {out_dir}/")
     if not result.complete:
         click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)

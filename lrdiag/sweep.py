@@ -320,7 +320,11 @@ def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> l
 
 
 def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> dict:
-    """The results document (what results.json holds)."""
+    """The results document (what results.json holds).
+
+    It holds nothing that varies between two runs of the same config on the same machine (no
+    timing, no output path), so results.json is reproducible byte for byte.
+    """
     rows = judge(cfg, runs, result, n_classes)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -329,5 +333,4 @@ def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -
         "config": config_to_dict(cfg),
         "runs": rows,
         "summary": summarize([r for r in rows if r["verdict"] is not None]),
-        "timing": {"train_seconds": round(result.seconds, 4), "n_runs": len(runs)},
     }
