@@ -483,7 +483,8 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
 
 def _table_width(table: Table, console: Console) -> int:
     """The width the table wants, measured as rich would lay it out."""
-    return Measurement.get(console, console.options, table).maximum
+    # measured without the console width as a cap, to learn whether it would fit
+    return Measurement.get(console, console.options.update_width(10**6), table).maximum
 
 
 def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
@@ -784,3 +785,70 @@ def write_results(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
         atomic_write_text(out / CSV_NAME, runs_to_csv_text(doc)),
         atomic_write_text(out / MARKDOWN_NAME, markdown_summary(doc)),
     ]
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+# Gradient-check verdicts (lrdiag.gradcheck.VERDICTS): a marker and a style each, like the
+# sweep verdicts, so the table reads without colour.
+GRADCHECK_MARKERS = {"ok": "+", "not_finite": "?"}  # every other verdict is a bug: "!"
+GRADCHECK_STYLES = {"ok": "green", "not_finite": "bold magenta"}  # other verdicts: bold red
+
+
+def render_gradcheck(result: Any, console: Console) -> None:
+    """Print ``lrdiag gradcheck``: a row per parameter (verdict, errors, cosine, scale, how
+    many entries were checked and skipped), the diagnosis of each parameter that is not ok,
+    then one line of conclusion. ``result`` is a GradcheckResult or its ``to_dict()``."""
+    doc = result.to_dict() if hasattr(result, "to_dict") else result
+    params = list(doc.get("parameters") or [])
+    for warning in doc.get("warnings") or []:
+        _print_hanging(console, "warning: ", Text(str(warning), style="yellow"))
+    if doc.get("source"):
+        _print_hanging(console, "", Text(f"gradcheck: {doc['source']}", style="bold"))
+    table = Table(box=_box(console))
+    table.add_column("parameter", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("max rel err", justify="right", no_wrap=True)
+    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("cosine", justify="right", no_wrap=True)
+    table.add_column("scale", justify="right", no_wrap=True)
+    table.add_column("checked", justify="right", no_wrap=True)
+    for p in params:
+        verdict = str(p.get("verdict"))
+        checked = str(p.get("checked", ""))
+        if p.get("skipped"):
+            checked += f" (+{p['skipped']} skipped)"
+        table.add_row(
+            Text(str(p.get("name", ""))),
+            Text("x".join(map(str, p.get("shape") or [])) or "scalar"),
+            Text(
+                f"{GRADCHECK_MARKERS.get(verdict, '!')} {verdict}",
+                style=GRADCHECK_STYLES.get(verdict, "bold red"),
+            ),
+            Text(fmt_num(p.get("max_rel_error"), 2)),
+            Text(fmt_num(p.get("median_rel_error"), 2)),
+            Text(fmt_num(p.get("cosine"), 4)),
+            Text(fmt_num(p.get("scale"), 4)),
+            Text(checked),
+        )
+    console.print(table)
+    bad = [p for p in params if p.get("verdict") != "ok"]
+    for p in bad:
+        _print_hanging(console, f"  {p.get('name')}: ", Text(str(p.get("message") or "")))
+    skipped = sum(int(p.get("skipped") or 0) for p in params)
+    if skipped:
+        _print_hanging(
+            console,
+            "",
+            Text(
+                f"{skipped} entries skipped: they sit on a kink (e.g. ReLU at 0), where the "
+                "two one-sided differences disagree and either side is a valid gradient",
+                style="dim",
+            ),
+        )
+    if bad:
+        line = Text(f"{len(bad)} of {len(params)} parameters have gradient problems", "bold red")
+    else:
+        line = Text(f"all {len(params)} parameters match finite differences", "bold green")
+    _print_hanging(console, "", line)
