@@ -354,7 +354,7 @@ def _check_parameter(
     if bad_analytic:
         return result(
             "not_finite",
-            _join(shape_note, f"grad[{name!r}] has {bad_analytic} non-finite entries (NaN/inf)"),
+            _join(shape_note, f"grad[{name!r}] is NaN or inf at {_entries(bad_analytic)}"),
         )
 
     idx = _pick_entries(g, samples, rng)
@@ -385,13 +385,13 @@ def _check_parameter(
         cosine,
         scale,
     )
-    skip_note = f"{skipped} entries on kinks (e.g. ReLU at 0) skipped" if skipped else ""
+    skip_note = f"{_entries(skipped)} on kinks (e.g. ReLU at 0) skipped" if skipped else ""
 
     if shape_note:
         values = (
             "its values match the numerical gradient"
             if agree.all()
-            else f"as applied, it disagrees with the numerical gradient (cosine {_fmt(cosine)})"
+            else f"as applied, it disagrees with the numerical gradient (cosine {_fmt_cos(cosine)})"
         )
         return result("wrong_shape", _join(shape_note, values), checked, skipped, metrics)
     if checked == 0:
@@ -495,8 +495,8 @@ def _diagnose(
     """The verdict and message for a parameter whose entries do not all agree."""
     if np.isfinite(cosine) and cosine <= -1 + COSINE_TOL:
         message = (
-            f"the sign is flipped: analytic ≈ {_fmt(scale)} × numerical (cosine {_fmt(cosine)}), "
-            "so every step goes uphill"
+            f"the sign is flipped: analytic ≈ {_fmt(scale)} × numerical "
+            f"(cosine {_fmt_cos(cosine)}), so every step goes uphill"
         )
         if abs(abs(scale) - 1) > SCALE_TOL:
             message += f"; also {_factor_hint(abs(scale), n_samples)}"
@@ -504,12 +504,12 @@ def _diagnose(
     if np.isfinite(cosine) and cosine >= 1 - COSINE_TOL and abs(scale - 1) > SCALE_TOL:
         return "scaled", (
             f"{_factor_hint(scale, n_samples)} "
-            f"(analytic ≈ {_fmt(scale)} × numerical, cosine {_fmt(cosine)})"
+            f"(analytic ≈ {_fmt(scale)} × numerical, cosine {_fmt_cos(cosine)})"
         )
     bad = int(np.count_nonzero(~agree))
     message = (
         f"analytic and numerical gradients disagree at {bad} of {agree.size} checked entries "
-        f"(cosine {_fmt(cosine)}, best-fit scale {_fmt(scale)})"
+        f"(cosine {_fmt_cos(cosine)}, best-fit scale {_fmt(scale)})"
     )
     if not np.any(n) and np.any(a):
         message += (
@@ -592,6 +592,14 @@ def _describe_shape(
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}" if np.isfinite(x) else "n/a"
+
+
+def _fmt_cos(x: float) -> str:
+    return f"{x:.4f}" if np.isfinite(x) else "n/a"
+
+
+def _entries(n: int) -> str:
+    return f"{n} {'entry' if n == 1 else 'entries'}"
 
 
 def _join(*parts: str) -> str:

@@ -796,30 +796,29 @@ GRADCHECK_STYLES = {"ok": "green", "not_finite": "bold magenta"}  # other verdic
 
 
 def render_gradcheck(result: Any, console: Console) -> None:
-    """Print ``lrdiag gradcheck``: a row per parameter (verdict, errors, cosine, scale, how
-    many entries were checked and skipped), the diagnosis of each parameter that is not ok,
-    then one line of conclusion. ``result`` is a GradcheckResult or its ``to_dict()``."""
+    """Print ``lrdiag gradcheck``: a row per parameter (verdict, max relative error, cosine,
+    scale, entries checked and, if any, skipped), the diagnosis of each parameter that is not
+    ok, then one line of conclusion. ``result`` is a GradcheckResult or its ``to_dict()``."""
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     params = list(doc.get("parameters") or [])
     for warning in doc.get("warnings") or []:
         _print_hanging(console, "warning: ", Text(str(warning), style="yellow"))
     if doc.get("source"):
         _print_hanging(console, "", Text(f"gradcheck: {doc['source']}", style="bold"))
+    any_skipped = any(p.get("skipped") for p in params)
     table = Table(box=_box(console))
-    table.add_column("parameter", no_wrap=True)
+    table.add_column("param", no_wrap=True)
     table.add_column("shape", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("max rel err", justify="right", no_wrap=True)
-    table.add_column("median", justify="right", no_wrap=True)
+    table.add_column("max err", justify="right", no_wrap=True)
     table.add_column("cosine", justify="right", no_wrap=True)
     table.add_column("scale", justify="right", no_wrap=True)
     table.add_column("checked", justify="right", no_wrap=True)
+    if any_skipped:
+        table.add_column("skipped", justify="right", no_wrap=True)
     for p in params:
         verdict = str(p.get("verdict"))
-        checked = str(p.get("checked", ""))
-        if p.get("skipped"):
-            checked += f" (+{p['skipped']} skipped)"
-        table.add_row(
+        row = [
             Text(str(p.get("name", ""))),
             Text("x".join(map(str, p.get("shape") or [])) or "scalar"),
             Text(
@@ -827,11 +826,13 @@ def render_gradcheck(result: Any, console: Console) -> None:
                 style=GRADCHECK_STYLES.get(verdict, "bold red"),
             ),
             Text(fmt_num(p.get("max_rel_error"), 2)),
-            Text(fmt_num(p.get("median_rel_error"), 2)),
             Text(fmt_num(p.get("cosine"), 4)),
             Text(fmt_num(p.get("scale"), 4)),
-            Text(checked),
-        )
+            Text(str(p.get("checked", ""))),
+        ]
+        if any_skipped:
+            row.append(Text(str(p.get("skipped") or 0)))
+        table.add_row(*row)
     console.print(table)
     bad = [p for p in params if p.get("verdict") != "ok"]
     for p in bad:

@@ -203,7 +203,7 @@ def test_broken_tanh_derivative_is_wrong_in_the_layers_below():
 def test_non_finite_gradient_is_not_finite():
     result = check_module(MODULES / "not_finite.py")
     assert set(verdicts(result).values()) == {"not_finite"}
-    assert "non-finite" in by_name(result, "W1").message
+    assert "grad['W1'] is NaN or inf at 16 entries" in by_name(result, "W1").message
     doc = result.to_dict()
     json.dumps(doc, allow_nan=False)  # strict JSON: NaN metrics became null
     assert doc["parameters"][0]["max_rel_error"] is None
@@ -742,3 +742,82 @@ def test_check_config_catches_a_broken_model(monkeypatch):
     result = gradcheck.check_config(cfg)
     assert set(verdicts(result).values()) == {"scaled"}
     assert "a sum where a mean was meant? (there are 200 samples)" in result.parameters[0].message
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _run(*args):
+    from click.testing import CliRunner
+
+    from lrdiag.cli import cli
+
+    return CliRunner().invoke(cli, ["gradcheck", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    ("module", "code"), [("correct.py", 0), ("sum_not_mean.py", 1), ("not_finite.py", 1)]
+)
+def test_cli_exit_codes_and_table(module, code):
+    result = _run(MODULES / module)
+    assert result.exit_code == code, result.output
+    assert "W1" in result.stdout
+    assert ("all 4 parameters match" in result.stdout) == (code == 0)
+
+
+def test_cli_json_is_strict_and_alone_on_stdout(tmp_path):
+    body = GOOD + "\n    print('noise from the module')\n"
+    result = _run(_write(tmp_path, body), "--json", "--samples", "2", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True
+    assert doc["parameters"][0]["checked"] == 2  # --samples 2 of the 3 entries of w
+    assert "noise from the module" in result.stderr
+
+
+def test_cli_json_for_a_failing_module():
+    result = _run(MODULES / "bias_all_axes.py", "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert [p["verdict"] for p in doc["parameters"]] == ["ok", "wrong_shape", "ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["missing_module.py"], "no such file"),
+        (["model.txt"], "expected a config (.yaml) or a Python module (.py)"),
+        (["missing.yaml"], "config file not found"),
+        ([str(MODULES / "correct.py"), "--samples", "0"], "--samples"),
+    ],
+)
+def test_cli_cannot_load_is_exit_2(args, text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.txt").write_text("x = 1\n")
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert text in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_contract_breach_is_exit_2_with_the_reason(tmp_path):
+    result = _run(_write(tmp_path, GOOD + "\n    1 / 0\n"))
+    assert result.exit_code == 2
+    assert "importing it raised ZeroDivisionError: division by zero" in result.stderr
+
+
+def test_cli_checks_a_config():
+    result = _run(ROOT / "configs" / "quickstart.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_cli_help_states_the_real_default_sample_count():
+    from click.testing import CliRunner
+
+    from lrdiag.cli import cli
+
+    help_text = CliRunner().invoke(cli, ["gradcheck", "--help"]).output
+    assert f"[default: {gradcheck.DEFAULT_SAMPLES}]" in help_text.replace("\n", " ").replace(
+        "  ", " "
+    )
