@@ -54,7 +54,8 @@ class Thresholds:
 
     window_frac: float = 0.2  # the final window is this fraction of the finite points ...
     min_window: int = 20  # ... but at least this many points (the whole curve when shorter)
-    init_frac: float = 0.002  # initial level: median of this fraction of the first points (>= 1)
+    init_frac: float = 0.002  # initial level: y[0], or the median of this fraction of the first
+    # points if higher (guards long noisy logs against a first value that is low by chance)
     level_frac: float = 0.1  # final level: median of this fraction of the points (at least 3)
     smooth_frac: float = 0.02  # rolling-median width (fraction of points) for the best level
     short_curve: int = 5  # curves with fewer points than this are flagged borderline
@@ -68,7 +69,7 @@ class Thresholds:
     osc_alternation: float = 0.8  # oscillating: steps change direction at least this often ...
     osc_z: float = 3.0  # ... and this many std devs more often than noise does (2/3 of steps;
     # a window too short to reach this must alternate at every step, and is flagged borderline)
-    osc_swing: float = 0.1  # ... with a median step of at least this fraction of R ...
+    osc_swing: float = 0.05  # ... with a median step of at least this fraction of R ...
     osc_trend: float = 1.0  # ... and a decline over the window below this many median steps
     eos_swing: float = 0.01  # edge_of_stability: alternating median step at least this of R
     plateau_progress: float = 0.05  # plateaued: initial - final level below this fraction of R
@@ -80,7 +81,7 @@ class Thresholds:
     noisy_sigma: float = 0.05  # noisy: noise std dev at least this fraction of R, on a final
     noisy_turns: float = 0.3  # window whose steps change direction at least this often
     overfit_rise: float = 0.1  # overfitting: validation above its best by this of its range ...
-    overfit_train_drop: float = 0.05  # ... while training fell by this of its range since then
+    overfit_train_drop: float = 0.02  # ... while training fell by this of its range since then
 
 
 # The thresholds that decide the verdict; `borderline` moves each one by +-borderline_margin.
@@ -114,7 +115,7 @@ class _Measures:
     n_points: int
     n_finite: int
     diverged_epoch: int | None
-    initial: float  # initial level: y[0], or the median of the first init_frac of long curves
+    initial: float  # initial level: y[0], or the median of the first init_frac if higher
     final_level: float  # median of the last level_frac of the points
     best_level: float  # minimum of the rolling median
     best_epoch: int
@@ -190,7 +191,8 @@ def _measure(
     smooth = _rolling_median(y, _odd(max(th.smooth_frac * m, 3 if m >= 9 else 1)))
     offset = (m - smooth.size) // 2
     best_i = int(np.argmin(smooth))
-    initial = float(np.median(y[: max(1, int(round(th.init_frac * m)))]))
+    # y[0], unless a long curve starts on a low noise value: then the median of its first points.
+    initial = max(float(y[0]), float(np.median(y[: max(1, int(round(th.init_frac * m)))])))
     level_n = max(1, min(m // 3, max(3, int(round(th.level_frac * m)))))
     final_level = float(np.median(y[-level_n:]))
     best_level = float(smooth[best_i])
@@ -467,25 +469,25 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve) -> set[str]:
 
 
 def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
-    """Validation rise above its best (fraction of range) if the training loss fell meanwhile."""
+    """Validation rise above its best (fraction of its range), if the training loss fell since."""
     train = np.asarray(train_curve, dtype=float).reshape(-1)
     best_e = int(epochs[min(ms.best_epoch, epochs.size - 1)])
-    end_e = int(epochs[-1])
-    if end_e >= train.size or best_e >= end_e:
+    end_e = min(int(epochs[-1]), train.size - 1)
+    if best_e >= end_e:
         return None
-    seg = train[best_e : end_e + 1]
+    seg = train[max(0, best_e - 1) : end_e + 1]
     seg = seg[np.isfinite(seg)]
-    if seg.size < 2:
+    if seg.size < 3:
         return None
-    w = max(1, min(seg.size // 2, ms.window))
-    t_fall = float(np.median(seg[:w]) - np.median(seg[-w:]))
-    t_range = float(np.ptp(train[np.isfinite(train)]))
+    k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
+    t_fall = float(np.median(seg[:3]) - np.median(seg[-k:]))
+    finite = train[np.isfinite(train)]
+    t_need = max(
+        th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))
+    )
     v_rise = ms.final_level - ms.best_level
-    if (
-        v_rise > th.overfit_rise * ms.range_
-        and v_rise > th.noise_snr * ms.noise
-        and t_fall > th.overfit_train_drop * t_range
-    ):
+    v_need = max(th.overfit_rise * ms.range_, th.noise_snr * ms.noise)
+    if v_rise > v_need and t_fall > t_need:
         return v_rise / ms.range_
     return None
 
@@ -626,6 +628,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
         )
     if "noisy" in flags:
         extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
+    if "overfitting" in flags:
+        extras.append(
+            f"the loss up {_pct(met['overfit_rise'])} of its range since its best at epoch "
+            f"{met['best_epoch']} while the training loss kept falling (overfitting)"
+        )
     if extras:
         s += ", with " + " and ".join(extras)
     return s

@@ -1,0 +1,139 @@
+"""Synthetic loss curves whose verdict is fixed by how they are made (for tests/test_classify.py).
+
+Each generator is a formula or an iteration done here, independently of lrdiag: exponential and
+1/t decay, gradient descent on quadratics (and on a bounded non-quadratic loss), the logistic map,
+flat curves at the chance loss, spikes and blow-ups. Index = epoch; element 0 is the loss at
+initialisation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LN2 = math.log(2.0)
+LN10 = math.log(10.0)
+
+
+def exp_decay(n, *, start=1.0, floor=0.0, epochs_per_e=None, noise=0.0, seed=0):
+    """floor + (start - floor) * exp(-t / tau) (+ iid Gaussian noise of std `noise`).
+
+    tau defaults to n / 6, so the curve covers about 99.75% of its way to the floor."""
+    t = np.arange(n, dtype=float)
+    tau = epochs_per_e if epochs_per_e is not None else max(n / 6.0, 0.5)
+    y = floor + (start - floor) * np.exp(-t / tau)
+    return y + noise * np.random.default_rng(seed).standard_normal(n)
+
+
+def inv_t_decay(n, *, start=1.0):
+    """start / (1 + t): slow, 1/t convergence."""
+    return start / (1.0 + np.arange(n, dtype=float))
+
+
+def gd_quadratic(lams, lr, steps, *, x0=None, center=None, eval_center=None):
+    """Plain gradient descent on f(x) = sum_i lams[i] / 2 * (x_i - center_i)^2.
+
+    Returns (losses, iterates). Losses are of the same quadratic, or of a held-out quadratic
+    with the same curvature but minimum `eval_center` (a validation loss) when given."""
+    lams = np.asarray(lams, dtype=float)
+    x = np.ones_like(lams) if x0 is None else np.asarray(x0, dtype=float).copy()
+    c = np.zeros_like(lams) if center is None else np.asarray(center, dtype=float)
+    e = c if eval_center is None else np.asarray(eval_center, dtype=float)
+    losses, xs = [], []
+    for _ in range(steps + 1):
+        losses.append(float(np.sum(lams / 2.0 * (x - e) ** 2)))
+        xs.append(x.copy())
+        x = x - lr * lams * (x - c)
+    return np.array(losses), np.array(xs)
+
+
+def gd_tilted_huber(lr, steps, *, tilt=0.3, x0=2.0):
+    """Gradient descent on f(x) = sqrt(1 + x^2) + tilt * x, a convex loss whose gradient is
+    bounded by 1 + |tilt|, so no learning rate can make it diverge. Its curvature at the minimum
+    is (1 - tilt^2)^1.5; above lr = 2 / curvature the minimum is unstable and the iterate settles
+    on a period-2 orbit whose two points have different losses (the loss is not symmetric)."""
+    x = float(x0)
+    out = []
+    for _ in range(steps + 1):
+        out.append(math.sqrt(1.0 + x * x) + tilt * x)
+        x -= lr * (x / math.sqrt(1.0 + x * x) + tilt)
+    return np.array(out)
+
+
+def logistic_map(n, r, *, x0=0.3):
+    """x_{k+1} = r x_k (1 - x_k): bounded; for 3.59 < r < 3.67 chaotic on two bands that the
+    orbit visits in strict alternation (so every step changes direction)."""
+    out = np.empty(n)
+    x = x0
+    for k in range(n):
+        out[k] = x
+        x = r * x * (1.0 - x)
+    return out
+
+
+def bounce(n, *, low=0.5, high=1.0):
+    """Bounces between two values from the first epoch on."""
+    return np.where(np.arange(n) % 2 == 0, high, low).astype(float)
+
+
+def flat(n, level, *, noise=0.0, seed=0, start=None):
+    """Flat at `level` with iid noise; optionally starting at `start` (one step down at epoch 1,
+    like a badly scaled init that is fixed in the first epoch and then learns nothing)."""
+    y = level + noise * np.random.default_rng(seed).standard_normal(n)
+    if start is not None:
+        y[0] = start
+    return y
+
+
+def slow_linear(n, *, start=LN2, fraction=0.01, noise=0.0, seed=0):
+    """Falls linearly by `fraction` of `start` over the whole run."""
+    y = start * (1.0 - fraction * np.arange(n) / (n - 1))
+    return y + noise * np.random.default_rng(seed).standard_normal(n)
+
+
+def spike_then_recover(n=100, *, spike_at=7, height=3.0):
+    """Exponential decay from 1 with a one-epoch spike to `height` x the initial loss."""
+    y = exp_decay(n)
+    y[spike_at] = height
+    return y
+
+
+def learn_then_jump(n=100, *, jump_at=60, to=0.8):
+    """Falls from 1 to about 0.05, then jumps to `to` at `jump_at` and stays there (slowly
+    creeping up), like a network that learns and then blows up to a worse loss."""
+    y = exp_decay(n, floor=0.05, epochs_per_e=8.0)
+    y[jump_at:] = to + 0.001 * np.arange(n - jump_at)
+    return y
+
+
+def with_nan_tail(y, start):
+    """The run diverged at `start`: NaN from there on (as the sweep records it)."""
+    y = np.array(y, dtype=float)
+    y[start:] = np.nan
+    return y
+
+
+def minibatch(n, *, seed, trend="exp", noise=0.05, heavy=False):
+    """A noisy mini-batch curve: a falling trend from 1 towards 0.1 plus iid noise (Gaussian, or
+    Student-t with 3 degrees of freedom when `heavy`) of std about `noise`."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    if trend == "exp":
+        base = 0.1 + 0.9 * np.exp(-t / (n / 5.0))
+    elif trend == "inv_t":
+        base = 0.1 + 0.9 / (1.0 + t / 20.0)
+    else:  # "two_phase": a slow start then a faster fall
+        base = 0.1 + 0.9 / (1.0 + np.exp((t - n / 3.0) / (n / 15.0)))
+    eps = rng.standard_t(3, n) / math.sqrt(3.0) if heavy else rng.standard_normal(n)
+    y = base + noise * eps
+    y[0] = 1.0 + 0.0 * y[0]  # the sweep's loss[0]: exact full-data loss at initialisation
+    return y
+
+
+def overfitting_pair(n=200, *, turn=60):
+    """(train, val): training loss keeps falling; validation falls until `turn`, then rises."""
+    t = np.arange(n, dtype=float)
+    train = 0.05 + 0.95 * np.exp(-t / 30.0)
+    val = 0.3 + 0.7 * np.exp(-t / 20.0) + 0.001 * np.maximum(t - turn, 0.0)
+    return train, val

@@ -1,0 +1,584 @@
+"""lrdiag.classify against curves whose verdict is fixed by construction (tests/curves.py):
+closed-form decays, gradient descent on quadratics iterated here, the logistic map, flat curves
+at the chance loss, spikes, blow-ups, NaN tails, noisy mini-batch curves; invariance to shifting
+and scaling (hypothesis); and, when /work/shared is present, the real Keras logs."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import inspect
+import json
+import math
+import warnings
+from pathlib import Path
+
+import curves as cv
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lrdiag import classify as clf
+from lrdiag.classify import FLAGS, VERDICTS, Thresholds, Verdict, classify
+
+REQUIRED_METRICS = (
+    "initial",
+    "final",
+    "min",
+    "min_epoch",
+    "max",
+    "diverged_epoch",
+    "n_points",
+)
+
+
+def check_contract(v: Verdict) -> None:
+    """What every verdict promises, whatever the curve."""
+    assert v.verdict in VERDICTS
+    assert set(v.flags) <= set(FLAGS)
+    assert len(set(v.flags)) == len(v.flags)
+    assert isinstance(v.reason, str) and v.reason.strip()
+    assert "\n" not in v.reason
+    for key in REQUIRED_METRICS:
+        assert key in v.metrics
+    for key, value in v.metrics.items():
+        assert value is None or type(value) in (int, float), (key, value)
+        if isinstance(value, float):
+            assert math.isfinite(value), (key, value)
+    json.dumps(v.metrics, allow_nan=False)  # strict JSON
+
+
+def judge(curve, thresholds: Thresholds = Thresholds(), **kw) -> Verdict:  # noqa: B008
+    v = classify(curve, thresholds, **kw)
+    check_contract(v)
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# API
+
+
+def test_api_names():
+    assert VERDICTS == ("converging", "oscillating", "diverging", "plateaued")
+    for flag in (
+        "early_spike",
+        "late_blowup",
+        "noisy",
+        "stuck_at_chance",
+        "overfitting",
+        "borderline",
+        "edge_of_stability",
+    ):
+        assert flag in FLAGS
+
+
+def test_thresholds_are_plain_documented_fields():
+    """config.py validates a `classify:` section from these fields: plain types, defaults, and
+    each named once with a one-line comment beside it."""
+    src = inspect.getsource(clf.Thresholds)
+    lines = src.splitlines()
+    names = [f.name for f in dataclasses.fields(Thresholds)]
+    assert len(names) == len(set(names))
+    for f in dataclasses.fields(Thresholds):
+        assert f.type in ("float", "int", "bool"), f
+        assert type(f.default) is {"float": float, "int": int, "bool": bool}[f.type], f
+        (line,) = [s for s in lines if s.strip().startswith(f"{f.name}:")]
+        assert "#" in line and line.split("#", 1)[1].strip(), f"{f.name} has no comment"
+    th = Thresholds()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        th.noise_snr = 1.0  # type: ignore[misc]
+    # every threshold the decision moves for `borderline` is a field
+    assert set(clf._DECISION_FIELDS) <= set(names)
+
+
+def test_zero_and_negative_losses_raise_no_warnings():
+    """Losses may be 0 or negative: nothing may divide by them (no RuntimeWarning, no inf)."""
+    curves = [
+        np.zeros(30),
+        np.concatenate([[1.0], np.zeros(29)]),
+        cv.exp_decay(50) - 1.0,  # from 0 down to -1
+        -cv.exp_decay(50)[::-1],
+        np.array([0.0, -0.0, 0.0, 1e-300, 0.0, 0.0]),
+        cv.with_nan_tail(np.zeros(20), 10),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for y in curves:
+            for name in (None, "bce", "cross_entropy", "mse"):
+                judge(y, loss_name=name, n_classes=3, train_curve=cv.exp_decay(y.size))
+
+
+def test_verdict_is_frozen_and_jsonable():
+    v = judge(cv.exp_decay(50))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.verdict = "diverging"  # type: ignore[misc]
+    assert isinstance(v.flags, tuple)
+
+
+def test_rejects_unknown_loss_name():
+    with pytest.raises(ValueError, match="loss_name"):
+        classify(cv.exp_decay(20), loss_name="hinge")
+
+
+# --------------------------------------------------------------------------------------------
+# converging
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 8, 10, 15, 20, 30, 50, 100, 300, 1000, 2000, 5000])
+def test_exponential_decay_converges_at_every_length(n):
+    v = judge(cv.exp_decay(n))
+    assert v.verdict == "converging", v.reason
+    assert "borderline" not in v.flags
+    assert v.metrics["n_points"] == n
+    assert v.metrics["initial"] == 1.0
+    assert v.metrics["min_epoch"] == n - 1
+
+
+@pytest.mark.parametrize("n", [5, 8, 10, 20, 50, 100, 500, 2000, 5000])
+@pytest.mark.parametrize("seed", range(5))
+def test_exponential_decay_with_small_noise_converges(n, seed):
+    # noise std of 1% of the fall: unambiguous at every length
+    v = judge(cv.exp_decay(n, noise=0.01, seed=seed))
+    assert v.verdict == "converging", v.reason
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.0, 10.0, 50.0])
+def test_exponential_decay_at_different_rates(tau):
+    v = judge(cv.exp_decay(200, epochs_per_e=tau))
+    assert v.verdict == "converging", v.reason
+
+
+@pytest.mark.parametrize("n", [10, 100, 5000])
+def test_one_over_t_decay_converges(n):
+    v = judge(cv.inv_t_decay(n))
+    assert v.verdict == "converging", v.reason
+
+
+@pytest.mark.parametrize(
+    "lams, frac",  # lr = frac * 2 / max(lams)
+    [([1.0], 0.25), ([1.0], 0.95), ([4.0, 1.0], 0.9), ([4.0, 1.0], 0.98), ([4.0, 0.01], 0.8)],
+)
+def test_gradient_descent_below_two_over_lambda_converges(lams, frac):
+    lr = frac * 2.0 / max(lams)
+    losses, xs = cv.gd_quadratic(lams, lr, 150)
+    # the truth, independently: every coordinate contracts by |1 - lr*lam| < 1 per step
+    assert np.all(np.abs(1.0 - lr * np.asarray(lams)) < 1.0)
+    v = judge(losses)
+    assert v.verdict == "converging", v.reason
+
+
+def test_negative_and_near_zero_losses():
+    v = judge(cv.exp_decay(100) - 5.0)  # from -4 to about -5
+    assert v.verdict == "converging", v.reason
+    tiny = cv.exp_decay(100, start=1e-12 * math.e**16, epochs_per_e=100 / 16)  # down to ~1e-12
+    assert tiny[-1] < 2e-12
+    assert judge(tiny).verdict == "converging"
+    to_zero = cv.exp_decay(100) - cv.exp_decay(100)[-1]  # ends at exactly 0
+    assert judge(to_zero).verdict == "converging"
+
+
+@pytest.mark.parametrize("scale", [1e-4, 1e-2, 1.0, 1e2, 1e4])
+def test_scales_from_1e_minus_4_to_1e4(scale):
+    assert judge(scale * cv.exp_decay(100)).verdict == "converging"
+    assert judge(scale * cv.bounce(60)).verdict == "oscillating"
+    assert judge(scale * cv.exp_decay(100)[::-1]).verdict == "diverging"
+    assert judge(scale * cv.flat(100, 1.0, noise=1e-3)).verdict == "plateaued"
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("trend", ["exp", "inv_t", "two_phase"])
+def test_noisy_minibatch_curves_are_never_oscillating_or_diverging(seed, trend):
+    heavy = seed % 2 == 1
+    noise = (0.02, 0.05, 0.1)[seed % 3]
+    y = cv.minibatch(2000 + 100 * (seed % 7), seed=seed, trend=trend, noise=noise, heavy=heavy)
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+
+
+def test_spike_then_recover_is_converging_with_early_spike():
+    v = judge(cv.spike_then_recover(100, spike_at=7))
+    assert v.verdict == "converging", v.reason
+    assert "early_spike" in v.flags
+    assert v.metrics["spike_epoch"] == 7
+    assert "spike at epoch 7" in v.reason
+    v = judge(cv.spike_then_recover(30, spike_at=3, height=1.5))
+    assert (v.verdict, "early_spike" in v.flags) == ("converging", True), v.reason
+
+
+def test_catapult_above_initial_then_converges():
+    """The loss first rises to ten times its initial value, then falls to near zero."""
+    y = np.concatenate([[1.0, 4.0, 10.0, 3.0], cv.exp_decay(96, start=1.0)])
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+    assert "early_spike" in v.flags
+
+
+def test_edge_of_stability_bouncing_on_a_falling_trend_is_a_flag():
+    t = np.arange(200)
+    y = np.exp(-t / 100) * (1 + 0.1 * (-1.0) ** t)
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+    assert "edge_of_stability" in v.flags
+
+
+def test_clean_curves_are_not_flagged_noisy():
+    for y in (cv.exp_decay(6), cv.exp_decay(50), cv.inv_t_decay(300)):
+        assert "noisy" not in judge(y).flags
+
+
+# --------------------------------------------------------------------------------------------
+# diverging
+
+
+@pytest.mark.parametrize("lams, frac", [([1.0], 1.01), ([1.0], 1.05), ([4.0, 1.0], 1.02)])
+def test_gradient_descent_above_two_over_lambda_diverges(lams, frac):
+    lr = frac * 2.0 / max(lams)
+    losses, _ = cv.gd_quadratic(lams, lr, 120)
+    assert abs(1.0 - lr * max(lams)) > 1.0  # the top coordinate grows geometrically
+    v = judge(losses)
+    assert v.verdict == "diverging", v.reason
+
+
+def test_geometric_growth_at_the_end_after_progress_is_diverging():
+    """Falls to near zero, then starts to grow geometrically (still below the initial loss)."""
+    y = cv.exp_decay(100, epochs_per_e=5.0)
+    y[80:] = y[80] + 1e-4 * (1.5 ** np.arange(20) - 1.0)  # ends at about 0.22
+    assert y[-1] < y[0]
+    v = judge(y)
+    assert v.verdict == "diverging", v.reason
+
+
+def test_learns_then_jumps_up_and_stays_is_late_blowup():
+    v = judge(cv.learn_then_jump(100, jump_at=60, to=0.8))
+    assert v.verdict == "diverging", v.reason
+    assert "late_blowup" in v.flags
+    assert "stayed" in v.reason
+
+
+@pytest.mark.parametrize("start", [1, 3, 40, 99])
+def test_nan_at_the_end_is_diverging_with_the_right_epoch(start):
+    y = cv.with_nan_tail(cv.exp_decay(100), start)
+    v = judge(y)
+    assert v.verdict == "diverging"
+    assert v.metrics["diverged_epoch"] == start
+    assert v.metrics["final"] is None
+    assert f"epoch {start}" in v.reason
+
+
+def test_inf_at_the_end_and_all_nan():
+    y = cv.exp_decay(30)
+    y[-1] = np.inf
+    v = judge(y)
+    assert (v.verdict, v.metrics["diverged_epoch"]) == ("diverging", 29)
+    v = judge([np.nan] * 10)
+    assert (v.verdict, v.metrics["diverged_epoch"]) == ("diverging", 0)
+    assert v.metrics["min"] is None and v.metrics["initial"] is None
+
+
+def test_nan_after_progress_flags_late_blowup():
+    y = cv.with_nan_tail(cv.exp_decay(100), 70)
+    assert "late_blowup" in judge(y).flags
+    rising = cv.with_nan_tail(np.exp(np.arange(30) / 3.0), 20)  # never made progress
+    assert "late_blowup" not in judge(rising).flags
+
+
+def test_isolated_nan_in_the_middle_is_missing_not_divergence():
+    y = cv.exp_decay(100)
+    y[[10, 37, 80]] = np.nan
+    y[55] = np.inf
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+    assert v.metrics["diverged_epoch"] is None
+    assert v.metrics["min_epoch"] == 99
+
+
+def test_rising_from_the_start_is_diverging():
+    v = judge(1.0 + 0.01 * np.arange(50))
+    assert v.verdict == "diverging", v.reason
+    assert "sits above the initial loss" in v.reason
+
+
+# --------------------------------------------------------------------------------------------
+# oscillating
+
+
+def test_bouncing_between_two_values():
+    v = judge(cv.bounce(60))
+    assert v.verdict == "oscillating", v.reason
+    assert "borderline" not in v.flags
+    assert v.metrics["alternation"] == 1.0
+
+
+def test_gradient_descent_exactly_at_two_over_lambda():
+    """At lr = 2/lam the iterate flips between x0 and 2c - x0 forever. On the training quadratic
+    the two points have the same loss (the loss is flat: plateaued); on a held-out quadratic with
+    another minimum (a validation loss) the loss alternates between two values: oscillating."""
+    losses, xs = cv.gd_quadratic([1.0], 2.0, 100, x0=[1.0])
+    assert np.allclose(xs[::2, 0], 1.0) and np.allclose(xs[1::2, 0], -1.0)
+    assert judge(losses).verdict == "plateaued"
+
+    held, xs = cv.gd_quadratic([1.0, 0.5], 2.0, 100, eval_center=[0.3, 0.0])
+    assert len(np.unique(np.round(held[60:], 12))) == 2  # two values, after the 2nd coordinate
+    v = judge(held)
+    assert v.verdict == "oscillating", v.reason
+
+
+def test_gradient_descent_period_two_orbit_on_a_bounded_loss():
+    """lr = 3 on sqrt(1 + x^2) + 0.3x (curvature 0.87 at the minimum: 2/curvature = 2.3): the
+    minimum is unstable, the gradient is bounded, and GD settles on a period-2 orbit."""
+    y = cv.gd_tilted_huber(3.0, 200)
+    assert abs(y[-1] - y[-3]) < 1e-9 and abs(y[-1] - y[-2]) > 0.1  # period 2, by iteration
+    v = judge(y)
+    assert v.verdict == "oscillating", v.reason
+
+
+@pytest.mark.parametrize("r", [3.6, 3.62, 3.65])
+@pytest.mark.parametrize("x0", [0.2, 0.3, 0.7])
+def test_logistic_map_bounded_chaos_on_two_bands(r, x0):
+    y = cv.logistic_map(300, r, x0=x0)
+    d = np.diff(y[100:])
+    assert np.all(d[1:] * d[:-1] < 0)  # by construction every step changes direction
+    v = judge(y)
+    assert v.verdict == "oscillating", v.reason
+
+
+def test_short_bouncing_window_is_borderline():
+    v = judge(cv.bounce(10))
+    assert v.verdict == "oscillating"
+    assert "borderline" in v.flags
+
+
+# --------------------------------------------------------------------------------------------
+# plateaued
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_flat_at_ln2_is_stuck_at_chance(seed):
+    v = judge(cv.flat(100, cv.LN2, noise=1e-4, seed=seed), loss_name="bce")
+    assert v.verdict == "plateaued", v.reason
+    assert "stuck_at_chance" in v.flags
+    assert "ln 2" in v.reason
+
+
+@pytest.mark.parametrize("start", [None, 2.4, 5.0])
+def test_flat_at_ln10_is_stuck_at_chance(start):
+    y = cv.flat(200, cv.LN10, noise=1e-4, seed=1, start=start)
+    v = judge(y, loss_name="cross_entropy", n_classes=10)
+    assert v.verdict == "plateaued", v.reason
+    assert "stuck_at_chance" in v.flags
+    assert "ln 10" in v.reason
+    # the class count alone (loss unknown) also gives the chance level
+    assert "stuck_at_chance" in judge(y, n_classes=10).flags
+    # another class count: not at chance
+    assert "stuck_at_chance" not in judge(y, loss_name="cross_entropy", n_classes=3).flags
+
+
+def test_flat_with_noise_and_unknown_loss_is_plateaued():
+    for seed in range(10):
+        v = judge(cv.flat(100, 0.8, noise=0.01, seed=seed))
+        assert v.verdict == "plateaued", v.reason
+
+
+def test_converging_to_a_low_loss_is_not_stuck_at_chance():
+    y = cv.exp_decay(100, start=cv.LN2, floor=0.05)
+    v = judge(y, loss_name="bce")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags
+
+
+@pytest.mark.parametrize("loss_name", ["bce", "cross_entropy", "mse"])
+def test_very_slow_linear_decrease_of_one_percent_is_plateaued(loss_name):
+    """1% of the way to zero over 200 epochs, for a loss known to be >= 0."""
+    v = judge(cv.slow_linear(200, fraction=0.01), loss_name=loss_name, n_classes=5)
+    assert v.verdict == "plateaued", v.reason
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_slow_decrease_buried_in_noise_is_plateaued(seed):
+    """A 1% fall with noise of the same size: no progress the curve can show."""
+    v = judge(cv.slow_linear(200, fraction=0.01, noise=0.007, seed=seed))
+    assert v.verdict == "plateaued", v.reason
+
+
+def test_constant_curve():
+    v = judge([0.5] * 30)
+    assert v.verdict == "plateaued"
+    assert v.metrics["diverged_epoch"] is None
+
+
+# --------------------------------------------------------------------------------------------
+# flags: overfitting, borderline
+
+
+def test_overfitting_val_rising_while_train_falls():
+    train, val = cv.overfitting_pair(200, turn=60)
+    v = judge(val, train_curve=train)
+    assert "overfitting" in v.flags, v.reason
+    # the same validation curve next to a training curve that does not fall: no overfitting
+    v = judge(val, train_curve=np.full(200, 0.3))
+    assert "overfitting" not in v.flags
+    # a validation curve that keeps falling: no overfitting
+    assert "overfitting" not in judge(train * 1.1, train_curve=train).flags
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4])
+def test_curves_shorter_than_five_points_are_borderline(n):
+    for y in (cv.exp_decay(max(n, 1))[:n], np.ones(n), cv.bounce(n)):
+        v = judge(y)
+        assert "borderline" in v.flags
+        assert v.metrics["n_points"] == n
+
+
+def test_borderline_near_the_swing_threshold():
+    """Falls from 1 to 0, then bounces +-a: median step 2a against a range of 1 + a. Swings of
+    exactly the threshold fraction are borderline; far above (oscillating) or far below
+    (converging, edge of stability) they are not."""
+
+    def curve(a):
+        return np.concatenate([cv.exp_decay(40, epochs_per_e=4.0), a * (-1.0) ** np.arange(60)])
+
+    th = Thresholds()
+    a_edge = th.osc_swing / (2.0 - th.osc_swing)  # 2a = osc_swing * (1 + a)
+    assert "borderline" in judge(curve(a_edge)).flags
+    v = judge(curve(0.2))
+    assert v.verdict == "oscillating" and "borderline" not in v.flags
+    v = judge(curve(0.01))  # swings of 2% of the range: below osc_swing, above eos_swing
+    assert v.verdict == "converging" and "borderline" not in v.flags
+    assert "edge_of_stability" in v.flags
+
+
+def test_thresholds_override_changes_the_verdict():
+    y = cv.gd_tilted_huber(3.0, 200)  # swings of about 9% of the range
+    assert judge(y).verdict == "oscillating"
+    assert judge(y, Thresholds(osc_swing=0.2)).verdict == "converging"
+
+
+# --------------------------------------------------------------------------------------------
+# invariance: shifting and scaling (hypothesis)
+
+FAMILIES = {
+    "exp": lambda p, s: cv.exp_decay(int(5 + p * 400), noise=0.01 * (s % 3), seed=s),
+    "inv_t": lambda p, s: cv.inv_t_decay(int(10 + p * 500)),
+    "spike": lambda p, s: cv.spike_then_recover(60 + int(p * 100), spike_at=3 + s % 10),
+    "jump": lambda p, s: cv.learn_then_jump(100, jump_at=40 + s % 40, to=0.3 + p),
+    "bounce": lambda p, s: cv.bounce(20 + int(p * 100), low=p, high=1.0 + p),
+    "logistic": lambda p, s: cv.logistic_map(100 + s, 3.6 + 0.06 * p),
+    "flat": lambda p, s: cv.flat(20 + int(p * 300), 0.7, noise=0.01, seed=s),
+    "minibatch": lambda p, s: cv.minibatch(500 + int(p * 2000), seed=s, noise=0.02 + 0.1 * p),
+    "gd_up": lambda p, s: cv.gd_quadratic([1.0], 2.0 * (1.01 + 0.05 * p), 80)[0],
+    "nan_tail": lambda p, s: cv.with_nan_tail(cv.exp_decay(50), 5 + s % 40),
+    "huber": lambda p, s: cv.gd_tilted_huber(2.2 + 2.0 * p, 150),
+    "noise": lambda p, s: np.random.default_rng(s).standard_normal(5 + int(p * 60)),
+}
+
+
+def _same(a: Verdict, b: Verdict) -> bool:
+    return a.verdict == b.verdict and a.flags == b.flags
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    family=st.sampled_from(sorted(FAMILIES)),
+    p=st.floats(0.0, 1.0),
+    seed=st.integers(0, 10_000),
+    log_scale=st.floats(-4.0, 4.0),
+    shift=st.floats(-1000.0, 1000.0),
+)
+def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift):
+    y = FAMILIES[family](p, seed)
+    finite = y[np.isfinite(y)]
+    spread = float(np.ptp(finite)) if finite.size else 1.0
+    base = judge(y)
+    scaled = judge(y * 10.0**log_scale)
+    shifted = judge(y + shift * max(spread, 1e-300))  # shifts of up to 1000 ranges
+    assert _same(base, scaled), (base.reason, scaled.reason)
+    assert _same(base, shifted), (base.reason, shifted.reason)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=0, max_size=60
+    ),
+    power=st.integers(-20, 20),
+    nan_at=st.lists(st.integers(0, 59), max_size=5),
+)
+def test_any_curve_gives_a_valid_verdict_and_exact_power_of_two_scaling(values, power, nan_at):
+    y = np.array(values, dtype=float)
+    for i in nan_at:
+        if i < y.size:
+            y[i] = np.nan
+    v = judge(y)
+    if y.size and not np.isfinite(y[-1]):
+        assert v.verdict == "diverging"
+    # multiplying by a power of two is exact in floating point, so the verdict must not move
+    assert _same(v, judge(y * 2.0**power))
+
+
+# --------------------------------------------------------------------------------------------
+# the real Keras logs in ../shared/external_logs (skipped when absent)
+
+EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external_logs"
+KERAS_LOSS = {
+    "binary_crossentropy": "bce",
+    "categorical_crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+}
+
+
+def _external():
+    if not (EXTERNAL / "labels.csv").is_file():
+        pytest.skip(f"no external logs at {EXTERNAL}")
+    out = {}
+    with open(EXTERNAL / "labels.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            config = json.loads(row["config"]) if row["config"] else {}
+            loss_name = KERAS_LOSS.get(config.get("loss"))
+            dataset = config.get("dataset", "")
+            # classes: MNIST has 10; the blob set has 3 (accuracy starts near 1/3); circle: bce
+            k = 10 if dataset == "mnist" else 3 if "blob" in dataset else None
+            with open(EXTERNAL / row["file"], newline="") as fh2:
+                rows = list(csv.DictReader(fh2))
+            cols = {c: np.array([float(r[c]) for r in rows]) for c in ("loss", "val_loss")}
+            out[row["file"]] = (cols, loss_name, k)
+    return out
+
+
+def test_external_logs_all_thirty():
+    logs = _external()
+    assert len(logs) == 30
+    got = {}
+    for name, (cols, loss_name, k) in logs.items():
+        for col in ("loss", "val_loss"):
+            train = cols["loss"] if col == "val_loss" else None
+            for kw in ({}, {"loss_name": loss_name, "n_classes": k}):
+                got[name, col, bool(kw)] = judge(cols[col], train_curve=train, **kw)
+    # MNIST: flat at ln 10 for 100 epochs (accuracy ~0.11): plateaued, at chance
+    v = got["deepdiagnosis/MNIST_Normal_double_random_99fe3625.csv", "loss", True]
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    # AUTOTRAINER's vanishing-gradient demo: flat at ln 2 (bce)
+    v = got["autotrainer/Gradient_Vanish_Case.csv", "loss", True]
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    # diffthr_*: the 'normal' models; all but one fall smoothly (or noisily) to a lower loss;
+    # 22eb8478 drops in the first epochs and then sits at 1.06 for 120 epochs with accuracy
+    # 0.357 on 3 classes, so it is left out here
+    for name in logs:
+        if "diffthr_" in name and "22eb8478" not in name:
+            for col in ("loss", "val_loss"):
+                for kw in (False, True):
+                    v = got[name, col, kw]
+                    assert v.verdict == "converging", (name, col, v.reason)
+    # 59282996: ten epochs of noise around 0.83 (training loss): never oscillating/diverging
+    for name in logs:
+        if name.startswith("deepfd/59282996"):
+            v = got[name, "loss", True]
+            assert v.verdict == "plateaued", (name, v.reason)
+            assert "noisy" in v.flags
+    # the one-epoch log and the four-epoch log are borderline
+    short = (
+        "deepdiagnosis/motivating_31880720_Gradient_Vanish_Case.csv",
+        "deepfd/31556268_iter_1.csv",
+    )
+    for name in short:
+        for col in ("loss", "val_loss"):
+            assert "borderline" in got[name, col, False].flags
