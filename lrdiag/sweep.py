@@ -9,12 +9,16 @@ the others.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lrdiag import __version__, model
 from lrdiag.classify import classify
@@ -150,8 +154,11 @@ class _Chunk:
             self.params[k] += u
 
 
-def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick):
-    """Train one chunk, writing its rows of ``loss``/``val_loss``/``diverged``/``done`` in place."""
+def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop):
+    """Train one chunk, writing its rows of ``loss``/``val_loss``/``diverged``/``done`` in place.
+
+    Returns early, leaving ``done`` at the epochs completed, when ``stop`` is set.
+    """
     X, Y, Xv, Yv = data
     spec = cfg.model
     E = cfg.training.epochs
@@ -181,8 +188,8 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
     full_batch = cfg.training.batch_size is None
     if full_batch:
         for k in range(E + 1):
-            if len(c.rows) == 0:
-                break
+            if len(c.rows) == 0 or stop.is_set():
+                return
             if k < E:
                 losses, grads = model.loss_and_grads(c.params, X, Y, spec)
             else:
@@ -195,15 +202,14 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
             if grads is not None and len(c.rows):
                 c.step(grads)
                 tick(len(c.rows))
-        done[c.rows] = E
         return
 
     bs = cfg.training.batch_size
     retire(0, record(0, model.loss(c.params, X, Y, spec), ~_finite_params(c.params)))
     done[c.rows] = 0
     for k, order in enumerate(epoch_orders(len(X), E, cfg.data.seed), start=1):
-        if len(c.rows) == 0:
-            break
+        if len(c.rows) == 0 or stop.is_set():
+            return
         Xs, Ys = X[order], Y[order]
         total = np.zeros(len(c.rows))
         for start in range(0, len(X), bs):
@@ -217,13 +223,21 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
                 loss[c.rows[bad], k] = np.nan
                 retire(k, bad)
                 total = total[~bad]
-            if len(c.rows) == 0:
-                break
+            if len(c.rows) == 0 or stop.is_set():
+                return
         n_steps = -(-len(X) // bs)
         if len(c.rows):
             retire(k, record(k, total / n_steps))
             done[c.rows] = k
             tick(len(c.rows))
+
+
+def default_threads() -> int:
+    """Worker threads for training: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def train(
@@ -233,8 +247,16 @@ def train(
     *,
     max_memory: int | None = None,
     progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
-    """Train ``runs`` on ``dataset``; ``progress(n)`` is called with run-epochs done."""
+    """Train ``runs`` on ``dataset``; ``progress(n)`` is called with run-epochs done.
+
+    Runs are independent, so a chunk is split into ``threads`` shards trained concurrently
+    (NumPy releases the GIL in ufuncs and matrix products), each with a single-threaded BLAS:
+    small batched products gain nothing from BLAS threads, and its spinning threads collapse
+    when the machine is busy. A Ctrl-C stops every shard at its next step; what was trained
+    is returned with ``complete=False``.
+    """
     dtype = np.dtype(cfg.training.dtype)
     X = np.ascontiguousarray(dataset.X, dtype=dtype)
     Y = np.ascontiguousarray(dataset.Y, dtype=dtype)
@@ -251,19 +273,32 @@ def train(
     scales = np.array([r.init_scale for r in runs])
     seeds = np.array([r.seed for r in runs])
     tick = progress or (lambda n: None)
+    n_threads = max(1, threads or default_threads())
+    shard = -(-p.chunk_size // n_threads)  # n_threads shards at a time fill one chunk's memory
+    stop = threading.Event()
+
+    def work(lo: int, hi: int) -> None:
+        with np.errstate(all="ignore"):  # error state is per thread
+            _train_chunk(
+                cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
+                None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
+                tick, stop,
+            )  # fmt: skip
+
     start = time.perf_counter()
-    complete = True
-    try:
-        with np.errstate(all="ignore"):
-            for lo in range(0, R, p.chunk_size):
-                hi = min(R, lo + p.chunk_size)
-                views = (loss[lo:hi], None if val_loss is None else val_loss[lo:hi])
-                _train_chunk(
-                    cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi],
-                    views[0], views[1], diverged[lo:hi], done[lo:hi], tick,
-                )  # fmt: skip
-    except KeyboardInterrupt:
-        complete = False
+    with threadpool_limits(limits=1, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            futures = [pool.submit(work, lo, min(R, lo + shard)) for lo in range(0, R, shard)]
+            try:
+                while not all(f.done() for f in futures):
+                    wait(futures, timeout=0.1)
+            except KeyboardInterrupt:
+                stop.set()
+                wait(futures)
+            for f in futures:
+                if not f.cancelled():
+                    f.result()  # re-raise a worker's exception here
+    complete = not stop.is_set() and bool((done == E).all())
     return TrainResult(loss, val_loss, diverged, done, time.perf_counter() - start, complete)
 
 
