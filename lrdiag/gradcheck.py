@@ -176,7 +176,7 @@ def check_gradients(
     base = {k: np.array(params[k], dtype=np.float64, copy=True) for k in names}
     work = {k: v.copy() for k, v in base.items()}  # probed in place, restored after each probe
 
-    def call_loss() -> float:
+    def call_loss() -> tuple[float, Any]:
         return _call_loss(loss_fn, work, where)
 
     f0, loss_dtype = call_loss()
