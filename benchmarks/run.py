@@ -1,0 +1,483 @@
+"""``make bench``: the sweep engine against the plain per-run NumPy loop, side by side.
+
+    python -m benchmarks.run [--quick] [--only W1,W3] [--reps 3] [--loop-budget 60]
+                             [--no-memory] [--out benchmarks/results/latest.json]
+
+What it does, all in one process (so both sides see the same machine at the same moment):
+
+1. NumPy's matmul peak: a square float32 and float64 GEMM big enough to use every core
+   (median of 3), in GFLOP/s.
+2. For each workload (benchmarks/workloads.py): the engine (``lrdiag.sweep.train``, training time
+   only) and the loop (benchmarks/loop.py) in alternation, ``--reps`` times each, medians
+   reported. When the whole loop would take longer than ``--loop-budget`` seconds over all reps,
+   the loop trains an evenly spaced subset of the runs and its time is extrapolated per
+   run-epoch trained (the table marks it and says from how many runs).
+3. Correctness: the loop's final losses must equal the engine's, run for run, to float32
+   rounding on every stable run (finite in both, loss never rising by more than
+   ``STABLE_RISE``); otherwise the benchmark fails (exit 1), so a fast but wrong engine
+   cannot win.
+4. FLOPs: the exact count of the matrix products training needs, per applied update and run:
+   forward 2*B*in*out per layer; backward 2*B*in*out per layer for dW plus 2*B*in*out for the
+   input gradient of every layer except the first. Bias terms, element-wise work and the
+   loss-only evaluations (the last full-batch epoch, epoch 0 of mini-batch) are not counted.
+   Runs that diverged count only the updates they applied.
+5. Memory: peak RSS of this process and, per workload, a fresh child process that trains the
+   same grid for a few epochs (memory per step does not depend on the number of epochs): its
+   RSS before training, its peak RSS (VmHWM; ru_maxrss would report the parent's peak, which a
+   spawned child inherits through fork and exec), and tracemalloc's peak of the
+   bytes allocated during training (NumPy reports its array buffers to tracemalloc), which is
+   the engine's working set free of interpreter and library overhead.
+6. The memory check: a 1,024-run W1-shaped sweep of 20 epochs trained under
+   ``max_memory=256MB`` and unchunked, each in a fresh child: peak RSS against the budget, and
+   the chunked losses (and verdicts, once classify exists) equal to the unchunked ones.
+
+Results go to benchmarks/results/latest.json and a table is printed. Timings on a shared
+machine are noisy: compare ratios measured in the same run, not seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import loop, workloads
+from lrdiag import model, sweep
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+GEMM_SIZE = 2048  # square GEMM for the peak: ~17 GFLOP, long enough to keep both cores busy
+STABLE_RISE = 1e-3  # a run is "stable" if its loss never rises by more than this (relative)
+LOSS_RTOL = 1e-4  # final losses of stable runs: engine vs loop (float32, after up to 500 steps)
+MEMORY_EPOCHS = 3  # epochs of the memory children (full batch; mini-batch runs 1 epoch)
+MEM_CHECK = {"n_lrs": 256, "epochs": 20, "budget": 256 * 10**6}  # 1,024 runs
+MEM_CHECK_QUICK = {"n_lrs": 32, "epochs": 3, "budget": 32 * 10**6}  # 128 runs
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def median(xs):
+    return float(np.median(np.asarray(xs, dtype=float)))
+
+
+def _proc_status(field: str) -> int:
+    """A ``kB`` field of /proc/self/status in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rss_now() -> int:
+    """Resident set size of this process now, bytes (VmRSS)."""
+    return _proc_status("VmRSS")
+
+
+def rss_peak() -> int:
+    """Peak resident set size of this process, bytes: VmHWM, which starts afresh at exec, unlike
+    ru_maxrss, which a spawned child inherits from its parent (the fallback off Linux)."""
+    peak = _proc_status("VmHWM")
+    if peak:
+        return peak
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
+
+
+def mb(n: float | None) -> str:
+    return "-" if n is None else f"{n / 1e6:,.0f} MB"
+
+
+# --------------------------------------------------------------------------- GEMM peak
+
+
+def gemm_peak(n: int = GEMM_SIZE, reps: int = 3) -> dict:
+    """Median GFLOP/s of an (n, n) @ (n, n) matmul into a preallocated output, per dtype."""
+    out = {}
+    rng = np.random.default_rng(0)
+    for dtype in ("float32", "float64"):
+        a = rng.standard_normal((n, n)).astype(dtype)
+        b = rng.standard_normal((n, n)).astype(dtype)
+        c = np.empty((n, n), dtype=dtype)
+        np.matmul(a, b, out=c)  # warm-up: threads started, pages touched
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter()
+            np.matmul(a, b, out=c)
+            times.append(time.perf_counter() - t)
+        out[dtype] = 2 * n**3 / median(times) / 1e9
+    return out
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+
+def flops_per_update(sizes, batch: int) -> int:
+    """Exact FLOPs of the matrix products of one training step of one run on ``batch`` rows."""
+    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    fwd = sum(2 * batch * i * o for i, o in layers)
+    dW = fwd
+    dX = sum(2 * batch * i * o for i, o in layers[1:])  # no input gradient for the first layer
+    return fwd + dW + dX
+
+
+def training_flops(cfg, dataset, diverged_epoch: np.ndarray) -> dict:
+    """FLOPs of the updates every run applied (a run diverged at epoch d applied d epochs'
+    worth for full batch; for mini-batch its diverging epoch is counted whole: an upper bound)."""
+    n, d = dataset.X.shape
+    sizes = model.layer_sizes(d, cfg.model.hidden, dataset.Y.shape[1])
+    E = cfg.training.epochs
+    bs = cfg.training.batch_size
+    batches = [n] if bs is None else [min(bs, n - s) for s in range(0, n, bs)]
+    per_epoch = sum(flops_per_update(sizes, b) for b in batches)
+    epochs = np.where(diverged_epoch < 0, E, diverged_epoch).astype(np.int64)
+    run_epochs = int(epochs.sum())
+    return {
+        "flops_per_run_epoch": per_epoch,
+        "run_epochs": run_epochs,
+        "flops": per_epoch * run_epochs,
+        "nominal_flops": per_epoch * E * len(diverged_epoch),
+    }
+
+
+# --------------------------------------------------------------------------- correctness
+
+
+def stable_rows(curves: np.ndarray) -> np.ndarray:
+    """(R,) True where the curve is finite throughout and never rises by more than STABLE_RISE."""
+    finite = np.isfinite(curves).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        rise = np.diff(curves, axis=1) / np.abs(curves[:, :-1])
+    return finite & ~(np.nan_to_num(rise, nan=np.inf) > STABLE_RISE).any(axis=1)
+
+
+def compare(engine_loss: np.ndarray, loop_loss: np.ndarray) -> dict:
+    """Final losses of the rows both trained: equal on stable runs, same NaN pattern overall."""
+    stable = stable_rows(engine_loss) & stable_rows(loop_loss)
+    e, lo = engine_loss[stable, -1], loop_loss[stable, -1]
+    rel = np.abs(e - lo) / np.maximum(np.abs(lo), 1e-30)
+    worst = float(rel.max()) if rel.size else 0.0
+    same_nan = bool(np.array_equal(np.isnan(engine_loss), np.isnan(loop_loss)))
+    return {
+        "compared_runs": int(len(engine_loss)),
+        "stable_runs": int(stable.sum()),
+        "max_rel_diff_final_loss": worst,
+        "same_divergence_pattern": same_nan,
+        "ok": worst <= LOSS_RTOL,
+    }
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def subset_indices(n_runs: int, n_sub: int) -> np.ndarray:
+    """``n_sub`` evenly spaced run indices, both ends included (covers every grid axis)."""
+    if n_sub >= n_runs:
+        return np.arange(n_runs)
+    return np.unique(np.linspace(0, n_runs - 1, n_sub).round().astype(int))
+
+
+def time_workload(w, reps: int, loop_budget: float, log) -> dict:
+    cfg, ds = w.cfg, w.dataset
+    runs = sweep.expand_grid(cfg)
+    R, E = len(runs), cfg.training.epochs
+
+    # Probe: one mid-grid run of the loop decides whether the loop trains every run.
+    probe = loop.train_runs(cfg, ds, [runs[R // 2]])
+    per_run = probe.seconds
+    n_sub = R if per_run * R * reps <= loop_budget else max(2, int(loop_budget / (per_run * reps)))
+    sub = subset_indices(R, n_sub)
+    log(f"  {w.name}: loop probe {per_run:.3f} s/run; loop trains {len(sub)} of {R} runs")
+
+    eng_times, loop_times = [], []
+    eng = lp = None
+    for rep in range(reps):
+        eng = sweep.train(cfg, ds, runs)
+        eng_times.append(eng.seconds)
+        lp = loop.train_runs(cfg, ds, [runs[i] for i in sub])
+        loop_times.append(lp.seconds)
+        log(f"  {w.name} rep {rep + 1}/{reps}: engine {eng.seconds:.2f} s, loop {lp.seconds:.2f} s")
+
+    t_eng = median(eng_times)
+    t_sub = median(loop_times)
+    fl = training_flops(cfg, ds, eng.diverged_epoch)
+    sub_epochs = int(np.where(lp.diverged_epoch < 0, E, lp.diverged_epoch).sum())
+    extrapolated = len(sub) < R
+    # Per run-epoch trained (a diverged run stops early in both); with every run this is exact.
+    t_loop = t_sub * fl["run_epochs"] / max(sub_epochs, 1) if extrapolated else t_sub
+    check = compare(eng.loss[sub], lp.loss)
+    return {
+        "workload": w.name,
+        "title": w.title,
+        "bound": w.bound,
+        "n_runs": R,
+        "epochs": E,
+        "diverged_runs": int((eng.diverged_epoch >= 0).sum()),
+        "engine_seconds": t_eng,
+        "engine_seconds_all": eng_times,
+        "loop_seconds": t_loop,
+        "loop_seconds_measured": loop_times,
+        "loop_runs_timed": int(len(sub)),
+        "loop_extrapolated": extrapolated,
+        "speedup": t_loop / t_eng,
+        **fl,
+        "engine_gflops": fl["flops"] / t_eng / 1e9,
+        "loop_gflops": fl["flops"] / t_loop / 1e9,
+        "check": check,
+        "dtype": cfg.training.dtype,
+    }
+
+
+# --------------------------------------------------------------------------- memory (children)
+
+
+def _child_train(spec: dict, side: str, max_memory, queue) -> None:
+    """In a fresh process: build the workload, train it, report memory (and losses)."""
+    w = workloads.build(spec)
+    runs = sweep.expand_grid(w.cfg)
+    base = rss_now()
+    tracemalloc.start()
+    t = time.perf_counter()
+    if side == "engine":
+        res = sweep.train(w.cfg, w.dataset, runs, max_memory=max_memory)
+    else:
+        res = loop.train_runs(w.cfg, w.dataset, runs)
+    seconds = time.perf_counter() - t
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    out = {
+        "rss_before": base,
+        "rss_peak": rss_peak(),
+        "traced_peak": traced_peak,
+        "seconds_traced": seconds,  # with tracemalloc on: not a timing figure
+        "loss": res.loss.tolist(),
+        "diverged_epoch": res.diverged_epoch.tolist(),
+    }
+    if side == "engine":
+        p = sweep.plan(
+            w.cfg, len(w.dataset.X), 0, w.dataset.X.shape[1], w.dataset.Y.shape[1], len(runs),
+            max_memory,
+        )  # fmt: skip
+        out["plan"] = {"chunk_size": p.chunk_size, "n_chunks": p.n_chunks,
+                       "bytes_per_run": p.bytes_per_run, "peak_bytes": p.peak_bytes}  # fmt: skip
+    queue.put(out)
+
+
+def in_child(spec: dict, side: str, max_memory=None) -> dict:
+    ctx = mp.get_context("spawn")  # a clean interpreter: nothing inherited, honest RSS
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child_train, args=(spec, side, max_memory, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def memory_spec(w) -> dict:
+    spec = json.loads(json.dumps(w.spec))
+    spec["training"]["epochs"] = 1 if w.cfg.training.batch_size else MEMORY_EPOCHS
+    return spec
+
+
+def workload_memory(w) -> dict:
+    spec = memory_spec(w)
+    out = {}
+    for side in ("engine", "loop"):
+        r = in_child(spec, side)
+        out[side] = {k: r[k] for k in ("rss_before", "rss_peak", "traced_peak")}
+        if "plan" in r:
+            out[side]["plan"] = r["plan"]
+    out["epochs"] = spec["training"]["epochs"]
+    return out
+
+
+def verdicts(spec: dict, loss: np.ndarray):
+    """The verdict of every curve, or None while lrdiag.classify has no classify yet."""
+    try:
+        from lrdiag.classify import classify
+
+        cfg = workloads.build(spec).cfg
+        return [classify(c, cfg.classify, n_classes=2, loss_name=cfg.model.loss).verdict
+                for c in loss]  # fmt: skip
+    except (ImportError, NotImplementedError):
+        return None
+
+
+def memory_check(quick: bool, log) -> dict:
+    p = MEM_CHECK_QUICK if quick else MEM_CHECK
+    spec = workloads.memory_check_spec(n_lrs=p["n_lrs"], epochs=p["epochs"])
+    log(f"  memory check: {4 * p['n_lrs']} runs x {p['epochs']} epochs, budget {mb(p['budget'])}")
+    chunked = in_child(spec, "engine", p["budget"])
+    whole = in_child(spec, "engine", 1 << 50)
+    a, b = np.asarray(chunked.pop("loss")), np.asarray(whole.pop("loss"))
+    finite = np.isfinite(a) & np.isfinite(b)
+    rel = np.abs(a - b)[finite] / np.maximum(np.abs(b[finite]), 1e-30)
+    va, vb = verdicts(spec, a), verdicts(spec, b)
+    for r in (chunked, whole):
+        r["training_rss"] = r["rss_peak"] - r["rss_before"]
+        r.pop("diverged_epoch")
+    return {
+        "n_runs": 4 * p["n_lrs"],
+        "epochs": p["epochs"],
+        "budget": p["budget"],
+        "chunked": chunked,
+        "unchunked": whole,
+        "max_rel_diff_loss": float(rel.max()) if rel.size else 0.0,
+        "same_nan_pattern": bool(np.array_equal(np.isnan(a), np.isnan(b))),
+        "same_verdicts": None if va is None else va == vb,
+        "within_budget": chunked["traced_peak"] <= 1.25 * p["budget"],
+    }
+
+
+# --------------------------------------------------------------------------- sharpness (hook)
+
+
+def time_sharpness(w) -> dict | None:
+    """Hook: the cost of the sharpness estimate, timed on its own (never inside the training
+    figures). Returns None until lrdiag.stability exists; then time its estimate on the
+    workload's trained parameters here and return {"seconds": ..., "runs": ...}."""
+    import importlib.util
+
+    if importlib.util.find_spec("lrdiag.stability") is None:
+        return None
+    return {"note": "lrdiag.stability exists: wire its sharpness estimate in time_sharpness"}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def table(results: dict) -> str:
+    peak = results["gemm_peak_gflops"]
+    lines = [
+        f"NumPy matmul peak ({GEMM_SIZE}^2 GEMM, median of 3): "
+        f"{peak['float32']:.0f} GFLOP/s float32, {peak['float64']:.0f} GFLOP/s float64",
+        "GFLOP/s count the matrix products training needs: forward 2*B*in*out per layer, "
+        "backward 2*B*in*out (dW) per layer",
+        "  + 2*B*in*out (input gradient) for every layer but the first; x updates applied x runs.",
+        "",
+        f"{'':4} {'engine s':>9} {'loop s':>9} {'speedup':>8} {'runs/s eng':>11} "
+        f"{'runs/s loop':>11} {'GF/s eng':>9} {'%peak':>6} {'GF/s loop':>9} {'%peak':>6}",
+    ]
+    for r in results["workloads"]:
+        pk = peak[r["dtype"]]
+        mark = "*" if r["loop_extrapolated"] else " "
+        lines.append(
+            f"{r['workload']:4} {r['engine_seconds']:9.2f} {r['loop_seconds']:8.2f}{mark} "
+            f"{r['speedup']:7.2f}x {r['n_runs'] / r['engine_seconds']:11.1f} "
+            f"{r['n_runs'] / r['loop_seconds']:11.1f} {r['engine_gflops']:9.1f} "
+            f"{100 * r['engine_gflops'] / pk:5.0f}% {r['loop_gflops']:9.1f} "
+            f"{100 * r['loop_gflops'] / pk:5.0f}%"
+        )
+    lines.append("")
+    for r in results["workloads"]:
+        c = r["check"]
+        extra = (
+            f"; loop time extrapolated from {r['loop_runs_timed']} of {r['n_runs']} runs "
+            "(per run-epoch trained)"
+            if r["loop_extrapolated"]
+            else ""
+        )
+        lines.append(
+            f"{r['workload']}: {r['title']}; {r['diverged_runs']} diverged{extra}. "
+            f"Engine vs loop, final loss on {c['stable_runs']}/{c['compared_runs']} stable runs: "
+            f"max rel diff {c['max_rel_diff_final_loss']:.1e} "
+            f"({'OK' if c['ok'] else 'MISMATCH'}; tolerance {LOSS_RTOL:g})"
+        )
+    if results.get("memory"):
+        lines += ["", "Peak memory per workload (fresh child, same grid, few epochs): "
+                  "RSS before -> peak RSS; tracemalloc peak during training"]  # fmt: skip
+        for name, m in results["memory"].items():
+            parts = []
+            for side in ("engine", "loop"):
+                s = m[side]
+                parts.append(f"{side} {mb(s['rss_before'])} -> {mb(s['rss_peak'])}, "
+                             f"traced {mb(s['traced_peak'])}")  # fmt: skip
+            lines.append(f"  {name}: " + "; ".join(parts))
+    mc = results.get("memory_check")
+    if mc:
+        c, u = mc["chunked"], mc["unchunked"]
+        same_v = {None: "n/a (classify not available yet)", True: "same", False: "DIFFERENT"}
+        lines += [
+            "",
+            f"Memory check: {mc['n_runs']} runs x {mc['epochs']} epochs (W1 shape), "
+            f"max_memory {mb(mc['budget'])}: {c['plan']['n_chunks']} chunks of "
+            f"{c['plan']['chunk_size']} runs (planned {mb(c['plan']['peak_bytes'])})",
+            f"  chunked:   training RSS +{mb(c['training_rss'])} (peak RSS {mb(c['rss_peak'])}), "
+            f"traced peak {mb(c['traced_peak'])}"
+            f" -> {'within' if mc['within_budget'] else 'OVER'} budget",
+            f"  unchunked: training RSS +{mb(u['training_rss'])} (peak RSS {mb(u['rss_peak'])}), "
+            f"traced peak {mb(u['traced_peak'])}",
+            f"  losses chunked vs unchunked: max rel diff {mc['max_rel_diff_loss']:.1e}, "
+            f"same NaN pattern: {mc['same_nan_pattern']}; verdicts: {same_v[mc['same_verdicts']]}",
+        ]
+    lines += ["", f"Peak RSS of the benchmark process: {mb(results['rss_peak'])}"]
+    return "\n".join(lines)
+
+
+def environment() -> dict:
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a timing")
+    ap.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
+    ap.add_argument("--reps", type=int, default=3, help="timed repetitions (medians reported)")
+    budget_help = "seconds the loop may take over all reps, else it is subsampled"
+    ap.add_argument("--loop-budget", type=float, default=60.0, help=budget_help)
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory children and check")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    names = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    log("GEMM peak ...")
+    results = {"environment": environment(), "quick": args.quick, "gemm_peak_gflops": gemm_peak()}
+    results["workloads"], results["memory"], results["sharpness"] = [], {}, {}
+    with np.errstate(all="ignore"):
+        for w in workloads.workloads(names, quick=args.quick):
+            log(f"{w.name}: {w.title}")
+            results["workloads"].append(time_workload(w, args.reps, args.loop_budget, log))
+            results["sharpness"][w.name] = time_sharpness(w)
+            if not args.no_memory:
+                log(f"  {w.name}: memory children ...")
+                results["memory"][w.name] = workload_memory(w)
+    if not args.no_memory:
+        results["memory_check"] = memory_check(args.quick, log)
+    results["rss_peak"] = rss_peak()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float))
+    print(table(results))
+    print(f"\nwritten: {args.out}")
+    bad = [r["workload"] for r in results["workloads"] if not r["check"]["ok"]]
+    if bad:
+        print(f"FAIL: engine and loop disagree on {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
