@@ -24,26 +24,68 @@ LEAKY_RELU_SLOPE = 0.01  # negative-side slope of leaky_relu (PyTorch's default)
 
 
 class Activation(NamedTuple):
-    """``f(z)`` and its derivative ``df(z, a)`` given both the input and the output."""
+    """``f(z)``, its derivative ``df(z, a)`` given the input and output, and ``scale_by_df``.
+
+    ``scale_by_df(d, a, tmp)`` multiplies ``d`` in place by f'(z), computed from the output
+    ``a = f(z)`` alone (every activation here allows it), using ``tmp`` (shaped like ``a``) as
+    scratch: the training hot path, with no fresh allocation.
+    """
 
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    scale_by_df: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     # 0.5 * (1 + tanh(z / 2)) never overflows, unlike 1 / (1 + exp(-z)).
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
+
+
+def _tanh_scale(d, a, tmp):
+    np.multiply(a, a, out=tmp)
+    np.subtract(1, tmp, out=tmp)
+    d *= tmp  # d * (1 - a^2)
+
+
+def _sigmoid_scale(d, a, tmp):
+    np.subtract(1, a, out=tmp)
+    tmp *= a
+    d *= tmp  # d * a (1 - a)
+
+
+def _relu_scale(d, a, tmp):
+    np.copyto(d, 0, where=a <= 0)  # relu'(z) = 1 where a = relu(z) > 0, else 0
+
+
+def _leaky_scale(d, a, tmp):
+    np.multiply(d, LEAKY_RELU_SLOPE, out=d, where=a <= 0)  # a > 0 exactly where z > 0
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation(lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
-    "tanh": Activation(np.tanh, lambda z, a: 1 - a * a),
-    "sigmoid": Activation(_sigmoid, lambda z, a: a * (1 - a)),
+    "relu": Activation(
+        lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype), _relu_scale
+    ),
+    "tanh": Activation(np.tanh, lambda z, a: 1 - a * a, _tanh_scale),
+    "sigmoid": Activation(_sigmoid, lambda z, a: a * (1 - a), _sigmoid_scale),
     "leaky_relu": Activation(
         lambda z: np.where(z > 0, z, LEAKY_RELU_SLOPE * z),
         lambda z, a: np.where(z > 0, 1, LEAKY_RELU_SLOPE).astype(z.dtype),
+        _leaky_scale,
     ),
-    "identity": Activation(lambda z: z, lambda z, a: np.ones_like(z)),
+    "identity": Activation(lambda z: z, lambda z, a: np.ones_like(z), lambda d, a, tmp: None),
+}
+
+# In-place forms of f used by the training hot path: f(z) written over z.
+_ACTIVATE_INPLACE: dict[str, Callable[[np.ndarray], None]] = {
+    "relu": lambda z: np.maximum(z, 0, out=z),
+    "tanh": lambda z: np.tanh(z, out=z),
+    "sigmoid": lambda z: _sigmoid(z, out=z),
+    "leaky_relu": lambda z: np.multiply(z, LEAKY_RELU_SLOPE, out=z, where=z < 0),
+    "identity": lambda z: None,
 }
 
 
@@ -211,22 +253,88 @@ def loss(params, X, Y, spec) -> np.ndarray:
     return head_for(spec).loss(forward(params, X, spec), Y)
 
 
-def loss_and_grads(params, X, Y, spec):
-    """Per-run mean loss ``(R,)`` and its gradient for every parameter."""
+_BLOCK = 1 << 14  # elements per block of the in-place derivative: three operands stay in L2
+
+
+def _scale_by_df_blocked(act: Activation, d: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> None:
+    """``d *= f'(z)`` in cache-sized blocks of the flattened arrays.
+
+    The derivative takes two or three element-wise passes; done block by block, each block of
+    ``a``, ``d`` and the scratch stays in cache, so memory sees about one pass instead of three.
+    """
+    flat_d, flat_a = d.reshape(-1), a.reshape(-1)
+    for start in range(0, flat_d.size, _BLOCK):
+        stop = min(start + _BLOCK, flat_d.size)
+        act.scale_by_df(flat_d[start:stop], flat_a[start:stop], tmp[: stop - start])
+
+
+class Workspace:
+    """Buffers that ``loss_and_grads`` reuses from one step to the next.
+
+    Fresh large arrays are expensive (page faults on every step); a training loop passes the
+    same workspace to every call. Buffers are keyed by name and shape, and all are dropped
+    when the number of runs changes (a diverged run left the chunk). Gradients returned with
+    a workspace live in it: they are valid until the next call.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self._runs = -1
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        if shape[0] != self._runs:
+            self._buffers.clear()
+            self._runs = shape[0]
+        key = (name, shape, np.dtype(dtype))
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape, dtype=dtype)
+        return buf
+
+
+def loss_and_grads(params, X, Y, spec, ws: Workspace | None = None):
+    """Per-run mean loss ``(R,)`` and its gradient for every parameter.
+
+    With a ``Workspace``, activations, deltas and gradients are written into its buffers with
+    in-place operations (the training hot path); without one, fresh arrays are returned.
+    """
+    ws = ws or Workspace()
     act = ACTIVATIONS[spec.activation]
+    activate = _ACTIVATE_INPLACE[spec.activation]
     head = head_for(spec)
-    logits, cache = forward(params, X, spec, keep=True)
+    L = n_layers(params)
+    R, B = params["W1"].shape[0], X.shape[-2]
+    dtype = params["W1"].dtype
+
+    inputs = [X]  # inputs[l - 1] feeds layer l: X (B, in) shared, then (R, B, H)
+    for layer in range(1, L + 1):
+        W, b = params[f"W{layer}"], params[f"b{layer}"]
+        z = ws.get(f"a{layer}", (R, B, W.shape[-1]), dtype)
+        np.matmul(inputs[-1], W, out=z)  # (R, B, out)
+        z += b
+        if layer < L:
+            activate(z)  # a = f(z), over z
+        inputs.append(z)
+    logits = inputs.pop()  # (R, B, k)
+
     losses = head.loss(logits, Y)
     delta = head.dlogits(logits, Y)  # (R, B, k): dL/dz of the last layer
     grads: dict[str, np.ndarray] = {}
-    for layer in range(len(cache), 0, -1):
-        a_in, z, _ = cache[layer - 1]
-        a_t = np.swapaxes(a_in, -1, -2)  # (in, B) shared, or (R, in, B)
-        grads[f"W{layer}"] = np.matmul(a_t, delta)  # (R, in, out)
-        grads[f"b{layer}"] = delta.sum(axis=-2, keepdims=True)  # (R, 1, out)
+    for layer in range(L, 0, -1):
+        W = params[f"W{layer}"]
+        a_in = inputs[layer - 1]
+        gW = grads[f"W{layer}"] = ws.get(f"gW{layer}", W.shape, dtype)
+        np.matmul(np.swapaxes(a_in, -1, -2), delta, out=gW)  # (R, in, B) @ (R, B, out)
+        gb = grads[f"b{layer}"] = ws.get(f"gb{layer}", (R, 1, W.shape[-1]), dtype)
+        ones = ws.get("ones", (1, B), dtype)
+        ones.fill(1)
+        np.matmul(ones, delta, out=gb)  # the sum over samples, as a GEMM: (1, B) @ (R, B, out)
         if layer > 1:
-            W = params[f"W{layer}"]
-            da = np.matmul(delta, np.swapaxes(W, -1, -2))  # (R, B, in)
-            z_prev, a_prev = cache[layer - 2][1], cache[layer - 2][2]
-            delta = da * act.df(z_prev, a_prev)
+            d_in = ws.get(f"d{layer - 1}", a_in.shape, dtype)
+            if delta.shape[-1] == 1:  # an outer product: a broadcast multiply beats a K=1 GEMM
+                np.multiply(delta, np.swapaxes(W, -1, -2), out=d_in)  # (R,B,1) * (R,1,in)
+            else:
+                np.matmul(delta, np.swapaxes(W, -1, -2), out=d_in)  # (R, B, in)
+            _scale_by_df_blocked(act, d_in, a_in, ws.get("tmp", (_BLOCK,), dtype))
+            delta = d_in
     return losses, {key: grads[key] for key in params}

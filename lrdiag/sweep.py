@@ -140,6 +140,7 @@ class _Chunk:
         self.state = self.opt.init(self.params)
         self.lr = np.asarray(lrs, dtype=dtype)
         self.rows = np.arange(len(lrs))  # row of each live run in the chunk's histories
+        self.ws = model.Workspace()  # activation and gradient buffers reused every step
 
     def drop(self, bad: np.ndarray) -> None:
         keep = np.flatnonzero(~bad)
@@ -191,7 +192,7 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
             if len(c.rows) == 0 or stop.is_set():
                 return
             if k < E:
-                losses, grads = model.loss_and_grads(c.params, X, Y, spec)
+                losses, grads = model.loss_and_grads(c.params, X, Y, spec, c.ws)
             else:
                 losses, grads = model.loss(c.params, X, Y, spec), None
             bad = record(k, losses, ~_finite_params(c.params))
@@ -214,7 +215,7 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
         total = np.zeros(len(c.rows))
         for start in range(0, len(X), bs):
             losses, grads = model.loss_and_grads(
-                c.params, Xs[start : start + bs], Ys[start : start + bs], spec
+                c.params, Xs[start : start + bs], Ys[start : start + bs], spec, c.ws
             )
             total += losses
             c.step(grads)
