@@ -56,6 +56,7 @@ class Thresholds:
     min_window: int = 20  # ... but at least this many points (the whole curve when shorter)
     init_frac: float = 0.002  # initial level: y[0], or the median of this fraction of the first
     # points if higher (guards long noisy logs against a first value that is low by chance)
+    noise_points: int = 50  # noise is estimated over the final window, or this many last points
     level_frac: float = 0.1  # final level: median of this fraction of the points (at least 3)
     smooth_frac: float = 0.02  # rolling-median width (fraction of points) for the best level
     short_curve: int = 5  # curves with fewer points than this are flagged borderline
@@ -63,6 +64,12 @@ class Thresholds:
     resolution: float = 1e-9  # steps below this fraction of the range count as zero (rounding)
     noise_snr: float = 3.0  # a change is real only when it exceeds this many noise std devs
     diverge_rise: float = 0.1  # diverging: final-window median above initial by this much of R
+    floor_rise: float = 0.1  # ... and by noise_snr noise std devs, or for a loss >= 0 (bce,
+    # cross_entropy, mse) by this fraction of the initial loss, or ...
+    diverge_gap: float = 0.3  # ... with all of the final window above the initial loss by this
+    # fraction of the window's own spread, or ...
+    never_back: int = 100  # ... over a curve of this many points that never came back down to
+    # its initial loss after epoch 0 (iid noise does that with probability 1/n)
     growth_rate: float = 0.02  # diverging: increments still growing by more than this per epoch
     growth_steps: int = 4  # ... over at least this many consecutive increases at the very end
     blowup_keep: float = 0.5  # late_blowup: final level keeps less than this of its best progress
@@ -88,6 +95,8 @@ class Thresholds:
 _DECISION_FIELDS = (
     "noise_snr",
     "diverge_rise",
+    "floor_rise",
+    "diverge_gap",
     "growth_rate",
     "blowup_keep",
     "osc_alternation",
@@ -129,6 +138,9 @@ class _Measures:
     growth_len: int  # length of the trailing run of increases
     growth_rise: float  # rise over that run
     last_is_peak: bool  # last point is the highest of the final window
+    never_back: bool  # every point after the first is above the initial level
+    gap: float  # lowest point of the final window minus the initial level
+    win_spread: float  # highest minus lowest point of the final window
     alternation: float | None  # fraction of direction changes in the final window
     turning_z: float | None  # direction changes vs random noise, in std devs
     turning_z_max: float  # the turning_z of perfect alternation over this window
@@ -202,8 +214,7 @@ def _measure(
     constant = range_ <= th.resolution * magnitude
     tol = th.resolution * range_
 
-    # The larger of the final window's and the whole curve's noise: short windows underestimate.
-    noise = max(_robust_noise(win), _robust_noise(y))
+    noise = _robust_noise(y[-max(w, min(m, th.noise_points)) :])
     d = np.diff(win)
     sgn = np.where(np.abs(d) <= tol, 0.0, np.sign(d))
     alternation = turning_z = None
@@ -233,6 +244,7 @@ def _measure(
         growth = float(math.expm1(np.polyfit(np.arange(run, dtype=float), np.log(inc), 1)[0]))
         growth_rise = float(inc.sum())
     last_is_peak = bool(win[-1] >= win.max())
+    never_back = bool(m > 1 and np.all(y[1:] > initial))
 
     return _Measures(
         n_points=n_points,
@@ -252,6 +264,9 @@ def _measure(
         growth_len=run,
         growth_rise=growth_rise,
         last_is_peak=last_is_peak,
+        never_back=never_back,
+        gap=float(win.min()) - initial,
+        win_spread=float(np.ptp(win)),
         alternation=alternation,
         turning_z=turning_z,
         turning_z_max=turning_z_max,
@@ -279,7 +294,13 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         return "plateaued", "constant"
     R, sd = ms.range_, ms.noise
     rise = ms.final_level - ms.initial
-    if rise > th.diverge_rise * R and rise > th.noise_snr * sd:
+    known = loss_name in LOSS_NAMES and ms.initial > 0
+    if rise > th.diverge_rise * R and (
+        rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
+        or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
+        or (known and rise > th.floor_rise * ms.initial)  # a large part of the loss itself
+        or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
+    ):
         return "diverging", "above_initial"
     if (
         ms.growth is not None
@@ -463,7 +484,8 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve) -> set[str]:
     bouncing = verdict == "oscillating" or "edge_of_stability" in flags
     if wiggles and not bouncing and ms.noise >= th.noisy_sigma * ms.range_:
         flags.add("noisy")
-    if train_curve is not None and _overfit_rise(ms, th, y, epochs, train_curve) is not None:
+    at_chance = "stuck_at_chance" in flags  # learned nothing, so nothing to overfit
+    if train_curve is not None and not at_chance and _overfit_rise(ms, th, y, epochs, train_curve):
         flags.add("overfitting")
     return flags
 
@@ -577,8 +599,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
         )
     if rule == "geometric":
         return (
-            f"diverging: the loss is still growing geometrically at the end: it rose for the "
-            f"last {ms.growth_len} epochs, each increase about {1 + ms.growth:.2f}x the previous"
+            f"diverging: the loss is still growing geometrically at the end: over its last "
+            f"{ms.growth_len} rising epochs each increase was {1 + ms.growth:.3g}x the previous"
         )
     if rule == "blowup":
         lost = 1.0 - (met["kept"] or 0.0)

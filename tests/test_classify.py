@@ -334,13 +334,26 @@ def test_gradient_descent_period_two_orbit_on_a_bounded_loss():
 
 
 @pytest.mark.parametrize("r", [3.6, 3.62, 3.65])
-@pytest.mark.parametrize("x0", [0.2, 0.3, 0.7])
+@pytest.mark.parametrize("x0", [0.5, 0.7, 0.95])
 def test_logistic_map_bounded_chaos_on_two_bands(r, x0):
+    """Started inside or above its bands (from below them, every later value would sit above
+    the initial one: diverging by rule 1, which comes first)."""
     y = cv.logistic_map(300, r, x0=x0)
     d = np.diff(y[100:])
     assert np.all(d[1:] * d[:-1] < 0)  # by construction every step changes direction
     v = judge(y)
     assert v.verdict == "oscillating", v.reason
+
+
+def test_bouncing_far_above_the_initial_loss_is_diverging():
+    """Rule 1 before rule 2: a loss that jumps from 1 to a bounded cycle between 13 and 52 (as
+    a softmax net at lr 100 does) has ended far above where it started."""
+    y = np.concatenate([[1.0], np.tile([13.6, 34.7, 51.6], 60)])
+    v = judge(y)
+    assert v.verdict == "diverging", v.reason
+    assert judge(y, loss_name="cross_entropy").verdict == "diverging"
+    # a bounded two-band chaotic orbit that starts below its bands never comes back down
+    assert judge(cv.logistic_map(300, 3.6, x0=0.2)).verdict == "diverging"
 
 
 def test_short_bouncing_window_is_borderline():
