@@ -1,0 +1,329 @@
+"""Measure the classifier against the labelled corpus (``make eval-classify``).
+
+    python -m lrdiag.evaluate tests/data/corpus [--all]
+
+The corpus is a directory of JSON-lines files (tests/corpus_build.py writes them), one curve a
+line::
+
+    {"id": "hand-spike-0", "source": "hand", "verdict": "converging", "unambiguous": true,
+     "flags": ["early_spike"], "why": "one line", "loss_name": "bce", "n_classes": 2,
+     "tags": ["healthy_noisy"], "file": "...", "meta": {...}, "curve": [1.0, 0.5, null, ...]}
+
+``flags``, ``loss_name``, ``n_classes``, ``tags``, ``file`` and ``meta`` are optional; null in
+``curve`` is a non-finite value. A case is right when the verdict matches and every expected flag
+is among the classifier's flags. Prints the confusion matrix (rows expected, columns predicted)
+and per-class precision and recall, for all cases and for the unambiguous ones, then every
+unambiguous miss with its why and the classifier's reason; exits 1 if there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lrdiag.classify import FLAGS, LOSS_NAMES, VERDICTS, Verdict, classify
+
+SOURCES = ("sweep", "closed_form", "hand", "external")
+TAGS = ("healthy_noisy",)  # a healthy mini-batch run: never diverging or oscillating
+ALARMS = ("diverging", "oscillating")
+REQUIRED = ("id", "source", "verdict", "unambiguous", "why", "curve")
+OPTIONAL = ("flags", "loss_name", "n_classes", "tags", "file", "meta")
+
+
+class CorpusError(ValueError):
+    """A corpus file or case that does not follow the format (names the file, line and key)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    source: str
+    verdict: str
+    unambiguous: bool
+    why: str
+    curve: np.ndarray  # float64, NaN for null
+    flags: tuple[str, ...] = ()
+    loss_name: str | None = None
+    n_classes: int | None = None
+    tags: tuple[str, ...] = ()
+    file: str | None = None
+    meta: dict | None = None
+    where: str = ""  # "file:line", for messages
+
+
+def _fail(where: str, msg: str) -> CorpusError:
+    return CorpusError(f"{where}: {msg}")
+
+
+def parse_case(d: object, where: str = "<case>") -> Case:
+    """One corpus record -> Case; raises CorpusError naming the key that is wrong."""
+    if not isinstance(d, dict):
+        raise _fail(where, f"a case must be a JSON object, got {type(d).__name__}")
+    missing = [k for k in REQUIRED if k not in d]
+    if missing:
+        raise _fail(where, f"missing key(s) {missing}")
+    unknown = sorted(set(d) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise _fail(where, f"unknown key(s) {unknown}; valid: {list(REQUIRED + OPTIONAL)}")
+    cid = d["id"]
+    if not isinstance(cid, str) or not cid or any(c.isspace() for c in cid):
+        raise _fail(where, f"id must be a non-empty string without spaces, got {cid!r}")
+    where = f"{where} ({cid})"
+
+    def check(key, ok, expected):
+        if not ok:
+            raise _fail(where, f"{key} must be {expected}, got {d.get(key)!r}")
+
+    check("source", d["source"] in SOURCES, f"one of {SOURCES}")
+    check("verdict", d["verdict"] in VERDICTS, f"one of {VERDICTS}")
+    check("unambiguous", isinstance(d["unambiguous"], bool), "true or false")
+    why = d["why"]
+    check("why", isinstance(why, str) and why.strip() and "\n" not in why, "one non-empty line")
+    flags = d.get("flags", [])
+    check("flags", isinstance(flags, list) and set(flags) <= set(FLAGS), f"a list from {FLAGS}")
+    tags = d.get("tags", [])
+    check("tags", isinstance(tags, list) and set(tags) <= set(TAGS), f"a list from {TAGS}")
+    loss_name = d.get("loss_name")
+    check("loss_name", loss_name is None or loss_name in LOSS_NAMES, f"one of {LOSS_NAMES}")
+    k = d.get("n_classes")
+    check(
+        "n_classes",
+        k is None or (isinstance(k, int) and not isinstance(k, bool) and k >= 2),
+        "an integer >= 2",
+    )
+    file = d.get("file")
+    check("file", file is None or (isinstance(file, str) and file), "a non-empty string")
+    if d["source"] == "external":
+        check("file", isinstance(file, str) and file, "the external log's file name")
+    meta = d.get("meta")
+    check("meta", meta is None or isinstance(meta, dict), "an object")
+    curve = d["curve"]
+    ok = isinstance(curve, list) and len(curve) > 0
+    ok = ok and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+        for v in curve
+    )
+    check("curve", ok, "a non-empty list of finite numbers and nulls")
+    y = np.array([np.nan if v is None else float(v) for v in curve], dtype=float)
+    if "healthy_noisy" in tags and d["verdict"] in ALARMS:
+        raise _fail(where, f"a healthy_noisy case cannot be expected {d['verdict']}")
+    return Case(
+        id=cid,
+        source=d["source"],
+        verdict=d["verdict"],
+        unambiguous=d["unambiguous"],
+        why=why,
+        curve=y,
+        flags=tuple(flags),
+        loss_name=loss_name,
+        n_classes=k,
+        tags=tuple(tags),
+        file=file,
+        meta=meta,
+        where=where,
+    )
+
+
+def load_corpus(path: str | Path) -> list[Case]:
+    """Every case of a corpus directory (its *.jsonl files, sorted) or of one .jsonl file."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise CorpusError(f"{path}: no *.jsonl files")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise CorpusError(f"{path}: no such file or directory")
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{f.name}:{i}"
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise _fail(where, f"not valid JSON ({e.msg})") from None
+            c = parse_case(d, where)
+            if c.id in seen:
+                raise _fail(where, f"duplicate id {c.id!r} (first at {seen[c.id]})")
+            seen[c.id] = where
+            cases.append(c)
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
+# Judging
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    got: Verdict
+
+    @property
+    def verdict_ok(self) -> bool:
+        return self.got.verdict == self.case.verdict
+
+    @property
+    def missing_flags(self) -> tuple[str, ...]:
+        return tuple(f for f in self.case.flags if f not in self.got.flags)
+
+    @property
+    def right(self) -> bool:
+        return self.verdict_ok and not self.missing_flags
+
+    @property
+    def false_alarm(self) -> bool:
+        """A healthy noisy run called diverging or oscillating."""
+        return "healthy_noisy" in self.case.tags and self.got.verdict in ALARMS
+
+
+def judge(case: Case, thresholds=None) -> Outcome:
+    kw = {} if thresholds is None else {"thresholds": thresholds}
+    v = classify(case.curve, n_classes=case.n_classes, loss_name=case.loss_name, **kw)
+    return Outcome(case, v)
+
+
+def evaluate(cases: Iterable[Case], thresholds=None) -> list[Outcome]:
+    return [judge(c, thresholds) for c in cases]
+
+
+def confusion(outcomes: Iterable[Outcome]) -> np.ndarray:
+    """(4, 4) counts: rows expected, columns predicted, both in VERDICTS order."""
+    m = np.zeros((len(VERDICTS), len(VERDICTS)), dtype=int)
+    for o in outcomes:
+        m[VERDICTS.index(o.case.verdict), VERDICTS.index(o.got.verdict)] += 1
+    return m
+
+
+def precision_recall(m: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+    """Per class: precision = diagonal / column sum, recall = diagonal / row sum (None if 0)."""
+    diag = np.diag(m)
+    cols, rows = m.sum(axis=0), m.sum(axis=1)
+    precision = [float(d / c) if c else None for d, c in zip(diag, cols, strict=True)]
+    recall = [float(d / r) if r else None for d, r in zip(diag, rows, strict=True)]
+    return precision, recall
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def _pct(v: float | None) -> str:
+    return "   -  " if v is None else f"{100 * v:5.1f}%"
+
+
+def format_matrix(m: np.ndarray) -> list[str]:
+    precision, recall = precision_recall(m)
+    w = max(len(v) for v in VERDICTS) + 1
+    lines = ["expected \\ predicted".ljust(w + 2) + "".join(v.rjust(w + 1) for v in VERDICTS)]
+    lines[0] += "   recall"
+    for i, v in enumerate(VERDICTS):
+        cells = "".join(str(x).rjust(w + 1) for x in m[i])
+        lines.append(f"{v:<{w + 2}}{cells}   {_pct(recall[i])}")
+    lines.append("precision".ljust(w + 2) + "".join(_pct(p).rjust(w + 1) for p in precision))
+    return lines
+
+
+def _section(title: str, outcomes: list[Outcome]) -> list[str]:
+    n = len(outcomes)
+    right = sum(o.verdict_ok for o in outcomes)
+    share = f"{100 * right / n:.1f}%" if n else "-"
+    lines = [f"{title}: {right}/{n} verdicts right ({share})", ""]
+    lines += ["  " + s for s in format_matrix(confusion(outcomes))]
+    by_source = []
+    for s in SOURCES:
+        sub = [o for o in outcomes if o.case.source == s]
+        if sub:
+            by_source.append(f"{s} {sum(o.verdict_ok for o in sub)}/{len(sub)}")
+    lines += ["", "  by source: " + ", ".join(by_source), ""]
+    return lines
+
+
+def _describe(o: Outcome) -> list[str]:
+    c, v = o.case, o.got
+    exp = c.verdict + (f" [{', '.join(c.flags)}]" if c.flags else "")
+    got = v.verdict + (f" [{', '.join(v.flags)}]" if v.flags else "")
+    what = "verdict" if not o.verdict_ok else f"missing flag(s) {', '.join(o.missing_flags)}"
+    return [
+        f"  {c.id} ({c.source}, {c.curve.size} points): expected {exp}, got {got} ({what})",
+        f"      why: {c.why}",
+        f"      classifier: {v.reason}",
+    ]
+
+
+def format_report(outcomes: list[Outcome], corpus: str = "corpus", *, show_all=False) -> str:
+    unamb = [o for o in outcomes if o.case.unambiguous]
+    lines = [
+        f"lrdiag classifier on {corpus}: {len(outcomes)} curves, {len(unamb)} unambiguous",
+        "",
+    ]
+    lines += _section("All curves", outcomes)
+    lines += _section("Unambiguous curves", unamb)
+    flagged = [o for o in outcomes if o.case.flags]
+    flag_ok = sum(not o.missing_flags for o in flagged)
+    lines.append(f"Expected flags present: {flag_ok}/{len(flagged)} curves that expect flags")
+    healthy = [o for o in outcomes if "healthy_noisy" in o.case.tags]
+    alarms = [o for o in healthy if o.false_alarm]
+    lines.append(
+        f"False diverging/oscillating alarms on healthy noisy mini-batch runs: "
+        f"{len(alarms)}/{len(healthy)}"
+    )
+    lines.append("")
+    misses = [o for o in unamb if not o.right]
+    if misses:
+        lines.append(f"UNAMBIGUOUS MISSES ({len(misses)}):")
+        for o in misses:
+            lines += _describe(o)
+    else:
+        lines.append("Every unambiguous curve is right.")
+    for o in alarms:
+        if o.case.unambiguous:
+            continue  # listed above
+        lines.append("False alarm on a healthy noisy run:")
+        lines += _describe(o)
+    others = [o for o in outcomes if not o.case.unambiguous and not o.right]
+    if others:
+        lines.append("")
+        if show_all:
+            lines.append(f"Disagreements on ambiguous curves ({len(others)}):")
+            for o in others:
+                lines += _describe(o)
+        else:
+            ids = ", ".join(o.case.id for o in others)
+            lines.append(f"Disagreements on ambiguous curves ({len(others)}; --all for why): {ids}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m lrdiag.evaluate",
+        description="Measure lrdiag.classify against a labelled corpus of loss curves.",
+    )
+    p.add_argument("corpus", nargs="?", default="tests/data/corpus", help="directory or .jsonl")
+    p.add_argument("--all", action="store_true", help="explain the ambiguous disagreements too")
+    args = p.parse_args(argv)
+    try:
+        cases = load_corpus(args.corpus)
+    except CorpusError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    outcomes = evaluate(cases)
+    print(format_report(outcomes, args.corpus, show_all=args.all))
+    bad = any(not o.right for o in outcomes if o.case.unambiguous)
+    bad = bad or any(o.false_alarm for o in outcomes)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,979 @@
+"""Build the labelled loss-curve corpus in tests/data/corpus/ (one JSON-lines file per source).
+
+    .venv/bin/python tests/corpus_build.py                 # every group
+    .venv/bin/python tests/corpus_build.py closed_form     # some groups
+
+Every label comes from how the curve was made and the verdict definitions (issue 2,
+"Verdicts"), never from lrdiag.classify: closed-form gradient descent iterated here in float64,
+formula-made shapes with seeded noise, lrdiag's own training runs (labelled from facts of the run
+where possible, otherwise by the independent reading in `read_curve`), and real external logs
+labelled by eye. A case is `unambiguous` only when how it was made puts it clearly inside one
+definition. The files are committed; tests read them and never rebuild them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "data" / "corpus"
+EXTERNAL = Path("/work/shared/external_logs")
+LN2, LN10 = math.log(2.0), math.log(10.0)
+DIGITS = 10  # significant digits stored per value (the files stay small; shapes are unchanged)
+
+
+# --------------------------------------------------------------------------------------------
+# The case record
+
+
+def _num(v: float) -> float | None:
+    v = float(v)
+    return float(f"{v:.{DIGITS}g}") if math.isfinite(v) else None
+
+
+def case(
+    id: str,
+    curve,
+    verdict: str,
+    why: str,
+    *,
+    unambiguous: bool,
+    source: str,
+    flags=(),
+    loss_name: str | None = None,
+    n_classes: int | None = None,
+    tags=(),
+    meta: dict | None = None,
+    file: str | None = None,
+) -> dict:
+    rec = {"id": id, "source": source, "verdict": verdict, "unambiguous": bool(unambiguous)}
+    if flags:
+        rec["flags"] = list(flags)
+    rec["why"] = why
+    if loss_name is not None:
+        rec["loss_name"] = loss_name
+    if n_classes is not None:
+        rec["n_classes"] = int(n_classes)
+    if tags:
+        rec["tags"] = list(tags)
+    if file is not None:
+        rec["file"] = file
+    if meta:
+        rec["meta"] = meta
+    rec["curve"] = [_num(v) for v in np.asarray(curve, dtype=float).reshape(-1)]
+    return rec
+
+
+def write_group(name: str, cases: list[dict]) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for c in cases:
+            f.write(json.dumps(c, separators=(",", ":"), allow_nan=False) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Closed form: gradient descent iterated here in float64
+
+
+def gd_quadratic(lams, x0, lr, epochs, beta=0.0):
+    """Loss 0.5 * sum(lam_i x_i^2) under PyTorch-style SGD (v = beta v + g; x -= lr v).
+
+    Returns epochs + 1 losses; values past float64's range become inf (then null)."""
+    lams = np.asarray(lams, dtype=float)
+    x = np.asarray(x0, dtype=float).copy()
+    v = np.zeros_like(x)
+    out = np.empty(epochs + 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(epochs + 1):
+            out[k] = 0.5 * np.sum(lams * x * x)
+            g = lams * x
+            v = beta * v + g
+            x = x - lr * v
+    return out
+
+
+def heavy_ball_edge(lam, beta):
+    """Largest stable lr of heavy-ball momentum on curvature lam: 2 (1 + beta) / lam."""
+    return 2.0 * (1.0 + beta) / lam
+
+
+def gd_piecewise(a, b, x0, lr, epochs, rest=None, rest_lr_lams=None):
+    """GD on f(x) = a/2 x^2 (x >= 0), b/2 x^2 (x < 0): an asymmetric bowl, minimum 0 at 0.
+
+    With lr*a = 3 and lr*b = 1.5 the steps multiply x by -2 and -0.5 in turn: a period-2 orbit
+    whose loss alternates between two values forever. ``rest`` adds ordinary quadratic modes
+    (eigenvalues ``rest_lr_lams`` / lr) that converge."""
+    x = float(x0)
+    out = np.empty(epochs + 1)
+    extra = np.zeros(epochs + 1)
+    if rest is not None:
+        lams = np.asarray(rest_lr_lams, dtype=float) / lr
+        extra = gd_quadratic(lams, rest, lr, epochs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(epochs + 1):
+            c = a if x >= 0 else b
+            out[k] = 0.5 * c * x * x
+            x = x - lr * c * x
+    return out + extra
+
+
+def gd_1d(fprime, f, x0, lr, epochs):
+    x = float(x0)
+    out = np.empty(epochs + 1)
+    for k in range(epochs + 1):
+        out[k] = f(x)
+        x = x - lr * fprime(x)
+    return out
+
+
+def double_well(x):
+    return (x * x - 1.0) ** 2 / 4.0
+
+
+def double_well_grad(x):
+    return x**3 - x
+
+
+def alternation(y) -> float:
+    """Fraction of consecutive steps that change direction."""
+    d = np.diff(np.asarray(y, dtype=float))
+    s = np.sign(d)
+    return float(np.mean(s[1:] * s[:-1] < 0)) if s.size >= 2 else 0.0
+
+
+def closed_form_cases() -> list[dict]:
+    cs: list[dict] = []
+    src = "closed_form"
+    rng = np.random.default_rng(20240501)
+
+    # 1-D quadratic, lr = c * 2/lam. The loss lam/2 x^2 (1 - lr lam)^(2k) is monotone in k.
+    for lam in (0.5, 4.0, 64.0):
+        x0 = 2.0 / math.sqrt(lam)  # initial loss 2
+        for c in (0.05, 0.2, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0, 1.02, 1.1, 1.25, 1.5, 2.0):
+            lr = c * 2.0 / lam
+            for E in (20, 100) if c in (0.2, 0.9, 1.1) else (60,):
+                y = gd_quadratic([lam], [x0], lr, E)
+                r = (1.0 - lr * lam) ** 2  # loss ratio per step
+                cid = f"cf-quad1d-lam{lam:g}-c{c:g}-E{E}"
+                meta = {"lam": lam, "lr": lr, "epochs": E, "lr_over_edge": c}
+                if c < 1.0:
+                    prog = 1.0 - r**E
+                    clear = c <= 0.9 and prog >= 0.5
+                    why = (
+                        f"GD on a 1-D quadratic at {c:g}x 2/lam: loss x{r:.3g} per epoch, "
+                        f"{100 * prog:.1f}% of the way to 0 in {E} epochs"
+                    )
+                    verdict = "converging" if prog >= 0.05 else "plateaued"
+                    cs.append(
+                        case(
+                            cid,
+                            y,
+                            verdict,
+                            why,
+                            unambiguous=clear,
+                            source=src,
+                            loss_name="mse",
+                            meta=meta,
+                        )
+                    )
+                elif c == 1.0:
+                    why = (
+                        "GD on a 1-D quadratic at exactly 2/lam: x flips sign, the loss is constant"
+                    )
+                    cs.append(
+                        case(
+                            cid,
+                            y,
+                            "plateaued",
+                            why,
+                            unambiguous=True,
+                            source=src,
+                            loss_name="mse",
+                            meta=meta,
+                        )
+                    )
+                else:
+                    why = (
+                        f"GD on a 1-D quadratic at {c:g}x 2/lam: loss grows x{r:.3g} per epoch "
+                        "(geometric divergence)"
+                    )
+                    cs.append(
+                        case(
+                            cid,
+                            y,
+                            "diverging",
+                            why,
+                            unambiguous=c >= 1.1,
+                            source=src,
+                            loss_name="mse",
+                            meta=meta,
+                        )
+                    )
+
+    # n-D quadratics with chosen spectra; initial energy spread over the modes.
+    spectra = {
+        "k10": np.array([1.0, 0.5, 0.2, 0.1]),
+        "k100": np.logspace(0, -2, 6),
+        "k1000": np.logspace(0, -3, 8),
+    }
+    for sname, lams in spectra.items():
+        lmax = float(lams.max())
+        x0 = rng.standard_normal(lams.size) / np.sqrt(lams) * 0.5
+        L0 = 0.5 * float(np.sum(lams * x0 * x0))
+        for c in (0.1, 0.5, 0.9, 1.0, 1.1, 1.3, 2.0):
+            lr = c * 2.0 / lmax
+            E = 200
+            y = gd_quadratic(lams, x0, lr, E)
+            cid = f"cf-quadnd-{sname}-c{c:g}"
+            meta = {"lams": [float(v) for v in lams], "lr": lr, "epochs": E}
+            if c < 1.0:
+                prog = 1.0 - y[-1] / L0
+                why = (
+                    f"GD on a {lams.size}-D quadratic (lam {lams.min():.3g}..{lmax:g}) at {c:g}x "
+                    f"2/lam_max: every mode shrinks; {100 * prog:.0f}% of the way to 0"
+                )
+                cs.append(
+                    case(
+                        cid,
+                        y,
+                        "converging",
+                        why,
+                        unambiguous=c <= 0.9 and prog >= 0.5,
+                        source=src,
+                        loss_name="mse",
+                        meta=meta,
+                    )
+                )
+            elif c == 1.0:
+                top = 0.5 * lmax * x0[int(np.argmax(lams))] ** 2
+                prog = 1.0 - y[-1] / L0
+                why = (
+                    f"GD on a {lams.size}-D quadratic at exactly 2/lam_max: the top mode's loss "
+                    f"stays at {top:.3g} (x flips sign), the others converge; {100 * prog:.0f}% "
+                    "of the way to 0"
+                )
+                cs.append(
+                    case(
+                        cid,
+                        y,
+                        "converging",
+                        why,
+                        unambiguous=prog >= 0.5,
+                        source=src,
+                        loss_name="mse",
+                        meta=meta,
+                    )
+                )
+            else:
+                r = (1.0 - lr * lmax) ** 2
+                why = (
+                    f"GD on a {lams.size}-D quadratic at {c:g}x 2/lam_max: the top mode grows "
+                    f"x{r:.3g} per epoch"
+                )
+                cs.append(
+                    case(
+                        cid,
+                        y,
+                        "diverging",
+                        why,
+                        unambiguous=True,
+                        source=src,
+                        loss_name="mse",
+                        meta=meta,
+                    )
+                )
+
+    # Top mode holds a tiny share at first: the loss falls, then the unstable mode takes over.
+    lams = np.array([1.0, 0.3, 0.1])
+    x0 = np.array([1e-6, 2.0, 4.0])
+    for c, E, name in ((1.1, 120, "dip-then-grow"), (1.3, 45, "dip-then-grow-short")):
+        lr = c * 2.0 / 1.0
+        y = gd_quadratic(lams, x0, lr, E)
+        r = (1.0 - lr) ** 2
+        tail = int(np.argmin(y))
+        why = (
+            f"GD on a 3-D quadratic at {c:g}x 2/lam_max, top mode starting at 1e-6: the loss "
+            f"falls, then grows x{r:.3g} per epoch from epoch {tail} to the end"
+        )
+        cs.append(
+            case(
+                f"cf-quad3d-{name}",
+                y,
+                "diverging",
+                why,
+                unambiguous=True,
+                source=src,
+                loss_name="mse",
+                meta={"lams": lams.tolist(), "lr": lr, "epochs": E},
+            )
+        )
+
+    # Tiny learning rates, few epochs: under 1% of the way to the minimum 0 (learning too slowly).
+    for lam, lr, E in ((1.0, 1e-5, 100), (4.0, 1e-6, 500), (0.5, 2e-5, 200), (10.0, 2e-5, 20)):
+        y = gd_quadratic([lam, lam / 3], [1.0, 2.0], lr, E)
+        prog = 1.0 - y[-1] / y[0]
+        why = (
+            f"GD on a quadratic with lr*lam_max = {lr * lam:.1g} over {E} epochs: only "
+            f"{100 * prog:.2f}% of the way to its minimum 0 (learning far too slowly)"
+        )
+        cs.append(
+            case(
+                f"cf-quad-tinylr-{lam:g}-{lr:g}-E{E}",
+                y,
+                "plateaued",
+                why,
+                unambiguous=True,
+                source=src,
+                loss_name="mse",
+                meta={"lam": lam, "lr": lr, "epochs": E},
+            )
+        )
+    # Slow but not negligible: a few % to 0 (between the clear cases).
+    for lr, E in ((3e-4, 100), (1e-3, 100)):
+        y = gd_quadratic([1.0], [1.0], lr, E)
+        prog = 1.0 - y[-1] / y[0]
+        why = f"GD on a quadratic with lr*lam = {lr:g}: {100 * prog:.1f}% of the way to 0"
+        verdict = "plateaued" if prog < 0.05 else "converging"
+        cs.append(
+            case(
+                f"cf-quad-slow-{lr:g}",
+                y,
+                verdict,
+                why,
+                unambiguous=False,
+                source=src,
+                loss_name="mse",
+                meta={"lam": 1.0, "lr": lr, "epochs": E},
+            )
+        )
+
+    # Heavy-ball momentum: stable iff lr*lam < 2(1+beta).
+    for beta in (0.5, 0.9):
+        for lam in (1.0, 8.0):
+            edge = heavy_ball_edge(lam, beta)
+            for c in (0.1, 0.5, 0.9, 1.1, 1.5):
+                lr = c * edge
+                E = 300
+                y = gd_quadratic([lam, lam / 10.0], [1.0, 3.0], lr, E, beta=beta)
+                cid = f"cf-momentum-b{beta:g}-lam{lam:g}-c{c:g}"
+                meta = {"lams": [lam, lam / 10.0], "lr": lr, "beta": beta, "epochs": E}
+                if c < 1.0:
+                    prog = 1.0 - y[-1] / y[0]
+                    why = (
+                        f"heavy-ball momentum {beta:g} on a quadratic at {c:g}x 2(1+beta)/lam_max:"
+                        f" stable, {100 * prog:.1f}% of the way to 0 (the loss may ripple as it "
+                        "falls)"
+                    )
+                    cs.append(
+                        case(
+                            cid,
+                            y,
+                            "converging",
+                            why,
+                            unambiguous=prog >= 0.5,
+                            source=src,
+                            loss_name="mse",
+                            meta=meta,
+                        )
+                    )
+                else:
+                    why = (
+                        f"heavy-ball momentum {beta:g} on a quadratic at {c:g}x 2(1+beta)/lam_max:"
+                        " an eigenvalue of the iteration below -1, geometric divergence"
+                    )
+                    cs.append(
+                        case(
+                            cid,
+                            y,
+                            "diverging",
+                            why,
+                            unambiguous=True,
+                            source=src,
+                            loss_name="mse",
+                            meta=meta,
+                        )
+                    )
+
+    # Two-value bouncing: GD on an asymmetric bowl (a = 2, b = 1, lr = 1.5: x -> -2x -> x).
+    for x0, E in ((1.0, 60), (0.25, 200), (3.0, 15)):
+        y = gd_piecewise(2.0, 1.0, x0, 1.5, E)
+        why = (
+            "GD on the asymmetric bowl a/2 x^2 | b/2 x^2 (a=2, b=1, lr=1.5): x -> -2x -> x, "
+            "a period-2 orbit; the loss alternates between two values forever"
+        )
+        cs.append(
+            case(
+                f"cf-bowl-period2-x{x0:g}-E{E}",
+                y,
+                "oscillating",
+                why,
+                unambiguous=True,
+                source=src,
+                meta={"a": 2.0, "b": 1.0, "lr": 1.5, "x0": x0, "epochs": E},
+            )
+        )
+    # ... with ordinary quadratic modes that converge (they hold most of the initial loss).
+    y = gd_piecewise(2.0, 1.0, 0.5, 1.5, 150, rest=[3.0, -2.0], rest_lr_lams=[0.3, 0.1])
+    cs.append(
+        case(
+            "cf-bowl-period2-with-converging-modes",
+            y,
+            "oscillating",
+            "period-2 orbit of the asymmetric bowl plus two quadratic modes that converge: "
+            "the loss falls, then alternates between two values with no trend",
+            unambiguous=True,
+            source=src,
+            meta={"lr": 1.5, "epochs": 150},
+        )
+    )
+    # Product of the two step factors above / below 1: growing / shrinking bounce.
+    for a, name, verdict in ((2.2, "grow", "diverging"), (1.8, "shrink", "converging")):
+        # lr*a = 1.5a, lr*b = 1.5: factors (1 - 1.5a) and -0.5 per step, pair product 0.5(1.5a-1)
+        pair = 0.5 * (1.5 * a - 1.0)
+        y = gd_piecewise(a, 1.0, 1.0, 1.5, 120)
+        why = (
+            f"GD on the asymmetric bowl (a={a:g}, b=1, lr=1.5): x alternates sign and "
+            f"shrinks/grows x{pair:.3g} every two steps, so the loss bounces on a "
+            f"{'rising' if pair > 1 else 'falling'} geometric trend"
+        )
+        cs.append(
+            case(
+                f"cf-bowl-bounce-{name}",
+                y,
+                verdict,
+                why,
+                unambiguous=abs(pair - 1) >= 0.1,
+                source=src,
+                meta={"a": a, "b": 1.0, "lr": 1.5, "epochs": 120},
+            )
+        )
+
+    # Double well f = (x^2 - 1)^2 / 4: lr 1.2 has a period-2 attractor (loss 0.022 <-> 0.054).
+    for x0, E in ((0.3, 100), (1.5, 300), (0.6, 40)):
+        y = gd_1d(double_well_grad, double_well, x0, 1.2, E)
+        why = (
+            "GD at lr 1.2 on the double well (x^2-1)^2/4 (2/f''(1) = 1): a period-2 attractor; "
+            "the loss settles into bouncing between 0.022 and 0.054, no trend"
+        )
+        cs.append(
+            case(
+                f"cf-doublewell-period2-x{x0:g}",
+                y,
+                "oscillating",
+                why,
+                unambiguous=True,
+                source=src,
+                meta={"lr": 1.2, "x0": x0, "epochs": E},
+            )
+        )
+    for lr in (0.5, 0.9):
+        y = gd_1d(double_well_grad, double_well, 0.3, lr, 100)
+        why = f"GD at lr {lr:g} < 2/f''(1) = 1 on the double well: converges to the minimum at 1"
+        cs.append(
+            case(
+                f"cf-doublewell-lr{lr:g}",
+                y,
+                "converging",
+                why,
+                unambiguous=True,
+                source=src,
+                meta={"lr": lr, "x0": 0.3, "epochs": 100},
+            )
+        )
+
+    # GD on the double well and on 1 - cos x at large lr: bounded bouncing (periodic or chaotic)
+    # with no trend, started at the top of the band it bounces in. It is clear-cut only when
+    # the steps keep alternating (a chaotic orbit that wanders like noise is not).
+    def one_minus_cos(x):
+        return 1.0 - math.cos(x)
+
+    for name, f, fp, lr, x0 in (
+        ("doublewell", double_well, double_well_grad, 1.8, 0.05),
+        ("doublewell", double_well, double_well_grad, 1.4, 0.05),
+        ("cos", one_minus_cos, math.sin, 3.5, 2.8),
+        ("cos", one_minus_cos, math.sin, 4.0, 2.8),
+        ("cos", one_minus_cos, math.sin, 4.5, 2.8),
+    ):
+        y = gd_1d(fp, f, x0, lr, 200)
+        alt = alternation(y[-60:])
+        clear = alt >= 0.95
+        why = (
+            f"GD at lr {lr:g} on {name} from x0={x0:g} (top of the band): bounded bouncing with "
+            f"no trend (steps change direction {100 * alt:.0f}% of the time over the last 60)"
+        )
+        cs.append(
+            case(
+                f"cf-chaos-{name}-lr{lr:g}",
+                y,
+                "oscillating",
+                why,
+                unambiguous=clear,
+                source=src,
+                meta={"lr": lr, "x0": x0, "epochs": 200},
+            )
+        )
+    # The same bouncing started below its band: the first rule (final-window median above the
+    # initial loss by a margin) makes it diverging.
+    y = gd_1d(math.sin, one_minus_cos, 0.5, 3.5, 200)
+    cs.append(
+        case(
+            "cf-bounce-above-start-cos-lr3.5",
+            y,
+            "diverging",
+            "GD at lr 3.5 on 1 - cos x from x0=0.5 (loss 0.12): it ends bouncing between 0.46 "
+            "and 1.48, far above the initial loss (the first rule wins)",
+            unambiguous=True,
+            source=src,
+            meta={"lr": 3.5, "x0": 0.5, "epochs": 200},
+        )
+    )
+    return cs
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Hand-written shapes (formula + seeded noise)
+
+
+class Noise:
+    """Seeded noise: every case gets its own stream, numbered in order of creation."""
+
+    def __init__(self, seed: int = 7):
+        self.seed = seed
+        self.count = 0
+
+    def rng(self) -> np.random.Generator:
+        self.count += 1
+        return np.random.default_rng([self.seed, self.count])
+
+
+def exp_curve(n, start=1.0, floor=0.0, tau=None):
+    t = np.arange(n, dtype=float)
+    tau = tau if tau is not None else max(n / 5.0, 0.7)
+    return floor + (start - floor) * np.exp(-t / tau)
+
+
+def power_curve(n, start=1.0, p=1.0, t0=1.0):
+    t = np.arange(n, dtype=float)
+    return start * (1.0 + t / t0) ** (-p)
+
+
+def hand_cases() -> list[dict]:
+    nz = Noise()
+    cs: list[dict] = []
+    src = "hand"
+    base: dict[str, tuple] = {}  # shapes re-used for the shift/scale variants
+
+    def add(cid, y, verdict, why, *, unambiguous=True, keep=False, **kw):
+        cs.append(case(cid, y, verdict, why, unambiguous=unambiguous, source=src, **kw))
+        if keep:
+            base[cid] = (np.asarray(y, dtype=float), verdict, why, unambiguous, kw)
+
+    # Exponential decay, several lengths and noise levels (noise std as a fraction of the drop).
+    for n in (5, 8, 10, 20, 50, 200, 1000, 5000):
+        for sigma in (0.0, 0.01, 0.05):
+            floor = 0.05
+            y = exp_curve(n, 1.0, floor)
+            y = y + sigma * (1.0 - floor) * nz.rng().standard_normal(n)
+            why = (
+                f"exponential decay 1 -> {floor:g} over {n} points, noise {sigma:g} of the drop: "
+                "clear net progress"
+            )
+            add(f"hand-exp-n{n}-s{sigma:g}", y, "converging", why, keep=n in (50, 1000))
+    for n in (3, 4):
+        y = exp_curve(n, 1.0, 0.0, tau=1.0)
+        add(
+            f"hand-exp-short-n{n}",
+            y,
+            "converging",
+            f"exponential decay over only {n} points (too few to be sure)",
+            unambiguous=False,
+        )
+    # Power-law decay, multiplicative noise.
+    for p in (0.5, 1.0, 2.0):
+        for n in (30, 300, 3000):
+            for sigma in (0.02, 0.1):
+                y = power_curve(n, 2.0, p, t0=max(1.0, n / 100))
+                y = y * (1.0 + sigma * nz.rng().standard_normal(n))
+                why = (
+                    f"power-law decay (1+t/t0)^-{p:g} over {n} points, multiplicative noise "
+                    f"{sigma:g}: clear net progress"
+                )
+                add(f"hand-power-p{p:g}-n{n}-s{sigma:g}", y, "converging", why)
+
+    # Thousands of noisy mini-batch losses around a falling trend (healthy runs).
+    mb = (
+        # (n, trend, noise kind, noise level as a fraction of the drop)
+        (1000, "exp", "gauss", 0.1),
+        (2000, "exp", "gauss", 0.3),
+        (5000, "exp", "gauss", 0.2),
+        (3000, "power", "gauss", 0.15),
+        (4000, "power", "mult", 0.3),
+        (5000, "exp", "mult", 0.5),
+        (2000, "exp", "t3", 0.1),
+        (3000, "power", "ar1", 0.2),
+        (5000, "exp-flat", "gauss", 0.25),
+        (2500, "exp-flat", "mult", 0.4),
+        (4000, "linear-ish", "gauss", 0.2),
+        (1500, "two-phase", "gauss", 0.15),
+    )
+    for i, (n, trend, kind, level) in enumerate(mb):
+        r = nz.rng()
+        t = np.arange(n, dtype=float)
+        if trend == "exp":
+            m = 0.1 + 2.2 * np.exp(-t / (n / 4))
+        elif trend == "exp-flat":  # converges in the first 10%, then only noise
+            m = 0.3 + 2.0 * np.exp(-t / (n / 30))
+        elif trend == "power":
+            m = 2.3 * (1 + t / (n / 50)) ** -0.7
+        elif trend == "linear-ish":
+            m = 1.5 - 1.0 * (t / n) ** 0.8
+        else:  # two-phase: plateau then a drop (a typical 'aha' moment)
+            m = 0.4 + 0.9 / (1 + np.exp((t - 0.4 * n) / (0.03 * n)))
+        drop = float(m[0] - m[-1])
+        if kind == "gauss":
+            e = level * drop * r.standard_normal(n)
+        elif kind == "t3":
+            e = level * drop * r.standard_t(3, n) / math.sqrt(3.0)
+        elif kind == "ar1":
+            w = r.standard_normal(n)
+            e = np.empty(n)
+            e[0] = w[0]
+            for k in range(1, n):
+                e[k] = 0.5 * e[k - 1] + math.sqrt(0.75) * w[k]
+            e *= level * drop
+        else:  # multiplicative (lognormal): bigger losses, bigger noise
+            e = m * (np.exp(level * r.standard_normal(n) - 0.5 * level**2) - 1.0)
+        y = m + e
+        why = (
+            f"{n} mini-batch losses: {trend} trend falling by {drop:.2g}, {kind} noise "
+            f"{level:g} (noise around a falling trend is converging, not oscillating)"
+        )
+        add(
+            f"hand-minibatch-{i:02d}-{trend}-{kind}",
+            y,
+            "converging",
+            why,
+            unambiguous=level <= 0.5,
+            tags=["healthy_noisy"],
+            keep=i in (0, 5),
+        )
+
+    # Spike then recover (converging, early_spike).
+    for i, (n, at, height, sigma) in enumerate(
+        (
+            (100, 10, 3.0, 0.0),
+            (200, 30, 1.0, 0.0),
+            (300, 20, 5.0, 0.01),
+            (60, 6, 2.0, 0.0),
+            (500, 80, 0.8, 0.01),
+            (150, 15, 10.0, 0.02),
+            (1000, 100, 2.0, 0.02),
+        )
+    ):
+        y = exp_curve(n, 1.0, 0.05)
+        k = np.arange(n)
+        bump = np.where(k >= at, height * np.exp(-(k - at) / max(2.0, n / 50)), 0.0)
+        y = y + bump * y[at]
+        y = y + sigma * nz.rng().standard_normal(n)
+        why = (
+            f"exponential decay with a spike at epoch {at} to {1 + height:g}x the level there, "
+            "recovered within a few epochs and kept falling"
+        )
+        add(f"hand-spike-{i}", y, "converging", why, flags=["early_spike"], keep=i in (0, 4))
+    # The spike of the first question: a jump far above the initial loss, then a full recovery.
+    y = np.concatenate([exp_curve(10, 0.7, 0.4), [3.0, 6.0, 2.5, 0.9], exp_curve(186, 0.5, 0.02)])
+    add(
+        "hand-spike-above-initial",
+        y,
+        "converging",
+        "falls, jumps to 8x the initial loss for four epochs, then recovers and falls to 0.02",
+        flags=["early_spike"],
+        keep=True,
+    )
+
+    # Learns, then jumps up and stays (diverging, late_blowup).
+    for i, (n, at, to, sigma) in enumerate(
+        (
+            (100, 60, 0.9, 0.0),
+            (300, 150, 0.8, 0.01),
+            (200, 100, 1.0, 0.02),
+            (1000, 500, 0.95, 0.0),
+            (60, 35, 0.85, 0.0),
+        )
+    ):
+        y = exp_curve(n, 1.0, 0.05, tau=at / 5)
+        y[at:] = to
+        y = y + sigma * nz.rng().standard_normal(n)
+        why = (
+            f"falls from 1 to ~0.05, then at epoch {at} of {n} jumps to {to:g} and stays: lost "
+            f"{100 * (to - 0.05) / 0.95:.0f}% of its progress, no recovery"
+        )
+        add(f"hand-blowup-{i}", y, "diverging", why, flags=["late_blowup"], keep=i in (0, 2))
+    # ... a gradual creep back up to the initial level.
+    y = np.concatenate([exp_curve(100, 1.0, 0.1, tau=15), np.linspace(0.1, 0.95, 100)])
+    add(
+        "hand-blowup-creep",
+        y,
+        "diverging",
+        "falls from 1 to 0.1, then rises steadily back to 0.95: lost 94% of its progress",
+        flags=["late_blowup"],
+    )
+    # ... half the progress lost: between the clear cases.
+    y = exp_curve(200, 1.0, 0.1, tau=20)
+    y[120:] = 0.55
+    add(
+        "hand-blowup-half",
+        y,
+        "diverging",
+        "falls from 1 to 0.1, then jumps to 0.55 and stays: lost half of its progress",
+        unambiguous=False,
+    )
+    # Rising from the start: above the initial loss / geometric growth.
+    add(
+        "hand-rise-linear",
+        np.linspace(1.0, 3.0, 50),
+        "diverging",
+        "rises steadily from 1 to 3: the final window sits far above the initial loss",
+        keep=True,
+    )
+    add(
+        "hand-rise-geometric",
+        0.5 * 1.15 ** np.arange(80),
+        "diverging",
+        "grows x1.15 per epoch from the first epoch to the last",
+    )
+    y = 1.0 + 0.02 * nz.rng().standard_normal(300)
+    y[200:] += 0.01 * 1.2 ** np.arange(100)
+    add(
+        "hand-rise-geometric-late",
+        y,
+        "diverging",
+        "flat and noisy for 200 epochs, then grows x1.2 per epoch to the end (ends ~7e5 above "
+        "the start)",
+    )
+
+    # Non-finite at the end.
+    for i, (n, at) in enumerate(((100, 50), (100, 99), (300, 270), (20, 12), (500, 100))):
+        y = exp_curve(n, 1.0, 0.1)
+        y[at:] = np.nan
+        why = f"falls, then the loss is non-finite from epoch {at} of {n} to the end"
+        add(f"hand-nan-end-{i}", y, "diverging", why, keep=i == 0)
+    y = np.concatenate([np.linspace(1, 5, 30) ** 2, [np.inf, np.nan, np.nan]])
+    add("hand-inf-end", y, "diverging", "rises, then inf followed by NaN to the end")
+    add(
+        "hand-nan-all-but-first",
+        [0.7] + [None] * 30,
+        "diverging",
+        "non-finite from epoch 1 to the end",
+    )
+
+    # Isolated non-finite values in the middle of a converging curve.
+    for i, (n, holes) in enumerate(((100, (40,)), (300, (10, 11, 150)), (50, (25, 30, 35)))):
+        y = exp_curve(n, 1.0, 0.05) + 0.005 * nz.rng().standard_normal(n)
+        y[list(holes)] = np.nan
+        why = f"converging exponential decay with isolated NaN at epochs {list(holes)}"
+        add(f"hand-nan-middle-{i}", y, "converging", why)
+
+    # Flat at the chance loss (plateaued, stuck_at_chance).
+    chance = (
+        ("bce", None, LN2),
+        ("cross_entropy", 10, LN10),
+        ("cross_entropy", 3, math.log(3)),
+        ("cross_entropy", 5, math.log(5)),
+    )
+    for loss_name, k, level in chance:
+        for n, sigma in ((10, 0.0), (100, 1e-3), (1000, 1e-2), (200, 1e-4)):
+            y = level + sigma * nz.rng().standard_normal(n)
+            why = (
+                f"flat at the chance loss ln {k or 2} = {level:.4g} for {n} epochs, noise {sigma:g}"
+            )
+            add(
+                f"hand-chance-{loss_name}-k{k or 2}-n{n}",
+                y,
+                "plateaued",
+                why,
+                flags=["stuck_at_chance"],
+                loss_name=loss_name,
+                n_classes=k,
+                keep=n == 100 and k in (None, 10),
+            )
+    # Flat at chance from the first epoch, without the loss being named: plateaued, no flag.
+    for n, sigma in ((100, 1e-3), (500, 0.0)):
+        y = LN2 + sigma * nz.rng().standard_normal(n)
+        add(
+            f"hand-flat-ln2-unnamed-n{n}",
+            y,
+            "plateaued",
+            "flat at 0.693 for the whole run (loss not named)",
+        )
+    # Quick drop to chance, then flat: stuck, but it did make early progress.
+    y = np.concatenate([[2.5, 1.4, 0.9, 0.75], LN2 + 1e-3 * nz.rng().standard_normal(200)])
+    add(
+        "hand-chance-after-drop",
+        y,
+        "plateaued",
+        "falls from 2.5 to ln 2 in 4 epochs (calibrating the bias), then flat at chance for 200",
+        unambiguous=False,
+        flags=["stuck_at_chance"],
+        loss_name="bce",
+    )
+    # Flat away from chance / slow learning.
+    for i, (level, sigma, n, loss_name) in enumerate(
+        (
+            (0.37, 0.01, 300, "mse"),
+            (12.0, 0.5, 100, None),
+            (0.02, 1e-4, 1000, "mse"),
+            (-3.0, 0.05, 200, None),
+        )
+    ):
+        y = level + sigma * nz.rng().standard_normal(n)
+        add(
+            f"hand-flat-{i}",
+            y,
+            "plateaued",
+            f"flat at {level:g} with noise {sigma:g} for {n} epochs: no net progress",
+            loss_name=loss_name,
+            keep=i in (1, 3),
+        )
+    for i, (start, frac, n, loss_name) in enumerate(
+        ((LN2, 0.005, 200, "bce"), (2.3, 0.003, 100, "cross_entropy"), (1.0, 0.002, 500, "mse"))
+    ):
+        y = start * (1.0 - frac * np.arange(n) / (n - 1))
+        add(
+            f"hand-slow-{i}",
+            y,
+            "plateaued",
+            f"smooth decline of only {100 * frac:.1f}% of the way to 0 over {n} epochs "
+            "(learning far too slowly)",
+            loss_name=loss_name,
+            n_classes=10 if loss_name == "cross_entropy" else None,
+        )
+
+    # Oscillating: two-value bouncing, bounded chaotic bouncing, after a fall or from the start.
+    for n in (10, 30, 100, 1000):
+        k = np.arange(n)
+        y = np.where(k % 2 == 0, 1.0, 0.5)
+        add(
+            f"hand-bounce-n{n}",
+            y,
+            "oscillating",
+            f"bounces between 1.0 and 0.5 at every step for {n} epochs, no trend",
+            keep=n == 100,
+        )
+    add(
+        "hand-bounce-n5",
+        [1.0, 0.5, 1.0, 0.5, 1.0],
+        "oscillating",
+        "five points bouncing between two values (too few to be sure)",
+        unambiguous=False,
+    )
+    for i, (n, fall, amp, sigma) in enumerate(
+        ((200, 60, 0.3, 0.0), (300, 50, 0.5, 0.02), (150, 30, 0.8, 0.0), (500, 100, 0.25, 0.01))
+    ):
+        k = np.arange(n)
+        y = exp_curve(n, 2.0, 0.5, tau=fall / 4)
+        lvl = y[fall]
+        y[fall:] = lvl + amp * lvl * np.where((k[fall:] - fall) % 2 == 0, 1.0, -1.0)
+        y = y + sigma * nz.rng().standard_normal(n)
+        why = (
+            f"falls for {fall} epochs, then bounces +-{100 * amp:.0f}% around its level at every "
+            "step to the end, no trend"
+        )
+        add(f"hand-bounce-after-fall-{i}", y, "oscillating", why, keep=i == 0)
+    for i, n in enumerate((80, 400, 2000)):
+        r = nz.rng()
+        k = np.arange(n)
+        y = 1.0 + np.where(k % 2 == 0, 1.0, -1.0) * (0.2 + 0.8 * r.random(n))
+        add(
+            f"hand-chaotic-bounce-{i}",
+            y,
+            "oscillating",
+            f"bounded chaotic bouncing for {n} epochs: direction flips at every step, random "
+            "amplitude, no trend",
+            keep=i == 1,
+        )
+    for r_, n in ((3.9, 300), (3.7, 200), (3.5, 200)):
+        x = 0.97  # above the band the map bounces in
+        y = np.empty(n)
+        for k in range(n):
+            y[k] = x
+            x = r_ * x * (1 - x)
+        alt = alternation(y[-60:])
+        add(
+            f"hand-logistic-r{r_:g}",
+            y,
+            "oscillating",
+            f"logistic map r={r_:g} from 0.97: bounded bouncing with no trend, direction flips "
+            f"{100 * alt:.0f}% of the time",
+            unambiguous=alt >= 0.95,
+        )
+    # Edge-of-stability bouncing on a clearly falling trend: converging.
+    for i, (n, amp) in enumerate(((200, 0.02), (400, 0.05), (100, 0.03))):
+        k = np.arange(n)
+        trend = 2.0 - 1.8 * k / n  # still falling steeply at the end
+        y = trend + amp * np.where(k % 2 == 0, 1.0, -1.0)
+        drop_w = 1.8 * 0.2
+        why = (
+            f"falls linearly from 2 to 0.2 while bouncing +-{amp:g} at every step: the trend "
+            f"over the final 20% ({drop_w:.2g}) dwarfs the swings"
+        )
+        add(f"hand-eos-falling-{i}", y, "converging", why, keep=i == 0)
+    # Bouncing that is small next to what was gained, on a flat end: not clear-cut.
+    n = 300
+    k = np.arange(n)
+    y = exp_curve(n, 2.0, 0.2, tau=20) + 0.01 * np.where(k % 2 == 0, 1.0, -1.0) * (k > 100)
+    add(
+        "hand-small-bounce-flat-end",
+        y,
+        "converging",
+        "falls from 2 to 0.2, then bounces +-0.01 (0.5% of the drop) with no trend",
+        unambiguous=False,
+    )
+
+    # Shifted and scaled copies: the verdict does not change (by definition).
+    transforms = ((1e-4, 0.0), (1e4, 0.0), (1.0, -5.0), (1e-3, -0.01), (1e2, -1e3), (1e-2, 0.3))
+    for j, (cid, (y0, verdict, why, unamb, kw)) in enumerate(sorted(base.items())):
+        for a, b in (transforms[j % 6], transforms[(j + 3) % 6]):
+            y = a * y0 + b
+            kw2 = {key: v for key, v in kw.items() if key not in ("loss_name", "n_classes")}
+            named = kw.get("loss_name")
+            if named == "mse" and b == 0.0:  # a scaled mse is still an mse
+                kw2["loss_name"] = "mse"
+            if named is not None and "loss_name" not in kw2:
+                kw2["flags"] = [f for f in kw.get("flags", ()) if f != "stuck_at_chance"]
+            add(
+                f"{cid}-x{a:g}{b:+g}",
+                y,
+                verdict,
+                f"{why} (scaled x{a:g}, shifted {b:+g})",
+                unambiguous=unamb,
+                **kw2,
+            )
+    return cs
+
+
+GROUPS = {"closed_form": closed_form_cases, "hand": hand_cases}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(GROUPS)
+    unknown = [n for n in names if n not in GROUPS]
+    if unknown:
+        print(f"unknown group(s) {unknown}; choose from {list(GROUPS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        cases = GROUPS[name]()
+        path = write_group(name, cases)
+        print(f"{path.relative_to(ROOT)}: {len(cases)} curves")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
