@@ -3,29 +3,44 @@
 A pure NumPy function, shared by the sweep and by ``lrdiag classify``. The verdict is the first
 rule that matches:
 
-1. diverging    non-finite by the end; or the final-window median sits above the initial loss by
-                a margin; or still growing geometrically at the end; or it lost most of the
-                progress it had made and did not recover (flag ``late_blowup``).
+1. diverging    non-finite by the end; or the final level (median of the last points) sits above
+                the initial loss by a margin that noise cannot explain; or still growing
+                geometrically at the end; or it lost most of the progress it had made and did not
+                recover (flag ``late_blowup``).
 2. oscillating  over the final window, large swings that keep changing direction (far more often
-                than random noise does), with no downward trend.
-3. plateaued    no clear net progress: within the noise, a small fraction of the curve's range,
-                (for a known loss that is >= 0) a small fraction of the way to zero, or stuck at
-                the chance loss with nothing happening at the end.
+                than random noise does: 2/3 of its steps), with no downward trend.
+3. plateaued    no clear net progress: stuck at the chance loss with nothing happening at the
+                end, within the noise, a small fraction of the curve's range, or (for a loss
+                known to be >= 0) a small fraction of the way from the initial loss to zero.
 4. converging   otherwise: clear net progress. Noise, a transient spike that recovered and
                 edge-of-stability bouncing on a falling trend are flags, not verdicts.
 
-Everything is measured against the curve's own scale: its range (from the higher of the initial
+Everything is measured against the curve's own scale: its range R (from the higher of the initial
 loss and the final-window peak down to its minimum), its robust noise level (median absolute
-deviation of second differences) and medians over windows. No loss value is ever a divisor, so
-losses may be zero or negative, and the verdict and flags do not change when the curve is shifted
-by a constant or multiplied by a positive one; the exceptions are the two checks that use the
-meaning of a named loss (``stuck_at_chance`` and the progress-towards-zero check).
+deviations of first and second differences) and medians over windows. No loss value is ever a
+divisor, so losses may be zero or negative, and the verdict and flags do not change when the curve
+is shifted by a constant or multiplied by a positive one. The exceptions use what a named loss
+means: ``stuck_at_chance`` (ln 2, ln K) and, for bce, cross_entropy and mse (all >= 0), progress
+and rises measured against the distance of the initial loss from zero.
+
+Metrics (JSON-able; None when not applicable or not finite): initial, final (curve[0] and
+curve[-1]), last_finite, min, min_epoch, max, diverged_epoch (first index of the trailing run of
+non-finite values), n_points, n_finite; then the numbers behind the decision: window (points in
+the final window), final_level, best_level (lowest rolling median), best_epoch, range (R), noise
+(std dev), noise_fraction (noise / R), progress ((initial - final level) / R), progress_snr
+(the same over the noise), kept (share of the best progress still held at the end), rise
+((final level - initial) / R), growth_rate and growth_steps (of the trailing increases),
+alternation (share of direction changes in the final window), turning_z (the same against
+noise, in std devs), swing (median step / R), decline (fall across the final window / R),
+spike_epoch, spike_height (/ R), chance (the chance loss, if known), floor_progress (share of the
+way to zero, for a known loss) and overfit_rise (validation rise since its best / its R).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -48,8 +63,8 @@ LOSS_NAMES = ("bce", "cross_entropy", "mse")
 class Thresholds:
     """Every threshold of the classifier, named once; a ``classify:`` config section overrides.
 
-    Fractions "of the range" are of the curve's own range R = max(initial, final-window peak)
-    minus the curve's minimum; "noise" is the robust standard deviation of the final window.
+    Fractions "of R" are of the curve's own range R = max(initial, final-window peak) minus the
+    curve's minimum; "noise" is the robust standard deviation of the final window's steps.
     """
 
     window_frac: float = 0.2  # the final window is this fraction of the finite points ...
@@ -125,12 +140,13 @@ class _Measures:
     n_finite: int
     diverged_epoch: int | None
     initial: float  # initial level: y[0], or the median of the first init_frac if higher
-    final_level: float  # median of the last level_frac of the points
+    final_level: float  # median of the last level_n points
+    level_n: int
     best_level: float  # minimum of the rolling median
     best_epoch: int
     range_: float  # R
     constant: bool  # range at the resolution of the values
-    noise: float  # robust std dev of the final window
+    noise: float  # robust std dev over the final window (at least noise_points points)
     window: int
     drop: float  # initial - best_level
     net: float  # initial - final_level
@@ -181,6 +197,12 @@ def _robust_noise(y: np.ndarray) -> float:
     return max(est)
 
 
+def _slope(v: np.ndarray) -> float:
+    """Least-squares slope of v against its index."""
+    k = np.arange(v.size, dtype=float) - (v.size - 1) / 2.0
+    return float(np.dot(k, v - v.mean()) / np.dot(k, k)) if v.size >= 2 else 0.0
+
+
 def _turning_z(turns: int, n: int) -> float:
     """Direction changes among n values against iid noise: mean 2(n-2)/3, var (16n-29)/90."""
     return (turns - 2.0 * (n - 2) / 3.0) / math.sqrt((16.0 * n - 29.0) / 90.0)
@@ -228,8 +250,7 @@ def _measure(
     decline = 0.0
     if win.size >= 3:
         pairs = 0.5 * (win[1:] + win[:-1])  # removes a period-2 bounce exactly
-        k = np.arange(pairs.size, dtype=float)
-        slope = np.polyfit(k, pairs, 1)[0] if pairs.size >= 2 else 0.0
+        slope = _slope(pairs)
         decline = float(-slope * (pairs.size - 1))
 
     # Trailing run of increases at the very end, and how its increments grow.
@@ -241,7 +262,7 @@ def _measure(
     growth_rise = 0.0
     if run >= 2:
         inc = dall[dall.size - run :]
-        growth = float(math.expm1(np.polyfit(np.arange(run, dtype=float), np.log(inc), 1)[0]))
+        growth = float(math.expm1(_slope(np.log(inc))))
         growth_rise = float(inc.sum())
     last_is_peak = bool(win[-1] >= win.max())
     never_back = bool(m > 1 and np.all(y[1:] > initial))
@@ -252,6 +273,7 @@ def _measure(
         diverged_epoch=diverged,
         initial=initial,
         final_level=final_level,
+        level_n=level_n,
         best_level=best_level,
         best_epoch=best_i + offset,
         range_=range_,
@@ -405,13 +427,15 @@ def classify(
 
     ms = _measure(y, n, diverged, th, chance)
     verdict, rule = _decide(ms, th, loss_name)
-    flags = _flags(ms, th, y, epochs, verdict, rule, train_curve)
+    spike = _spike(ms, th, y)
+    flags = _flags(ms, th, y, epochs, verdict, rule, train_curve, spike)
 
     flipped = _borderline(ms, th, loss_name, verdict)
     few_turns = verdict == "oscillating" and ms.turning_z_max < th.osc_z
     if n < th.short_curve or flipped or few_turns:
         flags.add("borderline")
-    metrics = {**base, **_metrics(ms, th, epochs, loss_name, y, train_curve)}
+    overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
+    metrics = {**base, **_metrics(ms, epochs, loss_name, spike, overfit)}
     reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, loss_name)
     if n < th.short_curve:
         reason += f"; borderline: only {n} point{'s' if n != 1 else ''}"
@@ -425,10 +449,12 @@ def classify(
 
 
 def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str, str] | None:
+    """The first decision threshold that, moved by +-borderline_margin, changes the verdict."""
+    values = vars(th)
     for name in _DECISION_FIELDS:
-        value = getattr(th, name)
         for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
-            other, _ = _decide(ms, replace(th, **{name: type(value)(value * factor)}), loss_name)
+            moved = SimpleNamespace(**{**values, name: values[name] * factor})
+            other, _ = _decide(ms, moved, loss_name)
             if other != verdict:
                 return name, other
     return None
@@ -456,11 +482,11 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | 
     return k + 1, h
 
 
-def _flags(ms, th, y, epochs, verdict, rule, train_curve) -> set[str]:
+def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     flags: set[str] = set()
     if ms.constant:
         return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
-    if _spike(ms, th, y) is not None:
+    if spike is not None:
         flags.add("early_spike")
     lost = ms.final_level - ms.best_level
     made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
@@ -547,13 +573,11 @@ def _ratio(a: float, b: float) -> float | None:
     return _finite_float(a / b) if b > 0 else None
 
 
-def _metrics(ms: _Measures, th, epochs, loss_name, y, train_curve) -> dict[str, float | int | None]:
+def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, float | int | None]:
     R = ms.range_
-    spike = _spike(ms, th, y)
     floor = None
     if loss_name in LOSS_NAMES and ms.initial > 0:
         floor = _ratio(ms.net, ms.initial)
-    rise = _overfit_rise(ms, th, y, epochs, train_curve) if train_curve is not None else None
     return {
         "window": int(ms.window),
         "final_level": _finite_float(ms.final_level),
@@ -576,7 +600,7 @@ def _metrics(ms: _Measures, th, epochs, loss_name, y, train_curve) -> dict[str, 
         "spike_height": _ratio(spike[1], R) if spike else None,
         "chance": _finite_float(ms.chance),
         "floor_progress": floor,
-        "overfit_rise": rise,
+        "overfit_rise": overfit,
     }
 
 
@@ -594,8 +618,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
         return f"plateaued: the loss stays at {_g(ms.initial)} over {ms.n_points} epochs"
     if rule == "above_initial":
         return (
-            f"diverging: the median of {tail} ({_g(ms.final_level)}) sits above the initial loss "
-            f"{_g(ms.initial)} by {_pct(met['rise'])} of the curve's range"
+            f"diverging: the median of the last {ms.level_n} epochs ({_g(ms.final_level)}) sits "
+            f"above the initial loss {_g(ms.initial)} by {_pct(met['rise'])} of the curve's range"
         )
     if rule == "geometric":
         return (
