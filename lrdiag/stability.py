@@ -9,6 +9,8 @@ Contract (same run axis as lrdiag.model):
 
     hvp(params, X, Y, spec, vec) -> dict like params     # H_r @ v_r for every run r, exact
     sharpness(params, X, Y, spec, *, iters, tol, seed, max_memory) -> (R,) float64
+    top_eigenpair(..., start=None) -> Estimate(values (R,), vectors like params, steps (R,))
+    bytes_per_run(params, n_samples, iters) -> working memory of one run, for chunking
     critical_lr(lam, momentum=0.0) -> 2 (1 + momentum) / lam, NaN where lam <= 0 or non-finite
     subset(X, Y, samples, seed) -> (X, Y) with at most ``samples`` rows, the same every time
 
@@ -41,6 +43,7 @@ DEFAULT_ITERS = 40  # Lanczos steps at most (each one Hessian-vector product per
 DEFAULT_TOL = 1e-4  # stop a run when its estimate moves by less than this, relative
 DEFAULT_SAMPLES = 1024  # rows of the training set the sharpness is computed on (at most)
 BREAKDOWN = 1e-10  # Krylov space exhausted: next Lanczos coefficient below this times ||T||
+DEFAULT_MAX_MEMORY = 1024**3  # bytes of working arrays per chunk of runs (None: one chunk)
 REORTH_PASSES = 2  # Gram-Schmidt passes against the whole basis per step ("twice is enough")
 
 Params = dict[str, np.ndarray]
@@ -138,15 +141,29 @@ class _Linearisation(NamedTuple):
     head: tuple[np.ndarray, ...]  # HeadJVP.prepare arrays
     head_apply: Callable[[tuple[np.ndarray, ...], np.ndarray], np.ndarray]
 
-    def take(self, rows: np.ndarray) -> _Linearisation:
-        """The same linearisation for a subset of the runs."""
+    def compact(self, rows: np.ndarray) -> _Linearisation:
+        """The same linearisation for the runs ``rows`` (increasing), reusing the memory.
+
+        Row ``rows[i]`` is copied to row i in place and views of the first rows are returned,
+        so dropping finished runs never holds two linearisations at once.
+        """
+        done: dict[int, np.ndarray] = {}  # an array listed twice is compacted once
+
+        def pack(a):
+            if a is None or a is self.inputs[0]:
+                return a
+            if id(a) not in done:
+                a[: len(rows)] = a[rows]
+                done[id(a)] = a[: len(rows)]
+            return done[id(a)]
+
         return _Linearisation(
-            [W[rows] for W in self.W],
-            [self.inputs[0], *(a[rows] for a in self.inputs[1:])],
-            [d[rows] for d in self.dact],
-            [None if c is None else c[rows] for c in self.curv],
-            [d[rows] for d in self.deltas],
-            tuple(h[rows] for h in self.head),
+            [pack(W) for W in self.W],
+            [pack(a) for a in self.inputs],
+            [pack(d) for d in self.dact],
+            [pack(c) for c in self.curv],
+            [pack(d) for d in self.deltas],
+            tuple(pack(h) for h in self.head),
             self.head_apply,
         )
 
@@ -259,13 +276,29 @@ class _Layout(NamedTuple):
 
 
 def _flatten(params: Params) -> np.ndarray:
-    layout = _Layout.of(params)
     L = model.n_layers(params)
-    return layout.join([params[f"W{i}"] for i in range(1, L + 1)],
-                       [params[f"b{i}"] for i in range(1, L + 1)])  # fmt: skip
+    return _Layout.of(params).join(
+        [params[f"W{i}"] for i in range(1, L + 1)], [params[f"b{i}"] for i in range(1, L + 1)]
+    )
+
+
+def _unflatten(flat: np.ndarray, like: Params) -> Params:
+    VW, Vb = _Layout.of(like).split(flat)
+    out = {}
+    for i, (w, b) in enumerate(zip(VW, Vb, strict=True), start=1):
+        out[f"W{i}"], out[f"b{i}"] = w, b
+    return {key: out[key] for key in like}
 
 
 # --------------------------------------------------------------------------- Lanczos
+
+
+class Estimate(NamedTuple):
+    """What ``top_eigenpair`` finds for each run."""
+
+    values: np.ndarray  # (R,) largest algebraic Hessian eigenvalue, NaN if not computable
+    vectors: Params  # its unit eigenvector (Ritz vector), shaped like params; NaN rows likewise
+    steps: np.ndarray  # (R,) Lanczos steps (Hessian-vector products) the run took
 
 
 def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -279,59 +312,138 @@ def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return T
 
 
-def _lanczos_top(lin: _Linearisation, layout: _Layout, iters: int, tol: float, seed: int):
-    """Largest algebraic eigenvalue of every run's Hessian (float64 linearisation), (R,)."""
-    R, P = lin.W[0].shape[0], layout.size
+def _lanczos_top(lin: _Linearisation, layout: _Layout, q: np.ndarray, iters: int, tol: float):
+    """Largest algebraic eigenpair of every run's Hessian from unit start vectors q (R, P).
+
+    Returns values (R,), Ritz vectors (R, P) and steps (R,). Runs that finish (estimate
+    settled, Krylov space exhausted, or ``iters`` reached) or go non-finite leave the batch.
+    """
+    R, P = q.shape
     m = max(1, min(int(iters), P))  # a Krylov space of dimension P holds the whole spectrum
-    result = np.full(R, np.nan)
+    values = np.full(R, np.nan)
+    vectors = np.full((R, P), np.nan)
+    steps = np.zeros(R, dtype=np.int64)
     rows = np.arange(R)  # original run of each row still iterating
-    start = np.random.default_rng(seed).standard_normal(P)
-    q = np.broadcast_to(start / np.linalg.norm(start), (R, P)).copy()
     Q = np.empty((R, m, P))  # the Krylov basis of each run
     alpha = np.zeros((R, m))
     beta = np.zeros((R, m))
     previous = np.full(R, np.nan)
     for j in range(m):
-        Q[:, j] = q
-        w = layout.join(*_hvp(lin, *layout.split(q)))  # (R, P): H q
-        alpha[:, j] = np.einsum("rp,rp->r", w, q)
-        w -= alpha[:, j, None] * q
+        n = len(rows)
+        Q[:n, j] = q
+        w = layout.join(*_hvp(lin, *layout.split(q)))  # (n, P): H q
+        alpha[:n, j] = np.einsum("rp,rp->r", w, q)
+        w -= alpha[:n, j, None] * q
         if j > 0:
-            w -= beta[:, j - 1, None] * Q[:, j - 1]
-        basis = Q[:, : j + 1]  # (R, j+1, P)
+            w -= beta[:n, j - 1, None] * Q[:n, j - 1]
+        basis = Q[:n, : j + 1]  # (n, j+1, P)
         for _ in range(REORTH_PASSES):
-            coef = np.matmul(basis, w[:, :, None])  # (R, j+1, 1)
-            w -= np.matmul(np.swapaxes(coef, -1, -2), basis)[:, 0]  # (R, P)
-        beta[:, j] = np.linalg.norm(w, axis=1)
+            coef = np.matmul(basis, w[:, :, None])  # (n, j+1, 1)
+            w -= np.matmul(np.swapaxes(coef, -1, -2), basis)[:, 0]  # (n, P)
+        beta[:n, j] = np.linalg.norm(w, axis=1)
 
-        bad = ~(np.isfinite(alpha[:, : j + 1]).all(axis=1) & np.isfinite(beta[:, j]))
-        T = _tridiagonal(alpha[:, : j + 1], beta[:, :j])
+        bad = ~(np.isfinite(alpha[:n, : j + 1]).all(axis=1) & np.isfinite(beta[:n, j]))
+        T = _tridiagonal(alpha[:n, : j + 1], beta[:n, :j])
         T[bad] = 0.0  # keep eigvalsh away from NaN; these runs report NaN
-        ritz = np.linalg.eigvalsh(T)  # (R, j+1) ascending
+        ritz = np.linalg.eigvalsh(T)  # (n, j+1) ascending
         theta = ritz[:, -1]
-        norm_T = np.abs(ritz).max(axis=1)
         settled = np.abs(theta - previous) <= tol * np.abs(theta)  # False while previous is NaN
-        exhausted = beta[:, j] <= BREAKDOWN * norm_T
+        exhausted = beta[:n, j] <= BREAKDOWN * np.abs(ritz).max(axis=1)
         done = (settled | exhausted | (j == m - 1)) & ~bad
-        result[rows[done]] = theta[done]
         finished = done | bad
+        steps[rows[finished]] = j + 1
+        if done.any():
+            values[rows[done]] = theta[done]
+            y = np.linalg.eigh(T[done])[1][:, :, -1]  # (d, j+1) top eigenvector of T
+            x = np.matmul(y[:, None, :], Q[:n][done, : j + 1])[:, 0]  # (d, P) Ritz vector
+            vectors[rows[done]] = x / np.linalg.norm(x, axis=1, keepdims=True)
         if finished.all():
             break
-        if finished.any():  # drop finished runs from the batch
-            keep = ~finished
-            rows, lin = rows[keep], lin.take(keep)
-            Q, alpha, beta = Q[keep], alpha[keep], beta[keep]
-            w, theta = w[keep], theta[keep]
-        q = w / beta[:, j, None]
+        if finished.any():  # drop finished runs from the batch, in place
+            keep = np.flatnonzero(~finished)
+            lin = lin.compact(keep)
+            for i in range(j + 1):  # one step at a time: no copy of the whole basis
+                Q[: len(keep), i] = Q[keep, i]
+            alpha[: len(keep)] = alpha[keep]
+            beta[: len(keep)] = beta[keep]
+            rows, w, theta = rows[keep], w[keep], theta[keep]
+        q = w / beta[: len(rows), j, None]
         previous = theta
-    return result
+    return values, vectors, steps
 
 
-def bytes_per_run(layout_size: int, n_samples: int, widths: list[int], iters: int) -> int:
-    """Working memory of one run in ``sharpness``: the Krylov basis and the linearisation."""
-    hidden = sum(widths[1:-1])
-    # per hidden unit and sample: a, f', curv, delta, and ~4 tangent temporaries; outputs ~4
-    return 8 * (int(iters) * layout_size + n_samples * (8 * hidden + 4 * widths[-1] + widths[0]))
+def bytes_per_run(params: Params, n_samples: int, iters: int = DEFAULT_ITERS) -> int:
+    """Working memory of one run in ``top_eigenpair``: Krylov basis and linearisation."""
+    L = model.n_layers(params)
+    hidden = sum(params[f"W{i}"].shape[-1] for i in range(1, L))
+    k = params[f"W{L}"].shape[-1]
+    P = _Layout.of(params).size
+    # per hidden unit and sample: a, f', curv, delta and ~5 tangent temporaries; ~4 per output
+    return 8 * (min(int(iters), P) * P + 3 * P + int(n_samples) * (9 * hidden + 4 * k))
+
+
+def top_eigenpair(
+    params: Params,
+    X: np.ndarray,
+    Y: np.ndarray,
+    spec,
+    *,
+    iters: int = DEFAULT_ITERS,
+    tol: float = DEFAULT_TOL,
+    seed: int = 0,
+    start: Params | None = None,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
+) -> Estimate:
+    """Largest algebraic eigenvalue of the Hessian of each run's mean loss on (X, Y), with
+    its eigenvector, by batched Lanczos on exact Hessian-vector products in float64.
+
+    Each run stops when its estimate moves by less than ``tol`` (relative) in one step, or
+    after ``iters`` steps. Runs start from one shared random direction (``seed``), so a run's
+    answer depends only on its own parameters; ``start`` (e.g. the previous ``vectors`` when
+    tracking during training) is mixed in with equal weight to warm-start each run. Runs
+    with non-finite parameters, or whose loss overflows, give NaN; no warning escapes.
+    Runs with identical parameters (at initialisation, every learning rate of a seed) are
+    computed once. ``max_memory`` (bytes, None = unbounded) splits the runs into chunks.
+    """
+    params64 = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    X64 = np.asarray(X, dtype=np.float64)
+    Y64 = np.asarray(Y, dtype=np.float64)
+    layout = _Layout.of(params64)
+    flat = _flatten(params64)
+    R, P = flat.shape
+    values = np.full(R, np.nan)
+    vectors = np.full((R, P), np.nan)
+    steps = np.zeros(R, dtype=np.int64)
+    finite = np.isfinite(flat).all(axis=1)
+    if finite.any():
+        # one computation per distinct parameter vector (and start vector)
+        key = flat if start is None else np.hstack([flat, _flatten(start)])
+        _, first, inverse = np.unique(key[finite], axis=0, return_index=True, return_inverse=True)
+        runs = np.flatnonzero(finite)[first]  # a representative of each distinct run
+        inverse = np.reshape(inverse, -1)
+        shared = np.random.default_rng(seed).standard_normal(P)
+        shared /= np.linalg.norm(shared)
+        q0 = np.broadcast_to(shared, (len(runs), P)).copy()
+        if start is not None:
+            with np.errstate(all="ignore"):
+                warm = np.asarray(_flatten(start), dtype=np.float64)[runs]
+                norm = np.linalg.norm(warm, axis=1, keepdims=True)
+                usable = (np.isfinite(warm).all(axis=1) & (norm[:, 0] > 0))[:, None]
+                q0 = np.where(usable, q0 + warm / np.where(usable, norm, 1.0), q0)
+                q0 /= np.linalg.norm(q0, axis=1, keepdims=True)
+        per_run = bytes_per_run(params64, X64.shape[0], iters)
+        chunk = len(runs) if max_memory is None else max(1, int(max_memory) // per_run)
+        got = (np.empty(len(runs)), np.empty((len(runs), P)), np.empty(len(runs), np.int64))
+        with np.errstate(all="ignore"):  # an overflowing run becomes NaN, and only that run
+            for lo in range(0, len(runs), chunk):  # a loop over chunks of runs, not over runs
+                part = slice(lo, lo + chunk)
+                sel = runs[part]
+                lin = _linearise({k: v[sel] for k, v in params64.items()}, X64, Y64, spec)
+                out = _lanczos_top(lin, layout, q0[part], iters, tol)
+                for dest, src in zip(got, out, strict=True):
+                    dest[part] = src
+        values[finite], vectors[finite], steps[finite] = (g[inverse] for g in got)
+    return Estimate(values, _unflatten(vectors, params64), steps)
 
 
 def sharpness(
@@ -343,44 +455,17 @@ def sharpness(
     iters: int = DEFAULT_ITERS,
     tol: float = DEFAULT_TOL,
     seed: int = 0,
-    max_memory: int | None = None,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
 ) -> np.ndarray:
     """Largest algebraic eigenvalue of the Hessian of each run's mean loss on (X, Y), (R,).
 
-    Computed in float64 on copies, by batched Lanczos on exact Hessian-vector products (at most
-    ``iters`` steps, each run stopping when its estimate moves by less than ``tol``, relative).
-    Runs with non-finite parameters, or whose loss overflows, give NaN; no warning escapes.
-    Runs with identical parameters (at initialisation, every learning rate of a seed) are
-    computed once. ``max_memory`` (bytes) bounds the working arrays by splitting the runs.
+    Float64 on copies, batched Lanczos with full reorthogonalisation on exact Hessian-vector
+    products; NaN for runs with non-finite parameters or an overflowing loss. See
+    ``top_eigenpair`` for the arguments (and for the eigenvectors and step counts).
     """
-    params64 = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    X64 = np.asarray(X, dtype=np.float64)
-    Y64 = np.asarray(Y, dtype=np.float64)
-    L = model.n_layers(params64)
-    R = params64["W1"].shape[0]
-    result = np.full(R, np.nan)
-    if R == 0:
-        return result
-    layout = _Layout.of(params64)
-    flat = _flatten(params64)
-    finite = np.isfinite(flat).all(axis=1)
-    if not finite.any():
-        return result
-    # one computation per distinct parameter vector
-    unique, first, inverse = np.unique(flat[finite], axis=0, return_index=True, return_inverse=True)
-    del unique
-    runs = np.flatnonzero(finite)[first]  # a representative run of each distinct vector
-    widths = [params64["W1"].shape[1], *(params64[f"W{i}"].shape[2] for i in range(1, L + 1))]
-    per_run = bytes_per_run(layout.size, X64.shape[0], widths, min(iters, layout.size))
-    chunk = len(runs) if max_memory is None else max(1, int(max_memory) // max(per_run, 1))
-    values = np.empty(len(runs))
-    with np.errstate(all="ignore"):  # an overflowing run becomes NaN, and only that run
-        for lo in range(0, len(runs), chunk):  # loop over chunks of runs, not over runs
-            sel = runs[lo : lo + chunk]
-            lin = _linearise({k: v[sel] for k, v in params64.items()}, X64, Y64, spec)
-            values[lo : lo + chunk] = _lanczos_top(lin, layout, iters, tol, seed)
-    result[finite] = values[np.reshape(inverse, -1)]
-    return result
+    return top_eigenpair(
+        params, X, Y, spec, iters=iters, tol=tol, seed=seed, max_memory=max_memory
+    ).values
 
 
 # --------------------------------------------------------------------------- helpers

@@ -357,3 +357,38 @@ def test_subset_is_a_fixed_sample_of_rows():
         Xa, Ya = stability.subset(X, Y, samples, seed=1)
         np.testing.assert_array_equal(Xa, X)
         np.testing.assert_array_equal(Ya, Y)
+
+
+def test_top_eigenpair_vectors_are_the_dense_top_eigenvectors_and_warm_starts_help():
+    params, X, Y, spec = mlp("tanh", "softmax", "cross_entropy", 3, seed=1, scale=[1.0, 2.5])
+    eigval, eigvec = np.linalg.eigh(dense_hessian(params, X, Y, spec))
+    est = stability.top_eigenpair(params, X, Y, spec, tol=1e-8)
+    assert set(est.vectors) == set(params)
+    x = flat(est.vectors)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-12)
+    overlap = np.abs(np.einsum("rp,rp->r", x, eigvec[:, :, -1]))
+    assert np.all(overlap > 1 - 1e-4), overlap
+    assert np.all(rel(est.values, eigval[:, -1]) < 1e-6)
+    assert np.all((est.steps > 1) & (est.steps <= stability.DEFAULT_ITERS))
+    # a few steps of training later, warm-started from the previous vectors
+    grads = model.loss_and_grads(params, X, Y, spec)[1]
+    moved = {k: v - 0.05 * grads[k] for k, v in params.items()}
+    cold = stability.top_eigenpair(moved, X, Y, spec, tol=1e-8)
+    warm = stability.top_eigenpair(moved, X, Y, spec, tol=1e-8, start=est.vectors)
+    np.testing.assert_allclose(warm.values, cold.values, rtol=1e-6)
+    assert warm.steps.sum() < cold.steps.sum(), (warm.steps, cold.steps)
+
+
+def test_bytes_per_run_bounds_the_measured_peak():
+    import tracemalloc
+
+    params, X, Y, spec = mlp("tanh", "sigmoid", "bce", 1, seed=3, scale=[1.0, 1.5, 2.0, 2.5])
+    X = np.repeat(X, 10, axis=0)
+    Y = np.repeat(Y, 10, axis=0)
+    tracemalloc.start()
+    try:
+        stability.sharpness(params, X, Y, spec, max_memory=None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * 4 * stability.bytes_per_run(params, len(X))
