@@ -218,6 +218,46 @@ def option_help(cls: type) -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
 
 
+def thresholds_from_dict(
+    d: Any, *, file: str | os.PathLike | None = None, key: str = "classify"
+) -> Thresholds:
+    """A ``classify:`` section (a mapping; None = the defaults) -> Thresholds; ``key`` is the
+    section's dotted path in errors (``config.classify`` inside a results.json)."""
+    return _load_section(Thresholds, d, key, _Context(None if file is None else str(file), None))
+
+
+def load_thresholds(path: str | os.PathLike) -> Thresholds:
+    """The ``classify:`` section of a YAML file: a sweep config (only that section is read; a
+    config without one gives the defaults) or a file holding only ``classify:``."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=file) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read the file: {e}", file=file) from None
+    try:
+        d = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(f"{line}invalid YAML: {e.problem or e}", file=file) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    if not isinstance(d, Mapping):
+        got = "nothing (the file is empty)" if d is None else _describe(d)
+        raise ConfigError(f"expected a mapping with a classify: section, got {got}", file=file)
+    stray = [k for k in d if k in Thresholds.__dataclass_fields__]
+    if stray:
+        raise ConfigError(
+            f"thresholds go under a 'classify:' section, not at the top level ({stray[0]!r})",
+            file=file,
+            key=str(stray[0]),
+        )
+    _reject_unknown(d, TOP_LEVEL_KEYS, "", file)
+    return thresholds_from_dict(d.get("classify"), file=file)
+
+
 # --- the generic loader ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Context:

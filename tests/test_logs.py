@@ -1,0 +1,447 @@
+"""lrdiag.logs: every log format read into named curves, checked against the numbers the test
+itself wrote; the curve picking rules and their errors; validation curves lined up with their
+training curve; load_thresholds. Verdicts are tested in test_classify_cli.py."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrdiag import logs
+from lrdiag.classify import Thresholds
+from lrdiag.config import load_thresholds, thresholds_from_dict
+from lrdiag.errors import ConfigError, InputError
+
+DATA = Path(__file__).resolve().parent / "data" / "logs"
+
+
+def parse(text, columns=()):
+    return logs.parse_log(text, "log", columns=columns)
+
+
+def curves(log):
+    return {c.name: c for c in log.curves}
+
+
+def error(text, columns=(), match=None):
+    with pytest.raises(InputError, match=match) as info:
+        parse(text, columns)
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- the files in data/
+
+
+def test_keras_csvlogger():
+    log = logs.read_log(DATA / "keras_csvlogger.csv")
+    assert log.format == "csv"
+    assert log.columns == ("epoch", "accuracy", "loss", "lr", "val_accuracy", "val_loss")
+    got = curves(log)
+    assert list(got) == ["loss", "val_loss"]
+    t = np.arange(12)
+    np.testing.assert_allclose(got["loss"].values, 0.1 + 0.6 * np.exp(-t / 3), atol=1e-6)
+    np.testing.assert_allclose(got["val_loss"].values, 0.15 + 0.6 * np.exp(-t / 3), atol=1e-6)
+    assert got["loss"].train is None
+    assert got["val_loss"].train_name == "loss"
+    np.testing.assert_array_equal(got["val_loss"].train, got["loss"].values)
+
+
+def test_lightning_metrics_sparse_rows():
+    log = logs.read_log(DATA / "lightning_metrics.csv")
+    got = curves(log)
+    assert list(got) == ["train_loss", "val_loss"]
+    steps = np.array([e * 50 + s - 1 for e in range(5) for s in range(10, 51, 10)])
+    train = 1.0 / (1 + (steps + 1) / 50)
+    np.testing.assert_allclose(got["train_loss"].values, train, atol=1e-6)
+    np.testing.assert_allclose(got["val_loss"].values, 1.1 / (2 + np.arange(5)), atol=1e-6)
+    # per-step training loss averaged over each epoch's steps, at each validation point
+    assert got["val_loss"].train_name == "train_loss"
+    np.testing.assert_allclose(got["val_loss"].train, train.reshape(5, 5).mean(axis=1), atol=1e-6)
+
+
+def test_tensorboard_export():
+    log = logs.read_log(DATA / "tensorboard_export.csv")
+    (curve,) = log.curves
+    assert curve.name == "Value"
+    np.testing.assert_allclose(curve.values, 2.0 * 0.7 ** np.arange(8), atol=1e-6)
+
+
+def test_keras_history_json():
+    log = logs.read_log(DATA / "keras_history.json")
+    assert log.format == "json"
+    got = curves(log)
+    assert list(got) == ["loss", "val_loss"]
+    np.testing.assert_allclose(got["loss"].values, 1.2 * 0.8 ** np.arange(6), atol=1e-6)
+    assert got["val_loss"].train_name == "loss"
+
+
+def test_list_json_and_text():
+    (c,) = logs.read_log(DATA / "loss_list.json").curves
+    assert c.name == "loss" and c.values.tolist() == [0.9, 0.7, 0.55, 0.46, 0.41, 0.39]
+    log = logs.read_log(DATA / "losses.txt")
+    assert log.format == "text"
+    (c,) = log.curves
+    assert c.values[:-1].tolist() == [2.30, 1.85, 1.42, 1.10, 0.95]
+    assert math.isnan(c.values[-1])
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    "cell, sign",
+    [
+        ("nan", 0),
+        ("NaN", 0),
+        ("NAN", 0),
+        ("-nan", 0),
+        ("inf", 1),
+        ("Inf", 1),
+        ("+inf", 1),
+        ("INF", 1),
+        ("Infinity", 1),
+        ("infinity", 1),
+        ("-inf", -1),
+        ("-Infinity", -1),
+    ],
+)
+def test_non_finite_spellings(cell, sign):
+    for text in (f"epoch,loss\n0,1.0\n1,{cell}\n", f"1.0\n{cell}\n", f'[1.0, "{cell}"]'):
+        (c,) = parse(text).curves
+        x = c.values[1]
+        if sign == 0:
+            assert math.isnan(x), text
+        else:
+            assert math.isinf(x) and np.sign(x) == sign, text
+
+
+def test_json_non_finite_literals_and_null():
+    (c,) = parse("[1.0, NaN, Infinity, -Infinity, null]").curves
+    assert c.values[0] == 1.0 and math.isnan(c.values[1]) and math.isnan(c.values[4])
+    assert c.values[2] == math.inf and c.values[3] == -math.inf
+
+
+def test_empty_cell_is_missing_for_that_curve_only():
+    got = curves(parse("epoch,loss,val_loss\n0,1.0,\n1,0.5,0.6\n2,,0.5\n3, 0.25 ,\n"))
+    assert got["loss"].values.tolist() == [1.0, 0.5, 0.25]
+    assert got["val_loss"].values.tolist() == [0.6, 0.5]
+
+
+def test_short_row_cells_are_missing_and_trailing_empty_cells_are_fine():
+    got = curves(parse("epoch,loss,val_loss\n0,1.0,0.9\n1,0.5\n2,0.4,0.3,\n"))
+    assert got["loss"].values.tolist() == [1.0, 0.5, 0.4]
+    assert got["val_loss"].values.tolist() == [0.9, 0.3]
+
+
+def test_other_delimiters_and_decimal_comma():
+    got = curves(parse("epoch\tloss\n0\t1.5\n1\t0.75\n"))
+    assert got["loss"].values.tolist() == [1.5, 0.75]
+    got = curves(parse("epoch;loss\n0;1,5\n1;0,75\n"))
+    assert got["loss"].values.tolist() == [1.5, 0.75]
+    got = curves(parse("step   loss\n 0   2.0\n 1   1.0\n"))
+    assert got["loss"].values.tolist() == [2.0, 1.0]
+
+
+def test_comments_blank_lines_and_repeated_header():
+    text = "# run 1\nepoch,loss\n\n0,1.0\n1,0.8\nepoch,loss\n2,0.6\n"
+    assert parse(text).curves[0].values.tolist() == [1.0, 0.8, 0.6]
+
+
+def test_encodings():
+    text = "epoch,loss\n0,1.0\n1,0.5\n"
+    for data in (text.encode("utf-8-sig"), text.encode("utf-16")):
+        log = logs.parse_log(data, "log")
+        assert log.columns == ("epoch", "loss")
+        assert log.curves[0].values.tolist() == [1.0, 0.5]
+
+
+def test_format_from_content_not_extension(tmp_path):
+    (tmp_path / "history.csv").write_text('{"loss": [1, 0.5]}')
+    (tmp_path / "log.json").write_text("epoch,loss\n0,1\n1,0.5\n")
+    (tmp_path / "loss.csv").write_text("1\n0.5\n")
+    assert logs.read_log(tmp_path / "history.csv").format == "json"
+    assert logs.read_log(tmp_path / "log.json").format == "csv"
+    assert logs.read_log(tmp_path / "loss.csv").format == "text"
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def test_json_records_jsonl_and_trainer_state():
+    records = [{"step": 1, "loss": 0.9}, {"step": 2, "loss": 0.7, "eval_loss": 0.8}]
+    for text in (json.dumps(records), "\n".join(json.dumps(r) for r in records)):
+        got = curves(parse(text))
+        assert got["loss"].values.tolist() == [0.9, 0.7]
+        assert got["eval_loss"].values.tolist() == [0.8]
+        assert got["eval_loss"].train_name == "loss"
+    state = {"global_step": 2, "log_history": records}
+    assert list(curves(parse(json.dumps(state)))) == ["loss", "eval_loss"]
+    assert parse("\n".join(json.dumps(r) for r in records)).format == "jsonl"
+
+
+def test_json_history_key_and_tensorboard_json():
+    got = curves(parse(json.dumps({"history": {"loss": [1, 0.5]}, "params": {"epochs": 2}})))
+    assert got["loss"].values.tolist() == [1.0, 0.5]
+    (c,) = parse("[[1700000000.0, 0, 0.9], [1700000001.0, 10, 0.8]]").curves
+    assert c.name == "value" and c.values.tolist() == [0.9, 0.8]
+
+
+def test_json_lists_of_other_lengths_are_not_lined_up():
+    got = curves(parse(json.dumps({"loss": [1, 0.9, 0.8, 0.7], "val_loss": [1, 0.8]})))
+    assert got["val_loss"].train is None
+    assert got["loss"].values.size == 4
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("[1, 2", "invalid JSON at line 1"),
+        ("[]", "empty"),
+        ('{"name": "x"}', "no lists of numbers"),
+        ('[1, "a"]', "element 1: 'a' is not a number"),
+        ("[[1, 2], [3, 4]]", "TensorBoard"),
+        ('[{"loss": 1}, 2]', "element 1 is not an object"),
+    ],
+)
+def test_json_errors(text, match):
+    error(text, match=match)
+
+
+# --------------------------------------------------------------------------- lrdiag results.json
+
+
+def _results(**extra):
+    run = {"learning_rate": 0.1, "init_scale": 1.0, "seed": 0, "verdict": "converging"}
+    runs = [
+        {"id": 0, **run, "loss": [1.0, 0.5, 0.25], "val_loss": [1.1, 0.6, 0.4]},
+        {"id": 1, **run, "learning_rate": 10.0, "loss": [1.0, 8.0, None], "val_loss": None},
+        {
+            "id": 2,
+            **run,
+            "verdict": None,
+            "flags": ["incomplete"],
+            "loss": [1.0, None, None],
+            "val_loss": [1.0, None, None],
+        },
+    ]
+    config = {
+        "model": {"loss": "cross_entropy"},
+        "data": {"kind": "blobs", "n_classes": 3},
+        "classify": {"noise_snr": 4.0, "retired_threshold": 1},
+    }
+    return {"schema_version": 1, "config": config, "runs": runs, **extra}
+
+
+def test_results_json_runs_become_named_curves():
+    log = parse(json.dumps(_results()))
+    assert log.format == "lrdiag-results"
+    assert log.columns == ("loss", "val_loss")
+    assert [c.name for c in log.curves] == [
+        "run 0 (lr 0.1, scale 1, seed 0)",
+        "run 0 val (lr 0.1, scale 1, seed 0)",
+        "run 1 (lr 10, scale 1, seed 0)",
+    ]
+    diverged = log.curves[2].values
+    assert diverged[:2].tolist() == [1.0, 8.0] and math.isnan(diverged[2])  # null = non-finite
+    val = log.curves[1]
+    assert val.train_name == "loss" and val.train.tolist() == [1.0, 0.5, 0.25]
+    assert log.loss_name == "cross_entropy" and log.n_classes == 3
+    assert log.thresholds == Thresholds(noise_snr=4.0)  # keys of other versions are left out
+    assert log.notes == ("skipped 1 interrupted run",)
+
+
+def test_results_json_classes_from_the_chance_metric_and_column_pick():
+    doc = _results()
+    doc["config"]["data"] = {"kind": "file", "n_classes": 2}
+    doc["runs"][0]["metrics"] = {"chance": math.log(7)}
+    log = parse(json.dumps(doc), columns=["val_loss"])
+    assert log.n_classes == 7
+    assert [c.name for c in log.curves] == ["run 0 val (lr 0.1, scale 1, seed 0)"]
+    with pytest.raises(InputError, match="no column 'accuracy'.*'loss', 'val_loss'"):
+        parse(json.dumps(doc), columns=["accuracy"])
+
+
+def test_results_json_bad_threshold_names_file_and_key():
+    doc = _results()
+    doc["config"]["classify"]["noise_snr"] = "lots"
+    with pytest.raises(ConfigError) as info:
+        parse(json.dumps(doc))
+    assert info.value.file == "log" and info.value.key == "config.classify.noise_snr"
+
+
+# --------------------------------------------------------------------------- picking curves
+
+
+def test_every_loss_column_any_case():
+    got = curves(parse("Epoch,Loss,val_LOSS,accuracy,cls_loss\n0,1,2,3,4\n"))
+    assert list(got) == ["Loss", "val_LOSS", "cls_loss"]
+
+
+def test_single_numeric_column_that_is_not_an_index():
+    for header in (
+        "epoch,objective",
+        "step,objective",
+        "Wall time,Step,objective",
+        "_step,_timestamp,objective",
+        ",objective",
+        "objective,time",
+    ):
+        text = (
+            header + "\n" + "\n".join(",".join(["1"] * (header.count(",") + 1)) for _ in range(3))
+        )
+        (c,) = parse(text).curves
+        assert c.name == "objective", header
+
+
+def test_several_candidates_is_an_error_listing_them():
+    msg = error("epoch,accuracy,lr\n0,0.5,0.1\n", match="--column")
+    assert "'accuracy', 'lr'" in msg and "no column name contains 'loss'" in msg
+
+
+def test_no_numbers_is_an_error():
+    error("epoch,loss\n", match="no numbers")
+    error("name,notes\nrun,fine\n", match="no numbers")
+    error("epoch,step\n0,1\n", match="no numeric column besides epoch/step/time")
+
+
+def test_column_option():
+    text = "epoch,loss,val_loss,accuracy,note\n0,1,2,0.5,a\n1,0.5,1.5,0.6,b\n"
+    got = curves(parse(text, columns=["accuracy", "VAL_LOSS"]))
+    assert list(got) == ["accuracy", "val_loss"]
+    assert got["val_loss"].train_name == "loss"  # paired even when loss is not picked
+    msg = error(text, columns=["val_los"])
+    assert "no column 'val_los'" in msg and "did you mean 'val_loss'" in msg
+    assert "'epoch', 'loss', 'val_loss', 'accuracy', 'note'" in msg
+    error(text, columns=["note"], match="column 'note' is not numeric: line 2, column 'note'")
+
+
+def test_a_loss_column_with_text_is_an_error_with_its_line():
+    error("epoch,loss\n0,1.0\n1,oops\n", match="line 3, column 'loss': 'oops' is not a number")
+
+
+@pytest.mark.parametrize(
+    "val, train",
+    [
+        ("val_loss", "loss"),
+        ("val_loss", "train_loss"),
+        ("val_output_1_loss", "output_1_loss"),
+        ("validation/loss", "train/loss"),
+        ("eval_loss", "loss"),
+        ("val_loss", "train_loss_epoch"),
+        ("loss/val", "loss/train"),
+    ],
+)
+def test_validation_curve_pairs_with_its_training_curve(val, train):
+    got = curves(parse(f"epoch,{train},{val}\n0,1,2\n1,0.5,1.5\n"))
+    assert got[val].train_name == train
+
+
+def test_no_training_curve_no_pair():
+    got = curves(parse("epoch,val_loss,other_loss\n0,1,2\n1,0.5,1.5\n"))
+    assert got["val_loss"].train is None and got["other_loss"].train is None
+
+
+def test_lined_up_by_epoch_and_by_row():
+    # epoch key: train every half epoch, validation once per epoch
+    text = "epoch,loss,val_loss\n0,4,\n0,2,\n0,,9\n1,1,\n1,3,\n1,,8\n"
+    assert curves(parse(text))["val_loss"].train.tolist() == [3.0, 2.0]
+    # no index column: the rows since the previous validation value; carried forward, NaN first
+    text = "val_loss,loss\n5,\n4,2\n,6\n3,\n"
+    train = curves(parse(text))["val_loss"].train
+    assert math.isnan(train[0]) and train[1:].tolist() == [2.0, 6.0]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("", "the file is empty; expected a loss log"),
+        ("  \n\n", "the file is empty"),
+        ("# nothing\n\n# here\n", "only comments"),
+        ("1.0\n0.5\nabc\n", r"line 3: 'abc' is not a number \(plain text holds one number"),
+        (
+            "0 1.0\n",
+            r"line 1: expected a header row naming the columns \(e.g. epoch,loss\), found only",
+        ),
+        ("1,2,3\n4,5,6\n", "line 1: expected a header row"),
+        ("epoch,loss\n0,1,2,3\n", "line 2 has 4 fields, the header 2"),
+        ("loss,loss\n1,2\n", "'loss' appears twice"),
+    ],
+)
+def test_errors(text, match):
+    msg = error(text, match=match)
+    assert msg.startswith("log: ")
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(InputError, match="nope.csv: file not found"):
+        logs.read_log(tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="is a directory with no results.json or metrics.csv"):
+        logs.read_log(tmp_path)
+    (tmp_path / "events.out.tfevents.1").write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(InputError, match="binary file.*export TensorBoard scalars"):
+        logs.read_log(tmp_path / "events.out.tfevents.1")
+
+
+def test_a_directory_with_metrics_csv(tmp_path):
+    (tmp_path / "metrics.csv").write_text("step,train_loss\n0,1\n1,0.5\n")
+    log = logs.read_log(tmp_path)
+    assert log.source == str(tmp_path / "metrics.csv")
+    assert log.curves[0].name == "train_loss"
+
+
+# --------------------------------------------------------------------------- judge
+
+
+def test_judge_document_shape_and_overrides():
+    t = np.arange(30)
+    text = "\n".join(str(x) for x in np.exp(-t / 5))
+    doc = logs.judge(parse(text), n_classes=3, loss_name="cross_entropy")
+    assert set(doc) == {"file", "format", "loss", "classes", "curves"}
+    assert doc["file"] == "log" and doc["loss"] == "cross_entropy" and doc["classes"] == 3
+    (c,) = doc["curves"]
+    assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve"}
+    log = parse(json.dumps(_results()))
+    assert logs.judge(log)["loss"] == "cross_entropy"
+    assert logs.judge(log, loss_name="bce", n_classes=2)["loss"] == "bce"
+
+
+# --------------------------------------------------------------------------- load_thresholds
+
+
+def test_load_thresholds(tmp_path):
+    only = tmp_path / "only.yaml"
+    only.write_text("classify:\n  noise_snr: 5\n")
+    assert load_thresholds(only) == Thresholds(noise_snr=5.0)
+    full = tmp_path / "full.yaml"  # a sweep config: its other sections are not checked here
+    full.write_text("data: {kind: file, path: gone.csv}\nclassify: {short_curve: 9}\n")
+    assert load_thresholds(full) == Thresholds(short_curve=9)
+    none = tmp_path / "none.yaml"
+    none.write_text("model: {loss: bce}\n")
+    assert load_thresholds(none) == Thresholds()
+    assert thresholds_from_dict(None) == Thresholds()
+
+
+@pytest.mark.parametrize(
+    "text, key, match",
+    [
+        ("classify: {noise_snr: many}\n", "classify.noise_snr", "must be a number"),
+        ("classify: {noise_sn: 3}\n", "classify.noise_sn", "did you mean 'noise_snr'"),
+        ("noise_snr: 3\n", "noise_snr", "under a 'classify:' section"),
+        ("clasify: {noise_snr: 3}\n", "clasify", "did you mean 'classify'"),
+        ("", None, "the file is empty"),
+        ("classify: [1\n", None, "invalid YAML"),
+    ],
+)
+def test_load_thresholds_errors(tmp_path, text, key, match):
+    path = tmp_path / "th.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match) as info:
+        load_thresholds(path)
+    assert info.value.file == str(path) and info.value.key == key
