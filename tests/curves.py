@@ -127,7 +127,7 @@ def minibatch(n, *, seed, trend="exp", noise=0.05, heavy=False):
         base = 0.1 + 0.9 / (1.0 + np.exp((t - n / 3.0) / (n / 15.0)))
     eps = rng.standard_t(3, n) / math.sqrt(3.0) if heavy else rng.standard_normal(n)
     y = base + noise * eps
-    y[0] = 1.0 + 0.0 * y[0]  # the sweep's loss[0]: exact full-data loss at initialisation
+    y[0] = 1.0  # like the sweep's loss[0]: the exact full-data loss at initialisation
     return y
 
 

@@ -595,3 +595,14 @@ def test_external_logs_all_thirty():
     for name in short:
         for col in ("loss", "val_loss"):
             assert "borderline" in got[name, col, False].flags
+
+
+def test_reasons_carry_the_numbers():
+    v = judge(cv.with_nan_tail(cv.exp_decay(50) * 3.1e4, 12))
+    assert "epoch 12" in v.reason and "last finite" in v.reason
+    v = judge(cv.exp_decay(100, start=0.69, floor=0.04))
+    assert v.reason.startswith("converging: loss fell from 0.69 to 0.04")
+    v = judge(cv.bounce(60))
+    assert "100%" in v.reason and "no downward trend" in v.reason
+    v = judge(cv.flat(200, cv.LN10, noise=1e-4, seed=3), loss_name="cross_entropy", n_classes=10)
+    assert "ln 10" in v.reason and "10 classes" in v.reason
