@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -33,22 +34,33 @@ class _Lrdiag(click.Group):
             exc.exit_code = EXIT_USAGE  # click's generic errors exit 1, which CI reads as a verdict
             raise
         except LrdiagError as exc:
-            if ctx.meta.get(_TRACEBACK):
-                raise
-            click.echo(f"lrdiag: error: {exc}", err=True)
-            ctx.exit(EXIT_USAGE)
+            _fail(ctx, EXIT_USAGE, f"lrdiag: error: {_one_line(exc)}")
         except KeyboardInterrupt:
             click.echo("lrdiag: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # a bug of ours, not the user's
-            if ctx.meta.get(_TRACEBACK):
-                raise
-            click.echo(
-                f"lrdiag: internal error: {type(exc).__name__}: {exc}\n"
-                "  (run again with --traceback for details, and please report it)",
-                err=True,
+            _fail(
+                ctx,
+                EXIT_INTERNAL,
+                f"lrdiag: internal error: {type(exc).__name__}: {_one_line(exc)} "
+                "(a bug in lrdiag: please report it; --traceback shows where)",
             )
-            ctx.exit(EXIT_INTERNAL)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (a message may span lines; the contract is one)."""
+    lines = (line.strip() for line in str(exc).splitlines())
+    return " ".join(line for line in lines if line) or type(exc).__name__
+
+
+def _fail(ctx: click.Context, code: int, message: str):
+    """Print ``message`` (after the traceback when --traceback is given) and exit with ``code``:
+    the traceback is for reading, the exit code still tells CI what kind of failure it was
+    (an uncaught exception would exit 1, the code of a --fail-on match)."""
+    if ctx.meta.get(_TRACEBACK):
+        click.echo(traceback.format_exc().rstrip("\n"), err=True)
+    click.echo(message, err=True)
+    ctx.exit(code)
 
 
 def _set_traceback(ctx: click.Context, _param, value: bool) -> bool:
@@ -87,13 +99,17 @@ fail_on_option = click.option(
 
 
 def make_console(*, stderr: bool = False):
+    """A rich console: styled on a terminal; plain text (no escape codes at all, not even bold)
+    when not a terminal or when NO_COLOR is set (https://no-color.org)."""
     from rich.console import Console
 
+    plain = bool(os.environ.get("NO_COLOR"))
     return Console(
         stderr=stderr,
         highlight=False,
-        no_color=bool(os.environ.get("NO_COLOR")),
+        no_color=plain,
         soft_wrap=False,
+        **({"color_system": None} if plain else {}),
     )
 
 
@@ -118,16 +134,29 @@ def cli():
 
 
 def _default_out(name: str) -> Path:
-    """``lrdiag-out/<name>``, or the first of ``<name>-2``, ``<name>-3``, ... that is free."""
+    """Create and return ``lrdiag-out/<name>``, or the first of ``<name>-2``, ``<name>-3``, ...
+    that does not exist yet. Creating it claims it, so two sweeps running at once never pick
+    the same directory."""
     base = Path("lrdiag-out")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LrdiagError(f"cannot create the output directory {base}: {exc.strerror}") from None
     candidate, n = base / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = base / f"{name}-{n}"
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base / f"{name}-{n}"
+        except OSError as exc:
+            raise LrdiagError(f"cannot create the output directory {candidate}: {exc}") from None
 
 
 def _resolve_out(out: str | None, name: str, force: bool) -> Path:
+    """The output directory: an explicit ``--out`` after checking it (called before training
+    to fail fast, and again before writing), else a fresh default directory."""
     if out is None:
         return _default_out(name)
     path = Path(out)
@@ -142,7 +171,7 @@ def _resolve_out(out: str | None, name: str, force: bool) -> Path:
 
 
 @cli.command()
-@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
 @click.option(
     "--out",
     "-o",
@@ -198,30 +227,50 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         _print_plan(cfg, dataset, plan, as_json)
         return
 
-    out_dir = _resolve_out(out, cfg.name, force)
+    if out is not None:
+        _resolve_out(out, cfg.name, force)  # fail before training, not after
     interactive = not (quiet or as_json) and sys.stderr.isatty()
     result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
     doc = engine.document(cfg, runs, result, dataset.n_classes)
+    out_dir = _resolve_out(out, cfg.name, force)  # the default directory is claimed only now
+    _write_outputs(doc, out_dir, plots=not no_plots)
 
     from lrdiag import report
 
-    report.write_results(doc, out_dir)
-    if not no_plots:
-        from lrdiag import plots
-
-        plots.save_sweep_plots(doc, out_dir)
     if as_json:
         click.echo(report.to_json_text(doc), nl=False)
     elif not quiet:
         console = make_console()
         timing = {"train_seconds": result.seconds, "n_runs": len(runs)}
         report.render_sweep({**doc, "timing": timing}, console)
-        console.print(f"Results written to {out_dir}/")
+        # a path is printed whole (never wrapped) and literally (brackets are not markup)
+        console.print(f"Results written to {out_dir}/", soft_wrap=True, markup=False)
     if not result.complete:
         click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)
         sys.exit(EXIT_INTERRUPTED)
     if fail_on and any(run["verdict"] in fail_on for run in doc["runs"]):
         sys.exit(EXIT_MATCHED)
+
+
+def _write_outputs(doc, out_dir: Path, *, plots: bool) -> None:
+    """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs. Plots of an
+    earlier sweep in the same directory (``--force --no-plots``) are removed: they would
+    contradict the new results."""
+    from lrdiag import report
+
+    try:
+        report.write_results(doc, out_dir)
+        if plots:
+            from lrdiag import plots as figures
+
+            figures.save_sweep_plots(doc, out_dir)
+        elif any(out_dir.glob("*.png")):
+            from lrdiag import plots as figures
+
+            for name in (figures.CURVES_NAME, figures.FINAL_LOSS_NAME, figures.PHASE_NAME):
+                (out_dir / name).unlink(missing_ok=True)
+    except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
+        raise LrdiagError(f"cannot write results to {out_dir}: {exc}") from None
 
 
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):

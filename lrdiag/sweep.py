@@ -279,18 +279,23 @@ def train(
     stop = threading.Event()
 
     def work(lo: int, hi: int) -> None:
-        with np.errstate(all="ignore"):  # error state is per thread
-            _train_chunk(
-                cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
-                None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
-                tick, stop,
-            )  # fmt: skip
+        try:
+            with np.errstate(all="ignore"):  # error state is per thread
+                _train_chunk(
+                    cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
+                    None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
+                    tick, stop,
+                )  # fmt: skip
+        except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
+            stop.set()
 
     start = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            futures = [pool.submit(work, lo, min(R, lo + shard)) for lo in range(0, R, shard)]
-            try:
+            futures = []
+            try:  # submitting counts too: starting a thread waits for the GIL the others hold
+                for lo in range(0, R, shard):
+                    futures.append(pool.submit(work, lo, min(R, lo + shard)))
                 while not all(f.done() for f in futures):
                     wait(futures, timeout=0.1)
             except KeyboardInterrupt:
