@@ -387,6 +387,138 @@ def gradcheck(target, samples, seed, as_json):
         sys.exit(EXIT_MATCHED)
 
 
+# --------------------------------------------------------------------------- classify
+
+# --loss: lrdiag's names (classify.LOSS_NAMES), and the Keras / PyTorch names people type.
+LOSS_ALIASES = {
+    "bce": "bce",
+    "binary_crossentropy": "bce",
+    "binary_cross_entropy": "bce",
+    "cross_entropy": "cross_entropy",
+    "crossentropy": "cross_entropy",
+    "ce": "cross_entropy",
+    "categorical_crossentropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "mse": "mse",
+    "mean_squared_error": "mse",
+}
+
+
+def _loss_name(_ctx, _param, value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = LOSS_ALIASES.get(value.strip().lower().replace("-", "_"))
+    if name is None:
+        raise click.BadParameter(
+            f"unknown loss {value!r}; choose from bce, cross_entropy, mse "
+            "(Keras names such as categorical_crossentropy work too)"
+        )
+    return name
+
+
+@cli.command("classify")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@click.option(
+    "--column",
+    "-c",
+    "columns",
+    multiple=True,
+    metavar="NAME",
+    help="Judge this column (repeatable) [default: every column whose name contains 'loss', "
+    "else the one numeric column that is not an epoch/step/time column].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON, nothing else.")
+@fail_on_option
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take the thresholds from this YAML file's classify: section (a sweep config, or a "
+    "file with only that section) [default: built in; a results.json's own].",
+)
+@click.option(
+    "--classes",
+    "-k",
+    type=click.IntRange(min=2),
+    metavar="K",
+    help="Number of classes: a cross-entropy loss flat near ln K is stuck_at_chance.",
+)
+@click.option(
+    "--loss",
+    "loss_name",
+    metavar="NAME",
+    callback=_loss_name,
+    help="The loss: bce, cross_entropy or mse (Keras names work too), for stuck_at_chance "
+    "and progress towards 0 [default: unknown; a results.json's own].",
+)
+@traceback_option
+def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_name):
+    """Judge the loss curves in log files the way the sweep judges its runs.
+
+    \b
+    FILE is read by its content, whatever its name (- reads stdin):
+      CSV with a header  Keras CSVLogger, Lightning metrics.csv, TensorBoard export
+      JSON               a list of numbers; {"loss": [...], ...} (Keras history);
+                         records [{"step": 1, "loss": 0.7}, ...]; an lrdiag
+                         results.json (every run re-judged)
+      plain text         one number a line (# comments and blank lines skipped)
+    nan and inf (any spelling) are non-finite values; an empty cell is a missing one.
+    Validation curves (val_loss, ...) are judged with their training curve.
+
+    \b
+    Examples:
+      lrdiag classify training.csv
+      lrdiag classify lightning_logs/version_0/metrics.csv --column val_loss
+      lrdiag classify history.json --loss cross_entropy --classes 10
+      lrdiag classify lrdiag-out/quickstart/results.json --config strict.yaml
+      tail -n 500 losses.txt | lrdiag classify - --fail-on diverging
+
+    --json prints {"file", "format", "loss", "classes", "curves": [{"name", "verdict",
+    "reason", "flags", "metrics", "train_curve"}]} for one FILE, and {"files": [...]} of
+    those for several. Exit 1 when a --fail-on verdict matched, 2 when a file cannot be
+    read (nothing is printed then).
+    """
+    from lrdiag import logs, report
+    from lrdiag.config import load_thresholds
+
+    if files.count("-") > 1:
+        raise click.BadParameter("- (stdin) can be read once", param_hint="FILE")
+    if classes is not None and (loss_name == "mse" or (loss_name == "bce" and classes != 2)):
+        raise click.BadParameter(
+            f"--classes {classes} does not go with --loss {loss_name} "
+            "(a chance loss is ln K for cross_entropy, ln 2 for bce)",
+            param_hint="--classes",
+        )
+    thresholds = load_thresholds(config_file) if config_file is not None else None
+    read = []
+    for file in files:
+        if file == "-":
+            with click.open_file("-", "rb") as stdin:
+                if stdin.isatty():
+                    click.echo(
+                        "lrdiag: reading a loss log from the terminal; end with Ctrl-D", err=True
+                    )
+                data = stdin.read()
+            read.append(logs.parse_log(data, logs.STDIN, columns=columns))
+        else:
+            read.append(logs.read_log(file, columns=columns))
+    docs = [logs.judge(log, thresholds, n_classes=classes, loss_name=loss_name) for log in read]
+    for log in read:
+        for note in log.notes:
+            click.echo(f"lrdiag: note: {log.source}: {note}", err=True)
+    if as_json:
+        click.echo(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
+    else:
+        console = make_console()
+        for i, doc in enumerate(docs):
+            if i:
+                console.print()
+            report.render_classify(doc, console)
+    if fail_on and any(c["verdict"] in fail_on for doc in docs for c in doc["curves"]):
+        sys.exit(EXIT_MATCHED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

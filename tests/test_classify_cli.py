@@ -1,0 +1,460 @@
+"""`lrdiag classify FILE...` end to end, through click's CliRunner.
+
+Curves are made here by formula (exponential decay, a period-2 bounce, geometric growth, a flat
+line at the chance loss, a run that turns NaN) and written in each format a tool writes them in;
+the verdicts asserted are the ones those shapes have by the classifier's definitions, never the
+classifier's output replayed. Also: exit codes 0/1/2/3, the --json shape (strict JSON), the
+options, a real tiny sweep's results.json, and the real Keras logs (copies in tests/data/logs/
+external, and all of ../shared/external_logs when present).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lrdiag import classify as classifier
+from lrdiag import logs
+from lrdiag.cli import LOSS_ALIASES, cli
+
+HERE = Path(__file__).resolve().parent
+EXTERNAL_COPIES = HERE / "data" / "logs" / "external"
+SHARED_EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external_logs"
+MNIST = "MNIST_Normal_double_random_99fe3625.csv"
+
+T = np.arange(40, dtype=float)
+CONVERGING = 2.0 * np.exp(-T / 8) + 0.1  # falls 95% of the way to its floor
+OSCILLATING = 1.0 + 0.5 * (-1.0) ** T  # bounces between 0.5 and 1.5, no trend
+DIVERGING = 0.5 * 1.3 ** T[:30]  # grows geometrically
+FLAT = np.full(40, 0.7)  # no change at all
+LN10 = np.full(30, math.log(10.0))  # flat at the chance loss of 10 classes
+LN2 = np.full(30, math.log(2.0))  # flat at the chance loss of bce
+SHAPES = {
+    "converging": CONVERGING,
+    "oscillating": OSCILLATING,
+    "diverging": DIVERGING,
+    "plateaued": FLAT,
+}
+
+
+@pytest.fixture(autouse=True)
+def _plain_env(monkeypatch):
+    for var in ("NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def run(*args, input=None, env=None):
+    argv = ["classify", *(str(a) for a in args)]
+    return CliRunner().invoke(cli, argv, input=input, env=env, catch_exceptions=False)
+
+
+def strict_loads(text: str):
+    """json.loads that rejects NaN and Infinity, as jq does."""
+
+    def reject(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def judged(*args, input=None) -> dict:
+    result = run(*args, "--json", input=input)
+    assert result.exit_code == 0, result.output
+    return strict_loads(result.stdout)
+
+
+def verdicts(doc: dict) -> dict[str, str]:
+    return {c["name"]: c["verdict"] for c in doc["curves"]}
+
+
+def fmt(x: float) -> str:
+    return repr(float(x))  # nan, inf, -inf as Python spells them
+
+
+# --------------------------------------------------------------------------- writers, one a format
+
+
+def keras_csv(path, loss, val=None):
+    lines = ["epoch,loss" + (",val_loss" if val is not None else "")]
+    for i, y in enumerate(loss):
+        lines.append(f"{i},{fmt(y)}" + (f",{fmt(val[i])}" if val is not None else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def lightning_csv(path, train, val, steps_per_epoch):
+    """train per step, val once per epoch on a row of its own; empty cells elsewhere."""
+    lines = ["step,epoch,train_loss,val_loss"]
+    for s, y in enumerate(train):
+        lines.append(f"{s},{s // steps_per_epoch},{fmt(y)},")
+        if (s + 1) % steps_per_epoch == 0:
+            e = s // steps_per_epoch
+            lines.append(f"{s},{e},,{fmt(val[e])}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tensorboard_csv(path, values):
+    lines = ["Wall time,Step,Value"]
+    lines += [f"{1.7e9 + 3.5 * k},{10 * k},{fmt(y)}" for k, y in enumerate(values)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def history_json(path, loss, val=None):
+    doc = {"loss": [float(y) for y in loss], "accuracy": [0.5] * len(loss)}
+    if val is not None:
+        doc["val_loss"] = [float(y) for y in val]
+    path.write_text(json.dumps(doc))  # json.dump writes NaN/Infinity literals, as Keras users get
+    return path
+
+
+def list_json(path, values):
+    path.write_text(json.dumps([float(y) for y in values]))
+    return path
+
+
+def text_file(path, values):
+    path.write_text("# loss\n" + "\n".join(fmt(y) for y in values) + "\n")
+    return path
+
+
+WRITERS = {
+    "keras.csv": (keras_csv, "loss"),
+    "tensorboard.csv": (tensorboard_csv, "Value"),
+    "history.json": (history_json, "loss"),
+    "list.json": (list_json, "loss"),
+    "losses.txt": (text_file, "loss"),
+}
+
+
+# --------------------------------------------------------------------------- formats x verdicts
+
+
+@pytest.mark.parametrize("verdict", list(SHAPES))
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_every_format_gives_the_shapes_verdict(tmp_path, name, verdict):
+    write, curve = WRITERS[name]
+    path = write(tmp_path / name, SHAPES[verdict])
+    doc = judged(path)
+    assert doc["file"] == str(path)
+    assert verdicts(doc)[curve] == verdict
+
+
+@pytest.mark.parametrize("verdict", list(SHAPES))
+def test_stdin(verdict):
+    text = "\n".join(fmt(y) for y in SHAPES[verdict]) + "\n"
+    doc = judged("-", input=text)
+    assert doc["file"] == "<stdin>" and doc["format"] == "text"
+    assert verdicts(doc) == {"loss": verdict}
+    doc = judged("-", input=json.dumps({"loss": [float(y) for y in SHAPES[verdict]]}))
+    assert verdicts(doc) == {"loss": verdict}
+
+
+def test_lightning_sparse_cells(tmp_path):
+    steps = np.arange(200, dtype=float)
+    train = 2.0 * np.exp(-steps / 30) + 0.1  # per step
+    val = 2.0 * np.exp(-np.arange(10) * 20 / 30) + 0.2  # per epoch of 20 steps
+    doc = judged(lightning_csv(tmp_path / "metrics.csv", train, val, 20))
+    assert verdicts(doc) == {"train_loss": "converging", "val_loss": "converging"}
+    by_name = {c["name"]: c for c in doc["curves"]}
+    assert by_name["train_loss"]["metrics"]["n_points"] == 200  # empty cells skipped
+    assert by_name["val_loss"]["metrics"]["n_points"] == 10
+    assert by_name["val_loss"]["train_curve"] == "train_loss"
+
+
+def test_overfitting_needs_the_training_curve(tmp_path):
+    """Validation falls then climbs back while training keeps falling: overfitting, by the
+    flag's definition; the flag needs the training curve, so alone the curve has none."""
+    t = np.arange(60, dtype=float)
+    train, val = np.exp(-t / 10), np.exp(-t / 10) + 0.01 * t
+    steps = np.repeat(train, 5)  # 5 steps an epoch: averaged back to `train` per epoch
+    path = lightning_csv(tmp_path / "metrics.csv", steps, val, 5)
+    by_name = {c["name"]: c for c in judged(path)["curves"]}
+    assert "overfitting" in by_name["val_loss"]["flags"]
+    alone = {c["name"]: c for c in judged(path, "--column", "val_loss")["curves"]}
+    assert "overfitting" in alone["val_loss"]["flags"]  # paired even when picked alone
+    alone = judged(list_json(tmp_path / "val.json", val))["curves"][0]
+    assert "overfitting" not in alone["flags"] and alone["train_curve"] is None
+
+
+@pytest.mark.parametrize("spelling", ["nan", "NaN", "NAN", "inf", "Infinity", "-inf", "-Infinity"])
+def test_ending_non_finite_is_diverging(tmp_path, spelling):
+    lines = [fmt(y) for y in CONVERGING[:20]] + [spelling] * 3
+    (tmp_path / "loss.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "log.csv").write_text(
+        "epoch,loss\n" + "\n".join(f"{i},{y}" for i, y in enumerate(lines))
+    )
+    for name in ("loss.txt", "log.csv"):
+        (c,) = judged(tmp_path / name)["curves"]
+        assert c["verdict"] == "diverging"
+        assert c["metrics"]["diverged_epoch"] == 20 and c["metrics"]["final"] is None
+
+
+def test_empty_cells_are_skipped_not_non_finite(tmp_path):
+    rows = [f"{i},{fmt(y)}," for i, y in enumerate(CONVERGING)] + ["40,,", "41,,"]
+    (tmp_path / "log.csv").write_text("epoch,loss,val_loss\n" + "\n".join(rows) + "\n")
+    doc = judged(tmp_path / "log.csv")
+    assert verdicts(doc) == {"loss": "converging"}  # val_loss holds no values: not a curve
+    assert doc["curves"][0]["metrics"]["n_points"] == 40
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def test_column_picks_and_default(tmp_path):
+    path = tmp_path / "log.csv"
+    rows = [f"{i},{a},{b}" for i, (a, b) in enumerate(zip(CONVERGING, OSCILLATING, strict=True))]
+    path.write_text("epoch,objective,bounce\n" + "\n".join(rows) + "\n")
+    result = run(path)
+    assert result.exit_code == 2
+    assert "'objective', 'bounce'" in result.stderr and "--column" in result.stderr
+    doc = judged(path, "--column", "objective", "-c", "bounce")
+    assert verdicts(doc) == {"objective": "converging", "bounce": "oscillating"}
+    result = run(path, "--column", "objectiv")
+    assert result.exit_code == 2
+    assert "did you mean 'objective'" in result.stderr and "'epoch'" in result.stderr
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_classes_and_loss_give_stuck_at_chance(tmp_path):
+    path = text_file(tmp_path / "ln10.txt", LN10)
+    (plain,) = judged(path)["curves"]
+    assert plain["verdict"] == "plateaued" and "stuck_at_chance" not in plain["flags"]
+    for opts in (["--classes", "10"], ["--classes", "10", "--loss", "cross_entropy"]):
+        doc = judged(path, *opts)
+        (c,) = doc["curves"]
+        assert c["verdict"] == "plateaued" and "stuck_at_chance" in c["flags"], opts
+        assert doc["classes"] == 10
+    (c,) = judged(text_file(tmp_path / "ln2.txt", LN2), "--loss", "binary_crossentropy")["curves"]
+    assert "stuck_at_chance" in c["flags"]
+    assert judged(path, "--loss", "categorical_crossentropy", "-k", "10")["loss"] == "cross_entropy"
+
+
+def test_loss_aliases_are_the_classifiers_names():
+    assert set(LOSS_ALIASES.values()) == set(classifier.LOSS_NAMES)
+
+
+@pytest.mark.parametrize(
+    "opts, match",
+    [
+        (["--loss", "hinge"], "unknown loss 'hinge'; choose from bce, cross_entropy, mse"),
+        (["--classes", "1"], "--classes"),
+        (["--classes", "3", "--loss", "bce"], "does not go with --loss bce"),
+        (["--fail-on", "explode"], "unknown verdict 'explode'"),
+    ],
+)
+def test_bad_options_exit_2(tmp_path, opts, match):
+    result = run(text_file(tmp_path / "l.txt", CONVERGING), *opts)
+    assert result.exit_code == 2 and match in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_config_thresholds(tmp_path):
+    path = text_file(tmp_path / "l.txt", CONVERGING)  # 40 points
+    (c,) = judged(path)["curves"]
+    assert "only 40 points" not in c["reason"]
+    th = tmp_path / "th.yaml"
+    th.write_text("classify:\n  short_curve: 100   # fewer points than this: borderline\n")
+    (c,) = judged(path, "--config", th)["curves"]
+    assert "borderline" in c["flags"] and "only 40 points" in c["reason"]
+    th.write_text("classify:\n  short_curv: 100\n")
+    result = run(path, "--config", th)
+    assert result.exit_code == 2
+    assert f"{th}: classify.short_curv: unknown key" in result.stderr
+    assert "did you mean 'short_curve'" in result.stderr
+
+
+# --------------------------------------------------------------------------- exit codes, output
+
+
+def test_fail_on(tmp_path):
+    good = text_file(tmp_path / "good.txt", CONVERGING)
+    bad = text_file(tmp_path / "bad.txt", DIVERGING)
+    assert run(good, "--fail-on", "diverging").exit_code == 0
+    assert run(bad, "--fail-on", "diverging").exit_code == 1
+    assert run(bad, "--fail-on", "oscillating,plateaued").exit_code == 0
+    assert run(good, bad, "--fail-on", "oscillating,diverging").exit_code == 1
+    result = run(bad, "--fail-on", "diverging", "--json")
+    assert result.exit_code == 1 and strict_loads(result.stdout)["curves"]
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("", "the file is empty; expected a loss log"),
+        ("epoch,accuracy\n", "no numbers"),
+        ("1.0\nfoo\n", "line 2: 'foo' is not a number"),
+        ("{not json", "invalid JSON"),
+    ],
+)
+def test_unreadable_input_exits_2(tmp_path, content, match):
+    path = tmp_path / "log.csv"
+    path.write_text(content)
+    result = run(path, "--json")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"lrdiag: error: {path}: ") and match in result.stderr
+    assert result.stdout == ""
+
+
+def test_one_bad_file_among_several_prints_nothing(tmp_path):
+    good = text_file(tmp_path / "good.txt", CONVERGING)
+    result = run(good, tmp_path / "missing.csv")
+    assert result.exit_code == 2 and "missing.csv: file not found" in result.stderr
+    assert result.stdout == ""
+    assert run("-", "-", input="1\n").exit_code == 2
+
+
+def test_internal_error_exits_3(tmp_path, monkeypatch):
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(logs, "judge", broken)
+    result = CliRunner().invoke(cli, ["classify", str(text_file(tmp_path / "l.txt", FLAT))])
+    assert result.exit_code == 3 and "internal error" in result.stderr
+
+
+def test_traceback_option(tmp_path):
+    assert run(text_file(tmp_path / "l.txt", FLAT), "--traceback").exit_code == 0
+    result = CliRunner().invoke(cli, ["classify", str(tmp_path / "none.txt"), "--traceback"])
+    assert result.exit_code != 0
+    assert "Traceback" in result.output or isinstance(result.exception, Exception)
+
+
+def test_json_shape_for_one_and_several_files(tmp_path):
+    a = keras_csv(tmp_path / "a.csv", CONVERGING, CONVERGING + 0.05)
+    b = text_file(tmp_path / "b.txt", np.r_[CONVERGING[:20], np.nan, np.nan])
+    one = judged(a)
+    assert set(one) == {"file", "format", "loss", "classes", "curves"}
+    assert [c["name"] for c in one["curves"]] == ["loss", "val_loss"]
+    for c in one["curves"]:
+        assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve"}
+        assert c["verdict"] in classifier.VERDICTS and isinstance(c["flags"], list)
+    several = judged(a, b)
+    assert list(several) == ["files"]
+    assert [d["file"] for d in several["files"]] == [str(a), str(b)]
+    assert several["files"][0] == one
+    (div,) = several["files"][1]["curves"]
+    assert div["verdict"] == "diverging" and div["metrics"]["final"] is None  # NaN -> null
+
+
+def test_table_off_a_terminal_is_plain_text(tmp_path):
+    path = keras_csv(tmp_path / "a.csv", CONVERGING, OSCILLATING)
+    for env in (None, {"NO_COLOR": "1"}):
+        result = run(path, env=env)
+        assert result.exit_code == 0
+        out = result.stdout
+        assert "\x1b[" not in out and "curve" in out and "verdict" in out
+        assert "+ converging" in out and "~ oscillating" in out and str(path) in out
+        assert all(ord(ch) < 128 for ch in out.replace("≈", ""))  # ASCII box off a terminal
+
+
+def test_help():
+    result = CliRunner().invoke(cli, ["classify", "--help"])
+    assert result.exit_code == 0
+    for word in ("--column", "--fail-on", "--config", "--classes", "--loss", "--json", "stdin"):
+        assert word in result.stdout
+
+
+# --------------------------------------------------------------------------- results.json
+
+
+@pytest.fixture(scope="module")
+def results_json(tmp_path_factory):
+    """A real tiny sweep: 3-class blobs, softmax + cross-entropy, weights scaled by 1e-4 so the
+    logits start near 0 and the loss near ln 3; lr 1e-20 leaves it there (flat at chance), lr
+    0.5 learns. Its config sets short_curve: 1000, so every curve it judges is borderline."""
+    d = tmp_path_factory.mktemp("sweep")
+    cfg = {
+        "data": {"kind": "blobs", "n_samples": 60, "n_classes": 3, "validation_split": 0.25},
+        "model": {
+            "hidden": [8],
+            "activation": "tanh",
+            "output": "softmax",
+            "loss": "cross_entropy",
+        },
+        "init": {"scheme": "xavier", "scales": [1e-4]},
+        "training": {"epochs": 30, "seeds": [0], "dtype": "float64"},
+        "sweep": {"learning_rates": [1e-20, 0.5]},
+        "classify": {"short_curve": 1000},
+    }
+    (d / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    out = d / "out"
+    result = CliRunner().invoke(
+        cli, ["sweep", str(d / "tiny.yaml"), "--out", str(out), "--no-plots", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    return out / "results.json"
+
+
+def test_results_json_rejudged(results_json, tmp_path):
+    swept = json.loads(results_json.read_text())
+    doc = judged(results_json)
+    assert doc["format"] == "lrdiag-results"
+    assert doc["loss"] == "cross_entropy" and doc["classes"] == 3  # from the sweep's model
+    names = [c["name"] for c in doc["curves"]]
+    assert names == [
+        "run 0 (lr 1e-20, scale 0.0001, seed 0)",
+        "run 0 val (lr 1e-20, scale 0.0001, seed 0)",
+        "run 1 (lr 0.5, scale 0.0001, seed 0)",
+        "run 1 val (lr 0.5, scale 0.0001, seed 0)",
+    ]
+    assert [r["id"] for r in swept["runs"]] == [0, 1]
+    flat = doc["curves"][0]
+    assert flat["verdict"] == "plateaued" and "stuck_at_chance" in flat["flags"]
+    assert doc["curves"][1]["train_curve"] == "loss"
+    # the results' own thresholds (short_curve: 1000) unless --config says otherwise
+    assert all("only 31 points" in c["reason"] for c in doc["curves"])
+    th = tmp_path / "th.yaml"
+    th.write_text("classify: {short_curve: 5}\n")
+    again = judged(results_json, "--config", th)
+    assert not any("only 31 points" in c["reason"] for c in again["curves"])
+    # and the sweep's own verdicts, since nothing else changed (the same loss, K, thresholds)
+    swept_verdicts = [v for r in swept["runs"] for v in (r["verdict"], r["val"]["verdict"])]
+    assert [c["verdict"] for c in doc["curves"]] == swept_verdicts
+    only_val = judged(results_json, "--column", "val_loss", "--loss", "mse")
+    assert [c["name"] for c in only_val["curves"]] == names[1::2]
+    assert only_val["loss"] == "mse"
+    assert judged(results_json.parent)["file"] == str(results_json)  # the output directory
+
+
+# --------------------------------------------------------------------------- real logs
+
+
+def _check_real_logs(files: list[Path], mnist: Path):
+    doc = judged(*files)
+    assert len(doc["files"]) == len(files)
+    for d in doc["files"]:
+        names = [c["name"] for c in d["curves"]]
+        assert names == ["val_loss", "loss"], d["file"]  # the columns' order in the file
+        for c in d["curves"]:
+            assert c["verdict"] in classifier.VERDICTS
+    assert {c["name"]: c["train_curve"] for c in doc["files"][0]["curves"]}["val_loss"] == "loss"
+    (mnist_doc,) = [d for d in doc["files"] if d["file"] == str(mnist)]
+    assert verdicts(mnist_doc)["loss"] == "converging"  # unknown loss: 2.40 -> 2.30 is progress
+    # flat at ln 10 for 100 epochs, 10 classes, cross-entropy: plateaued, stuck at chance
+    doc = judged(mnist, "--classes", "10", "--loss", "cross_entropy")
+    (loss,) = [c for c in doc["curves"] if c["name"] == "loss"]
+    assert loss["verdict"] == "plateaued" and "stuck_at_chance" in loss["flags"], loss["reason"]
+
+
+def test_real_logs_copied_here():
+    files = sorted(EXTERNAL_COPIES.glob("*.csv"))
+    assert len(files) == 5
+    _check_real_logs(files, EXTERNAL_COPIES / MNIST)
+
+
+def test_real_logs_in_shared():
+    if not (SHARED_EXTERNAL / "labels.csv").is_file():
+        pytest.skip(f"no external logs at {SHARED_EXTERNAL}")
+    files = sorted(SHARED_EXTERNAL.glob("*/*.csv"))
+    assert len(files) == 30
+    _check_real_logs(files, SHARED_EXTERNAL / "deepdiagnosis" / MNIST)
