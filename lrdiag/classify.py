@@ -97,6 +97,7 @@ class Thresholds:
     plateau_progress: float = 0.05  # plateaued: initial - final level below this fraction of R
     floor_progress: float = 0.02  # plateaued (bce/cross_entropy/mse): closed < this of gap to 0
     chance_tol: float = 0.05  # stuck_at_chance: final level within this fraction of chance loss
+    chance_quiet: float = 0.02  # ... and falling by less than this of R across the final window
     spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
     spike_snr: float = 6.0  # ... and of this many noise std devs ...
     spike_recover: float = 0.5  # ... ending within this fraction of the spike above its old min
@@ -121,6 +122,7 @@ _DECISION_FIELDS = (
     "plateau_progress",
     "floor_progress",
     "chance_tol",
+    "chance_quiet",
 )
 
 
@@ -198,9 +200,15 @@ def _robust_noise(y: np.ndarray) -> float:
 
 
 def _slope(v: np.ndarray) -> float:
-    """Least-squares slope of v against its index."""
+    """Least-squares slope of v against its index (computed on v scaled by a power of two, which
+    is exact, so that losses near the float64 limit do not overflow)."""
+    top = float(np.max(np.abs(v))) if v.size >= 2 else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return 0.0
+    e = math.frexp(top)[1]
+    u = np.ldexp(v, -e)
     k = np.arange(v.size, dtype=float) - (v.size - 1) / 2.0
-    return float(np.dot(k, v - v.mean()) / np.dot(k, k)) if v.size >= 2 else 0.0
+    return math.ldexp(float(np.dot(k, u - u.mean()) / np.dot(k, k)), e)
 
 
 def _turning_z(turns: int, n: int) -> float:
@@ -232,7 +240,7 @@ def _measure(
     best_level = float(smooth[best_i])
     top = max(initial, float(win.max()))
     range_ = top - float(y.min())
-    magnitude = float(np.max(np.abs(y)))
+    magnitude = max(abs(top), abs(float(y.min())))  # of the values that set the range
     constant = range_ <= th.resolution * magnitude
     tol = th.resolution * range_
 
@@ -304,7 +312,7 @@ def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
     if ms.chance is None:
         return False
     near = abs(ms.final_level - ms.chance) <= th.chance_tol * ms.chance
-    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.plateau_progress * ms.range_)
+    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_)
     return bool(near and quiet)
 
 
@@ -400,6 +408,11 @@ def classify(
     th = thresholds
     if loss_name is not None and loss_name not in LOSS_NAMES:
         raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
+    with np.errstate(all="ignore"):  # losses near the float64 limit: inf differences are fine
+        return _classify(curve, th, n_classes, loss_name, train_curve)
+
+
+def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
     raw = np.asarray(curve, dtype=float).reshape(-1)

@@ -606,3 +606,22 @@ def test_reasons_carry_the_numbers():
     assert "100%" in v.reason and "no downward trend" in v.reason
     v = judge(cv.flat(200, cv.LN10, noise=1e-4, seed=3), loss_name="cross_entropy", n_classes=10)
     assert "ln 10" in v.reason and "10 classes" in v.reason
+
+
+def test_a_huge_transient_spike_does_not_hide_the_rest_of_the_curve():
+    """Blows up to 1e16 for three epochs, then sits at 1.74 (below the initial 2.34)."""
+    y = np.concatenate([[2.34, 1.4e8, 5.1e12, 8.5e15, 1.7316], np.full(196, 1.7376)])
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+    assert "early_spike" in v.flags
+
+
+def test_still_falling_towards_chance_is_not_stuck():
+    """ln 4 + 0.95 exp(-t/60): after 200 epochs it is 2% above chance but still falling (3% of
+    its range across the last 40 epochs); after 800 epochs it sits on the chance loss."""
+    t = np.arange(800)
+    y = math.log(4) + 0.95 * np.exp(-t / 60.0)
+    v = judge(y[:200], loss_name="cross_entropy", n_classes=4)
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    v = judge(y, loss_name="cross_entropy", n_classes=4)
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
