@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +269,8 @@ def _read_file(data: DataConfig, file: str | None):
 
 def _read_npz(path: Path, target: str | None, file: str | None):
     target = target or "y"
+    if not zipfile.is_zipfile(path):  # np.load would return a .npy array or try to unpickle
+        raise DataError(f"{path}: not an .npz archive (a zip of arrays, as np.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}

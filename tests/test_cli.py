@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -266,6 +267,28 @@ def test_a_bad_config_is_one_line_naming_file_and_key(tmp_path, monkeypatch, cas
     assert not (tmp_path / "lrdiag-out").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("data.npz", b"not a zip\n", "not an .npz archive"),
+        ("data.npz", "npy", "not an .npz archive"),  # np.load would return an array
+        ("data.csv", b"a,b,label\n1,2,0\n3,x,1\n", "'x' is not a finite number"),
+    ],
+)  # fmt: skip
+def test_a_bad_data_file_is_one_line_naming_it(tmp_path, name, content, expected):
+    if content == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros((4, 3)))
+        content = buffer.getvalue()
+    (tmp_path / name).write_bytes(content)
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"data: {{kind: file, path: {name}}}\nmodel: {{hidden: []}}\n")
+    result = sweep(config, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.stderr
+    line = one_line(result.stderr)
+    assert line.startswith("lrdiag: error: ") and name in line and expected in line
+
+
 def test_traceback_flag_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("model: {hiden: [4]}\n", encoding="utf-8")
@@ -322,7 +345,9 @@ def test_default_out_under_a_file_is_a_usage_error(tmp_path, monkeypatch):
 
 def test_explicit_out_with_results_needs_force(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    assert sweep(write_config(tmp_path), "-o", out).exit_code == 0
+    assert sweep(write_config(tmp_path), "-o", out, "--no-plots").exit_code == 0
+    for name in PLOT_FILES:  # stand-ins for the plots of that sweep
+        (out / name).write_bytes(b"old plot")
     before = {name: (out / name).read_bytes() for name in os.listdir(out)}
 
     def no_training(*args, **kwargs):
@@ -475,6 +500,18 @@ def test_ctrl_c_in_training_writes_partial_results_and_exits_130(tmp_path, monke
     assert PLOT_FILES <= set(os.listdir(out))
 
 
+def test_ctrl_c_with_json_still_prints_one_document(tmp_path, monkeypatch):
+    def raise_interrupt():
+        raise KeyboardInterrupt
+
+    _interrupt_after(monkeypatch, 3, raise_interrupt)
+    out = tmp_path / "out"
+    result = sweep(write_config(tmp_path, training={"epochs": 50}), "-o", out, "--json",
+                   "--no-plots", "--fail-on", "plateaued")  # fmt: skip
+    _check_partial_results(result, out, 50)  # 130 wins over --fail-on
+    assert strict_loads(result.stdout) == read_doc(out)
+
+
 def test_a_real_sigint_during_training_writes_partial_results(tmp_path, monkeypatch):
     """SIGINT reaches the main thread (waiting for the training threads), as Ctrl-C does."""
 
@@ -507,6 +544,14 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback)
 
 
 # --------------------------------------------------------------------------- terminal output
+
+
+def test_quiet_prints_nothing_but_writes_everything(tmp_path):
+    out = tmp_path / "out"
+    result = sweep(write_config(tmp_path), "-o", out, "--quiet", "--no-plots")
+    assert result.exit_code == 0
+    assert result.stdout == "" and result.stderr == ""
+    assert set(os.listdir(out)) == RESULT_FILES
 
 
 def test_output_off_a_terminal_has_no_escape_codes(tmp_path):
