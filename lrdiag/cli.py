@@ -19,6 +19,7 @@ from lrdiag import __version__
 from lrdiag.errors import LrdiagError
 
 EXIT_OK, EXIT_MATCHED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by a broken pipe
 _TRACEBACK = "lrdiag.traceback"
 
 
@@ -38,6 +39,9 @@ class _Lrdiag(click.Group):
         except KeyboardInterrupt:
             click.echo("lrdiag: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # stdout's reader left (| head) where a command did not expect it
+            _stdout_gone()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:  # a bug of ours, not the user's
             _fail(
                 ctx,
@@ -45,6 +49,26 @@ class _Lrdiag(click.Group):
                 f"lrdiag: internal error: {type(exc).__name__}: {_one_line(exc)} "
                 "(a bug in lrdiag: please report it; --traceback shows where)",
             )
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone (``lrdiag ... | head``): point stdout at /dev/null, so later
+    writes and the flush at exit succeed silently. The command can then finish (its files are
+    written) and exit with its own code rather than one the broken pipe picked."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test capturing stdout)
+        pass
+
+
+def echo_out(text: str, *, nl: bool = True) -> None:
+    """``click.echo`` to stdout that lets its reader go away (see ``_stdout_gone``)."""
+    try:
+        click.echo(text, nl=nl)
+    except BrokenPipeError:
+        _stdout_gone()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -103,8 +127,14 @@ def make_console(*, stderr: bool = False):
     when not a terminal or when NO_COLOR is set (https://no-color.org)."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1, the code of a --fail-on match
+            self.quiet = True
+            if not self.stderr:
+                _stdout_gone()
+
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(
+    return _Console(
         stderr=stderr,
         highlight=False,
         no_color=plain,
@@ -238,7 +268,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     from lrdiag import report
 
     if as_json:
-        click.echo(report.to_json_text(doc), nl=False)
+        echo_out(report.to_json_text(doc), nl=False)
     elif not quiet:
         console = make_console()
         timing = {"train_seconds": result.seconds, "n_runs": len(runs)}
@@ -311,20 +341,20 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         "max_memory": plan.max_memory,
     }
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        echo_out(json.dumps(info, indent=2))
         return
     g = info["grid"]
-    click.echo(
+    echo_out(
         f"{cfg.name}: {plan.n_runs} runs = {g['learning_rates']} learning rates x "
         f"{g['init_scales']} init scales x {g['seeds']} seeds, {cfg.training.epochs} epochs "
         f"on {info['n_train']} samples"
     )
-    click.echo(
+    echo_out(
         f"memory: ~{_mib(plan.bytes_per_run)} per run, ~{_mib(plan.peak_bytes)} at peak "
         f"(budget {_mib(plan.max_memory)}); "
         f"{plan.n_chunks} chunk(s) of up to {plan.chunk_size} runs"
     )
-    click.echo("dry run: nothing trained")
+    echo_out("dry run: nothing trained")
 
 
 def _mib(n: int) -> str:

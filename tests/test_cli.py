@@ -202,6 +202,21 @@ def test_json_from_the_real_entry_point_with_fail_on(tmp_path):
     assert doc == read_doc(out)
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_reader_that_leaves_early_changes_no_exit_code(tmp_path, as_json):
+    """`lrdiag sweep ... | head -1`: stdout's pipe is closed before anything is written. rich
+    would exit 1 (a --fail-on match) and click.echo raise (an internal error, 3)."""
+    out = tmp_path / "out"
+    argv = [BIN / "lrdiag", "sweep", write_config(tmp_path), "-o", out, "--no-plots"]
+    argv += ["--fail-on", "diverging"] + (["--json"] if as_json else [])
+    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
+    proc.stderr.close()
+    assert read_doc(out)["complete"] is True
+
+
 def test_fail_on_exits_1_only_when_a_run_matches(tmp_path):
     div = write_config(tmp_path, DIVERGING, "div")
     tiny = write_config(tmp_path)
