@@ -32,8 +32,13 @@ class _Lrdiag(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except click.ClickException as exc:
-            exc.exit_code = EXIT_USAGE  # click's generic errors exit 1, which CI reads as a verdict
-            raise
+            # One line, like every exit-2 message (click's own is a usage block over four lines),
+            # and never click's generic exit 1, which CI reads as a verdict.
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{hint}", err=True)
+            ctx.exit(EXIT_USAGE)
         except LrdiagError as exc:
             _fail(ctx, EXIT_USAGE, f"lrdiag: error: {_one_line(exc)}")
         except KeyboardInterrupt:
@@ -71,10 +76,10 @@ def echo_out(text: str, *, nl: bool = True) -> None:
         _stdout_gone()
 
 
-def _one_line(exc: BaseException) -> str:
-    """The exception's message on one line (a message may span lines; the contract is one)."""
-    lines = (line.strip() for line in str(exc).splitlines())
-    return " ".join(line for line in lines if line) or type(exc).__name__
+def _one_line(message: BaseException | str) -> str:
+    """A message (or an exception's) on one line: it may span lines; the contract is one."""
+    lines = (line.strip() for line in str(message).splitlines())
+    return " ".join(line for line in lines if line) or type(message).__name__
 
 
 def _fail(ctx: click.Context, code: int, message: str):

@@ -233,9 +233,9 @@ def test_fail_on_exits_1_only_when_a_run_matches(tmp_path):
 def test_fail_on_an_unknown_verdict_is_a_usage_error(tmp_path, value):
     result = sweep(write_config(tmp_path), "--fail-on", value, "-o", tmp_path / "out")
     assert result.exit_code == 2
-    assert "bogus" in result.stderr
-    assert all(v in result.stderr for v in VERDICTS)
-    assert "Traceback" not in result.stderr
+    line = one_line(result.stderr)
+    assert line.startswith("lrdiag: error: ") and "--fail-on" in line and "bogus" in line
+    assert all(v in line for v in VERDICTS)
     assert not (tmp_path / "out").exists()
 
 
@@ -372,7 +372,7 @@ def test_explicit_out_with_results_needs_force(tmp_path, monkeypatch):
         m.setattr(lrdiag.sweep, "train", no_training)
         refused = sweep(write_config(tmp_path, name="other"), "-o", out)
     assert refused.exit_code == 2
-    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert "--force" in one_line(refused.stderr)
     assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
 
     other = write_config(tmp_path, name="other", sweep={"learning_rates": [0.1]})
@@ -390,7 +390,7 @@ def test_out_that_is_a_file_is_a_usage_error(tmp_path):
     target.write_text("precious\n")
     result = sweep(write_config(tmp_path), "-o", target, "--force")
     assert result.exit_code == 2
-    assert "not a directory" in result.stderr
+    assert "not a directory" in one_line(result.stderr)
     assert target.read_text() == "precious\n"
 
 
@@ -628,8 +628,11 @@ def test_version_and_help():
     assert "Example" in helped.stdout and "lrdiag sweep configs/" in helped.stdout
     for option in ("--out", "--json", "--fail-on", "--dry-run", "--max-memory", "--traceback"):
         assert option in helped.stdout
-    assert runner.invoke(cli, ["sweep", "--bogus"]).exit_code == 2
-    assert runner.invoke(cli, ["sweep"]).exit_code == 2  # missing CONFIG
+    for argv in (["sweep", "--bogus"], ["sweep"], ["sweep", "x.yaml", "--dtype", "f16"]):
+        result = runner.invoke(cli, argv, prog_name="lrdiag")
+        assert result.exit_code == 2  # a usage error: one line, like every exit 2
+        assert one_line(result.stderr).startswith("lrdiag: error: ")
+        assert "lrdiag sweep --help" in result.stderr
 
 
 def test_python_dash_m_version():
