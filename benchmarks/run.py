@@ -1,6 +1,6 @@
 """``make bench``: the sweep engine against the plain per-run NumPy loop, side by side.
 
-    python -m benchmarks.run [--quick] [--only W1,W3] [--reps 3] [--loop-budget 60]
+    python -m benchmarks.run [--quick] [--only W1,W3] [--reps 3] [--loop-budget 90]
                              [--no-memory] [--out benchmarks/results/latest.json]
 
 What it does, all in one process (so both sides see the same machine at the same moment):
@@ -9,9 +9,12 @@ What it does, all in one process (so both sides see the same machine at the same
    (median of 3), in GFLOP/s.
 2. For each workload (benchmarks/workloads.py): the engine (``lrdiag.sweep.train``, training time
    only) and the loop (benchmarks/loop.py) in alternation, ``--reps`` times each, medians
-   reported. When the whole loop would take longer than ``--loop-budget`` seconds over all reps,
-   the loop trains an evenly spaced subset of the runs and its time is extrapolated per
-   run-epoch trained (the table marks it and says from how many runs).
+   reported. The loop runs twice per rep: with NumPy's BLAS as installed (what a user gets) and
+   limited to one thread (OpenBLAS's spinning threads collapse on a busy machine, and the
+   engine itself trains with a one-thread BLAS); the speedup is against the faster of the two.
+   When the loop would take longer than ``--loop-budget`` seconds over all reps, it trains an
+   evenly spaced subset of the runs and its time is extrapolated per run-epoch trained (the
+   table marks it and says from how many runs).
 3. Correctness: the loop's final losses must equal the engine's, run for run, to float32
    rounding on every stable run (finite in both, loss never rising by more than
    ``STABLE_RISE``); otherwise the benchmark fails (exit 1), so a fast but wrong engine
@@ -43,13 +46,16 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+import lrdiag
 from benchmarks import loop, workloads
 from lrdiag import model, sweep
 
@@ -189,35 +195,58 @@ def subset_indices(n_runs: int, n_sub: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_runs - 1, n_sub).round().astype(int))
 
 
+LOOP_BLAS = {"default": None, "1 thread": 1}  # the loop under each BLAS thread setting
+
+
+def run_loop(cfg, ds, runs, blas_threads):
+    """The loop with NumPy's BLAS as installed (None) or limited to ``blas_threads`` threads."""
+    if blas_threads is None:
+        return loop.train_runs(cfg, ds, runs)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        return loop.train_runs(cfg, ds, runs)
+
+
 def time_workload(w, reps: int, loop_budget: float, log) -> dict:
     cfg, ds = w.cfg, w.dataset
     runs = sweep.expand_grid(cfg)
     R, E = len(runs), cfg.training.epochs
 
-    # Probe: one mid-grid run of the loop decides whether the loop trains every run.
-    probe = loop.train_runs(cfg, ds, [runs[R // 2]])
-    per_run = probe.seconds
+    # Probe: one mid-grid run of each loop variant decides whether the loop trains every run.
+    per_run = sum(run_loop(cfg, ds, [runs[R // 2]], t).seconds for t in LOOP_BLAS.values())
     n_sub = R if per_run * R * reps <= loop_budget else max(2, int(loop_budget / (per_run * reps)))
     sub = subset_indices(R, n_sub)
-    log(f"  {w.name}: loop probe {per_run:.3f} s/run; loop trains {len(sub)} of {R} runs")
+    sub_runs = [runs[i] for i in sub]
+    log(f"  {w.name}: loop probe {per_run:.3f} s/run (both variants); {len(sub)} of {R} runs")
 
-    eng_times, loop_times = [], []
-    eng = lp = None
-    for rep in range(reps):
+    eng_times, loop_times = [], {k: [] for k in LOOP_BLAS}
+    eng, lps = None, {}
+    for rep in range(reps):  # interleaved, so the machine's mood hits every side alike
         eng = sweep.train(cfg, ds, runs)
         eng_times.append(eng.seconds)
-        lp = loop.train_runs(cfg, ds, [runs[i] for i in sub])
-        loop_times.append(lp.seconds)
-        log(f"  {w.name} rep {rep + 1}/{reps}: engine {eng.seconds:.2f} s, loop {lp.seconds:.2f} s")
+        for k, t in LOOP_BLAS.items():
+            lps[k] = run_loop(cfg, ds, sub_runs, t)
+            loop_times[k].append(lps[k].seconds)
+        shown = ", ".join(f"loop/BLAS {k} {v[-1]:.2f} s" for k, v in loop_times.items())
+        log(f"  {w.name} rep {rep + 1}/{reps}: engine {eng.seconds:.2f} s, {shown}")
 
     t_eng = median(eng_times)
-    t_sub = median(loop_times)
     fl = training_flops(cfg, ds, eng.diverged_epoch)
-    sub_epochs = int(np.where(lp.diverged_epoch < 0, E, lp.diverged_epoch).sum())
     extrapolated = len(sub) < R
-    # Per run-epoch trained (a diverged run stops early in both); with every run this is exact.
-    t_loop = t_sub * fl["run_epochs"] / max(sub_epochs, 1) if extrapolated else t_sub
-    check = compare(eng.loss[sub], lp.loss)
+    loops = {}
+    for k, lp in lps.items():
+        sub_epochs = int(np.where(lp.diverged_epoch < 0, E, lp.diverged_epoch).sum())
+        t_sub = median(loop_times[k])
+        # Per run-epoch trained (a diverged run stops early in both); with every run: exact.
+        t = t_sub * fl["run_epochs"] / max(sub_epochs, 1) if extrapolated else t_sub
+        loops[k] = {
+            "seconds": t,
+            "measured": loop_times[k],
+            "check": compare(eng.loss[sub], lp.loss),
+        }
+    best = min(loops, key=lambda k: loops[k]["seconds"])
+    t_loop = loops[best]["seconds"]
+    checks = [v["check"] for v in loops.values()]
+    check = max(checks, key=lambda c: c["max_rel_diff_final_loss"])
     return {
         "workload": w.name,
         "title": w.title,
@@ -227,8 +256,9 @@ def time_workload(w, reps: int, loop_budget: float, log) -> dict:
         "diverged_runs": int((eng.diverged_epoch >= 0).sum()),
         "engine_seconds": t_eng,
         "engine_seconds_all": eng_times,
+        "loop": loops,
+        "loop_best": best,
         "loop_seconds": t_loop,
-        "loop_seconds_measured": loop_times,
         "loop_runs_timed": int(len(sub)),
         "loop_extrapolated": extrapolated,
         "speedup": t_loop / t_eng,
@@ -345,14 +375,31 @@ def memory_check(quick: bool, log) -> dict:
 
 
 def time_sharpness(w) -> dict | None:
-    """Hook: the cost of the sharpness estimate, timed on its own (never inside the training
-    figures). Returns None until lrdiag.stability exists; then time its estimate on the
-    workload's trained parameters here and return {"seconds": ..., "runs": ...}."""
-    import importlib.util
-
-    if importlib.util.find_spec("lrdiag.stability") is None:
+    """The cost of the sharpness estimate, timed on its own (never inside the training figures):
+    ``lrdiag.stability.sharpness`` with its defaults on every run's initial weights and its
+    default subset of the training rows. None while lrdiag.stability does not exist."""
+    try:
+        from lrdiag import stability
+    except ImportError:
         return None
-    return {"note": "lrdiag.stability exists: wire its sharpness estimate in time_sharpness"}
+    cfg, ds = w.cfg, w.dataset
+    runs = sweep.expand_grid(cfg)
+    dtype = np.dtype(cfg.training.dtype)
+    sizes = model.layer_sizes(ds.X.shape[1], cfg.model.hidden, ds.Y.shape[1])
+    params = model.init_params(
+        sizes, cfg.init.scheme, [r.init_scale for r in runs], [r.seed for r in runs], dtype
+    )
+    X, Y = stability.subset(ds.X.astype(dtype), ds.Y.astype(dtype), stability.DEFAULT_SAMPLES)
+    t = time.perf_counter()
+    lam = stability.sharpness(params, X, Y, cfg.model)
+    seconds = time.perf_counter() - t
+    return {
+        "seconds": seconds,
+        "runs": len(runs),
+        "samples": len(X),
+        "finite": int(np.isfinite(lam).sum()),
+        "note": "once, on the initial weights (defaults of lrdiag.stability.sharpness)",
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -366,25 +413,30 @@ def table(results: dict) -> str:
         "GFLOP/s count the matrix products training needs: forward 2*B*in*out per layer, "
         "backward 2*B*in*out (dW) per layer",
         "  + 2*B*in*out (input gradient) for every layer but the first; x updates applied x runs.",
+        "Loop: the plain per-run loop with BLAS as installed / limited to 1 thread; speedup, "
+        "runs/s and GF/s use the faster of the two.",
         "",
-        f"{'':4} {'engine s':>9} {'loop s':>9} {'speedup':>8} {'runs/s eng':>11} "
-        f"{'runs/s loop':>11} {'GF/s eng':>9} {'%peak':>6} {'GF/s loop':>9} {'%peak':>6}",
+        f"{'':4} {'engine s':>9} {'loop s':>9} {'loop s':>9} {'speedup':>8} {'runs/s':>8} "
+        f"{'runs/s':>8} {'GF/s':>6} {'%':>4} {'GF/s':>6} {'%':>4}",
+        f"{'':4} {'':>9} {'BLAS dflt':>9} {'BLAS 1':>9} {'vs best':>8} {'engine':>8} "
+        f"{'loop':>8} {'eng':>6} {'peak':>4} {'loop':>6} {'peak':>4}",
     ]
     for r in results["workloads"]:
         pk = peak[r["dtype"]]
         mark = "*" if r["loop_extrapolated"] else " "
+        lp = r["loop"]
         lines.append(
-            f"{r['workload']:4} {r['engine_seconds']:9.2f} {r['loop_seconds']:8.2f}{mark} "
-            f"{r['speedup']:7.2f}x {r['n_runs'] / r['engine_seconds']:11.1f} "
-            f"{r['n_runs'] / r['loop_seconds']:11.1f} {r['engine_gflops']:9.1f} "
-            f"{100 * r['engine_gflops'] / pk:5.0f}% {r['loop_gflops']:9.1f} "
-            f"{100 * r['loop_gflops'] / pk:5.0f}%"
+            f"{r['workload']:4} {r['engine_seconds']:9.2f} {lp['default']['seconds']:8.2f}{mark} "
+            f"{lp['1 thread']['seconds']:8.2f}{mark} {r['speedup']:7.2f}x "
+            f"{r['n_runs'] / r['engine_seconds']:8.1f} {r['n_runs'] / r['loop_seconds']:8.1f} "
+            f"{r['engine_gflops']:6.1f} {100 * r['engine_gflops'] / pk:3.0f}% "
+            f"{r['loop_gflops']:6.1f} {100 * r['loop_gflops'] / pk:3.0f}%"
         )
     lines.append("")
     for r in results["workloads"]:
         c = r["check"]
         extra = (
-            f"; loop time extrapolated from {r['loop_runs_timed']} of {r['n_runs']} runs "
+            f"; *loop times extrapolated from {r['loop_runs_timed']} of {r['n_runs']} runs "
             "(per run-epoch trained)"
             if r["loop_extrapolated"]
             else ""
@@ -422,12 +474,32 @@ def table(results: dict) -> str:
             f"  losses chunked vs unchunked: max rel diff {mc['max_rel_diff_loss']:.1e}, "
             f"same NaN pattern: {mc['same_nan_pattern']}; verdicts: {same_v[mc['same_verdicts']]}",
         ]
+    sharp = {k: v for k, v in results.get("sharpness", {}).items() if v}
+    if sharp:
+        lines += ["", "Sharpness (lrdiag.stability.sharpness, once on the initial weights, "
+                  "not in the training figures):"]  # fmt: skip
+        for name, v in sharp.items():
+            lines.append(f"  {name}: {v['seconds']:.2f} s for {v['runs']} runs "
+                         f"on {v['samples']} samples")  # fmt: skip
     lines += ["", f"Peak RSS of the benchmark process: {mb(results['rss_peak'])}"]
     return "\n".join(lines)
 
 
+def _git_head() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(lrdiag.__file__).parent,
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def environment() -> dict:
     return {
+        "lrdiag": str(Path(lrdiag.__file__).parent),
+        "git_head": _git_head(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "machine": platform.machine(),
@@ -444,8 +516,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a timing")
     ap.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions (medians reported)")
-    budget_help = "seconds the loop may take over all reps, else it is subsampled"
-    ap.add_argument("--loop-budget", type=float, default=60.0, help=budget_help)
+    budget_help = "seconds both loop variants may take over all reps, else they are subsampled"
+    ap.add_argument("--loop-budget", type=float, default=90.0, help=budget_help)
     ap.add_argument("--no-memory", action="store_true", help="skip the memory children and check")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
