@@ -1,4 +1,4 @@
-"""Typed exceptions. Library code raises these; only cli.py turns them into messages and exit codes."""
+"""Typed exceptions. Library code raises these; only cli.py maps them to messages and exits."""
 
 from __future__ import annotations
 
