@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lrdiag import model, stability
 
@@ -113,6 +115,11 @@ def rel(a, b):
 
 
 # --------------------------------------------------------------------------- hvp
+
+
+def test_registries_cover_every_activation_and_head_of_the_model():
+    assert set(stability.SECOND_DERIVATIVES) == set(model.ACTIVATIONS)
+    assert set(stability.HEAD_JVPS) == set(model.HEADS)
 
 
 @pytest.mark.parametrize("output,loss,k", HEADS)
@@ -340,6 +347,14 @@ def test_critical_lr():
     assert stability.critical_lr(2.0) == pytest.approx(1.0)
 
 
+@given(
+    lam=st.floats(1e-6, 1e6, allow_nan=False),
+    beta=st.floats(0.0, 0.99, allow_nan=False),
+)
+def test_critical_lr_times_sharpness_is_the_stability_constant(lam, beta):
+    assert stability.critical_lr(lam, momentum=beta) * lam == pytest.approx(2 * (1 + beta))
+
+
 def test_subset_is_a_fixed_sample_of_rows():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(500, 3))
@@ -377,6 +392,14 @@ def test_top_eigenpair_vectors_are_the_dense_top_eigenvectors_and_warm_starts_he
     warm = stability.top_eigenpair(moved, X, Y, spec, tol=1e-8, start=est.vectors)
     np.testing.assert_allclose(warm.values, cold.values, rtol=1e-6)
     assert warm.steps.sum() < cold.steps.sum(), (warm.steps, cold.steps)
+    # an unusable start row (NaN, zero) falls back to the shared random start
+    bad_start = {k: v.copy() for k, v in est.vectors.items()}
+    bad_start["W1"][0] = np.nan
+    for k in bad_start:
+        bad_start[k][1] = 0.0
+    fallback = stability.top_eigenpair(moved, X, Y, spec, tol=1e-8, start=bad_start)
+    np.testing.assert_allclose(fallback.values, cold.values, rtol=1e-12)
+    np.testing.assert_array_equal(fallback.steps, cold.steps)
 
 
 def test_bytes_per_run_bounds_the_measured_peak():
