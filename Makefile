@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lrdiag tests benchmarks examples
-	$(BIN)/ruff format --check lrdiag tests benchmarks examples
+	$(BIN)/ruff check lrdiag tests benchmarks examples docs
+	$(BIN)/ruff format --check lrdiag tests benchmarks examples docs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
