@@ -13,6 +13,7 @@ definition. The files are committed; tests read them and never rebuild them.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -959,7 +960,765 @@ def hand_cases() -> list[dict]:
     return cs
 
 
-GROUPS = {"closed_form": closed_form_cases, "hand": hand_cases}
+# --------------------------------------------------------------------------------------------
+# 3. lrdiag's own training runs
+
+
+def read_curve(y, *, floor_known: bool, chance: float | None = None) -> tuple[str, bool, str]:
+    """An independent reading of the verdict definitions: (verdict, clear-cut?, why).
+
+    Simple, stated criteria, with a wide band around every cut-off where the answer is "not
+    clear-cut" (those cases are labelled but marked ambiguous). Levels are medians, so single
+    noisy values do not decide; ``floor_known`` means the loss is bounded below by 0 (bce,
+    cross-entropy, mse), so progress can be measured as the share of the way to 0; ``chance``
+    is the chance loss (ln 2 for bce, ln K for K-class cross-entropy).
+    """
+    y = np.asarray(y, dtype=float)
+    fin = np.isfinite(y)
+    if not fin[-1]:
+        k = int(np.flatnonzero(fin)[-1]) + 1 if fin.any() else 0
+        return "diverging", True, f"the loss is non-finite from epoch {k} to the end"
+    y = y[fin]
+    n = y.size
+    w = max(10, n // 5)
+    fw = y[-w:]
+    L0 = float(y[0])
+    med_f = float(np.median(fw))
+    k5 = min(max(5, n // 50), max(1, n // 10))  # rolling-median width for the best level
+    smooth = np.array([np.median(y[max(0, i - k5 // 2) : i + k5 // 2 + 1]) for i in range(n)])
+    best = float(smooth.min())
+    R = max(L0, float(fw.max())) - float(y.min())
+    if R <= 0:
+        return "plateaued", True, "the loss never changes"
+    # A transient far above the start and the end (a near-blow-up): nothing after it is clear.
+    wild = float(y.max()) > 100.0 * max(abs(L0), abs(med_f))
+    wild_note = f" (after a transient up to {float(y.max()):.3g})" if wild else ""
+    # The final window's swings: share of steps that change direction, median step, trend.
+    d = np.diff(fw)
+    s = np.sign(d)
+    alt = float(np.mean(s[1:] * s[:-1] < 0)) if d.size >= 2 else 0.0
+    swing = float(np.median(np.abs(d))) / R
+    pairs = 0.5 * (fw[1:] + fw[:-1])  # a period-2 bounce averages out
+    q = max(1, pairs.size // 4)
+    decline = float(pairs[:q].mean() - pairs[-q:].mean()) / R
+    swinging = alt >= 0.75 and swing >= 0.03
+    band_low = float(np.quantile(fw, 0.1))  # with large swings, "above" must hold for the band
+    # 1. above the initial loss
+    rise = (med_f - L0) / R
+    if rise > 0.05:
+        return (
+            "diverging",
+            rise >= 0.25 and (not swinging or band_low > L0),
+            f"the final-window median {med_f:.3g} sits {100 * rise:.0f}% of the range above the "
+            f"initial loss {L0:.3g}" + (", bouncing" if swinging else ""),
+        )
+    # 1b. lost most of its progress
+    drop = L0 - best
+    kept = (L0 - med_f) / drop if drop > 0 else 1.0
+    made_progress = drop > 0.2 * R and (not floor_known or drop > 0.1 * L0)
+    if made_progress and kept < 0.5:
+        return (
+            "diverging",
+            kept < 0.2 and not wild and (not swinging or band_low > best + 0.8 * drop),
+            f"fell from {L0:.3g} to {best:.3g}, then came back up to {med_f:.3g}: kept only "
+            f"{100 * kept:.0f}% of its progress" + (", bouncing" if swinging else "") + wild_note,
+        )
+    # 2. swings that keep alternating in direction, no downward trend
+    if swinging and decline < swing:
+        clear = alt >= 0.9 and swing >= 0.1 and decline < 0.3 * swing and not wild
+        return (
+            "oscillating",
+            clear,
+            f"over the last {w} epochs the steps change direction {100 * alt:.0f}% of the time "
+            f"with a median swing of {100 * swing:.0f}% of the range and no downward trend"
+            + wild_note,
+        )
+    # small bouncing that goes on, or bouncing on a falling trend: not oscillating, less clear
+    bouncing = alt >= 0.75 and swing >= 0.01
+    # 3. net progress
+    if floor_known and L0 > 0:
+        p = (L0 - med_f) / L0
+        what = "of the way to 0"
+    else:
+        p = (L0 - med_f) / R
+        what = "of the range"
+    near_chance = chance is not None and abs(med_f - chance) <= 0.05 * chance
+    if near_chance and p >= 0.01 and abs(med_f - chance) <= 0.02 * chance:
+        flat = abs(decline) * R <= 0.005 * chance
+        if flat:
+            return (
+                "plateaued",
+                False,
+                f"fell from {L0:.4g} to the chance loss {chance:.4g} and stays there "
+                f"(final-window median {med_f:.4g}): stuck at chance, after early progress"
+                + wild_note,
+            )
+    if p < 0.05:
+        return (
+            "plateaued",
+            p < 0.01 and swing < 0.1 and not bouncing and not wild,
+            f"net progress {100 * p:.2f}% {what} ({L0:.4g} to {med_f:.4g}){wild_note}",
+        )
+    late = (L0 - med_f) / (L0 - best) if L0 > best else 1.0
+    clear = p >= 0.15 and late >= 0.8 and not bouncing and not wild and not near_chance
+    return (
+        "converging",
+        clear,
+        f"net progress {100 * p:.0f}% {what} ({L0:.4g} to {med_f:.4g}), keeping "
+        f"{100 * min(late, 1.0):.0f}% of its best progress"
+        + (", bouncing as it goes" if bouncing else "")
+        + (f", ending within 5% of the chance loss {chance:.4g}" if near_chance else "")
+        + wild_note,
+    )
+
+
+def chance_loss(loss: str, n_classes: int | None) -> float | None:
+    if loss == "bce":
+        return LN2
+    if loss == "cross_entropy" and n_classes:
+        return math.log(n_classes)
+    return None
+
+
+def sweep_dict(
+    data,
+    hidden,
+    activation,
+    output,
+    loss,
+    *,
+    scheme="xavier",
+    scales=(1.0,),
+    optimizer="sgd",
+    momentum=0.9,
+    batch="full",
+    epochs=200,
+    seeds=(0,),
+    dtype="float32",
+    lrs=None,
+):
+    lrs = lrs if lrs is not None else {"min": 1e-3, "max": 100.0, "num": 11}
+    return {
+        "data": data,
+        "model": {"hidden": list(hidden), "activation": activation, "output": output, "loss": loss},
+        "init": {"scheme": scheme, "scales": list(scales)},
+        "training": {
+            "optimizer": optimizer,
+            "momentum": momentum,
+            "batch_size": batch,
+            "epochs": epochs,
+            "seeds": list(seeds),
+            "dtype": dtype,
+        },
+        "sweep": {"learning_rates": lrs},
+    }
+
+
+def _data(kind, n=200, noise=0.1, seed=0, **kw):
+    return {"kind": kind, "n_samples": n, "noise": noise, "seed": seed, **kw}
+
+
+BCE = ("sigmoid", "bce")
+CE = ("softmax", "cross_entropy")
+MSE = ("identity", "mse")
+
+# name: (data, hidden, activation, head, options). One seed unless stated; 11 log-spaced lrs.
+SWEEPS = {
+    "moons-16tanh-xavier": (_data("moons"), [16], "tanh", BCE, {}),
+    "moons-16relu-he": (_data("moons"), [16], "relu", BCE, {"scheme": "he"}),
+    "moons-64x32tanh-lecun": (
+        _data("moons", noise=0.2),
+        [64, 32],
+        "tanh",
+        BCE,
+        {"scheme": "lecun", "scales": (1.0, 3.0)},
+    ),
+    "circles-16sigmoid-xavier": (
+        _data("circles", noise=0.05),
+        [16],
+        "sigmoid",
+        BCE,
+        {"epochs": 300},
+    ),
+    "blobs3-linear-softmax": (
+        _data("blobs", noise=1.0, n_features=2, n_classes=3),
+        [],
+        "tanh",
+        CE,
+        {"epochs": 150},
+    ),
+    "spirals3-64x32relu-he": (
+        _data("spirals", noise=0.1, n_classes=3),
+        [64, 32],
+        "relu",
+        CE,
+        {"scheme": "he", "epochs": 300},
+    ),
+    "xor-16tanh-normal": (_data("xor", noise=0.1), [16], "tanh", BCE, {"scheme": "normal"}),
+    "moons-16sigmoid-normal-scales": (
+        _data("moons"),
+        [16],
+        "sigmoid",
+        BCE,
+        {"scheme": "normal", "scales": (1.0, 5.0)},
+    ),
+    "blobs4-16relu-uniform01": (
+        _data("blobs", noise=1.5, n_features=4, n_classes=4),
+        [16],
+        "relu",
+        CE,
+        {"scheme": "uniform01"},
+    ),
+    "moons-16tanh-momentum": (_data("moons"), [16], "tanh", BCE, {"optimizer": "momentum"}),
+    "blobs3-16relu-momentum": (
+        _data("blobs", noise=1.0, n_features=2, n_classes=3),
+        [16],
+        "relu",
+        CE,
+        {"optimizer": "momentum", "scheme": "he"},
+    ),
+    "moons-16tanh-batch32": (_data("moons"), [16], "tanh", BCE, {"batch": 32, "epochs": 100}),
+    "circles-64x32relu-batch16": (
+        _data("circles", noise=0.05),
+        [64, 32],
+        "relu",
+        BCE,
+        {"batch": 16, "epochs": 100, "scheme": "he"},
+    ),
+    "spirals3-16tanh-batch8-momentum": (
+        _data("spirals", noise=0.1, n_classes=3),
+        [16],
+        "tanh",
+        CE,
+        {"batch": 8, "epochs": 60, "optimizer": "momentum", "momentum": 0.5},
+    ),
+    "linear-16tanh-mse": (
+        _data("linear", noise=0.1, n_features=3),
+        [16],
+        "tanh",
+        MSE,
+        {"scheme": "xavier"},
+    ),
+}
+MAX_NONFINITE = 3  # non-finite runs kept per sweep (the lowest learning rates among them)
+
+
+def _train(d):
+    from lrdiag.config import config_from_dict
+    from lrdiag.data import load_dataset
+    from lrdiag.sweep import expand_grid, train
+
+    cfg = config_from_dict(d)
+    ds = load_dataset(cfg.data, cfg.model)
+    runs = expand_grid(cfg)
+    return cfg, ds, runs, train(cfg, ds, runs, threads=1)
+
+
+def _run_meta(name, d, run):
+    t = d["training"]
+    return {
+        "sweep": name,
+        "data": d["data"]["kind"],
+        "hidden": d["model"]["hidden"],
+        "activation": d["model"]["activation"],
+        "loss": d["model"]["loss"],
+        "init": d["init"]["scheme"],
+        "init_scale": run.init_scale,
+        "optimizer": t["optimizer"]
+        + (f"({t['momentum']:g})" if t["optimizer"] == "momentum" else ""),
+        "batch_size": t["batch_size"],
+        "epochs": t["epochs"],
+        "lr": run.learning_rate,
+        "seed": run.seed,
+    }
+
+
+def mlp_sweep_cases() -> list[dict]:
+    cs = []
+    for name, (data, hidden, act, (output, loss), opts) in SWEEPS.items():
+        d = sweep_dict(data, hidden, act, output, loss, **opts)
+        cfg, ds, runs, res = _train(d)
+        nonfinite = 0
+        for run, y in zip(runs, res.loss, strict=True):
+            chance = chance_loss(loss, ds.n_classes)
+            verdict, clear, why = read_curve(y, floor_known=True, chance=chance)
+            if not np.isfinite(y[-1]):
+                nonfinite += 1
+                if nonfinite > MAX_NONFINITE:
+                    continue
+            mini = d["training"]["batch_size"] != "full"
+            healthy = mini and verdict in ("converging", "plateaued") and clear
+            cid = f"sweep-{name}-s{run.init_scale:g}-seed{run.seed}-lr{run.learning_rate:.3g}"
+            cs.append(
+                case(
+                    cid,
+                    y,
+                    verdict,
+                    f"{name} lr {run.learning_rate:.3g}: {why}",
+                    unambiguous=clear,
+                    source="sweep",
+                    loss_name=loss,
+                    n_classes=ds.n_classes if loss == "cross_entropy" else None,
+                    tags=["healthy_noisy"] if healthy else (),
+                    meta=_run_meta(name, d, run),
+                )
+            )
+    return cs
+
+
+def _gd_linear(A, y, theta0, lr, beta, epochs):
+    """Plain full-batch GD / heavy ball on mean((A theta - y)^2): the losses, epochs + 1."""
+    theta = np.array(theta0, dtype=float)
+    v = np.zeros_like(theta)
+    out = np.full(epochs + 1, np.nan)
+    with np.errstate(all="ignore"):
+        for k in range(epochs + 1):
+            r = A @ theta - y
+            out[k] = np.mean(r * r)
+            if not np.isfinite(out[k]):
+                break
+            v = beta * v + 2.0 / len(y) * (A.T @ r)
+            theta = theta - lr * v
+    return out
+
+
+def linear_regression_cases() -> list[dict]:
+    """Linear regression by full-batch GD / heavy ball, labelled by theory: lr against the stable
+    limit 2(1+beta)/lam_max, lam_max of the loss Hessian computed here from the data (mean
+    squared error, so H = 2/n A^T A with A = [X, 1]); the expected curve is iterated here by a
+    plain loop, as a check that the run is the one the theory describes."""
+    from lrdiag import model
+    from lrdiag.config import config_from_dict
+    from lrdiag.data import Dataset, load_dataset
+    from lrdiag.sweep import expand_grid, train
+
+    cs = []
+    variants = {
+        # name: (data, feature stretch, optimizer, beta, epochs)
+        "d5": (_data("linear", noise=0.1, n_features=5, seed=1), None, "sgd", 0.0, 100),
+        "d5-stretched": (
+            _data("linear", noise=0.3, n_features=5, seed=2),
+            (3.0, 1.0, 0.6, 0.3, 0.3),
+            "sgd",
+            0.0,
+            150,
+        ),
+        "d3-momentum": (
+            _data("linear", noise=0.1, n_features=3, seed=3),
+            None,
+            "momentum",
+            0.9,
+            150,
+        ),
+    }
+    factors = (1e-4, 0.01, 0.1, 0.3, 0.6, 0.9, 0.97, 1.03, 1.1, 1.5, 3.0)
+    for variant, (data, stretch, opt, beta, E) in variants.items():
+        d = sweep_dict(data, [], "identity", *MSE, optimizer=opt, momentum=beta or 0.9)
+        d["training"].update(epochs=E, dtype="float64")
+        d["sweep"]["learning_rates"] = [1.0]
+        cfg = config_from_dict(d)
+        ds = load_dataset(cfg.data, cfg.model)
+        X = ds.X if stretch is None else ds.X * np.asarray(stretch)
+        ds = Dataset(X, ds.Y, None, None, None, ds.feature_names, ds.target_name)
+        A = np.hstack([X, np.ones((X.shape[0], 1))])
+        y_t = ds.Y[:, 0]
+        lam_max = float(np.linalg.eigvalsh(2.0 / X.shape[0] * A.T @ A).max())
+        edge = 2.0 * (1.0 + beta) / lam_max
+        d["sweep"]["learning_rates"] = [c * edge for c in factors]
+        cfg = config_from_dict(d)
+        runs = expand_grid(cfg)
+        res = train(cfg, ds, runs, threads=1)
+        p0 = model.init_params([X.shape[1], 1], cfg.init.scheme, [1.0], [0], np.float64)
+        theta0 = np.concatenate([p0["W1"].ravel(), p0["b1"].ravel()])
+        theta_star, *_ = np.linalg.lstsq(A, y_t, rcond=None)
+        L_star = float(np.mean((A @ theta_star - y_t) ** 2))
+        for c, run, y in zip(factors, runs, res.loss, strict=True):
+            pred = _gd_linear(A, y_t, theta0, run.learning_rate, beta, E)
+            ok = np.isfinite(y) & np.isfinite(pred)
+            if not np.allclose(pred[ok], y[ok], rtol=1e-6, atol=1e-12):
+                raise AssertionError(f"linreg {variant} c={c}: the run is not the plain GD loop")
+            L0 = float(y[0])
+            limit = f"{opt} at {c:g}x the stable limit 2(1+beta)/lam_max"
+            if c < 1.0:
+                p = (L0 - pred[-1]) / L0
+                to_min = (L0 - pred[-1]) / (L0 - L_star)
+                verdict = "converging" if p >= 0.05 else "plateaued"
+                clear = (c <= 0.9 and p >= 0.2) if verdict == "converging" else p < 0.01
+                why = (
+                    f"linear regression, {limit}: stable by theory; {100 * p:.2f}% of the way "
+                    f"to 0 ({100 * to_min:.1f}% to the least-squares minimum)"
+                )
+            else:
+                verdict, clear = "diverging", c >= 1.1
+                why = f"linear regression, {limit}: the top Hessian mode grows geometrically"
+            cs.append(
+                case(
+                    f"sweep-linreg-{variant}-c{c:g}",
+                    y,
+                    verdict,
+                    why,
+                    unambiguous=clear,
+                    source="sweep",
+                    loss_name="mse",
+                    meta={
+                        "sweep": f"linreg-{variant}",
+                        "data": "linear",
+                        "optimizer": opt,
+                        "beta": beta,
+                        "lr": run.learning_rate,
+                        "lam_max": lam_max,
+                        "lr_over_edge": c,
+                        "epochs": E,
+                    },
+                )
+            )
+    return cs
+
+
+def _logreg_edge(X, y) -> float:
+    """2 / lam_max of the logistic loss Hessian at its minimum (found here by Newton's method):
+    above this lr, gradient descent cannot settle at the minimum (period doubling)."""
+    A = np.hstack([X, np.ones((X.shape[0], 1))])
+    theta = np.zeros(A.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(A @ theta)))
+        g = A.T @ (p - y) / len(y)
+        H = (A * (p * (1 - p))[:, None]).T @ A / len(y)
+        step = np.linalg.solve(H, g)
+        theta -= step
+        if np.abs(step).max() < 1e-12:
+            break
+    p = 1.0 / (1.0 + np.exp(-(A @ theta)))
+    H = (A * (p * (1 - p))[:, None]).T @ A / len(y)
+    return 2.0 / float(np.linalg.eigvalsh(H).max())
+
+
+def logistic_regression_cases() -> list[dict]:
+    """Logistic regression (hidden [], sigmoid + bce) by full-batch GD on data that are not
+    separable, at learning rates around 2/lam_max of the Hessian at the minimum. Below it the
+    run converges; above it the minimum is unstable and GD settles into bouncing (a period-2
+    orbit) whose size grows with lr, until the bouncing band sits above the initial loss. The
+    label is the reading of the curve; it is clear-cut only when the theory agrees with it
+    (converging below 0.9x the edge, not converging above 1.1x)."""
+    from lrdiag.config import config_from_dict
+    from lrdiag.data import load_dataset
+
+    cs = []
+    variants = {
+        "blobs2": (_data("blobs", noise=2.0, n_features=2, n_classes=2), 200),
+        "moons": (_data("moons", noise=0.3), 200),
+        "blobs2-d4": (_data("blobs", noise=3.0, n_features=4, n_classes=2, seed=3), 300),
+        "blobs2-d3-s5": (_data("blobs", noise=1.5, n_features=3, n_classes=2, seed=5), 200),
+        "moons-s7": (_data("moons", noise=0.2, seed=7), 250),
+    }
+    factors = (0.5, 0.8, 0.95, 1.05, 1.15, 1.3, 1.5, 1.75, 2.0, 3.0)
+    for variant, (data, E) in variants.items():
+        d = sweep_dict(data, [], "tanh", *BCE, epochs=E, dtype="float64", lrs=[1.0])
+        cfg = config_from_dict(d)
+        ds = load_dataset(cfg.data, cfg.model)
+        edge = _logreg_edge(ds.X, ds.Y[:, 0])
+        d["sweep"]["learning_rates"] = [c * edge for c in factors]
+        cfg, ds, runs, res = _train(d)
+        for c, run, y in zip(factors, runs, res.loss, strict=True):
+            verdict, clear, why = read_curve(y, floor_known=True, chance=LN2)
+            agrees = (c <= 0.9 and verdict == "converging") or (
+                c >= 1.1 and verdict in ("oscillating", "diverging")
+            )
+            cs.append(
+                case(
+                    f"sweep-logreg-{variant}-c{c:g}",
+                    y,
+                    verdict,
+                    f"logistic regression at {c:g}x 2/lam_max(H at the minimum): {why}",
+                    unambiguous=clear and agrees,
+                    source="sweep",
+                    loss_name="bce",
+                    meta={
+                        "sweep": f"logreg-{variant}",
+                        "data": data["kind"],
+                        "optimizer": "sgd",
+                        "lr": run.learning_rate,
+                        "lr_over_edge": c,
+                        "edge": edge,
+                        "epochs": E,
+                    },
+                )
+            )
+    return cs
+
+
+# Per-step mini-batch losses of lrdiag's own model and optimizer, a loop written here (the sweep
+# records one mean loss per epoch): thousands of noisy points, as a framework's step log has.
+# name: (data, hidden, activation, head, init scheme, optimizer, beta, batch, steps, lr)
+STEP_RUNS = {
+    "moons-16tanh-b8": (_data("moons", 400), [16], "tanh", BCE, "xavier", "sgd", 0, 8, 3000, 0.3),
+    "moons-16tanh-b8-slow": (
+        _data("moons", 400), [16], "tanh", BCE, "xavier", "sgd", 0, 8, 3000, 0.03),
+    "spirals3-64x32relu-b16": (
+        _data("spirals", 600, n_classes=3), [64, 32], "relu", CE, "he", "sgd", 0, 16, 5000, 0.1),
+    "blobs3-16relu-b4-momentum": (
+        _data("blobs", 300, noise=1.5, n_features=2, n_classes=3), [16], "relu", CE, "he",
+        "momentum", 0.9, 4, 2000, 0.01),
+    "circles-16tanh-b1": (
+        _data("circles", 300, noise=0.05), [16], "tanh", BCE, "xavier", "sgd", 0, 1, 4000, 0.05),
+    "linear-16tanh-b8": (
+        _data("linear", 400, noise=0.3, n_features=3), [16], "tanh", MSE, "xavier", "sgd", 0, 8,
+        3000, 0.02),
+    "xor-16tanh-b32-momentum": (
+        _data("xor", 400), [16], "tanh", BCE, "normal", "momentum", 0.9, 32, 2500, 0.05),
+    "circles-64x32relu-b16": (
+        _data("circles", 400, noise=0.05), [64, 32], "relu", BCE, "he", "sgd", 0, 16, 3000, 0.05),
+    "moons-16sigmoid-b8-lr-huge": (
+        _data("moons", 400), [16], "sigmoid", BCE, "normal", "sgd", 0, 8, 2000, 300.0),
+    "blobs4-16relu-b8-uniform-lr-huge": (
+        _data("blobs", 400, noise=1.5, n_features=4, n_classes=4), [16], "relu", CE, "uniform01",
+        "sgd", 0, 8, 1500, 3.0),
+    "moons-16sigmoid-b16-tiny-lr": (
+        _data("moons", 400), [16], "sigmoid", BCE, "xavier", "sgd", 0, 16, 2000, 1e-4),
+}  # fmt: skip
+
+
+def step_losses(d, lr, steps, batch, seed=0):
+    """Full-data loss at the initial weights, then the loss of each mini-batch step."""
+    from lrdiag import model
+    from lrdiag.config import config_from_dict
+    from lrdiag.data import load_dataset
+    from lrdiag.optim import make_optimizer
+
+    cfg = config_from_dict(d)
+    ds = load_dataset(cfg.data, cfg.model)
+    X, Y = ds.X, ds.Y
+    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
+    params = model.init_params(sizes, cfg.init.scheme, [1.0], [seed], np.float64)
+    opt = make_optimizer(cfg.training)
+    state = opt.init(params)
+    lrs = np.array([lr])
+    rng = np.random.default_rng([seed, 11])
+    out = np.full(steps + 1, np.nan)
+    with np.errstate(all="ignore"):
+        out[0] = float(model.loss(params, X, Y, cfg.model)[0])
+        order = rng.permutation(len(X))
+        pos = 0
+        for k in range(1, steps + 1):
+            if pos + batch > len(X):
+                order, pos = rng.permutation(len(X)), 0
+            idx = order[pos : pos + batch]
+            pos += batch
+            loss, grads = model.loss_and_grads(params, X[idx], Y[idx], cfg.model)
+            out[k] = float(loss[0])
+            if not np.isfinite(out[k]):
+                break
+            updates, state = opt.update(grads, state, params, lrs)
+            for key, u in updates.items():
+                params[key] = params[key] + u
+    return out, ds.n_classes
+
+
+def step_log_cases() -> list[dict]:
+    cs = []
+    for name, (
+        data,
+        hidden,
+        act,
+        (output, loss),
+        scheme,
+        opt,
+        beta,
+        batch,
+        steps,
+        lr,
+    ) in STEP_RUNS.items():
+        d = sweep_dict(
+            data, hidden, act, output, loss, scheme=scheme, optimizer=opt, momentum=beta or 0.9,
+            batch=batch, epochs=1, dtype="float64", lrs=[lr],
+        )  # fmt: skip
+        y, k = step_losses(d, lr, steps, batch)
+        chance = chance_loss(loss, k)
+        verdict, clear, why = read_curve(y, floor_known=True, chance=chance)
+        healthy = verdict in ("converging", "plateaued") and clear
+        cs.append(
+            case(
+                f"sweep-steps-{name}",
+                y,
+                verdict,
+                f"{name}, {steps} mini-batch steps at lr {lr:g}: {why}",
+                unambiguous=clear,
+                source="sweep",
+                loss_name=loss,
+                n_classes=k if loss == "cross_entropy" else None,
+                tags=["healthy_noisy"] if healthy else (),
+                meta={
+                    "sweep": f"steps-{name}",
+                    "data": data["kind"],
+                    "hidden": hidden,
+                    "activation": act,
+                    "loss": loss,
+                    "init": scheme,
+                    "optimizer": opt + (f"({beta:g})" if opt == "momentum" else ""),
+                    "batch_size": batch,
+                    "steps": steps,
+                    "lr": lr,
+                    "per": "step",
+                },
+            )
+        )
+    return cs
+
+
+def sweep_cases() -> list[dict]:
+    return (
+        linear_regression_cases()
+        + logistic_regression_cases()
+        + mlp_sweep_cases()
+        + step_log_cases()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Real logs (/work/shared/external_logs), labelled by eye from the definitions. Their own
+# labels are problem types (AUTOTRAINER's "explode", "unstable", ...), not our verdicts.
+
+_CIRCLE = ("bce", None)
+_BLOB = ("cross_entropy", None)  # the number of classes is not recorded in the artifact
+# file: (loss_name, n_classes, {column: (verdict, unambiguous, flags, why)})
+EXTERNAL_LABELS = {
+    "autotrainer/Gradient_Vanish_Case.csv": (*_CIRCLE, {
+        "loss": ("plateaued", True, ["stuck_at_chance"],
+                 "flat at ln 2 (0.6937 -> 0.6932, within 0.1%) for 91 epochs, accuracy 0.50"),
+        "val_loss": ("plateaued", True, ["stuck_at_chance"],
+                     "flat at ln 2 within 0.05% for 91 epochs, a small bump near epoch 55"),
+    }),
+    "autotrainer/Oscillating_Loss_Case.csv": (*_BLOB, {
+        "loss": ("converging", False, [],
+                 "falls 1.49 -> ~0.95 in two epochs, then noisy and flat (0.85-1.05) with no "
+                 "further progress; the noise does not keep alternating"),
+        "val_loss": ("plateaued", False, [],
+                     "1.01 at first, then noisy around 0.9 with spikes to 1.5: little net "
+                     "progress next to its swings"),
+    }),
+    "deepdiagnosis/MNIST_Normal_double_random_99fe3625.csv": ("cross_entropy", 10, {
+        "loss": ("plateaued", True, ["stuck_at_chance"],
+                 "2.40 at epoch 0, then flat at ln 10 = 2.3026 (2.3019-2.3020) for 99 epochs"),
+        "val_loss": ("plateaued", True, ["stuck_at_chance"],
+                     "flat at ln 10 (2.3013-2.3019) for 100 epochs, accuracy 0.11"),
+    }),
+    "deepdiagnosis/diffthr_Blob_normal_config_random_22eb8478.csv": (*_BLOB, {
+        "loss": ("plateaued", False, [],
+                 "falls 1.59 -> 1.07 in three epochs, then flat at 1.061 (near ln 3) for 120 "
+                 "epochs with accuracy ~0.36: stuck, after early progress"),
+        "val_loss": ("plateaued", False, [],
+                     "1.16 -> 1.07 in two epochs, then flat at 1.054 with accuracy ~0.4"),
+    }),
+    "deepdiagnosis/diffthr_Blob_normal_config_random_a8640f1a.csv": (*_BLOB, {
+        "loss": ("converging", True, [], "0.93 -> 0.41 over 199 epochs, most of it early"),
+        "val_loss": ("converging", True, [], "1.05 -> 0.38, a small early bump"),
+    }),
+    "deepdiagnosis/diffthr_Blob_normal_double_random_54f7ba3b.csv": (*_BLOB, {
+        "loss": ("converging", True, [], "1.22 -> 0.55 over 370 epochs, noisy"),
+        "val_loss": ("converging", True, [],
+                     "1.17 -> 0.47 over 370 epochs, noisy, with single-epoch spikes"),
+    }),
+    "deepdiagnosis/diffthr_Blob_normal_double_random_a4d82733.csv": (*_BLOB, {
+        "loss": ("converging", True, [], "1.24 -> 0.44 over 298 epochs, small spikes"),
+        "val_loss": ("converging", True, [], "1.25 -> 0.41, noisy"),
+    }),
+    "deepdiagnosis/diffthr_Blob_normal_model_random_953b07b0.csv": (*_BLOB, {
+        "loss": ("converging", True, [], "1.23 -> 0.51 over 289 epochs"),
+        "val_loss": ("converging", True, [], "1.17 -> 0.52 over 289 epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_config_random_b060fc17.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.72 -> 0.41, an S-shaped fall"),
+        "val_loss": ("converging", True, [], "0.71 -> 0.35, an S-shaped fall"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_0db8c740.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [],
+                 "1.12 -> ln 2 in five epochs, flat there until epoch 80, then falls to 0.50"),
+        "val_loss": ("converging", True, [], "1.02 -> 0.69, flat, then falls to 0.51"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_41e9f616.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "at ln 2 for 25 epochs, then falls to 0.41"),
+        "val_loss": ("converging", True, [], "at ln 2 for 25 epochs, then falls to 0.40"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_46edd947.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "near ln 2 for 50 epochs, then falls to 0.40"),
+        "val_loss": ("converging", True, [], "near ln 2 for 50 epochs, then falls to 0.36"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_5057d0d1.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.71 -> 0.41 over 160 epochs"),
+        "val_loss": ("converging", True, [], "0.70 -> 0.36 over 160 epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_84b9e92c.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.79 -> 0.43 over 97 epochs"),
+        "val_loss": ("converging", True, [], "0.74 -> 0.39 over 97 epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_88f274c5.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.69 -> 0.48 over 91 epochs, noisy"),
+        "val_loss": ("converging", False, [],
+                     "0.69 -> 0.51, noisy, with a rise to 0.6 in the last ten epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_9a5b1683.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.81 -> 0.40 over 277 epochs"),
+        "val_loss": ("converging", True, [], "0.81 -> 0.36 over 277 epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_c06b132f.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "1.02 -> 0.48 over 157 epochs"),
+        "val_loss": ("converging", True, [], "1.00 -> 0.46 over 157 epochs"),
+    }),
+    "deepdiagnosis/diffthr_Circle_model_random_fcaf2479.csv": (*_CIRCLE, {
+        "loss": ("converging", True, [], "0.78 -> 0.41 over 91 epochs"),
+        "val_loss": ("converging", True, [], "0.76 -> 0.36 over 91 epochs"),
+    }),
+    "deepdiagnosis/motivating_31880720_Gradient_Vanish_Case.csv": (*_CIRCLE, {
+        "loss": ("plateaued", False, [], "a single epoch (7.67): no progress can be seen"),
+    }),
+    "deepfd/31556268_iter_1.csv": (None, None, {
+        "loss": ("plateaued", False, [],
+                 "4 epochs, 0.343241 -> 0.343234: no progress (too few points to be sure)"),
+        "val_loss": ("plateaued", False, [], "4 epochs, constant at 0.96922"),
+    }),
+}  # fmt: skip
+for _i in range(1, 11):
+    EXTERNAL_LABELS[f"deepfd/59282996_iter_{_i}.csv"] = ("cross_entropy", None, {
+        "loss": ("plateaued", False, [],
+                 "10 epochs of noise around 0.835 (+-0.006), no trend (too few points to tell "
+                 "noise from bouncing for sure)"),
+        "val_loss": ("plateaued", True, [],
+                     "smooth fall 0.9680 -> 0.9658 over 10 epochs: 0.2% of the way to 0"),
+    })  # fmt: skip
+
+
+def external_cases() -> list[dict]:
+    cs = []
+    for name, (loss_name, k, columns) in EXTERNAL_LABELS.items():
+        with (EXTERNAL / name).open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        for col, (verdict, unamb, flags, why) in columns.items():
+            y = [float(r[col]) for r in rows]
+            stem = name.replace("/", "-").removesuffix(".csv")
+            cs.append(
+                case(
+                    f"ext-{stem}-{col.replace('_', '')}",
+                    y,
+                    verdict,
+                    f"{col}: {why}",
+                    unambiguous=unamb,
+                    source="external",
+                    flags=flags,
+                    loss_name=loss_name,
+                    n_classes=k,
+                    file=f"external_logs/{name}",
+                    meta={"column": col},
+                )
+            )
+    return cs
+
+
+GROUPS = {
+    "closed_form": closed_form_cases,
+    "hand": hand_cases,
+    "sweep": sweep_cases,
+    "external": external_cases,
+}
 
 
 def main(argv: list[str]) -> int:
