@@ -41,6 +41,7 @@ from rich.text import Text
 
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 
+INCOMPLETE = "incomplete"  # shown for a run without a verdict: the sweep was interrupted
 # One ASCII character per verdict, so a table reads in plain text (piped, NO_COLOR).
 MARKERS = {"converging": "+", "oscillating": "~", "diverging": "!", "plateaued": "="}
 UNKNOWN_MARKER = "?"
@@ -269,7 +270,7 @@ def _marker(verdict: Any) -> str:
 
 
 def _verdict_text(verdict: Any, *, short: bool = False) -> Text:
-    word = str(verdict) if verdict is not None else "unknown"
+    word = str(verdict) if verdict is not None else INCOMPLETE
     if short:
         word = SHORT.get(word, word)
     return Text(f"{_marker(verdict)} {word}", style=STYLES.get(verdict, ""))
@@ -283,7 +284,7 @@ def _axes(runs: list[Mapping]) -> tuple[list[float], list[float], list[Any]]:
 
 
 def _verdict_counts(runs: list[Mapping]) -> dict[str, int]:
-    counts = Counter(r.get("verdict") for r in runs)
+    counts = Counter(r.get("verdict") or INCOMPLETE for r in runs)
     ordered = {v: counts.pop(v, 0) for v in VERDICTS}
     ordered.update({str(k): n for k, n in sorted(counts.items(), key=lambda kv: str(kv[0]))})
     return ordered
@@ -765,10 +766,8 @@ def markdown_summary(doc: Mapping) -> str:
         lines.append("")
         for r in notes:
             flags = f" [{', '.join(map(str, r['flags']))}]" if r.get("flags") else ""
-            lines.append(
-                f"- {_run_label(r, labels)}: **{_md(r.get('verdict'))}**{_md(flags)}: "
-                f"{_md(_reason(r))}"
-            )
+            verdict = _md(r.get("verdict") or INCOMPLETE)
+            lines.append(f"- {_run_label(r, labels)}: **{verdict}**{_md(flags)}: {_md(_reason(r))}")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

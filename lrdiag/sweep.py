@@ -312,6 +312,21 @@ def _finite_or_none(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
+def _partial_metrics(curve: np.ndarray) -> dict:
+    """What can be said of an interrupted run: its losses so far."""
+    finite = np.flatnonzero(np.isfinite(curve))
+    if len(finite) == 0:
+        return {"initial": None, "final": None, "min": None, "min_epoch": None}
+    best = int(finite[np.argmin(curve[finite])])
+    return {
+        "initial": float(curve[finite[0]]),
+        "final": float(curve[finite[-1]]),
+        "min": float(curve[best]),
+        "min_epoch": best,
+        "diverged_epoch": None,
+    }
+
+
 def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
     """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves."""
     rows = []
@@ -329,7 +344,7 @@ def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> l
                 verdict=None,
                 reason=f"interrupted after {int(result.epochs_done[i])} of {E} epochs",
                 flags=["incomplete"],
-                metrics={"diverged_epoch": None},
+                metrics=_partial_metrics(curve),
             )
         else:
             v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
