@@ -536,6 +536,81 @@ def plot_phase(
     return ax
 
 
+def plot_verdict_example(
+    ax: Axes,
+    curve: Sequence[float | None] | np.ndarray,
+    verdict: str,
+    *,
+    title: str | None = None,
+    flags: Sequence[str] = (),
+    window: int | None = None,
+    train: Sequence[float | None] | np.ndarray | None = None,
+    chance: float | None = None,
+    log: bool = False,
+) -> Axes:
+    """A small picture of one judged curve, as the README shows each verdict and flag.
+
+    The curve is drawn in its verdict's colour (with markers when it has few points; an ``x``
+    marks its last finite value when it ends non-finite). ``window`` shades its last that many
+    finite points (the classifier's final window, ``metrics["window"]``); ``train`` adds the
+    training curve, grey and dashed, behind a validation curve; ``chance`` draws the chance loss
+    as a dotted level. The title is ``title``, or the verdict followed by ``flags``.
+    ``ax.get_lines()`` has one line per curve: the curve, then the training curve.
+    """
+    loss = _loss_array(curve)
+    color = VERDICT_COLORS.get(verdict, UNKNOWN_COLOR)
+    small = {"fontsize": 7}
+    marker = "o" if loss.size < 12 else None
+    ax.plot(np.arange(loss.size), loss, color=color, lw=1.6, marker=marker, ms=3.5, zorder=3)
+    if train is not None:
+        tr = _loss_array(train)
+        ax.plot(np.arange(tr.size), tr, color="#555555", lw=1.2, ls="--", zorder=2)
+        ax.legend(["validation", "training"], frameon=False, handlelength=1.8, **small)
+    finite = np.flatnonzero(np.isfinite(loss))
+    if window and finite.size:
+        start = finite[-min(window, finite.size)]
+        ax.axvspan(start, finite[-1], color="black", alpha=0.07, lw=0, zorder=0)
+    if log:
+        ax.set_yscale("log")
+    if chance is not None:  # a LineCollection, so get_lines() stays one line per curve
+        ax.hlines(chance, 0, 1, transform=ax.get_yaxis_transform(), colors="#555555", ls=":")
+        lo, hi = ax.get_ylim()
+        if not log and lo < hi and chance - lo < 0.2 * (hi - lo):  # room for the label
+            ax.set_ylim(chance - 0.25 * (hi - chance), hi)
+        ax.annotate(
+            f"chance {chance:.3g}",
+            (1.0, chance),
+            xycoords=ax.get_yaxis_transform(),
+            xytext=(-3, -4),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            color="#555555",
+            **small,
+        )
+    if finite.size and finite[-1] < loss.size - 1:  # non-finite at the end: diverged
+        last = finite[-1]
+        ax.scatter([last], [loss[last]], color=color, marker="x", s=36, lw=1.5, zorder=4)
+        ax.text(
+            0.97,
+            0.05,
+            f"NaN/inf from epoch {last + 1}",
+            ha="right",
+            va="bottom",
+            transform=ax.transAxes,
+            **small,
+        )
+    if loss.size > 1:
+        ax.set_xlim(-0.03 * (loss.size - 1), 1.03 * (loss.size - 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.tick_params(labelsize=7, length=2.5, pad=1.5)
+    ax.set_xlabel("epoch", labelpad=1, **small)
+    ax.set_ylabel("loss", labelpad=1, **small)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.set_title(title if title is not None else " · ".join([verdict, *flags]), fontsize=9)
+    return ax
+
+
 # --------------------------------------------------------------------------- files
 
 
