@@ -938,6 +938,141 @@ def hand_cases() -> list[dict]:
         unambiguous=False,
     )
 
+    # Short per-epoch logs (Keras-style, 6 to 10 points) of every kind.
+    nan = float("nan")
+    short = (
+        (
+            "rise-n6",
+            [1.0, 1.4, 2.1, 3.3, 5.2, 8.0],
+            "diverging",
+            (),
+            "six epochs growing about x1.55 per epoch from the first",
+        ),
+        (
+            "nan-n7",
+            [1.0, 0.6, 0.45, 0.4, nan, nan, nan],
+            "diverging",
+            (),
+            "falls for four epochs, then non-finite to the end",
+        ),
+        (
+            "spike-n10",
+            [1.0, 0.7, 0.5, 2.5, 0.6, 0.35, 0.3, 0.25, 0.22, 0.2],
+            "converging",
+            ("early_spike",),
+            "falls, jumps to 5x its level at epoch 3, recovers and keeps falling",
+        ),
+        (
+            "blowup-n10",
+            [1.0, 0.5, 0.3, 0.2, 0.15, 0.9, 0.95, 0.92, 0.97, 0.95],
+            "diverging",
+            ("late_blowup",),
+            "falls 1 -> 0.15, then jumps to ~0.95 and stays: lost 94% of it",
+        ),
+    )
+    for name, y, verdict, flags, why in short:
+        add(f"hand-short-{name}", y, verdict, why, flags=flags)
+    y = exp_curve(10, 2.0, 0.3) + 0.03 * nz.rng().standard_normal(10)
+    add(
+        "hand-short-converging-noisy-n10",
+        y,
+        "converging",
+        "ten epochs of exponential decay 2 -> 0.3 with noise 0.03",
+    )
+    y = 0.25 + 1e-4 * nz.rng().standard_normal(8)
+    add(
+        "hand-short-flat-n8",
+        y,
+        "plateaued",
+        "eight epochs flat at 0.25 (mse), noise 1e-4",
+        loss_name="mse",
+    )
+
+    # Losses that reach exactly 0, or live near 0, or cross it.
+    y = np.concatenate([10.0 ** -np.arange(13), np.zeros(27)])
+    add(
+        "hand-to-exact-zero",
+        y,
+        "converging",
+        "falls x10 per epoch from 1 to 1e-12, then exactly 0 for 27 epochs",
+        loss_name="mse",
+    )
+    y = exp_curve(300, 1e-6, 1e-9) * (1 + 0.05 * nz.rng().standard_normal(300))
+    add("hand-near-zero", y, "converging", "exponential decay 1e-6 -> 1e-9, 5% noise")
+    t = np.arange(300)
+    y = 5.0 - 8.0 * (1 - np.exp(-t / 40)) + 0.05 * nz.rng().standard_normal(300)
+    add(
+        "hand-cross-zero",
+        y,
+        "converging",
+        "a negative-valued loss (e.g. a negative log-likelihood) falling from 5 to -3, crossing 0",
+        keep=True,
+    )
+    y = np.linspace(-3.0, -1.0, 200) + 0.05 * nz.rng().standard_normal(200)
+    add(
+        "hand-negative-rise",
+        y,
+        "diverging",
+        "a negative-valued loss rising steadily from -3 to -1 (noise 0.05)",
+    )
+    y = np.linspace(1.0, 1.5, 300) + 0.05 * nz.rng().standard_normal(300)
+    add(
+        "hand-noisy-rise",
+        y,
+        "diverging",
+        "noisy (0.05) and rising from 1 to 1.5: the final window sits ~8 noise widths above the "
+        "start",
+    )
+
+    # Healthy runs with a few bad batches; a long plateau that ends; a small late uptick.
+    r = nz.rng()
+    y = exp_curve(1000, 1.0, 0.05) + 0.02 * r.standard_normal(1000)
+    y[r.choice(np.arange(100, 1000), 5, replace=False)] += 2.0
+    add(
+        "hand-isolated-spikes",
+        y,
+        "converging",
+        "noisy exponential decay with five single-epoch spikes of +2 (bad batches)",
+        tags=["healthy_noisy"],
+        keep=True,
+    )
+    t = np.arange(500)
+    y = 0.1 + (LN2 - 0.1) / (1 + np.exp((t - 420) / 12)) + 1e-3 * nz.rng().standard_normal(500)
+    add(
+        "hand-plateau-then-drop",
+        y,
+        "converging",
+        "flat at ln 2 for 380 epochs, then falls to 0.1 and stays: clear net progress",
+        loss_name="bce",
+    )
+    y = np.concatenate([exp_curve(150, 1.0, 0.1, tau=20), np.linspace(0.1, 0.19, 50)])
+    add(
+        "hand-small-late-uptick",
+        y,
+        "converging",
+        "falls 1 -> 0.1, then creeps up to 0.19 (kept 90% of its progress)",
+    )
+
+    # Noise with no trend at all, at length: stuck, never oscillating.
+    y = 2.0 + 0.3 * nz.rng().standard_normal(2000)
+    add(
+        "hand-noisy-flat-long",
+        y,
+        "plateaued",
+        "2000 mini-batch losses of pure noise (0.3) around 2.0: no trend",
+        keep=True,
+    )
+    y = LN10 + 0.05 * nz.rng().standard_normal(3000)
+    add(
+        "hand-noisy-chance-long",
+        y,
+        "plateaued",
+        "3000 mini-batch losses around ln 10 (noise 0.05): stuck at chance",
+        flags=["stuck_at_chance"],
+        loss_name="cross_entropy",
+        n_classes=10,
+    )
+
     # Shifted and scaled copies: the verdict does not change (by definition).
     transforms = ((1e-4, 0.0), (1e4, 0.0), (1.0, -5.0), (1e-3, -0.01), (1e2, -1e3), (1e-2, 0.3))
     for j, (cid, (y0, verdict, why, unamb, kw)) in enumerate(sorted(base.items())):
@@ -1121,6 +1256,7 @@ def _data(kind, n=200, noise=0.1, seed=0, **kw):
 BCE = ("sigmoid", "bce")
 CE = ("softmax", "cross_entropy")
 MSE = ("identity", "mse")
+TINY = [1e-6, 1e-5, 1e-4]
 
 # name: (data, hidden, activation, head, options). One seed unless stated; 11 log-spaced lrs.
 SWEEPS = {
@@ -1199,6 +1335,36 @@ SWEEPS = {
         MSE,
         {"scheme": "xavier"},
     ),
+    # Learning far too slowly, or not at all (vanishing gradients through small sigmoid layers).
+    "circles-3x32sigmoid-small-init": (
+        _data("circles", noise=0.05),
+        [32, 32, 32],
+        "sigmoid",
+        BCE,
+        {"scales": (0.1,), "lrs": [0.01, 0.1, 1.0]},
+    ),
+    "spirals3-3x32sigmoid-small-init": (
+        _data("spirals", n_classes=3),
+        [32, 32, 32],
+        "sigmoid",
+        CE,
+        {"scales": (0.1,), "lrs": [0.01, 0.1, 1.0]},
+    ),
+    "moons-16relu-tiny-lr": (_data("moons"), [16], "relu", BCE, {"scheme": "he", "lrs": TINY}),
+    "blobs3-64x32tanh-tiny-lr": (
+        _data("blobs", noise=1.0, n_features=2, n_classes=3),
+        [64, 32],
+        "tanh",
+        CE,
+        {"lrs": TINY},
+    ),
+    "linear-16tanh-tiny-lr": (
+        _data("linear", noise=0.1, n_features=3),
+        [16],
+        "tanh",
+        MSE,
+        {"lrs": TINY},
+    ),
 }
 MAX_NONFINITE = 3  # non-finite runs kept per sweep (the lowest learning rates among them)
 
@@ -1248,6 +1414,11 @@ def mlp_sweep_cases() -> list[dict]:
                     continue
             mini = d["training"]["batch_size"] != "full"
             healthy = mini and verdict in ("converging", "plateaued") and clear
+            flags = []  # ends flat at the chance loss: expect the flag too
+            if clear and verdict == "plateaued" and chance is not None:
+                final = float(np.median(y[-max(10, y.size // 5) :]))
+                if abs(final - chance) <= 0.01 * chance:
+                    flags = ["stuck_at_chance"]
             cid = f"sweep-{name}-s{run.init_scale:g}-seed{run.seed}-lr{run.learning_rate:.3g}"
             cs.append(
                 case(
@@ -1257,6 +1428,7 @@ def mlp_sweep_cases() -> list[dict]:
                     f"{name} lr {run.learning_rate:.3g}: {why}",
                     unambiguous=clear,
                     source="sweep",
+                    flags=flags,
                     loss_name=loss,
                     n_classes=ds.n_classes if loss == "cross_entropy" else None,
                     tags=["healthy_noisy"] if healthy else (),
