@@ -84,7 +84,9 @@ class Thresholds:
     diverge_gap: float = 0.3  # ... with all of the final window above the initial loss by this
     # fraction of the window's own spread, or ...
     never_back: int = 100  # ... over a curve of this many points that never came back down to
-    # its initial loss after epoch 0 (iid noise does that with probability 1/n)
+    # its initial loss after epoch 0 (iid noise does that with probability 1/n), or ...
+    positive_rise: float = 1.0  # ... for a curve whose values are all > 0 (a loss, its name
+    # unknown), by this many times the initial loss (1.0: the final level is double the start)
     growth_rate: float = 0.02  # diverging: increments still growing by more than this per epoch
     growth_steps: int = 4  # ... over at least this many consecutive increases at the very end
     blowup_keep: float = 0.5  # late_blowup: final level keeps less than this of its best progress
@@ -113,6 +115,7 @@ _DECISION_FIELDS = (
     "diverge_rise",
     "floor_rise",
     "diverge_gap",
+    "positive_rise",
     "growth_rate",
     "blowup_keep",
     "osc_alternation",
@@ -157,6 +160,7 @@ class _Measures:
     growth_rise: float  # rise over that run
     last_is_peak: bool  # last point is the highest of the final window
     never_back: bool  # every point after the first is above the initial level
+    positive: bool  # every finite value is > 0 (a loss whose floor is 0 or above)
     gap: float  # lowest point of the final window minus the initial level
     win_spread: float  # highest minus lowest point of the final window
     alternation: float | None  # fraction of direction changes in the final window
@@ -274,6 +278,7 @@ def _measure(
         growth_rise = float(inc.sum())
     last_is_peak = bool(win[-1] >= win.max())
     never_back = bool(m > 1 and np.all(y[1:] > initial))
+    positive = bool(y.min() > 0)
 
     return _Measures(
         n_points=n_points,
@@ -295,6 +300,7 @@ def _measure(
         growth_rise=growth_rise,
         last_is_peak=last_is_peak,
         never_back=never_back,
+        positive=positive,
         gap=float(win.min()) - initial,
         win_spread=float(np.ptp(win)),
         alternation=alternation,
@@ -330,6 +336,7 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
         or (known and rise > th.floor_rise * ms.initial)  # a large part of the loss itself
         or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
+        or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
     ):
         return "diverging", "above_initial"
     if (

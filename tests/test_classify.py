@@ -503,9 +503,37 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
     spread = float(np.ptp(finite)) if finite.size else 1.0
     base = judge(y)
     scaled = judge(y * 10.0**log_scale)
-    shifted = judge(y + shift * max(spread, 1e-300))  # shifts of up to 1000 ranges
     assert _same(base, scaled), (base.reason, scaled.reason)
+    # Shifts of up to 1000 ranges. The one shape rule that reads the level itself (a positive
+    # curve that ends at double its start, positive_rise) is off here; tested on its own below.
+    no_level = Thresholds(positive_rise=math.inf)
+    base = classify(y, no_level)
+    shifted = classify(y + shift * max(spread, 1e-300), no_level)
     assert _same(base, shifted), (base.reason, shifted.reason)
+
+
+def test_a_positive_curve_that_ends_far_above_its_start_is_diverging_without_a_loss_name():
+    # A real sweep's curve (bce at lr far too high): one step up, then chaotic bouncing high
+    # above the start. Its bouncing is so large that the noise test alone cannot see the rise.
+    assert classify(RISE_AND_BOUNCE).verdict == "diverging"
+    assert classify(RISE_AND_BOUNCE, loss_name="bce").verdict == "diverging"
+    # lowered to straddle zero, it has no floor of 0 to rise from: the rule does not apply
+    lowered = np.array(RISE_AND_BOUNCE) - 200.0
+    off = Thresholds(positive_rise=math.inf)
+    assert _same(classify(lowered), classify(lowered, off))
+
+
+RISE_AND_BOUNCE = [0.677, 47.4, 331.7, 195.7, 104.9, 202.5, 313.2, 167.7, 45.1, 490.7, 246.8]
+
+
+def test_positive_rise_threshold_is_the_doubling_of_the_initial_loss():
+    # Shrink the rise of RISE_AND_BOUNCE about its start by f: the rise against the noise and
+    # against the window's spread keeps its ratio (those rules cannot fire), while the rise
+    # against the initial loss is f * 246 / 0.677: below 1 at f = 0.002, above at f = 0.004.
+    y0 = RISE_AND_BOUNCE[0]
+    for f, expected in ((0.002, False), (0.004, True)):
+        y = y0 + f * (np.array(RISE_AND_BOUNCE) - y0)
+        assert (classify(y).verdict == "diverging") is expected, (f, classify(y).reason)
 
 
 @settings(max_examples=300, deadline=None)
