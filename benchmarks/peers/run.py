@@ -1,0 +1,200 @@
+"""``make bench-peers``: lrdiag's engine, the NumPy loop, PyTorch and JAX on the same workloads.
+
+    python -m benchmarks.peers.run [--quick] [--only W1,W2] [--reps 3] [--budget 60]
+                                   [--out benchmarks/results/peers.json]
+
+Every framework that imports is timed in this one process, in alternation, ``--reps`` times
+(medians reported), training time only (JAX: the compiled call, compilation excluded). A side
+whose full run would take longer than ``--budget`` seconds over all reps trains an evenly
+spaced subset of the runs and is extrapolated per run (marked ``*``). Each side's final losses
+are compared with the engine's on stable runs (relative tolerance PEER_RTOL: different
+frameworks sum in different orders, so agreement is to float32 rounding amplified by training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import workloads
+from benchmarks.run import compare, median, run_loop, subset_indices
+from lrdiag import sweep
+
+OUT = Path(__file__).resolve().parent.parent / "results" / "peers.json"
+PEER_RTOL = 1e-3
+
+
+def _engine(cfg, ds, runs):
+    res = sweep.train(cfg, ds, runs)
+    return res.loss, res.seconds
+
+
+def _numpy_loop(cfg, ds, runs):
+    res = run_loop(cfg, ds, runs, None)
+    return res.loss, res.seconds
+
+
+def _torch(name):
+    def load():
+        impl = importlib.import_module("benchmarks.peers.torch_impl")
+        return getattr(impl, name)
+
+    return load
+
+
+def _jax():
+    impl = importlib.import_module("benchmarks.peers.jax_impl")
+    cache = {}
+
+    def train(cfg, ds, runs):
+        key = (id(cfg), tuple(r.id for r in runs))
+        if key not in cache:  # compile once per (workload, runs): not timed
+            cache[key] = impl.prepare(cfg, ds, runs)
+        t = time.perf_counter()
+        losses = cache[key]()
+        return losses, time.perf_counter() - t
+
+    return train
+
+
+# side -> loader of train(cfg, dataset, runs) -> (losses (R, E+1), seconds)
+SIDES = {
+    "lrdiag engine": lambda: _engine,
+    "numpy loop": lambda: _numpy_loop,
+    "torch loop": _torch("train_loop"),
+    "torch.func vmap": _torch("train_vmap"),
+    "jax vmap+jit": _jax,
+}
+
+
+def load_sides(log) -> dict:
+    sides = {}
+    for name, loader in SIDES.items():
+        try:
+            sides[name] = loader()
+        except ImportError as e:
+            log(f"skipping {name}: {e}")
+    return sides
+
+
+def time_workload(w, sides, reps, budget, log) -> dict:
+    cfg, ds = w.cfg, w.dataset
+    runs = sweep.expand_grid(cfg)
+    R = len(runs)
+    chosen = {}
+    for name, train in sides.items():
+        if name == "lrdiag engine":
+            chosen[name] = np.arange(R)
+            continue
+        _, probe = train(cfg, ds, [runs[R // 2]])  # also compiles JAX for one run (not used)
+        _, probe = train(cfg, ds, [runs[R // 2]])
+        n = R if probe * R * reps <= budget else max(2, int(budget / (probe * reps)))
+        chosen[name] = subset_indices(R, n)
+        log(f"  {w.name} {name}: {probe:.3f} s per run; trains {len(chosen[name])} of {R}")
+    times = {name: [] for name in sides}
+    losses = {}
+    for rep in range(reps):
+        for name, train in sides.items():
+            losses[name], t = train(cfg, ds, [runs[i] for i in chosen[name]])
+            times[name].append(t)
+        log(
+            f"  {w.name} rep {rep + 1}: "
+            + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+        )
+    out = {"workload": w.name, "title": w.title, "n_runs": R, "sides": {}}
+    ref = losses.get("lrdiag engine")
+    for name in sides:
+        sub = chosen[name]
+        t = median(times[name]) * R / len(sub)
+        entry = {"seconds": t, "measured": times[name], "runs_timed": int(len(sub))}
+        entry["extrapolated"] = len(sub) < R
+        if ref is not None and name != "lrdiag engine":
+            c = compare(ref[sub], losses[name])
+            c["ok"] = c["max_rel_diff_final_loss"] <= PEER_RTOL
+            entry["check"] = c
+        out["sides"][name] = entry
+    return out
+
+
+def table(results) -> str:
+    names = list(results["sides"])
+    lines = [f"{'':5}" + "".join(f"{n:>18}" for n in names)]
+    for r in results["workloads"]:
+        cells = []
+        for n in names:
+            s = r["sides"].get(n)
+            cells.append(
+                f"{'-':>18}"
+                if s is None
+                else f"{s['seconds']:16.2f}{'*' if s['extrapolated'] else ' '} "
+            )
+        lines.append(f"{r['workload']:5}" + "".join(cells))
+        eng = r["sides"].get("lrdiag engine")
+        if eng:
+            ratio = "".join(
+                f"{r['sides'][n]['seconds'] / eng['seconds']:17.2f}x"
+                if n in r["sides"]
+                else f"{'-':>18}"
+                for n in names
+            )
+            lines.append(f"{'  x':5}{ratio}   (time / engine time)")
+    lines.append("seconds, training only, medians; * extrapolated per run from a subset")
+    for r in results["workloads"]:
+        for n, s in r["sides"].items():
+            if "check" in s:
+                c = s["check"]
+                verdict = "OK" if c["ok"] else "MISMATCH"
+                lines.append(
+                    f"{r['workload']} {n}: final loss vs engine on {c['stable_runs']} stable runs: "
+                    f"max rel diff {c['max_rel_diff_final_loss']:.1e} ({verdict})"
+                )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.peers.run")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    ap.add_argument("--only", default="W1,W2", help="comma-separated workloads")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--budget", type=float, default=60.0, help="seconds per side over all reps")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    sides = load_sides(log)
+    versions = {"numpy": np.__version__}
+    for mod in ("torch", "jax"):
+        if mod in sys.modules:
+            versions[mod] = sys.modules[mod].__version__
+    names = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    results = {"versions": versions, "quick": args.quick, "sides": list(sides), "workloads": []}
+    for w in workloads.workloads(names, quick=args.quick):
+        log(f"{w.name}: {w.title}")
+        results["workloads"].append(time_workload(w, sides, args.reps, args.budget, log))
+    results["sides"] = {n: True for n in sides}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float))
+    print(table(results))
+    print(f"\nwritten: {args.out}")
+    bad = [
+        f"{r['workload']} {n}"
+        for r in results["workloads"]
+        for n, s in r["sides"].items()
+        if not s.get("check", {"ok": True})["ok"]
+    ]
+    if bad:
+        print(f"MISMATCH with the engine: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
