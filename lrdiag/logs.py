@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag.classify import Thresholds, classify
+from lrdiag.classify import LOSS_NAMES, Thresholds, classify
 from lrdiag.errors import InputError
 
 EXPECTED = (
@@ -216,17 +216,26 @@ class _Column:
     rows: list[int]  # the row of each present value
     cells: list[Any]  # the values as read
     is_index: bool = False
-    where: list[str] | None = None  # per value, where it is (for messages): "line 7"
+    # where value k is, for messages: a template of {k}, {row}, {line} and {name}
+    place: str = "value {k}"
+    lines: list[int] | None = None  # the line of each value (tables)
     decimal_comma: bool = False
     _values: np.ndarray | None = None
     _bad: str | None = None
 
     def parse(self) -> None:
+        if all(type(c) is str for c in self.cells):  # a table's cells: NumPy reads them at once
+            try:  # (float()'s rules: nan, inf, Infinity in any case, surrounding spaces)
+                self._values = np.asarray(self.cells, dtype=float)
+                return
+            except ValueError:
+                pass  # find the culprit below, or read decimal commas
         values = []
         for k, cell in enumerate(self.cells):
             x = _number(cell, decimal_comma=self.decimal_comma)
             if x is _BAD:
-                at = self.where[k] if self.where else f"value {k}"
+                line = self.lines[k] if self.lines else None
+                at = self.place.format(k=k, row=self.rows[k], line=line, name=self.name)
                 self._bad = f"{at}: {_short(cell)} is not a number"
                 return
             values.append(x)
@@ -298,16 +307,16 @@ def _split_fn(header: str):
     delim = max(_DELIMITERS, key=lambda d: counts[d])
     if counts[delim]:
         fmt = {",": "csv", "\t": "tsv", ";": "ssv"}[delim]
-        return (lambda line: next(csv.reader([line], delimiter=delim))), fmt, delim == ";"
+        return (lambda lines: csv.reader(lines, delimiter=delim)), fmt, delim == ";"
     if len(header.split()) > 1:
-        return str.split, "table", False
-    return (lambda line: [line.strip()]), "csv", False
+        return (lambda lines: (line.split() for line in lines)), "table", False
+    return (lambda lines: ([line.strip()] for line in lines)), "csv", False
 
 
 def _from_table(lines, source, columns) -> LossLog:
     header_no, header_line = lines[0]
     split, fmt, decimal_comma = _split_fn(header_line)
-    header = [h.strip() for h in split(header_line)]
+    header = [h.strip() for h in next(iter(split([header_line])))]
     if all(_number(h) is not _BAD for h in header if h):
         raise InputError(
             f"{source}: line {header_no}: expected a header row naming the columns "
@@ -315,23 +324,30 @@ def _from_table(lines, source, columns) -> LossLog:
         )
     cols = []
     for i, h in enumerate(header):
-        c = _make_column(h or f"column {i + 1}", where=[], decimal_comma=decimal_comma)
+        c = _make_column(h or f"column {i + 1}", decimal_comma=decimal_comma)
+        c.place, c.lines = "line {line}, column {name!r}", []
         c.is_index = c.is_index or not h
         cols.append(c)
     n_rows = 0
-    for lineno, line in lines[1:]:
-        cells = split(line)
-        if [c.strip() for c in cells] == header:
+    body = lines[1:]
+    try:
+        rows = list(split(line for _, line in body))
+    except csv.Error as e:
+        raise InputError(f"{source}: not readable as {fmt.upper()}: {e}") from None
+    if len(rows) != len(body):  # a quote left open swallows the lines after it
+        raise InputError(f"{source}: a quoted cell is never closed (after line {header_no})")
+    for (lineno, _), cells in zip(body, rows, strict=True):
+        if len(cells) == len(header) and [c.strip() for c in cells] == header:
             continue  # the header again (logs appended to after a restart)
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             raise InputError(
                 f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
             )
         for col, cell in zip(cols, cells, strict=False):
-            if cell.strip():
+            if cell and not cell.isspace():
                 col.rows.append(n_rows)
                 col.cells.append(cell)
-                col.where.append(f"line {lineno}, column {col.name!r}")
+                col.lines.append(lineno)
         n_rows += 1
     return _curves(_Table(source, fmt, cols, n_rows), columns)
 
@@ -367,7 +383,7 @@ def _from_json(text: str, source: str, columns) -> LossLog:
             return _curves(_tensorboard_json(doc, source), columns)
         col = _make_column(TEXT_CURVE)
         col.cells, col.rows = list(doc), list(range(len(doc)))
-        col.where = [f"element {i}" for i in range(len(doc))]
+        col.place = "element {k}"
         table = _Table(source, fmt, [col], len(doc))
         if not col.numeric:
             raise InputError(f"{source}: {col._bad}; expected a JSON list of numbers")
@@ -393,7 +409,7 @@ def _lists(doc: Mapping, source: str) -> _Table:
         if isinstance(v, list):
             c = _make_column(str(name))
             c.cells, c.rows = list(v), list(range(len(v)))
-            c.where = [f"{name}[{i}]" for i in range(len(v))]
+            c.place = "{name}[{k}]"
             cols.append(c)
     if not cols:
         raise InputError(f"{source}: the JSON object holds no lists of numbers; {EXPECTED}")
@@ -410,11 +426,11 @@ def _records(items: list, source: str, fmt: str, key: str | None) -> _Table:
         for name, v in rec.items():
             name = str(name)
             if name not in cols:
-                cols[name] = _make_column(name, where=[])
+                cols[name] = _make_column(name)
+                cols[name].place = f"{key}[{{row}}].{{name}}" if key else "record {row}, {name!r}"
             c = cols[name]
             c.rows.append(i)
             c.cells.append(v)
-            c.where.append(f"{key}[{i}].{name}" if key else f"record {i}, {name!r}")
     if not cols:
         raise InputError(f"{source}: the records hold no values; {EXPECTED}")
     return _Table(source, fmt, list(cols.values()), len(items))
@@ -426,12 +442,12 @@ def _tensorboard_json(doc: list, source: str) -> _Table:
             f"{source}: a list of lists; expected TensorBoard's JSON export "
             "[[wall time, step, value], ...]"
         )
-    cols = [_make_column(n, where=[]) for n in ("wall time", "step", "value")]
+    cols = [_make_column(n) for n in ("wall time", "step", "value")]
     for i, triple in enumerate(doc):
         for c, v in zip(cols, triple, strict=True):
             c.rows.append(i)
             c.cells.append(v)
-            c.where.append(f"element {i}, {c.name!r}")
+            c.place = "element {row}, {name!r}"
     return _Table(source, "json", cols, len(doc))
 
 
@@ -454,12 +470,14 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
     wanted = [_find(list(available), c, source) for c in columns] or list(available)
     curves, skipped, n_classes = [], 0, None
     for r in runs:
-        if r.get("verdict") is None and "incomplete" in (r.get("flags") or ()):
+        flags = r.get("flags") if isinstance(r.get("flags"), list) else []
+        if r.get("verdict") is None and "incomplete" in flags:
             skipped += 1
             continue
-        chance = (r.get("metrics") or {}).get("chance")
-        if n_classes is None and isinstance(chance, int | float) and chance > 0:
-            n_classes = int(round(math.exp(chance)))
+        metrics = r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {}
+        chance = _number(metrics.get("chance", "")) if "chance" in metrics else None
+        if n_classes is None and isinstance(chance, float) and math.log(2) <= chance < 20:
+            n_classes = int(round(math.exp(chance)))  # the sweep's chance loss is ln K
         label = _run_label(r)
         loss = _results_curve(r.get("loss"), source, f"run {r.get('id')} loss")
         if "loss" in wanted and loss is not None:
@@ -467,14 +485,15 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
         val = _results_curve(r.get("val_loss"), source, f"run {r.get('id')} val_loss")
         if "val_loss" in wanted and val is not None:
             curves.append(Curve(f"run {r.get('id')} val ({label})", val, loss, "loss"))
-    if n_classes is None and data.get("kind") != "file" and isinstance(data.get("n_classes"), int):
-        n_classes = data["n_classes"]
+    k = data.get("n_classes")
+    if n_classes is None and data.get("kind") != "file" and type(k) is int and k >= 2:
+        n_classes = k
     notes = ()
     if skipped:
         notes = (f"skipped {skipped} interrupted run{'s' if skipped > 1 else ''}",)
     if not curves:
         raise InputError(f"{source}: an lrdiag results.json with no finished runs to judge")
-    loss_name = model.get("loss") if model.get("loss") in ("bce", "cross_entropy", "mse") else None
+    loss_name = model.get("loss") if model.get("loss") in LOSS_NAMES else None
     return LossLog(
         source,
         "lrdiag-results",
@@ -495,7 +514,7 @@ def _run_label(r: Mapping) -> str:
 
 
 def _results_curve(v: Any, source: str, what: str) -> np.ndarray | None:
-    if not isinstance(v, list):
+    if not isinstance(v, list) or not v:
         return None
     out = [_number(x) for x in v]
     if any(x is _BAD or x is None for x in out):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lrdiag import logs
 from lrdiag.classify import Thresholds
@@ -372,6 +374,7 @@ def test_lined_up_by_epoch_and_by_row():
         ("1,2,3\n4,5,6\n", "line 1: expected a header row"),
         ("epoch,loss\n0,1,2,3\n", "line 2 has 4 fields, the header 2"),
         ("loss,loss\n1,2\n", "'loss' appears twice"),
+        ('epoch,loss\n0,"1.0\n1,0.5\n', "a quoted cell is never closed"),
     ],
 )
 def test_errors(text, match):
@@ -445,3 +448,49 @@ def test_load_thresholds_errors(tmp_path, text, key, match):
     with pytest.raises(ConfigError, match=match) as info:
         load_thresholds(path)
     assert info.value.file == str(path) and info.value.key == key
+
+
+# --------------------------------------------------------------------------- any input
+
+
+ALPHABET = '0123456789.,;\t -+eEnaifINF#\n"[]{}:lossvaltep_'
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=80) | st.binary(max_size=40))
+def test_any_input_is_a_log_or_an_input_error(data):
+    """Whatever the bytes, the reader returns curves or raises InputError, never a bug."""
+    try:
+        log = logs.parse_log(data, "log")
+    except InputError as e:
+        assert str(e).startswith("log: ")
+        return
+    assert log.curves
+    for c in log.curves:
+        assert c.values.dtype == np.float64 and c.values.ndim == 1 and c.values.size
+        logs.judge(log)
+
+
+JSON_KEYS = ("loss", "val_loss", "step", "runs", "config", "history", "log_history", "model")
+JSON_KEYS += ("classify", "data", "verdict", "flags", "metrics", "chance", "n_classes", "kind")
+SCALARS = st.none() | st.booleans() | st.floats() | st.integers(-5, 5)
+SCALARS |= st.sampled_from(["nan", "x", "", "1.5", "inf"])
+JSON_DOCS = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(JSON_KEYS), inner, max_size=5)
+    ),
+    max_leaves=25,
+).filter(lambda d: isinstance(d, list | dict))
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_DOCS)
+def test_any_json_is_a_log_or_an_input_error(doc):
+    """Odd JSON (including broken results.json documents): curves, or a message."""
+    try:
+        log = logs.parse_log(json.dumps(doc), "log")
+    except (InputError, ConfigError) as e:
+        assert str(e).startswith("log: ")
+        return
+    logs.judge(log)
