@@ -188,8 +188,10 @@ def _number(cell: Any, *, decimal_comma: bool = False) -> float | None | _Bad:
         return math.nan
     if isinstance(cell, bool):
         return _BAD
-    if isinstance(cell, int | float):
-        return float(cell)
+    if isinstance(cell, float):
+        return cell
+    if isinstance(cell, int):
+        return float(cell) if abs(cell) < 2**1023 else (math.inf if cell > 0 else -math.inf)
     if not isinstance(cell, str):
         return _BAD
     s = cell.strip()
@@ -366,6 +368,8 @@ def _from_json(text: str, source: str, columns) -> LossLog:
                 f"{source}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None
         fmt = "jsonl"
+    except (ValueError, RecursionError) as e:  # an integer of thousands of digits, deep nesting
+        raise InputError(f"{source}: unreadable JSON: {e}") from None
     if isinstance(doc, Mapping):
         if isinstance(doc.get("runs"), list) and isinstance(doc.get("config"), Mapping):
             return _from_results(doc, source, columns)
@@ -398,7 +402,7 @@ def _json_lines(text: str) -> list | None:
         if line.strip():
             try:
                 out.append(json.loads(line))
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 return None
     return out if all(isinstance(x, Mapping) for x in out) else None
 

@@ -127,6 +127,11 @@ def test_json_non_finite_literals_and_null():
     assert c.values[2] == math.inf and c.values[3] == -math.inf
 
 
+def test_numbers_too_big_for_a_float_are_infinite():
+    (c,) = parse("[1, " + "9" * 400 + ", -" + "9" * 400 + "]").curves
+    assert c.values.tolist() == [1.0, math.inf, -math.inf]
+
+
 def test_empty_cell_is_missing_for_that_curve_only():
     got = curves(parse("epoch,loss,val_loss\n0,1.0,\n1,0.5,0.6\n2,,0.5\n3, 0.25 ,\n"))
     assert got["loss"].values.tolist() == [1.0, 0.5, 0.25]
@@ -207,6 +212,8 @@ def test_json_lists_of_other_lengths_are_not_lined_up():
         ('[1, "a"]', "element 1: 'a' is not a number"),
         ("[[1, 2], [3, 4]]", "TensorBoard"),
         ('[{"loss": 1}, 2]', "element 1 is not an object"),
+        ("[" + "9" * 5000 + "]", "unreadable JSON"),
+        ("[" * 100_000 + "]" * 100_000, "unreadable JSON"),
     ],
 )
 def test_json_errors(text, match):
