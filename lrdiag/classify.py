@@ -96,6 +96,9 @@ class Thresholds:
     osc_swing: float = 0.05  # ... with a median step of at least this fraction of R ...
     osc_trend: float = 1.0  # ... and a decline over the window below this many median steps
     eos_swing: float = 0.01  # edge_of_stability: alternating median step at least this of R
+    trend_snr: float = 6.0  # plateaued by noise (net progress within noise_snr std devs) only
+    # if the median of the first level_n points is not above the final level by this many
+    # standard errors of such medians: a fall that single-point noise hides over many points
     plateau_progress: float = 0.05  # plateaued: initial - final level below this fraction of R
     floor_progress: float = 0.02  # plateaued (bce/cross_entropy/mse): closed < this of gap to 0
     chance_tol: float = 0.05  # stuck_at_chance: final level within this fraction of chance loss
@@ -122,6 +125,7 @@ _DECISION_FIELDS = (
     "osc_z",
     "osc_swing",
     "osc_trend",
+    "trend_snr",
     "plateau_progress",
     "floor_progress",
     "chance_tol",
@@ -146,6 +150,7 @@ class _Measures:
     diverged_epoch: int | None
     initial: float  # initial level: y[0], or the median of the first init_frac if higher
     final_level: float  # median of the last level_n points
+    early_level: float  # median of the first level_n points (the final level's twin)
     level_n: int
     best_level: float  # minimum of the rolling median
     best_epoch: int
@@ -241,6 +246,7 @@ def _measure(
     initial = max(float(y[0]), float(np.median(y[: max(1, int(round(th.init_frac * m)))])))
     level_n = max(1, min(m // 3, max(3, int(round(th.level_frac * m)))))
     final_level = float(np.median(y[-level_n:]))
+    early_level = float(np.median(y[:level_n]))
     best_level = float(smooth[best_i])
     top = max(initial, float(win.max()))
     range_ = top - float(y.min())
@@ -286,6 +292,7 @@ def _measure(
         diverged_epoch=diverged,
         initial=initial,
         final_level=final_level,
+        early_level=early_level,
         level_n=level_n,
         best_level=best_level,
         best_epoch=best_i + offset,
@@ -366,7 +373,12 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         return "oscillating", "alternating"
     if _is_stuck(ms, th):
         return "plateaued", "chance"
-    if ms.net <= th.noise_snr * sd:
+    # Net progress hidden in the noise of single points may still be real over many points: the
+    # median of the first level_n points against that of the last level_n has a standard error
+    # of about noise * sqrt(pi / level_n) (each median's is noise * sqrt(pi / 2 / level_n)).
+    fall = ms.early_level - ms.final_level
+    trend = fall > th.trend_snr * sd * math.sqrt(math.pi / ms.level_n)
+    if ms.net <= th.noise_snr * sd and not trend:
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
         return "plateaued", "range"

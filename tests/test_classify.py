@@ -653,3 +653,21 @@ def test_still_falling_towards_chance_is_not_stuck():
     assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
     v = judge(y, loss_name="cross_entropy", n_classes=4)
     assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_thousands_of_noisy_steps_around_a_falling_trend_converge(seed):
+    """Per-step mini-batch losses: net progress (0.45) under 3 single-step noise std devs
+    (0.18 each), but a trend that hundreds of points make plain."""
+    t = np.arange(3000)
+    rng = np.random.default_rng(seed)
+    y = 0.25 + 0.45 * np.exp(-t / 500) + 0.18 * rng.standard_normal(t.size)
+    y[0] = 0.70  # the full-data loss at initialisation
+    v = judge(y)
+    assert v.verdict == "converging", v.reason
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_thousands_of_noisy_steps_with_no_trend_stay_plateaued(seed):
+    y = 0.5 + 0.18 * np.random.default_rng(seed).standard_normal(3000)
+    assert judge(y).verdict == "plateaued", judge(y).reason
