@@ -244,6 +244,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     """
     import dataclasses
 
+    from lrdiag import results
     from lrdiag import sweep as engine
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
@@ -266,7 +267,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         _resolve_out(out, cfg.name, force)  # fail before training, not after
     interactive = not (quiet or as_json) and sys.stderr.isatty()
     result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
-    doc = engine.document(cfg, runs, result, dataset.n_classes)
+    doc = results.document(cfg, runs, result, dataset.n_classes)
     out_dir = _resolve_out(out, cfg.name, force)  # the default directory is claimed only now
     _write_outputs(doc, out_dir, plots=not no_plots)
 
@@ -276,7 +277,11 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         echo_out(report.to_json_text(doc), nl=False)
     elif not quiet:
         console = make_console()
-        timing = {"train_seconds": result.seconds, "n_runs": len(runs)}
+        timing = {
+            "train_seconds": result.seconds,
+            "sharpness_seconds": result.sharpness_seconds,
+            "n_runs": len(runs),
+        }
         report.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {out_dir}/", soft_wrap=True, markup=False)
@@ -289,20 +294,21 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
 def _write_outputs(doc, out_dir: Path, *, plots: bool) -> None:
     """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs. Plots of an
-    earlier sweep in the same directory (``--force --no-plots``) are removed: they would
-    contradict the new results."""
+    earlier sweep in the same directory (``--force``) that this one does not redraw are
+    removed: they would contradict the new results."""
     from lrdiag import report
 
     try:
         report.write_results(doc, out_dir)
+        written = set()
         if plots:
             from lrdiag import plots as figures
 
-            figures.save_sweep_plots(doc, out_dir)
-        elif any(out_dir.glob("*.png")):
+            written = {p.name for p in figures.save_sweep_plots(doc, out_dir)}
+        if any(out_dir.glob("*.png")):
             from lrdiag import plots as figures
 
-            for name in (figures.CURVES_NAME, figures.FINAL_LOSS_NAME, figures.PHASE_NAME):
+            for name in set(figures.ALL_NAMES) - written:
                 (out_dir / name).unlink(missing_ok=True)
     except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
         raise LrdiagError(f"cannot write results to {out_dir}: {exc}") from None

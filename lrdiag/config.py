@@ -129,6 +129,20 @@ class SweepConfig:
     )
 
 
+SHARPNESS_MODES = ("auto", "on", "off")
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    sharpness: str = _opt(
+        "auto", "sharpness at init (auto: full-batch runs only)", choices=SHARPNESS_MODES
+    )
+    samples: int | None = _opt(1024, "training rows it is computed on, at most", check=at_least(1))
+    track_every: int | None = _opt(
+        None, "also every N epochs (null: at init only)", check=at_least(1)
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     name: str = "config"  # the file's stem when loaded from a file
@@ -138,6 +152,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     classify: Thresholds = field(default_factory=Thresholds)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
     source: str | None = None  # the config file, if any (not a config key)
 
 
@@ -149,6 +164,7 @@ SECTIONS: dict[str, type] = {
     "training": TrainingConfig,
     "sweep": SweepConfig,
     "classify": Thresholds,
+    "stability": StabilityConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -326,7 +342,15 @@ def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
     return str(p)
 
 
+def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
+    # YAML 1.1 reads a bare `on` / `off` as a boolean: take those as the words they were.
+    if isinstance(v, bool):
+        v = "on" if v else "off"
+    return _parse_value(v, str, {"choices": SHARPNESS_MODES}, key, ctx)
+
+
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("stability", "sharpness"): _parse_sharpness,
     ("training", "batch_size"): _parse_batch_size,
     ("sweep", "learning_rates"): _parse_learning_rates,
     ("data", "path"): _parse_path,

@@ -38,6 +38,8 @@ DPI = 100
 CURVES_NAME = "curves.png"
 FINAL_LOSS_NAME = "final_loss_vs_lr.png"
 PHASE_NAME = "phase.png"
+SHARPNESS_NAME = "sharpness.png"
+ALL_NAMES = (CURVES_NAME, FINAL_LOSS_NAME, PHASE_NAME, SHARPNESS_NAME)
 
 # Verdict colours (colour-blind aware: green / amber / red / blue differ in lightness too).
 VERDICT_COLORS = {
@@ -707,15 +709,71 @@ def phase_figure(doc: Mapping) -> Figure:
     return fig
 
 
+def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = None) -> Axes:
+    """Tracked sharpness vs epoch, one solid line per run, and each learning rate's stability
+    limit 2(1 + momentum)/lr dashed in the same colour (``limit`` in each run's ``sharpness``,
+    default 2). The edge-of-stability picture: sharpness rising until it meets 2/lr."""
+    runs = [r for r in runs if r.get("sharpness")]
+    lrs = sorted({r["learning_rate"] for r in runs})
+    norm = _lr_norm(lrs)
+    drawn_limits = set()
+    for r in runs:
+        tracked = r["sharpness"]
+        epochs = np.asarray(tracked["epochs"], dtype=float)
+        values = _loss_array(tracked["values"])
+        lr = r["learning_rate"]
+        color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
+        ax.plot(epochs, values, color=color, lw=1.6, marker="." if len(epochs) < 30 else None)
+        limit = float(tracked.get("limit", 2.0)) / lr
+        if lr not in drawn_limits:
+            ax.axhline(limit, color=color, ls="--", lw=0.9, alpha=0.8)
+            drawn_limits.add(lr)
+    finite = [v for r in runs for v in _loss_array(r["sharpness"]["values"]) if np.isfinite(v)]
+    if finite and min(finite) > 0:
+        ax.set_yscale("log")
+        top = max(finite)
+        ax.set_ylim(min(finite) / 1.5, top * 3)  # the 2/lr lines far above stay off the chart
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("sharpness λmax (dashed: 2/lr)")
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def sharpness_figure(doc: Mapping) -> Figure:
+    """Sharpness vs epoch for the first seed, a panel per init scale."""
+    runs = [r for r in doc.get("runs") or [] if r.get("sharpness")]
+    scales = sorted({r["init_scale"] for r in runs})
+    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
+    ncols = max(1, min(len(scales), 3))
+    nrows = max(1, math.ceil(len(scales) / ncols))
+    fig = Figure(figsize=(5.0 * ncols + 1.4, 3.8 * nrows + 0.6), dpi=DPI, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for k, scale in enumerate(scales):
+        chosen = [r for r in runs if r["init_scale"] == scale and r.get("seed") == seeds[0]]
+        plot_sharpness(axes[k // ncols, k % ncols], chosen, title=f"init scale {scale:g}")
+    for k in range(len(scales), nrows * ncols):
+        axes[k // ncols, k % ncols].set_visible(False)
+    used = [axes[k // ncols, k % ncols] for k in range(len(scales))]
+    _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=False)
+    fig.suptitle(f"{_name(doc)}: sharpness vs epoch (seed {seeds[0] if seeds else '-'})")
+    return fig
+
+
 def save_sweep_plots(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
-    """Write curves.png, final_loss_vs_lr.png and phase.png into ``out_dir`` (created if
-    needed), each atomically. Returns the paths written (none when the doc has no runs)."""
+    """Write curves.png, final_loss_vs_lr.png, phase.png (and sharpness.png when sharpness was
+    tracked) into ``out_dir`` (created if needed), each atomically. Returns the paths written
+    (none when the doc has no runs)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not doc.get("runs"):
         return []
-    return [
+    paths = [
         _save(curves_figure(doc), out / CURVES_NAME),
         _save(final_loss_figure(doc), out / FINAL_LOSS_NAME),
         _save(phase_figure(doc), out / PHASE_NAME),
     ]
+    if any(r.get("sharpness") for r in doc["runs"]):
+        paths.append(_save(sharpness_figure(doc), out / SHARPNESS_NAME))
+    return paths

@@ -400,6 +400,9 @@ def _headline(doc: Mapping, *, with_name: bool = True) -> str:
     seconds = _finite((doc.get("timing") or {}).get("train_seconds"))
     if seconds is not None:
         parts.append(f"trained in {seconds:.3g} s")
+    sharp = _finite((doc.get("timing") or {}).get("sharpness_seconds"))
+    if sharp:
+        parts.append(f"of which sharpness {sharp:.3g} s")
     return (f"{name}: " if with_name else "") + ", ".join(parts)
 
 

@@ -20,14 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lrdiag import __version__, model
-from lrdiag.classify import classify
-from lrdiag.config import config_to_dict
+from lrdiag import model, stability
 from lrdiag.errors import LrdiagError
 from lrdiag.optim import make_optimizer, select_runs
-from lrdiag.summary import summarize
-
-SCHEMA_VERSION = 1
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes a chunk of runs may use for its working arrays
 _ARRAYS_PER_ACTIVATION = 4  # z, a, delta and da of a layer live at once during backprop
@@ -65,6 +60,10 @@ class TrainResult:
     epochs_done: np.ndarray  # (R,) int, epochs trained (less than E when interrupted)
     seconds: float
     complete: bool = True
+    sharpness_init: np.ndarray | None = None  # (R,) largest Hessian eigenvalue at init, or None
+    sharpness_epochs: list[int] | None = None  # epochs at which sharpness was tracked
+    sharpness: np.ndarray | None = None  # (R, len(sharpness_epochs)), NaN once diverged
+    sharpness_seconds: float = 0.0  # time spent on sharpness (not counted as training)
 
 
 def expand_grid(cfg) -> list[Run]:
@@ -131,6 +130,60 @@ def _finite_params(params) -> np.ndarray:
     return ok
 
 
+class _Sharpness:
+    """Sharpness (top Hessian eigenvalue) at init and every ``track_every`` epochs, per run.
+
+    ``stability.sharpness: auto`` computes it for full-batch runs, where 2/lr is the limit that
+    matters; ``on`` for every run; ``off`` never. It is computed in float64 on a fixed subset of
+    at most ``stability.samples`` training rows, and its time is kept apart from training's.
+    """
+
+    def __init__(self, cfg, dataset, n_runs: int, max_memory: int):
+        mode = cfg.stability.sharpness
+        self.enabled = mode == "on" or (mode == "auto" and cfg.training.batch_size is None)
+        every = cfg.stability.track_every if self.enabled else None
+        E = cfg.training.epochs
+        self.epochs = list(range(0, E + 1, every)) if every else []
+        self._index = {k: i for i, k in enumerate(self.epochs)}
+        self.init = np.full(n_runs, np.nan)
+        self.track = np.full((n_runs, len(self.epochs)), np.nan)
+        self.max_memory = max_memory
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        if self.enabled:
+            self.X, self.Y = stability.subset(
+                dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
+            )
+
+    def _timed(self, fn):
+        start = time.perf_counter()
+        out = fn()
+        with self._lock:
+            self.seconds += time.perf_counter() - start
+        return out
+
+    def at_init(self, c: _Chunk, spec, offset: int) -> None:
+        if self.enabled:
+            lam = self._timed(
+                lambda: stability.sharpness(
+                    c.params, self.X, self.Y, spec, max_memory=self.max_memory
+                )
+            )
+            self.init[offset + c.rows] = lam
+
+    def at_epoch(self, k: int, c: _Chunk, spec, offset: int) -> None:
+        """Track epoch k's sharpness for the live runs (warm-started from the last vectors)."""
+        if k not in self._index:
+            return
+        est = self._timed(
+            lambda: stability.top_eigenpair(
+                c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.max_memory
+            )
+        )
+        c.eigvecs = est.vectors
+        self.track[offset + c.rows, self._index[k]] = est.values
+
+
 class _Chunk:
     """The live runs of one chunk: parameters, optimizer state, learning rates, run indices."""
 
@@ -141,6 +194,7 @@ class _Chunk:
         self.lr = np.asarray(lrs, dtype=dtype)
         self.rows = np.arange(len(lrs))  # row of each live run in the chunk's histories
         self.ws = model.Workspace()  # activation and gradient buffers reused every step
+        self.eigvecs = None  # the last sharpness eigenvectors (a warm start for tracking)
 
     def drop(self, bad: np.ndarray) -> None:
         keep = np.flatnonzero(~bad)
@@ -148,6 +202,8 @@ class _Chunk:
         self.state = select_runs(self.state, keep)
         self.lr = self.lr[keep]
         self.rows = self.rows[keep]
+        if self.eigvecs is not None:
+            self.eigvecs = {k: v[keep] for k, v in self.eigvecs.items()}
 
     def step(self, grads) -> None:
         updates, self.state = self.opt.update(grads, self.state, self.params, self.lr)
@@ -155,7 +211,9 @@ class _Chunk:
             self.params[k] += u
 
 
-def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop):
+def _train_chunk(
+    cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
+):
     """Train one chunk, writing its rows of ``loss``/``val_loss``/``diverged``/``done`` in place.
 
     Returns early, leaving ``done`` at the epochs completed, when ``stop`` is set.
@@ -165,6 +223,7 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
     E = cfg.training.epochs
     sizes = model.layer_sizes(X.shape[1], spec.hidden, Y.shape[1])
     c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
+    sharp.at_init(c, spec, offset)
 
     def record(k, losses, extra_bad=None):
         """Write epoch k's losses; a run whose loss, validation loss or weights are not finite
@@ -200,6 +259,8 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
             if grads is not None:
                 grads = {key: g[~bad] for key, g in grads.items()} if bad.any() else grads
             retire(k, bad)
+            if sharp.epochs and len(c.rows):
+                sharp.at_epoch(k, c, spec, offset)
             if grads is not None and len(c.rows):
                 c.step(grads)
                 tick(len(c.rows))
@@ -208,6 +269,8 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
     bs = cfg.training.batch_size
     retire(0, record(0, model.loss(c.params, X, Y, spec), ~_finite_params(c.params)))
     done[c.rows] = 0
+    if sharp.epochs and len(c.rows):
+        sharp.at_epoch(0, c, spec, offset)
     for k, order in enumerate(epoch_orders(len(X), E, cfg.data.seed), start=1):
         if len(c.rows) == 0 or stop.is_set():
             return
@@ -231,6 +294,8 @@ def _train_chunk(cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, 
             retire(k, record(k, total / n_steps))
             done[c.rows] = k
             tick(len(c.rows))
+        if sharp.epochs and len(c.rows):
+            sharp.at_epoch(k, c, spec, offset)
 
 
 def default_threads() -> int:
@@ -277,6 +342,7 @@ def train(
     n_threads = max(1, threads or default_threads())
     shard = -(-p.chunk_size // n_threads)  # n_threads shards at a time fill one chunk's memory
     stop = threading.Event()
+    sharp = _Sharpness(cfg, dataset, R, p.max_memory // n_threads)
 
     def work(lo: int, hi: int) -> None:
         try:
@@ -284,7 +350,7 @@ def train(
                 _train_chunk(
                     cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
                     None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
-                    tick, stop,
+                    tick, stop, sharp, lo,
                 )  # fmt: skip
         except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
             stop.set()
@@ -305,88 +371,10 @@ def train(
                 if not f.cancelled():
                     f.result()  # re-raise a worker's exception here
     complete = not stop.is_set() and bool((done == E).all())
-    return TrainResult(loss, val_loss, diverged, done, time.perf_counter() - start, complete)
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
-
-
-def _partial_metrics(curve: np.ndarray) -> dict:
-    """What can be said of an interrupted run: its losses so far."""
-    finite = np.flatnonzero(np.isfinite(curve))
-    if len(finite) == 0:
-        return {"initial": None, "final": None, "min": None, "min_epoch": None}
-    best = int(finite[np.argmin(curve[finite])])
-    return {
-        "initial": float(curve[finite[0]]),
-        "final": float(curve[finite[-1]]),
-        "min": float(curve[best]),
-        "min_epoch": best,
-        "diverged_epoch": None,
-    }
-
-
-def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
-    """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves."""
-    rows = []
-    E = cfg.training.epochs
-    for i, run in enumerate(runs):
-        curve = result.loss[i]
-        row = {
-            "id": run.id,
-            "learning_rate": run.learning_rate,
-            "init_scale": run.init_scale,
-            "seed": run.seed,
-        }
-        if result.epochs_done[i] < E:
-            row.update(
-                verdict=None,
-                reason=f"interrupted after {int(result.epochs_done[i])} of {E} epochs",
-                flags=["incomplete"],
-                metrics=_partial_metrics(curve),
-            )
-        else:
-            v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
-            metrics = dict(v.metrics)
-            if result.diverged_epoch[i] >= 0:
-                metrics["diverged_epoch"] = int(result.diverged_epoch[i])
-            row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
-        row["loss"] = _finite_or_none(curve)
-        row["val_loss"] = None
-        row["val"] = None
-        if result.val_loss is not None:
-            row["val_loss"] = _finite_or_none(result.val_loss[i])
-            if row["verdict"] is not None:
-                v = classify(
-                    result.val_loss[i],
-                    cfg.classify,
-                    n_classes=n_classes,
-                    loss_name=cfg.model.loss,
-                    train_curve=curve,
-                )
-                row["val"] = {
-                    "verdict": v.verdict,
-                    "reason": v.reason,
-                    "flags": list(v.flags),
-                    "metrics": dict(v.metrics),
-                }
-        rows.append(row)
-    return rows
-
-
-def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> dict:
-    """The results document (what results.json holds).
-
-    It holds nothing that varies between two runs of the same config on the same machine (no
-    timing, no output path), so results.json is reproducible byte for byte.
-    """
-    rows = judge(cfg, runs, result, n_classes)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "lrdiag_version": __version__,
-        "complete": result.complete,
-        "config": config_to_dict(cfg),
-        "runs": rows,
-        "summary": summarize([r for r in rows if r["verdict"] is not None]),
-    }
+    result = TrainResult(loss, val_loss, diverged, done, time.perf_counter() - start, complete)
+    if sharp.enabled:
+        result.sharpness_init = sharp.init
+        result.sharpness_seconds = sharp.seconds
+        if sharp.epochs:
+            result.sharpness_epochs, result.sharpness = sharp.epochs, sharp.track
+    return result

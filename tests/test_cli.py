@@ -37,7 +37,7 @@ RESULT_FILES = {"results.json", "results.csv", "report.md"}
 PLOT_FILES = {"curves.png", "final_loss_vs_lr.png", "phase.png"}
 RUN_KEYS = {
     "id", "learning_rate", "init_scale", "seed", "verdict", "reason", "flags", "metrics",
-    "loss", "val_loss", "val",
+    "loss", "val_loss", "val", "sharpness",  # sharpness: tracked history or null (issue 5)
 }  # fmt: skip
 DOC_KEYS = {"schema_version", "lrdiag_version", "config", "runs", "summary"}
 
@@ -546,7 +546,7 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback)
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nwith a second line")
 
-    monkeypatch.setattr(lrdiag.sweep, "document", broken)
+    monkeypatch.setattr(lrdiag.results, "document", broken)
     args = ["--traceback"] if traceback else []
     result = sweep(write_config(tmp_path), "-o", tmp_path / "out", *args)
     assert result.exit_code == 3

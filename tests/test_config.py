@@ -59,6 +59,9 @@ DOCUMENTED_DEFAULTS = {
     "training.seeds": (0,),
     "training.dtype": "float32",
     "sweep.learning_rates": (0.01, 0.1, 1.0),
+    "stability.sharpness": "auto",  # issue 5: full-batch runs only
+    "stability.samples": 1024,
+    "stability.track_every": None,
 }
 
 
@@ -562,3 +565,20 @@ def test_random_valid_dicts_load_and_round_trip(
     assert cfg.training.batch_size == (None if batch == "full" else batch)
     assert all(math.isfinite(x) for x in cfg.init.scales)
     assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("on", "on"), ("off", "off"), ("auto", "auto"), ("yes", "on"), ("no", "off")],
+)
+def test_yaml_on_off_for_sharpness_are_words_not_booleans(tmp_path, text, expected):
+    # YAML 1.1 reads a bare on/off/yes/no as a boolean; the user meant the word
+    cfg = load_config(write(tmp_path, f"stability: {{sharpness: {text}}}\n"))
+    assert cfg.stability.sharpness == expected
+
+
+def test_stability_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"stability\.track_every.*>= 1"):
+        load_config(write(tmp_path, "stability: {track_every: 0}\n"))
+    with pytest.raises(ConfigError, match=r"stability\.sharpness.*auto, on, off"):
+        load_config(write(tmp_path, "stability: {sharpness: sometimes}\n"))

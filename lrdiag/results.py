@@ -1,0 +1,199 @@
+"""The results document: each run's verdict, reason, flags and metrics, and the summary.
+
+``document(cfg, runs, result, n_classes)`` is what results.json holds. Verdicts come from
+``classify`` (the same function ``lrdiag classify`` uses); when the sweep measured sharpness,
+the reasons say how the learning rate compares with the stable limit 2(1 + momentum)/sharpness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lrdiag import __version__
+from lrdiag.classify import classify
+from lrdiag.config import config_to_dict
+from lrdiag.stability import critical_lr
+from lrdiag.summary import summarize
+from lrdiag.sweep import Run, TrainResult
+
+SCHEMA_VERSION = 1
+EOS_NEAR = 0.9  # edge of stability: tracked sharpness reached this fraction of 2(1 + beta)/lr
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def _partial_metrics(curve: np.ndarray) -> dict:
+    """What can be said of an interrupted run: its losses so far."""
+    finite = np.flatnonzero(np.isfinite(curve))
+    if len(finite) == 0:
+        return {"initial": None, "final": None, "min": None, "min_epoch": None}
+    best = int(finite[np.argmin(curve[finite])])
+    return {
+        "initial": float(curve[finite[0]]),
+        "final": float(curve[finite[-1]]),
+        "min": float(curve[best]),
+        "min_epoch": best,
+        "diverged_epoch": None,
+    }
+
+
+def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
+    """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves."""
+    rows = []
+    E = cfg.training.epochs
+    for i, run in enumerate(runs):
+        curve = result.loss[i]
+        row = {
+            "id": run.id,
+            "learning_rate": run.learning_rate,
+            "init_scale": run.init_scale,
+            "seed": run.seed,
+        }
+        if result.epochs_done[i] < E:
+            row.update(
+                verdict=None,
+                reason=f"interrupted after {int(result.epochs_done[i])} of {E} epochs",
+                flags=["incomplete"],
+                metrics=_partial_metrics(curve),
+            )
+        else:
+            v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
+            metrics = dict(v.metrics)
+            if result.diverged_epoch[i] >= 0:
+                metrics["diverged_epoch"] = int(result.diverged_epoch[i])
+            row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
+            if result.sharpness_init is not None:
+                _explain_with_sharpness(row, cfg, result, i)
+        row["loss"] = _finite_or_none(curve)
+        row["sharpness"] = None
+        if result.sharpness is not None:
+            row["sharpness"] = {
+                "epochs": list(result.sharpness_epochs),
+                "values": _finite_or_none(result.sharpness[i]),
+                "limit": 2.0 * (1.0 + _momentum(cfg)),  # stable while sharpness < limit / lr
+            }
+        row["val_loss"] = None
+        row["val"] = None
+        if result.val_loss is not None:
+            row["val_loss"] = _finite_or_none(result.val_loss[i])
+            if row["verdict"] is not None:
+                v = classify(
+                    result.val_loss[i],
+                    cfg.classify,
+                    n_classes=n_classes,
+                    loss_name=cfg.model.loss,
+                    train_curve=curve,
+                )
+                row["val"] = {
+                    "verdict": v.verdict,
+                    "reason": v.reason,
+                    "flags": list(v.flags),
+                    "metrics": dict(v.metrics),
+                }
+        rows.append(row)
+    return rows
+
+
+def _momentum(cfg) -> float:
+    return cfg.training.momentum if cfg.training.optimizer == "momentum" else 0.0
+
+
+def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int) -> None:
+    """Add sharpness_init and critical_lr to the metrics, and what they say to the reason.
+
+    Gradient descent on a quadratic is stable exactly when lr < 2(1 + beta)/lambda_max; a network
+    is not a quadratic, so this is a prediction at init, and the reason says how it held up.
+    """
+    lam = float(result.sharpness_init[i])
+    beta = _momentum(cfg)
+    limit = 2.0 * (1.0 + beta)
+    crit = float(critical_lr(np.array([lam]), momentum=beta)[0])
+    m = row["metrics"]
+    m["sharpness_init"] = lam if np.isfinite(lam) else None
+    m["critical_lr"] = crit if np.isfinite(crit) else None
+    if not np.isfinite(lam):
+        return
+    lr = row["learning_rate"]
+    product = f"lr·λmax = {lr * lam:.3g} at init (stable below {limit:g})"
+    verdict = row["verdict"]
+    if verdict == "diverging":
+        if lr * lam > limit:
+            row["reason"] += f"; as predicted: {product}"
+        else:
+            row["reason"] += (
+                f"; not predicted at init ({product}): the sharpness grew during training"
+                if result.sharpness is None
+                else f"; at init {product}, but the sharpness grew past 2/lr during training"
+            )
+        return
+    track = None if result.sharpness is None else result.sharpness[i]
+    near_edge = (
+        track is not None
+        and np.nanmax(np.where(np.isfinite(track), track, -np.inf), initial=-np.inf)
+        >= EOS_NEAR * limit / lr
+    )
+    if verdict == "converging" and near_edge:
+        peak = float(np.nanmax(track))
+        row["reason"] = (
+            f"converging at the edge of stability: sharpness rose to {peak:.3g} "
+            f"(2/lr = {limit / lr:.3g}) and the loss kept falling non-monotonically; "
+            + row["reason"]
+        )
+        if "edge_of_stability" not in row["flags"]:
+            row["flags"].append("edge_of_stability")
+    elif verdict == "converging" and lr * lam > limit:
+        row["reason"] += (
+            f"; {product}, yet it converged: the first steps moved it to flatter ground"
+        )
+    elif verdict in ("oscillating", "plateaued") and lr * lam > 0.5 * limit:
+        row["reason"] += f"; {product}"
+
+
+def stability_summary(rows: list[dict], per_scale: list[dict]) -> dict | None:
+    """Per init scale: the predicted critical lr (median over seeds) beside the observed bracket."""
+    by_scale: dict[float, list[float]] = {}
+    for r in rows:
+        crit = (r.get("metrics") or {}).get("critical_lr", "absent")
+        if crit == "absent":
+            return None  # sharpness was not computed
+        by_scale.setdefault(r["init_scale"], []).append(np.nan if crit is None else crit)
+    out = []
+    for s in per_scale:
+        crits = np.array(by_scale.get(s["init_scale"], [np.nan]))
+        finite = crits[np.isfinite(crits)]
+        out.append(
+            {
+                "init_scale": s["init_scale"],
+                "predicted_critical_lr": float(np.median(finite)) if finite.size else None,
+                "observed_bracket": s["bracket"],
+            }
+        )
+    return {"per_scale": out}
+
+
+def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> dict:
+    """The results document (what results.json holds).
+
+    It holds nothing that varies between two runs of the same config on the same machine (no
+    timing, no output path), so results.json is reproducible byte for byte.
+    """
+    rows = judge(cfg, runs, result, n_classes)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "lrdiag_version": __version__,
+        "complete": result.complete,
+        "config": config_to_dict(cfg),
+        "runs": rows,
+        "summary": _summary(rows),
+    }
+
+
+def _summary(rows: list[dict]) -> dict:
+    judged = [r for r in rows if r["verdict"] is not None]
+    summary = summarize(judged)
+    stab = stability_summary(judged, summary["per_scale"]) if judged else None
+    if stab is not None:
+        summary["stability"] = stab
+    return summary
