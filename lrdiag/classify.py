@@ -189,10 +189,25 @@ def _odd(k: float) -> int:
     return k if k % 2 else k + 1
 
 
+_MEDIAN_BLOCK = 1 << 22  # elements of window data a rolling-median block copies at most
+_MEDIAN_STRIDE = 64  # wide windows: a median every width/64 points, held in between
+
+
 def _rolling_median(y: np.ndarray, width: int) -> np.ndarray:
+    """Median of each window of ``width`` points. Memory stays bounded (np.median copies its
+    input, so windows go in blocks), and so does time on long logs: for windows wider than
+    _MEDIAN_STRIDE points, the median is taken every width // _MEDIAN_STRIDE windows and held,
+    a shift too small to move a median of that many points much."""
     if width <= 1 or y.size < width:
         return y
-    return np.median(np.lib.stride_tricks.sliding_window_view(y, width), axis=-1)
+    windows = np.lib.stride_tricks.sliding_window_view(y, width)
+    step = max(1, width // _MEDIAN_STRIDE)
+    picked = windows[::step]
+    rows = max(1, _MEDIAN_BLOCK // width)
+    med = np.empty(len(picked))
+    for start in range(0, len(picked), rows):
+        med[start : start + rows] = np.median(picked[start : start + rows], axis=-1)
+    return np.repeat(med, step)[: len(windows)]
 
 
 def _robust_noise(y: np.ndarray) -> float:

@@ -671,3 +671,18 @@ def test_thousands_of_noisy_steps_around_a_falling_trend_converge(seed):
 def test_thousands_of_noisy_steps_with_no_trend_stay_plateaued(seed):
     y = 0.5 + 0.18 * np.random.default_rng(seed).standard_normal(3000)
     assert judge(y).verdict == "plateaued", judge(y).reason
+
+
+def test_a_long_per_step_log_is_judged_in_bounded_memory():
+    """200,000 per-step losses (a long training log): the rolling median must not copy every
+    window at once (that was 200,000 x 4,000 values)."""
+    import tracemalloc
+
+    t = np.arange(200_000)
+    y = 0.3 + 0.5 * np.exp(-t / 5000) + 0.05 * np.random.default_rng(0).standard_normal(t.size)
+    tracemalloc.start()
+    v = judge(y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert v.verdict == "converging"
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
