@@ -306,12 +306,28 @@ def loss_and_grads(params, X, Y, spec, ws: Workspace | None = None):
     R, B = params["W1"].shape[0], X.shape[-2]
     dtype = params["W1"].dtype
 
-    inputs = [X]  # inputs[l - 1] feeds layer l: X (B, in) shared, then (R, B, H)
+    # The first layer's input is shared and usually narrow (in << B): append a column of ones
+    # to X and the bias as a row of W1, and one GEMM gives X W1 + b1 (and, backwards, both
+    # gradients) without a pass over the (R, B, H) activations to add or sum the bias.
+    n_in = X.shape[-1]
+    fold = n_in + 1 < B
+    if fold:
+        X1 = ws.get("X1", (B, n_in + 1), dtype)  # (B, in + 1): [X, 1]
+        X1[:, :n_in] = X
+        X1[:, n_in] = 1
+        W1 = ws.get("W1b", (R, n_in + 1, params["W1"].shape[-1]), dtype)  # [W1; b1]
+        W1[:, :n_in] = params["W1"]
+        W1[:, n_in:] = params["b1"]
+
+    inputs = [X1 if fold else X]  # inputs[l - 1] feeds layer l: (B, in) shared, then (R, B, H)
     for layer in range(1, L + 1):
         W, b = params[f"W{layer}"], params[f"b{layer}"]
         z = ws.get(f"a{layer}", (R, B, W.shape[-1]), dtype)
-        np.matmul(inputs[-1], W, out=z)  # (R, B, out)
-        z += b
+        if layer == 1 and fold:
+            np.matmul(X1, W1, out=z)  # (B, in + 1) @ (R, in + 1, out): bias included
+        else:
+            np.matmul(inputs[-1], W, out=z)  # (R, B, out)
+            z += b
         if layer < L:
             activate(z)  # a = f(z), over z
         inputs.append(z)
@@ -323,6 +339,11 @@ def loss_and_grads(params, X, Y, spec, ws: Workspace | None = None):
     for layer in range(L, 0, -1):
         W = params[f"W{layer}"]
         a_in = inputs[layer - 1]
+        if layer == 1 and fold:
+            g1 = ws.get("gW1b", W1.shape, dtype)
+            np.matmul(np.swapaxes(X1, -1, -2), delta, out=g1)  # (in+1, B) @ (R, B, out)
+            grads["W1"], grads["b1"] = g1[:, :n_in], g1[:, n_in:]
+            break
         gW = grads[f"W{layer}"] = ws.get(f"gW{layer}", W.shape, dtype)
         np.matmul(np.swapaxes(a_in, -1, -2), delta, out=gW)  # (R, in, B) @ (R, B, out)
         gb = grads[f"b{layer}"] = ws.get(f"gb{layer}", (R, 1, W.shape[-1]), dtype)
