@@ -17,9 +17,9 @@ What it does, all in one process (so both sides see the same machine at the same
    evenly spaced subset of the runs and its time is extrapolated per run-epoch trained (the
    table marks it and says from how many runs).
 3. Correctness: the loop's final losses must equal the engine's, run for run, to float32
-   rounding on every stable run (finite in both, loss never rising by more than
-   ``STABLE_RISE``); otherwise the benchmark fails (exit 1), so a fast but wrong engine
-   cannot win.
+   rounding on the stable runs (finite in both, loss never rising by more than
+   ``STABLE_RISE``): each within LOSS_RTOL, their median within MEDIAN_RTOL; otherwise the
+   benchmark fails (exit 1), so a fast but wrong engine cannot win.
 4. FLOPs: the exact count of the matrix products training needs, per applied update and run:
    forward 2*B*in*out per layer; backward 2*B*in*out per layer for dW plus 2*B*in*out for the
    input gradient of every layer except the first. Bias terms, element-wise work and the
@@ -63,7 +63,12 @@ from lrdiag import model, sweep
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 GEMM_SIZE = 2048  # square GEMM for the peak: ~17 GFLOP, long enough to keep both cores busy
 STABLE_RISE = 1e-3  # a run is "stable" if its loss never rises by more than this (relative)
-LOSS_RTOL = 1e-4  # final losses of stable runs: engine vs loop (float32, after up to 500 steps)
+# Final losses of stable runs, engine vs loop, float32. Arithmetic done in another order (a bias
+# folded into a product, a fused derivative) changes the rounding, and a run escaping a plateau
+# amplifies it: 2.4e-4 measured after 200 steps of W1 on a monotone curve. A wrong gradient or
+# a mixed-up run is off by orders of magnitude more, on most runs.
+LOSS_RTOL = 1e-3  # every stable run
+MEDIAN_RTOL = 1e-5  # the median over stable runs (rounding alone: ~1e-7)
 MIN_LOOP_RUNS = 4  # the loop trains at least this many runs (timing and the loss check)
 MEMORY_EPOCHS = 3  # epochs of the memory children (full batch; mini-batch runs 1 epoch)
 MEM_CHECK = {"n_lrs": 256, "epochs": 20, "budget": 256 * 10**6}  # 1,024 runs
@@ -172,18 +177,21 @@ def stable_rows(curves: np.ndarray) -> np.ndarray:
 
 
 def compare(engine_loss: np.ndarray, loop_loss: np.ndarray) -> dict:
-    """Final losses of the rows both trained: equal on stable runs, same NaN pattern overall."""
+    """Final losses of the rows both trained, on the runs stable in both: every one within
+    LOSS_RTOL and their median within MEDIAN_RTOL (relative)."""
     stable = stable_rows(engine_loss) & stable_rows(loop_loss)
     e, lo = engine_loss[stable, -1], loop_loss[stable, -1]
     rel = np.abs(e - lo) / np.maximum(np.abs(lo), 1e-30)
     worst = float(rel.max()) if rel.size else 0.0
+    typical = float(np.median(rel)) if rel.size else 0.0
     same_nan = bool(np.array_equal(np.isnan(engine_loss), np.isnan(loop_loss)))
     return {
         "compared_runs": int(len(engine_loss)),
         "stable_runs": int(stable.sum()),
         "max_rel_diff_final_loss": worst,
+        "median_rel_diff_final_loss": typical,
         "same_divergence_pattern": same_nan,
-        "ok": worst <= LOSS_RTOL,
+        "ok": worst <= LOSS_RTOL and typical <= MEDIAN_RTOL,
     }
 
 
@@ -450,8 +458,9 @@ def table(results: dict) -> str:
         lines.append(
             f"{r['workload']}: {r['title']}; {r['diverged_runs']} diverged{extra}. "
             f"Engine vs loop, final loss on {c['stable_runs']}/{c['compared_runs']} stable runs: "
-            f"max rel diff {c['max_rel_diff_final_loss']:.1e} "
-            f"({'OK' if c['ok'] else 'MISMATCH'}; tolerance {LOSS_RTOL:g})"
+            f"max rel diff {c['max_rel_diff_final_loss']:.1e}, median "
+            f"{c['median_rel_diff_final_loss']:.1e} ({'OK' if c['ok'] else 'MISMATCH'}; "
+            f"tolerances {LOSS_RTOL:g}, median {MEDIAN_RTOL:g})"
         )
     if results.get("memory"):
         lines += ["", "Peak memory per workload (fresh child, same grid, few epochs): "
