@@ -387,8 +387,9 @@ def memory_check(quick: bool, log) -> dict:
 
 def time_sharpness(w) -> dict | None:
     """The cost of the sharpness estimate, timed on its own (never inside the training figures):
-    ``lrdiag.stability.sharpness`` with its defaults on every run's initial weights and its
-    default subset of the training rows. None while lrdiag.stability does not exist."""
+    ``lrdiag.stability.sharpness`` on every run's initial weights and the subset of training
+    rows the sweep uses (its ``sharpness at init``). None while lrdiag.stability does not
+    exist."""
     try:
         from lrdiag import stability
     except ImportError:
@@ -400,7 +401,8 @@ def time_sharpness(w) -> dict | None:
     params = model.init_params(
         sizes, cfg.init.scheme, [r.init_scale for r in runs], [r.seed for r in runs], dtype
     )
-    X, Y = stability.subset(ds.X.astype(dtype), ds.Y.astype(dtype), stability.DEFAULT_SAMPLES)
+    samples = getattr(getattr(cfg, "stability", None), "samples", stability.DEFAULT_SAMPLES)
+    X, Y = stability.subset(ds.X, ds.Y, samples, seed=cfg.data.seed)  # as the sweep does
     t = time.perf_counter()
     lam = stability.sharpness(params, X, Y, cfg.model)
     seconds = time.perf_counter() - t

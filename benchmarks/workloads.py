@@ -48,6 +48,10 @@ def _lrs(lo: float, hi: float, num: int) -> dict:
     return {"min": lo, "max": hi, "num": num}
 
 
+# Training timings exclude sharpness (issue 6): the sweep's own sharpness at init is off here,
+# and run.py times lrdiag.stability.sharpness separately.
+NO_SHARPNESS = {"sharpness": "off"}
+
 W1 = {
     "name": "W1",
     "data": {"kind": "moons", "n_samples": 1000, "noise": 0.2, "standardize": True, "seed": 0},
@@ -61,6 +65,7 @@ W1 = {
         "dtype": "float32",
     },
     "sweep": {"learning_rates": _lrs(1e-3, 10.0, 32)},
+    "stability": NO_SHARPNESS,
 }
 
 W2 = {
@@ -89,6 +94,7 @@ W2 = {
         "dtype": "float32",
     },
     "sweep": {"learning_rates": _lrs(1e-3, 1.0, 16)},
+    "stability": NO_SHARPNESS,
 }
 
 W3 = {
@@ -104,6 +110,7 @@ W3 = {
         "dtype": "float32",
     },
     "sweep": {"learning_rates": _lrs(1e-3, 10.0, 64)},
+    "stability": NO_SHARPNESS,
 }
 
 BOUNDS = {"W1": "element-wise", "W2": "matmul", "W3": "per-run overhead"}
