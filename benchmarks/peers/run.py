@@ -4,9 +4,10 @@
                                    [--out benchmarks/results/peers.json]
 
 Every framework that imports is timed in this one process, in alternation, ``--reps`` times
-(medians reported), training time only (JAX: the compiled call, compilation excluded). A side
-whose full run would take longer than ``--budget`` seconds over all reps trains an evenly
-spaced subset of the runs and is extrapolated per run (marked ``*``). Each side's final losses
+(medians reported), training time only (JAX: the compiled call, compilation excluded). The
+vectorised sides always train every run; a per-run loop whose full run would take longer than
+``--budget`` seconds over all reps trains an evenly spaced subset of the runs and is
+extrapolated per run (marked ``*``). Each side's final losses
 are compared with the engine's on stable runs, with the tolerances of ``make bench``
 (benchmarks.run.compare): other frameworks sum in other orders, so agreement is to float32
 rounding as training amplifies it.
@@ -73,6 +74,9 @@ SIDES = {
 }
 
 
+PER_RUN = ("numpy loop", "torch loop")  # the sides that may be subsampled (cost is per run)
+
+
 def load_sides(log) -> dict:
     sides = {}
     for name, loader in SIDES.items():
@@ -89,7 +93,7 @@ def time_workload(w, sides, reps, budget, log) -> dict:
     R = len(runs)
     chosen = {}
     for name, train in sides.items():
-        if name == "lrdiag engine":
+        if name not in PER_RUN:  # vectorised sides always train every run
             chosen[name] = np.arange(R)
             continue
         _, probe = train(cfg, ds, [runs[R // 2]])  # also compiles JAX for one run (not used)
