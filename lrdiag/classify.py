@@ -105,7 +105,8 @@ class Thresholds:
     chance_quiet: float = 0.02  # ... and falling by less than this of R across the final window
     spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
     spike_snr: float = 6.0  # ... and of this many noise std devs ...
-    spike_recover: float = 0.5  # ... ending within this fraction of the spike above its old min
+    spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
+    # (and of the progress made before it) above its old minimum
     noisy_sigma: float = 0.05  # noisy: noise std dev at least this fraction of R, on a final
     noisy_turns: float = 0.3  # window whose steps change direction at least this often
     overfit_rise: float = 0.1  # overfitting: validation above its best by this of its range ...
@@ -474,7 +475,8 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve) -> Verdi
 
     ms = _measure(y, n, diverged, th, chance)
     verdict, rule = _decide(ms, th, loss_name)
-    spike = _spike(ms, th, y)
+    # A diverging run went up and did not come back: whatever rose before, it did not recover.
+    spike = _spike(ms, th, y) if verdict != "diverging" else None
     flags = _flags(ms, th, y, epochs, verdict, rule, train_curve, spike)
 
     flipped = _borderline(ms, th, loss_name, verdict)
@@ -508,10 +510,15 @@ def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str,
 
 
 def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | None:
-    """Largest rise above the running minimum that later came back down (index, height).
+    """Largest rise above the running minimum, if the loss then recovered (index, height).
 
     The running minimum is taken over the rolling median (so one low noise value does not set
-    it), the rise is of the raw values."""
+    it), the rise is of the raw values. Recovery is judged on the points after the peak (the
+    median of the last level_n of them at most): a rise still going on at the end, such as
+    geometric growth, has no points after its peak and never recovered. They must be back above
+    the old minimum by no more than spike_recover of the rise, nor of the progress made before
+    it (initial level minus the old minimum), so a run that ends above where it started has not
+    recovered; the allowance is at least noise_snr noise std devs."""
     if y.size < 3:
         return None
     m = y.size
@@ -523,10 +530,15 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | 
     h = float(height[k])
     if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
         return None
-    premin = float(runmin[k])
-    if ms.final_level > premin + th.spike_recover * h:
+    peak = k + 1
+    after = y[max(peak + 1, m - ms.level_n) :]
+    if after.size == 0:
         return None
-    return k + 1, h
+    premin = float(runmin[k])
+    allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
+    if float(np.median(after)) > premin + allowed:
+        return None
+    return peak, h
 
 
 def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:

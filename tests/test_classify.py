@@ -47,6 +47,15 @@ def check_contract(v: Verdict) -> None:
         if isinstance(value, float):
             assert math.isfinite(value), (key, value)
     json.dumps(v.metrics, allow_nan=False)  # strict JSON
+    # Flags that only some verdicts can carry, by their definitions: a diverging run went up
+    # and did not come back (so no spike of it recovered); late_blowup is a kind of divergence;
+    # edge_of_stability is bouncing on a falling trend, i.e. converging.
+    if v.verdict == "diverging":
+        assert "early_spike" not in v.flags, v.reason
+    else:
+        assert "late_blowup" not in v.flags, v.reason
+    if "edge_of_stability" in v.flags:
+        assert v.verdict == "converging", v.reason
 
 
 def judge(curve, thresholds: Thresholds = Thresholds(), **kw) -> Verdict:  # noqa: B008
@@ -238,6 +247,44 @@ def test_gradient_descent_above_two_over_lambda_diverges(lams, frac):
     assert abs(1.0 - lr * max(lams)) > 1.0  # the top coordinate grows geometrically
     v = judge(losses)
     assert v.verdict == "diverging", v.reason
+
+
+@pytest.mark.parametrize("frac", [1.02, 1.05, 1.2, 1.5])
+@pytest.mark.parametrize("lams, x0", [([1.0], [1.0]), ([4.0, 1.0, 0.25], [1.0, 0.3, 0.3])])
+def test_geometric_divergence_on_a_quadratic_has_no_spike_and_no_blowup(lams, x0, frac):
+    """Gradient descent above 2/lambda_max: the top mode's loss is multiplied by
+    (1 - lr lambda_max)^2 > 1 every step and the loss grows at every step. It never recovered,
+    so early_spike (rose, then recovered) is wrong; it never made progress, so late_blowup is."""
+    lr = frac * 2.0 / max(lams)
+    losses, _ = cv.gd_quadratic(lams, lr, 100, x0=x0)
+    assert np.all(np.diff(losses) > 0)  # growing at every step, by construction
+    v = judge(losses)
+    assert v.verdict == "diverging", v.reason
+    assert "early_spike" not in v.flags and "late_blowup" not in v.flags, v.flags
+    assert v.metrics["spike_epoch"] is None
+    v = judge(cv.with_nan_tail(np.r_[losses, np.inf], losses.size))  # overflowed at the end
+    assert v.verdict == "diverging" and "early_spike" not in v.flags, (v.flags, v.reason)
+
+
+def test_spike_at_the_start_that_settles_above_the_initial_loss_did_not_recover():
+    """Jumps to 5x the initial loss, comes back down, but settles 30% above where it started:
+    diverging (it ends above the start), and the spike never recovered."""
+    y = np.r_[1.0, 5.0, 3.0, 1.6, cv.flat(96, 1.3, noise=0.005, seed=2)]
+    v = judge(y)
+    assert v.verdict == "diverging", v.reason
+    assert "early_spike" not in v.flags, v.reason
+
+
+def test_learns_spikes_and_keeps_most_of_its_progress_is_converging():
+    """Falls from 1 to 0.25, spikes to 1.5 at epoch 25, then settles at 0.45 for good: it kept
+    (1 - 0.45) / (1 - 0.25) = 73% of its progress, so it did not lose most of it (not
+    diverging, no late_blowup); the spike came back from 1.25 above its old low to 0.2 above."""
+    y = np.r_[cv.exp_decay(24, floor=0.25, epochs_per_e=5.0), 1.5, 1.0, 0.6]
+    y = np.r_[y, 0.45 + 0.02 * np.exp(-np.arange(173) / 10.0)]
+    v = judge(y, loss_name="cross_entropy", n_classes=3)
+    assert v.verdict == "converging", v.reason
+    assert "late_blowup" not in v.flags
+    assert "early_spike" in v.flags and v.metrics["spike_epoch"] == 24
 
 
 def test_geometric_growth_at_the_end_after_progress_is_diverging():
