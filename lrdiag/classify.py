@@ -485,15 +485,15 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve) -> Verdi
         flags.add("borderline")
     overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
     metrics = {**base, **_metrics(ms, epochs, loss_name, spike, overfit)}
-    reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, loss_name)
+    reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike)
     if n < th.short_curve:
-        reason += f"; borderline: only {n} point{'s' if n != 1 else ''}"
+        reason += f"; borderline, with only {n} point{'s' if n != 1 else ''}"
     elif few_turns:
-        reason += f"; borderline: {ms.window} points are too few to tell bouncing from noise"
+        reason += f"; borderline, as {ms.window} points are too few to tell bouncing from noise"
     elif flipped:
         name, other = flipped
         pct = _pct(th.borderline_margin)
-        reason += f"; borderline: moving {name} by {pct} would make it {other}"
+        reason += f"; borderline, as moving {name} by {pct} would make it {other}"
     return Verdict(verdict, reason, tuple(f for f in FLAGS if f in flags), metrics)
 
 
@@ -509,8 +509,9 @@ def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str,
     return None
 
 
-def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | None:
-    """Largest rise above the running minimum, if the loss then recovered (index, height).
+def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, float, float] | None:
+    """Largest rise above the running minimum, if the loss then recovered: (index of its peak,
+    height, the running minimum before it, the level it settled at after it).
 
     The running minimum is taken over the rolling median (so one low noise value does not set
     it), the rise is of the raw values. Recovery is judged on the points after the peak (the
@@ -536,9 +537,10 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float] | 
         return None
     premin = float(runmin[k])
     allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
-    if float(np.median(after)) > premin + allowed:
+    settled = float(np.median(after))
+    if settled > premin + allowed:
         return None
-    return peak, h
+    return peak, h, premin, settled
 
 
 def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
@@ -663,7 +665,7 @@ def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, floa
     }
 
 
-def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
+def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
     w = ms.window
     tail = f"the last {w} epochs"
     if rule == "nonfinite":
@@ -682,8 +684,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
         )
     if rule == "geometric":
         return (
-            f"diverging: the loss is still growing geometrically at the end: over its last "
-            f"{ms.growth_len} rising epochs each increase was {1 + ms.growth:.3g}x the previous"
+            f"diverging: the loss is still growing geometrically at the end, each of its last "
+            f"{ms.growth_len} increases {1 + ms.growth:.3g}x the one before"
         )
     if rule == "blowup":
         lost = 1.0 - (met["kept"] or 0.0)
@@ -726,7 +728,14 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
     )
     extras = []
     if "early_spike" in flags:
-        extras.append(f"a transient spike at epoch {met['spike_epoch']} that recovered")
+        _, _, low, settled = spike
+        if settled > low + th.noise_snr * ms.noise:  # back down, but not all the way
+            extras.append(
+                f"a spike at epoch {met['spike_epoch']} after which it settled at {_g(settled)}, "
+                f"above its low of {_g(low)} before the spike"
+            )
+        else:
+            extras.append(f"a transient spike at epoch {met['spike_epoch']} that recovered")
     if "edge_of_stability" in flags:
         extras.append(
             f"steps alternating in direction {_pct(ms.alternation)} of the time on a falling trend"
@@ -739,5 +748,6 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, loss_name) -> str:
             f"{met['best_epoch']} while the training loss kept falling (overfitting)"
         )
     if extras:
-        s += ", with " + " and ".join(extras)
+        s += ", with " + (extras[0] if len(extras) == 1 else ", ".join(extras[:-1]))
+        s += f" and {extras[-1]}" if len(extras) > 1 else ""
     return s

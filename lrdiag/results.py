@@ -116,39 +116,87 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int) -> None
     if not np.isfinite(lam):
         return
     lr = row["learning_rate"]
+    edge = limit / lr  # the sharpness above which a step at this lr is unstable
+    edge_name = f"{'2' if beta == 0 else f'2(1 + {beta:g})'}/lr = {edge:.3g}"
     product = f"lr·λmax = {lr * lam:.3g} at init (stable below {limit:g})"
+    tracked = _tracked_after_init(result, i)
     verdict = row["verdict"]
     if verdict == "diverging":
         if lr * lam > limit:
             row["reason"] += f"; as predicted: {product}"
+        elif tracked is None:
+            row["reason"] += (
+                f"; not predicted at init, where lr·λmax = {lr * lam:.3g} (stable below "
+                f"{limit:g}), so the sharpness must have grown during training"
+            )
+        elif tracked.max() > edge:
+            row["reason"] += (
+                f"; not predicted at init, where lr·λmax = {lr * lam:.3g} (stable below "
+                f"{limit:g}), but the sharpness grew to {tracked.max():.3g}, past {edge_name}"
+            )
         else:
             row["reason"] += (
-                f"; not predicted at init ({product}): the sharpness grew during training"
-                if result.sharpness is None
-                else f"; at init {product}, but the sharpness grew past 2/lr during training"
+                f"; not predicted at init, where lr·λmax = {lr * lam:.3g} (stable below "
+                f"{limit:g}), and the tracked sharpness stayed below {edge_name}"
             )
         return
-    track = None if result.sharpness is None else result.sharpness[i]
-    near_edge = (
-        track is not None
-        and np.nanmax(np.where(np.isfinite(track), track, -np.inf), initial=-np.inf)
-        >= EOS_NEAR * limit / lr
-    )
-    if verdict == "converging" and near_edge:
-        peak = float(np.nanmax(track))
+    # Edge of stability: the sharpness *during* training (after epoch 0) reached the edge; a
+    # sharpness that started above it and only fell does not count.
+    if verdict == "converging" and tracked is not None and tracked.max() >= EOS_NEAR * edge:
+        path = _sharpness_path(lam, result, i)
+        body = row["reason"].removeprefix("converging: ")
+        if body.startswith("loss fell ") and _rose(np.asarray(result.loss[i], dtype=float)):
+            body = "the loss fell, non-monotonically, " + body.removeprefix("loss fell ")
+        elif body.startswith("loss fell "):
+            body = "the " + body
+        where = "above" if tracked.max() > edge else "close to"
         row["reason"] = (
-            f"converging at the edge of stability: sharpness rose to {peak:.3g} "
-            f"(2/lr = {limit / lr:.3g}) and the loss kept falling non-monotonically; "
-            + row["reason"]
+            f"converging at the edge of stability: {path}, {where} {edge_name}, while {body}"
         )
         if "edge_of_stability" not in row["flags"]:
             row["flags"].append("edge_of_stability")
     elif verdict == "converging" and lr * lam > limit:
         row["reason"] += (
-            f"; {product}, yet it converged: the first steps moved it to flatter ground"
+            f"; lr·λmax = {lr * lam:.3g} at init, above the stable limit {limit:g}, so training "
+            "must have moved it to flatter ground"
         )
     elif verdict in ("oscillating", "plateaued") and lr * lam > 0.5 * limit:
         row["reason"] += f"; {product}"
+
+
+def _tracked_after_init(result: TrainResult, i: int) -> np.ndarray | None:
+    """Run i's finite tracked sharpness values after epoch 0, or None if there are none."""
+    if result.sharpness is None:
+        return None
+    epochs = np.asarray(result.sharpness_epochs)
+    values = np.asarray(result.sharpness[i], dtype=float)[epochs > 0]
+    values = values[np.isfinite(values)]
+    return values if values.size else None
+
+
+def _sharpness_path(lam: float, result: TrainResult, i: int) -> str:
+    """How the tracked sharpness got to its highest point after init, in words."""
+    epochs = np.asarray(result.sharpness_epochs)
+    values = np.asarray(result.sharpness[i], dtype=float)
+    ok = np.isfinite(values) & (epochs > 0)
+    k = int(np.flatnonzero(ok)[np.argmax(values[ok])])  # the peak after init
+    peak = float(values[k])
+    before = values[:k][np.isfinite(values[:k])]
+    low = float(min(lam, before.min())) if before.size else lam
+    if low < EOS_NEAR * lam and low < peak:  # a dip worth naming (more than 10%) on the way
+        return f"the sharpness fell from {lam:.3g} at init to {low:.3g}, then rose to {peak:.3g}"
+    if peak > lam:
+        return f"the sharpness rose from {lam:.3g} at init to {peak:.3g}"
+    return f"the sharpness was {lam:.3g} at init and at most {peak:.3g} after it"
+
+
+def _rose(curve: np.ndarray) -> bool:
+    """Whether the loss went up at some epoch by more than rounding (a millionth of its scale)."""
+    y = curve[np.isfinite(curve)]
+    if y.size < 2:
+        return False
+    tol = 1e-6 * max(float(np.ptp(y)), float(np.max(np.abs(y))))
+    return bool(np.any(np.diff(y) > tol))
 
 
 def stability_summary(rows: list[dict], per_scale: list[dict]) -> dict | None:

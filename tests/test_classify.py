@@ -40,6 +40,8 @@ def check_contract(v: Verdict) -> None:
     assert len(set(v.flags)) == len(v.flags)
     assert isinstance(v.reason, str) and v.reason.strip()
     assert "\n" not in v.reason
+    # One sentence, naming its verdict once.
+    assert ". " not in v.reason and v.reason.count(v.verdict) <= 1, v.reason
     for key in REQUIRED_METRICS:
         assert key in v.metrics
     for key, value in v.metrics.items():
@@ -285,6 +287,7 @@ def test_learns_spikes_and_keeps_most_of_its_progress_is_converging():
     assert v.verdict == "converging", v.reason
     assert "late_blowup" not in v.flags
     assert "early_spike" in v.flags and v.metrics["spike_epoch"] == 24
+    assert "settled at 0.45" in v.reason and "that recovered" not in v.reason  # only partly
 
 
 def test_geometric_growth_at_the_end_after_progress_is_diverging():

@@ -1,0 +1,109 @@
+"""results.py: how the sharpness explains a verdict, checked on runs whose curves and sharpness
+tracks are made here (so what the reason must say follows from the definitions: the edge of
+stability is the sharpness reaching 2(1 + beta)/lr *during* training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lrdiag import results
+from lrdiag.config import config_from_dict
+from lrdiag.sweep import TrainResult, expand_grid
+
+E = 60
+TRACK_EPOCHS = [0, 20, 40, 60]
+
+
+def _judge(lr, sharpness_track, *, curve=None, optimizer="sgd"):
+    """One run at ``lr`` with the given tracked sharpness (epochs 0, 20, 40, 60)."""
+    cfg = config_from_dict(
+        {
+            "data": {"kind": "linear", "n_samples": 20},
+            "model": {"hidden": [], "output": "identity", "loss": "mse"},
+            "training": {"epochs": E, "optimizer": optimizer},
+            "sweep": {"learning_rates": [lr]},
+        }
+    )
+    runs = expand_grid(cfg)
+    if curve is None:  # a smooth fall, with a bounce on the way (non-monotonic)
+        curve = np.exp(-np.arange(E + 1) / 10.0)
+        curve[30] = curve[29] * 1.2
+    track = np.array([sharpness_track], dtype=float)
+    result = TrainResult(
+        loss=np.array([curve], dtype=float),
+        val_loss=None,
+        diverged_epoch=np.array([-1]),
+        epochs_done=np.array([E]),
+        seconds=0.0,
+        sharpness_init=track[:, 0],
+        sharpness_epochs=list(TRACK_EPOCHS),
+        sharpness=track,
+    )
+    (row,) = results.judge(cfg, runs, result, None)
+    return row
+
+
+def _one_sentence(reason: str) -> None:
+    assert "\n" not in reason and ". " not in reason, reason
+    assert reason.count("converg") == 1, reason
+
+
+def test_sharpness_that_started_above_2_over_lr_and_fell_is_not_the_edge_of_stability():
+    """lr 0.1: 2/lr = 20. The sharpness starts at 25 and falls to 8, 7, 6: it never rose to 2/lr
+    during training, so no edge of stability (the init value does not count)."""
+    row = _judge(0.1, [25.0, 8.0, 7.0, 6.0])
+    assert row["verdict"] == "converging", row["reason"]
+    assert "edge_of_stability" not in row["flags"], row["reason"]
+    assert "edge of stability" not in row["reason"] and "rose" not in row["reason"]
+    assert "lr·λmax = 2.5 at init" in row["reason"]  # 0.1 x 25, above the limit 2
+    _one_sentence(row["reason"])
+
+
+def test_sharpness_that_rose_past_2_over_lr_is_the_edge_of_stability():
+    row = _judge(0.1, [15.0, 18.0, 21.0, 19.5])
+    assert row["verdict"] == "converging" and "edge_of_stability" in row["flags"]
+    reason = row["reason"]
+    assert reason.startswith("converging at the edge of stability: ")
+    assert "rose from 15 at init to 21, above 2/lr = 20" in reason
+    assert "non-monotonically" in reason  # the curve rises at epoch 30
+    _one_sentence(reason)
+
+
+def test_sharpness_that_fell_then_rose_back_to_the_edge_says_so():
+    """Starts at 25 (above 2/lr = 20), falls to 6, climbs back to 19: close to the edge (19 is
+    over 90% of 20), reached by rising during training."""
+    row = _judge(0.1, [25.0, 6.0, 14.0, 19.0])
+    assert "edge_of_stability" in row["flags"]
+    assert "fell from 25 at init to 6, then rose to 19, close to 2/lr = 20" in row["reason"]
+    _one_sentence(row["reason"])
+
+
+def test_monotone_fall_at_the_edge_is_not_called_non_monotonic():
+    row = _judge(0.1, [15.0, 18.0, 21.0, 19.5], curve=np.exp(-np.arange(E + 1) / 10.0))
+    assert "edge_of_stability" in row["flags"]
+    assert "non-monotonically" not in row["reason"]
+    _one_sentence(row["reason"])
+
+
+def test_momentum_edge_is_named_with_beta():
+    """Heavy ball, beta 0.9: the edge is 2(1 + 0.9)/lr = 38 at lr 0.1."""
+    row = _judge(0.1, [30.0, 35.0, 37.0, 36.0], optimizer="momentum")
+    assert "edge_of_stability" in row["flags"]
+    assert "2(1 + 0.9)/lr = 38" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    ("track", "says"),
+    [
+        ([5.0, 6.0, 7.0, 8.0], "and the tracked sharpness stayed below 2/lr = 20"),
+        ([5.0, 12.0, 25.0, 30.0], "but the sharpness grew to 30, past 2/lr = 20"),
+    ],
+)
+def test_diverging_below_the_predicted_limit_says_what_the_tracking_saw(track, says):
+    """lr·λmax = 0.5 at init, stable by the prediction, yet the loss grows geometrically."""
+    row = _judge(0.1, track, curve=np.exp(np.arange(E + 1) / 5.0))
+    assert row["verdict"] == "diverging", row["reason"]
+    assert "not predicted at init, where lr·λmax = 0.5 (stable below 2)" in row["reason"]
+    assert says in row["reason"]
+    assert "\n" not in row["reason"] and ". " not in row["reason"]
