@@ -103,6 +103,8 @@ class Thresholds:
     floor_progress: float = 0.02  # plateaued (bce/cross_entropy/mse): closed < this of gap to 0
     chance_tol: float = 0.05  # stuck_at_chance: final level within this fraction of chance loss
     chance_quiet: float = 0.02  # ... and falling by less than this of R across the final window
+    chance_flat: float = 1e-6  # ... or by less than this fraction of the chance loss per point
+    # of the window (a fall at rounding level, which a curve whose R is tiny is all made of)
     spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
     spike_snr: float = 6.0  # ... and of this many noise std devs ...
     spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
@@ -131,6 +133,7 @@ _DECISION_FIELDS = (
     "floor_progress",
     "chance_tol",
     "chance_quiet",
+    "chance_flat",
 )
 
 
@@ -341,7 +344,10 @@ def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
     if ms.chance is None:
         return False
     near = abs(ms.final_level - ms.chance) <= th.chance_tol * ms.chance
-    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_)
+    # Falling no more than noise, a small part of the range, or, relative to the chance loss
+    # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
+    rounding = th.chance_flat * ms.chance * ms.window
+    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
     return bool(near and quiet)
 
 

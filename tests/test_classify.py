@@ -437,6 +437,27 @@ def test_flat_at_ln10_is_stuck_at_chance(start):
     assert "stuck_at_chance" not in judge(y, loss_name="cross_entropy", n_classes=3).flags
 
 
+@pytest.mark.parametrize("k", [2, 3, 10])
+@pytest.mark.parametrize("n", [30, 200, 2000])
+def test_sitting_at_ln_k_with_a_rounding_level_creep_is_stuck_at_chance(k, n):
+    """ln K minus 1e-14 per epoch: the loss of guessing, changing only in its last digits
+    (1e-14 of ln K is float64 rounding of a mean over samples). Its range R is nothing but that
+    creep, so a tolerance relative to R calls it falling; relative to ln K it is flat."""
+    loss = "bce" if k == 2 else "cross_entropy"
+    y = math.log(k) - 1e-14 * np.arange(n)
+    v = judge(y, loss_name=loss, n_classes=k)
+    assert v.verdict == "plateaued", v.reason
+    assert "stuck_at_chance" in v.flags, v.reason
+
+
+def test_at_ln_k_and_falling_a_little_each_epoch_is_not_stuck_at_chance():
+    """ln 3 (1 - 1e-4 t): within 5% of chance after 200 epochs, but falling steadily by 1e-4 of
+    ln 3 an epoch, a hundred times a rounding-level creep: not flat, so not stuck."""
+    y = math.log(3) * (1.0 - 1e-4 * np.arange(200))
+    v = judge(y, loss_name="cross_entropy", n_classes=3)
+    assert "stuck_at_chance" not in v.flags, v.reason
+
+
 def test_flat_with_noise_and_unknown_loss_is_plateaued():
     for seed in range(10):
         v = judge(cv.flat(100, 0.8, noise=0.01, seed=seed))
