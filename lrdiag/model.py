@@ -24,16 +24,21 @@ LEAKY_RELU_SLOPE = 0.01  # negative-side slope of leaky_relu (PyTorch's default)
 
 
 class Activation(NamedTuple):
-    """``f(z)``, its derivative ``df(z, a)`` given the input and output, and ``scale_by_df``.
+    """``f(z)`` and its derivative ``df(z, a)``, plus the in-place forms the hot path uses.
 
-    ``scale_by_df(d, a, tmp)`` multiplies ``d`` in place by f'(z), computed from the output
-    ``a = f(z)`` alone (every activation here allows it), using ``tmp`` (shaped like ``a``) as
-    scratch: the training hot path, with no fresh allocation.
+    Every derivative here can be computed from the output ``a = f(z)`` alone, so backprop
+    keeps only the activations: ``activate(z)`` writes f(z) over z; ``scale_by_df(d, a)``
+    multiplies ``d`` in place by f'(z) and may overwrite ``a`` (dead by then) as scratch;
+    ``df_over(a)``, when the activation has one, writes f'(z) over ``a`` exactly as ``df``
+    computes it (sigmoid has none: a(1 - a) in place would need 0.25 - (a - 0.5)^2, which
+    cancels catastrophically where the sigmoid saturates).
     """
 
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    scale_by_df: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
+    activate: Callable[[np.ndarray], None]
+    scale_by_df: Callable[[np.ndarray, np.ndarray], None]
+    df_over: Callable[[np.ndarray], None] | None
 
 
 def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -45,47 +50,71 @@ def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def _tanh_scale(d, a, tmp):
-    np.multiply(a, a, out=tmp)
-    np.subtract(1, tmp, out=tmp)
-    d *= tmp  # d * (1 - a^2)
+def _tanh_df_over(a):
+    np.multiply(a, a, out=a)
+    np.subtract(1, a, out=a)  # 1 - a^2
 
 
-def _sigmoid_scale(d, a, tmp):
-    np.subtract(1, a, out=tmp)
-    tmp *= a
-    d *= tmp  # d * a (1 - a)
+def _relu_df_over(a):
+    np.greater(a, 0, out=a)  # 1 where a = relu(z) > 0 (exactly where z > 0), else 0
 
 
-def _relu_scale(d, a, tmp):
-    np.copyto(d, 0, where=a <= 0)  # relu'(z) = 1 where a = relu(z) > 0, else 0
+def _leaky_df_over(a):
+    np.greater(a, 0, out=a)
+    a *= 1 - LEAKY_RELU_SLOPE
+    a += LEAKY_RELU_SLOPE  # 1 where z > 0, else the slope
 
 
-def _leaky_scale(d, a, tmp):
-    np.multiply(d, LEAKY_RELU_SLOPE, out=d, where=a <= 0)  # a > 0 exactly where z > 0
+def _scale_by(df_over):
+    def scale(d, a):
+        df_over(a)
+        d *= a
+
+    return scale
+
+
+def _sigmoid_scale(d, a):
+    d *= a
+    np.subtract(1, a, out=a)
+    d *= a  # d * a * (1 - a)
 
 
 ACTIVATIONS: dict[str, Activation] = {
     "relu": Activation(
-        lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype), _relu_scale
+        lambda z: np.maximum(z, 0),
+        lambda z, a: (z > 0).astype(z.dtype),
+        lambda z: np.maximum(z, 0, out=z),
+        _scale_by(_relu_df_over),
+        _relu_df_over,
     ),
-    "tanh": Activation(np.tanh, lambda z, a: 1 - a * a, _tanh_scale),
-    "sigmoid": Activation(_sigmoid, lambda z, a: a * (1 - a), _sigmoid_scale),
+    "tanh": Activation(
+        np.tanh,
+        lambda z, a: 1 - a * a,
+        lambda z: np.tanh(z, out=z),
+        _scale_by(_tanh_df_over),
+        _tanh_df_over,
+    ),
+    "sigmoid": Activation(
+        _sigmoid,
+        lambda z, a: a * (1 - a),
+        lambda z: _sigmoid(z, out=z),
+        _sigmoid_scale,
+        None,
+    ),
     "leaky_relu": Activation(
         lambda z: np.where(z > 0, z, LEAKY_RELU_SLOPE * z),
         lambda z, a: np.where(z > 0, 1, LEAKY_RELU_SLOPE).astype(z.dtype),
-        _leaky_scale,
+        lambda z: np.multiply(z, LEAKY_RELU_SLOPE, out=z, where=z < 0),
+        _scale_by(_leaky_df_over),
+        _leaky_df_over,
     ),
-    "identity": Activation(lambda z: z, lambda z, a: np.ones_like(z), lambda d, a, tmp: None),
-}
-
-# In-place forms of f used by the training hot path: f(z) written over z.
-_ACTIVATE_INPLACE: dict[str, Callable[[np.ndarray], None]] = {
-    "relu": lambda z: np.maximum(z, 0, out=z),
-    "tanh": lambda z: np.tanh(z, out=z),
-    "sigmoid": lambda z: _sigmoid(z, out=z),
-    "leaky_relu": lambda z: np.multiply(z, LEAKY_RELU_SLOPE, out=z, where=z < 0),
-    "identity": lambda z: None,
+    "identity": Activation(
+        lambda z: z,
+        lambda z, a: np.ones_like(z),
+        lambda z: None,
+        lambda d, a: None,
+        lambda a: a.fill(1),
+    ),
 }
 
 
@@ -98,6 +127,11 @@ class Head(NamedTuple):
     loss: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (R, B, k), (B, k) -> (R,)
     dlogits: Callable[[np.ndarray, np.ndarray], np.ndarray]  # -> (R, B, k), already / B
     predict: Callable[[np.ndarray], np.ndarray]  # logits -> output activation
+    both: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
+
+    def loss_and_dlogits(self, z, y):
+        """``(loss, dlogits)``, sharing work between them where the head can."""
+        return self.both(z, y) if self.both else (self.loss(z, y), self.dlogits(z, y))
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -131,6 +165,19 @@ def _ce_grad(z, y):
     return (_softmax(z) - y) / z.shape[-2]
 
 
+def _ce_both(z, y):
+    # One exp serves both: log-sum-exp for the loss, the softmax for the gradient.
+    s = z - z.max(axis=-1, keepdims=True)
+    picked = (y * s).sum(axis=-1)  # (R, B): the shifted logit of the target
+    np.exp(s, out=s)
+    total = s.sum(axis=-1, keepdims=True)
+    loss = (np.log(total[..., 0]) - picked).mean(axis=-1)
+    s /= total
+    s -= y
+    s /= z.shape[-2]
+    return loss, s
+
+
 def _mse_loss(z, y):
     return ((z - y) ** 2).mean(axis=(-2, -1))
 
@@ -150,7 +197,7 @@ def _sigmoid_mse_grad(z, y):
 
 HEADS: dict[tuple[str, str], Head] = {
     ("sigmoid", "bce"): Head(_bce_loss, _bce_grad, _sigmoid),
-    ("softmax", "cross_entropy"): Head(_ce_loss, _ce_grad, _softmax),
+    ("softmax", "cross_entropy"): Head(_ce_loss, _ce_grad, _softmax, _ce_both),
     ("identity", "mse"): Head(_mse_loss, _mse_grad, lambda z: z),
     ("sigmoid", "mse"): Head(_sigmoid_mse_loss, _sigmoid_mse_grad, _sigmoid),
 }
@@ -248,43 +295,50 @@ def head_for(spec) -> Head:
     return HEADS[(spec.output, spec.loss)]
 
 
+BLOCK_BYTES = 2 << 20  # activations and deltas of one block of runs: half a core's L2 cache
+
+
+def run_block(sizes: Sequence[int], rows: int, itemsize: int) -> int:
+    """Runs per block: their activations and deltas (``rows`` samples) fill ``BLOCK_BYTES``."""
+    return max(1, BLOCK_BYTES // (2 * rows * sum(sizes[1:]) * itemsize))
+
+
+def _sizes(params, X) -> list[int]:
+    return [X.shape[-1]] + [params[f"W{i}"].shape[-1] for i in range(1, n_layers(params) + 1)]
+
+
 def loss(params, X, Y, spec) -> np.ndarray:
-    """Per-run mean loss ``(R,)``."""
-    return head_for(spec).loss(forward(params, X, spec), Y)
-
-
-_BLOCK = 1 << 14  # elements per block of the in-place derivative: three operands stay in L2
-
-
-def _scale_by_df_blocked(act: Activation, d: np.ndarray, a: np.ndarray, tmp: np.ndarray) -> None:
-    """``d *= f'(z)`` in cache-sized blocks of the flattened arrays.
-
-    The derivative takes two or three element-wise passes; done block by block, each block of
-    ``a``, ``d`` and the scratch stays in cache, so memory sees about one pass instead of three.
-    """
-    flat_d, flat_a = d.reshape(-1), a.reshape(-1)
-    for start in range(0, flat_d.size, _BLOCK):
-        stop = min(start + _BLOCK, flat_d.size)
-        act.scale_by_df(flat_d[start:stop], flat_a[start:stop], tmp[: stop - start])
+    """Per-run mean loss ``(R,)``, computed a block of runs at a time (bounded memory)."""
+    R = params["W1"].shape[0]
+    rb = run_block(_sizes(params, X), X.shape[-2], params["W1"].dtype.itemsize)
+    head = head_for(spec)
+    out = np.empty(R, dtype=params["W1"].dtype)
+    for lo in range(0, R, rb):
+        block = {k: v[lo : lo + rb] for k, v in params.items()}
+        out[lo : lo + rb] = head.loss(forward(block, X, spec), Y)
+    return out
 
 
 class Workspace:
     """Buffers that ``loss_and_grads`` reuses from one step to the next.
 
     Fresh large arrays are expensive (page faults on every step); a training loop passes the
-    same workspace to every call. Buffers are keyed by name and shape, and all are dropped
-    when the number of runs changes (a diverged run left the chunk). Gradients returned with
-    a workspace live in it: they are valid until the next call.
+    same workspace to every call. Buffers are keyed by name, shape and dtype, and all are
+    dropped when the number of runs changes (a diverged run left the chunk). Gradients
+    returned with a workspace live in it: they are valid until the next call.
     """
 
     def __init__(self) -> None:
         self._buffers: dict[tuple, np.ndarray] = {}
         self._runs = -1
 
-    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        if shape[0] != self._runs:
+    def begin(self, runs: int) -> None:
+        """Start a call for ``runs`` runs: a different count drops every buffer."""
+        if runs != self._runs:
             self._buffers.clear()
-            self._runs = shape[0]
+            self._runs = runs
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         key = (name, shape, np.dtype(dtype))
         buf = self._buffers.get(key)
         if buf is None:
@@ -295,67 +349,82 @@ class Workspace:
 def loss_and_grads(params, X, Y, spec, ws: Workspace | None = None):
     """Per-run mean loss ``(R,)`` and its gradient for every parameter.
 
-    With a ``Workspace``, activations, deltas and gradients are written into its buffers with
-    in-place operations (the training hot path); without one, fresh arrays are returned.
+    Runs are processed in blocks (``run_block``): a block's forward and backward pass run
+    back to back while its activations are still in cache. Activations, deltas and gradients
+    are written into the workspace's buffers with in-place operations; without a workspace a
+    fresh one is used, so the arrays returned are the caller's.
     """
     ws = ws or Workspace()
     act = ACTIVATIONS[spec.activation]
-    activate = _ACTIVATE_INPLACE[spec.activation]
     head = head_for(spec)
     L = n_layers(params)
-    R, B = params["W1"].shape[0], X.shape[-2]
+    R, (B, n_in) = params["W1"].shape[0], X.shape
     dtype = params["W1"].dtype
+    sizes = _sizes(params, X)
+    ws.begin(R)
+    grads = {k: ws.get(f"g{k}", v.shape, dtype) for k, v in params.items()}
+    losses = np.empty(R, dtype=dtype)
+    ones = ws.get("ones", (1, B), dtype)
+    ones.fill(1)
 
     # The first layer's input is shared and usually narrow (in << B): append a column of ones
     # to X and the bias as a row of W1, and one GEMM gives X W1 + b1 (and, backwards, both
-    # gradients) without a pass over the (R, B, H) activations to add or sum the bias.
-    n_in = X.shape[-1]
+    # gradients) without a pass over the activations to add the bias or sum its gradient.
     fold = n_in + 1 < B
     if fold:
-        X1 = ws.get("X1", (B, n_in + 1), dtype)  # (B, in + 1): [X, 1]
+        X1 = ws.get("X1", (B, n_in + 1), dtype)  # [X, 1]
         X1[:, :n_in] = X
         X1[:, n_in] = 1
-        W1 = ws.get("W1b", (R, n_in + 1, params["W1"].shape[-1]), dtype)  # [W1; b1]
+        W1 = ws.get("W1b", (R, n_in + 1, sizes[1]), dtype)  # [W1; b1]
         W1[:, :n_in] = params["W1"]
         W1[:, n_in:] = params["b1"]
+        gW1 = ws.get("gW1b", W1.shape, dtype)
 
-    inputs = [X1 if fold else X]  # inputs[l - 1] feeds layer l: (B, in) shared, then (R, B, H)
-    for layer in range(1, L + 1):
-        W, b = params[f"W{layer}"], params[f"b{layer}"]
-        z = ws.get(f"a{layer}", (R, B, W.shape[-1]), dtype)
-        if layer == 1 and fold:
-            np.matmul(X1, W1, out=z)  # (B, in + 1) @ (R, in + 1, out): bias included
-        else:
-            np.matmul(inputs[-1], W, out=z)  # (R, B, out)
-            z += b
-        if layer < L:
-            activate(z)  # a = f(z), over z
-        inputs.append(z)
-    logits = inputs.pop()  # (R, B, k)
-
-    losses = head.loss(logits, Y)
-    delta = head.dlogits(logits, Y)  # (R, B, k): dL/dz of the last layer
-    grads: dict[str, np.ndarray] = {}
-    for layer in range(L, 0, -1):
-        W = params[f"W{layer}"]
-        a_in = inputs[layer - 1]
-        if layer == 1 and fold:
-            g1 = ws.get("gW1b", W1.shape, dtype)
-            np.matmul(np.swapaxes(X1, -1, -2), delta, out=g1)  # (in+1, B) @ (R, B, out)
-            grads["W1"], grads["b1"] = g1[:, :n_in], g1[:, n_in:]
-            break
-        gW = grads[f"W{layer}"] = ws.get(f"gW{layer}", W.shape, dtype)
-        np.matmul(np.swapaxes(a_in, -1, -2), delta, out=gW)  # (R, in, B) @ (R, B, out)
-        gb = grads[f"b{layer}"] = ws.get(f"gb{layer}", (R, 1, W.shape[-1]), dtype)
-        ones = ws.get("ones", (1, B), dtype)
-        ones.fill(1)
-        np.matmul(ones, delta, out=gb)  # the sum over samples, as a GEMM: (1, B) @ (R, B, out)
-        if layer > 1:
-            d_in = ws.get(f"d{layer - 1}", a_in.shape, dtype)
-            if delta.shape[-1] == 1:  # an outer product: a broadcast multiply beats a K=1 GEMM
-                np.multiply(delta, np.swapaxes(W, -1, -2), out=d_in)  # (R,B,1) * (R,1,in)
+    rb = run_block(sizes, B, dtype.itemsize)
+    for lo in range(0, R, rb):
+        hi = min(R, lo + rb)
+        n = hi - lo
+        inputs = [X]  # inputs[l - 1] feeds layer l: (B, in) shared, then (n, B, H)
+        for layer in range(1, L + 1):
+            z = ws.get(f"a{layer}", (n, B, sizes[layer]), dtype)
+            if layer == 1 and fold:
+                np.matmul(X1, W1[lo:hi], out=z)  # (B, in + 1) @ (n, in + 1, out): bias included
             else:
-                np.matmul(delta, np.swapaxes(W, -1, -2), out=d_in)  # (R, B, in)
-            _scale_by_df_blocked(act, d_in, a_in, ws.get("tmp", (_BLOCK,), dtype))
+                np.matmul(inputs[-1], params[f"W{layer}"][lo:hi], out=z)  # (n, B, out)
+                z += params[f"b{layer}"][lo:hi]
+            if layer < L:
+                act.activate(z)  # a = f(z), over z
+            inputs.append(z)
+        logits = inputs.pop()  # (n, B, k)
+        losses[lo:hi], delta = head.loss_and_dlogits(logits, Y)  # delta: dL/dz, last layer
+
+        for layer in range(L, 0, -1):
+            a_in = inputs[layer - 1]
+            if layer == 1 and fold:
+                np.matmul(X1.T, delta, out=gW1[lo:hi])  # (in + 1, B) @ (n, B, out)
+                break
+            np.matmul(np.swapaxes(a_in, -1, -2), delta, out=grads[f"W{layer}"][lo:hi])
+            np.matmul(ones, delta, out=grads[f"b{layer}"][lo:hi])  # the sum over samples
+            if layer == 1:
+                break
+            Wt = np.swapaxes(params[f"W{layer}"][lo:hi], -1, -2)  # (n, out, in)
+            if delta.shape[-1] == 1 and act.df_over is not None:
+                # One output: the input gradient is an outer product, f'(z) * W^T * delta,
+                # built over the dead activations with broadcasts (a K=1 GEMM is slow).
+                act.df_over(a_in)
+                a_in *= Wt  # (n, B, in) * (n, 1, in)
+                a_in *= delta  # * (n, B, 1)
+                delta = a_in
+                continue
+            d_in = ws.get(f"d{layer - 1}", a_in.shape, dtype)
+            if delta.shape[-1] == 1:
+                np.multiply(delta, Wt, out=d_in)  # (n, B, 1) * (n, 1, in)
+            else:
+                np.matmul(delta, Wt, out=d_in)  # (n, B, out) @ (n, out, in)
+            act.scale_by_df(d_in, a_in)  # overwrites a_in, no longer needed
             delta = d_in
-    return losses, {key: grads[key] for key in params}
+
+    if fold:
+        np.copyto(grads["W1"], gW1[:, :n_in])
+        np.copyto(grads["b1"], gW1[:, n_in:])
+    return losses, grads

@@ -3,6 +3,9 @@
 ``init(params) -> state`` and ``update(grads, state, params, lr) -> (updates, state)`` are
 pure; the caller applies ``params + updates``. ``lr`` is one learning rate per run, shape
 ``(R,)``, broadcast once as ``(R, 1, 1)`` against every ``(R, ., .)`` parameter.
+
+``apply(params, grads, state, lr) -> state`` is the same step done in place, for the
+training hot path: it updates ``params`` and uses ``grads`` as scratch (they are consumed).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ Params = dict[str, np.ndarray]
 class Optimizer(NamedTuple):
     init: Callable[[Params], Any]
     update: Callable[[Params, Any, Params, np.ndarray], tuple[Params, Any]]
+    apply: Callable[[Params, Params, Any, np.ndarray], Any]
 
 
 class EmptyState(NamedTuple):
@@ -41,7 +45,13 @@ def sgd() -> Optimizer:
     def update(grads, state, params, lr):
         return {k: -_per_run(lr, g) * g for k, g in grads.items()}, state
 
-    return Optimizer(init, update)
+    def apply(params, grads, state, lr):
+        for k, g in grads.items():
+            g *= _per_run(lr, g)
+            params[k] -= g
+        return state
+
+    return Optimizer(init, update, apply)
 
 
 def momentum(beta: float) -> Optimizer:
@@ -59,7 +69,16 @@ def momentum(beta: float) -> Optimizer:
         updates = {k: -_per_run(lr, v) * v for k, v in velocity.items()}
         return updates, MomentumState(velocity)
 
-    return Optimizer(init, update)
+    def apply(params, grads, state, lr):
+        for k, g in grads.items():
+            v = state.velocity[k]
+            v *= beta
+            v += g
+            np.multiply(v, _per_run(lr, v), out=g)
+            params[k] -= g
+        return state
+
+    return Optimizer(init, update, apply)
 
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {

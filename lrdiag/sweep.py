@@ -25,8 +25,11 @@ from lrdiag.errors import LrdiagError
 from lrdiag.optim import make_optimizer, select_runs
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes a chunk of runs may use for its working arrays
-_ARRAYS_PER_ACTIVATION = 4  # z, a, delta and da of a layer live at once during backprop
-_ARRAYS_PER_PARAMETER = 5  # params, grads, updates, optimizer state, a temporary
+# Per run: params, gradients, the first layer's [W1; b1] and its gradient, optimizer state.
+_ARRAYS_PER_PARAMETER = 5
+# Per training thread: activations and deltas of one block of runs, the logits' arrays, and
+# the full-data loss evaluation's activations (also computed a block of runs at a time).
+_BLOCKS_PER_THREAD = 3
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,11 @@ class Plan:
     chunk_size: int
     n_chunks: int
     max_memory: int
+    fixed_bytes: int = 0  # working arrays that do not grow with the runs (blocks, per thread)
 
     @property
     def peak_bytes(self) -> int:
-        return self.bytes_per_run * min(self.chunk_size, self.n_runs)
+        return self.fixed_bytes + self.bytes_per_run * min(self.chunk_size, self.n_runs)
 
 
 @dataclass
@@ -97,22 +101,35 @@ def parse_memory(text: str | int) -> int:
     return value
 
 
-def plan(cfg, n_train: int, n_val: int, n_in: int, n_out: int, n_runs: int, max_memory=None):
-    """Memory per run and the chunk size that keeps a chunk under ``max_memory`` bytes."""
+def plan(
+    cfg,
+    n_train: int,
+    n_val: int,
+    n_in: int,
+    n_out: int,
+    n_runs: int,
+    max_memory=None,
+    threads: int | None = None,
+) -> Plan:
+    """Memory per run, the fixed working set, and the chunk size under ``max_memory`` bytes.
+
+    Activations never grow with the number of runs: forward and backward passes go a block
+    of runs at a time (``model.run_block``), so they cost a fixed working set per thread, of
+    at least one run's activations. What grows with the runs is their parameters, gradients
+    and optimizer state, and their loss histories.
+    """
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
+    threads = threads or default_threads()
     sizes = model.layer_sizes(n_in, cfg.model.hidden, n_out)
     itemsize = np.dtype(cfg.training.dtype).itemsize
-    units = sum(sizes[1:])
     n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
-    step = n_train if cfg.training.batch_size is None else min(cfg.training.batch_size, n_train)
-    eval_rows = max(n_train, n_val) if cfg.training.batch_size is not None or n_val else 0
-    per_run = (
-        itemsize * (_ARRAYS_PER_ACTIVATION * step * units + 2 * eval_rows * units)
-        + itemsize * _ARRAYS_PER_PARAMETER * n_params
-    )
+    per_run = itemsize * _ARRAYS_PER_PARAMETER * n_params
     per_run += 2 * 8 * (cfg.training.epochs + 1)  # loss histories, float64
-    chunk = max(1, min(n_runs, max_memory // max(per_run, 1)))
-    return Plan(n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory)
+    rows = max(n_train, n_val)  # the loss evaluations see every row
+    one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
+    fixed = threads * _BLOCKS_PER_THREAD * max(model.BLOCK_BYTES, one_run)
+    chunk = max(1, min(n_runs, (max_memory - fixed) // max(per_run, 1)))
+    return Plan(n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(fixed))
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> Iterator[np.ndarray]:
@@ -148,38 +165,57 @@ class _Sharpness:
         self.init = np.full(n_runs, np.nan)
         self.track = np.full((n_runs, len(self.epochs)), np.nan)
         self.max_memory = max_memory
-        self.seconds = 0.0
+        self.init_seconds = 0.0  # wall-clock time of the sharpness at init
+        self.track_seconds = 0.0  # thread-seconds of tracking, summed over training threads
         self._lock = threading.Lock()
         if self.enabled:
             self.X, self.Y = stability.subset(
                 dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
             )
 
-    def _timed(self, fn):
-        start = time.perf_counter()
-        out = fn()
-        with self._lock:
-            self.seconds += time.perf_counter() - start
-        return out
+    def at_init(self, cfg, sizes, scales, seeds, dtype, pool, n_threads: int) -> None:
+        """Sharpness at the initial weights of every run, before training starts.
 
-    def at_init(self, c: _Chunk, spec, offset: int) -> None:
-        if self.enabled:
-            lam = self._timed(
-                lambda: stability.sharpness(
-                    c.params, self.X, self.Y, spec, max_memory=self.max_memory
+        Runs that share (seed, init scale) start from the same weights, so each distinct pair
+        is computed once; the pairs are split over the training threads.
+        """
+        if not self.enabled:
+            return
+        start = time.perf_counter()
+        pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)
+        unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        lam = np.full(len(unique), np.nan)
+
+        def work(lo: int, hi: int) -> None:
+            with np.errstate(all="ignore"):
+                part = unique[lo:hi]
+                params = model.init_params(
+                    sizes, cfg.init.scheme, part[:, 1], part[:, 0].astype(np.int64), dtype
                 )
-            )
-            self.init[offset + c.rows] = lam
+                lam[lo:hi] = stability.sharpness(
+                    params, self.X, self.Y, cfg.model, max_memory=self.max_memory
+                )
+
+        shard = -(-len(unique) // n_threads)
+        futures = [
+            pool.submit(work, lo, min(len(unique), lo + shard))
+            for lo in range(0, len(unique), shard)
+        ]
+        for f in futures:
+            f.result()
+        self.init = lam[np.reshape(inverse, -1)]
+        self.init_seconds = time.perf_counter() - start
 
     def at_epoch(self, k: int, c: _Chunk, spec, offset: int) -> None:
         """Track epoch k's sharpness for the live runs (warm-started from the last vectors)."""
         if k not in self._index:
             return
-        est = self._timed(
-            lambda: stability.top_eigenpair(
-                c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.max_memory
-            )
+        start = time.perf_counter()
+        est = stability.top_eigenpair(
+            c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.max_memory
         )
+        with self._lock:
+            self.track_seconds += time.perf_counter() - start
         c.eigvecs = est.vectors
         self.track[offset + c.rows, self._index[k]] = est.values
 
@@ -206,9 +242,8 @@ class _Chunk:
             self.eigvecs = {k: v[keep] for k, v in self.eigvecs.items()}
 
     def step(self, grads) -> None:
-        updates, self.state = self.opt.update(grads, self.state, self.params, self.lr)
-        for k, u in updates.items():
-            self.params[k] += u
+        """One optimizer step in place; ``grads`` (workspace buffers) are consumed."""
+        self.state = self.opt.apply(self.params, grads, self.state, self.lr)
 
 
 def _train_chunk(
@@ -223,7 +258,6 @@ def _train_chunk(
     E = cfg.training.epochs
     sizes = model.layer_sizes(X.shape[1], spec.hidden, Y.shape[1])
     c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
-    sharp.at_init(c, spec, offset)
 
     def record(k, losses, extra_bad=None):
         """Write epoch k's losses; a run whose loss, validation loss or weights are not finite
@@ -267,7 +301,11 @@ def _train_chunk(
         return
 
     bs = cfg.training.batch_size
-    retire(0, record(0, model.loss(c.params, X, Y, spec), ~_finite_params(c.params)))
+    # Epoch 0's loss depends on the initial weights only: once per distinct (seed, scale).
+    pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)
+    _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+    initial = model.loss({k: v[first] for k, v in c.params.items()}, X, Y, spec)
+    retire(0, record(0, initial[np.reshape(inverse, -1)], ~_finite_params(c.params)))
     done[c.rows] = 0
     if sharp.epochs and len(c.rows):
         sharp.at_epoch(0, c, spec, offset)
@@ -282,7 +320,11 @@ def _train_chunk(
             )
             total += losses
             c.step(grads)
-            bad = ~np.isfinite(total) | ~_finite_params(c.params)
+            # A run whose weights overflow shows it in its next loss; its weights are checked
+            # at the end of the epoch (the same epoch is recorded either way).
+            bad = ~np.isfinite(total)
+            if start + bs >= len(X):
+                bad |= ~_finite_params(c.params)
             if bad.any():
                 loss[c.rows[bad], k] = np.nan
                 retire(k, bad)
@@ -334,12 +376,13 @@ def train(
     val_loss = np.full((R, E + 1), np.nan) if has_val else None
     diverged = np.full(R, -1, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
-    p = plan(cfg, len(X), len(Xv) if has_val else 0, X.shape[1], Y.shape[1], R, max_memory)
+    n_threads = max(1, threads or default_threads())
+    n_val = len(Xv) if has_val else 0
+    p = plan(cfg, len(X), n_val, X.shape[1], Y.shape[1], R, max_memory, n_threads)
     lrs = np.array([r.learning_rate for r in runs])
     scales = np.array([r.init_scale for r in runs])
     seeds = np.array([r.seed for r in runs])
     tick = progress or (lambda n: None)
-    n_threads = max(1, threads or default_threads())
     shard = -(-p.chunk_size // n_threads)  # n_threads shards at a time fill one chunk's memory
     stop = threading.Event()
     sharp = _Sharpness(cfg, dataset, R, p.max_memory // n_threads)
@@ -355,11 +398,14 @@ def train(
         except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
             stop.set()
 
-    start = time.perf_counter()
+    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
     with threadpool_limits(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             futures = []
+            start = time.perf_counter()
             try:  # submitting counts too: starting a thread waits for the GIL the others hold
+                sharp.at_init(cfg, sizes, scales, seeds, dtype, pool, n_threads)
+                start = time.perf_counter()  # training time excludes the sharpness at init
                 for lo in range(0, R, shard):
                     futures.append(pool.submit(work, lo, min(R, lo + shard)))
                 while not all(f.done() for f in futures):
@@ -370,11 +416,15 @@ def train(
             for f in futures:
                 if not f.cancelled():
                     f.result()  # re-raise a worker's exception here
+    wall = time.perf_counter() - start
+    # Tracking runs inside the training threads: its share of the wall clock is its
+    # thread-seconds over the threads that ran concurrently.
+    tracking = sharp.track_seconds / max(1, min(n_threads, len(futures)))
     complete = not stop.is_set() and bool((done == E).all())
-    result = TrainResult(loss, val_loss, diverged, done, time.perf_counter() - start, complete)
+    result = TrainResult(loss, val_loss, diverged, done, wall - tracking, complete)
     if sharp.enabled:
         result.sharpness_init = sharp.init
-        result.sharpness_seconds = sharp.seconds
+        result.sharpness_seconds = sharp.init_seconds + tracking
         if sharp.epochs:
             result.sharpness_epochs, result.sharpness = sharp.epochs, sharp.track
     return result

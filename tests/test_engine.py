@@ -187,9 +187,10 @@ def test_chunked_equals_unchunked(batch_size, optimizer):
     ds = make_dataset("identity", "mse", val=True)
     runs, whole = train_strict(cfg, ds)
     R = len(runs)
-    per_run = sweep.plan(cfg, N_TRAIN, N_VAL, N_IN, 2, R).bytes_per_run
-    assert sweep.plan(cfg, N_TRAIN, N_VAL, N_IN, 2, R).n_chunks == 1
-    for max_memory, n_chunks in ((1, R), (5 * per_run, -(-R // 5))):
+    whole_plan = sweep.plan(cfg, N_TRAIN, N_VAL, N_IN, 2, R)
+    per_run, fixed = whole_plan.bytes_per_run, whole_plan.fixed_bytes
+    assert whole_plan.n_chunks == 1
+    for max_memory, n_chunks in ((1, R), (fixed + 5 * per_run, -(-R // 5))):
         assert sweep.plan(cfg, N_TRAIN, N_VAL, N_IN, 2, R, max_memory).n_chunks == n_chunks
         _, chunked = train_strict(cfg, ds, runs, max_memory=max_memory)
         np.testing.assert_array_equal(chunked.diverged_epoch, whole.diverged_epoch)

@@ -133,6 +133,31 @@ def test_loss_and_grads_equal_the_per_network_reference(activation, output, loss
             np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("output,loss,k", HEADS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("n_samples", [2, 9])  # 2: X too narrow to fold the bias into W1
+def test_blocks_of_runs_and_a_reused_workspace_equal_the_reference(
+    activation, output, loss, k, n_samples, monkeypatch
+):
+    """Runs processed in blocks (here one block per run), with one workspace reused across
+    calls whose run count and batch size change, give each run the reference's gradients."""
+    monkeypatch.setattr(model, "BLOCK_BYTES", 1)  # one run per block
+    params, _, _, spec = random_problem(activation, output, loss, k, seed=7)
+    rng = np.random.default_rng(n_samples)
+    X = rng.normal(size=(n_samples, N_IN))
+    Y = targets(rng, n_samples, output, loss, k)
+    ws = model.Workspace()
+    for runs, rows in [([0, 1, 2], n_samples), ([0, 2], n_samples), ([0, 2], 1), ([1], 2)]:
+        sub = {name: P[runs] for name, P in params.items()}
+        values, grads = model.loss_and_grads(sub, X[:rows], Y[:rows], spec, ws)
+        for j, r in enumerate(runs):
+            ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X[:rows], Y[:rows], spec)
+            assert values[j] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
+            for i, (dW, db) in enumerate(ref_grads, start=1):
+                np.testing.assert_allclose(grads[f"W{i}"][j], dW, rtol=1e-10, atol=1e-14)
+                np.testing.assert_allclose(grads[f"b{i}"][j, 0], db, rtol=1e-10, atol=1e-14)
+
+
 def test_leaky_relu_uses_pytorch_default_slope():
     """A linear model would hide it: one hidden unit, negative pre-activation, identity head."""
     params = {

@@ -34,11 +34,17 @@ def as_lists(params, r):
     return [(params[f"W{i}"][r], params[f"b{i}"][r, 0]) for i in range(1, n + 1)]
 
 
-def run_optimizer(opt, params, grads_seq):
-    """Apply the batched optimizer; return the parameters after every step."""
+def run_optimizer(opt, params, grads_seq, in_place=False):
+    """Apply the batched optimizer; return the parameters after every step. ``in_place`` uses
+    ``apply`` (params updated in place, grads consumed) on copies, instead of ``update``."""
     state = opt.init(params)
     history = []
     for grads in grads_seq:
+        if in_place:
+            params = {k: v.copy() for k, v in params.items()}
+            state = opt.apply(params, {k: g.copy() for k, g in grads.items()}, state, LR)
+            history.append(params)
+            continue
         updates, state = opt.update(grads, state, params, LR)
         assert set(updates) == set(params)
         for k in params:
@@ -64,11 +70,12 @@ def test_registry():
     assert set(optim.OPTIMIZERS) == {"sgd", "momentum"}
 
 
-def test_sgd_is_p_minus_lr_g_per_run():
+@pytest.mark.parametrize("in_place", [False, True], ids=["update", "apply"])
+def test_sgd_is_p_minus_lr_g_per_run(in_place):
     rng = np.random.default_rng(0)
     params = make_params(rng)
     grads_seq = grad_sequence(rng, params)
-    history = run_optimizer(optim.sgd(), params, grads_seq)
+    history = run_optimizer(optim.sgd(), params, grads_seq, in_place)
     ref_history, current = [], [as_lists(params, r) for r in range(R)]
     for grads in grads_seq:
         current = [ref.sgd_step(current[r], as_lists(grads, r), LR[r]) for r in range(R)]
@@ -78,13 +85,14 @@ def test_sgd_is_p_minus_lr_g_per_run():
         np.testing.assert_array_equal(history[-1][k][0], params[k][0])
 
 
-def test_momentum_is_torch_heavy_ball_per_run():
+@pytest.mark.parametrize("in_place", [False, True], ids=["update", "apply"])
+def test_momentum_is_torch_heavy_ball_per_run(in_place):
     """torch.optim.SGD(momentum=beta, dampening=0): buf_1 = g_1, buf_t = beta buf + g_t,
     p -= lr buf_t."""
     rng = np.random.default_rng(1)
     params = make_params(rng)
     grads_seq = grad_sequence(rng, params)
-    history = run_optimizer(optim.momentum(BETA), params, grads_seq)
+    history = run_optimizer(optim.momentum(BETA), params, grads_seq, in_place)
     ref_history = []
     current = [as_lists(params, r) for r in range(R)]
     bufs = [None] * R
@@ -101,12 +109,13 @@ def test_momentum_is_torch_heavy_ball_per_run():
         np.testing.assert_array_equal(history[-1][k][0], params[k][0])
 
 
-def test_momentum_closed_form_for_a_constant_gradient():
+@pytest.mark.parametrize("in_place", [False, True], ids=["update", "apply"])
+def test_momentum_closed_form_for_a_constant_gradient(in_place):
     """With g constant, buf_t = g (1 - beta^t) / (1 - beta): an independent closed form."""
     rng = np.random.default_rng(2)
     params = make_params(rng)
     g = {k: rng.normal(size=v.shape) for k, v in params.items()}
-    history = run_optimizer(optim.momentum(BETA), params, [g] * STEPS)
+    history = run_optimizer(optim.momentum(BETA), params, [g] * STEPS, in_place)
     total = sum((1 - BETA**t) / (1 - BETA) for t in range(1, STEPS + 1))
     lr = LR[:, None, None]
     for k in params:
