@@ -164,7 +164,8 @@ class _Sharpness:
         self._index = {k: i for i, k in enumerate(self.epochs)}
         self.init = np.full(n_runs, np.nan)
         self.track = np.full((n_runs, len(self.epochs)), np.nan)
-        self.max_memory = max_memory
+        self.max_memory = max_memory  # bytes per thread for the sharpness at init
+        self.track_memory = max_memory  # bytes per thread for tracking, beside training
         self.init_seconds = 0.0  # wall-clock time of the sharpness at init
         self.track_seconds = 0.0  # thread-seconds of tracking, summed over training threads
         self._lock = threading.Lock()
@@ -212,7 +213,7 @@ class _Sharpness:
             return
         start = time.perf_counter()
         est = stability.top_eigenpair(
-            c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.max_memory
+            c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.track_memory
         )
         with self._lock:
             self.track_seconds += time.perf_counter() - start
@@ -385,7 +386,9 @@ def train(
     tick = progress or (lambda n: None)
     shard = -(-p.chunk_size // n_threads)  # n_threads shards at a time fill one chunk's memory
     stop = threading.Event()
+    # Sharpness at init runs alone, before training; tracking shares memory with training.
     sharp = _Sharpness(cfg, dataset, R, p.max_memory // n_threads)
+    sharp.track_memory = max(1, p.max_memory - p.peak_bytes) // n_threads
 
     def work(lo: int, hi: int) -> None:
         try:

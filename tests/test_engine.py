@@ -5,6 +5,7 @@ form (the critical learning rate 2 / lambda_max of the loss Hessian, computed he
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from types import SimpleNamespace
 
@@ -327,3 +328,36 @@ def test_linear_regression_critical_learning_rate(factor):
         assert curve[-1] > 1e6 * curve[0]
         expected_verdict = "diverging"
     assert classify(curve).verdict == expected_verdict
+
+
+@pytest.mark.parametrize("batch_size", [None, 64])
+@pytest.mark.parametrize("budget_runs", [None, 8])
+def test_plan_bounds_the_memory_training_allocates(batch_size, budget_runs):
+    """tracemalloc (NumPy reports every array buffer to it) sees at most the plan's peak while
+    a sweep trains, and under a budget the chunks keep it there: the plan is an upper bound,
+    not a guess."""
+    import tracemalloc
+
+    cfg = make_cfg(hidden=(96, 48), lrs=list(np.geomspace(1e-3, 1.0, 32)), seeds=[0, 1],
+                   scales=[1.0], epochs=2, batch_size=batch_size, dtype="float32")  # fmt: skip
+    cfg = dataclasses.replace(cfg, stability=dataclasses.replace(cfg.stability, sharpness="off"))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1500, 2))
+    ds = SimpleNamespace(X=X, Y=(X[:, :1] > 0).astype(float), X_val=None, Y_val=None)
+    runs = sweep.expand_grid(cfg)
+    free = sweep.plan(cfg, len(X), 0, 2, 1, len(runs), threads=2)
+    max_memory = None
+    if budget_runs:
+        max_memory = free.fixed_bytes + budget_runs * free.bytes_per_run
+    p = sweep.plan(cfg, len(X), 0, 2, 1, len(runs), max_memory, threads=2)
+    assert p.n_chunks == (-(-len(runs) // budget_runs) if budget_runs else 1)
+    tracemalloc.start()
+    try:
+        result = sweep.train(cfg, ds, runs, max_memory=max_memory, threads=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.complete
+    assert peak <= p.peak_bytes, f"peak {peak / 1e6:.1f} MB > planned {p.peak_bytes / 1e6:.1f} MB"
+    # and the plan is not a wild overestimate of what a chunk of runs costs
+    assert p.bytes_per_run * min(p.chunk_size, len(runs)) < peak
