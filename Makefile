@@ -27,8 +27,20 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
+# Optional: JAX and PyTorch (CPU) in their own virtualenv, timed beside the engine. Never in CI.
+PEERS ?= .venv-peers
+
+$(PEERS)/.installed: pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -e . 'torch==2.13.0' jax
+	touch $(PEERS)/.installed
+
+bench-peers: $(PEERS)/.installed
+	$(PEERS)/bin/python -m benchmarks.peers.run
+
 eval-classify: $(STAMP)
 	$(BIN)/python -m lrdiag.evaluate tests/data/corpus
 
 clean:
-	rm -rf $(VENV) lrdiag-out build *.egg-info
+	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info
