@@ -42,9 +42,8 @@ ENV = {"NO_COLOR": "1", "COLUMNS": "100"}  # plain text, 100 columns: what the R
 
 # The linear regression of the README's "Sharpness" section (the README shows this text; a test
 # checks that it still does). Mean squared error on a linear model is a quadratic, so gradient
-# descent is stable exactly below 2 / lambda_max. (data.seed 1: with kind linear, data seed 0,
-# init normal, scale 1 and training seed 0 draw the same numbers, so the model would start at
-# the true weights.)
+# descent is stable exactly below 2 / lambda_max. (Any data.seed works: kind linear draws from
+# a stream of its own, so the model never starts at the true weights; see lrdiag.data.OWN_STREAM.)
 LINEAR_REGRESSION_YAML = """\
 name: linear_regression
 data: {kind: linear, n_samples: 200, n_features: 4, noise: 0.1, seed: 1}

@@ -3,7 +3,8 @@
 A generator is ``(n_samples, noise, n_features, n_classes, rng) -> (X, t)`` with ``X (n, d)``
 and ``t`` either integer class labels ``(n,)`` or continuous targets ``(n, k)`` (regression).
 ``GENERATORS`` is the registry; its keys plus "file" are the valid ``data.kind`` values.
-Everything random comes from ``np.random.default_rng(data.seed)``, so a seed fixes the arrays.
+Everything random comes from one generator seeded by ``data.seed``, so a seed fixes the arrays:
+``np.random.default_rng(data.seed)``, except for the kinds in ``OWN_STREAM`` (see there).
 
 The geometry follows scikit-learn's generators (written from scratch):
 
@@ -17,8 +18,8 @@ The geometry follows scikit-learn's generators (written from scratch):
   rotated 2*pi/n_classes apart; + noise.
 * xor: points uniform in the square [-1, 1]^2, label 1 where the signs of the two coordinates
   differ; the noise is added after labelling, so it blurs the boundary.
-* linear (regression): ``X ~ N(0, 1)``, ``y = X w + noise * N(0, 1)`` with ``w ~ N(0, 1)`` drawn
-  from the same seed; no intercept.
+* linear (regression): ``X ~ N(0, 1)``, ``y = X w + noise * N(0, 1)`` with ``w ~ N(0, 1)``;
+  no intercept.
 
 Class samples are shuffled (one permutation), so classes are interleaved.
 
@@ -136,6 +137,21 @@ GENERATORS: dict[str, Generator] = {
     "linear": linear,
 }
 
+# Kinds whose draws must not be the ones a model's initial weights take. The weights of a
+# training seed s come from np.random.default_rng(s); linear draws its true weights w ~ N(0, 1)
+# first, exactly as init scheme normal (scale 1) draws a linear model's, so with data.seed equal
+# to a training seed the model would start at the true weights. These kinds draw from a child
+# stream of data.seed (spawn key below), which no integer seed's generator can coincide with.
+OWN_STREAM: dict[str, int] = {"linear": 0x6C696E}  # kind -> spawn key ("lin")
+
+
+def data_rng(data: DataConfig) -> np.random.Generator:
+    """The generator every random draw of ``data`` comes from."""
+    key = OWN_STREAM.get(data.kind)
+    if key is None:
+        return np.random.default_rng(data.seed)
+    return np.random.default_rng(np.random.SeedSequence(data.seed, spawn_key=(key,)))
+
 
 # --- the public entry --------------------------------------------------------------------------
 def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = None) -> Dataset:
@@ -144,7 +160,7 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
     ``file`` is the config file, named in ConfigErrors. A data file's contents that cannot be
     read are DataErrors; a target that does not fit the loss is a ConfigError at ``model.loss``.
     """
-    rng = np.random.default_rng(data.seed)
+    rng = data_rng(data)
     if data.kind == "file":
         X, t, feature_names, target_name = _read_file(data, file)
         labels, k = _class_labels(t)

@@ -156,6 +156,35 @@ def test_linear_is_exactly_linear_without_noise():
     assert (noisy.Y - noisy.X @ w).std() == pytest.approx(0.5, rel=0.03)
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_linear_model_does_not_start_at_the_true_weights_when_the_seeds_agree(seed):
+    """data.seed == the training seed, init normal at scale 1 on a linear model: the model's
+    weights are N(0, 1) draws, and so are the true weights. Drawn independently, the initial
+    loss is about E||w0 - w||^2 + noise^2 = 2 d + noise^2 (here 8); from one shared stream the
+    model would start at the true weights, at the noise level noise^2 = 0.01."""
+    from lrdiag.sweep import expand_grid, train
+
+    cfg = config_from_dict(
+        {
+            "data": {
+                "kind": "linear",
+                "n_samples": 400,
+                "n_features": 4,
+                "noise": 0.1,
+                "seed": seed,
+            },
+            "model": {"hidden": [], "output": "identity", "loss": "mse"},
+            "init": {"scheme": "normal", "scales": [1.0]},
+            "training": {"epochs": 1, "seeds": [seed], "dtype": "float64"},
+            "sweep": {"learning_rates": [1e-3]},
+        }
+    )
+    assert cfg.data.seed == cfg.training.seeds[0]
+    ds = load_dataset(cfg.data, cfg.model)
+    initial = train(cfg, ds, expand_grid(cfg)).loss[0, 0]
+    assert initial > 100 * 0.1**2, initial  # far above the noise level
+
+
 # --- standardize and validation split ----------------------------------------------------------
 def test_standardize_uses_the_training_part_only():
     common = {"kind": "blobs", "n_samples": 200, "n_classes": 3, "n_features": 3, "seed": 7}
