@@ -101,7 +101,7 @@ def run_sweep(sweep: Sweep, workdir: Path) -> tuple[str, dict]:
 def png(fig: Figure, dpi: int) -> bytes:
     buf = io.BytesIO()
     # No "Software" entry: the bytes depend on the picture, not on the matplotlib version.
-    # bbox_inches="tight": phase.png's legend text runs past the figure's right edge (reported).
+    # bbox_inches="tight": trims the margins, so the README's pictures stay small.
     fig.savefig(
         buf,
         format="png",

@@ -62,6 +62,9 @@ LEGEND_MAX_LRS = 8
 LR_TICKS_MAX = 10
 # Cells of the verdict map get a "k/n seeds" note only while there are at most this many lrs.
 PHASE_TEXT_MAX_LRS = 24
+# The verdict map's key, under the map, has rows of at most this many entries (8 at most: four
+# verdicts, "other", "not run", "seeds disagree", the predicted line), so it fits a 7-inch figure.
+PHASE_LEGEND_COLS = 5
 # Severity, worst first: breaks ties of the majority vote toward the worse verdict, since a
 # learning rate counts as converging only when all its seeds converge.
 _SEVERITY = ("diverging", "oscillating", "plateaued", "converging")
@@ -632,15 +635,27 @@ def _predicted(doc: Mapping) -> dict[float, float]:
     return out
 
 
-def _legend_to_figure(fig: Figure, ax: Axes) -> None:
-    """Move the axes' legend to the figure's right margin, where constrained layout makes room
-    for it (an axes legend anchored outside its axes can be cut off at the figure edge)."""
+def _legend_to_figure(fig: Figure, ax: Axes, *, below: bool = False) -> None:
+    """Move the axes' legend to the figure's right margin, or with ``below`` under the axes in
+    rows of up to PHASE_LEGEND_COLS entries, where constrained layout makes room for it (an axes
+    legend anchored outside its axes can be cut off at the figure edge)."""
     legend = ax.get_legend()
     if legend is None:
         return
     handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
     legend.remove()
-    fig.legend(handles, texts, loc="outside right center", fontsize="small", frameon=False)
+    if below:
+        rows = math.ceil(len(handles) / PHASE_LEGEND_COLS)
+        fig.legend(
+            handles,
+            texts,
+            loc="outside lower center",
+            ncols=math.ceil(len(handles) / rows),
+            fontsize="small",
+            frameon=False,
+        )
+    else:
+        fig.legend(handles, texts, loc="outside right center", fontsize="small", frameon=False)
 
 
 def _name(doc: Mapping) -> str:
@@ -696,11 +711,15 @@ def phase_figure(doc: Mapping) -> Figure:
     n_lrs = len({r["learning_rate"] for r in runs})
     n_scales = len({r["init_scale"] for r in runs})
     fig = Figure(
-        figsize=(max(7.0, 0.55 * n_lrs + 3.5), max(3.2, 0.45 * n_scales + 2.2)),
+        figsize=(max(7.0, 0.55 * n_lrs + 2.5), max(3.2, 0.45 * n_scales + 2.2) + 0.4),
         dpi=DPI,
         layout="constrained",
     )
-    _legend_to_figure(fig, plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None))
+    # The key goes under the map: the figure's width is there for the learning rates anyway, so a
+    # row of entries fits with room to spare, where a right margin is sized to its longest label
+    # and left the text no slack (at some resolutions its last letters fell off the image).
+    ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
+    _legend_to_figure(fig, ax, below=True)
     seeds = {r.get("seed") for r in runs}
     fig.suptitle(
         f"{_name(doc)}: verdict by learning rate and init scale"

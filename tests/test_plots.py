@@ -183,6 +183,40 @@ def test_plot_phase_predicted_line():
     assert xs[1] == pytest.approx(-0.5)  # below the swept range: the left edge
 
 
+@pytest.mark.parametrize("dpi", [60, 70, 100, 150])
+@pytest.mark.parametrize("n_lrs", [1, 5, 16])
+def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
+    """Every label of the verdict map's key, as drawn at this resolution, lies inside the image
+    with at least 2% of its width (or height) to spare on every side, and below the map, not
+    over it. A key squeezed against the right edge loses its last letters at some resolutions."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    lrs = tuple(float(x) for x in np.logspace(-3, 1, n_lrs))
+    doc = make_doc(lrs=lrs, seeds=(0, 1, 2), verdict={lr: "converging" for lr in lrs[:2]})
+    doc["runs"][1]["verdict"] = "plateaued"  # seeds disagree somewhere: one more entry
+    doc["summary"]["stability"] = {
+        "per_scale": [
+            {"init_scale": 1.0, "predicted_critical_lr": lrs[0], "observed_bracket": None}
+        ]
+    }
+    fig = plots.phase_figure(doc)
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "predicted critical lr" in labels and "seeds disagree" in labels
+    (ax,) = fig.axes
+    map_box = ax.get_window_extent(renderer)
+    for text in legend.get_texts():
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0.02 * width and box.x1 <= 0.98 * width, (text.get_text(), box, width)
+        assert box.y0 >= 0.02 * height and box.y1 <= 0.98 * height, (text.get_text(), box)
+        assert box.y1 <= map_box.y0, text.get_text()  # under the map
+
+
 # --------------------------------------------------------------------------- files
 
 
