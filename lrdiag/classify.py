@@ -414,7 +414,9 @@ def _g(v: float) -> str:
 
 
 def _pct(v: float) -> str:
-    return f"{100.0 * v:.0f}%"
+    """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
+    p = 100.0 * v
+    return f"{p:.0f}%" if p == 0.0 or abs(p) >= 0.995 else f"{p:.1g}%"
 
 
 def _prepare(curve) -> tuple[np.ndarray, np.ndarray, int, int | None]:

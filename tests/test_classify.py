@@ -475,6 +475,8 @@ def test_very_slow_linear_decrease_of_one_percent_is_plateaued(loss_name):
     """1% of the way to zero over 200 epochs, for a loss known to be >= 0."""
     v = judge(cv.slow_linear(200, fraction=0.01), loss_name=loss_name, n_classes=5)
     assert v.verdict == "plateaued", v.reason
+    v = judge(cv.slow_linear(200, fraction=0.003), loss_name=loss_name, n_classes=5)
+    assert "only 0.3% of the way" in v.reason, v.reason  # not "0%": it did move
 
 
 @pytest.mark.parametrize("seed", range(5))
