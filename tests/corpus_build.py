@@ -1747,6 +1747,81 @@ def sweep_cases() -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
+# 3b. Runs of configs/onehot_patterns.yaml (written out here, so a change to the shipped config
+# does not change these curves): 6 one-hot patterns, 3 classes, 6-8 ReLU-3 softmax, U[0, 1)
+# weights, full batch, float32, 200 epochs. Written to sweep_onehot.jsonl.
+
+ONEHOT = ROOT / "configs" / "data" / "onehot_patterns.csv"
+
+
+def _onehot_run(lr: float, seed: int) -> np.ndarray:
+    data = {"kind": "file", "path": str(ONEHOT), "target": "label"}
+    d = sweep_dict(data, [8], "relu", *CE, scheme="uniform01", seeds=(seed,), lrs=[lr])
+    _, _, _, res = _train(d)
+    return res.loss[0]
+
+
+def onehot_cases() -> list[dict]:
+    cs = []
+    meta = {"sweep": "onehot_patterns", "data": "file", "hidden": [8], "activation": "relu",
+            "loss": "cross_entropy", "init": "uniform01", "optimizer": "sgd",
+            "batch_size": "full", "epochs": 200}  # fmt: skip
+
+    # lr 3.16, seed 1 (the config's grid was 0.01 ... 100, 9 log-spaced): falls to 0.243 by
+    # epoch 22, spikes to 1.49 at epoch 25, and settles at 0.463 for good (one ReLU unit left
+    # alive, for two patterns: (4/6) ln 2 = 0.462). Labelled here from the definitions.
+    y = _onehot_run(10**0.5, 1)
+    L0, low = float(y[0]), float(np.min(y[:25]))
+    peak = int(np.argmax(y[20:30])) + 20
+    rise = float(y[peak]) - low
+    settled = float(np.median(y[-20:]))
+    kept = (L0 - settled) / (L0 - low)
+    recovered = settled - low <= 0.5 * min(rise, L0 - low)  # spike_recover, both allowances
+    assert 0.6 < kept < 0.9 and recovered and y[-1] > 0.45, (kept, settled)
+    cs.append(
+        case(
+            "sweep-onehot-lr3.16-seed1",
+            y,
+            "converging",
+            f"falls {L0:.3g} -> {low:.3g}, spikes to {y[peak]:.3g} at epoch {peak} and settles at "
+            f"{settled:.3g} (one ReLU unit left): it kept {100 * kept:.0f}% of its progress, not "
+            "'lost most of it', so converging; the spike came back down within half of its "
+            "rise and of the progress before it, so early_spike",
+            unambiguous=True,
+            source="sweep",
+            flags=["early_spike"],
+            loss_name="cross_entropy",
+            n_classes=3,
+            meta={**meta, "lr": 10**0.5, "seed": 1},
+        )
+    )
+    # Every ReLU unit dead: the output no longer depends on the input, and the loss goes to the
+    # chance level ln 3 (from above: plateaued); above lr 6 = 2/lambda of the output bias alone
+    # (its Hessian has eigenvalue 1/3 at uniform outputs) the bias cycles through a permutation
+    # and the loss freezes above ln 3 and above the start (diverging). Labelled by read_curve.
+    for lr, seed in ((6.0, 2), (5.0, 0), (8.0, 0)):
+        y = _onehot_run(lr, seed)
+        verdict, clear, why = read_curve(y, floor_known=True, chance=math.log(3.0))
+        final = float(np.median(y[-20:]))
+        stuck = clear and abs(final - math.log(3.0)) <= 0.01 * math.log(3.0)
+        cs.append(
+            case(
+                f"sweep-onehot-lr{lr:g}-seed{seed}",
+                y,
+                verdict,
+                f"onehot_patterns lr {lr:g}, all ReLU units dead: {why}",
+                unambiguous=clear,
+                source="sweep",
+                flags=["stuck_at_chance"] if stuck else (),
+                loss_name="cross_entropy",
+                n_classes=3,
+                meta={**meta, "lr": lr, "seed": seed},
+            )
+        )
+    return cs
+
+
+# --------------------------------------------------------------------------------------------
 # 4. Real logs (/work/shared/external_logs), labelled by eye from the definitions. Their own
 # labels are problem types (AUTOTRAINER's "explode", "unstable", ...), not our verdicts.
 
@@ -1889,6 +1964,7 @@ GROUPS = {
     "closed_form": closed_form_cases,
     "hand": hand_cases,
     "sweep": sweep_cases,
+    "sweep_onehot": onehot_cases,
     "external": external_cases,
 }
 
