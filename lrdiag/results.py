@@ -7,10 +7,13 @@ the reasons say how the learning rate compares with the stable limit 2(1 + momen
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from lrdiag import __version__
-from lrdiag.classify import classify
+from lrdiag.classify import FLAGS, classify
 from lrdiag.config import config_to_dict
 from lrdiag.stability import critical_lr
 from lrdiag.summary import summarize
@@ -65,7 +68,7 @@ def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> l
                 metrics["diverged_epoch"] = int(result.diverged_epoch[i])
             row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
             if result.sharpness_init is not None:
-                _explain_with_sharpness(row, cfg, result, i)
+                _explain_with_sharpness(row, cfg, result, i, n_classes)
         row["loss"] = _finite_or_none(curve)
         row["sharpness"] = None
         if result.sharpness is not None:
@@ -100,7 +103,7 @@ def _momentum(cfg) -> float:
     return cfg.training.momentum if cfg.training.optimizer == "momentum" else 0.0
 
 
-def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int) -> None:
+def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_classes) -> None:
     """Add sharpness_init and critical_lr to the metrics, and what they say to the reason.
 
     Gradient descent on a quadratic is stable exactly when lr < 2(1 + beta)/lambda_max; a network
@@ -143,6 +146,11 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int) -> None
     # Edge of stability: the sharpness *during* training (after epoch 0) reached the edge; a
     # sharpness that started above it and only fell does not count.
     if verdict == "converging" and tracked is not None and tracked.max() >= EOS_NEAR * edge:
+        if "noisy" in row["flags"]:  # at the edge of stability the bouncing is the story, not
+            # noise (the flag's definition): judge again without the flag, same verdict
+            quiet = dataclasses.replace(cfg.classify, noisy_sigma=math.inf)
+            v = classify(result.loss[i], quiet, n_classes=n_classes, loss_name=cfg.model.loss)
+            row["reason"], row["flags"] = v.reason, list(v.flags)
         path = _sharpness_path(lam, result, i)
         body = row["reason"].removeprefix("converging: ")
         if body.startswith("loss fell ") and _rose(np.asarray(result.loss[i], dtype=float)):
@@ -153,8 +161,8 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int) -> None
         row["reason"] = (
             f"converging at the edge of stability: {path}, {where} {edge_name}, while {body}"
         )
-        if "edge_of_stability" not in row["flags"]:
-            row["flags"].append("edge_of_stability")
+        flags = {*row["flags"], "edge_of_stability"}
+        row["flags"] = [f for f in FLAGS if f in flags]
     elif verdict == "converging" and lr * lam > limit:
         row["reason"] += (
             f"; lr·λmax = {lr * lam:.3g} at init, above the stable limit {limit:g}, so training "

@@ -86,6 +86,19 @@ def test_monotone_fall_at_the_edge_is_not_called_non_monotonic():
     _one_sentence(row["reason"])
 
 
+def test_a_noisy_run_at_the_edge_of_stability_is_not_flagged_noisy():
+    """The noisy flag is not set on a run flagged edge_of_stability (its definition: there the
+    bouncing is the story). A decay with noise of 10% of its range, at the edge by sharpness."""
+    curve = np.exp(-np.arange(E + 1) / 10.0)
+    curve = curve + 0.1 * np.random.default_rng(0).standard_normal(E + 1)
+    row = _judge(0.1, [15.0, 18.0, 21.0, 19.5], curve=curve)
+    assert row["verdict"] == "converging", row["reason"]
+    assert "edge_of_stability" in row["flags"] and "noisy" not in row["flags"], row["flags"]
+    assert "noise of" not in row["reason"]
+    assert row["flags"] == [f for f in results.FLAGS if f in row["flags"]]  # in FLAGS order
+    _one_sentence(row["reason"])
+
+
 def test_momentum_edge_is_named_with_beta():
     """Heavy ball, beta 0.9: the edge is 2(1 + 0.9)/lr = 38 at lr 0.1."""
     row = _judge(0.1, [30.0, 35.0, 37.0, 36.0], optimizer="momentum")
