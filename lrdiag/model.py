@@ -295,7 +295,7 @@ def head_for(spec) -> Head:
     return HEADS[(spec.output, spec.loss)]
 
 
-BLOCK_BYTES = 2 << 20  # activations and deltas of one block of runs: half a core's L2 cache
+BLOCK_BYTES = 4 << 20  # activations and deltas of one block of runs: about a core's L2 cache
 
 
 def run_block(sizes: Sequence[int], rows: int, itemsize: int) -> int:
