@@ -31,9 +31,10 @@ What it does, all in one process (so both sides see the same machine at the same
    spawned child inherits through fork and exec), and tracemalloc's peak of the
    bytes allocated during training (NumPy reports its array buffers to tracemalloc), which is
    the engine's working set free of interpreter and library overhead.
-6. The memory check: a 1,024-run W1-shaped sweep of 20 epochs trained under
-   ``max_memory=256MB`` and unchunked, each in a fresh child: peak RSS against the budget, and
-   the chunked losses (and verdicts, once classify exists) equal to the unchunked ones.
+6. The memory check: a 1,024-run W1-shaped sweep of 20 epochs trained unchunked and under
+   ``max_memory`` of 256 MB (the issue's budget) and 64 MB (several chunks), each in a fresh
+   child: peak RSS against the budget, and the chunked losses and verdicts equal to the
+   unchunked ones.
 
 Results go to benchmarks/results/latest.json and a table is printed. Timings on a shared
 machine are noisy: compare ratios measured in the same run, not seconds across runs.
@@ -71,8 +72,10 @@ LOSS_RTOL = 1e-3  # every stable run
 MEDIAN_RTOL = 1e-5  # the median over stable runs (rounding alone: ~1e-7)
 MIN_LOOP_RUNS = 4  # the loop trains at least this many runs (timing and the loss check)
 MEMORY_EPOCHS = 3  # epochs of the memory children (full batch; mini-batch runs 1 epoch)
-MEM_CHECK = {"n_lrs": 256, "epochs": 20, "budget": 256 * 10**6}  # 1,024 runs
-MEM_CHECK_QUICK = {"n_lrs": 32, "epochs": 3, "budget": 32 * 10**6}  # 128 runs
+# 1,024 runs under the 256 MB, and under a budget small enough to need several chunks
+# (the engine's activations are per block of runs, so 256 MB holds all 1,024 runs at once)
+MEM_CHECK = {"n_lrs": 256, "epochs": 20, "budgets": (256 * 10**6, 64 * 10**6)}
+MEM_CHECK_QUICK = {"n_lrs": 32, "epochs": 3, "budgets": (32 * 10**6, 26 * 10**6)}  # 128 runs
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -359,27 +362,33 @@ def verdicts(spec: dict, loss: np.ndarray):
 def memory_check(quick: bool, log) -> dict:
     p = MEM_CHECK_QUICK if quick else MEM_CHECK
     spec = workloads.memory_check_spec(n_lrs=p["n_lrs"], epochs=p["epochs"])
-    log(f"  memory check: {4 * p['n_lrs']} runs x {p['epochs']} epochs, budget {mb(p['budget'])}")
-    chunked = in_child(spec, "engine", p["budget"])
+    budgets = ", ".join(mb(b) for b in p["budgets"])
+    log(f"  memory check: {4 * p['n_lrs']} runs x {p['epochs']} epochs, budgets {budgets}")
     whole = in_child(spec, "engine", 1 << 50)
-    a, b = np.asarray(chunked.pop("loss")), np.asarray(whole.pop("loss"))
-    finite = np.isfinite(a) & np.isfinite(b)
-    rel = np.abs(a - b)[finite] / np.maximum(np.abs(b[finite]), 1e-30)
-    va, vb = verdicts(spec, a), verdicts(spec, b)
-    for r in (chunked, whole):
-        r["training_rss"] = r["rss_peak"] - r["rss_before"]
-        r.pop("diverged_epoch")
-    return {
-        "n_runs": 4 * p["n_lrs"],
-        "epochs": p["epochs"],
-        "budget": p["budget"],
-        "chunked": chunked,
-        "unchunked": whole,
-        "max_rel_diff_loss": float(rel.max()) if rel.size else 0.0,
-        "same_nan_pattern": bool(np.array_equal(np.isnan(a), np.isnan(b))),
-        "same_verdicts": None if va is None else va == vb,
-        "within_budget": chunked["traced_peak"] <= 1.25 * p["budget"],
-    }
+    b = np.asarray(whole.pop("loss"))
+    whole.pop("diverged_epoch")
+    whole["training_rss"] = whole["rss_peak"] - whole["rss_before"]
+    vb = verdicts(spec, b)
+    checks = []
+    for budget in p["budgets"]:
+        chunked = in_child(spec, "engine", budget)
+        a = np.asarray(chunked.pop("loss"))
+        chunked.pop("diverged_epoch")
+        chunked["training_rss"] = chunked["rss_peak"] - chunked["rss_before"]
+        finite = np.isfinite(a) & np.isfinite(b)
+        rel = np.abs(a - b)[finite] / np.maximum(np.abs(b[finite]), 1e-30)
+        va = verdicts(spec, a)
+        checks.append(
+            {
+                "budget": budget,
+                "chunked": chunked,
+                "max_rel_diff_loss": float(rel.max()) if rel.size else 0.0,
+                "same_nan_pattern": bool(np.array_equal(np.isnan(a), np.isnan(b))),
+                "same_verdicts": None if va is None else va == vb,
+                "within_budget": chunked["traced_peak"] <= 1.25 * budget,
+            }
+        )
+    return {"n_runs": 4 * p["n_lrs"], "epochs": p["epochs"], "unchunked": whole, "checks": checks}
 
 
 # --------------------------------------------------------------------------- sharpness (hook)
@@ -476,21 +485,25 @@ def table(results: dict) -> str:
             lines.append(f"  {name}: " + "; ".join(parts))
     mc = results.get("memory_check")
     if mc:
-        c, u = mc["chunked"], mc["unchunked"]
+        u = mc["unchunked"]
         same_v = {None: "n/a (classify not available yet)", True: "same", False: "DIFFERENT"}
         lines += [
             "",
-            f"Memory check: {mc['n_runs']} runs x {mc['epochs']} epochs (W1 shape), "
-            f"max_memory {mb(mc['budget'])}: {c['plan']['n_chunks']} chunks of "
-            f"{c['plan']['chunk_size']} runs (planned {mb(c['plan']['peak_bytes'])})",
-            f"  chunked:   training RSS +{mb(c['training_rss'])} (peak RSS {mb(c['rss_peak'])}), "
-            f"traced peak {mb(c['traced_peak'])}"
-            f" -> {'within' if mc['within_budget'] else 'OVER'} budget",
+            f"Memory check: {mc['n_runs']} runs x {mc['epochs']} epochs (W1 shape)",
             f"  unchunked: training RSS +{mb(u['training_rss'])} (peak RSS {mb(u['rss_peak'])}), "
             f"traced peak {mb(u['traced_peak'])}",
-            f"  losses chunked vs unchunked: max rel diff {mc['max_rel_diff_loss']:.1e}, "
-            f"same NaN pattern: {mc['same_nan_pattern']}; verdicts: {same_v[mc['same_verdicts']]}",
         ]
+        for check in mc["checks"]:
+            c, plan = check["chunked"], check["chunked"]["plan"]
+            chunks = f"{plan['n_chunks']} chunk{'s' * (plan['n_chunks'] != 1)}"
+            lines += [
+                f"  max_memory {mb(check['budget'])}: {chunks} of up to {plan['chunk_size']} runs "
+                f"(planned {mb(plan['peak_bytes'])}); training RSS +{mb(c['training_rss'])} "
+                f"(peak RSS {mb(c['rss_peak'])}), traced peak {mb(c['traced_peak'])}"
+                f" -> {'within' if check['within_budget'] else 'OVER'} budget",
+                f"    losses vs unchunked: max rel diff {check['max_rel_diff_loss']:.1e}, same NaN "
+                f"pattern: {check['same_nan_pattern']}; verdicts: {same_v[check['same_verdicts']]}",
+            ]
     sharp = {k: v for k, v in results.get("sharpness", {}).items() if v}
     if sharp:
         lines += ["", "Sharpness (lrdiag.stability.sharpness, once on the initial weights, "
@@ -568,8 +581,16 @@ def main(argv=None) -> int:
     bad = [r["workload"] for r in results["workloads"] if not r["check"]["ok"]]
     if bad:
         print(f"FAIL: engine and loop disagree on {', '.join(bad)}", file=sys.stderr)
-        return 1
-    return 0
+    for check in (results.get("memory_check") or {}).get("checks", ()):
+        if not (
+            check["within_budget"]
+            and check["same_nan_pattern"]
+            and check["same_verdicts"] is not False
+            and check["max_rel_diff_loss"] <= LOSS_RTOL
+        ):
+            bad.append(f"memory check at {mb(check['budget'])}")
+            print(f"FAIL: memory check at {mb(check['budget'])}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -142,12 +142,6 @@ ALLOWED_SPECIAL = {
     ("sweep", "learning_rates"): "a list of numbers > 0, or `{min, max, num}`",
     ("data", "path"): "a `.npz` or `.csv` file",
 }
-# Help texts that read wrongly out of context (reported; config.py is not this script's).
-MEANING_OVERRIDES = {
-    ("model", "loss"): "loss (valid output/loss pairs: below)",  # help: "(valid pairs: HEADS)"
-    ("training", "batch_size"): "`full` (gradient descent) or a mini-batch size",  # "None: ..."
-    ("sweep", "learning_rates"): "grid axis: a list, or `{min, max, num}` log-spaced",
-}
 TYPE_WORDS = {int: "integer", float: "number", str: "string"}
 
 
@@ -189,10 +183,6 @@ def allowed(section: str, cls: type, f: dataclasses.Field) -> str:
     return f"{text}, or `null`" if nullable else text
 
 
-def meaning(section: str, key: str, text: str) -> str:
-    return MEANING_OVERRIDES.get((section, key), text)
-
-
 def config_tables() -> str:
     """The config reference: one Markdown table per section (classify: points elsewhere)."""
     out = []
@@ -205,8 +195,7 @@ def config_tables() -> str:
         for f in dataclasses.fields(cls):
             default = format_default(section, f.name, f.default)
             out.append(
-                f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} "
-                f"| {meaning(section, f.name, helps[f.name])} |"
+                f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} | {helps[f.name]} |"
             )
         out.append("")
     return "\n".join(out)

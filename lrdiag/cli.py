@@ -23,8 +23,38 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by 
 _TRACEBACK = "lrdiag.traceback"
 
 
-class _Lrdiag(click.Group):
+def _show_help(ctx: click.Context, _param, value: bool) -> None:
+    """click's --help, for a reader of stdout that may leave early (``lrdiag --help | head``):
+    click's own exits 1 then, the code of a --fail-on match."""
+    if value and not ctx.resilient_parsing:
+        echo_out(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, _param, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        echo_out(f"lrdiag, version {__version__}", color=ctx.color)
+        ctx.exit()
+
+
+class _SafeHelp:
+    """A command whose --help survives a closed stdout (``_show_help``)."""
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class _Command(_SafeHelp, click.Command):
+    pass
+
+
+class _Lrdiag(_SafeHelp, click.Group):
     """A click group that turns exceptions into one-line messages and exit codes."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -34,10 +64,7 @@ class _Lrdiag(click.Group):
         except click.ClickException as exc:
             # One line, like every exit-2 message (click's own is a usage block over four lines),
             # and never click's generic exit 1, which CI reads as a verdict.
-            hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
-                hint = f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{hint}", err=True)
+            click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{_hint(exc)}", err=True)
             ctx.exit(EXIT_USAGE)
         except LrdiagError as exc:
             _fail(ctx, EXIT_USAGE, f"lrdiag: error: {_one_line(exc)}")
@@ -56,6 +83,13 @@ class _Lrdiag(click.Group):
             )
 
 
+def _hint(exc: click.ClickException) -> str:
+    """Where a usage error's command explains itself."""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        return f" (see '{exc.ctx.command_path} --help')"
+    return ""
+
+
 def _stdout_gone() -> None:
     """The reader of stdout has gone (``lrdiag ... | head``): point stdout at /dev/null, so later
     writes and the flush at exit succeed silently. The command can then finish (its files are
@@ -68,10 +102,10 @@ def _stdout_gone() -> None:
         pass
 
 
-def echo_out(text: str, *, nl: bool = True) -> None:
+def echo_out(text: str, *, nl: bool = True, color: bool | None = None) -> None:
     """``click.echo`` to stdout that lets its reader go away (see ``_stdout_gone``)."""
     try:
-        click.echo(text, nl=nl)
+        click.echo(text, nl=nl, color=color)
     except BrokenPipeError:
         _stdout_gone()
 
@@ -128,28 +162,22 @@ fail_on_option = click.option(
 
 
 def make_console(*, stderr: bool = False):
-    """A rich console: styled on a terminal; plain text (no escape codes at all, not even bold)
-    when not a terminal or when NO_COLOR is set (https://no-color.org)."""
-    from rich.console import Console
+    """report.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
+    from lrdiag import report
 
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:  # rich's own exits 1, the code of a --fail-on match
-            self.quiet = True
-            if not self.stderr:
-                _stdout_gone()
-
-    plain = bool(os.environ.get("NO_COLOR"))
-    return _Console(
-        stderr=stderr,
-        highlight=False,
-        no_color=plain,
-        soft_wrap=False,
-        **({"color_system": None} if plain else {}),
-    )
+    return report.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
 
 
 @click.group(cls=_Lrdiag, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="lrdiag")
+@click.option(
+    "--version",
+    "-V",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli():
     """Why does my loss go up, jump around or stall when I change the learning rate?
 
@@ -217,7 +245,12 @@ def _resolve_out(out: str | None, name: str, force: bool) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
 @fail_on_option
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
-@click.option("--quiet", "-q", is_flag=True, help="No table, summary or progress bar.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only the output directory: no table, summary or progress bar.",
+)
 @click.option(
     "--dtype",
     type=click.Choice(["float32", "float64"]),
@@ -239,8 +272,9 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     Example:
       lrdiag sweep configs/tanh_spike.yaml --out results/tanh --fail-on diverging
 
-    Writes results.json, results.csv, report.md and curves.png, final_loss_vs_lr.png,
-    phase.png to --out. Exit 1 when a --fail-on verdict matched.
+    Writes results.json, results.csv, report.md and the plots curves.png,
+    final_loss_vs_lr.png, phase.png (and sharpness.png with stability.track_every) to
+    --out. Exit 1 when a --fail-on verdict matched.
     """
     import dataclasses
 
@@ -259,6 +293,13 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     plan = engine.plan(
         cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], len(runs), budget
     )
+    if plan.peak_bytes > plan.max_memory:
+        click.echo(
+            f"lrdiag: warning: the memory budget ({_mib(plan.max_memory)}) is less than one run "
+            f"needs (~{_mib(plan.bytes_per_run)}, plus ~{_mib(plan.fixed_bytes)} of working "
+            f"buffers); training one run at a time, ~{_mib(plan.peak_bytes)} at peak",
+            err=True,
+        )
     if dry_run:
         _print_plan(cfg, dataset, plan, as_json)
         return
@@ -275,7 +316,9 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
     if as_json:
         echo_out(report.to_json_text(doc), nl=False)
-    elif not quiet:
+    elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
+        echo_out(str(out_dir))
+    else:
         console = make_console()
         timing = {
             "train_seconds": result.seconds,
@@ -317,20 +360,11 @@ def _write_outputs(doc, out_dir: Path, *, plots: bool) -> None:
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
     if not interactive:
         return engine.train(cfg, dataset, runs, max_memory=budget)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from lrdiag import report
 
     total = len(runs) * cfg.training.epochs
-    columns = (
-        TextColumn("training {task.fields[n]} runs"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=make_console(stderr=True), transient=True) as progress:
-        task = progress.add_task("train", total=total, n=len(runs))
-        return engine.train(
-            cfg, dataset, runs, max_memory=budget, progress=lambda n: progress.advance(task, n)
-        )
+    with report.training_progress(len(runs), total, make_console(stderr=True)) as advance:
+        return engine.train(cfg, dataset, runs, max_memory=budget, progress=advance)
 
 
 def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
@@ -354,21 +388,28 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
+    from lrdiag.report import plural
+
     g = info["grid"]
     echo_out(
-        f"{cfg.name}: {plan.n_runs} runs = {g['learning_rates']} learning rates x "
-        f"{g['init_scales']} init scales x {g['seeds']} seeds, {cfg.training.epochs} epochs "
-        f"on {info['n_train']} samples"
+        f"{cfg.name}: {plural(plan.n_runs, 'run')} = {plural(g['learning_rates'], 'learning rate')}"
+        f" x {plural(g['init_scales'], 'init scale')} x {plural(g['seeds'], 'seed')}, "
+        f"{plural(cfg.training.epochs, 'epoch')} on {plural(info['n_train'], 'sample')}"
     )
     echo_out(
         f"memory: ~{_mib(plan.bytes_per_run)} per run, ~{_mib(plan.peak_bytes)} at peak "
-        f"(budget {_mib(plan.max_memory)}); "
-        f"{plan.n_chunks} chunk(s) of up to {plan.chunk_size} runs"
+        f"(budget {_mib(plan.max_memory)}); {plural(plan.n_chunks, 'chunk')} of up to "
+        f"{plural(min(plan.chunk_size, plan.n_runs), 'run')}"
     )
     echo_out("dry run: nothing trained")
 
 
 def _mib(n: int) -> str:
+    """A size in bytes for people: 1000 B, 3.8 KiB, 12.5 MiB, 2.00 GiB."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 2**20:
+        return f"{n / 2**10:.1f} KiB"
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
 
 
@@ -421,7 +462,7 @@ def gradcheck(target, samples, seed, as_json):
             param_hint="CONFIG|MODULE",
         )
     if as_json:
-        click.echo(report.to_json_text(result.to_dict()), nl=False)
+        echo_out(report.to_json_text(result.to_dict()), nl=False)
     else:
         report.render_gradcheck(result, make_console())
     if not result.ok:
@@ -549,7 +590,7 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
         for note in log.notes:
             click.echo(f"lrdiag: note: {log.source}: {note}", err=True)
     if as_json:
-        click.echo(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
+        echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:
         console = make_console()
         for i, doc in enumerate(docs):
@@ -561,12 +602,22 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Errors inside a command are handled by ``_Lrdiag.invoke``;
+    here are those before it: an unknown option of lrdiag itself (click's usage message,
+    exit 2) and Ctrl-C while the command line is parsed (click's standalone mode would print
+    "Aborted!" and exit 1, the code of a --fail-on match)."""
     try:
-        cli.main(args=argv, prog_name="lrdiag")
-    except KeyboardInterrupt:  # outside a command (e.g. during imports)
+        code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
+    except click.exceptions.Abort:
         click.echo("lrdiag: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.NoArgsIsHelpError as exc:  # plain `lrdiag`: the help
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:  # one line, as inside a command (see _Lrdiag.invoke)
+        click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{_hint(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

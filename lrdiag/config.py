@@ -102,7 +102,11 @@ class ModelConfig:
     hidden: tuple[int, ...] = _opt((128, 64), "hidden widths; [] = linear", check=at_least(1))
     activation: str = _opt("tanh", "hidden activation", choices=ACTIVATIONS)
     output: str = _opt("sigmoid", "output layer", choices=OUTPUTS)
-    loss: str = _opt("bce", "loss (valid pairs: HEADS)", choices=LOSSES)
+    loss: str = _opt(
+        "bce",
+        f"loss; valid output/loss pairs: {', '.join(f'{o}+{loss}' for o, loss in HEADS)}",
+        choices=LOSSES,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ class InitConfig:
 class TrainingConfig:
     optimizer: str = _opt("sgd", "update rule", choices=OPTIMIZERS)
     momentum: float = _opt(0.9, "heavy-ball beta (optimizer: momentum)", check=in_unit_interval)
-    batch_size: int | None = _opt(None, "'full' (None: gradient descent) or a mini-batch size")
+    batch_size: int | None = _opt(None, "`full` (gradient descent) or a mini-batch size")
     epochs: int = _opt(100, "passes over the training set", check=at_least(1))
     seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=at_least(0))
     dtype: str = _opt("float32", "training precision", choices=DTYPES)
@@ -125,7 +129,7 @@ class TrainingConfig:
 class SweepConfig:
     # a list, or {min, max, num}: num values log-spaced from min to max, both ends included
     learning_rates: tuple[float, ...] = _grid(
-        (0.01, 0.1, 1.0), "grid axis (log-spaced)", check=positive
+        (0.01, 0.1, 1.0), "grid axis: a list, or `{min, max, num}` log-spaced", check=positive
     )
 
 

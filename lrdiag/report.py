@@ -20,6 +20,7 @@ so the table reads without colour.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -28,7 +29,7 @@ import math
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,48 @@ _RENAMED_METRICS = {
     "min_epoch": "min_epoch",
     "diverged_epoch": "diverged_epoch",
 }
+
+
+# --------------------------------------------------------------------------- consoles
+
+
+def make_console(*, stderr: bool = False, on_broken_pipe: Callable[[], None] | None = None):
+    """A rich console: styled on a terminal; plain text (no escape codes at all, not even bold)
+    when not a terminal or when NO_COLOR is set (https://no-color.org). When its reader has
+    gone (``lrdiag ... | head``) it falls silent and calls ``on_broken_pipe`` instead of exiting
+    1 as rich's own does (1 is the exit code of a --fail-on match)."""
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            if on_broken_pipe is not None:
+                on_broken_pipe()
+
+    plain = bool(os.environ.get("NO_COLOR"))
+    return _Console(
+        stderr=stderr,
+        highlight=False,
+        no_color=plain,
+        soft_wrap=False,
+        **({"color_system": None} if plain else {}),
+    )
+
+
+@contextlib.contextmanager
+def training_progress(n_runs: int, total: int, console: Console) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar over ``total`` run-epochs; yields the function that advances
+    it (``sweep.train``'s ``progress``)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("training {task.fields[n]} runs"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("train", total=total, n=n_runs)
+        yield lambda n: progress.advance(task, n)
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -378,17 +421,22 @@ def _reason(run: Mapping) -> str:
     return reason[len(prefix) :].lstrip() if reason.startswith(prefix) else reason
 
 
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an s unless there is exactly one: "1 seed", "4 seeds"."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def _headline(doc: Mapping, *, with_name: bool = True) -> str:
     cfg = doc.get("config") or {}
     runs = doc.get("runs") or []
     training = cfg.get("training") or {}
     name = cfg.get("name") or "sweep"
-    parts = [f"{len(runs)} runs"]
+    parts = [plural(len(runs), "run")]
     if runs:
         lrs, scales, seeds = _axes(runs)
         parts[0] += (
-            f" ({len(lrs)} learning rate{'s' * (len(lrs) != 1)} x {len(scales)} init "
-            f"scale{'s' * (len(scales) != 1)} x {len(seeds)} seed{'s' * (len(seeds) != 1)})"
+            f" ({plural(len(lrs), 'learning rate')} x {plural(len(scales), 'init scale')} x "
+            f"{plural(len(seeds), 'seed')})"
         )
     if training.get("optimizer"):
         opt = str(training["optimizer"])
@@ -401,8 +449,8 @@ def _headline(doc: Mapping, *, with_name: bool = True) -> str:
     if seconds is not None:
         parts.append(f"trained in {seconds:.3g} s")
     sharp = _finite((doc.get("timing") or {}).get("sharpness_seconds"))
-    if sharp:
-        parts.append(f"of which sharpness {sharp:.3g} s")
+    if sharp:  # computed outside the training time (at init) or beside it (tracking)
+        parts.append(f"sharpness {sharp:.3g} s")
     return (f"{name}: " if with_name else "") + ", ".join(parts)
 
 

@@ -217,6 +217,37 @@ def test_a_reader_that_leaves_early_changes_no_exit_code(tmp_path, as_json):
     assert read_doc(out)["complete"] is True
 
 
+@pytest.mark.parametrize("command", ["classify", "gradcheck"])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_reader_that_leaves_early_does_not_mask_a_failure(tmp_path, command, as_json):
+    """`lrdiag classify ... --fail-on diverging | head -1` and a gradcheck that finds a bug,
+    stdout closed before anything is written: still exit 1, silently."""
+    if command == "classify":
+        log = tmp_path / "losses.txt"
+        log.write_text("\n".join(str(0.5 * 2.0**k) for k in range(12)) + "\nnan\n")
+        argv = ["classify", log, "--fail-on", "diverging"]
+    else:
+        argv = ["gradcheck", Path(__file__).parent / "data" / "gradcheck" / "sign_flipped.py"]
+    argv = [BIN / "lrdiag", *argv] + (["--json"] if as_json else [])
+    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""
+    proc.stderr.close()
+
+
+def test_help_to_a_reader_that_leaves_early_exits_0(tmp_path):
+    """`lrdiag --help | head -1`, and the reader gone before the help is written."""
+    for argv in (["--help"], ["sweep", "--help"], ["--version"]):
+        proc = subprocess.Popen(
+            [str(BIN / "lrdiag"), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 0, argv
+        assert proc.stderr.read() == b"", argv
+        proc.stderr.close()
+
+
 def test_fail_on_exits_1_only_when_a_run_matches(tmp_path):
     div = write_config(tmp_path, DIVERGING, "div")
     tiny = write_config(tmp_path)
@@ -429,6 +460,29 @@ def test_dry_run_trains_nothing_and_writes_nothing(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["tiny.yaml"]
 
 
+def test_dry_run_counts_in_words_with_the_right_plurals(tmp_path):
+    config = write_config(tmp_path, sweep={"learning_rates": [0.1]}, training={"epochs": 1})
+    result = sweep(config, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    first, second = result.stdout.splitlines()[:2]
+    assert "1 run = 1 learning rate x 1 init scale x 1 seed, 1 epoch on" in first
+    assert second.endswith("1 chunk of up to 1 run")
+    assert "(s)" not in result.stdout
+
+
+def test_a_budget_below_one_run_is_warned_about_and_still_trains(tmp_path):
+    """A chunk holds at least one run, so such a budget is exceeded: say so, by how much."""
+    out = tmp_path / "out"
+    result = sweep(write_config(tmp_path), "-o", out, "--no-plots", "--max-memory", "1KB")
+    assert result.exit_code == 0, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("lrdiag: warning: the memory budget (1000 B) is less than one run")
+    assert "one run at a time" in line and "at peak" in line
+    assert read_doc(out)["complete"] is True
+    roomy = sweep(write_config(tmp_path), "-o", tmp_path / "b", "--no-plots")
+    assert roomy.exit_code == 0 and roomy.stderr == ""
+
+
 def test_one_run_per_chunk_gives_the_same_results(tmp_path):
     config = write_config(
         tmp_path,
@@ -541,6 +595,36 @@ def test_a_real_sigint_during_training_writes_partial_results(tmp_path, monkeypa
     _check_partial_results(result, out, 50)
 
 
+def test_ctrl_c_while_the_command_line_is_parsed_exits_130(monkeypatch, capsys):
+    """Before any command runs (click alone would print "Aborted!" and exit 1)."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "parse_args", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        lrdiag.cli.main(["sweep", "x.yaml"])
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err.strip() == "lrdiag: interrupted"  # after click's newline
+
+
+@pytest.mark.parametrize(
+    "argv, code, text",
+    [
+        (["--bogus"], 2, "lrdiag: error: No such option '--bogus'. (see 'lrdiag --help')\n"),
+        (["swep"], 2, "lrdiag: error: No such command 'swep'. Did you mean 'sweep'?"),
+        (["--version"], 0, ""),
+    ],
+)
+def test_the_entry_point_exit_codes(argv, code, text):
+    """The real entry point (not CliRunner): errors before a command are one line, exit 2."""
+    proc = run_process(BIN / "lrdiag", *argv)
+    assert proc.returncode == code
+    assert proc.stderr.startswith(text) and proc.stderr.count("\n") == (1 if text else 0)
+    if argv == ["--version"]:
+        assert proc.stdout == f"lrdiag, version {lrdiag.__version__}\n"
+
+
 @pytest.mark.parametrize("traceback", [False, True])
 def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback):
     def broken(*args, **kwargs):
@@ -561,12 +645,25 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback)
 # --------------------------------------------------------------------------- terminal output
 
 
-def test_quiet_prints_nothing_but_writes_everything(tmp_path):
+def test_quiet_prints_only_the_directory_and_writes_everything(tmp_path):
     out = tmp_path / "out"
     result = sweep(write_config(tmp_path), "-o", out, "--quiet", "--no-plots")
     assert result.exit_code == 0
-    assert result.stdout == "" and result.stderr == ""
+    assert result.stdout == f"{out}\n" and result.stderr == ""
     assert set(os.listdir(out)) == RESULT_FILES
+
+
+def test_quiet_names_the_default_directory_it_picked(tmp_path, monkeypatch):
+    """Without --out the directory is lrdiag-out/<name>, then <name>-2: -q says which."""
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path)
+    first = sweep(config, "-q", "--no-plots")
+    second = sweep(config, "-q", "--no-plots")
+    assert first.exit_code == second.exit_code == 0
+    name = config.stem
+    assert first.stdout == str(Path("lrdiag-out") / name) + "\n"
+    assert second.stdout == str(Path("lrdiag-out") / f"{name}-2") + "\n"
+    assert (Path(second.stdout.strip()) / "results.json").is_file()
 
 
 def test_output_off_a_terminal_has_no_escape_codes(tmp_path):

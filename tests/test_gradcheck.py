@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -385,9 +384,10 @@ def test_a_784_by_128_matrix_is_sampled_and_takes_seconds():
         "W2": rng.standard_normal((128, 1)) / 11,
         "b2": np.zeros((1, 1)),
     }
-    probed = []
+    probed, calls = [], []
 
     def loss_fn(p):
+        calls.append(1)
         changed = np.flatnonzero(p["W1"] != params["W1"])
         probed.extend(changed.tolist())
         z = np.tanh(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
@@ -404,9 +404,10 @@ def test_a_784_by_128_matrix_is_sampled_and_takes_seconds():
             "b2": d2.sum(0, keepdims=True),
         }
 
-    start = time.perf_counter()
     result = check_gradients(loss_fn, grad_fn, params, samples=40, seed=3)
-    assert time.perf_counter() - start < 30  # seconds, not minutes (loose: CI may be busy)
+    # seconds, not minutes: a few loss evaluations per probed entry (at most 40 per parameter,
+    # 121 in all), not two per entry of the 100,352 in W1
+    assert len(calls) <= 4 * 121 + 10
     w1 = by_name(result, "W1")
     assert w1.ok and w1.checked + w1.skipped == 40
     largest = int(np.argmax(np.abs(grad_fn(params)["W1"])))
