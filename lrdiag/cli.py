@@ -295,9 +295,10 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
-            f"lrdiag: warning: the memory budget ({_mib(plan.max_memory)}) is less than one run "
-            f"needs (~{_mib(plan.bytes_per_run)}, plus ~{_mib(plan.fixed_bytes)} of working "
-            f"buffers); training one run at a time, ~{_mib(plan.peak_bytes)} at peak",
+            f"lrdiag: warning: the memory budget ({_mib(plan.max_memory)}) is less than "
+            f"training one run needs (~{_mib(plan.peak_bytes)}: {_mib(plan.bytes_per_run)} for "
+            f"its weights, gradients and history, {_mib(plan.fixed_bytes)} of working arrays); "
+            "training one run at a time anyway",
             err=True,
         )
     if dry_run:

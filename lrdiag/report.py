@@ -58,6 +58,9 @@ STYLES = {
 # Layout: fewer distinct learning rates than this and the grid is a row or two, which reads
 # worse than one row per run (where the flags fit too).
 GRID_MIN_LRS = 3
+# Narrower consoles than this get short verdict names in the classify table (SHORT), and the
+# flags after the reason instead of in a column of their own.
+CLASSIFY_SHORT_BELOW = 72
 # How many notable runs ("why") the terminal and markdown reports explain at most.
 MAX_NOTES = 8
 
@@ -708,22 +711,33 @@ def render_sweep(doc: Mapping, console: Console) -> None:
 
 
 def render_classify(doc: Mapping, console: Console) -> None:
-    """Print ``lrdiag classify FILE``: a row per curve: curve, verdict, final, reason, flags."""
+    """Print ``lrdiag classify FILE``: a row per curve: curve, verdict, final, reason, flags.
+    On a console narrower than ``CLASSIFY_SHORT_BELOW`` the verdicts are short and the flags
+    follow the reason, so nothing is cut off."""
     curves = list(doc.get("curves") or [])
     title = str(doc.get("file") or "")
-    table = Table(box=_box(console), title=title or None, title_justify="left")
-    table.add_column("curve", no_wrap=True)
+    if title:  # printed apart: a table's title is padded with spaces to the table's width
+        console.print(title, soft_wrap=True, markup=False, highlight=False)
+    narrow = console.width < CLASSIFY_SHORT_BELOW
+    table = Table(box=_box(console))
+    # a long curve name (TensorBoard tags) folds instead of squeezing the reason out
+    table.add_column("curve", overflow="fold", max_width=max(10, console.width // 4))
     table.add_column("verdict", no_wrap=True)
     table.add_column("final", justify="right", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    table.add_column("flags")
+    table.add_column("reason" + (" [flags]" if narrow else ""), overflow="fold", min_width=16)
+    if not narrow:
+        table.add_column("flags", overflow="fold", max_width=max(10, console.width // 5))
     for c in curves:
+        flags = Text(", ".join(map(str, c.get("flags") or ())), style="dim")
+        reason = Text(str(c.get("reason") or ""))
+        if narrow and flags:
+            reason.append(" [").append_text(flags).append("]")
         table.add_row(
             Text(str(c.get("name", ""))),
-            _verdict_text(c.get("verdict")),
+            _verdict_text(c.get("verdict"), short=narrow),
             Text(fmt_num((c.get("metrics") or {}).get("final"))),
-            Text(str(c.get("reason") or "")),
-            Text(", ".join(map(str, c.get("flags") or ())), style="dim"),
+            reason,
+            *(() if narrow else (flags,)),
         )
     console.print(table)
     if curves:

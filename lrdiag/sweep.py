@@ -127,9 +127,26 @@ def plan(
     per_run += 2 * 8 * (cfg.training.epochs + 1)  # loss histories, float64
     rows = max(n_train, n_val)  # the loss evaluations see every row
     one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
-    fixed = threads * _BLOCKS_PER_THREAD * max(model.BLOCK_BYTES, one_run)
-    chunk = max(1, min(n_runs, (max_memory - fixed) // max(per_run, 1)))
-    return Plan(n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(fixed))
+    per_block = model.run_block(sizes, rows, itemsize)
+
+    def working(chunk: int) -> int:
+        """The blocks of the shards trained at once (``train``: a chunk is split into
+        ``threads`` shards); a shard smaller than a block needs only its own runs' worth."""
+        shard = -(-chunk // threads)
+        at_once = min(threads, -(-n_runs // shard))
+        return at_once * _BLOCKS_PER_THREAD * one_run * min(per_block, shard)
+
+    lo, hi = 1, n_runs  # the largest chunk within the budget (at least one run)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if per_run * mid + working(mid) <= max_memory:
+            lo = mid
+        else:
+            hi = mid - 1
+    chunk = lo
+    return Plan(
+        n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(working(chunk))
+    )
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> Iterator[np.ndarray]:

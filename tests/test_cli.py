@@ -476,8 +476,8 @@ def test_a_budget_below_one_run_is_warned_about_and_still_trains(tmp_path):
     result = sweep(write_config(tmp_path), "-o", out, "--no-plots", "--max-memory", "1KB")
     assert result.exit_code == 0, result.stderr
     (line,) = result.stderr.splitlines()
-    assert line.startswith("lrdiag: warning: the memory budget (1000 B) is less than one run")
-    assert "one run at a time" in line and "at peak" in line
+    assert line.startswith("lrdiag: warning: the memory budget (1000 B) is less than training")
+    assert "one run at a time" in line and "working arrays" in line
     assert read_doc(out)["complete"] is True
     roomy = sweep(write_config(tmp_path), "-o", tmp_path / "b", "--no-plots")
     assert roomy.exit_code == 0 and roomy.stderr == ""

@@ -346,6 +346,35 @@ def test_render_classify():
         assert text in out
 
 
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_render_classify_fits_the_console_with_long_names(width):
+    """A TensorBoard tag as the curve name: the table fits, nothing is cut off (the name and
+    the reason fold), the flags are shown (in their column, or after the reason when narrow),
+    and no line ends in spaces."""
+    name = "a_very_long_curve_name_from_tensorboard/train/epoch_loss_smoothed"
+    reason = "diverging: the median of the last 3 epochs (3) sits above the initial loss 1"
+    doc = {
+        "file": "events.csv",
+        "curves": [
+            {"name": name, "verdict": "diverging", "reason": reason, "flags": ["overfitting"]},
+            {"name": "loss", "verdict": "oscillating", "reason": "swings", "flags": []},
+        ],
+    }
+    console = plain_console(width)
+    report.render_classify(doc, console)
+    lines = console.file.getvalue().splitlines()
+    assert lines[0] == "events.csv"
+    assert all(len(line) <= width for line in lines), max(map(len, lines))
+    assert all(line == line.rstrip() for line in lines)
+    rows = [line for line in lines if line.startswith("| ")]  # not the rules
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in rows][1:]  # not the header
+    assert "".join(row[0] for row in cells).startswith(name)
+    assert reason in " ".join(row[3] for row in cells if row[3])
+    assert "overfitting" in console.file.getvalue()
+    verdict = "! div" if width < report.CLASSIFY_SHORT_BELOW else "! diverging"
+    assert cells[0][1] == verdict
+
+
 # --------------------------------------------------------------------------- markdown
 
 
