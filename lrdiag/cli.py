@@ -604,9 +604,10 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point. Errors inside a command are handled by ``_Lrdiag.invoke``;
-    here are those before it: an unknown option of lrdiag itself (click's usage message,
-    exit 2) and Ctrl-C while the command line is parsed (click's standalone mode would print
-    "Aborted!" and exit 1, the code of a --fail-on match)."""
+    here are those before it: an unknown option of lrdiag itself (one line, exit 2, as inside
+    a command), plain ``lrdiag`` (the help, exit 2) and Ctrl-C while the command line is parsed
+    (exit 130; click's standalone mode would print "Aborted!" and exit 1, the code of a
+    --fail-on match)."""
     try:
         code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
     except click.exceptions.Abort:
