@@ -17,8 +17,10 @@ The format is read from the content, never from the file's extension:
   a row), TensorBoard's scalar export ``Wall time,Step,Value``.
 
 Everywhere: blank lines and lines starting with ``#`` are skipped (outside JSON); ``nan``,
-``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty cell is a missing
-value (the row is skipped for that curve). A curve is indexed by its own values in row order.
+``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty cell, or ``NA``
+(what Keras ``CSVLogger`` writes for a metric not computed that epoch, such as the ``val_``
+columns between validations with ``validation_freq`` > 1), is a missing value (the row is
+skipped for that curve). A curve is indexed by its own values in row order.
 
 Curves: the ``--column`` names given, else every column whose name contains "loss" (any case),
 else the single numeric column that is not an epoch/step/time column. A validation curve
@@ -87,6 +89,8 @@ TRAIN_WORDS = frozenset({"train", "training"})
 ALIGN_KEYS = ("step", "global step", "iteration", "epoch")
 
 _DELIMITERS = (",", "\t", ";")
+# Cells that mean "not logged on this row" (Keras CSVLogger writes NA), compared upper-case.
+MISSING_CELLS = frozenset({"NA", "N/A"})
 _WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -284,6 +288,12 @@ def _is_index_name(name: str) -> bool:
     return not key or key in INDEX_NAMES or key.startswith("unnamed")
 
 
+def _missing(cell: str) -> bool:
+    """An empty cell, or a spelling of "not logged here" (a missing value, not a non-finite one)."""
+    s = cell.strip()
+    return not s or s.upper() in MISSING_CELLS
+
+
 def _make_column(name: str, **kw) -> _Column:
     name = name.strip()
     return _Column(name=name, rows=[], cells=[], is_index=_is_index_name(name), **kw)
@@ -292,6 +302,8 @@ def _make_column(name: str, **kw) -> _Column:
 def _from_text(lines, source, columns) -> LossLog:
     values = []
     for lineno, line in lines:
+        if _missing(line):
+            continue
         x = _number(line)
         if x is _BAD:
             raise InputError(
@@ -346,7 +358,7 @@ def _from_table(lines, source, columns) -> LossLog:
                 f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
             )
         for col, cell in zip(cols, cells, strict=False):
-            if cell and not cell.isspace():
+            if not _missing(cell):
                 col.rows.append(n_rows)
                 col.cells.append(cell)
                 col.lines.append(lineno)

@@ -138,6 +138,24 @@ def test_empty_cell_is_missing_for_that_curve_only():
     assert got["val_loss"].values.tolist() == [0.6, 0.5]
 
 
+def test_keras_na_cells_are_missing():
+    """Keras CSVLogger writes NA for a key not in that epoch's logs: with validation_freq=2 the
+    val_ columns hold NA on the epochs without validation (written here as Keras writes it)."""
+    text = (
+        "epoch,accuracy,loss,val_accuracy,val_loss\n"
+        "0,0.5,1.0,NA,NA\n"
+        "1,0.6,0.8,0.55,0.9\n"
+        "2,0.7,0.6,NA,NA\n"
+        "3,0.8,0.4,0.75,0.5\n"
+    )
+    got = curves(parse(text))
+    assert got["loss"].values.tolist() == [1.0, 0.8, 0.6, 0.4]
+    assert got["val_loss"].values.tolist() == [0.9, 0.5]  # missing, not NaN (not diverged)
+    # lined up by epoch: the mean of the training losses since the previous validation
+    assert got["val_loss"].train.tolist() == [0.9, 0.5]
+    assert parse("1.0\nNA\n0.5\n").curves[0].values.tolist() == [1.0, 0.5]
+
+
 def test_short_row_cells_are_missing_and_trailing_empty_cells_are_fine():
     got = curves(parse("epoch,loss,val_loss\n0,1.0,0.9\n1,0.5\n2,0.4,0.3,\n"))
     assert got["loss"].values.tolist() == [1.0, 0.5, 0.4]
