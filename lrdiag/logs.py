@@ -5,11 +5,12 @@ The format is read from the content, never from the file's extension:
 * **JSON** (starts with ``[`` or ``{``): a list of numbers (one curve, ``loss``); an object
   mapping names to lists, such as a dumped Keras ``history.history`` (also under a ``history``
   key); a list of records ``[{"step": 1, "loss": 0.7}, ...]`` (also JSON Lines, or a Hugging
-  Face ``trainer_state.json``'s ``log_history``), where a key missing from a record is a missing
-  value; TensorBoard's JSON export ``[[wall time, step, value], ...]``; or an lrdiag
-  ``results.json``, whose runs' ``loss`` (and ``val_loss``) become curves named
-  ``run 3 (lr 0.1, scale 1, seed 0)`` and ``run 3 val (...)``, judged with the model's loss,
-  class count and the ``classify:`` thresholds of the config it was made with. In JSON, ``null``
+  Face ``trainer_state.json``'s ``log_history``, without its end-of-training summary record),
+  where a key missing from a record is a missing value; TensorBoard's JSON export
+  ``[[wall time, step, value], ...]``; or an lrdiag ``results.json``, whose runs' ``loss`` (and
+  ``val_loss``) become curves named ``run 3 (lr 0.1, scale 1, seed 0)`` and
+  ``run 3 val (...)``, judged with the model's loss, class count and the ``classify:``
+  thresholds of the config it was made with. In JSON, ``null``
   is a non-finite value (lrdiag writes non-finite numbers so), as are ``NaN`` and ``Infinity``.
 * **plain text**: one number a line.
 * **a table with a header row** (CSV, or tab-, semicolon- or space-separated): Keras
@@ -386,7 +387,8 @@ def _from_json(text: str, source: str, columns) -> LossLog:
         if isinstance(doc.get("runs"), list) and isinstance(doc.get("config"), Mapping):
             return _from_results(doc, source, columns)
         if isinstance(doc.get("log_history"), list):  # Hugging Face trainer_state.json
-            return _curves(_records(doc["log_history"], source, fmt, "log_history"), columns)
+            history = [r for r in doc["log_history"] if not _hf_summary(r)]
+            return _curves(_records(history, source, fmt, "log_history"), columns)
         if isinstance(doc.get("history"), Mapping):  # {"history": history.history, ...}
             doc = doc["history"]
         return _curves(_lists(doc, source), columns)
@@ -405,6 +407,12 @@ def _from_json(text: str, source: str, columns) -> LossLog:
             raise InputError(f"{source}: {col._bad}; expected a JSON list of numbers")
         return _curves(table, columns)
     raise InputError(f"{source}: the JSON holds {_short(doc)}; {EXPECTED}")  # not reached
+
+
+def _hf_summary(record: Any) -> bool:
+    """The record Hugging Face's Trainer logs once training ends (train_runtime, total_flos, and
+    train_loss: the mean loss over the whole run, a summary rather than a point of a curve)."""
+    return isinstance(record, Mapping) and "train_runtime" in record
 
 
 def _json_lines(text: str) -> list | None:

@@ -205,6 +205,15 @@ def test_json_records_jsonl_and_trainer_state():
         assert got["eval_loss"].train_name == "loss"
     state = {"global_step": 2, "log_history": records}
     assert list(curves(parse(json.dumps(state)))) == ["loss", "eval_loss"]
+    # Trainer.train() ends by logging a summary: train_loss is the mean over the run, not a
+    # 1-point curve (which would be judged plateaued and trip --fail-on plateaued)
+    summary = {"epoch": 1.0, "step": 2, "total_flos": 1e12, "train_loss": 0.8,
+               "train_runtime": 10.5, "train_samples_per_second": 3.0,
+               "train_steps_per_second": 0.2}  # fmt: skip
+    state = {"global_step": 2, "log_history": [*records, summary]}
+    got = curves(parse(json.dumps(state)))
+    assert list(got) == ["loss", "eval_loss"]
+    assert got["loss"].values.tolist() == [0.9, 0.7]
     assert parse("\n".join(json.dumps(r) for r in records)).format == "jsonl"
 
 
