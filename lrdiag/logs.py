@@ -24,7 +24,9 @@ columns between validations with ``validation_freq`` > 1), is a missing value (t
 skipped for that curve). A curve is indexed by its own values in row order.
 
 Curves: the ``--column`` names given, else every column whose name contains "loss" (any case),
-else the single numeric column that is not an epoch/step/time column. A validation curve
+else the single numeric column that is not an epoch/step/time column, nor a metric where higher
+is better (accuracy, AUC, F1, ...) or the learning rate: judged as a loss, a rising accuracy
+would read as diverging. A validation curve
 (``val_loss``, ``val_output_loss``, ``validation/loss``, ``eval_loss``, ...) is judged with its
 training curve (``loss``, ``train_loss``, ``train/loss``, ``train_loss_epoch``, ...), when the
 log has one, averaged over the rows since the previous validation value (by step, else epoch,
@@ -82,6 +84,11 @@ INDEX_NAMES = frozenset(
         "created at",
         "index",
     }
+)
+# Words of columns never taken as the loss unless named with --column: metrics where higher is
+# better (judged as a loss, a rising accuracy reads as diverging) and the learning rate.
+NOT_LOSS_WORDS = frozenset(
+    {"acc", "accuracy", "auc", "f1", "precision", "recall", "iou", "dice", "bleu", "lr", "learning"}
 )
 # Words that make a column a validation curve, and words a training curve may carry.
 VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "holdout"})
@@ -583,16 +590,25 @@ def _select(table: _Table, wanted: Sequence[str]) -> list[_Column]:
     if losses:
         return losses
     rest = [c for c in cols if c.numeric and not c.is_index]
-    if len(rest) == 1:
-        return rest
+    candidates = [c for c in rest if not NOT_LOSS_WORDS.intersection(_words(c.name))]
+    if len(candidates) == 1:
+        return candidates
     listed = ", ".join(repr(c.name) for c in cols)
     if not rest:
         numeric = any(c.numeric for c in cols)
         what = "no numeric column besides epoch/step/time columns" if numeric else "no numbers"
         raise InputError(f"{src}: {what} (columns: {listed}); {EXPECTED}")
     names = ", ".join(repr(c.name) for c in rest)
+    if not candidates:
+        raise InputError(
+            f"{src}: no column name contains 'loss', and {names} "
+            f"{'is' if len(rest) == 1 else 'are'} not a loss (an accuracy-like metric or the "
+            "learning rate: judged as a loss, a rising accuracy reads as diverging); "
+            "to judge one anyway, pick it with --column NAME"
+        )
+    names = ", ".join(repr(c.name) for c in candidates)
     raise InputError(
-        f"{src}: no column name contains 'loss' and {len(rest)} numeric columns could be the "
+        f"{src}: no column name contains 'loss' and {len(candidates)} numeric columns could be the "
         f"loss: {names}; pick one or more with --column NAME"
     )
 

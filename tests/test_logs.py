@@ -334,8 +334,28 @@ def test_single_numeric_column_that_is_not_an_index():
 
 
 def test_several_candidates_is_an_error_listing_them():
-    msg = error("epoch,accuracy,lr\n0,0.5,0.1\n", match="--column")
-    assert "'accuracy', 'lr'" in msg and "no column name contains 'loss'" in msg
+    msg = error("epoch,objective,error_rate\n0,0.5,0.1\n", match="--column")
+    assert "'objective', 'error_rate'" in msg and "no column name contains 'loss'" in msg
+
+
+@pytest.mark.parametrize(
+    "header", ["epoch,accuracy", "epoch,val_acc", "step,AUC", "epoch,f1_score", "epoch,accuracy,lr"]
+)
+def test_accuracy_or_learning_rate_is_never_the_loss_by_default(header):
+    """Every curve is judged as a loss: an accuracy rising from 0.5 to 0.9 would be 'diverging'.
+    So no such column is taken without --column; with it, it is judged as asked."""
+    n = header.count(",")
+    text = (
+        header + "\n" + "".join(f"{e}" + ",0.1" * (n - 1) + f",{0.5 + 0.1 * e}\n" for e in range(5))
+    )
+    msg = error(text, match="not a loss")
+    assert "--column" in msg
+    name = header.split(",")[-1]
+    (c,) = parse(text, columns=[name]).curves
+    assert c.values.tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.9])
+    # beside a column that is not such a metric, that one is the loss
+    (c,) = parse("epoch,accuracy,objective\n0,0.5,2.0\n1,0.6,1.0\n").curves
+    assert c.name == "objective" and c.values.tolist() == [2.0, 1.0]
 
 
 def test_no_numbers_is_an_error():
