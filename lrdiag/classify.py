@@ -413,6 +413,20 @@ def _g(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _level(v: float, scale: float) -> str:
+    """A loss level with enough significant digits to show a change of about ``scale`` (the
+    curve's range): 3, more when the level is much larger than the range, so that a curve near
+    ln 2 reads "fell from 0.693696 to 0.693168", not "from 0.694 to 0.693"."""
+    if v == 0.0 or not (math.isfinite(v) and math.isfinite(scale) and scale > 0.0):
+        return _g(v)
+    digits = math.ceil(math.log10(abs(v) / scale)) + 2
+    return f"{v:.{min(max(3, digits), 12)}g}"
+
+
+def _epochs(k: int) -> str:
+    return f"{k} epoch" if k == 1 else f"{k} epochs"
+
+
 def _pct(v: float) -> str:
     """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
     p = 100.0 * v
@@ -675,20 +689,24 @@ def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, floa
 
 def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
     w = ms.window
-    tail = f"the last {w} epochs"
+    tail = f"the last {_epochs(w)}"
+
+    def lv(v: float) -> str:
+        return _level(v, ms.range_)
+
     if rule == "nonfinite":
         last = met["last_finite"]
         s = f"diverged: loss became non-finite at epoch {ms.diverged_epoch}"
-        s += f" (last finite {_g(last)})" if last is not None else ""
+        s += f" (last finite {lv(last)})" if last is not None else ""
         if "late_blowup" in flags:
-            s += f", after falling from {_g(ms.initial)} to {_g(ms.best_level)}"
+            s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
         return s
     if rule == "constant":
-        return f"plateaued: the loss stays at {_g(ms.initial)} over {ms.n_points} epochs"
+        return f"plateaued: the loss stays at {_g(ms.initial)} over {_epochs(ms.n_points)}"
     if rule == "above_initial":
         return (
-            f"diverging: the median of the last {ms.level_n} epochs ({_g(ms.final_level)}) sits "
-            f"above the initial loss {_g(ms.initial)} by {_pct(met['rise'])} of the curve's range"
+            f"diverging: the median of the last {_epochs(ms.level_n)} ({lv(ms.final_level)}) sits "
+            f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
         )
     if rule == "geometric":
         return (
@@ -698,8 +716,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
     if rule == "blowup":
         lost = 1.0 - (met["kept"] or 0.0)
         return (
-            f"diverging: the loss fell from {_g(ms.initial)} to {_g(ms.best_level)} by epoch "
-            f"{met['best_epoch']}, then rose to {_g(ms.final_level)} and stayed there, losing "
+            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by epoch "
+            f"{met['best_epoch']}, then rose to {lv(ms.final_level)} and stayed there, losing "
             f"{_pct(lost)} of its progress"
         )
     if rule == "alternating":
@@ -715,32 +733,32 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
         )
     if rule == "noise":
         return (
-            f"plateaued: net progress over {ms.n_points} epochs ({_g(ms.initial)} to "
-            f"{_g(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
+            f"plateaued: net progress over {_epochs(ms.n_points)} ({lv(ms.initial)} to "
+            f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
             f"({_g(ms.noise)})"
         )
     if rule == "range":
         return (
-            f"plateaued: only {_pct(met['progress'])} net progress over {ms.n_points} epochs "
-            f"relative to the curve's range ({_g(ms.initial)} to {_g(ms.final_level)})"
+            f"plateaued: only {_pct(met['progress'])} net progress over {_epochs(ms.n_points)} "
+            f"relative to the curve's range ({lv(ms.initial)} to {lv(ms.final_level)})"
         )
     if rule == "floor":
         return (
             f"plateaued: only {_pct(met['floor_progress'] or 0.0)} of the way from the initial "
-            f"loss {_g(ms.initial)} to 0 over {ms.n_points} epochs (final level "
-            f"{_g(ms.final_level)})"
+            f"loss {lv(ms.initial)} to 0 over {_epochs(ms.n_points)} (final level "
+            f"{lv(ms.final_level)})"
         )
     s = (
-        f"converging: loss fell from {_g(ms.initial)} to {_g(ms.final_level)} "
-        f"({_pct(met['kept'] or 0.0)} of the way to its best, {_g(ms.best_level)})"
+        f"converging: loss fell from {lv(ms.initial)} to {lv(ms.final_level)} "
+        f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)})"
     )
     extras = []
     if "early_spike" in flags:
         _, _, low, settled = spike
         if settled > low + th.noise_snr * ms.noise:  # back down, but not all the way
             extras.append(
-                f"a spike at epoch {met['spike_epoch']} after which it settled at {_g(settled)}, "
-                f"above its low of {_g(low)} before the spike"
+                f"a spike at epoch {met['spike_epoch']} after which it settled at {lv(settled)}, "
+                f"above its low of {lv(low)} before the spike"
             )
         else:
             extras.append(f"a transient spike at epoch {met['spike_epoch']} that recovered")

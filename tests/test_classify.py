@@ -759,3 +759,24 @@ def test_a_long_per_step_log_is_judged_in_bounded_memory():
     tracemalloc.stop()
     assert v.verdict == "converging"
     assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_reason_levels_show_the_change_when_the_range_is_small_next_to_the_loss():
+    """A curve that falls from 0.6937 to 0.6931 (a range of 6e-4 at ln 2): the reason's two
+    levels must differ, and each must be within a tenth of the range of the true level."""
+    y = np.array([0.6937, 0.6935, 0.6933, 0.6932, 0.6931, 0.6931, 0.6931, 0.6931, 0.6931, 0.6931])
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    start, end = (float(x) for x in v.reason.split("fell from ")[1].split(" (")[0].split(" to "))
+    assert start != end
+    assert abs(start - 0.6937) < 6e-5 and abs(end - 0.6931) < 6e-5, v.reason
+    # on an ordinary scale, still three significant digits
+    assert classify([1.0, 0.5, 0.25, 0.125, 0.0625, 0.05, 0.05]).reason.startswith(
+        "converging: loss fell from 1 to 0.05 "
+    )
+
+
+def test_reason_counts_one_epoch_in_the_singular():
+    v = classify([0.5, 0.7])
+    assert "the median of the last 1 epoch (0.7)" in v.reason, v.reason
+    assert "over 1 epoch;" in classify([0.7]).reason
