@@ -288,10 +288,11 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
     budget = engine.parse_memory(max_memory) if max_memory else None
     dataset = load_dataset(cfg.data, cfg.model, file=str(config))
-    runs = engine.expand_grid(cfg)
+    # The grid's size from its axes: a dry run of a huge grid must not build a Run for each.
+    n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
     plan = engine.plan(
-        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], len(runs), budget
+        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], n_runs, budget
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
@@ -307,6 +308,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
     if out is not None:
         _resolve_out(out, cfg.name, force)  # fail before training, not after
+    runs = engine.expand_grid(cfg)
     interactive = not (quiet or as_json) and sys.stderr.isatty()
     result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
     doc = results.document(cfg, runs, result, dataset.n_classes)

@@ -460,6 +460,27 @@ def test_dry_run_trains_nothing_and_writes_nothing(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["tiny.yaml"]
 
 
+def test_dry_run_of_a_huge_grid_counts_runs_without_building_them(tmp_path, monkeypatch):
+    """10^8 runs: a dry run says how many and plans them, without a Run object each (building
+    them took over a minute and ran out of memory: exit 3, 'a bug in lrdiag')."""
+
+    def no_grid(*args, **kwargs):
+        raise AssertionError("a dry run built the grid")
+
+    monkeypatch.setattr(lrdiag.sweep, "expand_grid", no_grid)
+    config = write_config(
+        tmp_path,
+        sweep={"learning_rates": {"min": 1e-6, "max": 10.0, "num": 100_000}},
+        init={"scales": [float(s) for s in range(1, 11)]},
+        training={"seeds": list(range(100))},
+    )
+    result = sweep(config, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    plan = strict_loads(result.stdout)
+    assert plan["n_runs"] == 100_000 * 10 * 100
+    assert plan["chunk_size"] * plan["n_chunks"] >= plan["n_runs"]
+
+
 def test_dry_run_counts_in_words_with_the_right_plurals(tmp_path):
     config = write_config(tmp_path, sweep={"learning_rates": [0.1]}, training={"epochs": 1})
     result = sweep(config, "--dry-run")
