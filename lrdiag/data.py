@@ -225,6 +225,15 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
     loss = model.loss
     if labels is None:  # regression
         if loss != "mse":
+            t = np.asarray(t, dtype=np.float64)
+            if t.ndim == 2 and t.shape[1] == 1 and np.all(t == np.round(t)):  # -1/+1, say
+                raise ConfigError(
+                    f"{loss} needs class labels 0..K-1, but {source} has labels "
+                    f"{_label_values(t[:, 0])}; relabel them from 0 (-1/+1 as 0/1), or for "
+                    "regression use output: identity, loss: mse",
+                    file=file,
+                    key="model.loss",
+                )
             raise ConfigError(
                 f"{loss} needs class labels, but {source} gives continuous targets; "
                 "for regression use output: identity, loss: mse",
@@ -233,9 +242,18 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
             )
         return np.asarray(t, dtype=np.float64).reshape(len(t), -1), None
     if loss == "bce" and k > 2:
+        present = np.unique(labels)
+        if len(present) == 2:  # two classes, labelled otherwise (1 and 2, as R counts)
+            advice = f"relabel {present[0]} and {present[1]} as 0 and 1"
+        else:
+            advice = (
+                f"for {len(present)} classes use output: softmax, loss: cross_entropy "
+                "(or sigmoid/identity with mse)"
+            )
+            if present[0] > 0:  # the first class is label 0 (it would be an empty class)
+                advice += f", with labels counted from 0 (subtract {present[0]})"
         raise ConfigError(
-            f"bce takes 0/1 labels, but {source} has labels 0..{k - 1}; for {k} classes "
-            "use output: softmax, loss: cross_entropy (or sigmoid/identity with mse)",
+            f"bce takes 0/1 labels, but {source} has labels {_label_values(present)}; {advice}",
             file=file,
             key="model.loss",
         )
@@ -250,6 +268,14 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
     else:
         Y = np.eye(k)[labels]
     return Y, k
+
+
+def _label_values(values: np.ndarray) -> str:
+    """The distinct values of an integer target, for messages: '1, 2, 3' or '0..9 (6 values)'."""
+    present = np.unique(values).astype(np.int64)
+    if len(present) <= 4:
+        return ", ".join(str(v) for v in present)
+    return f"{present[0]}..{present[-1]} ({len(present)} values)"
 
 
 # --- files -------------------------------------------------------------------------------------

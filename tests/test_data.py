@@ -316,6 +316,37 @@ def test_npz_bce_and_bad_labels(tmp_path):
     assert info.value.key == "model.loss" and "mse" in info.value.message
 
 
+@pytest.mark.parametrize(
+    "labels, named, advice, not_said",
+    [
+        ([1, 2, 2, 1], "labels 1, 2;", "relabel 1 and 2 as 0 and 1", "classes"),  # not 3
+        ([0, 5, 5, 0], "labels 0, 5;", "relabel 0 and 5 as 0 and 1", "classes"),
+        ([1, 2, 3, 1], "labels 1, 2, 3;", "for 3 classes", "0..3"),
+        ([0, 1, 2, 5, 6, 6], "labels 0..6 (5 values)", "for 5 classes", "subtract"),
+    ],
+)
+def test_bce_label_errors_name_the_labels_in_the_file(tmp_path, labels, named, advice, not_said):
+    """The message describes the labels the file holds (it said 'labels 0..2; for 3 classes'
+    of a file labelled 1 and 2, and sent its user to a 3-class softmax)."""
+    path = tmp_path / "d.csv"
+    path.write_text("a,y\n" + "".join(f"{i},{y}\n" for i, y in enumerate(labels)))
+    with pytest.raises(ConfigError) as info:
+        file_dataset(path, BCE)
+    e = info.value
+    assert e.key == "model.loss" and named in e.message and advice in e.message
+    assert not_said not in e.message
+
+
+def test_minus_one_plus_one_labels_are_called_labels_not_continuous(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.zeros((4, 2)), y=np.array([-1, 1, 1, -1]))
+    for model in (BCE, CE):
+        with pytest.raises(ConfigError) as info:
+            file_dataset(tmp_path / "d.npz", model)
+        e = info.value
+        assert e.key == "model.loss" and "labels -1, 1" in e.message and "0/1" in e.message
+        assert "continuous" not in e.message
+
+
 def test_npz_missing_array_lists_arrays(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.zeros((3, 2)), labels=np.zeros(3))
     with pytest.raises(DataError) as info:
