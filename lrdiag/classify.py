@@ -77,6 +77,9 @@ class Thresholds:
     short_curve: int = 5  # curves with fewer points than this are flagged borderline
     borderline_margin: float = 0.2  # borderline if moving one threshold by +-this changes verdict
     resolution: float = 1e-9  # steps below this fraction of the range count as zero (rounding)
+    constant_rtol: float = 1e-6  # a curve whose range is at most this fraction of its values is
+    # constant: float32, which frameworks log, rounds at 6e-8 of a value, a mean of batches a few
+    # times that, and a loss flat up to its last digits is not bouncing or creeping
     noise_snr: float = 3.0  # a change is real only when it exceeds this many noise std devs
     diverge_rise: float = 0.1  # diverging: final-window median above initial by this much of R
     floor_rise: float = 0.1  # ... and by noise_snr noise std devs, or for a loss >= 0 (bce,
@@ -270,7 +273,7 @@ def _measure(
     top = max(initial, float(win.max()))
     range_ = top - float(y.min())
     magnitude = max(abs(top), abs(float(y.min())))  # of the values that set the range
-    constant = range_ <= th.resolution * magnitude
+    constant = range_ <= th.constant_rtol * magnitude
     tol = th.resolution * range_
 
     noise = _robust_noise(y[-max(w, min(m, th.noise_points)) :])

@@ -780,3 +780,18 @@ def test_reason_counts_one_epoch_in_the_singular():
     v = classify([0.5, 0.7])
     assert "the median of the last 1 epoch (0.7)" in v.reason, v.reason
     assert "over 1 epoch;" in classify([0.7]).reason
+
+
+def test_float32_rounding_jitter_is_constant_not_oscillating():
+    """Frameworks log float32: a loss stuck at ln 10 whose epoch means differ only in the last
+    bit alternates between neighbouring float32 values. Its range is rounding (one ulp, 1e-7 of
+    the value), so by definition the curve is plateaued, stuck at chance for 10 classes."""
+    at = np.float32(math.log(10))
+    ulp = float(np.spacing(at))
+    bounce = np.array([float(at) + ulp * (k % 2) for k in range(60)])
+    jitter = float(at) + ulp * np.random.default_rng(0).integers(-2, 3, 60)
+    for y in (bounce, jitter):
+        v = classify(y, n_classes=10)
+        assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
+    # a real fall, 1e-4 of the value over the curve, is still measured
+    assert classify(float(at) * (1 - 1e-4 * np.linspace(0, 1, 60))).verdict == "converging"
