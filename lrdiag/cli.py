@@ -548,7 +548,7 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
                          records [{"step": 1, "loss": 0.7}, ...]; an lrdiag
                          results.json (every run re-judged)
       plain text         one number a line (# comments and blank lines skipped)
-    nan and inf (any spelling) are non-finite values; an empty cell is a missing one.
+    nan and inf (any spelling) are non-finite values; an empty cell or NA is a missing one.
     Validation curves (val_loss, ...) are judged with their training curve.
 
     \b
