@@ -69,6 +69,9 @@ def at_least(lo: float) -> Check:
 
 positive = Check("> 0", lambda v: v > 0)
 in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
+# Every classifier threshold is a fraction, a count or a number of standard deviations: none
+# means anything below 0 (Thresholds lives in classify.py, without checks of its own).
+THRESHOLD_CHECK = at_least(0)
 
 
 def _opt(default: Any, help: str, *, check: Check | None = None, choices: tuple = ()) -> Any:
@@ -372,6 +375,9 @@ def _load_section(cls: type, d: Any, name: str, ctx: _Context) -> Any:
     values = {}
     for key, v in d.items():
         f, dotted = fields[key], f"{name}.{key}"
+        meta = f.metadata
+        if cls is Thresholds:
+            meta = {**meta, "check": THRESHOLD_CHECK}
         special = SPECIAL_PARSERS.get((name, key))
         if special is not None:
             values[key] = special(v, dotted, ctx)
@@ -379,7 +385,7 @@ def _load_section(cls: type, d: Any, name: str, ctx: _Context) -> Any:
             (elem,) = {a for a in typing.get_args(hints[key]) if a is not Ellipsis}
             values[key] = _parse_grid(v, elem, f.metadata.get("check"), dotted, ctx)
         else:
-            values[key] = _parse_value(v, hints[key], f.metadata, dotted, ctx)
+            values[key] = _parse_value(v, hints[key], meta, dotted, ctx)
     try:
         return cls(**values)
     except (TypeError, ValueError) as e:  # a section's own __post_init__ check

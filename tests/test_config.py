@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from lrdiag import config as C
 from lrdiag.classify import Thresholds
-from lrdiag.config import config_from_dict, config_to_dict, load_config
+from lrdiag.config import config_from_dict, config_to_dict, load_config, load_thresholds
 from lrdiag.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -473,6 +473,24 @@ def test_classify_section_checks_types():
     f = next(f for f in THRESHOLD_FIELDS if isinstance(f.default, float | int))
     e = error_of({"classify": {f.name: "plenty"}})
     assert e.key == f"classify.{f.name}" and "plenty" in e.message
+
+
+@pytest.mark.parametrize("f", THRESHOLD_FIELDS, ids=lambda f: f.name)
+def test_classify_section_rejects_negative_thresholds(f):
+    """The README: out-of-range values are errors. No threshold (a fraction, a count, a number
+    of standard deviations) means anything below 0; window_frac: -1 was silently accepted."""
+    bad = -1 if isinstance(f.default, int) else -0.5
+    e = error_of({"classify": {f.name: bad}})
+    assert e.key == f"classify.{f.name}" and ">= 0" in e.message and str(bad) in e.message
+    assert getattr(config_from_dict({"classify": {f.name: 0}}).classify, f.name) == 0
+
+
+def test_classify_file_for_lrdiag_classify_rejects_negative_thresholds(tmp_path):
+    path = tmp_path / "th.yaml"
+    path.write_text("classify: {noise_snr: -3}\n")
+    with pytest.raises(ConfigError) as info:
+        load_thresholds(path)
+    assert info.value.key == "classify.noise_snr" and info.value.file == str(path)
 
 
 # --- YAML files --------------------------------------------------------------------------------
