@@ -318,7 +318,11 @@ def _parse_learning_rates(v: Any, key: str, ctx: _Context) -> tuple[float, ...]:
     if lo > hi:
         raise ctx.error(f"{key}.min", f"min ({lo:g}) must be <= max ({hi:g})")
     if num == 1 and lo != hi:
-        raise ctx.error(f"{key}.num", "num: 1 includes both ends only when min == max")
+        raise ctx.error(
+            f"{key}.num",
+            f"num: 1 is one learning rate, so min must equal max (got {lo:g} and {hi:g}); "
+            "num >= 2 spans the range",
+        )
     if num > 1 and lo == hi:
         raise ctx.error(f"{key}.num", f"min == max gives {num} equal learning rates; use num: 1")
     return log_spaced(lo, hi, num)

@@ -322,6 +322,8 @@ def _read_npz(path: Path, target: str | None, file: str | None):
         if name not in arrays:
             key = "data.target" if name == target and name != "y" else None
             message = f"{path}: no array {name!r}; arrays: {', '.join(arrays) or 'none'}"
+            if name == "y" and target == "y":
+                message += " (data.target names the target array)"
             if key:
                 raise ConfigError(message, file=file, key=key)
             raise DataError(message)
@@ -354,6 +356,7 @@ def _read_csv(path: Path, target: str | None, file: str | None):
             file=file,
             key="data.target",
         )
+    j = header.index(target)
     values = np.empty((len(rows) - 1, len(header)))
     for r, (line, row) in enumerate(rows[1:]):
         if len(row) != len(header):
@@ -364,10 +367,12 @@ def _read_csv(path: Path, target: str | None, file: str | None):
             except ValueError:
                 values[r, c] = math.nan
             if not math.isfinite(values[r, c]):
+                what = "target column" if c == j else "column"
+                allowed = " (class labels 0..K-1, or real values)" if c == j else ""
                 raise DataError(
-                    f"{path}: line {line}, column {header[c]!r}: {cell!r} is not a finite number"
+                    f"{path}: line {line}, {what} {header[c]!r}: {cell!r} is not a finite "
+                    f"number{allowed}"
                 )
-    j = header.index(target)
     features = tuple(h for i, h in enumerate(header) if i != j)
     return np.delete(values, j, axis=1), values[:, j], features, target
 

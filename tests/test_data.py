@@ -260,6 +260,15 @@ def test_csv_bad_cell_names_file_line_and_column(tmp_path):
     assert str(path) in message and "line 3" in message and "'b'" in message and "oops" in message
 
 
+def test_csv_string_labels_are_named_as_the_target_and_what_it_may_hold(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,cat\n")
+    with pytest.raises(DataError) as info:
+        file_dataset(path)
+    message = str(info.value)
+    assert "line 3, target column 'label': 'cat'" in message and "labels 0..K-1" in message
+
+
 def test_csv_missing_target_lists_columns(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,b,y\n1,2,0\n")
@@ -352,6 +361,7 @@ def test_npz_missing_array_lists_arrays(tmp_path):
     with pytest.raises(DataError) as info:
         file_dataset(tmp_path / "d.npz")
     assert "'y'" in str(info.value) and "X, labels" in str(info.value)
+    assert "data.target" in str(info.value)  # how to name another array
     ds = file_dataset(tmp_path / "d.npz", BCE, target="labels")  # target names the array
     assert ds.Y.shape == (3, 1)
 
