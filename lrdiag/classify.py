@@ -422,7 +422,7 @@ def _level(v: float, scale: float) -> str:
     ln 2 reads "fell from 0.693696 to 0.693168", not "from 0.694 to 0.693"."""
     if v == 0.0 or not (math.isfinite(v) and math.isfinite(scale) and scale > 0.0):
         return _g(v)
-    digits = math.ceil(math.log10(abs(v) / scale)) + 2
+    digits = math.ceil(math.log10(abs(v)) - math.log10(scale)) + 2  # v / scale may underflow
     return f"{v:.{min(max(3, digits), 12)}g}"
 
 

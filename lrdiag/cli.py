@@ -1,8 +1,9 @@
 """Command line: thin click commands, and the one place that maps errors to exit codes.
 
 Exit codes: 0 done; 1 a ``--fail-on`` verdict matched (or a check failed); 2 a bad command
-line, config, data or input file (one line on stderr, no traceback unless ``--traceback``);
-3 an internal error; 130 interrupted (results so far are written, marked incomplete).
+line, config, data or input file, or an experiment too large for memory (one line on stderr, no
+traceback unless ``--traceback``); 3 an internal error; 130 interrupted (results so far are
+written, marked incomplete).
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ class _Lrdiag(_SafeHelp, click.Group):
         except BrokenPipeError:  # stdout's reader left (| head) where a command did not expect it
             _stdout_gone()
             ctx.exit(EXIT_BROKEN_PIPE)
+        except MemoryError:  # an experiment too large for this machine: the input's size
+            _fail(
+                ctx,
+                EXIT_USAGE,
+                "lrdiag: error: out of memory: the experiment is too large for this machine "
+                "(fewer runs, epochs or samples; `lrdiag sweep CONFIG --dry-run` shows its size)",
+            )
         except Exception as exc:  # a bug of ours, not the user's
             _fail(
                 ctx,
@@ -297,8 +305,9 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     if plan.peak_bytes > plan.max_memory:
         click.echo(
             f"lrdiag: warning: the memory budget ({_mib(plan.max_memory)}) is less than "
-            f"training one run needs (~{_mib(plan.peak_bytes)}: {_mib(plan.bytes_per_run)} for "
-            f"its weights, gradients and history, {_mib(plan.fixed_bytes)} of working arrays); "
+            f"training one run at a time needs (~{_mib(plan.peak_bytes)}: "
+            f"{_mib(plan.bytes_per_run)} for its weights, gradients and optimizer state, "
+            f"{_mib(plan.fixed_bytes)} for working arrays and every run's loss history); "
             "training one run at a time anyway",
             err=True,
         )

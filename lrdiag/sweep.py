@@ -49,7 +49,9 @@ class Plan:
     chunk_size: int
     n_chunks: int
     max_memory: int
-    fixed_bytes: int = 0  # working arrays that do not grow with the runs (blocks, per thread)
+    # what does not grow with a chunk's runs: the blocks of the shards trained at once, and the
+    # loss histories of every run of the sweep
+    fixed_bytes: int = 0
 
     @property
     def peak_bytes(self) -> int:
@@ -115,8 +117,9 @@ def plan(
 
     Activations never grow with the number of runs: forward and backward passes go a block
     of runs at a time (``model.run_block``), so they cost a fixed working set per thread, of
-    at least one run's activations. What grows with the runs is their parameters, gradients
-    and optimizer state, and their loss histories.
+    at least one run's activations. What grows with a chunk's runs is their parameters,
+    gradients and optimizer state; the loss histories of every run of the sweep are kept
+    from start to end, whatever the chunks.
     """
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
     threads = threads or default_threads()
@@ -124,7 +127,7 @@ def plan(
     itemsize = np.dtype(cfg.training.dtype).itemsize
     n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
     per_run = itemsize * _ARRAYS_PER_PARAMETER * n_params
-    per_run += 2 * 8 * (cfg.training.epochs + 1)  # loss histories, float64
+    histories = n_runs * (2 if n_val else 1) * 8 * (cfg.training.epochs + 1)  # float64, all runs
     rows = max(n_train, n_val)  # the loss evaluations see every row
     one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
     per_block = model.run_block(sizes, rows, itemsize)
@@ -139,14 +142,13 @@ def plan(
     lo, hi = 1, n_runs  # the largest chunk within the budget (at least one run)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if per_run * mid + working(mid) <= max_memory:
+        if per_run * mid + working(mid) + histories <= max_memory:
             lo = mid
         else:
             hi = mid - 1
     chunk = lo
-    return Plan(
-        n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(working(chunk))
-    )
+    fixed = working(chunk) + histories
+    return Plan(n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(fixed))
 
 
 def epoch_orders(n: int, epochs: int, seed: int) -> Iterator[np.ndarray]:

@@ -776,6 +776,13 @@ def test_reason_levels_show_the_change_when_the_range_is_small_next_to_the_loss(
     )
 
 
+def test_reason_levels_across_hundreds_of_orders_of_magnitude():
+    """A level whose ratio to the range underflows (4.7e-222 next to a range of 1.9e102) is
+    still printed: found by hypothesis on a two-point JSON log."""
+    v = classify([1.8967617421916347e102, 4.68562407581439e-222])
+    assert "1.9e+102" in v.reason and "4.69e-222" in v.reason, v.reason
+
+
 def test_reason_counts_one_epoch_in_the_singular():
     v = classify([0.5, 0.7])
     assert "the median of the last 1 epoch (0.7)" in v.reason, v.reason

@@ -663,6 +663,20 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback)
         assert one_line(result.stderr) == last
 
 
+def test_running_out_of_memory_is_the_input_s_size_not_a_bug(tmp_path, monkeypatch):
+    """A grid too large for the machine (MemoryError building or writing it) is exit 2 with
+    what to do, not exit 3 'a bug in lrdiag'."""
+
+    def too_large(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(lrdiag.results, "document", too_large)
+    result = sweep(write_config(tmp_path), "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    line = one_line(result.stderr)
+    assert line.startswith("lrdiag: error: out of memory") and "--dry-run" in line
+
+
 # --------------------------------------------------------------------------- terminal output
 
 
