@@ -430,6 +430,12 @@ def _epochs(k: int) -> str:
     return f"{k} epoch" if k == 1 else f"{k} epochs"
 
 
+def _over(n_points: int) -> str:
+    """The span of a curve of ``n_points`` values, epoch 0 to epoch n - 1: a sweep of 100
+    epochs has 101 values (the loss at init, then after each epoch) and spans 100 epochs."""
+    return f"over {_epochs(n_points - 1)}" if n_points > 1 else "at its only point"
+
+
 def _pct(v: float) -> str:
     """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
     p = 100.0 * v
@@ -705,7 +711,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
             s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
         return s
     if rule == "constant":
-        return f"plateaued: the loss stays at {_g(ms.initial)} over {_epochs(ms.n_points)}"
+        return f"plateaued: the loss stays at {_g(ms.initial)} {_over(ms.n_points)}"
     if rule == "above_initial":
         return (
             f"diverging: the median of the last {_epochs(ms.level_n)} ({lv(ms.final_level)}) sits "
@@ -736,19 +742,19 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
         )
     if rule == "noise":
         return (
-            f"plateaued: net progress over {_epochs(ms.n_points)} ({lv(ms.initial)} to "
+            f"plateaued: net progress {_over(ms.n_points)} ({lv(ms.initial)} to "
             f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
             f"({_g(ms.noise)})"
         )
     if rule == "range":
         return (
-            f"plateaued: only {_pct(met['progress'])} net progress over {_epochs(ms.n_points)} "
+            f"plateaued: only {_pct(met['progress'])} net progress {_over(ms.n_points)} "
             f"relative to the curve's range ({lv(ms.initial)} to {lv(ms.final_level)})"
         )
     if rule == "floor":
         return (
             f"plateaued: only {_pct(met['floor_progress'] or 0.0)} of the way from the initial "
-            f"loss {lv(ms.initial)} to 0 over {_epochs(ms.n_points)} (final level "
+            f"loss {lv(ms.initial)} to 0 {_over(ms.n_points)} (final level "
             f"{lv(ms.final_level)})"
         )
     s = (

@@ -786,7 +786,16 @@ def test_reason_levels_across_hundreds_of_orders_of_magnitude():
 def test_reason_counts_one_epoch_in_the_singular():
     v = classify([0.5, 0.7])
     assert "the median of the last 1 epoch (0.7)" in v.reason, v.reason
-    assert "over 1 epoch;" in classify([0.7]).reason
+    assert "over 1 epoch;" in classify([0.7, 0.7]).reason  # epoch 0 to epoch 1
+    assert "the loss stays at 0.7 at its only point;" in classify([0.7]).reason
+
+
+def test_reasons_count_the_epochs_a_sweep_trained():
+    """A sweep of 100 epochs has 101 values (loss[0] at init): it spans 100 epochs."""
+    flat = classify(np.full(101, 0.5))
+    assert "over 100 epochs" in flat.reason, flat.reason
+    slow = classify(0.68 - 0.003 * np.linspace(0, 1, 101), loss_name="bce")
+    assert slow.verdict == "plateaued" and "to 0 over 100 epochs" in slow.reason, slow.reason
 
 
 def test_float32_rounding_jitter_is_constant_not_oscillating():
