@@ -296,6 +296,8 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
     budget = engine.parse_memory(max_memory) if max_memory else None
     dataset = load_dataset(cfg.data, cfg.model, file=str(config))
+    for note in dataset.notes:
+        click.echo(f"lrdiag: note: {cfg.data.path}: {note}", err=True)
     # The grid's size from its axes: a dry run of a huge grid must not build a Run for each.
     n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)

@@ -56,6 +56,7 @@ class Dataset:
     n_classes: int | None  # None for regression
     feature_names: tuple[str, ...]
     target_name: str
+    notes: tuple[str, ...] = ()  # worth knowing, not errors (printed on stderr by the CLI)
 
 
 # --- synthetic generators ----------------------------------------------------------------------
@@ -189,7 +190,8 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
         std = np.where(std > 0, std, 1.0)  # a constant feature is centred, not scaled
         X = (X - mean) / std
         X_val = None if X_val is None else (X_val - mean) / std
-    return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name)
+    notes = _absent_classes(t, labels, k, model) if data.kind == "file" else ()
+    return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name, notes)
 
 
 def validation_size(n: int, split: float, file: str | None = None) -> int:
@@ -268,6 +270,29 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
     else:
         Y = np.eye(k)[labels]
     return Y, k
+
+
+def _absent_classes(t, labels, k, model: ModelConfig) -> tuple[str, ...]:
+    """A note when a label column leaves classes out: labels index the outputs from 0 (as in
+    PyTorch), so labels 1..K train K+1 outputs, one never a target, and chance is ln(K+1)."""
+    if labels is None or t.shape[1] != 1 or model.loss == "bce" or k <= 2:
+        return ()  # one-hot rows say their width; two classes train one 0/1 output
+    present = np.unique(labels)
+    if len(present) == k:
+        return ()
+    first = int(present[0])
+    if len(present) >= 2 and len(present) == k - first:  # labels p..K-1: counted from p
+        return (
+            f"the labels run {first}..{k - 1}, so {k} outputs are trained and "
+            f"class{'es' * (first > 1)} {_label_values(np.arange(first))} never "
+            f"occur{'s' * (first == 1)} (labels index the outputs from 0); subtract "
+            f"{first} for {len(present)} classes",
+        )
+    absent = np.setdiff1d(np.arange(k), present)
+    return (
+        f"{len(absent)} of the {k} classes (labels 0..{k - 1}) never occur: "
+        f"{_label_values(absent)}",
+    )
 
 
 def _label_values(values: np.ndarray) -> str:

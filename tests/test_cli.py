@@ -663,6 +663,23 @@ def test_an_internal_error_exits_3_in_one_line(tmp_path, monkeypatch, traceback)
         assert one_line(result.stderr) == last
 
 
+def test_labels_counted_from_1_are_noted_on_stderr(tmp_path):
+    """Labels 1..3 train 4 outputs: said on stderr (stdout stays the JSON document)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", X=rng.normal(size=(30, 2)), y=1 + np.arange(30) % 3)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {kind: file, path: d.npz}\n"
+        "model: {hidden: [4], output: softmax, loss: cross_entropy}\n"
+        "training: {epochs: 2}\nsweep: {learning_rates: [0.1]}\n"
+    )
+    result = sweep(config, "-o", tmp_path / "out", "--json", "--no-plots")
+    assert result.exit_code == 0, result.stderr
+    assert strict_loads(result.stdout)["runs"][0]["verdict"]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("lrdiag: note: ") and "d.npz" in line and "class 0 never occurs" in line
+
+
 def test_running_out_of_memory_is_the_input_s_size_not_a_bug(tmp_path, monkeypatch):
     """A grid too large for the machine (MemoryError building or writing it) is exit 2 with
     what to do, not exit 3 'a bug in lrdiag'."""

@@ -311,6 +311,41 @@ def test_npz_one_hot_width_counts_an_absent_class(tmp_path):
     assert file_dataset(tmp_path / "d.npz").Y.shape == (3, 4)
 
 
+@pytest.mark.parametrize(
+    "labels, model, words",
+    [
+        ([1, 2, 3, 1, 2, 3], CE, ["labels run 1..3", "4 outputs", "class 0 never occurs",
+                                  "subtract 1 for 3 classes"]),
+        ([2, 3, 4, 2, 3, 4], MSE, ["labels run 2..4", "5 outputs", "classes 0, 1 never occur",
+                                   "subtract 2 for 3 classes"]),
+        ([0, 2, 5, 0, 2, 5], CE, ["3 of the 6 classes", "never occur: 1, 3, 4"]),
+    ],
+)  # fmt: skip
+def test_labels_that_leave_classes_out_are_noted(tmp_path, labels, model, words):
+    """Labels index the outputs from 0 (as PyTorch's cross-entropy takes them): labels 1..3
+    train 4 outputs, one never a target. Worth a note (chance is then ln 4, not ln 3)."""
+    np.savez(tmp_path / "d.npz", X=np.zeros((6, 2)), y=np.array(labels))
+    ds = file_dataset(tmp_path / "d.npz", model)
+    assert ds.Y.shape == (6, max(labels) + 1)
+    (note,) = ds.notes
+    assert all(w in note for w in words), note
+
+
+@pytest.mark.parametrize(
+    "y, model",
+    [
+        (np.array([0, 1, 2, 1]), CE),  # every class present
+        (np.eye(4)[[0, 1, 2, 1]], CE),  # one-hot rows say their width
+        (np.array([1, 1, 0, 1]), BCE),
+        (np.array([1, 1, 1, 1]), MSE),  # two classes (or one): a single 0/1 output
+    ],
+)
+def test_no_note_when_the_labels_fill_the_outputs(tmp_path, y, model):
+    np.savez(tmp_path / "d.npz", X=np.zeros((4, 2)), y=y)
+    assert file_dataset(tmp_path / "d.npz", model).notes == ()
+    assert dataset(kind="blobs", n_classes=3, n_samples=30).notes == ()
+
+
 def test_npz_bce_and_bad_labels(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.zeros((4, 2)), y=np.array([0, 1, 1, 0]))
     ds = file_dataset(tmp_path / "d.npz", BCE)
