@@ -295,6 +295,8 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     if dtype:
         cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
     budget = engine.parse_memory(max_memory) if max_memory else None
+    for note in cfg.notes:
+        click.echo(f"lrdiag: note: {config}: {note}", err=True)
     dataset = load_dataset(cfg.data, cfg.model, file=str(config))
     for note in dataset.notes:
         click.echo(f"lrdiag: note: {cfg.data.path}: {note}", err=True)

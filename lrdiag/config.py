@@ -161,6 +161,8 @@ class Config:
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     source: str | None = None  # the config file, if any (not a config key)
+    # worth knowing, not errors (printed on stderr by the CLI; not a config key)
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 # The table of sections: top-level key -> dataclass. Add a section here (and on Config).
@@ -219,7 +221,19 @@ def config_from_dict(
     name = _parse_name(d.get("name", default_name), ctx)
     cfg = Config(name=name, **sections, source=file)
     _check_across(cfg, ctx)
-    return cfg
+    return dataclasses.replace(cfg, notes=_notes(cfg, d))
+
+
+def _notes(cfg: Config, d: Mapping) -> tuple[str, ...]:
+    """Options given that this config does not use (allowed: the issue's own example sets
+    momentum beside optimizer: sgd), so that a user who meant them to act hears of it."""
+    training = d.get("training") or {}
+    if "momentum" in training and cfg.training.optimizer != "momentum":
+        return (
+            f"training.momentum ({cfg.training.momentum:g}) is unused with optimizer: "
+            f"{cfg.training.optimizer} (set optimizer: momentum to use it)",
+        )
+    return ()
 
 
 def config_to_dict(cfg: Config) -> dict:

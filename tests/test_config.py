@@ -601,3 +601,24 @@ def test_stability_errors_name_the_key(tmp_path):
         load_config(write(tmp_path, "stability: {track_every: 0}\n"))
     with pytest.raises(ConfigError, match=r"stability\.sharpness.*auto, on, off"):
         load_config(write(tmp_path, "stability: {sharpness: sometimes}\n"))
+
+
+@pytest.mark.parametrize(
+    "training, noted",
+    [
+        ({"optimizer": "sgd", "momentum": 0.9}, True),  # the issue's own example does this
+        ({"momentum": 0.5}, True),  # sgd by default
+        ({"optimizer": "momentum", "momentum": 0.9}, False),
+        ({"optimizer": "momentum"}, False),
+        ({"optimizer": "sgd"}, False),
+    ],
+)
+def test_momentum_beside_sgd_is_noted_not_an_error(training, noted):
+    cfg = C.config_from_dict({"training": training})
+    if noted:
+        (note,) = cfg.notes
+        assert "training.momentum" in note and "unused" in note and "optimizer: momentum" in note
+    else:
+        assert cfg.notes == ()
+    # a note is not part of the config: it round-trips to an equal Config
+    assert C.config_from_dict(C.config_to_dict(cfg)) == cfg
