@@ -34,6 +34,14 @@ alternation (share of direction changes in the final window), turning_z (the sam
 noise, in std devs), swing (median step / R), decline (fall across the final window / R),
 spike_epoch, spike_height (/ R), chance (the chance loss, if known), floor_progress (share of the
 way to zero, for a known loss) and overfit_rise (validation rise since its best / its R).
+The ``*_epoch`` metrics are always indices into the curve (0-based), whatever its x-axis.
+
+The reason names positions on the curve's x-axis when one is given (``x``, ``x_name``: the
+steps or epochs a log's values were logged at): "a transient spike at step 600". Without one,
+value k is epoch k, as in a sweep (value 0 is the loss at init). Counts of values ("the last 10
+epochs", "over 100 epochs") are counted in units of the axis when its values are consecutive
+(epoch 0, 1, 2, ...: a Keras log); otherwise they say "values" and give the span they cover
+("the last 10 values (steps 4100-5000)", "over steps 0-5000").
 """
 
 from __future__ import annotations
@@ -426,14 +434,67 @@ def _level(v: float, scale: float) -> str:
     return f"{v:.{min(max(3, digits), 12)}g}"
 
 
-def _epochs(k: int) -> str:
-    return f"{k} epoch" if k == 1 else f"{k} epochs"
+@dataclass(frozen=True)
+class _Axis:
+    """How a reason names positions and counts of values on the curve's x-axis."""
+
+    x: np.ndarray | None  # the position of each value (None: its index)
+    name: str  # "epoch", "step", ...
+    consecutive: bool  # positions go up by 1, so a count of values is a count of `name`s
+
+    def at(self, k: int) -> str:
+        """Value k's position: "epoch 6", "step 600"."""
+        return f"{self.name} {k if self.x is None else _num(self.x[k])}"
+
+    def span(self, first: int, last: int) -> str:
+        """Positions of values first..last: "steps 0-5000"."""
+        return f"{self.name}s {_num(self.x[first])}-{_num(self.x[last])}"
+
+    def last(self, k: int, epochs: np.ndarray, level: str | None = None) -> str:
+        """The last k finite values (``epochs``: the indices of the finite values), with a
+        level in parentheses if given: "the last 10 epochs (0.3)", "the last 10 values (0.3,
+        steps 4100-5000)"."""
+        if self.consecutive:
+            return f"the last {_count(k, self.name)}" + (f" ({level})" if level else "")
+        where = self.span(int(epochs[-k]), int(epochs[-1]))
+        return f"the last {_count(k, 'value')} ({level + ', ' if level else ''}{where})"
+
+    def over(self, n_points: int) -> str:
+        """The span of a curve of ``n_points`` values: from epoch 0 to epoch n - 1 when value k
+        is epoch k (a sweep of 100 epochs has 101 values, the loss at init, then after each
+        epoch, and spans 100 epochs), else "over steps 0-5000"."""
+        if n_points <= 1:
+            return "at its only point"
+        if self.consecutive:
+            return f"over {_count(n_points - 1, self.name)}"
+        return f"over {self.span(0, n_points - 1)}"
 
 
-def _over(n_points: int) -> str:
-    """The span of a curve of ``n_points`` values, epoch 0 to epoch n - 1: a sweep of 100
-    epochs has 101 values (the loss at init, then after each epoch) and spans 100 epochs."""
-    return f"over {_epochs(n_points - 1)}" if n_points > 1 else "at its only point"
+def _count(k: int, unit: str) -> str:
+    return f"{k} {unit}" if k == 1 else f"{k} {unit}s"
+
+
+def _num(v: float) -> str:
+    """A position: whole numbers without ".0", others (fractional epochs) with a few significant
+    digits (more for large values, so 12345.67 does not read 1.235e+04)."""
+    v = float(v)
+    if v == round(v) and abs(v) < 1e15:
+        return str(int(v))
+    digits = max(4, int(math.log10(abs(v))) + 3) if v else 4
+    return f"{v:.{digits}g}"
+
+
+def _axis(x, x_name: str, n: int) -> _Axis:
+    if not isinstance(x_name, str) or not x_name:
+        raise ValueError(f"x_name must be a non-empty string, got {x_name!r}")
+    if x is None:
+        return _Axis(None, x_name, True)
+    pos = np.asarray(x, dtype=float).reshape(-1)
+    if pos.size != n:
+        raise ValueError(f"x must have one position per value: {pos.size} for {n} values")
+    if not np.isfinite(pos).all() or (np.diff(pos) <= 0).any():
+        raise ValueError("x must be finite and strictly increasing")
+    return _Axis(pos, x_name, bool((np.diff(pos) == 1.0).all()))
 
 
 def _pct(v: float) -> str:
@@ -463,22 +524,29 @@ def classify(
     n_classes: int | None = None,
     loss_name: str | None = None,
     train_curve=None,
+    x=None,
+    x_name: str = "epoch",
 ) -> Verdict:
-    """Classify one loss curve (index = epoch, ``curve[0]`` = loss at initialisation).
+    """Classify one loss curve (by default index = epoch, ``curve[0]`` = loss at initialisation).
 
     Non-finite values at the end mean the run diverged; isolated non-finite values in the middle
     are treated as missing. ``loss_name`` ("bce", "cross_entropy", "mse" or None) and
     ``n_classes`` give the chance loss for ``stuck_at_chance``; ``train_curve`` is the training
-    curve when ``curve`` is a validation curve (for ``overfitting``).
+    curve when ``curve`` is a validation curve (for ``overfitting``). ``x`` (finite, strictly
+    increasing, one per value) is where each value was logged, on an axis named ``x_name``
+    ("step", "epoch"): the reason names positions by it ("at step 600"); without it value k is
+    ``x_name`` k. The axis changes the reason's wording only: verdict, flags and metrics (whose
+    ``*_epoch`` entries stay indices into ``curve``) are the same with or without it.
     """
     th = thresholds
     if loss_name is not None and loss_name not in LOSS_NAMES:
         raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
+    axis = _axis(x, x_name, np.asarray(curve, dtype=float).size)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf differences are fine
-        return _classify(curve, th, n_classes, loss_name, train_curve)
+        return _classify(curve, th, n_classes, loss_name, train_curve, axis)
 
 
-def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve) -> Verdict:
+def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
     raw = np.asarray(curve, dtype=float).reshape(-1)
@@ -516,7 +584,7 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve) -> Verdi
         flags.add("borderline")
     overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
     metrics = {**base, **_metrics(ms, epochs, loss_name, spike, overfit)}
-    reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike)
+    reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike, axis)
     if n < th.short_curve:
         reason += f"; borderline, with only {n} point{'s' if n != 1 else ''}"
     elif few_turns:
@@ -696,25 +764,24 @@ def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, floa
     }
 
 
-def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
-    w = ms.window
-    tail = f"the last {_epochs(w)}"
+def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> str:
+    tail = axis.last(ms.window, epochs)
 
     def lv(v: float) -> str:
         return _level(v, ms.range_)
 
     if rule == "nonfinite":
         last = met["last_finite"]
-        s = f"diverged: loss became non-finite at epoch {ms.diverged_epoch}"
+        s = f"diverged: loss became non-finite at {axis.at(ms.diverged_epoch)}"
         s += f" (last finite {lv(last)})" if last is not None else ""
         if "late_blowup" in flags:
             s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
         return s
     if rule == "constant":
-        return f"plateaued: the loss stays at {_g(ms.initial)} {_over(ms.n_points)}"
+        return f"plateaued: the loss stays at {_g(ms.initial)} {axis.over(ms.n_points)}"
     if rule == "above_initial":
         return (
-            f"diverging: the median of the last {_epochs(ms.level_n)} ({lv(ms.final_level)}) sits "
+            f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "
             f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
         )
     if rule == "geometric":
@@ -725,9 +792,9 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
     if rule == "blowup":
         lost = 1.0 - (met["kept"] or 0.0)
         return (
-            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by epoch "
-            f"{met['best_epoch']}, then rose to {lv(ms.final_level)} and stayed there, losing "
-            f"{_pct(lost)} of its progress"
+            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and stayed there, "
+            f"losing {_pct(lost)} of its progress"
         )
     if rule == "alternating":
         return (
@@ -742,19 +809,19 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
         )
     if rule == "noise":
         return (
-            f"plateaued: net progress {_over(ms.n_points)} ({lv(ms.initial)} to "
+            f"plateaued: net progress {axis.over(ms.n_points)} ({lv(ms.initial)} to "
             f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
             f"({_g(ms.noise)})"
         )
     if rule == "range":
         return (
-            f"plateaued: only {_pct(met['progress'])} net progress {_over(ms.n_points)} "
+            f"plateaued: only {_pct(met['progress'])} net progress {axis.over(ms.n_points)} "
             f"relative to the curve's range ({lv(ms.initial)} to {lv(ms.final_level)})"
         )
     if rule == "floor":
         return (
             f"plateaued: only {_pct(met['floor_progress'] or 0.0)} of the way from the initial "
-            f"loss {lv(ms.initial)} to 0 {_over(ms.n_points)} (final level "
+            f"loss {lv(ms.initial)} to 0 {axis.over(ms.n_points)} (final level "
             f"{lv(ms.final_level)})"
         )
     s = (
@@ -766,11 +833,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
         _, _, low, settled = spike
         if settled > low + th.noise_snr * ms.noise:  # back down, but not all the way
             extras.append(
-                f"a spike at epoch {met['spike_epoch']} after which it settled at {lv(settled)}, "
-                f"above its low of {lv(low)} before the spike"
+                f"a spike at {axis.at(met['spike_epoch'])} after which it settled at "
+                f"{lv(settled)}, above its low of {lv(low)} before the spike"
             )
         else:
-            extras.append(f"a transient spike at epoch {met['spike_epoch']} that recovered")
+            extras.append(f"a transient spike at {axis.at(met['spike_epoch'])} that recovered")
     if "edge_of_stability" in flags:
         extras.append(
             f"steps alternating in direction {_pct(ms.alternation)} of the time on a falling trend"
@@ -779,8 +846,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike) -> str:
         extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
     if "overfitting" in flags:
         extras.append(
-            f"the loss up {_pct(met['overfit_rise'])} of its range since its best at epoch "
-            f"{met['best_epoch']} while the training loss kept falling (overfitting)"
+            f"the loss up {_pct(met['overfit_rise'])} of its range since its best at "
+            f"{axis.at(met['best_epoch'])} while the training loss kept falling (overfitting)"
         )
     if extras:
         s += ", with " + (extras[0] if len(extras) == 1 else ", ".join(extras[:-1]))

@@ -23,6 +23,17 @@ Everywhere: blank lines and lines starting with ``#`` are skipped (outside JSON)
 columns between validations with ``validation_freq`` > 1), is a missing value (the row is
 skipped for that curve). A curve is indexed by its own values in row order.
 
+A curve's x-axis, which its reason names positions by ("a transient spike at step 600"), is an
+index column's values at the curve's rows, when all of them are there and strictly increasing:
+an epoch column holding whole numbers (one value per epoch: Keras ``CSVLogger``, Lightning's
+``val_loss`` and ``train_loss_epoch``, Hugging Face's per-epoch ``eval_loss``), else a step
+column (``step``, ``global step``, ``iteration``, ...: TensorBoard's exports, Lightning's
+per-step losses, Hugging Face's training loss and per-step evaluations, whose epochs are
+fractions: a step is exact where a fraction is rounded), else an epoch column of fractions, else
+none. Wall-time columns never are. Without one (plain text, a JSON list, a Keras
+``history.history``, a log whose steps restart), value k is epoch k; so it is in an lrdiag
+results.json, where ``loss[k]`` is the loss after epoch k.
+
 Curves: the ``--column`` names given, else every column whose name contains "loss" (any case),
 else the single numeric column that is not an epoch/step/time column, nor a metric where higher
 is better (accuracy, AUC, F1, ...) or the learning rate: judged as a loss, a rising accuracy
@@ -95,6 +106,11 @@ VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test
 TRAIN_WORDS = frozenset({"train", "training"})
 # Index columns whose value lines a training curve up with a validation curve, finest first.
 ALIGN_KEYS = ("step", "global step", "iteration", "epoch")
+# Index columns a curve's positions are named by (see the module's docstring): x_name -> names.
+AXIS_NAMES = {
+    "epoch": frozenset({"epoch", "epochs"}),
+    "step": frozenset({"step", "steps", "global step", "iteration", "iterations", "iter", "batch"}),
+}
 
 _DELIMITERS = (",", "\t", ";")
 # Cells that mean "not logged on this row" (Keras CSVLogger writes NA), compared upper-case.
@@ -108,6 +124,8 @@ class Curve:
     values: np.ndarray  # float64; NaN/inf as logged, missing values left out
     train: np.ndarray | None = None  # for a validation curve: its training curve, lined up
     train_name: str | None = None
+    x: np.ndarray | None = None  # the step or epoch each value was logged at (None: its index)
+    x_name: str | None = None  # "step" or "epoch" (None: no axis; value k reads as epoch k)
 
 
 @dataclass(frozen=True)
@@ -511,11 +529,13 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
             n_classes = int(round(math.exp(chance)))  # the sweep's chance loss is ln K
         label = _run_label(r)
         loss = _results_curve(r.get("loss"), source, f"run {r.get('id')} loss")
-        if "loss" in wanted and loss is not None:
-            curves.append(Curve(f"run {r.get('id')} ({label})", loss))
+        if "loss" in wanted and loss is not None:  # loss[k]: after epoch k
+            curves.append(Curve(f"run {r.get('id')} ({label})", loss, x_name="epoch"))
         val = _results_curve(r.get("val_loss"), source, f"run {r.get('id')} val_loss")
         if "val_loss" in wanted and val is not None:
-            curves.append(Curve(f"run {r.get('id')} val ({label})", val, loss, "loss"))
+            curves.append(
+                Curve(f"run {r.get('id')} val ({label})", val, loss, "loss", x_name="epoch")
+            )
     k = data.get("n_classes")
     if n_classes is None and data.get("kind") != "file" and type(k) is int and k >= 2:
         n_classes = k
@@ -617,12 +637,36 @@ def _curves(table: _Table, wanted: Sequence[str]) -> LossLog:
     chosen = _select(table, wanted)
     curves = []
     for c in chosen:
+        x, x_name = _axis(c, table)
         partner = _training_partner(c, table)
-        if partner is None:
-            curves.append(Curve(c.name, c.values))
-        else:
-            curves.append(Curve(c.name, c.values, _lined_up(partner, c, table), partner.name))
+        train = None if partner is None else _lined_up(partner, c, table)
+        name = None if partner is None else partner.name
+        curves.append(Curve(c.name, c.values, train, name, x, x_name))
     return LossLog(table.source, table.format, tuple(c.name for c in table.columns), tuple(curves))
+
+
+def _axis(col: _Column, table: _Table) -> tuple[np.ndarray | None, str | None]:
+    """The x-axis col was logged against, and its name: an index column's values at col's rows,
+    when all there and strictly increasing; an epoch column of whole numbers first, then a step
+    column, then an epoch column of fractions (see the module's docstring)."""
+    if not table.shared_rows:
+        return None, None
+    found: dict[str, list[np.ndarray]] = {kind: [] for kind in AXIS_NAMES}
+    for c in table.columns:
+        key = " ".join(_words(c.name))
+        kind = next((k for k, names in AXIS_NAMES.items() if key in names), None)
+        if kind is None or c is col or not c.numeric:
+            continue
+        full = np.full(table.n_rows, np.nan)
+        full[c.rows] = c.values
+        x = full[col.rows]
+        if np.isfinite(x).all() and (np.diff(x) > 0).all():
+            found[kind].append(x)
+    whole = [x for x in found["epoch"] if (x == np.round(x)).all()]
+    for x, kind in ((whole, "epoch"), (found["step"], "step"), (found["epoch"], "epoch")):
+        if x:
+            return x[0], kind
+    return None, None
 
 
 def _training_partner(col: _Column, table: _Table) -> _Column | None:
@@ -694,17 +738,27 @@ def judge(
     """The ``lrdiag classify`` document of one log::
 
         {"file", "format", "loss", "classes",
-         "curves": [{"name", "verdict", "reason", "flags", "metrics", "train_curve"}]}
+         "curves": [{"name", "verdict", "reason", "flags", "metrics", "train_curve", "x"}]}
 
     ``thresholds``, ``n_classes`` and ``loss_name`` override those an lrdiag results.json
-    carries; ``train_curve`` names the training curve a validation curve was judged with.
+    carries; ``train_curve`` names the training curve a validation curve was judged with; ``x``
+    the axis the reason names positions on ("step", "epoch", or None: value k reads as epoch k).
+    The metrics' ``*_epoch`` entries are indices into the curve's values, whatever the axis.
     """
     th = thresholds or log.thresholds or Thresholds()
     k = n_classes if n_classes is not None else log.n_classes
     loss = loss_name if loss_name is not None else log.loss_name
     rows = []
     for c in log.curves:
-        v = classify(c.values, th, n_classes=k, loss_name=loss, train_curve=c.train)
+        v = classify(
+            c.values,
+            th,
+            n_classes=k,
+            loss_name=loss,
+            train_curve=c.train,
+            x=c.x,
+            x_name=c.x_name or "epoch",
+        )
         rows.append(
             {
                 "name": c.name,
@@ -713,6 +767,7 @@ def judge(
                 "flags": list(v.flags),
                 "metrics": dict(v.metrics),
                 "train_curve": c.train_name,
+                "x": c.x_name,
             }
         )
     return {"file": log.source, "format": log.format, "loss": loss, "classes": k, "curves": rows}

@@ -811,3 +811,95 @@ def test_float32_rounding_jitter_is_constant_not_oscillating():
         assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
     # a real fall, 1e-4 of the value over the curve, is still measured
     assert classify(float(at) * (1 - 1e-4 * np.linspace(0, 1, 60))).verdict == "converging"
+
+
+# --------------------------------------------------------------------------------------------
+# The x-axis: where a log's values were logged (steps, epochs) names positions in the reason
+
+
+def test_reason_names_the_step_a_spike_was_logged_at():
+    """A spike at value 7 of a curve logged every 100 steps from step 0 is at step 700."""
+    y = cv.spike_then_recover(100, spike_at=7)
+    v = judge(y, x=100.0 * np.arange(100), x_name="step")
+    assert v.metrics["spike_epoch"] == 7  # metrics stay indices into the curve
+    assert "a transient spike at step 700 that recovered" in v.reason
+    assert "epoch" not in v.reason
+
+
+def test_reason_names_the_step_a_run_became_non_finite_at():
+    y = cv.with_nan_tail(cv.exp_decay(50), 42)  # values 42.. are NaN: the 43rd value, step 4200
+    v = judge(y, x=100.0 * np.arange(50), x_name="step")
+    assert v.metrics["diverged_epoch"] == 42
+    assert "non-finite at step 4200 " in v.reason
+
+
+def test_counts_on_a_step_axis_say_values_and_the_steps_they_span():
+    """Steps 0, 10, ..., 1990: the final window of 40 values (20% of 200) spans steps 1600-1990;
+    the whole curve spans steps 0-1990, not "199 epochs"."""
+    x = 10.0 * np.arange(200)
+    v = judge(cv.bounce(200), x=x, x_name="step")
+    assert v.verdict == "oscillating"
+    assert "over the last 40 values (steps 1600-1990) the loss changed direction" in v.reason
+    v = judge(cv.flat(200, 1.0, noise=0.01), x=x, x_name="step")
+    assert v.verdict == "plateaued"
+    assert "net progress over steps 0-1990 " in v.reason
+    # up from 1 to 2 for the last 20 values: the final level is the median of the last 20 values
+    # (10% of 200), all 2, logged at steps 1800-1990
+    v = judge(np.r_[np.full(180, 1.0), np.full(20, 2.0)], x=x, x_name="step")
+    assert v.verdict == "diverging"
+    assert "the median of the last 20 values (2, steps 1800-1990) sits above" in v.reason
+
+
+def test_consecutive_epochs_keep_the_epoch_wording():
+    """Epochs 0..n-1 (a Keras CSVLogger log) read exactly as the index does; epochs 1..n count
+    the same, and name each position one higher."""
+    for y in (cv.bounce(60), cv.flat(100, 1.0, noise=0.01), cv.spike_then_recover(100)):
+        plain = judge(y)
+        assert judge(y, x=np.arange(y.size), x_name="epoch").reason == plain.reason
+        assert "over the last" not in plain.reason or "epochs the loss" in plain.reason
+    v = judge(cv.spike_then_recover(100, spike_at=7), x=np.arange(1, 101), x_name="epoch")
+    assert "spike at epoch 8 " in v.reason
+    v = judge(cv.flat(100, 1.0, noise=0.01), x=np.arange(1, 101), x_name="epoch")
+    assert "over 99 epochs" in v.reason
+
+
+def test_fractional_epochs_are_printed_with_a_few_digits():
+    x = np.arange(100) / 3.0  # epoch 7/3 = 2.333...
+    v = judge(cv.spike_then_recover(100, spike_at=7), x=x, x_name="epoch")
+    assert "a transient spike at epoch 2.333 that recovered" in v.reason
+    v = judge(cv.flat(100, 1.0, noise=0.01), x=x + 1000.0, x_name="epoch")
+    assert "over epochs 1000-1033 " in v.reason  # whole ones without ".0"
+
+
+def test_the_axis_changes_the_wording_only():
+    """Verdict, flags and metrics are the same with any axis, on every kind of curve."""
+    shapes = [
+        cv.exp_decay(100, noise=0.05),
+        cv.bounce(60),
+        cv.spike_then_recover(100),
+        cv.learn_then_jump(100),
+        cv.with_nan_tail(cv.exp_decay(100), 70),
+        cv.flat(100, math.log(2), noise=1e-4),
+        cv.minibatch(1500, seed=3),
+        np.array([1.0, 0.5]),
+    ]
+    for y in shapes:
+        plain = judge(y, loss_name="bce")
+        for x, name in ((50.0 * np.arange(y.size) + 7, "step"), (np.arange(y.size) / 4, "epoch")):
+            v = judge(y, loss_name="bce", x=x, x_name=name)
+            assert (v.verdict, v.flags, v.metrics) == (plain.verdict, plain.flags, plain.metrics)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (np.arange(5), "one position per value: 5 for 6 values"),
+        ([0, 1, 2, 2, 3, 4], "strictly increasing"),
+        ([0, 1, 2, np.nan, 3, 4], "finite"),
+    ],
+)
+def test_a_bad_axis_is_an_error(x, match):
+    with pytest.raises(ValueError, match=match):
+        classify(np.linspace(1, 0.5, 6), x=x, x_name="step")
+    with pytest.raises(ValueError, match="x_name"):
+        classify(np.linspace(1, 0.5, 6), x_name="")

@@ -205,6 +205,83 @@ def test_empty_cells_are_skipped_not_non_finite(tmp_path):
     assert doc["curves"][0]["metrics"]["n_points"] == 40
 
 
+# --------------------------------------------------------------------------- positions in reasons
+# Reasons name positions as the log does: the step or epoch the value was logged at.
+
+
+def test_tensorboard_export_spike_named_by_its_step(tmp_path):
+    """TensorBoard's scalar export, steps 0, 100, ..., 2900: a decay with one value lifted by
+    1.0 at step 1000 (the 11th value, index 10), back on the decay right after."""
+    k = np.arange(30)
+    y = 0.2 + 1.8 * 0.85**k
+    y[10] += 1.0
+    lines = ["Wall time,Step,Value"]
+    lines += [f"{1700000000.0 + 12.625 * i!r},{100 * i},{float(v)!r}" for i, v in enumerate(y)]
+    (tmp_path / "run-train-tag-loss.csv").write_text("\n".join(lines) + "\n")
+    (c,) = judged(tmp_path / "run-train-tag-loss.csv")["curves"]
+    assert (c["verdict"], c["flags"], c["x"]) == ("converging", ["early_spike"], "step")
+    assert c["metrics"]["spike_epoch"] == 10  # the metric is the index
+    assert "a transient spike at step 1000 that recovered" in c["reason"]
+
+
+def test_lightning_metrics_csv_best_epoch_named_by_its_epoch(tmp_path):
+    """Lightning's CSVLogger (keys sorted, empty cells): 30 epochs of 20 steps,
+    log_every_n_steps=5, check_val_every_n_epoch=2 (validation after epochs 1, 3, ..., 29).
+    train_loss_step is logged every 5th step, with 1.5 added at step 204; train_loss_epoch and
+    val_loss on rows of their own at each epoch's end. val_loss is lowest at its 5th value
+    (index 4: epoch 9), then climbs by 0.02 a validation while training keeps falling."""
+    val = [1.0, 0.7, 0.52, 0.42, 0.36, 0.38, 0.4, 0.42, 0.44, 0.46, 0.48, 0.5, 0.52, 0.54, 0.56]
+
+    def train(s):
+        return 0.1 + 2.0 / (1 + s / 40)
+
+    rows = ["epoch,step,train_loss_epoch,train_loss_step,val_loss"]
+    for e in range(30):
+        steps = range(20 * e, 20 * e + 20)
+        rows += [f"{e},{s},,{train(s) + 1.5 * (s == 204)!r}," for s in steps if (s + 1) % 5 == 0]
+        if (e + 1) % 2 == 0:
+            rows.append(f"{e},{steps[-1]},,,{val[(e - 1) // 2]!r}")
+        rows.append(f"{e},{steps[-1]},{float(np.mean([train(s) for s in steps]))!r},,")
+    (tmp_path / "metrics.csv").write_text("\n".join(rows) + "\n")
+    by_name = {c["name"]: c for c in judged(tmp_path / "metrics.csv")["curves"]}
+    v = by_name["val_loss"]
+    assert (v["x"], v["train_curve"], v["flags"]) == ("epoch", "train_loss_epoch", ["overfitting"])
+    # the best level, the lowest rolling median of 3, is first reached centred on index 4
+    assert v["metrics"]["best_epoch"] == 4
+    assert "since its best at epoch 9 while the training loss kept falling" in v["reason"]
+    t = by_name["train_loss_step"]  # steps 4, 9, ..., 204 is the 41st value (index 40)
+    assert (t["x"], t["flags"], t["metrics"]["spike_epoch"]) == ("step", ["early_spike"], 40)
+    assert "a transient spike at step 204 that recovered" in t["reason"]
+    assert by_name["train_loss_epoch"]["x"] == "epoch"
+
+
+def test_keras_csvlogger_wording_unchanged(tmp_path):
+    """Keras's CSVLogger numbers epochs 0, 1, ...: value k is epoch k, as without an axis. The
+    validation loss is lowest at epoch 6 (0.35, with 0.37 before and 0.36 after: the rolling
+    median of 3 first reaches its low of 0.36 centred there), then climbs 0.01 an epoch."""
+    loss = [0.8 * 0.8**e + 0.1 for e in range(20)]
+    val = [0.7, 0.55, 0.46, 0.41, 0.38, 0.37, 0.35] + [0.36 + 0.01 * i for i in range(13)]
+    rows = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    rows += [f"{e},{0.6 + 0.01 * e!r},{loss[e]!r},0.7,{val[e]!r}" for e in range(20)]
+    (tmp_path / "training.log").write_text("\n".join(rows) + "\n")
+    by_name = {c["name"]: c for c in judged(tmp_path / "training.log")["curves"]}
+    v = by_name["val_loss"]
+    assert (v["x"], v["flags"], v["metrics"]["best_epoch"]) == ("epoch", ["overfitting"], 6)
+    assert "since its best at epoch 6 while" in v["reason"]
+    assert v["reason"] == classifier.classify(val, train_curve=loss).reason  # as with no axis
+    assert by_name["loss"]["reason"] == classifier.classify(loss).reason
+
+
+def test_jsonl_records_non_finite_named_by_its_step(tmp_path):
+    """JSON Lines {"step", "loss"} every 100 steps; NaN from step 4200 (the 43rd record) on."""
+    recs = [{"step": 100 * i, "loss": 1.0 / (1 + i)} for i in range(42)]
+    recs += [{"step": 4200, "loss": math.nan}, {"step": 4300, "loss": math.nan}]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    (c,) = judged(tmp_path / "log.jsonl")["curves"]
+    assert (c["verdict"], c["x"], c["metrics"]["diverged_epoch"]) == ("diverging", "step", 42)
+    assert "became non-finite at step 4200 " in c["reason"]
+
+
 # --------------------------------------------------------------------------- columns
 
 
@@ -336,7 +413,7 @@ def test_json_shape_for_one_and_several_files(tmp_path):
     assert set(one) == {"file", "format", "loss", "classes", "curves"}
     assert [c["name"] for c in one["curves"]] == ["loss", "val_loss"]
     for c in one["curves"]:
-        assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve"}
+        assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve", "x"}
         assert c["verdict"] in classifier.VERDICTS and isinstance(c["flags"], list)
     several = judged(a, b)
     assert list(several) == ["files"]

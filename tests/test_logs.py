@@ -463,7 +463,7 @@ def test_judge_document_shape_and_overrides():
     assert set(doc) == {"file", "format", "loss", "classes", "curves"}
     assert doc["file"] == "log" and doc["loss"] == "cross_entropy" and doc["classes"] == 3
     (c,) = doc["curves"]
-    assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve"}
+    assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve", "x"}
     log = parse(json.dumps(_results()))
     assert logs.judge(log)["loss"] == "cross_entropy"
     assert logs.judge(log, loss_name="bce", n_classes=2)["loss"] == "bce"
@@ -548,3 +548,96 @@ def test_any_json_is_a_log_or_an_input_error(doc):
         assert str(e).startswith("log: ")
         return
     logs.judge(log)
+
+
+# --------------------------------------------------------------------------- x-axis
+
+
+def axes(log):
+    """Each curve's axis: (name, positions) or None."""
+    return {c.name: None if c.x is None else (c.x_name, c.x.tolist()) for c in log.curves}
+
+
+def test_axis_of_the_files_in_data():
+    got = axes(logs.read_log(DATA / "keras_csvlogger.csv"))
+    assert got["loss"] == ("epoch", [float(e) for e in range(12)])
+    got = axes(logs.read_log(DATA / "tensorboard_export.csv"))  # never the wall time
+    assert got == {"Value": ("step", [100.0 * k for k in range(8)])}
+    got = axes(logs.read_log(DATA / "lightning_metrics.csv"))
+    assert got["train_loss"][0] == "step"  # epoch 0 on many rows: not one value per epoch
+    assert got["train_loss"][1][:3] == [9.0, 19.0, 29.0]
+    assert got["val_loss"] == ("epoch", [float(e) for e in range(len(got["val_loss"][1]))])
+    for name in ("keras_history.json", "loss_list.json", "losses.txt"):
+        log = logs.read_log(DATA / name)
+        assert all(c.x is None and c.x_name is None for c in log.curves), name
+
+
+def test_axis_lightning_prefers_the_epoch_of_per_epoch_curves():
+    # Lightning's CSVLogger: keys sorted; train_loss_step on step rows, val_loss (validated
+    # every 2nd epoch: epochs 1, 3) and train_loss_epoch on rows of their own at each epoch's end
+    text = (
+        "epoch,step,train_loss_epoch,train_loss_step,val_loss\n"
+        "0,4,,0.9,\n0,9,,0.8,\n0,9,0.85,,\n"
+        "1,14,,0.7,\n1,19,,0.6,\n1,19,,,0.75\n1,19,0.65,,\n"
+        "2,24,,0.5,\n2,29,,0.45,\n2,29,0.48,,\n"
+        "3,34,,0.4,\n3,39,,0.35,\n3,39,,,0.5\n3,39,0.38,,\n"
+    )
+    got = axes(parse(text))
+    assert got["train_loss_step"] == ("step", [4.0, 9.0, 14.0, 19.0, 24.0, 29.0, 34.0, 39.0])
+    assert got["train_loss_epoch"] == ("epoch", [0.0, 1.0, 2.0, 3.0])
+    assert got["val_loss"] == ("epoch", [1.0, 3.0])
+
+
+def test_axis_json_records_jsonl_and_tensorboard_json():
+    records = [{"step": 100 * i, "loss": 1.0 / (i + 1)} for i in range(4)]
+    for text in (json.dumps(records), "\n".join(json.dumps(r) for r in records)):
+        assert axes(parse(text)) == {"loss": ("step", [0.0, 100.0, 200.0, 300.0])}
+    text = "[[1700000000.5, 0, 0.9], [1700000001.5, 10, 0.8], [1700000002.5, 20, 0.7]]"
+    assert axes(parse(text)) == {"value": ("step", [0.0, 10.0, 20.0])}
+
+
+def test_axis_trainer_state_step_for_fractional_epochs_epoch_for_whole_ones():
+    """Hugging Face logs the training loss at fractional epochs (rounded, so they may repeat):
+    named by step. Evaluations at each epoch's end have whole epochs: named by epoch; with
+    eval_strategy="steps" they have fractional ones: named by step."""
+    history = [
+        {"loss": 0.9, "learning_rate": 5e-5, "epoch": 0.33, "step": 10},
+        {"loss": 0.8, "learning_rate": 4e-5, "epoch": 0.67, "step": 20},
+        {"loss": 0.7, "learning_rate": 3e-5, "epoch": 1.0, "step": 30},
+        {"eval_loss": 0.85, "eval_runtime": 1.5, "epoch": 1.0, "step": 30},
+        {"loss": 0.6, "learning_rate": 2e-5, "epoch": 1.33, "step": 40},
+        {"loss": 0.5, "learning_rate": 1e-5, "epoch": 1.67, "step": 50},
+        {"loss": 0.4, "learning_rate": 0.0, "epoch": 2.0, "step": 60},
+        {"eval_loss": 0.75, "eval_runtime": 1.5, "epoch": 2.0, "step": 60},
+        {"train_runtime": 20.0, "train_loss": 0.65, "epoch": 2.0, "step": 60},
+    ]
+    got = axes(parse(json.dumps({"global_step": 60, "log_history": history})))
+    assert got == {
+        "loss": ("step", [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]),
+        "eval_loss": ("epoch", [1.0, 2.0]),
+    }
+    for r in history:
+        r["epoch"] = round(r["step"] / 40, 2)  # evaluations every 30 steps, 40 steps an epoch
+    got = axes(parse(json.dumps({"global_step": 60, "log_history": history})))
+    assert got["eval_loss"] == ("step", [30.0, 60.0])
+
+
+def test_axis_none_when_no_index_column_will_do():
+    # steps that restart (a log appended to after a restart): not increasing, so none
+    assert axes(parse("step,loss\n0,1\n10,0.9\n0,0.8\n10,0.7\n")) == {"loss": None}
+    # only a wall-time column: never an axis
+    assert axes(parse("Wall time,loss\n1700000000,1\n1700000010,0.9\n")) == {"loss": None}
+    # a step missing on one of the curve's rows
+    assert axes(parse("step,loss\n0,1\n,0.9\n20,0.8\n")) == {"loss": None}
+    # an epoch column of fractions, and no step column: the fractions
+    assert axes(parse("epoch,loss\n0.5,1\n1.0,0.9\n1.5,0.8\n")) == {
+        "loss": ("epoch", [0.5, 1.0, 1.5])
+    }
+    # lists of other lengths do not share rows
+    assert axes(parse(json.dumps({"step": [0, 10, 20], "loss": [1.0, 0.5]}))) == {"loss": None}
+
+
+def test_axis_of_a_results_json_is_the_epoch_index():
+    log = parse(json.dumps(_results()))
+    assert all(c.x is None and c.x_name == "epoch" for c in log.curves)
+    assert {c["x"] for c in logs.judge(log)["curves"]} == {"epoch"}
