@@ -573,8 +573,9 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
       tail -n 500 losses.txt | lrdiag classify - --fail-on diverging
 
     --json prints {"file", "format", "loss", "classes", "curves": [{"name", "verdict",
-    "reason", "flags", "metrics", "train_curve"}]} for one FILE, and {"files": [...]} of
-    those for several. Exit 1 when a --fail-on verdict matched, 2 when a file cannot be
+    "reason", "flags", "metrics", "train_curve", "x"}]} for one FILE ("x": the epoch or
+    step column the reason's positions come from), and {"files": [...]} of those for
+    several. Exit 1 when a --fail-on verdict matched, 2 when a file cannot be
     read (nothing is printed then).
     """
     from lrdiag import logs, report
