@@ -267,7 +267,8 @@ def _resolve_out(out: str | None, name: str, force: bool) -> Path:
 @click.option(
     "--max-memory",
     metavar="SIZE",
-    help="Memory budget for one chunk of runs, e.g. 256MB, 2GB [default: 2GiB].",
+    help="Memory budget for training, e.g. 256MB, 2GB: runs that do not fit at once are "
+    "trained in chunks [default: 2GiB].",
 )
 @click.option(
     "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
