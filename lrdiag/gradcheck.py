@@ -55,10 +55,13 @@ DEFAULT_SAMPLES = 48
 # are drawn uniformly at random (seeded) from the other entries.
 TOP_FRACTION = 0.25
 # Central-difference step: h = STEP_FACTOR * max(1, |x|). eps^(1/3) balances the truncation
-# error (~h^2) against the rounding error (~eps/h) of a central difference.
+# error (~h^2) against the rounding error (~eps/h) of a central difference; eps is the loss's
+# (a loss computed in float32 gets float32's, ~5e-3: float64's step would drown in rounding).
 STEP_FACTOR = float(np.finfo(np.float64).eps ** (1 / 3))
 # An entry that disagrees is probed again with a step this many times smaller: that crosses
 # fewer kinks and has less truncation error (and more rounding noise, which tol accounts for).
+# For a loss in float32 (or float16) the retry keeps the first step's noise allowance: 10 times
+# that (~1000 eps/h of the loss) would let a gradient off by half pass.
 RETRY_STEP_RATIO = 0.1
 # Denominator floor of the per-entry relative error |a - n| / max(|a| + |n|, floor).
 REL_ERROR_FLOOR = 1e-8
@@ -180,15 +183,24 @@ def check_gradients(
         return _call_loss(loss_fn, work, where)
 
     f0, loss_dtype = call_loss()
-    if loss_dtype != np.float64:
+    if loss_dtype == np.float64:
+        loss_dtype = _rounded_dtype(f0)
+        if loss_dtype != np.float64:
+            warnings.append(
+                f"loss() returns float64 numbers that are all exact {loss_dtype} values: it "
+                f"computes in {loss_dtype}, so the check uses {loss_dtype} steps and "
+                "tolerances and is less sensitive (make loss and grad compute in float64)"
+            )
+    elif loss_dtype != np.float64:
         warnings.append(
             f"loss() returned {loss_dtype}: the check needs float64 arithmetic, so it is less "
             "sensitive (make loss and grad compute in the dtype of params)"
         )
+    eps = float(np.finfo(loss_dtype).eps)
     grads = _call_grad(grad_fn, work, names, where)
     _check_untouched(work, base, where)
+    _check_repeatable(f0, call_loss()[0], eps, "after grad(params) ran", where)
 
-    eps = float(np.finfo(loss_dtype).eps)
     checks = []
     for index, name in enumerate(names):
         rng = np.random.default_rng([seed, index])
@@ -198,7 +210,40 @@ def check_gradients(
             )
         )
     _check_untouched(work, base, where)
+    _check_repeatable(f0, call_loss()[0], eps, "after the probes", where)
     return GradcheckResult(tuple(checks), tuple(warnings), source, int(samples), int(seed))
+
+
+def _rounded_dtype(value: float) -> np.dtype:
+    """float16 or float32 when a float64 loss value is exactly one (it was computed in it).
+
+    A loss computed in float64 is an exact float32 number about once in 2**29; integers and
+    non-finite values say nothing and count as float64.
+    """
+    if not np.isfinite(value) or float(value).is_integer():
+        return np.dtype(np.float64)
+    for dtype in (np.float16, np.float32):
+        with np.errstate(all="ignore"):
+            if float(dtype(value)) == value:
+                return np.dtype(dtype)
+    return np.dtype(np.float64)
+
+
+def _check_repeatable(f0: float, again: float, eps: float, when: str, where: str) -> None:
+    """InputError when loss gives another value at the same params: nothing can be checked.
+
+    Values within the rounding noise the probes allow for (NOISE_FACTOR eps) count as equal.
+    """
+    if f0 == again or (np.isnan(f0) and np.isnan(again)):
+        return
+    if np.isfinite(f0) and abs(again - f0) <= NOISE_FACTOR * eps * abs(f0):
+        return
+    raise InputError(
+        f"{where}loss(params) is not repeatable: {f0!r}, then {again!r} at the same params "
+        f"{when}; finite differences need a deterministic loss (seed the dropout or noise, "
+        "e.g. np.random.default_rng(0) inside loss, and keep state such as batch-norm running "
+        "statistics out of it)"
+    )
 
 
 def _validate_params(params: Any, where: str) -> tuple[list[str], list[str]]:
@@ -368,7 +413,7 @@ def _check_parameter(
             _join(
                 shape_note,
                 f"the loss is not finite at {bad_numeric} of {idx.size} probes of {name} "
-                f"(moving one entry by ~{STEP_FACTOR:.0e} overflows it)",
+                f"(moving one entry by ~{_step_factor(eps):.0e} overflows it)",
             ),
         )
 
@@ -405,6 +450,11 @@ def _check_parameter(
     return result(verdict, _join(message, skip_note), checked, skipped, metrics)
 
 
+def _step_factor(eps: float) -> float:
+    """STEP_FACTOR for a loss whose machine epsilon is ``eps``."""
+    return STEP_FACTOR if eps == np.finfo(np.float64).eps else float(eps ** (1 / 3))
+
+
 def _pick_entries(g: np.ndarray, samples: int, rng: np.random.Generator) -> np.ndarray:
     """Flat indices to probe: all, or the largest |g| entries plus a seeded random rest."""
     size = g.size
@@ -428,7 +478,8 @@ def _probe(
     """Central differences at the flat entries ``idx`` of ``x`` (restored bit for bit).
 
     An entry that disagrees with the analytic value ``a`` is probed once more with a step
-    RETRY_STEP_RATIO times smaller (fewer kinks crossed, less truncation error). Returns the
+    RETRY_STEP_RATIO times smaller (fewer kinks crossed, less truncation error); unless the
+    loss is float64, with the first step's noise allowance. Returns the
     numerical gradient, each entry's agreement tolerance, and the kink mask: entries that still
     disagree, whose two one-sided differences disagree with each other, and whose analytic value
     lies between them (a kink such as ReLU at 0, where the analytic code picks one side).
@@ -437,10 +488,13 @@ def _probe(
     numeric = np.empty(idx.size)
     tol = np.empty(idx.size)
     kink = np.zeros(idx.size, dtype=bool)
+    retry_noise = 1.0 if eps == np.finfo(np.float64).eps else RETRY_STEP_RATIO
     for i, j in enumerate(idx):
-        h = STEP_FACTOR * max(1.0, abs(float(flat[j])))
-        for step in (h, h * RETRY_STEP_RATIO):
-            numeric[i], tol[i], kink[i] = _central(flat, int(j), step, a[i], call_loss, f0, eps)
+        h = _step_factor(eps) * max(1.0, abs(float(flat[j])))
+        for step, noise in ((h, 1.0), (h * RETRY_STEP_RATIO, retry_noise)):
+            numeric[i], tol[i], kink[i] = _central(
+                flat, int(j), step, a[i], call_loss, f0, eps * noise
+            )
             if abs(a[i] - numeric[i]) <= tol[i] or not np.isfinite(numeric[i]):
                 break
     return numeric, tol, kink
@@ -455,7 +509,10 @@ def _central(
     f0: float,
     eps: float,
 ) -> tuple[float, float, bool]:
-    """One central difference at ``flat[j]``: (numerical, tolerance, on a kink)."""
+    """One central difference at ``flat[j]``: (numerical, tolerance, on a kink).
+
+    ``eps`` sets the rounding-noise allowance of the tolerance (NOISE_FACTOR eps |f| / h).
+    """
     x0 = flat[j]
     xp, xm = x0 + h, x0 - h
     try:
@@ -533,6 +590,12 @@ def _factor_hint(k: float, n_samples: int | None) -> str:
     rounded = round(k)
     if rounded >= 3 and _matches(k, rounded):
         return f"{text}: a sum where a mean was meant? (is {rounded} the number of samples?)"
+    inverse = round(1 / k) if k > 0 else 0
+    if inverse >= 3 and _matches(1 / k, inverse):
+        return (
+            f"{text} (1/{inverse}): a mean where a sum was meant? (the loss sums, grad "
+            f"averages; is {inverse} the number of samples?)"
+        )
     return text
 
 

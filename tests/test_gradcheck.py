@@ -6,6 +6,7 @@ in tests/data/gradcheck/ plants exactly one bug in an otherwise correct hand-wri
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import textwrap
@@ -253,6 +254,7 @@ def test_a_scaled_gradient_is_scaled_or_sign_flipped(k, seed):
         (2.0, None, "a lost or extra 2"),
         (0.5, None, "a lost or extra 2"),
         (1 / 32, 32, "divided by the number of samples (32) once too often"),
+        (1 / 32, None, "off by a factor of 0.03125 (1/32): a mean where a sum was meant?"),
         (7.3, None, "off by a factor of 7.3 "),
     ],
 )
@@ -478,6 +480,58 @@ def test_a_float32_loss_is_warned_about():
     loss_fn, grad_fn, params, _ = make_mlp()
     result = check_gradients(lambda p: np.float32(loss_fn(p)), grad_fn, params)
     assert any("loss() returned float32" in w for w in result.warnings)
+
+
+def test_a_loss_computed_in_float32_still_names_the_planted_bug():
+    # float32_loss.py returns Python floats that are exact float32 values; W1's sign is flipped
+    result = check_module(MODULES / "float32_loss.py")
+    assert verdicts(result) == {"W1": "sign_flipped", "b1": "ok", "W2": "ok"}
+    assert any("exact float32 values" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("rounding", [np.float32, lambda v: float(np.float32(v))])
+@pytest.mark.parametrize(("k", "verdict"), [(1.0, "ok"), (-1.0, "sign_flipped"), (1.5, "scaled")])
+def test_a_float32_loss_gets_float32_steps(rounding, k, verdict):
+    # a float64 step (~6e-6) on a loss rounded to float32 lets any gradient pass (or fail)
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(3, 6))
+    result = check_gradients(
+        lambda p: rounding(loss_fn(p)),
+        lambda p: {n: k * g for n, g in grad_fn(p).items()},
+        params,
+    )
+    assert set(verdicts(result).values()) == {verdict}
+
+
+def test_a_loss_that_differs_between_calls_is_a_contract_error():
+    with pytest.raises(InputError, match=r"dropout_unseeded.py: loss\(params\) is not repeatable"):
+        check_module(MODULES / "dropout_unseeded.py")
+
+
+def test_a_loss_that_grad_changes_is_a_contract_error():
+    # grad updates batch-norm style running statistics that loss reads (an eval-mode loss)
+    loss_fn, grad_fn, params, _ = make_mlp()
+    state = {"shift": 0.0}
+
+    def stateful_loss(p):
+        return loss_fn(p) + state["shift"]
+
+    def updating_grad(p):
+        state["shift"] = 0.9 * state["shift"] + 0.1
+        return grad_fn(p)
+
+    with pytest.raises(InputError, match=r"not repeatable: .* after grad\(params\) ran"):
+        check_gradients(stateful_loss, updating_grad, params)
+
+
+def test_a_loss_within_rounding_of_itself_is_repeatable():
+    loss_fn, grad_fn, params, _ = make_mlp()
+    calls = itertools.count()
+
+    def jittery_loss(p):  # threaded reductions may differ in the last bits
+        value = loss_fn(p)
+        return value * (1 + (next(calls) % 2) * 2 * np.finfo(np.float64).eps)
+
+    assert check_gradients(jittery_loss, grad_fn, params).ok
 
 
 def test_loss_may_return_a_one_element_array():
@@ -790,6 +844,7 @@ def test_cli_json_for_a_failing_module():
         (["model.txt"], "expected a config (.yaml) or a Python module (.py)"),
         (["missing.yaml"], "config file not found"),
         ([str(MODULES / "correct.py"), "--samples", "0"], "--samples"),
+        ([str(MODULES / "dropout_unseeded.py")], "is not repeatable"),
     ],
 )
 def test_cli_cannot_load_is_exit_2(args, text, tmp_path, monkeypatch):
