@@ -17,17 +17,20 @@ from __future__ import annotations
 import io
 import math
 import os
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, rcParams
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, NullLocator
@@ -65,6 +68,8 @@ PHASE_TEXT_MAX_LRS = 24
 # The verdict map's key, under the map, has rows of at most this many entries (8 at most: four
 # verdicts, "other", "not run", "seeds disagree", the predicted line), so it fits a 7-inch figure.
 PHASE_LEGEND_COLS = 5
+# A figure's title wraps to at most this fraction of the figure's width.
+TITLE_WIDTH = 0.94
 # Severity, worst first: breaks ties of the majority vote toward the worse verdict, since a
 # learning rate counts as converging only when all its seeds converge.
 _SEVERITY = ("diverging", "oscillating", "plateaued", "converging")
@@ -662,6 +667,28 @@ def _name(doc: Mapping) -> str:
     return str((doc.get("config") or {}).get("name") or "sweep")
 
 
+def _suptitle(fig: Figure, text: str) -> None:
+    """Set the figure's title as plain text, wrapped at spaces to TITLE_WIDTH of the figure.
+
+    Plain: the title holds the config's name, and a ``$`` there is a dollar sign, not mathtext
+    (which drew "cost $5 to $10" as "cost 5to10" and raised on an odd pair such as "$x^$")."""
+    prop = FontProperties(size=rcParams["figure.titlesize"], weight=rcParams["figure.titleweight"])
+    renderer = RendererAgg(1, 1, fig.dpi)
+    room = TITLE_WIDTH * fig.get_figwidth() * fig.dpi
+
+    def widest(lines: str) -> float:
+        return max(
+            renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+            for line in lines.split("\n")
+        )
+
+    wrapped, chars = text, len(text)
+    while chars > 10 and widest(wrapped) > room:
+        chars -= max(1, chars // 20)
+        wrapped = textwrap.fill(text, chars)
+    fig.suptitle(wrapped, parse_math=False)
+
+
 def curves_figure(doc: Mapping) -> Figure:
     """Loss vs epoch, a panel per init scale (up to three a row), one learning-rate key."""
     runs = list(doc.get("runs") or [])
@@ -687,8 +714,9 @@ def curves_figure(doc: Mapping) -> Figure:
     _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
     title = f"{_name(doc)}: training loss vs epoch"
     if len(seeds) > 1:
-        title += f" (seed {seeds[0]}; seeds {', '.join(map(str, seeds[1:]))} faint)"
-    fig.suptitle(title)
+        others = "seed" + "s" * (len(seeds) > 2)
+        title += f" (seed {seeds[0]}; {others} {', '.join(map(str, seeds[1:]))} faint)"
+    _suptitle(fig, title)
     return fig
 
 
@@ -698,9 +726,10 @@ def final_loss_figure(doc: Mapping) -> Figure:
     fig = Figure(figsize=(8.0, 4.8), dpi=DPI, layout="constrained")
     _legend_to_figure(fig, plot_final_loss_vs_lr(fig.add_subplot(), runs))
     seeds = {r.get("seed") for r in runs}
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"{_name(doc)}: final loss vs learning rate"
-        + (f" (median of {len(seeds)} seeds)" if len(seeds) > 1 else "")
+        + (f" (median of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
     )
     return fig
 
@@ -721,9 +750,10 @@ def phase_figure(doc: Mapping) -> Figure:
     ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
     _legend_to_figure(fig, ax, below=True)
     seeds = {r.get("seed") for r in runs}
-    fig.suptitle(
+    _suptitle(
+        fig,
         f"{_name(doc)}: verdict by learning rate and init scale"
-        + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else "")
+        + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
     )
     return fig
 
@@ -776,7 +806,7 @@ def sharpness_figure(doc: Mapping) -> Figure:
         axes[k // ncols, k % ncols].set_visible(False)
     used = [axes[k // ncols, k % ncols] for k in range(len(scales))]
     _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=False)
-    fig.suptitle(f"{_name(doc)}: sharpness vs epoch (seed {seeds[0] if seeds else '-'})")
+    _suptitle(fig, f"{_name(doc)}: sharpness vs epoch (seed {seeds[0] if seeds else '-'})")
     return fig
 
 

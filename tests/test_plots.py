@@ -261,3 +261,45 @@ def test_no_pyplot_state(tmp_path):
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
     assert matplotlib.get_backend()  # untouched, whatever it is
+
+
+# --------------------------------------------------------------------------- titles
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["bad $x^$ math", "cost $5 to $10", "very long experiment name " * 8],
+    ids=["odd-dollars", "dollar-pair", "long"],
+)
+def test_figure_titles_are_the_name_verbatim_and_fit_the_image(name):
+    """A config name is text: its dollar signs are drawn as dollar signs (not mathtext, which
+    raised on "$x^$") and a long one wraps onto more lines, every character inside the image."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    doc = make_doc(seeds=(0, 1, 2))
+    doc["config"]["name"] = name
+    doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
+    for make in (
+        plots.curves_figure,
+        plots.final_loss_figure,
+        plots.phase_figure,
+        plots.sharpness_figure,
+    ):
+        fig = make(doc)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        title = fig.get_suptitle()
+        font = {"fontproperties": fig._suptitle.get_fontproperties()}
+        assert " ".join(title.split()).startswith(" ".join(name.split())), make.__name__
+        box = fig._suptitle.get_window_extent(canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (make.__name__, box, fig.bbox.width)
+        assert box.y1 <= fig.bbox.height, make.__name__
+        # as wide as its first line set as plain text: "$5 to $" as math is "5to", narrower
+        plain = fig.text(0, 0, title.split("\n")[0], parse_math=False, **font)
+        assert box.width >= plain.get_window_extent(canvas.get_renderer()).width - 1
+
+
+def test_curves_title_names_the_faint_seeds():
+    assert "(seed 0; seed 1 faint)" in plots.curves_figure(make_doc()).get_suptitle()
+    doc = make_doc(seeds=(0, 1, 2))
+    assert "(seed 0; seeds 1, 2 faint)" in plots.curves_figure(doc).get_suptitle()
