@@ -765,7 +765,8 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
     runs = [r for r in runs if r.get("sharpness")]
     lrs = sorted({r["learning_rate"] for r in runs})
     norm = _lr_norm(lrs)
-    drawn_limits = set()
+    limits: dict[float, float] = {}
+    starts = []  # each run's first finite sharpness
     for r in runs:
         tracked = r["sharpness"]
         epochs = np.asarray(tracked["epochs"], dtype=float)
@@ -773,15 +774,25 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
         lr = r["learning_rate"]
         color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
         ax.plot(epochs, values, color=color, lw=1.6, marker="." if len(epochs) < 30 else None)
+        starts += [float(v) for v in values[np.isfinite(values)][:1]]
         limit = float(tracked.get("limit", 2.0)) / lr
-        if lr not in drawn_limits:
+        if lr not in limits:
             ax.axhline(limit, color=color, ls="--", lw=0.9, alpha=0.8)
-            drawn_limits.add(lr)
+            limits[lr] = limit
     finite = [v for r in runs for v in _loss_array(r["sharpness"]["values"]) if np.isfinite(v)]
     if finite and min(finite) > 0:
         ax.set_yscale("log")
-        top = max(finite)
-        ax.set_ylim(min(finite) / 1.5, top * 3)  # the 2/lr lines far above stay off the chart
+        # The top: the 2/lr lines far above stay off the chart, and a run whose sharpness blows
+        # up as it diverges leaves through the top edge (at Y_CLIP_FACTOR times the highest
+        # starting sharpness) instead of squashing the rest into the bottom.
+        top = min(max(finite), Y_CLIP_FACTOR * max(starts))
+        # The bottom: the limits of the learning rates that are past them, down to
+        # Y_CLIP_FACTOR below the data: a sharpness above its 2/lr is what the chart is for.
+        low = min(finite)
+        below = [x for x in limits.values() if 0 < x < low]
+        if below:
+            low = max(min(below), low / Y_CLIP_FACTOR)
+        ax.set_ylim(low / 1.5, top * 3)
     ax.set_xlabel("epoch")
     ax.set_ylabel("sharpness λmax (dashed: 2/lr)")
     ax.grid(True, which="major", alpha=0.3)

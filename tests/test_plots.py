@@ -303,3 +303,28 @@ def test_curves_title_names_the_faint_seeds():
     assert "(seed 0; seed 1 faint)" in plots.curves_figure(make_doc()).get_suptitle()
     doc = make_doc(seeds=(0, 1, 2))
     assert "(seed 0; seeds 1, 2 faint)" in plots.curves_figure(doc).get_suptitle()
+
+
+def test_plot_sharpness_shows_the_limits_the_runs_cross_and_caps_a_blow_up():
+    """Sharpness from 8, tracked every 5 epochs: lr 0.01 and 0.1 stay at 8 (below 2/lr = 200
+    and 20); lr 0.5, 1 and 2 (2/lr = 4, 2, 1) start above their limit and blow up to 1e17 as
+    they diverge. Their limits are drawn on the chart, and the blow-up leaves through the top
+    instead of squeezing the rest of the chart into the bottom few millimetres."""
+    runs = []
+    for i, lr in enumerate((0.01, 0.1, 0.5, 1.0, 2.0)):
+        values = [8.0] * 5 if lr < 0.5 else [8.0, 1e3, 1e9, 1e17, None]
+        runs.append(
+            {
+                "id": i,
+                "learning_rate": lr,
+                "init_scale": 1.0,
+                "seed": 0,
+                "sharpness": {"epochs": [0, 5, 10, 15, 20], "values": values, "limit": 2.0},
+            }
+        )
+    ax = plots.plot_sharpness(new_axes(), runs)
+    lo, hi = ax.get_ylim()
+    assert ax.get_yscale() == "log"
+    for limit in (4.0, 2.0, 1.0, 20.0):
+        assert lo < limit < hi, limit
+    assert 8.0 / hi > 1e-4  # 8 is in the top 4 decades, not squashed under 1e17
