@@ -25,6 +25,10 @@ Decisions
   is a verdict (``wrong_shape``): that is a gradient bug.
 - ``loss_fn`` may return a Python float, a NumPy scalar or any array with exactly one element
   (``(1, 1)`` from ``Y @ np.log(A).T`` is common); anything else is a contract breach.
+- ``loss_fn`` must be repeatable: it is called again after ``grad_fn`` and after the probes,
+  and another value at the same params (beyond rounding) is a contract breach, since finite
+  differences of unseeded dropout or of state that ``grad_fn`` updates mean nothing. A loss
+  computed in float32 (its float64 values exact float32 numbers) gets float32's step.
 - Errors raised inside the user's functions become ``InputError`` naming the function, the
   exception's type and message (chained, so ``--traceback`` shows where).
 """
@@ -71,6 +75,9 @@ REL_TOL = 1e-5
 # NOISE_FACTOR * eps(loss dtype) * (|f(x+h)| + |f(x-h)|) / (2h). Entries whose gradient is
 # far below the loss value (big layers, mean losses) are otherwise judged on rounding alone.
 NOISE_FACTOR = 100.0
+# The message of an ok parameter whose every checked entry is within rounding noise (repeated
+# as a warning: a table shows no message for ok).
+BELOW_NOISE = "finite differences cannot check it at this loss scale"
 # "Near +1 / -1" for the cosine between the analytic and numerical gradients.
 COSINE_TOL = 1e-3
 # A best-fit scale k counts as "far from 1" (verdict scaled) when |k - 1| > SCALE_TOL.
@@ -211,6 +218,7 @@ def check_gradients(
         )
     _check_untouched(work, base, where)
     _check_repeatable(f0, call_loss()[0], eps, "after the probes", where)
+    warnings += [f"{c.name}: {c.message}" for c in checks if c.message.startswith(BELOW_NOISE)]
     return GradcheckResult(tuple(checks), tuple(warnings), source, int(samples), int(seed))
 
 
@@ -445,6 +453,14 @@ def _check_parameter(
         )
     if agree.all():
         message = f"analytic and numerical gradients agree (max rel. error {_fmt(metrics[0])})"
+        # a flipped sign would agree too when every |a| and |n| is within half the tolerance
+        if np.any(a) and np.all(tol >= 2 * np.maximum(np.abs(a), np.abs(n))):
+            message = (
+                f"{BELOW_NOISE}: its gradient (|grad| up to {_fmt(float(np.abs(a).max()))}) is "
+                f"below the loss's rounding noise (~{_fmt(float(tol.min()))} per unit step), so "
+                "a flipped sign would agree too (is the loss dominated by a large term that "
+                f"does not depend on {name}?)"
+            )
         return result("ok", _join(message, skip_note), checked, skipped, metrics)
     verdict, message = _diagnose(name, a, n, agree, cosine, scale, n_samples)
     return result(verdict, _join(message, skip_note), checked, skipped, metrics)

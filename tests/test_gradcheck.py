@@ -502,6 +502,27 @@ def test_a_float32_loss_gets_float32_steps(rounding, k, verdict):
     assert set(verdicts(result).values()) == {verdict}
 
 
+@pytest.mark.parametrize(("big", "verdict"), [(1e4, "ok"), (0.0, "sign_flipped")])
+def test_a_gradient_below_the_loss_rounding_noise_is_not_called_checked(big, verdict):
+    # W's gradient is ~1e-9 (and its sign flipped); v's term makes the loss ~2900, whose
+    # rounding noise per unit step, 100 eps 2900 / 6e-6 ~ 1e-5, hides it: a warning, not a pass
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((30, 3)), rng.standard_normal((30, 1))
+    params = {"W": rng.standard_normal((3, 1)), "v": np.array([0.5, -0.2])}
+
+    def loss_fn(p):
+        return big * np.sum(p["v"] ** 2) + 1e-9 * 0.5 * np.mean((X @ p["W"] - Y) ** 2)
+
+    def grad_fn(p):
+        return {"W": -1e-9 * X.T @ (X @ p["W"] - Y) / 30, "v": 2 * big * p["v"]}
+
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert by_name(result, "W").verdict == verdict
+    below = [w for w in result.warnings if "cannot check it at this loss scale" in w]
+    assert below == ([] if big == 0 else [f"W: {by_name(result, 'W').message}"])
+    assert all("a flipped sign would agree too" in w for w in below)
+
+
 def test_a_loss_that_differs_between_calls_is_a_contract_error():
     with pytest.raises(InputError, match=r"dropout_unseeded.py: loss\(params\) is not repeatable"):
         check_module(MODULES / "dropout_unseeded.py")
