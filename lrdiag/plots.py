@@ -432,7 +432,8 @@ def plot_phase(
 
     ``predicted`` maps init scale -> a predicted critical learning rate, drawn as diamonds
     joined by a line (the only Line2D on the axes), interpolated on the log-lr axis between
-    cells; a value outside the swept range sits on the edge of the map.
+    cells; a value beyond the swept range by more than half a cell sits on the edge of the map,
+    drawn whole, with its value beside it.
     """
     runs = list(runs)
     lrs = sorted({r["learning_rate"] for r in runs})
@@ -491,6 +492,7 @@ def plot_phase(
             Patch(facecolor="white", edgecolor="#333333", hatch="///", label="seeds disagree")
         )
 
+    tick_pad = rcParams["ytick.major.pad"]
     if predicted and lrs:
         log_lrs = np.log10(lrs)
         xs, ys = [], []
@@ -509,7 +511,22 @@ def plot_phase(
                     x = min(len(lrs) - 0.5, len(lrs) - 1 + (np.log10(lr) - log_lrs[-1]) / step)
             xs.append(x)
             ys.append(j)
+            if not -0.5 < x < len(lrs) - 0.5:  # pinned to an edge: say how far off it is
+                left = x <= -0.5
+                ax.annotate(
+                    f"← {lr:.3g}" if left else f"{lr:.3g} →",
+                    (x, j),
+                    xytext=(8 if left else -8, 0),
+                    textcoords="offset points",
+                    ha="left" if left else "right",
+                    va="center",
+                    fontsize="small",
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                )
+        if xs and min(xs) <= -0.5:  # the tick labels make room for a diamond on the left edge
+            tick_pad = 7.0
         if xs:
+            # unclipped: a diamond on the map's edge is drawn whole, not halved
             (line,) = ax.plot(
                 xs,
                 ys,
@@ -521,6 +538,7 @@ def plot_phase(
                 lw=1.2,
                 ls="--",
                 label="predicted critical lr",
+                clip_on=False,
             )
             handles.append(line)
 
@@ -534,6 +552,7 @@ def plot_phase(
     ax.set_xlabel("learning rate")
     ax.set_ylabel("init scale")
     ax.tick_params(length=0)
+    ax.tick_params(axis="y", pad=tick_pad)
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.legend(

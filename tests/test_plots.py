@@ -328,3 +328,34 @@ def test_plot_sharpness_shows_the_limits_the_runs_cross_and_caps_a_blow_up():
     for limit in (4.0, 2.0, 1.0, 20.0):
         assert lo < limit < hi, limit
     assert 8.0 / hi > 1e-4  # 8 is in the top 4 decades, not squashed under 1e17
+
+
+@pytest.mark.parametrize("n_lrs", [1, 3])
+def test_phase_predicted_beyond_the_grid_is_drawn_whole_with_its_value(n_lrs):
+    """Predictions 1e-6 (below every swept rate) and 1e3 (above): the diamonds sit on the map's
+    edges, whole (inside the image, clear of the tick labels), each with its value beside it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    lrs = (0.01, 0.1, 1.0)[:n_lrs]
+    doc = make_doc(lrs=lrs, seeds=(0,), verdict="converging")
+    doc["summary"]["stability"] = {
+        "per_scale": [
+            {"init_scale": 1.0, "predicted_critical_lr": 1e-6},
+            {"init_scale": 3.0, "predicted_critical_lr": 1e3},
+        ]
+    }
+    fig = plots.phase_figure(doc)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (ax,) = fig.axes
+    (line,) = ax.get_lines()
+    pixels = ax.transData.transform(np.column_stack(line.get_data()))
+    half = line.get_markersize() / 2 * fig.dpi / 72 + line.get_markeredgewidth()
+    map_box = ax.get_window_extent(renderer)
+    assert pixels[0, 0] == pytest.approx(map_box.x0) and pixels[1, 0] == pytest.approx(map_box.x1)
+    assert pixels[:, 0].min() - half >= 0 and pixels[:, 0].max() + half <= fig.bbox.width
+    labels = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert all(box.x1 <= pixels[0, 0] - half for box in labels)  # clear of "1" and "3"
+    texts = [t.get_text() for t in ax.texts]
+    assert any("1e-06" in t for t in texts) and any("1e+03" in t for t in texts), texts
