@@ -231,8 +231,9 @@ def plot_curves(
 ) -> Axes:
     """Loss vs epoch, one line per run (``ax.get_lines()`` has one Line2D a run, in order).
 
-    Colour encodes the learning rate on a log scale. When the runs hold several seeds, the
-    first seed is drawn solid and the others faint. An ``x`` marks the last finite loss of a
+    Colour encodes the learning rate on a log scale; smaller learning rates are drawn over
+    larger ones. When the runs hold several seeds, the first seed is drawn solid and the others
+    faint (under every solid line). An ``x`` marks the last finite loss of a
     run whose loss became non-finite (on the top edge when that loss is off the chart, which
     is capped at Y_CLIP_FACTOR times the highest initial loss). With ``legend``: an entry per
     learning rate, or a colour bar when there are more than LEGEND_MAX_LRS of them (needs
@@ -250,13 +251,15 @@ def plot_curves(
         lr = r["learning_rate"]
         color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
         faint = r.get("seed") != first_seed
+        # smaller learning rates on top: a large one's bouncing would paint over them
+        above = 0.05 * (len(lrs) - 1 - lrs.index(lr)) / max(len(lrs) - 1, 1)
         ax.plot(
             np.arange(loss.size),
             loss,
             color=color,
             lw=1.0 if faint else 1.6,
             alpha=0.3 if faint else 0.95,
-            zorder=1.9 if faint else 2.0,
+            zorder=(1.9 if faint else 2.0) + above,
         )
         all_values.append(loss)
         finite = np.flatnonzero(np.isfinite(loss))

@@ -359,3 +359,30 @@ def test_phase_predicted_beyond_the_grid_is_drawn_whole_with_its_value(n_lrs):
     assert all(box.x1 <= pixels[0, 0] - half for box in labels)  # clear of "1" and "3"
     texts = [t.get_text() for t in ax.texts]
     assert any("1e-06" in t for t in texts) and any("1e+03" in t for t in texts), texts
+
+
+def test_plot_curves_a_bouncing_large_lr_does_not_hide_a_small_one():
+    """2000 epochs: lr 0.01 sits at loss 1, lr 10 bounces between 0.1 and 10 every epoch, a
+    solid band across the chart. Along y = 1 the image shows lr 0.01's colour, not lr 10's."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    epochs = 2000
+    bounce = np.where(np.arange(epochs + 1) % 2 == 0, 0.1, 10.0)
+    runs = [
+        make_run(0, 0.01, 1.0, 0, "converging", epochs=epochs),
+        make_run(1, 10.0, 1.0, 0, "converging", epochs=epochs),
+    ]
+    runs[0]["loss"] = [1.0] * (epochs + 1)
+    runs[1]["loss"] = bounce.tolist()
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = plots.plot_curves(fig.add_subplot(), runs, legend=False)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3].astype(float) / 255
+    small, large = (np.array(line.get_color()[:3]) for line in ax.get_lines())
+    xs = np.linspace(200, 1800, 50)
+    pixels = ax.transData.transform(np.column_stack([xs, np.ones_like(xs)]))
+    rows = (image.shape[0] - pixels[:, 1]).round().astype(int)
+    colours = image[rows, pixels[:, 0].round().astype(int)]
+    nearer_small = np.linalg.norm(colours - small, axis=1) < np.linalg.norm(colours - large, axis=1)
+    assert nearer_small.mean() > 0.9
