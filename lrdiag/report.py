@@ -83,6 +83,7 @@ CSV_COLUMNS = (
     "min_epoch",
     "diverged_epoch",
     "val_verdict",
+    "val_flags",
     "val_final_loss",
 )
 # Metric keys shown under another name in the fixed columns.
@@ -247,6 +248,7 @@ def _csv_row(run: Mapping) -> dict[str, Any]:
         "flags": ";".join(str(f) for f in run.get("flags") or ()),
         "reason": run.get("reason"),
         "val_verdict": val.get("verdict"),
+        "val_flags": ";".join(str(f) for f in val.get("flags") or ()),
         "val_final_loss": (val.get("metrics") or {}).get("final"),
     }
     for key, value in metrics.items():
@@ -256,7 +258,8 @@ def _csv_row(run: Mapping) -> dict[str, Any]:
 
 
 def runs_to_csv_text(doc: Mapping) -> str:
-    """One row a run (see ``csv_columns``); an empty cell for null, flags joined by ``;``."""
+    """One row a run (see ``csv_columns``); an empty cell for null, flags joined by ``;`` (the
+    validation curve's, such as ``overfitting``, in ``val_flags``)."""
     columns = csv_columns(doc)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -172,6 +172,22 @@ def test_csv_one_row_per_run_with_values():
     assert rows[0]["val_verdict"] == ""
 
 
+def test_csv_has_the_validation_flags():
+    """overfitting is a flag only a validation curve gets: the spreadsheet has it, in one cell."""
+    doc = make_doc()
+    doc["runs"][2]["val"] = {
+        "verdict": "converging",
+        "flags": ["overfitting", "noisy"],
+        "metrics": {"final": 0.5},
+    }
+    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    assert rows[2]["val_flags"] == "overfitting;noisy"
+    assert rows[0]["val_flags"] == ""
+    assert {len(r) for r in csv.reader(io.StringIO(report.runs_to_csv_text(doc)))} == {
+        len(report.csv_columns(doc))
+    }
+
+
 def test_csv_columns_are_stable_and_extras_sorted():
     doc = make_doc()
     doc["runs"][0]["metrics"]["zeta"] = 1
