@@ -557,18 +557,28 @@ def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
     return _runs_table(doc, console), "runs"
 
 
-def _legend(runs: list[Mapping], layout: str) -> Text:
-    """The markers, and the ``@N`` and (grid only) flag marks when some cell uses them."""
-    text = Text()
-    for i, v in enumerate(VERDICTS):
-        if i:
-            text.append("  ")
-        text.append(f"{MARKERS[v]} {v}", style=STYLES[v])
+def _legend(runs: list[Mapping], layout: str) -> list[Text]:
+    """The markers, and the ``@N`` and (grid only) flag marks when some cell uses them: one
+    entry each."""
+    entries = [Text(f"{MARKERS[v]} {v}", style=STYLES[v]) for v in VERDICTS]
     if any(_final(r) is None and _diverged_epoch(r) for r in runs):
-        text.append("  @N: diverged at epoch N", style="dim")
+        entries.append(Text("@N: diverged at epoch N", style="dim"))
     if layout == "grid" and any(r.get("flags") for r in runs):
-        text.append(f"  {FLAG_MARK}: flagged", style="dim")
-    return text
+        entries.append(Text(f"{FLAG_MARK}: flagged", style="dim"))
+    return entries
+
+
+def _print_entries(console: Console, entries: list[Text], sep: str = "  ") -> None:
+    """``entries`` joined by ``sep`` on as few lines as fit the console, breaking lines only
+    between entries (an entry wider than the console on its own wraps)."""
+    line = Text()
+    for entry in entries:
+        if line and line.cell_len + len(sep) + entry.cell_len > console.width:
+            _print_hanging(console, "", line + Text(sep.rstrip()))
+            line = Text()
+        line = line + Text(sep) + entry if line else entry.copy()
+    if line:
+        _print_hanging(console, "", line)
 
 
 def _summary_table(doc: Mapping, console: Console) -> Table | None:
@@ -608,14 +618,17 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
     return table
 
 
-def _summary_lines(doc: Mapping) -> list[str]:
+def _summary_lines(doc: Mapping) -> list[tuple[str, str]]:
+    """The per-scale summary in words, for a console too narrow for its table: a (label,
+    body) pair per init scale, such as ("scale 1: ", "largest converging lr 10, ...")."""
     stability = _stability(doc)
     lines = []
     for s in _per_scale(doc):
         bracket = s.get("bracket")
         lcl, rec = s.get("largest_converging_lr"), s.get("recommended_lr")
+        label = f"scale {fmt_num(s.get('init_scale'))}: "
         line = (
-            f"scale {fmt_num(s.get('init_scale'))}: largest converging lr "
+            f"largest converging lr "
             f"{fmt_num(lcl) if lcl is not None else 'none'}, bracket "
             f"{f'[{fmt_num(bracket[0])}, {fmt_num(bracket[1])}]' if bracket else 'none'}, "
             f"recommended lr {fmt_num(rec) if rec is not None else 'none'}"
@@ -625,34 +638,45 @@ def _summary_lines(doc: Mapping) -> list[str]:
         pred = (stability.get(s.get("init_scale")) or {}).get("predicted_critical_lr")
         if pred is not None:
             line += f", predicted critical lr {fmt_num(pred)}"
-        lines.append(line)
+        lines.append((label, line))
     return lines
 
 
+def _counts_entries(runs: Iterable[Mapping], label: str = "verdicts") -> list[Text]:
+    """ "n verdict" for each verdict (all four, then any other with n > 0), the first after
+    ``label``: kept apart so that a narrow console breaks lines between them."""
+    entries = [
+        Text(f"{n} {verdict}", style=STYLES.get(verdict, "") if n else "dim")
+        for verdict, n in _verdict_counts(list(runs)).items()
+        if n or verdict in VERDICTS
+    ]
+    entries[0] = Text(f"{label}: ") + entries[0]
+    return entries
+
+
 def _counts_text(runs: Iterable[Mapping], label: str = "verdicts") -> Text:
-    counts = _verdict_counts(list(runs))
-    text = Text(f"{label}: ")
-    first = True
-    for verdict, n in counts.items():
-        if not n and verdict not in VERDICTS:
-            continue
-        if not first:
-            text.append(", ")
-        first = False
-        text.append(f"{n} {verdict}", style=STYLES.get(verdict, "") if n else "dim")
-    return text
+    return Text(", ").join(_counts_entries(runs, label))
 
 
-def _val_counts_text(doc: Mapping) -> Text | None:
-    """Verdicts of the validation curves, when the sweep had a validation split."""
+def _val_counts_entries(doc: Mapping) -> list[Text] | None:
+    """The verdicts of the validation curves, when the sweep had a validation split, and their
+    flags: "validation verdicts: 9 converging, ..., 1 plateaued (flags: noisy x2)"."""
     vals = [r["val"] for r in doc.get("runs") or [] if r.get("val")]
     if not vals:
         return None
-    text = _counts_text(vals, "validation verdicts")
+    entries = _counts_entries(vals, "validation verdicts")
     flags = Counter(f for v in vals for f in v.get("flags") or ())
     if flags:
-        text.append(" (flags: " + ", ".join(f"{f} x{n}" for f, n in sorted(flags.items())) + ")")
-    return text
+        entries += [Text(f"{f} x{n}") for f, n in sorted(flags.items())]
+        last = len(entries) - len(flags) - 1
+        entries[last : last + 2] = [entries[last] + Text(" (flags: ") + entries[last + 1]]
+        entries[-1].append(")")
+    return entries
+
+
+def _val_counts_text(doc: Mapping) -> Text | None:
+    entries = _val_counts_entries(doc)
+    return None if entries is None else Text(", ").join(entries)
 
 
 def _print_hanging(console: Console, label: str, body: Text) -> None:
@@ -684,7 +708,7 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         return
     table, layout = _sweep_table(doc, console)
     console.print(table)
-    _print_hanging(console, "", _legend(runs, layout))
+    _print_entries(console, _legend(runs, layout))
     summary = _summary_table(doc, console)
     if summary is not None:
         console.print()
@@ -694,13 +718,13 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         if _table_width(summary, console) <= console.width:
             console.print(summary)
         else:  # too narrow for the table: a line per scale
-            for line in _summary_lines(doc):
-                _print_hanging(console, "  ", Text(line))
+            for label, line in _summary_lines(doc):  # each scale's lines hang under its label
+                _print_hanging(console, f"  {label}", Text(line))
     console.print()
-    _print_hanging(console, "", _counts_text(runs))
-    val_text = _val_counts_text(doc)
-    if val_text is not None:
-        _print_hanging(console, "", val_text)
+    _print_entries(console, _counts_entries(runs), ", ")
+    val_entries = _val_counts_entries(doc)
+    if val_entries is not None:
+        _print_entries(console, val_entries, ", ")
     notes = notable_runs(doc)
     if notes:
         labels = lr_labels(r["learning_rate"] for r in runs)
@@ -744,7 +768,7 @@ def render_classify(doc: Mapping, console: Console) -> None:
         )
     console.print(table)
     if curves:
-        _print_hanging(console, "", _counts_text(curves))
+        _print_entries(console, _counts_entries(curves), ", ")
 
 
 # --------------------------------------------------------------------------- markdown

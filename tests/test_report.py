@@ -465,3 +465,39 @@ def test_single_run_and_all_diverged_docs():
     assert "16 diverging" in out and "none" in out and "! diverging @3" in out
     assert "made up for lr 0.01" in out  # why nothing converges: the lowest lr
     assert "none" in md
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_render_sweep_breaks_lines_between_entries_not_inside_them(width):
+    """The key, the counts and the per-scale summary wrap at a narrow console, but no entry is
+    split ('*:' on one line, 'flagged' on the next; '0' apart from 'plateaued'), and each scale
+    of the summary in words hangs under its own label."""
+    doc = make_doc(scales=(1.0,), seeds=(0,))
+    for r in doc["runs"][:3]:
+        r["val"] = {"verdict": "converging", "flags": ["overfitting", "early_spike"]}
+    console = plain_console(width)
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    lines = out.splitlines()
+    whole = [
+        "+ converging",
+        "~ oscillating",
+        "! diverging",
+        "= plateaued",
+        "@N: diverged at epoch N",
+        "*: flagged",
+        "1 converging",
+        "1 oscillating",
+        "1 diverging",
+        "1 plateaued",
+        "early_spike x3",
+        "overfitting x3",
+    ]
+    for phrase in whole:
+        assert any(phrase in line for line in lines), (phrase, out)
+    if "scale 1: largest" in out:  # the summary in words: continuation lines under the body
+        start = next(i for i, line in enumerate(lines) if "scale 1: largest" in line)
+        body = lines[start].index("largest")
+        assert lines[start + 1].startswith(" " * body) and lines[start + 1][body] != " "
+    for line in lines:
+        assert len(line) <= width and line == line.rstrip(), repr(line)
