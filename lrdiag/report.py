@@ -775,8 +775,11 @@ def render_classify(doc: Mapping, console: Console) -> None:
 
 
 def _md(text: Any) -> str:
-    """Text safe inside a markdown table cell."""
-    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+    """Text safe inside a markdown table cell, shown as written: ``<`` would open an HTML tag
+    (GitHub drops "<my model>"), ``$`` a formula (GitHub renders "$x$" as math)."""
+    text = str(text).replace("\\", "\\\\")
+    for char in "|*<$":
+        text = text.replace(char, "\\" + char)
     return text.replace("\n", " ")
 
 

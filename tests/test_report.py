@@ -501,3 +501,33 @@ def test_render_sweep_breaks_lines_between_entries_not_inside_them(width):
         assert lines[start + 1].startswith(" " * body) and lines[start + 1][body] != " "
     for line in lines:
         assert len(line) <= width and line == line.rstrip(), repr(line)
+
+
+def test_markdown_renders_names_as_written_and_tables_as_tables():
+    """Parsed as CommonMark with tables (GitHub's base): the heading reads the config's name as
+    written (no HTML tag, no formula, no emphasis), and the grid and summary are tables with a
+    cell per column in every row."""
+    markdown_it = pytest.importorskip("markdown_it")
+    name = "<my model> costs $x$ | a*b"
+    doc = make_doc()
+    doc["config"]["name"] = name
+    parser = markdown_it.MarkdownIt("commonmark").enable("table")
+    tokens = parser.parse(report.markdown_summary(doc))
+    assert not [t for t in tokens if t.type.startswith("html")]
+    heading = next(tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open")
+    children = heading.children or []
+    assert not [c for c in children if c.type.startswith("html") or c.type.endswith("_open")]
+    assert "".join(c.content for c in children if c.type == "text") == f"lrdiag: {name}"
+    tables, cells = [], []
+    for t in tokens:
+        if t.type == "table_open":
+            tables.append([])
+        elif t.type == "tr_open":
+            cells = []
+            tables[-1].append(cells)
+        elif t.type in ("th_open", "td_open"):
+            cells.append(t)
+    assert len(tables) == 2
+    grid, summary = tables
+    assert len(grid) == 1 + len(LRS) and {len(row) for row in grid} == {1 + 2 * 2}
+    assert len(summary) == 1 + 2 and len({len(row) for row in summary}) == 1
