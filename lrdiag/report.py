@@ -421,10 +421,14 @@ def _run_label(run: Mapping, labels: Mapping[float, str]) -> str:
 
 
 def _reason(run: Mapping) -> str:
-    """The run's reason without a leading ``verdict:`` that would repeat the verdict."""
+    """The run's reason without a leading ``verdict:`` that would repeat the verdict (or
+    ``diverged:``, which a non-finite loss's reason starts with: "! diverging: diverged: ...")."""
     reason = str(run.get("reason") or "")
-    prefix = f"{run.get('verdict')}:"
-    return reason[len(prefix) :].lstrip() if reason.startswith(prefix) else reason
+    verdict = run.get("verdict")
+    for prefix in (f"{verdict}:", *(("diverged:",) if verdict == "diverging" else ())):
+        if reason.startswith(prefix):
+            return reason[len(prefix) :].lstrip()
+    return reason
 
 
 def plural(n: int, word: str) -> str:

@@ -531,3 +531,19 @@ def test_markdown_renders_names_as_written_and_tables_as_tables():
     grid, summary = tables
     assert len(grid) == 1 + len(LRS) and {len(row) for row in grid} == {1 + 2 * 2}
     assert len(summary) == 1 + 2 and len({len(row) for row in summary}) == 1
+
+
+def test_why_does_not_say_diverging_twice():
+    """The classifier's reason for a loss that became non-finite starts "diverged:"; after the
+    verdict it would read "! diverging: diverged: loss became ...", in markdown too."""
+    doc = make_doc(verdict_at={lr: "diverging" for lr in LRS}, scales=(1.0,), seeds=(0,))
+    for r in doc["runs"]:
+        r["reason"] = "diverged: loss became non-finite at epoch 3 (last finite 80)"
+    console = plain_console()
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    md = report.markdown_summary(doc)
+    assert "! diverging: loss became non-finite at epoch 3" in out and "diverged:" not in out
+    assert "**diverging**: loss became non-finite at epoch 3" in md and "diverged:" not in md
+    csv_text = report.runs_to_csv_text(doc)  # the files keep the reason whole
+    assert "diverged: loss became non-finite" in csv_text
