@@ -416,6 +416,15 @@ def notable_runs(doc: Mapping, limit: int = MAX_NOTES) -> list[Mapping]:
     return notes[:limit]
 
 
+def _more_notes(doc: Mapping, shown: list[Mapping]) -> str | None:
+    """What "why" leaves out when more than MAX_NOTES runs are worth explaining (the later init
+    scales' brackets, say), or None."""
+    hidden = len(notable_runs(doc, limit=len(doc.get("runs") or []))) - len(shown)
+    if hidden <= 0:
+        return None
+    return f"... and {plural(hidden, 'more run')} like these: every run's reason is in {CSV_NAME}"
+
+
 def _run_label(run: Mapping, labels: Mapping[float, str]) -> str:
     return f"lr {labels[run['learning_rate']]}, scale {run['init_scale']:g}, seed {run.get('seed')}"
 
@@ -739,6 +748,9 @@ def render_sweep(doc: Mapping, console: Console) -> None:
                 body.append(f" [{', '.join(map(str, r['flags']))}]", style="bold")
             body.append(f": {_reason(r)}")
             _print_hanging(console, f"  {_run_label(r, labels)}: ", body)
+        more = _more_notes(doc, notes)
+        if more:
+            _print_hanging(console, "  ", Text(more, style="dim"))
 
 
 def render_classify(doc: Mapping, console: Console) -> None:
@@ -867,6 +879,9 @@ def markdown_summary(doc: Mapping) -> str:
             flags = f" [{', '.join(map(str, r['flags']))}]" if r.get("flags") else ""
             verdict = _md(r.get("verdict") or INCOMPLETE)
             lines.append(f"- {_run_label(r, labels)}: **{verdict}**{_md(flags)}: {_md(_reason(r))}")
+        more = _more_notes(doc, notes)
+        if more:
+            lines.append(f"- {_md(more)}")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -547,3 +547,22 @@ def test_why_does_not_say_diverging_twice():
     assert "**diverging**: loss became non-finite at epoch 3" in md and "diverged:" not in md
     csv_text = report.runs_to_csv_text(doc)  # the files keep the reason whole
     assert "diverged: loss became non-finite" in csv_text
+
+
+def test_why_says_how_many_runs_it_leaves_out():
+    """Six init scales, each with a bracket [0.1, 1] (lr 1 oscillates), a failure at the lowest
+    rate (0.01 plateaus) and a flagged run (0.1): 18 runs are worth explaining; why shows
+    MAX_NOTES of them and says how many more there are."""
+    scales = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
+    doc = make_doc(scales=scales, seeds=(0,))
+    doc["summary"]["per_scale"] = [dict(s, bracket=[0.1, 1.0]) for s in doc["summary"]["per_scale"]]
+    console = plain_console(200)
+    report.render_sweep(doc, console)
+    out = console.file.getvalue()
+    shown = [line for line in out.splitlines() if line.startswith("  lr ")]
+    assert len(shown) == report.MAX_NOTES
+    hidden = 3 * len(scales) - report.MAX_NOTES
+    assert f"... and {hidden} more runs like these" in out
+    assert f"... and {hidden} more runs like these" in report.markdown_summary(doc)
+    small = make_doc(scales=(1.0,), seeds=(0,))
+    assert "more run" not in report.markdown_summary(small)
