@@ -386,12 +386,15 @@ def test_a_784_by_128_matrix_is_sampled_and_takes_seconds():
         "W2": rng.standard_normal((128, 1)) / 11,
         "b2": np.zeros((1, 1)),
     }
-    probed, calls = [], []
+    probed, whole, calls = [], [], []
 
     def loss_fn(p):
         calls.append(1)
         changed = np.flatnonzero(p["W1"] != params["W1"])
-        probed.extend(changed.tolist())
+        if changed.size == 1:  # an entry probe
+            probed.extend(changed.tolist())
+        elif changed.size:  # a directional probe: every entry moves
+            whole.append(changed.size)
         z = np.tanh(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
         return np.mean(np.logaddexp(0, z) - Y * z)
 
@@ -408,13 +411,19 @@ def test_a_784_by_128_matrix_is_sampled_and_takes_seconds():
 
     result = check_gradients(loss_fn, grad_fn, params, samples=40, seed=3)
     # seconds, not minutes: a few loss evaluations per probed entry (at most 40 per parameter,
-    # 121 in all), not two per entry of the 100,352 in W1
-    assert len(calls) <= 4 * 121 + 10
+    # 121 in all) and per direction (W1, b1 and W2 are sampled), not two per entry of the
+    # 100,352 in W1
+    assert len(calls) <= 4 * 121 + 4 * 3 * gradcheck.DIRECTIONS + 10
     w1 = by_name(result, "W1")
     assert w1.ok and w1.checked + w1.skipped == 40
     largest = int(np.argmax(np.abs(grad_fn(params)["W1"])))
     assert largest in probed  # the largest-gradient entries are always among the probes
     assert len(set(probed)) == 40
+    # and W1 as a whole, along each direction: 2 evaluations (4 with the smaller step)
+    assert 2 * gradcheck.DIRECTIONS <= len(whole) <= 4 * gradcheck.DIRECTIONS
+    assert set(whole) == {784 * 128}
+    assert w1.directions == gradcheck.DIRECTIONS
+    assert w1.directional_rel_error < gradcheck.REL_TOL
 
 
 def test_the_sample_is_seeded():
@@ -428,6 +437,221 @@ def test_samples_must_be_positive():
     loss_fn, grad_fn, params, _ = make_mlp()
     with pytest.raises(ValueError, match="samples"):
         check_gradients(loss_fn, grad_fn, params, samples=0)
+
+
+# --------------------------------------------------------------------------- the whole parameter
+
+ROW = 123  # embedding_repeated_index.py: token 123 occurs twice, so row 123 of E is wrong
+
+
+def _entry_probes(loss_fn, base, name):
+    """loss_fn, recording the flat index of `name` that each single-entry probe changes."""
+    probed = []
+
+    def watching(p):
+        changed = np.flatnonzero(p[name] != base[name])
+        if changed.size == 1:
+            probed.append(int(changed[0]))
+        return loss_fn(p)
+
+    return watching, probed
+
+
+def test_a_wrong_row_outside_the_sample_is_wrong(monkeypatch):
+    loss_fn, grad_fn, params = load_user_module(MODULES / "embedding_repeated_index.py")
+    row = set(range(ROW * 200, (ROW + 1) * 200))  # E is 300 x 200
+    outside = []
+    for seed in range(8):
+        watching, probed = _entry_probes(loss_fn, params, "E")
+        result = check_gradients(watching, grad_fn, params, seed=seed)
+        assert verdicts(result) == {"E": "wrong", "w": "ok", "b": "ok"}, seed
+        assert len(set(probed)) == gradcheck.DEFAULT_SAMPLES
+        e = by_name(result, "E")
+        assert e.directions == gradcheck.DIRECTIONS
+        if not row & set(probed):  # no sampled entry is in the wrong row
+            outside.append(seed)
+            for text in ("entries outside the sample disagree", "--samples 60000"):
+                assert text in e.message
+            assert e.directional_rel_error > 100 * gradcheck.REL_TOL
+    assert len(outside) >= 4  # the row is missed by most samples of 48
+    # the entry check alone passes it: the bug is only visible to the directional check
+    monkeypatch.setattr(gradcheck, "DIRECTIONS", 0)
+    e = by_name(check_gradients(loss_fn, grad_fn, params, seed=outside[0]), "E")
+    assert e.verdict == "ok"
+    assert e.directions == 0 and e.message.startswith("analytic and numerical gradients agree")
+
+
+def _dense_784(activation="tanh", m=32, seed=0, dtype=np.float64):
+    """784 -> 128 -> 1 sigmoid/bce (loss, grad, params); computes in `dtype`."""
+    f, df = ACTIVATIONS[activation]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 784)).astype(dtype)
+    Y = (rng.random((m, 1)) < 0.5).astype(dtype)
+    params = {
+        "W1": rng.standard_normal((784, 128)) / 28,
+        "b1": 0.1 * rng.standard_normal((1, 128)),
+        "W2": rng.standard_normal((128, 1)) / 11,
+        "b2": np.zeros((1, 1)),
+    }
+
+    def cast(p):
+        return {k: v.astype(dtype) for k, v in p.items()}
+
+    def loss_fn(p):
+        p = cast(p)
+        z = f(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+        return float(np.mean(np.logaddexp(0, z) - Y * z))
+
+    def grad_fn(p):
+        p = cast(p)
+        z1 = X @ p["W1"] + p["b1"]  # (m, 128)
+        d2 = (_sigmoid(f(z1) @ p["W2"] + p["b2"]) - Y) / m  # (m, 1)
+        d1 = (d2 @ p["W2"].T) * df(z1)  # (m, 128)
+        return {
+            "W1": X.T @ d1,
+            "b1": d1.sum(0, keepdims=True),
+            "W2": f(z1).T @ d2,
+            "b2": d2.sum(0, keepdims=True),
+        }
+
+    return loss_fn, grad_fn, params
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("factor", [0.0, 0.5])
+def test_one_wrong_row_of_a_784_by_128_matrix_is_wrong(activation, factor):
+    loss_fn, grad_fn, params = _dense_784(activation)
+    norms = np.linalg.norm(grad_fn(params)["W1"], axis=1)
+    row = int(np.argsort(norms)[392])  # a row of median gradient norm: not the largest entries
+
+    def bad(p):
+        g = grad_fn(p)
+        g["W1"][row] *= factor  # one row zeroed, or half of it lost
+        return g
+
+    for seed in range(3):
+        w1 = by_name(check_gradients(loss_fn, bad, params, seed=seed), "W1")
+        assert w1.verdict == "wrong", (seed, w1.message)
+    # the correct model passes, every entry weighed along each direction
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert result.ok, [p.message for p in result.parameters]
+    assert [p.directions for p in result.parameters] == [gradcheck.DIRECTIONS] * 3 + [0]
+
+
+@pytest.mark.parametrize("head", list(HEADS), ids=lambda h: "+".join(h))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_sampled_correct_models_pass_the_directional_check(activation, head):
+    loss_fn, grad_fn, params, m = make_mlp(activation, head, sizes=(20, 40, 30), m=64)
+    for seed in range(2):
+        result = check_gradients(loss_fn, grad_fn, params, n_samples=m, seed=seed)
+        assert result.ok, [p.message for p in result.parameters if not p.ok]
+        for p in result.parameters:
+            sampled = int(np.prod(p.shape)) > gradcheck.DEFAULT_SAMPLES
+            assert p.directions == (gradcheck.DIRECTIONS if sampled else 0)
+            rel = p.directional_rel_error
+            assert rel < 1e-4 if sampled else np.isnan(rel)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_float32_model_raises_no_false_alarm_in_the_directional_check(activation):
+    for seed in range(3):
+        loss_fn, grad_fn, params = _dense_784(activation, seed=seed, dtype=np.float32)
+        result = check_gradients(loss_fn, grad_fn, params, seed=seed)
+        assert result.ok, [p.message for p in result.parameters if not p.ok]
+        assert any("exact float32 values" in w for w in result.warnings)
+        assert by_name(result, "W1").directions == gradcheck.DIRECTIONS
+
+
+def _relu_mlp(m, d, h, seed, zero_kink):
+    """A ReLU/sigmoid/bce MLP; with zero_kink, unit 0's pre-activation is exactly 0 on sample 0."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, d))
+    Y = (rng.random((m, 1)) < 0.5).astype(float)
+    params = {
+        "W1": rng.standard_normal((d, h)) / np.sqrt(d),
+        "b1": 0.1 * rng.standard_normal((1, h)),
+        "W2": rng.standard_normal((h, 1)) / np.sqrt(h),
+        "b2": np.zeros((1, 1)),
+    }
+    if zero_kink:  # [1, 2, 0, ...] . [2, -1, ...] + 0 = 0 exactly
+        X[0] = 0.0
+        X[0, :2] = [1.0, 2.0]
+        params["W1"][:2, 0] = [2.0, -1.0]
+        params["b1"][0, 0] = 0.0
+
+    def loss_fn(p):
+        z = np.maximum(X @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+        return np.mean(np.logaddexp(0, z) - Y * z)
+
+    def grad_fn(p):
+        z1 = X @ p["W1"] + p["b1"]
+        d2 = (_sigmoid(np.maximum(z1, 0) @ p["W2"] + p["b2"]) - Y) / m
+        d1 = (d2 @ p["W2"].T) * (z1 > 0)
+        return {
+            "W1": X.T @ d1,
+            "b1": d1.sum(axis=0, keepdims=True),
+            "W2": np.maximum(z1, 0).T @ d2,
+            "b2": d2.sum(axis=0, keepdims=True),
+        }
+
+    return loss_fn, grad_fn, params
+
+
+def test_a_direction_through_a_relu_kink_is_not_a_false_alarm():
+    loss_fn, grad_fn, params = _relu_mlp(64, 30, 40, 0, zero_kink=True)
+    # every direction over W1 crosses the kink at the base point: the one-sided derivatives
+    # along it differ by far more than the tolerance (unit 0 is on on one side, off on the other)
+    rng = np.random.default_rng(0)
+    h = gradcheck.STEP_FACTOR
+    for _ in range(5):
+        v = rng.choice([-1.0, 1.0], size=(30, 40)) / np.sqrt(1200)
+        f0, fp, fm = (loss_fn({**params, "W1": params["W1"] + t * h * v}) for t in (0, 1, -1))
+        forward, backward = (fp - f0) / h, (f0 - fm) / h
+        assert abs(forward - backward) > 1e-3 * abs(forward + backward)
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert result.ok, [p.message for p in result.parameters]
+    w1 = by_name(result, "W1")
+    assert w1.directions == 0  # both directions sit on the kink: not compared
+    assert "crossed kinks" in w1.message and "outside the sample are unchecked" in w1.message
+
+
+def test_many_relu_kinks_near_the_base_point_are_not_false_alarms():
+    # 512 samples x 100 units: ~50,000 pre-activations, some within a step of 0 in any direction
+    for seed in range(4):
+        loss_fn, grad_fn, params = _relu_mlp(512, 50, 100, seed, zero_kink=False)
+        result = check_gradients(loss_fn, grad_fn, params, seed=seed)
+        assert result.ok, [p.message for p in result.parameters if not p.ok]
+
+
+def test_directional_probes_restore_the_params_exactly():
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(20, 30))
+    params["W1"][0, 0] = -0.0
+    params["W1"][0, 1] = 1e300 / 1e290  # large
+    params["W1"][0, 2] = 5e-324  # the smallest subnormal
+    params["W1"][0, 3] = 0.1 + 0.2
+    before = {k: _bits(v) for k, v in params.items()}
+    base = {k: v.copy() for k, v in params.items()}
+    changed_per_call = []
+
+    def watching_loss(p):
+        changed_per_call.append(
+            {k: int(np.sum(p[k].view(np.uint64) != base[k].view(np.uint64))) for k in p}
+        )
+        return loss_fn(p)
+
+    result = check_gradients(watching_loss, grad_fn, params, samples=10)
+    assert result.ok
+    assert {k: _bits(v) for k, v in params.items()} == before
+    assert changed_per_call[0] == dict.fromkeys(params, 0)
+    whole = 0
+    for changed in changed_per_call:
+        moved = [k for k, n in changed.items() if n]
+        assert len(moved) <= 1  # one parameter at a time, restored before the next probe
+        if moved and changed[moved[0]] > 1:
+            whole += 1
+            assert changed[moved[0]] >= params[moved[0]].size - 1  # (-0.0 + 0 stays -0.0)
+    sampled = sum(v.size > 10 for v in params.values())
+    assert 2 * gradcheck.DIRECTIONS * sampled <= whole <= 4 * gradcheck.DIRECTIONS * sampled
 
 
 # --------------------------------------------------------------------------- the user's arrays
@@ -778,6 +1002,8 @@ def test_to_dict_has_the_documented_keys():
         "checked",
         "skipped",
         "message",
+        "directional_rel_error",
+        "directions",
     }
     assert all(set(p) == keys for p in doc["parameters"])
     assert doc["parameters"][1]["shape"] == [1, 8]
