@@ -444,7 +444,13 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
     help="Entries probed per parameter; all of a smaller one, and always the entries with "
     "the largest gradients [default: 48].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the sampled entries.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seeds the sampled entries and the random directions of the whole-parameter check.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON, nothing else.")
 @traceback_option
 def gradcheck(target, samples, seed, as_json):

@@ -211,7 +211,7 @@ def check_gradients(
 
     f0, loss_dtype = call_loss()
     if loss_dtype == np.float64:
-        loss_dtype = _rounded_dtype(f0)
+        loss_dtype = _loss_precision(f0, call_loss, work, base)
         if loss_dtype != np.float64:
             warnings.append(
                 f"loss() returns float64 numbers that are all exact {loss_dtype} values: it "
@@ -240,6 +240,31 @@ def check_gradients(
     _check_repeatable(f0, call_loss()[0], eps, "after the probes", where)
     warnings += [f"{c.name}: {c.message}" for c in checks if c.message.startswith(BELOW_NOISE)]
     return GradcheckResult(tuple(checks), tuple(warnings), source, int(samples), int(seed))
+
+
+def _loss_precision(f0: float, call_loss, work: dict, base: dict) -> np.dtype:
+    """The precision a float64 loss was computed in: float16 or float32 when its values are all
+    exact numbers of that dtype, at ``params`` and at two irregular points nearby.
+
+    The value at params alone is not enough: round params (0.5, -1.0, as in a textbook example)
+    make a float64 loss an exact float16 value by themselves, and the check would then use
+    float16's steps and tolerances, under which a flipped sign passes. Nearby, every entry moved
+    by an irregular 1e-3 of its size, a float64 loss is an exact float32 number about once in
+    2**29. ``work`` is restored from ``base`` bit for bit.
+    """
+    dtypes = [_rounded_dtype(f0)]
+    rng = np.random.default_rng(0)  # fixed: the same answer on every run
+    for _ in range(2):
+        if dtypes[-1] == np.float64:
+            break
+        try:
+            for k, v in base.items():
+                work[k] += 1e-3 * (1.0 + np.abs(v)) * rng.uniform(-1.0, 1.0, v.shape)
+            dtypes.append(_rounded_dtype(call_loss()[0]))
+        finally:
+            for k, v in base.items():
+                np.copyto(work[k], v)
+    return max(dtypes, key=lambda d: np.finfo(d).precision)
 
 
 def _rounded_dtype(value: float) -> np.dtype:

@@ -962,7 +962,12 @@ def render_gradcheck(result: Any, console: Console) -> None:
             ),
         )
     if bad:
-        line = Text(f"{len(bad)} of {len(params)} parameters have gradient problems", "bold red")
+        has = "has" if len(bad) == 1 else "have"
+        line = Text(
+            f"{len(bad)} of {plural(len(params), 'parameter')} {has} gradient problems", "bold red"
+        )
+    elif len(params) == 1:
+        line = Text("the parameter matches finite differences", "bold green")
     else:
         line = Text(f"all {len(params)} parameters match finite differences", "bold green")
     _print_hanging(console, "", line)

@@ -1124,3 +1124,25 @@ def test_cli_help_states_the_real_default_sample_count():
     assert f"[default: {gradcheck.DEFAULT_SAMPLES}]" in help_text.replace("\n", " ").replace(
         "  ", " "
     )
+
+
+def test_round_params_do_not_make_a_float64_loss_look_float16():
+    """A textbook check: L = sum((k+1) p_k^2 / 2) at p = [0.5, -1.0], whose values (0.625,
+    1.875, 3.75) are exact float16 numbers although computed in float64. Judged in float16 a
+    flipped sign passed as ok; the loss is float64, and the flip is caught."""
+    params = {f"p{k}": np.array([0.5, -1.0]) for k in range(3)}
+
+    def loss_fn(p):
+        return float(sum((k + 1) * np.sum(p[f"p{k}"] ** 2) / 2 for k in range(3)))
+
+    def grad_fn(p):
+        g = {f"p{k}": (k + 1) * p[f"p{k}"] for k in range(3)}
+        g["p0"] = -g["p0"]
+        return g
+
+    assert float(np.float16(loss_fn(params))) == loss_fn(params)  # the trap is set
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert verdicts(result) == {"p0": "sign_flipped", "p1": "ok", "p2": "ok"}
+    assert not any("float16" in w or "float32" in w for w in result.warnings), result.warnings
+    for name, p in params.items():
+        np.testing.assert_array_equal(p, np.array([0.5, -1.0]), err_msg=name)

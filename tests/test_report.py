@@ -566,3 +566,32 @@ def test_why_says_how_many_runs_it_leaves_out():
     assert f"... and {hidden} more runs like these" in report.markdown_summary(doc)
     small = make_doc(scales=(1.0,), seeds=(0,))
     assert "more run" not in report.markdown_summary(small)
+
+
+@pytest.mark.parametrize(
+    "n_params, flipped, last_line",
+    [
+        (1, False, "the parameter matches finite differences"),
+        (3, False, "all 3 parameters match finite differences"),
+        (1, True, "1 of 1 parameter has gradient problems"),
+        (3, True, "1 of 3 parameters has gradient problems"),
+    ],
+)
+def test_gradcheck_summary_line_counts_in_words(n_params, flipped, last_line):
+    """The loss sum_k (k+1) * p_k^2 / 2 has gradient (k+1) * p_k; the first one flipped."""
+    from lrdiag.gradcheck import check_gradients
+
+    params = {f"p{k}": np.array([0.5, -1.0]) for k in range(n_params)}
+
+    def loss(p):
+        return float(sum((k + 1) * np.sum(p[f"p{k}"] ** 2) / 2 for k in range(n_params)))
+
+    def grad(p):
+        g = {f"p{k}": (k + 1) * p[f"p{k}"] for k in range(n_params)}
+        if flipped:
+            g["p0"] = -g["p0"]
+        return g
+
+    console = plain_console()
+    report.render_gradcheck(check_gradients(loss, grad, params), console)
+    assert console.file.getvalue().rstrip("\n").splitlines()[-1] == last_line
