@@ -139,12 +139,14 @@ def _set_loss_scale(
     inits = [abs(x) for x in initials if x is not None and x != 0]
     cap = clip_factor * max(inits) if inits else np.inf
     if np.all(values > 0):
-        ax.set_yscale("log")
         lo, hi = float(values.min()), float(values.max())
         clipped = hi > cap
         hi = max(min(hi, cap), lo)
         pad = 10 ** (0.05 * max(math.log10(hi / lo), 1.0))
+        # limits first: they turn autoscaling off, whose padding of a loss near float64's
+        # largest (1e303) overflowed matplotlib's exp (a RuntimeWarning) when the scale changed
         ax.set_ylim(lo / pad, hi if clipped else hi * pad)
+        ax.set_yscale("log")
         return
     if np.any(values != 0):
         nonzero = np.abs(values[values != 0])

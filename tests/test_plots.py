@@ -6,6 +6,7 @@ Documents are built by hand (the results.json format), so these tests stand alon
 from __future__ import annotations
 
 import os
+import warnings
 
 import matplotlib
 import numpy as np
@@ -114,6 +115,24 @@ def test_plot_curves_zero_loss_uses_symlog_and_many_lrs_a_colorbar():
     ax = plots.plot_curves(fig.add_subplot(), runs)
     assert ax.get_yscale() == "symlog"
     assert len(fig.axes) == 2  # the colour bar
+
+
+def test_a_loss_near_the_largest_float_draws_without_overflow(tmp_path):
+    """A run that blew up to 4e303 without becoming inf (float64, lr 1e8): switching to a log
+    scale let matplotlib pad the data's limits in log space, and 10**(303 + padding) overflowed
+    in its exp (a RuntimeWarning on stderr). The chart is capped at Y_CLIP_FACTOR times the
+    initial loss whatever the data, so nothing near 1e308 needs drawing."""
+    doc = make_doc(lrs=(0.1, 1e8), scales=(1.0,), seeds=(0,), verdict="converging")
+    doc["runs"][1]["loss"] = [2.2, 5.9e50, 4.5e303]
+    doc["runs"][1]["metrics"].update(initial=2.2, final=4.5e303)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plots.plot_curves(new_axes(), doc["runs"])
+        paths = plots.save_sweep_plots(doc, tmp_path)
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylim()[1] == pytest.approx(plots.Y_CLIP_FACTOR * 2.2)
+    for p in paths:
+        check_png(p)
 
 
 def test_plot_final_loss_vs_lr_one_line_per_scale():
