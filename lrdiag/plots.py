@@ -14,12 +14,14 @@ divergence, and ``metrics`` may be missing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import textwrap
+import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,8 @@ VERDICT_COLORS = {
     "diverging": "#c8334a",
     "plateaued": "#5b8fd1",
 }
+# matplotlib's warning for a character its font cannot draw (it draws a box instead)
+MISSING_GLYPH = r"Glyph \d+ .*missing from font"
 UNKNOWN_COLOR = "#b0b0b0"  # a verdict this module does not know
 MISSING_COLOR = "#ffffff"  # no run in this cell (an interrupted sweep)
 
@@ -650,8 +654,19 @@ def plot_verdict_example(
 
 def _save(fig: Figure, path: Path) -> Path:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    with _missing_glyphs_quiet():
+        fig.savefig(buf, format="png", dpi=DPI)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def _missing_glyphs_quiet() -> Iterator[None]:
+    """Silence matplotlib's 'Glyph ... missing from font' warnings: a config name in a script
+    the font lacks (名前 in DejaVu Sans) is drawn as boxes, and results.json and report.md keep
+    it whole; the warnings, several per character and figure, went to the user's stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
+        yield
 
 
 def _predicted(doc: Mapping) -> dict[float, float]:
@@ -701,10 +716,11 @@ def _suptitle(fig: Figure, text: str) -> None:
     room = TITLE_WIDTH * fig.get_figwidth() * fig.dpi
 
     def widest(lines: str) -> float:
-        return max(
-            renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-            for line in lines.split("\n")
-        )
+        with _missing_glyphs_quiet():
+            return max(
+                renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+                for line in lines.split("\n")
+            )
 
     wrapped, chars = text, len(text)
     while chars > 10 and widest(wrapped) > room:

@@ -318,6 +318,21 @@ def test_figure_titles_are_the_name_verbatim_and_fit_the_image(name):
         assert box.width >= plain.get_window_extent(canvas.get_renderer()).width - 1
 
 
+def test_a_name_the_font_cannot_draw_warns_nothing(tmp_path):
+    """A config name in a script DejaVu Sans lacks (名前): matplotlib draws boxes and warned
+    'Glyph 21517 missing from font(s)' several times a figure on the user's stderr."""
+    doc = make_doc()
+    doc["config"]["name"] = "名前 実験"
+    doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = plots.save_sweep_plots(doc, tmp_path)
+    assert len(paths) == 4
+    for p in paths:
+        check_png(p)
+    assert plots.curves_figure(doc).get_suptitle().startswith("名前 実験")
+
+
 def test_curves_title_names_the_faint_seeds():
     assert "(seed 0; seed 1 faint)" in plots.curves_figure(make_doc()).get_suptitle()
     doc = make_doc(seeds=(0, 1, 2))
