@@ -637,13 +637,25 @@ def _difference(
     ``a``, it is taken once more with a step RETRY_STEP_RATIO times smaller (fewer kinks crossed,
     less truncation error); unless the loss is float64, with the first step's noise allowance.
     ``kink``: it still disagrees, the two one-sided differences disagree with each other, and
-    ``a`` lies between them (a kink such as ReLU at 0, where the analytic code picks one side).
+    ``a`` lies between them (a kink such as ReLU at 0, where the analytic code picks one side);
+    or the two steps' differences disagree with each other (kinks inside the steps).
     """
     retry_noise = 1.0 if eps == np.finfo(np.float64).eps else RETRY_STEP_RATIO
+    first = None
     for step, noise in ((h, 1.0), (h * RETRY_STEP_RATIO, retry_noise)):
         numeric, tol, kink = _central(flat, where, v, step, a, call_loss, f0, eps * noise)
         if abs(a - numeric) <= tol or not np.isfinite(numeric):
             break
+        if first is None:
+            first = (numeric, tol)
+        elif abs(numeric - first[0]) > first[1]:
+            # Unsettled: the two steps' differences disagree beyond the first's tolerance
+            # (ten times the retry's rounding noise). A smooth loss's agree, whether a is right
+            # or not, so a wrong gradient is still found; this loss has kinks inside the steps,
+            # often several (under tiny weights many samples' ReLUs sit within a step of 0,
+            # and the difference grows like 1/step), so a need not lie between the one-sided
+            # differences as _central's kink test asks.
+            kink = True
     return numeric, tol, kink
 
 

@@ -623,6 +623,49 @@ def test_many_relu_kinks_near_the_base_point_are_not_false_alarms():
         assert result.ok, [p.message for p in result.parameters if not p.ok]
 
 
+def test_several_kinks_inside_one_step_are_skipped_even_when_a_is_outside_both_sides():
+    """Seven samples' ReLUs within 6e-7 of 0, some weighted negatively: every step (6e-6, then
+    6e-7) crosses most of them, and the exact derivative at b = 0, the mean of w over the
+    samples whose unit is on (closed form: 3.2 / 7), lies above both one-sided differences.
+    The kink test wanted it between them and called b 'scaled' (1.41x); the two steps'
+    differences disagree with each other, which no smooth loss does: a kink, skipped. A wrong
+    gradient of a smooth parameter beside it is still found."""
+    z = np.array([3e-7, -2e-7, 5e-7, -4e-7, 1e-7, -6e-7, 2e-7])
+    w = np.array([1.0, -0.3, 0.8, 0.2, 0.9, -0.6, 0.5])
+
+    def loss_fn(p):
+        return float(np.mean(w * np.maximum(p["b"][0] + z, 0.0)) + np.sum(p["v"] ** 2))
+
+    def grad_fn(p):
+        on = p["b"][0] + z > 0
+        return {"b": np.array([np.mean(w * on)]), "v": 2 * p["v"]}
+
+    params = {"b": np.zeros(1), "v": np.array([0.5, -1.5])}
+    assert grad_fn(params)["b"][0] == pytest.approx(3.2 / 7)
+    result = check_gradients(loss_fn, grad_fn, params)
+    assert result.ok, [p.message for p in result.parameters]
+    assert by_name(result, "b").skipped == 1
+    flipped = check_gradients(loss_fn, lambda p: {**grad_fn(p), "v": -2 * p["v"]}, params)
+    assert verdicts(flipped) == {"b": "ok", "v": "sign_flipped"}
+
+
+def test_check_config_relu_layers_under_tiny_weights_pass():
+    """Found by fuzzing: two ReLU layers at init scale 1e-3 put the second layer's
+    pre-activations within a step of 0 for many samples; gradcheck called lrdiag's own
+    (correct) b2 gradient 'scaled' or 'wrong'."""
+    config = pytest.importorskip("lrdiag.config")
+    for activation, hidden in (("relu", [4, 4]), ("leaky_relu", [5, 8])):
+        cfg = config.config_from_dict(
+            {
+                "data": {"kind": "moons", "n_samples": 8},
+                "model": {"hidden": hidden, "activation": activation},
+                "init": {"scales": [1e-3]},
+            }
+        )
+        result = gradcheck.check_config(cfg)
+        assert result.ok, [p.message for p in result.parameters if not p.ok]
+
+
 def test_directional_probes_restore_the_params_exactly():
     loss_fn, grad_fn, params, _ = make_mlp(sizes=(20, 30))
     params["W1"][0, 0] = -0.0
