@@ -97,7 +97,8 @@ class Thresholds:
     never_back: int = 100  # ... over a curve of this many points that never came back down to
     # its initial loss after epoch 0 (iid noise does that with probability 1/n), or ...
     positive_rise: float = 1.0  # ... for a curve whose values are all > 0 (a loss, its name
-    # unknown), by this many times the initial loss (1.0: the final level is double the start)
+    # unknown), by this many times the initial loss (1.0: the final level is double the start);
+    # whatever R when the whole final window is above the initial level
     growth_rate: float = 0.02  # diverging: increments still growing by more than this per epoch
     growth_steps: int = 4  # ... over at least this many consecutive increases at the very end
     blowup_keep: float = 0.5  # late_blowup: final level keeps less than this of its best progress
@@ -379,6 +380,11 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
     ):
         return "diverging", "above_initial"
+    # On a log scale whatever the range: a positive loss whose final level is more than double
+    # its start, with the whole final window above the start. A huge early spike inflates the
+    # range, so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
+    if ms.positive and rise > th.positive_rise * ms.initial and ms.gap > 0:
+        return "diverging", "multiple"
     if (
         ms.growth is not None
         and ms.growth_len >= th.growth_steps
@@ -779,6 +785,12 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         return s
     if rule == "constant":
         return f"plateaued: the loss stays at {_g(ms.initial)} {axis.over(ms.n_points)}"
+    if rule == "multiple":
+        return (
+            f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} is "
+            f"{ms.final_level / ms.initial:.3g} times the initial loss {lv(ms.initial)}, and "
+            f"{tail} all sit above it"
+        )
     if rule == "above_initial":
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "

@@ -903,3 +903,23 @@ def test_a_bad_axis_is_an_error(x, match):
         classify(np.linspace(1, 0.5, 6), x=x, x_name="step")
     with pytest.raises(ValueError, match="x_name"):
         classify(np.linspace(1, 0.5, 6), x_name="")
+
+
+def test_a_loss_ending_at_several_times_its_start_is_diverging_whatever_its_spike():
+    """A real sweep run (tanh_spike at lr 30, scale 3): 1.64 at init, a spike to ~170, then
+    bouncing between ~3 and ~20 (a few ~100s) to the end, never back down to the start. The
+    spike makes the range so large that the final median, 7x the start, is under 10% of it;
+    by definition the loss ended above where it started, far beyond noise on a log scale."""
+    rng = np.random.default_rng(0)
+    tail = np.where(np.arange(190) % 2 == 0, 12.0, 5.5) * np.exp(rng.normal(0, 0.3, 190))
+    tail[rng.choice(190, 6, replace=False)] = 100.0
+    y = np.concatenate([[1.64, 21.7, 35.3, 174.1, 151.6, 201.9, 124.7, 142.7, 112.3, 192.8], tail])
+    v = classify(y)
+    assert v.verdict == "diverging", v.reason
+    assert "times the initial loss 1.64" in v.reason and "sit above it" in v.reason, v.reason
+    # the same shape ending at 1.5x the start, or with one dip below the start in the final
+    # window, is not this rule's (ended less than double, or came back down)
+    assert "times the initial loss" not in classify(np.concatenate([y[:10], tail / 8])).reason
+    dipped = y.copy()
+    dipped[-3] = 1.0
+    assert "times the initial loss" not in classify(dipped).reason
