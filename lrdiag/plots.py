@@ -61,6 +61,9 @@ MISSING_COLOR = "#ffffff"  # no run in this cell (an interrupted sweep)
 # Losses more than this factor above the highest initial loss are off the top of a chart:
 # a diverging run shoots out of the frame instead of squashing every other curve flat.
 Y_CLIP_FACTOR = 100.0
+# sharpness.png: a learning rate's 2/lr line up to this factor above the highest sharpness is
+# drawn (the chart grows to it); farther up, its run is far from its limit and the line stays off.
+LIMIT_REACH = 10.0
 # The same for final losses: far above the start is "blew up", whatever the exact value.
 FINAL_CLIP_FACTOR = 10.0
 # Up to this many learning rates get a legend entry each; more get a colour bar.
@@ -826,6 +829,11 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
         # up as it diverges leaves through the top edge (at Y_CLIP_FACTOR times the highest
         # starting sharpness) instead of squashing the rest into the bottom.
         top = min(max(finite), Y_CLIP_FACTOR * max(starts))
+        # ... while a 2/lr line a little above the data is drawn: where the run's limit is
+        # matters even when its sharpness stays below it (up to LIMIT_REACH times the top).
+        near = [x for x in limits.values() if top < x <= LIMIT_REACH * top]
+        if near:
+            top = max(near) / 2  # the top is padded by 3 below
         # The bottom: the limits of the learning rates that are past them, down to
         # Y_CLIP_FACTOR below the data: a sharpness above its 2/lr is what the chart is for.
         low = min(finite)

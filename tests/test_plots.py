@@ -364,6 +364,27 @@ def test_plot_sharpness_shows_the_limits_the_runs_cross_and_caps_a_blow_up():
     assert 8.0 / hi > 1e-4  # 8 is in the top 4 decades, not squashed under 1e17
 
 
+def test_plot_sharpness_draws_a_limit_just_above_the_data_not_one_far_above():
+    """Edge of stability: sharpness 8 -> 20 at lr 0.02, 0.1, 0.2 (2/lr = 100, 20, 10), and a
+    tiny lr 1e-4 (2/lr = 20000). lr 0.02's run stays below its limit, 5x the highest sharpness:
+    that line is on the chart; 20000 is 1000x above the data and stays off it."""
+    runs = [
+        {
+            "id": i,
+            "learning_rate": lr,
+            "init_scale": 1.0,
+            "seed": 0,
+            "sharpness": {"epochs": [0, 5, 10], "values": [8.0, 14.0, 20.0], "limit": 2.0},
+        }
+        for i, lr in enumerate((1e-4, 0.02, 0.1, 0.2))
+    ]
+    lo, hi = plots.plot_sharpness(new_axes(), runs).get_ylim()
+    for limit in (100.0, 20.0, 10.0):
+        assert lo < limit < hi, limit
+    assert hi < 20000.0
+    assert 8.0 / hi > 1e-2  # the data keep most of the chart
+
+
 @pytest.mark.parametrize("n_lrs", [1, 3])
 def test_phase_predicted_beyond_the_grid_is_drawn_whole_with_its_value(n_lrs):
     """Predictions 1e-6 (below every swept rate) and 1e3 (above): the diamonds sit on the map's
