@@ -643,8 +643,8 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, fl
     premin = float(runmin[k])
     allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
     settled = float(np.median(after))
-    if settled > premin + allowed:
-        return None
+    if settled > premin + allowed or settled > ms.initial:  # the noise allowance aside, a run
+        return None  # that ends above where it started has not recovered
     return peak, h, premin, settled
 
 

@@ -923,3 +923,15 @@ def test_a_loss_ending_at_several_times_its_start_is_diverging_whatever_its_spik
     dipped = y.copy()
     dipped[-3] = 1.0
     assert "times the initial loss" not in classify(dipped).reason
+
+
+def test_a_run_that_ends_above_its_start_never_recovered_from_its_spike():
+    """1.0 at init, down to 0.8, a spike to 50, then bouncing (sd ~0.5) around 1.3 to the end:
+    above where it started, so not 'rose, then recovered', however noisy the end is (the
+    definition: a run that ends above where it started has not recovered)."""
+    rng = np.random.default_rng(1)
+    end = 1.3 + 0.5 * np.where(np.arange(54) % 2 == 0, 1.0, -1.0) * rng.uniform(0.5, 1.0, 54)
+    y = np.concatenate([[1.0, 0.9, 0.8, 50.0, 30.0, 10.0], end])
+    assert np.median(y[-10:]) > y[0]
+    v = classify(y)
+    assert "early_spike" not in v.flags, (v.verdict, v.flags, v.reason)
