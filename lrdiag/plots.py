@@ -824,7 +824,6 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
             limits[lr] = limit
     finite = [v for r in runs for v in _loss_array(r["sharpness"]["values"]) if np.isfinite(v)]
     if finite and min(finite) > 0:
-        ax.set_yscale("log")
         # The top: the 2/lr lines far above stay off the chart, and a run whose sharpness blows
         # up as it diverges leaves through the top edge (at Y_CLIP_FACTOR times the highest
         # starting sharpness) instead of squashing the rest into the bottom.
@@ -840,7 +839,8 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
         below = [x for x in limits.values() if 0 < x < low]
         if below:
             low = max(min(below), low / Y_CLIP_FACTOR)
-        ax.set_ylim(low / 1.5, top * 3)
+        ax.set_ylim(low / 1.5, top * 3)  # limits before the log scale, as in _set_loss_scale
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("sharpness λmax (dashed: 2/lr)")
     ax.grid(True, which="major", alpha=0.3)

@@ -364,6 +364,29 @@ def test_plot_sharpness_shows_the_limits_the_runs_cross_and_caps_a_blow_up():
     assert 8.0 / hi > 1e-4  # 8 is in the top 4 decades, not squashed under 1e17
 
 
+def test_plot_sharpness_near_float64_s_largest_warns_nothing():
+    """A diverging run's sharpness reaching 1e305 (finite): no overflow RuntimeWarning while
+    the axis is laid out and drawn (matplotlib's autoscale padding of it overflowed exp)."""
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    runs = [
+        {
+            "id": 0,
+            "learning_rate": 2.0,
+            "init_scale": 1.0,
+            "seed": 0,
+            "sharpness": {"epochs": [0, 5, 10], "values": [8.0, 1e150, 1e305], "limit": 2.0},
+        }
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plots.plot_sharpness(new_axes(), runs)
+        FigureCanvasAgg(ax.figure).draw()
+    assert ax.get_yscale() == "log" and ax.get_ylim()[1] < 1e6
+
+
 def test_plot_sharpness_draws_a_limit_just_above_the_data_not_one_far_above():
     """Edge of stability: sharpness 8 -> 20 at lr 0.02, 0.1, 0.2 (2/lr = 100, 20, 10), and a
     tiny lr 1e-4 (2/lr = 20000). lr 0.02's run stays below its limit, 5x the highest sharpness:
