@@ -282,7 +282,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
       lrdiag sweep configs/tanh_spike.yaml --out results/tanh --fail-on diverging
 
     Writes results.json, results.csv, report.md and the plots curves.png,
-    final_loss_vs_lr.png, phase.png (and sharpness.png with stability.track_every) to
+    final_loss_vs_lr.png, phase.png (and sharpness.png when stability.track_every tracks it) to
     --out. Exit 1 when a --fail-on verdict matched.
     """
     import dataclasses
