@@ -733,29 +733,39 @@ def _suptitle(fig: Figure, text: str) -> None:
 
 
 def curves_figure(doc: Mapping) -> Figure:
-    """Loss vs epoch, a panel per init scale (up to three a row), one learning-rate key."""
+    """Loss vs epoch, a panel per init scale (up to three a row), one learning-rate key. With
+    a validation split, the validation losses get panels of their own below, scale for scale
+    (their verdicts, and the ``overfitting`` flag, are judged on them)."""
     runs = list(doc.get("runs") or [])
     scales = sorted({r["init_scale"] for r in runs})
     seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
+    val_runs = [{**r, "loss": r["val_loss"]} for r in runs if r.get("val_loss") is not None]
+    kinds = [("", runs)] + ([(", validation", val_runs)] if val_runs else [])
     ncols = min(len(scales), 3)
     nrows = math.ceil(len(scales) / ncols)
-    fig = Figure(figsize=(5.0 * ncols + 1.4, 3.8 * nrows + 0.6), dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    fig = Figure(
+        figsize=(5.0 * ncols + 1.4, 3.8 * nrows * len(kinds) + 0.6), dpi=DPI, layout="constrained"
+    )
+    axes = fig.subplots(nrows * len(kinds), ncols, squeeze=False)
     diverged = False
-    for k, scale in enumerate(scales):
-        ax = axes[k // ncols, k % ncols]
-        plot_curves(
-            ax,
-            [r for r in runs if r["init_scale"] == scale],
-            title=f"init scale {scale:g}",
-            legend=False,
-        )
-        diverged = diverged or len(ax.collections) > 0
-    for k in range(len(scales), nrows * ncols):
-        axes[k // ncols, k % ncols].set_visible(False)
-    used = [axes[k // ncols, k % ncols] for k in range(len(scales))]
+    used = []
+    for block, (label, kind_runs) in enumerate(kinds):
+        for k, scale in enumerate(scales):
+            ax = axes[block * nrows + k // ncols, k % ncols]
+            plot_curves(
+                ax,
+                [r for r in kind_runs if r["init_scale"] == scale],
+                title=f"init scale {scale:g}{label}",
+                legend=False,
+            )
+            if label:
+                ax.set_ylabel("validation loss")
+            diverged = diverged or len(ax.collections) > 0
+            used.append(ax)
+        for k in range(len(scales), nrows * ncols):
+            axes[block * nrows + k // ncols, k % ncols].set_visible(False)
     _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
-    title = f"{_name(doc)}: training loss vs epoch"
+    title = f"{_name(doc)}: {'training and validation' if val_runs else 'training'} loss vs epoch"
     if len(seeds) > 1:
         others = "seed" + "s" * (len(seeds) > 2)
         title += f" (seed {seeds[0]}; {others} {', '.join(map(str, seeds[1:]))} faint)"

@@ -333,6 +333,29 @@ def test_a_name_the_font_cannot_draw_warns_nothing(tmp_path):
     assert plots.curves_figure(doc).get_suptitle().startswith("名前 実験")
 
 
+def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
+    """With a validation split: a validation panel under each scale's training panel, each
+    holding that scale's validation curves (here the training loss + 1, so they differ)."""
+    doc = make_doc(seeds=(0,))
+    for r in doc["runs"]:
+        r["val_loss"] = [None if v is None else v + 1.0 for v in r["loss"]]
+    fig = plots.curves_figure(doc)
+    shown = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    titles = [ax.get_title() for ax in shown]
+    assert titles == [
+        "init scale 1", "init scale 3", "init scale 1, validation", "init scale 3, validation"
+    ]  # fmt: skip
+    val_3 = [r for r in doc["runs"] if r["init_scale"] == 3.0]
+    lines = shown[3].get_lines()
+    assert len(lines) == len(val_3)
+    drawn = {tuple(np.round(ln.get_ydata()[:3], 9)) for ln in lines}
+    assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:3], float), 9)) for r in val_3}
+    assert "training and validation loss" in fig.get_suptitle()
+    assert [ax.get_ylabel() for ax in shown] == ["training loss"] * 2 + ["validation loss"] * 2
+    without = plots.curves_figure(make_doc(seeds=(0,)))
+    assert [ax.get_title() for ax in without.axes if ax.get_title()] == titles[:2]
+
+
 def test_curves_title_names_the_faint_seeds():
     assert "(seed 0; seed 1 faint)" in plots.curves_figure(make_doc()).get_suptitle()
     doc = make_doc(seeds=(0, 1, 2))
