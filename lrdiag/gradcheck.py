@@ -191,13 +191,18 @@ def check_gradients(
     seed: int = 0,
     n_samples: int | None = None,
     source: str | None = None,
+    kinks: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
 ) -> GradcheckResult:
     """Check ``grad_fn`` against central differences of ``loss_fn`` at ``params``.
 
     ``samples``: entries probed per parameter (all of them when the parameter is smaller).
     ``seed``: seeds the random part of the sample. ``n_samples``: the number of training
     samples, when known; a gradient off by exactly that factor is named a sum-for-mean bug.
-    ``source``: prefixed to error messages (a file name). Raises InputError on contract breaches.
+    ``source``: prefixed to error messages (a file name). ``kinks``: when the loss's kinks are
+    known (lrdiag's own ReLU models), the on/off pattern they make at params, such as the sign
+    of every ReLU pre-activation: a probe that changes it crossed a kink and is skipped, even
+    where the pre-activations sit so close to 0 (1e-15) that the loss changes only by rounding
+    and the one-sided differences cannot tell. Raises InputError on contract breaches.
     """
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
         raise ValueError(f"samples must be a positive integer, got {samples!r}")
@@ -206,9 +211,7 @@ def check_gradients(
     base = {k: np.array(params[k], dtype=np.float64, copy=True) for k in names}
     work = {k: v.copy() for k, v in base.items()}  # probed in place, restored after each probe
 
-    def call_loss() -> tuple[float, Any]:
-        return _call_loss(loss_fn, work, where)
-
+    call_loss = _Loss(loss_fn, work, where, kinks)
     f0, loss_dtype = call_loss()
     if loss_dtype == np.float64:
         loss_dtype = _loss_precision(f0, call_loss, work, base)
@@ -330,6 +333,23 @@ def _validate_params(params: Any, where: str) -> tuple[list[str], list[str]]:
             )
         names.append(name)
     return names, warnings
+
+
+class _Loss:
+    """``loss_fn`` at the working point: ``()`` -> (value, dtype). With ``kinks``, ``crossed``
+    turns True once a call sees another kink pattern than the starting point's (``_central``
+    resets it around each probe)."""
+
+    def __init__(self, loss_fn: Callable, work: dict[str, np.ndarray], where: str, kinks=None):
+        self.loss_fn, self.work, self.where, self.kinks = loss_fn, work, where, kinks
+        self.pattern = None if kinks is None else np.asarray(kinks(dict(work)))
+        self.crossed = False
+
+    def __call__(self) -> tuple[float, Any]:
+        out = _call_loss(self.loss_fn, self.work, self.where)
+        if self.kinks is not None and not np.array_equal(self.kinks(dict(self.work)), self.pattern):
+            self.crossed = True
+        return out
 
 
 def _call_loss(loss_fn: Callable, work: dict[str, np.ndarray], where: str) -> tuple[float, Any]:
@@ -676,6 +696,8 @@ def _central(
     """
     x0 = flat[where].copy()
     xp, xm = x0 + h * v, x0 - h * v
+    if isinstance(call_loss, _Loss):
+        call_loss.crossed = False
     try:
         flat[where] = xp
         fp, _ = call_loss()
@@ -683,6 +705,7 @@ def _central(
         fm, _ = call_loss()
     finally:
         flat[where] = x0
+    crossed = isinstance(call_loss, _Loss) and call_loss.crossed  # a known kink in the step
     # the steps actually taken along v, after rounding
     vv = float(np.vdot(v, v))
     hp, hm = float(np.vdot(xp - x0, v)) / vv, float(np.vdot(x0 - xm, v)) / vv
@@ -691,7 +714,7 @@ def _central(
     forward, backward = (fp - f0) / hp, (f0 - fm) / hm
     lo, hi = min(forward, backward), max(forward, backward)
     kink = bool(abs(a - numeric) > tol and hi - lo > 2 * tol and lo - tol <= a <= hi + tol)
-    return numeric, tol, kink
+    return numeric, tol, kink or (crossed and abs(a - numeric) > tol)
 
 
 def _cosine_and_scale(a: np.ndarray, n: np.ndarray) -> tuple[float, float]:
@@ -933,6 +956,7 @@ def _identifier(stem: str) -> str:
 # check_config uses at most this many training samples: whether backprop is right does not
 # depend on the data size, and a big dataset would make every probe slow.
 CONFIG_MAX_ROWS = 256
+KINKED_ACTIVATIONS = ("relu", "leaky_relu")  # lrdiag's activations with a kink (at 0)
 
 
 def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> GradcheckResult:
@@ -963,6 +987,13 @@ def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
         _, grads = model.loss_and_grads({k: v[None] for k, v in p.items()}, X, Y, cfg.model)
         return {k: v[0] for k, v in grads.items()}
 
+    kinks = None
+    if cfg.model.activation in KINKED_ACTIVATIONS and cfg.model.hidden:  # kinks at z = 0
+
+        def kinks(p):
+            _, cache = model.forward({k: v[None] for k, v in p.items()}, X, cfg.model, keep=True)
+            return np.concatenate([(z > 0).ravel() for _, z, _ in cache[:-1]])
+
     result = check_gradients(
         loss_fn,
         grad_fn,
@@ -971,6 +1002,7 @@ def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
         seed=seed,
         n_samples=X.shape[0],
         source=cfg.source or cfg.name,
+        kinks=kinks,
     )
     if dataset.X.shape[0] > X.shape[0]:
         note = f"checked on the first {X.shape[0]} of {dataset.X.shape[0]} samples"
