@@ -461,9 +461,9 @@ class _Axis:
         level in parentheses if given: "the last 10 epochs (0.3)", "the last 10 values (0.3,
         steps 4100-5000)"."""
         if self.consecutive:
-            return f"the last {_count(k, self.name)}" + (f" ({level})" if level else "")
+            return f"the last {plural(k, self.name)}" + (f" ({level})" if level else "")
         where = self.span(int(epochs[-k]), int(epochs[-1]))
-        return f"the last {_count(k, 'value')} ({level + ', ' if level else ''}{where})"
+        return f"the last {plural(k, 'value')} ({level + ', ' if level else ''}{where})"
 
     def over(self, n_points: int) -> str:
         """The span of a curve of ``n_points`` values: from epoch 0 to epoch n - 1 when value k
@@ -472,12 +472,13 @@ class _Axis:
         if n_points <= 1:
             return "at its only point"
         if self.consecutive:
-            return f"over {_count(n_points - 1, self.name)}"
+            return f"over {plural(n_points - 1, self.name)}"
         return f"over {self.span(0, n_points - 1)}"
 
 
-def _count(k: int, unit: str) -> str:
-    return f"{k} {unit}" if k == 1 else f"{k} {unit}s"
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an s unless there is exactly one: "1 epoch", "4 epochs"."""
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _num(v: float) -> str:
@@ -592,7 +593,7 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
     metrics = {**base, **_metrics(ms, epochs, loss_name, spike, overfit)}
     reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike, axis)
     if n < th.short_curve:
-        reason += f"; borderline, with only {n} point{'s' if n != 1 else ''}"
+        reason += f"; borderline, with only {plural(n, 'point')}"
     elif few_turns:
         reason += f"; borderline, as {ms.window} points are too few to tell bouncing from noise"
     elif flipped:

@@ -309,10 +309,10 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
-            f"lrdiag: warning: the memory budget ({_mib(plan.max_memory)}) is less than "
-            f"training one run at a time needs (~{_mib(plan.peak_bytes)}: "
-            f"{_mib(plan.bytes_per_run)} for its weights, gradients and optimizer state, "
-            f"{_mib(plan.fixed_bytes)} for working arrays and every run's loss history); "
+            f"lrdiag: warning: the memory budget ({_size(plan.max_memory)}) is less than "
+            f"training one run at a time needs (~{_size(plan.peak_bytes)}: "
+            f"{_size(plan.bytes_per_run)} for its weights, gradients and optimizer state, "
+            f"{_size(plan.fixed_bytes)} for working arrays and every run's loss history); "
             "training one run at a time anyway",
             err=True,
         )
@@ -405,7 +405,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
-    from lrdiag.report import plural
+    from lrdiag.classify import plural
 
     g = info["grid"]
     echo_out(
@@ -414,14 +414,14 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         f"{plural(cfg.training.epochs, 'epoch')} on {plural(info['n_train'], 'sample')}"
     )
     echo_out(
-        f"memory: ~{_mib(plan.bytes_per_run)} per run, ~{_mib(plan.peak_bytes)} at peak "
-        f"(budget {_mib(plan.max_memory)}); {plural(plan.n_chunks, 'chunk')} of up to "
+        f"memory: ~{_size(plan.bytes_per_run)} per run, ~{_size(plan.peak_bytes)} at peak "
+        f"(budget {_size(plan.max_memory)}); {plural(plan.n_chunks, 'chunk')} of up to "
         f"{plural(min(plan.chunk_size, plan.n_runs), 'run')}"
     )
     echo_out("dry run: nothing trained")
 
 
-def _mib(n: int) -> str:
+def _size(n: int) -> str:
     """A size in bytes for people: 1000 B, 3.8 KiB, 12.5 MiB, 2.00 GiB."""
     if n < 1024:
         return f"{n} B"

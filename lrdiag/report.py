@@ -40,6 +40,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from lrdiag.classify import plural
+
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 
 INCOMPLETE = "incomplete"  # shown for a run without a verdict: the sweep was interrupted
@@ -438,11 +440,6 @@ def _reason(run: Mapping) -> str:
         if reason.startswith(prefix):
             return reason[len(prefix) :].lstrip()
     return reason
-
-
-def plural(n: int, word: str) -> str:
-    """``n`` and ``word``, with an s unless there is exactly one: "1 seed", "4 seeds"."""
-    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _headline(doc: Mapping, *, with_name: bool = True) -> str:
