@@ -2,8 +2,8 @@
 
 Exit codes: 0 done; 1 a ``--fail-on`` verdict matched (or a check failed); 2 a bad command
 line, config, data or input file, or an experiment too large for memory (one line on stderr, no
-traceback unless ``--traceback``); 3 an internal error; 130 interrupted (results so far are
-written, marked incomplete).
+traceback unless ``--traceback``); 3 an internal error; 130 interrupted by Ctrl-C (SIGINT), 143
+by SIGTERM (a sweep writes the results so far, marked incomplete).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import click
 
 from lrdiag import __version__
 from lrdiag.errors import LrdiagError
+from lrdiag.interrupt import Terminated
 
 EXIT_OK, EXIT_MATCHED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by a broken pipe
 _TRACEBACK = "lrdiag.traceback"
 
@@ -69,6 +71,9 @@ class _Lrdiag(_SafeHelp, click.Group):
             ctx.exit(EXIT_USAGE)
         except LrdiagError as exc:
             _fail(ctx, EXIT_USAGE, f"lrdiag: error: {_one_line(exc)}")
+        except Terminated:
+            click.echo("lrdiag: terminated", err=True)
+            ctx.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             click.echo("lrdiag: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
@@ -225,20 +230,14 @@ def _default_out(name: str) -> Path:
             raise LrdiagError(f"cannot create the output directory {candidate}: {exc}") from None
 
 
-def _resolve_out(out: str | None, name: str, force: bool) -> Path:
-    """The output directory: an explicit ``--out`` after checking it (called before training
-    to fail fast, and again before writing), else a fresh default directory."""
+def _claim_out(out: str | None, name: str, force: bool):
+    """The output directory, claimed before training (``outdir.claim``): an explicit ``--out``,
+    else a fresh default directory."""
+    from lrdiag import outdir
+
     if out is None:
-        return _default_out(name)
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise click.BadParameter(f"{out} exists and is not a directory", param_hint="--out")
-    if (path / "results.json").exists() and not force:
-        raise click.BadParameter(
-            f"{out} already holds results; pass --force to overwrite them or pick another --out",
-            param_hint="--out",
-        )
-    return path
+        return outdir.claim(_default_out(name), force=False, fresh=True)
+    return outdir.claim(out, force=force)
 
 
 @cli.command()
@@ -320,14 +319,18 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         _print_plan(cfg, dataset, plan, as_json)
         return
 
-    if out is not None:
-        _resolve_out(out, cfg.name, force)  # fail before training, not after
-    runs = engine.expand_grid(cfg)
-    interactive = not (quiet or as_json) and sys.stderr.isatty()
-    result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
-    doc = results.document(cfg, runs, result, dataset.n_classes)
-    out_dir = _resolve_out(out, cfg.name, force)  # the default directory is claimed only now
-    _write_outputs(doc, out_dir, plots=not no_plots)
+    from lrdiag.interrupt import Interrupts
+
+    with Interrupts() as signals, _claim_out(out, cfg.name, force) as claim:
+        for note in claim.notes:
+            click.echo(f"lrdiag: note: {claim.path}: {note}", err=True)
+        runs = engine.expand_grid(cfg)
+        interactive = not (quiet or as_json) and sys.stderr.isatty()
+        result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
+        doc = results.document(cfg, runs, result, dataset.n_classes)
+        with signals.deferred():  # a second signal abandons the write: the old files stay
+            _write_outputs(doc, claim, signals, plots=not no_plots)
+    out_dir = claim.path
 
     from lrdiag import report
 
@@ -345,33 +348,39 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         report.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {out_dir}/", soft_wrap=True, markup=False)
-    if not result.complete:
+    if not doc["complete"] or signals.received():
         click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(signals.exit_code)
     if fail_on and any(run["verdict"] in fail_on for run in doc["runs"]):
         sys.exit(EXIT_MATCHED)
 
 
-def _write_outputs(doc, out_dir: Path, *, plots: bool) -> None:
-    """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs. Plots of an
-    earlier sweep in the same directory (``--force``) that this one does not redraw are
-    removed: they would contradict the new results."""
+def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
+    """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
+    staging directory and swapped in whole (``outdir``): an error or a second Ctrl-C while
+    writing leaves the directory as it was. Plots of an earlier sweep (``--force``) that this
+    one does not redraw are removed: they would contradict the new results."""
     from lrdiag import report
 
+    staging = claim.stage()
     try:
-        report.write_results(doc, out_dir)
-        written = set()
         if plots:
             from lrdiag import plots as figures
 
-            written = {p.name for p in figures.save_sweep_plots(doc, out_dir)}
-        if any(out_dir.glob("*.png")):
-            from lrdiag import plots as figures
-
-            for name in set(figures.ALL_NAMES) - written:
-                (out_dir / name).unlink(missing_ok=True)
+            figures.save_sweep_plots(doc, staging)
+        report.write_results(doc, staging)
+        claim.seal(staging)
     except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
-        raise LrdiagError(f"cannot write results to {out_dir}: {exc}") from None
+        claim.discard(staging)
+        raise LrdiagError(f"cannot write results to {claim.path}: {exc}") from None
+    except BaseException:
+        claim.discard(staging)
+        raise
+    try:  # a commit cut short leaves the sealed staging directory: the next claim finishes it
+        with signals.held():
+            claim.commit(staging)
+    except OSError as exc:
+        raise LrdiagError(f"cannot write results to {claim.path}: {exc}") from None
 
 
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):

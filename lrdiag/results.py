@@ -43,60 +43,77 @@ def _partial_metrics(curve: np.ndarray) -> dict:
 
 
 def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
-    """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves."""
+    """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves.
+
+    A Ctrl-C (KeyboardInterrupt) while judging stops it: the runs not judged yet get no
+    verdict and the flag ``incomplete``, as the runs an interrupted training left unfinished.
+    """
     rows = []
-    E = cfg.training.epochs
+    judging = True
     for i, run in enumerate(runs):
-        curve = result.loss[i]
-        row = {
-            "id": run.id,
-            "learning_rate": run.learning_rate,
-            "init_scale": run.init_scale,
-            "seed": run.seed,
-        }
-        if result.epochs_done[i] < E:
-            row.update(
-                verdict=None,
-                reason=f"interrupted after {int(result.epochs_done[i])} of {E} epochs",
-                flags=["incomplete"],
-                metrics=_partial_metrics(curve),
-            )
-        else:
-            v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
-            metrics = dict(v.metrics)
-            if result.diverged_epoch[i] >= 0:
-                metrics["diverged_epoch"] = int(result.diverged_epoch[i])
-            row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
-            if result.sharpness_init is not None:
-                _explain_with_sharpness(row, cfg, result, i, n_classes)
-        row["loss"] = _finite_or_none(curve)
-        row["sharpness"] = None
-        if result.sharpness is not None:
-            row["sharpness"] = {
-                "epochs": list(result.sharpness_epochs),
-                "values": _finite_or_none(result.sharpness[i]),
-                "limit": 2.0 * (1.0 + _momentum(cfg)),  # stable while sharpness < limit / lr
-            }
-        row["val_loss"] = None
-        row["val"] = None
-        if result.val_loss is not None:
-            row["val_loss"] = _finite_or_none(result.val_loss[i])
-            if row["verdict"] is not None:
-                v = classify(
-                    result.val_loss[i],
-                    cfg.classify,
-                    n_classes=n_classes,
-                    loss_name=cfg.model.loss,
-                    train_curve=curve,
-                )
-                row["val"] = {
-                    "verdict": v.verdict,
-                    "reason": v.reason,
-                    "flags": list(v.flags),
-                    "metrics": dict(v.metrics),
-                }
-        rows.append(row)
+        if judging:
+            try:
+                rows.append(_row(cfg, run, i, result, n_classes, judge=True))
+                continue
+            except KeyboardInterrupt:
+                judging = False
+        rows.append(_row(cfg, run, i, result, n_classes, judge=False))
     return rows
+
+
+def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, judge: bool):
+    curve = result.loss[i]
+    E = cfg.training.epochs
+    row = {
+        "id": run.id,
+        "learning_rate": run.learning_rate,
+        "init_scale": run.init_scale,
+        "seed": run.seed,
+    }
+    if result.epochs_done[i] < E or not judge:
+        reason = (
+            f"interrupted after {int(result.epochs_done[i])} of {E} epochs"
+            if result.epochs_done[i] < E
+            else "trained, but interrupted before it was judged"
+        )
+        row.update(
+            verdict=None, reason=reason, flags=["incomplete"], metrics=_partial_metrics(curve)
+        )
+    else:
+        v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
+        metrics = dict(v.metrics)
+        if result.diverged_epoch[i] >= 0:
+            metrics["diverged_epoch"] = int(result.diverged_epoch[i])
+        row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
+        if result.sharpness_init is not None:
+            _explain_with_sharpness(row, cfg, result, i, n_classes)
+    row["loss"] = _finite_or_none(curve)
+    row["sharpness"] = None
+    if result.sharpness is not None:
+        row["sharpness"] = {
+            "epochs": list(result.sharpness_epochs),
+            "values": _finite_or_none(result.sharpness[i]),
+            "limit": 2.0 * (1.0 + _momentum(cfg)),  # stable while sharpness < limit / lr
+        }
+    row["val_loss"] = None
+    row["val"] = None
+    if result.val_loss is not None:
+        row["val_loss"] = _finite_or_none(result.val_loss[i])
+        if row["verdict"] is not None:
+            v = classify(
+                result.val_loss[i],
+                cfg.classify,
+                n_classes=n_classes,
+                loss_name=cfg.model.loss,
+                train_curve=curve,
+            )
+            row["val"] = {
+                "verdict": v.verdict,
+                "reason": v.reason,
+                "flags": list(v.flags),
+                "metrics": dict(v.metrics),
+            }
+    return row
 
 
 def _momentum(cfg) -> float:
@@ -236,10 +253,11 @@ def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -
     timing, no output path), so results.json is reproducible byte for byte.
     """
     rows = judge(cfg, runs, result, n_classes)
+    judged = all(r["verdict"] is not None or "incomplete" not in r["flags"] for r in rows)
     return {
         "schema_version": SCHEMA_VERSION,
         "lrdiag_version": __version__,
-        "complete": result.complete,
+        "complete": result.complete and judged,
         "config": config_to_dict(cfg),
         "runs": rows,
         "summary": _summary(rows),
