@@ -1,6 +1,6 @@
 """Measure the classifier against the labelled corpus (``make eval-classify``).
 
-    python -m lrdiag.evaluate tests/data/corpus [--all]
+    python -m lrdiag.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
 
 The corpus is a directory of JSON-lines files (tests/corpus_build.py writes them), one curve a
 line::
@@ -14,11 +14,17 @@ line::
 is among the classifier's flags. Prints the confusion matrix (rows expected, columns predicted)
 and per-class precision and recall, for all cases and for the unambiguous ones, then every
 unambiguous miss with its why and the classifier's reason; exits 1 if there is one.
+
+``--outside DIR`` also measures the outside corpus (curves from real PyTorch/Keras training,
+labelled without lrdiag: tools/corpus/outside): ``DIR/labels.csv`` holds one row per judged
+curve column, ``DIR/curves/<id>.csv`` the curves (``step,loss`` or ``epoch,loss[,val_loss]``).
+Its dev and test halves are reported apart and never change the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -30,7 +36,7 @@ import numpy as np
 
 from lrdiag.classify import FLAGS, LOSS_NAMES, VERDICTS, Verdict, classify
 
-SOURCES = ("sweep", "closed_form", "hand", "external")
+SOURCES = ("sweep", "closed_form", "hand", "external", "outside")
 TAGS = ("healthy_noisy",)  # a healthy mini-batch run: never diverging or oscillating
 ALARMS = ("diverging", "oscillating")
 REQUIRED = ("id", "source", "verdict", "unambiguous", "why", "curve")
@@ -56,6 +62,9 @@ class Case:
     file: str | None = None
     meta: dict | None = None
     where: str = ""  # "file:line", for messages
+    train: np.ndarray | None = None  # a validation curve's training curve
+    x: np.ndarray | None = None  # the curve's step or epoch numbers, when a log gives them
+    x_name: str | None = None  # "step" or "epoch", when a log gives it
 
 
 def _fail(where: str, msg: str) -> CorpusError:
@@ -190,6 +199,12 @@ class Outcome:
 
 def judge(case: Case, thresholds=None) -> Outcome:
     kw = {} if thresholds is None else {"thresholds": thresholds}
+    if case.train is not None:
+        kw["train_curve"] = case.train
+    if case.x is not None:
+        kw["x"] = case.x
+    if case.x_name is not None:
+        kw["x_name"] = case.x_name
     v = classify(case.curve, n_classes=case.n_classes, loss_name=case.loss_name, **kw)
     return Outcome(case, v)
 
@@ -305,6 +320,125 @@ def format_report(outcomes: list[Outcome], corpus: str = "corpus", *, show_all=F
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------------------
+# The outside corpus (tests/data/outside: labels.csv and curves/<id>.csv)
+
+SPLITS = ("dev", "test")
+CLASS_TAGS = {
+    "class1": "edge-of-stability bouncing",
+    "class2": "learning rate far too small",
+    "class3": "flat at chance",
+    "class4": "short jumpy validation curve",
+    "class5": "violent, then a late drop",
+    "class6": "limit cycle after a huge first loss",
+    "class7": "overfitting validation curve",
+}
+OUTSIDE_COLUMNS = (
+    "id column split verdict unambiguous why loss_name n_classes tags framework optimizer lr "
+    "init_scale batch notes"
+).split()
+
+
+def read_curve_csv(path: Path) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """(x name, x values, {column: values}) of a curve file; 'nan' and 'inf' are read as such."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        raise CorpusError(f"{path}: no data rows")
+    head = rows[0]
+    try:
+        cols = np.array([[float(v) for v in r] for r in rows[1:]], dtype=float)
+    except ValueError as e:
+        raise CorpusError(f"{path}: {e}") from None
+    return head[0], cols[:, 0], {name: cols[:, i] for i, name in enumerate(head) if i}
+
+
+def load_outside(path: str | Path, split: str | None = None) -> list[Case]:
+    """The outside corpus's curve columns (of one split, or all) as Cases.
+
+    No loss_name or n_classes is passed on (a user classifying a log rarely gives them); they
+    stay in meta with the run's framework, optimizer, lr, init scale, batch and split. A
+    val_loss row carries its file's loss column as its training curve."""
+    path = Path(path)
+    labels = path / "labels.csv"
+    if not labels.is_file():
+        raise CorpusError(f"{labels}: no such file")
+    if split is not None and split not in SPLITS:
+        raise CorpusError(f"split must be one of {SPLITS}, got {split!r}")
+    with labels.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != OUTSIDE_COLUMNS:
+            raise CorpusError(f"{labels}: columns must be {OUTSIDE_COLUMNS}")
+        rows = list(reader)
+    curves: dict[str, tuple[str, np.ndarray, dict[str, np.ndarray]]] = {}
+    cases = []
+    for i, r in enumerate(rows, start=2):
+        where = f"labels.csv:{i} ({r['id']}, {r['column']})"
+        if r["verdict"] not in VERDICTS:
+            raise _fail(where, f"verdict must be one of {VERDICTS}, got {r['verdict']!r}")
+        if r["split"] not in SPLITS or r["unambiguous"] not in ("true", "false"):
+            raise _fail(where, f"split must be one of {SPLITS} and unambiguous true or false")
+        if split is not None and r["split"] != split:
+            continue
+        if r["id"] not in curves:
+            curves[r["id"]] = read_curve_csv(path / "curves" / f"{r['id']}.csv")
+        x_name, x, cols = curves[r["id"]]
+        if r["column"] not in cols:
+            raise _fail(where, f"the curve file has no column {r['column']!r}")
+        meta = {k: r[k] for k in OUTSIDE_COLUMNS if k not in ("id", "verdict", "why", "tags")}
+        meta["n_classes"] = int(r["n_classes"]) if r["n_classes"] else None
+        cid = r["id"] if r["column"] == "loss" else f"{r['id']}:{r['column']}"
+        cases.append(
+            Case(
+                id=cid,
+                source="outside",
+                verdict=r["verdict"],
+                unambiguous=r["unambiguous"] == "true",
+                why=r["why"],
+                curve=cols[r["column"]],
+                tags=tuple(r["tags"].split()),
+                file=f"curves/{r['id']}.csv",
+                meta=meta,
+                where=where,
+                train=cols["loss"] if r["column"] != "loss" else None,
+                x=x,
+                x_name=x_name,
+            )
+        )
+    return cases
+
+
+def format_outside(outcomes: list[Outcome], title: str, *, show_all=False) -> str:
+    """One half of the outside corpus: matrix, precision/recall, alarms, the seven kinds."""
+    unamb = [o for o in outcomes if o.case.unambiguous]
+    right = sum(o.verdict_ok for o in unamb)
+    share = f"{100 * right / len(unamb):.1f}%" if unamb else "-"
+    lines = [
+        f"{title}: {len(outcomes)} curve columns, {len(unamb)} unambiguous; "
+        f"accuracy on the unambiguous: {right}/{len(unamb)} ({share})",
+        "",
+    ]
+    lines += ["  " + s for s in format_matrix(confusion(unamb))]
+    healthy = [o for o in outcomes if "healthy_noisy" in o.case.tags]
+    alarms = sum(o.false_alarm for o in healthy)
+    lines += [
+        "",
+        f"  False diverging/oscillating alarms on healthy noisy runs: {alarms}/{len(healthy)}",
+    ]
+    for tag, what in CLASS_TAGS.items():
+        sub = [o for o in outcomes if tag in o.case.tags]
+        ok = sum(o.verdict_ok for o in sub)
+        sub_u = [o for o in sub if o.case.unambiguous]
+        ok_u = sum(o.verdict_ok for o in sub_u)
+        lines.append(f"  {tag} ({what}): {ok}/{len(sub)} right ({ok_u}/{len(sub_u)} unambiguous)")
+    if show_all:
+        misses = [o for o in unamb if not o.verdict_ok]
+        lines += ["", f"  Unambiguous misses ({len(misses)}):"]
+        for o in misses:
+            lines += ["  " + s for s in _describe(o)]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m lrdiag.evaluate",
@@ -312,14 +446,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("corpus", nargs="?", default="tests/data/corpus", help="directory or .jsonl")
     p.add_argument("--all", action="store_true", help="explain the ambiguous disagreements too")
+    p.add_argument(
+        "--outside",
+        metavar="DIR",
+        help="also report the outside corpus's dev and test halves (never changes the exit code)",
+    )
     args = p.parse_args(argv)
     try:
         cases = load_corpus(args.corpus)
+        halves = {s: load_outside(args.outside, s) for s in SPLITS} if args.outside else {}
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     outcomes = evaluate(cases)
     print(format_report(outcomes, args.corpus, show_all=args.all))
+    for s, half in halves.items():
+        print()
+        print(
+            format_outside(
+                evaluate(half), f"Outside corpus ({args.outside}), {s} half", show_all=args.all
+            )
+        )
     bad = any(not o.right for o in outcomes if o.case.unambiguous)
     bad = bad or any(o.false_alarm for o in outcomes)
     return 1 if bad else 0

@@ -1,0 +1,1 @@
+"""Tools that build labelled loss-curve corpora."""

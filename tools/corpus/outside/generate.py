@@ -1,0 +1,936 @@
+"""Train small real models with PyTorch (and Keras 3 on its torch backend) and write their curves.
+
+    .venv-corpus/bin/python -m tools.corpus.outside.generate            # every run, 2 processes
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --only eos  # runs whose id starts so
+
+Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
+tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
+keras-* runs, skipped with a note when it is missing); imports nothing from lrdiag. Every run is
+seeded and single-threaded, so a rerun writes the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+import tempfile
+import time
+from itertools import product
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+ROOT = Path(__file__).resolve().parents[3]
+OUT = ROOT / "tests" / "data" / "outside"
+MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
+AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
+MANIFEST = (
+    "id framework kind model optimizer lr batch init_scale data loss_name n_classes x_name "
+    "n_train n_val seed notes"
+).split()
+
+# Good learning rates per optimizer for these tiny models; "high" and "small" runs scale them.
+GOOD_LR = {"sgd": 0.1, "momentum": 0.02, "adam": 3e-3, "rmsprop": 1e-3}
+
+
+# --------------------------------------------------------------------------------------------
+# Data: small synthetic sets made here, and scikit-learn's bundled digits (no download)
+
+
+def _moons(n, rng, noise=0.2):
+    a = rng.uniform(0, math.pi, n)
+    top = rng.random(n) < 0.5
+    x = np.where(top, np.cos(a), 1 - np.cos(a))
+    y = np.where(top, np.sin(a), 0.5 - np.sin(a))
+    X = np.stack([x, y], 1) + noise * rng.standard_normal((n, 2))
+    return X - X.mean(0), (~top).astype(np.int64)
+
+
+def _spirals(n, rng, k, noise=0.15):
+    lab = rng.integers(0, k, n)
+    r = rng.uniform(0.1, 1.0, n)
+    t = 2 * math.pi * lab / k + 3.0 * r
+    X = np.stack([r * np.cos(t), r * np.sin(t)], 1) * 2 + noise * rng.standard_normal((n, 2))
+    return X, lab.astype(np.int64)
+
+
+def _blobs(n, rng, k, d=2, spread=1.0):
+    centers = rng.standard_normal((k, d)) * 3
+    lab = rng.integers(0, k, n)
+    return centers[lab] + spread * rng.standard_normal((n, d)), lab.astype(np.int64)
+
+
+def _gauss_reg(n, rng, d=5):
+    w = np.random.default_rng(1234).standard_normal(d)
+    X = rng.standard_normal((n, d))
+    y = X @ w / math.sqrt(d) + 0.5 * np.sin(2 * X[:, 0]) + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+def _digits(n, rng):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    idx = rng.permutation(len(y))[:n]
+    return X[idx] / 16.0, y[idx].astype(np.int64)
+
+
+def make_data(name: str, n: int, seed: int):
+    """(X float32, y, task, K): task 'class' (y int labels, K classes) or 'reg' (y float)."""
+    rng = np.random.default_rng(seed)
+    if name == "moons":
+        X, y = _moons(n, rng)
+        k = 2
+    elif name.startswith("spirals"):
+        k = int(name[7:])
+        X, y = _spirals(n, rng, k)
+    elif name.startswith("blobs"):
+        k = int(name[5:].split("d")[0])
+        d = int(name.split("d")[1]) if "d" in name[5:] else 2
+        X, y = _blobs(n, rng, k, d)
+    elif name == "gauss_reg":
+        X, y = _gauss_reg(n, rng)
+        return X.astype(np.float32), y.astype(np.float32), "reg", None
+    elif name == "digits":
+        X, y = _digits(n, rng)
+        k = 10
+    else:
+        raise ValueError(f"unknown data {name!r}")
+    return X.astype(np.float32), y, "class", k
+
+
+# --------------------------------------------------------------------------------------------
+# One run: a spec dict -> columns of its curve file
+
+
+def _spec(
+    id,
+    kind,
+    data,
+    *,
+    framework="torch",
+    model="mlp",
+    hidden=(32,),
+    act="tanh",
+    opt="sgd",
+    lr=0.1,
+    batch=None,
+    epochs=100,
+    log="step",
+    loss="cross_entropy",
+    init_scale=1.0,
+    n_train=512,
+    n_val=0,
+    seed=0,
+    random_labels=False,
+    label_noise=0.0,
+    bias_shift=0.0,
+    out_bias=0.0,
+    drop_at=None,
+    drop_by=0.01,
+    init="torch",
+    notes="",
+):
+    return dict(locals())
+
+
+def _torch_model(spec, d_in, d_out):
+    import torch
+    from torch import nn
+
+    acts = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
+    if spec["model"] == "cnn":
+        net = nn.Sequential(
+            nn.Unflatten(1, (1, 8, 8)),
+            nn.Conv2d(1, 8, 3, padding=1),
+            acts[spec["act"]](),
+            nn.Conv2d(8, 16, 3, padding=1),
+            acts[spec["act"]](),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(16 * 16, d_out),
+        )
+    else:
+        layers, width = [], d_in
+        for h in spec["hidden"]:
+            layers += [nn.Linear(width, h), acts[spec["act"]]()]
+            width = h
+        net = nn.Sequential(*layers, nn.Linear(width, d_out))
+    with torch.no_grad():
+        mods = [m for m in net if isinstance(m, nn.Linear | nn.Conv2d)]
+        for m in mods:
+            if spec["init"] == "normal":  # N(0, 1/fan_in) weights and zero biases, then scaled
+                nn.init.normal_(m.weight, std=1.0 / math.sqrt(m.weight[0].numel()))
+                nn.init.zeros_(m.bias)
+            m.weight.mul_(spec["init_scale"])
+        for m in mods[:-1]:
+            m.bias.add_(spec["bias_shift"])  # a large negative shift kills every ReLU unit
+        if spec["out_bias"]:
+            mods[-1].bias.copy_(spec["out_bias"] * torch.randn(d_out))
+    return net
+
+
+def _torch_opt(spec, params):
+    import torch
+
+    lr = spec["lr"]
+    return {
+        "sgd": lambda: torch.optim.SGD(params, lr=lr),
+        "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9),
+        "adam": lambda: torch.optim.Adam(params, lr=lr),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr),
+    }[spec["opt"]]()
+
+
+def _prepare(spec):
+    """Train/val arrays with the spec's label changes applied (validation labels stay true)."""
+    n = spec["n_train"] + spec["n_val"]
+    X, y, task, k = make_data(spec["data"], n, 10_000 + spec["seed"])
+    rng = np.random.default_rng(20_000 + spec["seed"])
+    Xt, yt, Xv, yv = (
+        X[: spec["n_train"]],
+        y[: spec["n_train"]].copy(),
+        X[spec["n_train"] :],
+        y[spec["n_train"] :],
+    )
+    if task == "class" and spec["random_labels"]:
+        yt = rng.integers(0, k, len(yt))
+    if task == "class" and spec["label_noise"]:
+        flip = rng.random(len(yt)) < spec["label_noise"]
+        yt[flip] = rng.integers(0, k, int(flip.sum()))
+    return Xt, yt, Xv, yv, task, k
+
+
+def _targets(spec, y, task, k):
+    """Targets for the spec's loss: class ids (CE), 0/1 (BCE), or +-1 / values (MSE)."""
+    if spec["loss"] == "cross_entropy":
+        return y.astype(np.int64), k
+    if spec["loss"] == "bce":
+        return y.astype(np.float32)[:, None], 1
+    if task == "class":  # MSE on a two-class set: targets -1 and +1
+        return (2.0 * y - 1.0).astype(np.float32)[:, None], 1
+    return y.astype(np.float32)[:, None], 1
+
+
+def train_torch(spec) -> dict[str, list[float]]:
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)
+    torch.manual_seed(spec["seed"])
+    Xt, yt, Xv, yv, task, k = _prepare(spec)
+    yt, d_out = _targets(spec, yt, task, k)
+    X, Y = torch.from_numpy(Xt), torch.from_numpy(yt)
+    net = _torch_model(spec, X.shape[1], d_out)
+    loss_fn = {
+        "cross_entropy": nn.CrossEntropyLoss,
+        "bce": nn.BCEWithLogitsLoss,
+        "mse": nn.MSELoss,
+    }[spec["loss"]]()
+    opt = _torch_opt(spec, net.parameters())
+    n, batch = len(X), spec["batch"] or len(X)
+    per_epoch = -(-n // batch)
+    total = spec["epochs"] * per_epoch
+    drop = None if spec["drop_at"] is None else int(spec["drop_at"] * total)
+    g = torch.Generator().manual_seed(spec["seed"])
+    out: dict[str, list[float]] = {"loss": []}
+    if spec["n_val"]:
+        yv_t, _ = _targets(spec, yv, task, k)
+        XV, YV = torch.from_numpy(Xv), torch.from_numpy(yv_t)
+        out["val_loss"] = []
+    step, bad = 0, 0
+    for _ in range(spec["epochs"]):
+        order = torch.randperm(n, generator=g) if batch < n else torch.arange(n)
+        sums = []
+        for i in range(0, n, batch):
+            if step == drop:
+                for group in opt.param_groups:
+                    group["lr"] *= spec["drop_by"]
+            idx = order[i : i + batch]
+            loss = loss_fn(net(X[idx]), Y[idx])
+            value = loss.item()
+            sums.append(value)
+            if spec["log"] == "step":
+                out["loss"].append(value)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if not math.isfinite(value):
+                bad += 1
+                if bad > AFTER_NONFINITE or spec["log"] == "epoch":
+                    break
+        if spec["log"] == "epoch":
+            out["loss"].append(float(np.mean(sums)))
+            if spec["n_val"]:
+                with torch.no_grad():
+                    out["val_loss"].append(float(loss_fn(net(XV), YV)))
+        if bad > AFTER_NONFINITE or (bad and spec["log"] == "epoch"):
+            break
+    return out
+
+
+def train_keras(spec) -> dict[str, list[float]]:
+    import keras
+    import torch
+
+    torch.set_num_threads(1)
+    keras.utils.set_random_seed(spec["seed"])
+    Xt, yt, Xv, yv, task, k = _prepare(spec)
+    yt, d_out = _targets(spec, yt, task, k)
+    init = keras.initializers.VarianceScaling(spec["init_scale"] ** 2, "fan_avg", "uniform")
+    layers = [keras.Input((Xt.shape[1],))]
+    layers += [keras.layers.Dense(h, spec["act"], kernel_initializer=init) for h in spec["hidden"]]
+    layers.append(keras.layers.Dense(d_out, kernel_initializer=init))
+    model = keras.Sequential(layers)
+    opt = {
+        "sgd": lambda: keras.optimizers.SGD(spec["lr"]),
+        "momentum": lambda: keras.optimizers.SGD(spec["lr"], momentum=0.9),
+        "adam": lambda: keras.optimizers.Adam(spec["lr"]),
+        "rmsprop": lambda: keras.optimizers.RMSprop(spec["lr"]),
+    }[spec["opt"]]()
+    loss = {
+        "cross_entropy": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        "bce": keras.losses.BinaryCrossentropy(from_logits=True),
+        "mse": keras.losses.MeanSquaredError(),
+    }[spec["loss"]]
+    model.compile(optimizer=opt, loss=loss)
+    val = None
+    if spec["n_val"]:
+        val = (Xv, _targets(spec, yv, task, k)[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "log.csv"
+        callbacks = [keras.callbacks.CSVLogger(str(log)), keras.callbacks.TerminateOnNaN()]
+        model.fit(
+            Xt,
+            yt,
+            batch_size=spec["batch"] or len(Xt),
+            epochs=spec["epochs"],
+            validation_data=val,
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=True,
+        )
+        with log.open() as f:
+            rows = list(csv.DictReader(f))
+    out = {"loss": [float(r["loss"]) for r in rows]}
+    if val is not None:
+        out["val_loss"] = [float(r["val_loss"]) for r in rows]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _fmt(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return f"{v:.7g}"
+
+
+def write_curve(path: Path, x_name: str, cols: dict[str, list[float]]) -> None:
+    t = len(cols["loss"])
+    names = [c for c in ("loss", "val_loss") if c in cols]
+    idx = list(range(t))
+    if t > MAX_POINTS:
+        stride = -(-t // MAX_POINTS)
+        idx = list(range(0, t, stride))
+        if idx[-1] != t - 1:
+            idx.append(t - 1)
+    first = 0 if x_name == "step" else 1
+    lines = [",".join([x_name, *names])]
+    lines += [",".join([str(i + first), *(_fmt(cols[c][i]) for c in names)]) for i in idx]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run_one(spec) -> tuple[str, float, str]:
+    t0 = time.perf_counter()
+    try:
+        cols = (train_keras if spec["framework"] == "keras" else train_torch)(spec)
+    except ImportError as e:
+        return spec["id"], 0.0, f"skipped: {e}"
+    write_curve(OUT / "curves" / f"{spec['id']}.csv", spec["log"], cols)
+    return spec["id"], time.perf_counter() - t0, ""
+
+
+def manifest_row(spec) -> dict[str, object]:
+    _, _, _, _, task, k = _prepare(spec | {"n_train": 8, "n_val": 0})
+    if spec["model"] == "cnn":
+        model = f"cnn(conv8-conv16-pool-fc,{spec['act']})"
+    else:
+        model = f"mlp({'-'.join(str(h) for h in spec['hidden'])},{spec['act']})"
+    notes = [spec["notes"]] if spec["notes"] else []
+    if spec["random_labels"]:
+        notes.append("random training labels")
+    if spec["label_noise"]:
+        notes.append(f"label noise {spec['label_noise']}")
+    if spec["bias_shift"]:
+        notes.append(f"hidden biases shifted by {spec['bias_shift']}")
+    if spec["out_bias"]:
+        notes.append(f"output bias ~ N(0, {spec['out_bias']}^2)")
+    if spec["drop_at"] is not None:
+        notes.append(f"lr x{spec['drop_by']} at {spec['drop_at']:.0%} of the steps")
+    return {
+        "id": spec["id"],
+        "framework": spec["framework"],
+        "kind": spec["kind"],
+        "model": model,
+        "optimizer": spec["opt"],
+        "lr": f"{spec['lr']:g}",
+        "batch": spec["batch"] or "full",
+        "init_scale": f"{spec['init_scale']:g}",
+        "data": spec["data"],
+        "loss_name": spec["loss"],
+        "n_classes": (k if spec["loss"] == "cross_entropy" else 2 if spec["loss"] == "bce" else ""),
+        "x_name": spec["log"],
+        "n_train": spec["n_train"],
+        "n_val": spec["n_val"],
+        "seed": spec["seed"],
+        "notes": "; ".join(notes),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The runs
+
+
+def _lr_tag(lr: float) -> str:
+    return f"{lr:g}".replace(".", "p").replace("-", "m")
+
+
+def _loss_for(data: str) -> str:
+    return "mse" if data == "gauss_reg" else "cross_entropy"
+
+
+def _width(data: str) -> tuple[int, ...]:
+    return (64,) if data == "digits" else (32, 32)
+
+
+def runs() -> list[dict]:
+    s: list[dict] = []
+    datasets = ["moons", "spirals3", "blobs5", "blobs10d10", "gauss_reg", "digits"]
+    opts = ["sgd", "momentum", "adam", "rmsprop"]
+    # Healthy mini-batch runs, per step and per epoch (with a validation split).
+    for i, (data, opt, seed) in enumerate(product(datasets, opts, range(2))):
+        act = ("relu", "tanh")[i % 2]
+        batch = (16, 64)[(i // 2) % 2]
+        s.append(
+            _spec(
+                f"healthy-step-{data}-{opt}-s{seed}",
+                "healthy",
+                data,
+                hidden=_width(data),
+                act=act,
+                opt=opt,
+                lr=GOOD_LR[opt],
+                batch=batch,
+                epochs=12,
+                log="step",
+                loss=_loss_for(data),
+                n_train=768,
+                seed=seed,
+            )
+        )
+        s.append(
+            _spec(
+                f"healthy-epoch-{data}-{opt}-s{seed}",
+                "healthy",
+                data,
+                hidden=_width(data),
+                act=act,
+                opt=opt,
+                lr=GOOD_LR[opt],
+                batch=batch,
+                epochs=40,
+                log="epoch",
+                loss=_loss_for(data),
+                n_train=768,
+                n_val=256,
+                seed=seed,
+            )
+        )
+    # BCE runs on two-class sets.
+    for i, (data, opt) in enumerate(product(["moons", "spirals2"], opts)):
+        s.append(
+            _spec(
+                f"healthy-bce-{data}-{opt}",
+                "healthy",
+                data,
+                hidden=(32, 32),
+                act=("relu", "sigmoid", "tanh")[i % 3],
+                opt=opt,
+                lr=GOOD_LR[opt] * 2,
+                batch=32,
+                epochs=30,
+                log="epoch",
+                loss="bce",
+                n_train=512,
+                n_val=256,
+                seed=i,
+            )
+        )
+    # Small CNNs on digits: good, too large and too small learning rates.
+    for opt, level, log in product(opts, ("good", "high", "small"), ("step", "epoch")):
+        lr = GOOD_LR[opt] * {"good": 1.0, "high": 30.0, "small": 1e-3}[level]
+        s.append(
+            _spec(
+                f"cnn-digits-{opt}-{level}-{log}",
+                f"cnn_{level}",
+                "digits",
+                model="cnn",
+                act="relu",
+                opt=opt,
+                lr=lr,
+                batch=32,
+                epochs=10 if log == "step" else 25,
+                log=log,
+                n_train=1200,
+                n_val=300 if log == "epoch" else 0,
+                seed=len(s),
+            )
+        )
+    # (2) learning rate far too small: full-batch and mini-batch.
+    for i, (data, opt) in enumerate(product(datasets, ["sgd", "momentum", "adam", "rmsprop"])):
+        lr = GOOD_LR[opt] * (1e-4 if opt in ("sgd", "momentum") else 1e-4)
+        full = i % 2 == 0
+        s.append(
+            _spec(
+                f"tiny-lr-{data}-{opt}",
+                "class2",
+                data,
+                hidden=_width(data),
+                act=("tanh", "relu")[i % 2],
+                opt=opt,
+                lr=lr,
+                batch=None if full else 64,
+                epochs=500 if full else 20,
+                log="step" if full else "epoch",
+                loss=_loss_for(data),
+                n_train=512,
+                n_val=0 if full else 128,
+                seed=i,
+            )
+        )
+    # (3) flat at chance: random labels on a small net, and dead ReLU networks.
+    for i, (k, opt) in enumerate(product([2, 3, 5, 10], ["sgd", "adam", "momentum"])):
+        data = "moons" if k == 2 else f"blobs{k}"
+        lr = {"sgd": 0.5, "adam": 1e-2, "momentum": 0.05}[opt]
+        s.append(
+            _spec(
+                f"chance-random-k{k}-{opt}",
+                "class3",
+                data,
+                hidden=(4,),
+                act="tanh",
+                opt=opt,
+                lr=lr,
+                batch=None,
+                epochs=300,
+                log="step",
+                loss="bce" if (k == 2 and i % 2) else "cross_entropy",
+                init_scale=3.0,
+                out_bias=2.0,
+                n_train=4000,
+                random_labels=True,
+                seed=i,
+            )
+        )
+    for i, (k, opt) in enumerate(product([2, 4, 10], ["sgd", "adam", "rmsprop"])):
+        data = "moons" if k == 2 else f"blobs{k}"
+        lr = GOOD_LR[opt] * (10 if opt == "sgd" else 3)
+        s.append(
+            _spec(
+                f"chance-dead-k{k}-{opt}",
+                "class3",
+                data,
+                hidden=(32, 32),
+                act="relu",
+                opt=opt,
+                lr=lr,
+                batch=64,
+                epochs=40,
+                log="epoch",
+                bias_shift=-20.0,
+                out_bias=3.0,
+                n_train=1024,
+                n_val=256,
+                seed=i,
+                notes="dead ReLU network",
+            )
+        )
+    # (4) short validation curves: 10 epochs, small validation set, aggressive steps.
+    for i, (data, opt) in enumerate(
+        product(["moons", "blobs5", "digits", "spirals3", "gauss_reg"], opts)
+    ):
+        lr = GOOD_LR[opt] * (10 if opt in ("adam", "rmsprop") else 5)
+        s.append(
+            _spec(
+                f"short-val-{data}-{opt}",
+                "class4",
+                data,
+                hidden=_width(data),
+                act="relu",
+                opt=opt,
+                lr=lr,
+                batch=16,
+                epochs=10,
+                log="epoch",
+                loss=_loss_for(data),
+                n_train=400,
+                n_val=40,
+                seed=i,
+            )
+        )
+    # (5) violent oscillation most of the run, then a late learning-rate drop.
+    for i, (data, opt, at) in enumerate(
+        product(["moons", "blobs5", "gauss_reg"], ["sgd", "adam", "momentum"], (0.7, 0.85))
+    ):
+        lr = {"sgd": 3.0, "adam": 0.1, "momentum": 0.3}[opt]
+        s.append(
+            _spec(
+                f"late-drop-{data}-{opt}-{int(at * 100)}",
+                "class5",
+                data,
+                hidden=(32, 32),
+                act="tanh",
+                opt=opt,
+                lr=lr,
+                batch=None,
+                epochs=800,
+                log="step",
+                loss=_loss_for(data),
+                n_train=256,
+                drop_at=at,
+                drop_by=0.01,
+                seed=i,
+            )
+        )
+    # (6) limit cycles after a huge first loss: 2-128-64-K, N(0, 1/fan_in) init x3 or x5,
+    # full-batch GD (MSE runs of this shape in torch either settle or blow up; CE/BCE bounce).
+    for act, (loss, data), lr, scale in product(
+        ["tanh", "sigmoid"],
+        [("cross_entropy", "blobs5"), ("bce", "moons")],
+        [2.0, 3.0, 5.0],
+        [3.0, 5.0],
+    ):
+        s.append(
+            _spec(
+                f"cycle-{act}-{loss[:3]}-lr{_lr_tag(lr)}-x{scale:g}",
+                "class6",
+                data,
+                hidden=(128, 64),
+                act=act,
+                opt="sgd",
+                lr=lr,
+                batch=None,
+                epochs=800,
+                log="step",
+                loss=loss,
+                init_scale=scale,
+                init="normal",
+                n_train=200,
+                seed=len(s) % 7,
+            )
+        )
+    for act, lr, seed in product(["tanh", "sigmoid"], [0.02, 0.15], range(2)):
+        s.append(
+            _spec(
+                f"cycle-{act}-mse-lr{_lr_tag(lr)}-s{seed}",
+                "class6",
+                "moons",
+                hidden=(128, 64),
+                act=act,
+                opt="sgd",
+                lr=lr,
+                batch=None,
+                epochs=800,
+                log="step",
+                loss="mse",
+                init_scale=3.0,
+                init="normal",
+                n_train=200,
+                seed=seed,
+            )
+        )
+    # (1) edge of stability: full-batch GD on small tanh MLPs, cross-entropy.
+    for (data, width, lr), seed in product(
+        [
+            ("blobs5", 16, 3.0),
+            ("blobs5", 16, 5.0),
+            ("blobs5", 32, 3.0),
+            ("spirals3", 16, 6.0),
+            ("blobs4", 16, 4.0),
+            ("blobs5d10", 16, 4.0),
+            ("moons", 16, 15.0),
+            ("spirals2", 32, 10.0),
+        ],
+        range(4),
+    ):
+        s.append(
+            _spec(
+                f"eos-{data}-tanh{width}-lr{_lr_tag(lr)}-s{seed}",
+                "class1",
+                data,
+                hidden=(width, width),
+                act="tanh",
+                opt="sgd",
+                lr=lr,
+                batch=None,
+                epochs=1500,
+                log="step",
+                loss="bce" if data in ("moons", "spirals2") else "cross_entropy",
+                n_train=256,
+                seed=seed,
+            )
+        )
+    # (7) overfitting: more neurons than data, long training, noisy labels.
+    for i, (data, opt) in enumerate(
+        product(
+            ["moons", "spirals3", "blobs5", "digits", "gauss_reg", "blobs10d10"],
+            ["adam", "momentum"],
+        )
+    ):
+        lr = {"adam": 3e-3, "momentum": 0.03}[opt]
+        s.append(
+            _spec(
+                f"overfit-{data}-{opt}",
+                "class7",
+                data,
+                hidden=(256, 256),
+                act="relu",
+                opt=opt,
+                lr=lr,
+                batch=None,
+                epochs=1500,
+                log="epoch",
+                loss=_loss_for(data),
+                n_train=40 if data != "digits" else 60,
+                n_val=500,
+                label_noise=0.0 if data == "gauss_reg" else 0.25,
+                seed=i,
+            )
+        )
+        s.append(
+            _spec(
+                f"overfit-mb-{data}-{opt}",
+                "class7",
+                data,
+                hidden=(512,),
+                act="tanh",
+                opt=opt,
+                lr=lr,
+                batch=16,
+                epochs=400,
+                log="epoch",
+                loss=_loss_for(data),
+                n_train=64,
+                n_val=500,
+                label_noise=0.0 if data == "gauss_reg" else 0.3,
+                seed=100 + i,
+            )
+        )
+    # Divergence: too-large steps on regression and classification, plain and scaled init.
+    for i, (data, opt, mult) in enumerate(
+        product(["gauss_reg", "moons", "blobs5", "digits"], opts, (100, 1000))
+    ):
+        lr = GOOD_LR[opt] * mult
+        s.append(
+            _spec(
+                f"diverge-{data}-{opt}-x{mult}",
+                "diverge",
+                data,
+                hidden=(32, 32),
+                act=("relu", "tanh")[i % 2],
+                opt=opt,
+                lr=lr,
+                batch=None if i % 3 else 64,
+                epochs=300 if i % 3 else 20,
+                log="step" if i % 3 else "epoch",
+                loss=_loss_for(data),
+                init_scale=(1.0, 3.0)[(i // 2) % 2],
+                n_train=256,
+                seed=i,
+            )
+        )
+    # Learning-rate grid on full-batch GD: healthy, edge and too large, two activations.
+    for act, lr in product(["tanh", "relu", "sigmoid"], [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]):
+        for data in ("moons", "gauss_reg"):
+            s.append(
+                _spec(
+                    f"grid-{act}-{data}-lr{_lr_tag(lr)}",
+                    "grid",
+                    data,
+                    hidden=(16, 16),
+                    act=act,
+                    opt="sgd",
+                    lr=lr,
+                    batch=None,
+                    epochs=600,
+                    log="step",
+                    loss="mse",
+                    n_train=200,
+                    seed=len(s),
+                )
+            )
+    # Full-batch Adam and momentum with large steps: spiky bounded runs.
+    for i, (opt, lr, data) in enumerate(
+        product(["adam", "rmsprop", "momentum"], [0.03, 0.3], ["moons", "blobs5", "gauss_reg"])
+    ):
+        lr = lr if opt != "momentum" else lr * 10
+        s.append(
+            _spec(
+                f"bigstep-{opt}-{data}-lr{_lr_tag(lr)}",
+                "bigstep",
+                data,
+                hidden=(32,),
+                act="tanh",
+                opt=opt,
+                lr=lr,
+                batch=None,
+                epochs=800,
+                log="step",
+                loss=_loss_for(data),
+                n_train=256,
+                seed=i,
+            )
+        )
+    # Saturated sigmoid units: large init scales.
+    for i, (scale, opt) in enumerate(product([3.0, 10.0], ["sgd", "momentum", "adam"])):
+        s.append(
+            _spec(
+                f"saturated-sigmoid-x{scale:g}-{opt}",
+                "saturated",
+                "blobs5d10",
+                hidden=(64, 64),
+                act="sigmoid",
+                opt=opt,
+                lr=GOOD_LR[opt],
+                batch=64,
+                epochs=30,
+                log="epoch",
+                init_scale=scale,
+                n_train=1024,
+                n_val=256,
+                seed=i,
+            )
+        )
+    # Healthy mini-batch runs from a large init (weights x3).
+    for i, (data, opt) in enumerate(
+        product(["moons", "blobs5", "gauss_reg", "digits"], ["sgd", "momentum", "adam"])
+    ):
+        s.append(
+            _spec(
+                f"healthy-x3-{data}-{opt}",
+                "healthy",
+                data,
+                hidden=_width(data),
+                act=("tanh", "relu")[i % 2],
+                opt=opt,
+                lr=GOOD_LR[opt] / 3,
+                batch=32,
+                epochs=10,
+                log="step",
+                loss=_loss_for(data),
+                init_scale=3.0,
+                n_train=640,
+                seed=200 + i,
+            )
+        )
+    # Random labels on a big net: it memorises them (training falls, validation rises).
+    for i, (k, opt) in enumerate(product([2, 5, 10, 3], ["adam", "momentum"])):
+        data = "moons" if k == 2 else f"blobs{k}"
+        s.append(
+            _spec(
+                f"memorize-random-k{k}-{opt}",
+                "class7",
+                data,
+                hidden=(256, 256),
+                act="relu",
+                opt=opt,
+                lr={"adam": 2e-3, "momentum": 0.03}[opt],
+                batch=32,
+                epochs=150,
+                log="epoch",
+                n_train=128,
+                n_val=400,
+                random_labels=True,
+                seed=300 + i,
+            )
+        )
+    # Keras 3 model.fit runs (torch backend), per epoch with validation.
+    for i, (data, opt, level) in enumerate(
+        product(
+            ["moons", "blobs5", "digits", "gauss_reg", "spirals3"],
+            ["sgd", "adam", "rmsprop"],
+            ("good", "high", "small"),
+        )
+    ):
+        lr = GOOD_LR[opt] * {"good": 1.0, "high": 100.0, "small": 1e-4}[level]
+        s.append(
+            _spec(
+                f"keras-{data}-{opt}-{level}",
+                f"keras_{level}",
+                data,
+                framework="keras",
+                hidden=_width(data),
+                act=("relu", "tanh")[i % 2],
+                opt=opt,
+                lr=lr,
+                batch=32,
+                epochs=25,
+                log="epoch",
+                loss=_loss_for(data),
+                n_train=640,
+                n_val=160,
+                seed=i,
+            )
+        )
+    ids = [x["id"] for x in s]
+    assert len(ids) == len(set(ids)), "duplicate run id"
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.corpus.outside.generate", description=__doc__)
+    p.add_argument("--only", default="", help="run only the ids starting with this prefix")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    args = p.parse_args(argv)
+    specs = [x for x in runs() if x["id"].startswith(args.only)]
+    (OUT / "curves").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    # Longest runs first keeps both workers busy to the end.
+    order = sorted(specs, key=lambda x: -x["epochs"] * (x["n_train"] // (x["batch"] or 10**9) + 1))
+    skipped = []
+    with Pool(args.jobs) as pool:
+        for rid, secs, msg in pool.imap_unordered(run_one, order):
+            if msg:
+                skipped.append(rid)
+                print(f"{rid}: {msg}", file=sys.stderr)
+            else:
+                print(f"{rid}: {secs:.1f}s", flush=True)
+    made = [
+        x for x in runs() if x["id"] not in skipped and (OUT / "curves" / f"{x['id']}.csv").exists()
+    ]
+    with (OUT / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, MANIFEST, lineterminator="\n")
+        w.writeheader()
+        for x in sorted(made, key=lambda x: x["id"]):
+            w.writerow(manifest_row(x))
+    print(f"{len(specs) - len(skipped)} runs in {time.perf_counter() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
