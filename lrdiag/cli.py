@@ -619,9 +619,9 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
         else:
             read.append(logs.read_log(file, columns=columns))
     docs = [logs.judge(log, thresholds, n_classes=classes, loss_name=loss_name) for log in read]
-    for log in read:
-        for note in log.notes:
-            click.echo(f"lrdiag: note: {log.source}: {note}", err=True)
+    for doc in docs:
+        for note in doc["notes"]:
+            click.echo(f"lrdiag: note: {doc['file']}: {note}", err=True)
     if as_json:
         echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:

@@ -59,7 +59,9 @@ from typing import Any
 
 import numpy as np
 
+from lrdiag import consistency
 from lrdiag.classify import LOSS_NAMES, Thresholds, classify
+from lrdiag.consistency import AccuracyPair
 from lrdiag.errors import InputError
 
 EXPECTED = (
@@ -98,9 +100,13 @@ INDEX_NAMES = frozenset(
 )
 # Words of columns never taken as the loss unless named with --column: metrics where higher is
 # better (judged as a loss, a rising accuracy reads as diverging) and the learning rate.
-NOT_LOSS_WORDS = frozenset(
-    {"acc", "accuracy", "auc", "f1", "precision", "recall", "iou", "dice", "bleu", "lr", "learning"}
+HIGHER_WORDS = frozenset(
+    {"acc", "accuracy", "auc", "f1", "precision", "recall", "iou", "miou", "dice", "bleu", "rouge"}
 )
+LR_WORDS = frozenset({"lr", "learning"})
+NOT_LOSS_WORDS = HIGHER_WORDS | LR_WORDS
+# What a column picked with --column is when it is not a loss (see _kind).
+HIGHER_IS_BETTER, LEARNING_RATE = "higher is better", "learning rate"
 # Words that make a column a validation curve, and words a training curve may carry.
 VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "holdout"})
 TRAIN_WORDS = frozenset({"train", "training"})
@@ -111,6 +117,10 @@ AXIS_NAMES = {
     "epoch": frozenset({"epoch", "epochs"}),
     "step": frozenset({"step", "steps", "global step", "iteration", "iterations", "iter", "batch"}),
 }
+
+# Formats read from console output (lrdiag.console): no axis column means the file's lines.
+CONSOLE_FORMATS = frozenset({"keras-console", "epoch-lines"})
+MAX_LISTED = 10  # restarts, one-value columns listed by name in a note; more are "..."
 
 _DELIMITERS = (",", "\t", ";")
 # Cells that mean "not logged on this row" (Keras CSVLogger writes NA), compared upper-case.
@@ -125,7 +135,10 @@ class Curve:
     train: np.ndarray | None = None  # for a validation curve: its training curve, lined up
     train_name: str | None = None
     x: np.ndarray | None = None  # the step or epoch each value was logged at (None: its index)
-    x_name: str | None = None  # "step" or "epoch" (None: no axis; value k reads as epoch k)
+    x_name: str | None = None  # "step", "epoch", "line", "record" (None: value k is epoch k)
+    column: str = ""  # the log's column (name is the column, "(negated)" and the run)
+    run: Run | None = None  # the run of a log appended to after restarts (None: not split)
+    kind: str | None = None  # a column that is not a loss: HIGHER_IS_BETTER, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,9 @@ class LossLog:
     loss_name: str | None = None  # from an lrdiag results.json
     n_classes: int | None = None  # from an lrdiag results.json
     thresholds: Thresholds | None = None  # from an lrdiag results.json
-    notes: tuple[str, ...] = ()  # things the reader skipped, for stderr
+    notes: tuple[str, ...] = ()  # things the reader skipped, split or read upside down
+    runs: int = 1  # runs the log was split into where it restarts
+    pairs: tuple[AccuracyPair, ...] = ()  # accuracy columns beside their loss (consistency)
 
 
 # --------------------------------------------------------------------------- reading
@@ -248,6 +263,7 @@ class _Column:
     rows: list[int]  # the row of each present value
     cells: list[Any]  # the values as read
     is_index: bool = False
+    words: tuple[str, ...] = ()  # the name's lower-case words, split once (see _words)
     # where value k is, for messages: a template of {k}, {row}, {line} and {name}
     place: str = "value {k}"
     lines: list[int] | None = None  # the line of each value (tables)
@@ -290,6 +306,7 @@ class _Table:
     columns: list[_Column]
     n_rows: int
     shared_rows: bool = True  # rows line up across columns (not so for lists of other lengths)
+    spans: list[tuple[int, int]] | None = None  # each row's first and last line (None: records)
 
     def __post_init__(self):
         seen: dict[str, int] = {}
@@ -309,8 +326,8 @@ def _words(name: str) -> list[str]:
     return [w for w in _WORD.split(name.lower()) if w]
 
 
-def _is_index_name(name: str) -> bool:
-    key = " ".join(_words(name))
+def _is_index(words: Sequence[str]) -> bool:
+    key = " ".join(words)
     return not key or key in INDEX_NAMES or key.startswith("unnamed")
 
 
@@ -322,14 +339,16 @@ def _missing(cell: str) -> bool:
 
 def _make_column(name: str, **kw) -> _Column:
     name = name.strip()
-    return _Column(name=name, rows=[], cells=[], is_index=_is_index_name(name), **kw)
+    words = tuple(_words(name))
+    return _Column(name=name, rows=[], cells=[], is_index=_is_index(words), words=words, **kw)
 
 
 def _from_text(lines, source, columns) -> LossLog:
-    values = []
+    values, spans = [], []
     for lineno, line in lines:
         if _missing(line):
             continue
+        spans.append((lineno, lineno))
         x = _number(line)
         if x is _BAD:
             raise InputError(
@@ -339,7 +358,7 @@ def _from_text(lines, source, columns) -> LossLog:
         values.append(x)
     col = _make_column(TEXT_CURVE)
     col.cells, col.rows = values, list(range(len(values)))
-    return _curves(_Table(source, "text", [col], len(values)), columns)
+    return _curves(_Table(source, "text", [col], len(values), spans=spans), columns)
 
 
 def _split_fn(header: str):
@@ -368,7 +387,7 @@ def _from_table(lines, source, columns) -> LossLog:
         c.place, c.lines = "line {line}, column {name!r}", []
         c.is_index = c.is_index or not h
         cols.append(c)
-    n_rows = 0
+    n_rows, spans = 0, []
     body = lines[1:]
     try:
         rows = list(split(line for _, line in body))
@@ -388,8 +407,9 @@ def _from_table(lines, source, columns) -> LossLog:
                 col.rows.append(n_rows)
                 col.cells.append(cell)
                 col.lines.append(lineno)
+        spans.append((lineno, lineno))
         n_rows += 1
-    return _curves(_Table(source, fmt, cols, n_rows), columns)
+    return _curves(_Table(source, fmt, cols, n_rows, spans=spans), columns)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -610,7 +630,7 @@ def _select(table: _Table, wanted: Sequence[str]) -> list[_Column]:
     if losses:
         return losses
     rest = [c for c in cols if c.numeric and not c.is_index]
-    candidates = [c for c in rest if not NOT_LOSS_WORDS.intersection(_words(c.name))]
+    candidates = [c for c in rest if not NOT_LOSS_WORDS.intersection(c.words)]
     if len(candidates) == 1:
         return candidates
     listed = ", ".join(repr(c.name) for c in cols)
@@ -634,85 +654,321 @@ def _select(table: _Table, wanted: Sequence[str]) -> list[_Column]:
 
 
 def _curves(table: _Table, wanted: Sequence[str]) -> LossLog:
+    """The chosen columns as curves: split into runs where the log restarts, each run's curves
+    read on their own axis and lined up with their own run's training curve; the last run's
+    curves first (the headline), then the earlier runs' in file order."""
     chosen = _select(table, wanted)
+    index = _Index(table)
+    runs, notes = _runs(table, index)
+    kinds = {c.name: _kind(c) for c in chosen}
+    notes += [_kind_note(c.name, kinds[c.name]) for c in chosen if kinds[c.name]]
+    rows = {c.name: np.asarray(c.rows, dtype=np.intp) for c in chosen}
+    single: list[str] = []
     curves = []
-    for c in chosen:
-        x, x_name = _axis(c, table)
-        partner = _training_partner(c, table)
-        train = None if partner is None else _lined_up(partner, c, table)
-        name = None if partner is None else partner.name
-        curves.append(Curve(c.name, c.values, train, name, x, x_name))
-    return LossLog(table.source, table.format, tuple(c.name for c in table.columns), tuple(curves))
+    order = [len(runs) - 1, *range(len(runs) - 1)] if len(runs) > 1 else [0]
+    for r in order:
+        lo, hi = runs[r]
+        run = None if len(runs) == 1 else _run_info(table, r, len(runs), lo, hi)
+        for c in chosen:
+            sub = _in_run(rows[c.name], lo, hi)
+            values = c.values[sub]
+            if values.size == 0:
+                continue
+            name = _curve_name(c.name, kinds[c.name], run)
+            if values.size == 1:
+                single.append(_single(table, c, sub.start, name))
+                continue
+            x, x_name = index.axis(c, rows[c.name][sub], fallback=run is not None)
+            partner = index.partner(c)
+            train, train_name = None, None
+            if partner is not None:
+                psub = _in_run(np.asarray(partner.rows, dtype=np.intp), lo, hi)
+                if psub.stop > psub.start:
+                    train = _lined_up(index, partner, psub, c, sub)
+                    if kinds[c.name] == HIGHER_IS_BETTER:
+                        train = -train
+                    train_name = _curve_name(partner.name, kinds[c.name], run)
+            if kinds[c.name] == HIGHER_IS_BETTER:
+                values = -values
+            curves.append(
+                Curve(
+                    name,
+                    values,
+                    train,
+                    train_name,
+                    x,
+                    x_name,
+                    column=c.name,
+                    run=run,
+                    kind=kinds[c.name],
+                )
+            )
+    if single:
+        notes.append(_single_note(single))
+    return LossLog(
+        table.source,
+        table.format,
+        tuple(c.name for c in table.columns),
+        tuple(curves),
+        notes=tuple(notes),
+        runs=len(runs),
+        pairs=_accuracy_pairs(table, index),
+    )
 
 
-def _axis(col: _Column, table: _Table) -> tuple[np.ndarray | None, str | None]:
-    """The x-axis col was logged against, and its name: an index column's values at col's rows,
-    when all there and strictly increasing; an epoch column of whole numbers first, then a step
-    column, then an epoch column of fractions (see the module's docstring)."""
-    if not table.shared_rows:
-        return None, None
-    found: dict[str, list[np.ndarray]] = {kind: [] for kind in AXIS_NAMES}
-    for c in table.columns:
-        key = " ".join(_words(c.name))
-        kind = next((k for k, names in AXIS_NAMES.items() if key in names), None)
-        if kind is None or c is col or not c.numeric:
-            continue
-        full = np.full(table.n_rows, np.nan)
-        full[c.rows] = c.values
-        x = full[col.rows]
-        if np.isfinite(x).all() and (np.diff(x) > 0).all():
-            found[kind].append(x)
-    whole = [x for x in found["epoch"] if (x == np.round(x)).all()]
-    for x, kind in ((whole, "epoch"), (found["step"], "step"), (found["epoch"], "epoch")):
-        if x:
-            return x[0], kind
-    return None, None
+def _in_run(rows: np.ndarray, lo: int, hi: int) -> slice:
+    """The slice of a column's values that lie on rows lo..hi-1 (its rows are ascending)."""
+    start, stop = np.searchsorted(rows, [lo, hi])
+    return slice(int(start), int(stop))
 
 
-def _training_partner(col: _Column, table: _Table) -> _Column | None:
-    """The training curve of a validation curve: the same name without the validation word
-    (and without a training word), or with an _epoch / _step suffix (Lightning)."""
-    words = _words(col.name)
-    if not VAL_WORDS.intersection(words):
+def _kind(col: _Column) -> str | None:
+    """What a column named with --column is when it is not a loss: HIGHER_IS_BETTER (accuracy,
+    AUC, ...), LEARNING_RATE, or None (a loss, or nothing known)."""
+    if "loss" in col.name.lower():
         return None
-    base = [w for w in words if w not in VAL_WORDS]
-    if not base:
-        return None
-    candidates = [
-        c
-        for c in table.columns
-        if c is not col and c.numeric and not VAL_WORDS.intersection(_words(c.name))
-    ]
-    for suffix in ([], ["epoch"], ["step"]):
-        for c in candidates:
-            if [w for w in _words(c.name) if w not in TRAIN_WORDS] == base + suffix:
-                if table.shared_rows or c.values.size == col.values.size:
-                    return c
+    if HIGHER_WORDS.intersection(col.words):
+        return HIGHER_IS_BETTER
+    if LR_WORDS.intersection(col.words):
+        return LEARNING_RATE
     return None
 
 
-def _positions(table: _Table, a: _Column, b: _Column) -> tuple[np.ndarray, np.ndarray]:
-    """Where a's and b's values sit: the step (or epoch) logged on their rows when every one of
-    those rows has one and it never decreases; else the row number."""
-    if table.shared_rows:
-        for key in ALIGN_KEYS:
-            for c in table.columns:
-                if c.numeric and " ".join(_words(c.name)) == key:
-                    full = np.full(table.n_rows, np.nan)
-                    full[c.rows] = c.values
-                    xa, xb = full[a.rows], full[b.rows]
-                    finite = np.isfinite(xa).all() and np.isfinite(xb).all()
-                    if finite and (np.diff(xa) >= 0).all() and (np.diff(xb) >= 0).all():
-                        return xa, xb
-    return np.asarray(a.rows, dtype=float), np.asarray(b.rows, dtype=float)
+def _kind_note(name: str, kind: str) -> str:
+    if kind == HIGHER_IS_BETTER:
+        return (
+            f"{name!r} is a metric where higher is better (accuracy, AUC, ...), not a loss: "
+            f"judged upside down, as its negative (the curve '{name} (negated)')"
+        )
+    return (
+        f"{name!r} is the learning rate, not a loss: its verdict describes the schedule's "
+        "shape (a decaying schedule reads as converging)"
+    )
 
 
-def _lined_up(train: _Column, val: _Column, table: _Table) -> np.ndarray:
-    """The training curve at the validation curve's points: the mean of the training values
-    since the previous validation value (up to its position); the last one before it when
-    there are none in between; NaN before the first."""
-    tx, vx = _positions(table, train, val)
-    ty = train.values
+def _curve_name(column: str, kind: str | None, run: Run | None) -> str:
+    parts = [column + (" (negated)" if kind == HIGHER_IS_BETTER else "")]
+    if run is not None:
+        parts.append(f"({run.label()})")
+    return " ".join(parts)
+
+
+def _single(table: _Table, col: _Column, k: int, name: str) -> str:
+    return f"{name!r} ({_g(col.values[k])} at {_where(table, col.rows[k])})"
+
+
+def _single_note(items: list[str]) -> str:
+    if len(items) == 1:
+        return f"{items[0]} holds one value: a number, not a curve; not judged"
+    shown = ", ".join(items[:MAX_LISTED]) + (", ..." if len(items) > MAX_LISTED else "")
+    return f"{len(items)} columns hold one value each, not curves; not judged: {shown}"
+
+
+def _g(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _where(table: _Table, row: int) -> str:
+    """A row as the reader finds it: "line 23" in a table or console log (1-based, the header
+    is line 1), "record 20" in JSON (0-based, as jq and Python count)."""
+    if table.spans is None:
+        return f"record {row}"
+    return f"line {table.spans[row][1]}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a log appended to after restarts (see ``_runs``)."""
+
+    index: int  # 1-based, in file order
+    of: int  # how many runs the log holds
+    first: int  # its first line (1-based) or record (0-based)
+    last: int  # its last line or record
+    unit: str  # "line" or "record"
+
+    def label(self) -> str:
+        """ "run 3 of 4, lines 22-31" ("line 5" for a run of one row)"""
+        where = f"{self.unit} {self.first}"
+        if self.last != self.first:
+            where = f"{self.unit}s {self.first}-{self.last}"
+        return f"run {self.index} of {self.of}, {where}"
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "of": self.of,
+            "first": self.first,
+            "last": self.last,
+            "unit": self.unit,
+        }
+
+
+def _run_info(table: _Table, r: int, n: int, lo: int, hi: int) -> Run:
+    if table.spans is None:
+        return Run(r + 1, n, lo, hi - 1, "record")
+    return Run(r + 1, n, table.spans[lo][0], table.spans[hi - 1][1], "line")
+
+
+def _runs(table: _Table, index: _Index) -> tuple[list[tuple[int, int]], list[str]]:
+    """The row ranges of the runs in a log appended to after restarts (Keras's
+    ``CSVLogger(append=True)`` writes no second header): a new run starts wherever the epoch
+    column goes back (or, without an epoch column, the step column), and a note says so."""
+    col = index.restart_column()
+    if col is None:
+        return [(0, table.n_rows)], []
+    v = col.values
+    back = np.flatnonzero(v[1:] < v[:-1]) + 1  # NaN compares False: never a restart
+    if not back.size:
+        return [(0, table.n_rows)], []
+    starts = [0, *(col.rows[i] for i in back)]
+    ranges = list(zip(starts, [*starts[1:], table.n_rows], strict=True))
+    unit = ("record" if table.spans is None else "line") + "s" * (len(starts) > 2)
+    # where each restarting row begins (in a Keras console log, its "Epoch 1/10" line)
+    at = [str(s if table.spans is None else table.spans[s][0]) for s in starts[1:]]
+    listed = ", ".join(at[:MAX_LISTED]) + (", ..." if len(at) > MAX_LISTED else "")
+    note = f"the {col.name} column restarts at {unit} {listed}: judged as {len(ranges)} runs"
+    return ranges, [note]
+
+
+class _Index:
+    """What every curve of a table is looked up in, built once, so that a log of 10,000
+    columns costs 10,000 look-ups, not 10,000 squared: its axis columns, the columns that line
+    a validation curve up with its training curve, and the training curves by name."""
+
+    def __init__(self, table: _Table):
+        self.table = table
+        self.axes: list[tuple[str, _Column, np.ndarray]] = []  # (kind, column, value by row)
+        self.align: list[np.ndarray] = []  # ALIGN_KEYS columns' values by row, finest first
+        self.train: dict[tuple[str, ...], list[_Column]] = {}  # name words -> columns
+        align: dict[str, list[np.ndarray]] = {key: [] for key in ALIGN_KEYS}
+        for c in table.columns:
+            if not c.numeric:
+                continue
+            key = " ".join(c.words)
+            kind = next((k for k, names in AXIS_NAMES.items() if key in names), None)
+            if table.shared_rows and (kind is not None or key in align):
+                full = np.full(table.n_rows, np.nan)
+                full[c.rows] = c.values
+                if kind is not None:
+                    self.axes.append((kind, c, full))
+                if key in align:
+                    align[key].append(full)
+            if not VAL_WORDS.intersection(c.words):
+                base = tuple(w for w in c.words if w not in TRAIN_WORDS)
+                self.train.setdefault(base, []).append(c)
+        self.align = [full for key in ALIGN_KEYS for full in align[key]]
+
+    def restart_column(self) -> _Column | None:
+        """The column whose going back means a restart: the first epoch column, else the first
+        step column (a step that restarts under a steady epoch counts batches within it)."""
+        for kind in ("epoch", "step"):
+            for k, c, _ in self.axes:
+                if k == kind:
+                    return c
+        return None
+
+    def axis(self, col: _Column, rows: np.ndarray, *, fallback: bool):
+        """The x-axis of col's values on ``rows`` and its name: an index column's values there,
+        when all there and strictly increasing: an epoch column of whole numbers first, then a
+        step column, then an epoch column of fractions (see the module's docstring). Else, with
+        ``fallback`` (a run of a split log, a console log), the file's lines (or records), so
+        that a reason's positions are ones the file has; else none (value k is epoch k)."""
+        whole = step = fraction = None
+        for kind, c, full in self.axes:
+            if c is col:
+                continue
+            x = full[rows]
+            if not (np.isfinite(x).all() and (np.diff(x) > 0).all()):
+                continue
+            if kind == "step":
+                step = x if step is None else step
+            elif (x == np.round(x)).all():
+                whole = x if whole is None else whole
+            else:
+                fraction = x if fraction is None else fraction
+        for x, name in ((whole, "epoch"), (step, "step"), (fraction, "epoch")):
+            if x is not None:
+                return x, name
+        if fallback or self.table.format in CONSOLE_FORMATS:
+            if self.table.spans is None:
+                return rows.astype(float), "record"
+            return np.asarray([self.table.spans[r][1] for r in rows], dtype=float), "line"
+        return None, None
+
+    def partner(self, col: _Column) -> _Column | None:
+        """The training curve of a validation curve: the same name without the validation word
+        (and without a training word), or with an _epoch / _step suffix (Lightning)."""
+        if not VAL_WORDS.intersection(col.words):
+            return None
+        base = tuple(w for w in col.words if w not in VAL_WORDS)
+        if not base:
+            return None
+        for suffix in ((), ("epoch",), ("step",)):
+            for c in self.train.get(base + suffix, ()):
+                if c is not col and (self.table.shared_rows or c.values.size == col.values.size):
+                    return c
+        return None
+
+    def positions(self, a_rows: np.ndarray, b_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where two curves' values sit: the step (or epoch) logged on their rows when every one
+        of those rows has one and it never decreases; else the row number."""
+        for full in self.align:
+            xa, xb = full[a_rows], full[b_rows]
+            finite = np.isfinite(xa).all() and np.isfinite(xb).all()
+            if finite and (np.diff(xa) >= 0).all() and (np.diff(xb) >= 0).all():
+                return xa, xb
+        return a_rows.astype(float), b_rows.astype(float)
+
+
+# Words of an accuracy column that its loss column has not: "val_sparse_categorical_accuracy"
+# pairs with "val_loss", "train_acc_epoch" with "train_loss_epoch".
+ACCURACY_WORDS = frozenset({"acc", "accuracy"})
+ACCURACY_KINDS = frozenset({"binary", "categorical", "sparse"})
+
+
+def _accuracy_pairs(table: _Table, index: _Index) -> tuple[AccuracyPair, ...]:
+    """Each accuracy column with the loss column of the same name, on their common rows."""
+    if not table.shared_rows:
+        return ()
+    losses = {c.words: c for c in table.columns if c.numeric and "loss" in c.words}
+    epoch = next((full for kind, _, full in index.axes if kind == "epoch"), None)
+
+    def where(rows: np.ndarray):
+        def at(k: int) -> str:
+            row = int(rows[k])
+            place = _where(table, row)
+            if epoch is not None and np.isfinite(epoch[row]):
+                place += f" (epoch {_g(epoch[row])})"
+            return place
+
+        return at
+
+    pairs = []
+    for c in table.columns:
+        if not (c.numeric and ACCURACY_WORDS.intersection(c.words)):
+            continue
+        key = tuple(
+            "loss" if w in ACCURACY_WORDS else w for w in c.words if w not in ACCURACY_KINDS
+        )
+        loss = losses.get(key)
+        if loss is None:
+            continue
+        rows, li, ai = np.intersect1d(loss.rows, c.rows, assume_unique=True, return_indices=True)
+        if rows.size:
+            pair = AccuracyPair(loss.name, c.name, loss.values[li], c.values[ai], where(rows))
+            pairs.append(pair)
+    return tuple(pairs)
+
+
+def _lined_up(index: _Index, train: _Column, tsub: slice, val: _Column, vsub: slice) -> np.ndarray:
+    """The training curve at the validation curve's points (each on the rows ``tsub`` and
+    ``vsub`` of one run): the mean of the training values since the previous validation value
+    (up to its position); the last one before it when there are none in between; NaN before
+    the first."""
+    t_rows = np.asarray(train.rows[tsub], dtype=np.intp)
+    v_rows = np.asarray(val.rows[vsub], dtype=np.intp)
+    tx, vx = index.positions(t_rows, v_rows)
+    ty = train.values[tsub]
     ends = np.searchsorted(tx, vx, side="right")
     out = np.full(vx.size, np.nan)
     start = 0
@@ -737,37 +993,62 @@ def judge(
 ) -> dict:
     """The ``lrdiag classify`` document of one log::
 
-        {"file", "format", "loss", "classes",
-         "curves": [{"name", "verdict", "reason", "flags", "metrics", "train_curve", "x"}]}
+        {"file", "format", "loss", "classes", "runs", "notes",
+         "curves": [{"name", "column", "run", "negated", "verdict", "reason", "flags",
+                     "metrics", "train_curve", "x"}]}
 
     ``thresholds``, ``n_classes`` and ``loss_name`` override those an lrdiag results.json
-    carries; ``train_curve`` names the training curve a validation curve was judged with; ``x``
-    the axis the reason names positions on ("step", "epoch", or None: value k reads as epoch k).
-    The metrics' ``*_epoch`` entries are indices into the curve's values, whatever the axis.
+    carries. ``runs`` counts the runs a log appended to after restarts was split into (1: not
+    split); a curve's ``run`` is null or {"index", "of", "first", "last", "unit"} (its lines,
+    1-based, or records, 0-based), and the last run's curves come first. ``notes`` are what
+    the reader says beside the verdicts (a split, a one-value column skipped, a metric read
+    upside down, an accuracy that contradicts its loss). ``column`` is the log's column;
+    ``negated`` marks a higher-is-better column judged as its negative; ``train_curve`` names
+    the training curve a validation curve was judged with; ``x`` the axis the reason names
+    positions on ("step", "epoch", "line", "record", or None: value k reads as epoch k). The
+    metrics' ``*_epoch`` entries are indices into the curve's values, whatever the axis.
     """
     th = thresholds or log.thresholds or Thresholds()
     k = n_classes if n_classes is not None else log.n_classes
     loss = loss_name if loss_name is not None else log.loss_name
     rows = []
     for c in log.curves:
+        is_loss = not c.column or c.kind is None  # a learning rate is no cross-entropy
         v = classify(
             c.values,
             th,
-            n_classes=k,
-            loss_name=loss,
+            n_classes=k if is_loss else None,
+            loss_name=loss if is_loss else None,
             train_curve=c.train,
             x=c.x,
             x_name=c.x_name or "epoch",
         )
+        reason = v.reason
+        if c.kind == HIGHER_IS_BETTER:
+            reason += f" (values of -{c.column}: higher is better, so read negated)"
         rows.append(
             {
                 "name": c.name,
+                "column": c.column or c.name,
+                "run": None if c.run is None else c.run.to_dict(),
+                "negated": c.kind == HIGHER_IS_BETTER,
                 "verdict": v.verdict,
-                "reason": v.reason,
+                "reason": reason,
                 "flags": list(v.flags),
                 "metrics": dict(v.metrics),
                 "train_curve": c.train_name,
                 "x": c.x_name,
             }
         )
-    return {"file": log.source, "format": log.format, "loss": loss, "classes": k, "curves": rows}
+    notes = list(log.notes)
+    for pair in log.pairs:
+        notes += consistency.notes(pair, loss, k)
+    return {
+        "file": log.source,
+        "format": log.format,
+        "loss": loss,
+        "classes": k,
+        "runs": log.runs,
+        "notes": notes,
+        "curves": rows,
+    }

@@ -753,11 +753,16 @@ def render_sweep(doc: Mapping, console: Console) -> None:
 def render_classify(doc: Mapping, console: Console) -> None:
     """Print ``lrdiag classify FILE``: a row per curve: curve, verdict, final, reason, flags.
     On a console narrower than ``CLASSIFY_SHORT_BELOW`` the verdicts are short and the flags
-    follow the reason, so nothing is cut off."""
+    follow the reason, so nothing is cut off. A log split into runs where it restarts shows
+    its last run first, under a rule from the earlier ones, and the summary line speaks of the
+    last run (the earlier runs' verdicts are counted on a line of their own)."""
     curves = list(doc.get("curves") or [])
     title = str(doc.get("file") or "")
     if title:  # printed apart: a table's title is padded with spaces to the table's width
         console.print(title, soft_wrap=True, markup=False, highlight=False)
+    if not curves:
+        console.print("no curve to judge (see the notes)", soft_wrap=True, highlight=False)
+        return
     narrow = console.width < CLASSIFY_SHORT_BELOW
     table = Table(box=_box(console))
     # a long curve name (TensorBoard tags) folds instead of squeezing the reason out
@@ -767,7 +772,10 @@ def render_classify(doc: Mapping, console: Console) -> None:
     table.add_column("reason" + (" [flags]" if narrow else ""), overflow="fold", min_width=16)
     if not narrow:
         table.add_column("flags", overflow="fold", max_width=max(10, console.width // 5))
-    for c in curves:
+    last = [c for c in curves if _run_index(c) == _run_index(curves[0])]
+    for i, c in enumerate(curves):
+        if i == len(last):
+            table.add_section()  # the last run above, the earlier runs below
         flags = Text(", ".join(map(str, c.get("flags") or ())), style="dim")
         reason = Text(str(c.get("reason") or ""))
         if narrow and flags:
@@ -780,8 +788,18 @@ def render_classify(doc: Mapping, console: Console) -> None:
             *(() if narrow else (flags,)),
         )
     console.print(table)
-    if curves:
+    run = curves[0].get("run")
+    if not run:
         _print_entries(console, _counts_entries(curves), ", ")
+        return
+    label = f"verdicts, run {run['index']} of {run['of']}"
+    _print_entries(console, _counts_entries(last, label), ", ")
+    _print_entries(console, _counts_entries(curves[len(last) :], "earlier runs"), ", ")
+
+
+def _run_index(curve: Mapping) -> int | None:
+    run = curve.get("run")
+    return run.get("index") if isinstance(run, Mapping) else None
 
 
 # --------------------------------------------------------------------------- markdown

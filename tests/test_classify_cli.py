@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ HERE = Path(__file__).resolve().parent
 EXTERNAL_COPIES = HERE / "data" / "logs" / "external"
 SHARED_EXTERNAL = Path(__file__).resolve().parents[2] / "shared" / "external_logs"
 MNIST = "MNIST_Normal_double_random_99fe3625.csv"
+APPENDED = HERE / "data" / "logs" / "keras_appended.csv"  # four CSVLogger(append=True) runs
+WIDE = {"COLUMNS": "200"}
 
 T = np.arange(40, dtype=float)
 CONVERGING = 2.0 * np.exp(-T / 8) + 0.1  # falls 95% of the way to its floor
@@ -410,10 +413,13 @@ def test_json_shape_for_one_and_several_files(tmp_path):
     a = keras_csv(tmp_path / "a.csv", CONVERGING, CONVERGING + 0.05)
     b = text_file(tmp_path / "b.txt", np.r_[CONVERGING[:20], np.nan, np.nan])
     one = judged(a)
-    assert set(one) == {"file", "format", "loss", "classes", "curves"}
+    assert set(one) == {"file", "format", "loss", "classes", "runs", "notes", "curves"}
     assert [c["name"] for c in one["curves"]] == ["loss", "val_loss"]
     for c in one["curves"]:
-        assert set(c) == {"name", "verdict", "reason", "flags", "metrics", "train_curve", "x"}
+        assert set(c) == {
+            *("name", "column", "run", "negated", "verdict", "reason", "flags", "metrics"),
+            *("train_curve", "x"),
+        }
         assert c["verdict"] in classifier.VERDICTS and isinstance(c["flags"], list)
     several = judged(a, b)
     assert list(several) == ["files"]
@@ -511,6 +517,10 @@ def _check_real_logs(files: list[Path], mnist: Path):
     assert len(doc["files"]) == len(files)
     for d in doc["files"]:
         names = [c["name"] for c in d["curves"]]
+        lines = [line for line in Path(d["file"]).read_text().splitlines() if line.strip()]
+        if len(lines) == 2:  # a header and one epoch: no curve at all
+            assert names == [] and "not curves; not judged" in d["notes"][0], d["file"]
+            continue
         assert names == ["val_loss", "loss"], d["file"]  # the columns' order in the file
         for c in d["curves"]:
             assert c["verdict"] in classifier.VERDICTS
@@ -535,3 +545,46 @@ def test_real_logs_in_shared():
     files = sorted(SHARED_EXTERNAL.glob("*/*.csv"))
     assert len(files) == 30
     _check_real_logs(files, SHARED_EXTERNAL / "deepdiagnosis" / MNIST)
+
+
+# --------------------------------------------------------------------------- appended runs
+
+
+def test_appended_keras_runs_are_judged_one_by_one():
+    """keras_appended.csv: run 1 converges, run 2 grows 2.4x an epoch and turns NaN at its
+    epoch 7, run 3 sits at exactly ln 10 (a dead network), run 4 converges. No second header:
+    only the epoch column going back to 0 shows the restarts."""
+    result = run(APPENDED, "--json")
+    assert result.exit_code == 0, result.output
+    doc = strict_loads(result.stdout)
+    assert doc["notes"][0] == "the epoch column restarts at lines 12, 22, 32: judged as 4 runs"
+    assert result.stderr == "".join(f"lrdiag: note: {APPENDED}: {n}\n" for n in doc["notes"])
+    assert doc["runs"] == 4
+    assert [c["run"]["index"] for c in doc["curves"]] == [4, 4, 1, 1, 2, 2, 3, 3]  # last first
+    by_run = {(c["run"]["index"], c["column"]): c for c in doc["curves"]}
+    shapes = {1: "converging", 2: "diverging", 3: "plateaued", 4: "converging"}
+    for (r, _), c in by_run.items():
+        assert c["verdict"] == shapes[r], (c["name"], c["reason"])
+        assert c["x"] == "epoch" and c["run"]["of"] == 4 and c["run"]["unit"] == "line"
+        # every position a reason names is one the file has: its epochs never pass 9
+        for at in re.findall(r"\bepoch (\d+)", c["reason"]):
+            assert int(at) <= 9, c["reason"]
+        for span in re.findall(r"\bepochs \d+-(\d+)", c["reason"]):
+            assert int(span) <= 9, c["reason"]
+    assert "non-finite at epoch 7" in by_run[2, "loss"]["reason"]
+    assert by_run[2, "val_loss"]["train_curve"] == "loss (run 2 of 4, lines 12-21)"
+    run_3 = {"index": 3, "of": 4, "first": 22, "last": 31, "unit": "line"}
+    assert by_run[3, "loss"]["run"] == run_3
+    # --fail-on sees every run, not only the last
+    assert run(APPENDED, "--fail-on", "diverging").exit_code == 1
+    assert run(APPENDED, "--fail-on", "plateaued").exit_code == 1
+    assert run(APPENDED, "--fail-on", "oscillating").exit_code == 0
+
+
+def test_appended_runs_table_leads_with_the_last_run():
+    out = run(APPENDED, env=WIDE).stdout
+    assert out.index("loss (run 4 of 4, lines 32-41)") < out.index("loss (run 1 of 4, lines 2-11)")
+    assert out.index("run 1 of 4") < out.index("run 2 of 4") < out.index("run 3 of 4")
+    *_, summary, earlier = out.splitlines()
+    assert summary == "verdicts, run 4 of 4: 2 converging, 0 oscillating, 0 diverging, 0 plateaued"
+    assert earlier == "earlier runs: 2 converging, 0 oscillating, 2 diverging, 2 plateaued"
