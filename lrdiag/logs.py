@@ -16,12 +16,25 @@ The format is read from the content, never from the file's extension:
 * **a table with a header row** (CSV, or tab-, semicolon- or space-separated): Keras
   ``CSVLogger``, PyTorch Lightning ``metrics.csv`` (empty cells where a metric was not logged on
   a row), TensorBoard's scalar export ``Wall time,Step,Value``.
+* **printed training output** (lrdiag.console): Keras's console output (``Epoch 1/10`` lines and
+  progress bars), or one line an epoch as PyTorch scripts print it (``Epoch [1/50], Train Loss:
+  0.123, Val Loss: 0.145``); its ``epoch`` (or ``step``) column is the number printed.
 
 Everywhere: blank lines and lines starting with ``#`` are skipped (outside JSON); ``nan``,
 ``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty cell, or ``NA``
 (what Keras ``CSVLogger`` writes for a metric not computed that epoch, such as the ``val_``
 columns between validations with ``validation_freq`` > 1), is a missing value (the row is
-skipped for that curve). A curve is indexed by its own values in row order.
+skipped for that curve). A curve is indexed by its own values in row order; a column with one
+value (a final ``test_loss``) is not a curve: not judged, and named in a note.
+
+Lines are counted as an editor counts them (1-based, the header is line 1, newlines only);
+JSON records from 0, as jq counts them.
+
+**Appended runs.** Where the epoch column (or, without one, the step column) goes back, the
+log was appended to after a restart (Keras ``CSVLogger(append=True)`` writes no second header;
+a pasted console log shows ``Epoch 1/10`` again): the rows are split into runs there, each run
+judged on its own (its curves named ``loss (run 3 of 4, lines 22-31)``, a validation curve
+paired with its own run's training curve), the last run first.
 
 A curve's x-axis, which its reason names positions by ("a transient spike at step 600"), is an
 index column's values at the curve's rows, when all of them are there and strictly increasing:
@@ -30,14 +43,17 @@ an epoch column holding whole numbers (one value per epoch: Keras ``CSVLogger``,
 column (``step``, ``global step``, ``iteration``, ...: TensorBoard's exports, Lightning's
 per-step losses, Hugging Face's training loss and per-step evaluations, whose epochs are
 fractions: a step is exact where a fraction is rounded), else an epoch column of fractions, else
-none. Wall-time columns never are. Without one (plain text, a JSON list, a Keras
-``history.history``, a log whose steps restart), value k is epoch k; so it is in an lrdiag
-results.json, where ``loss[k]`` is the loss after epoch k.
+none. Wall-time columns never are. Without one, a run of a split log and a printed log are read
+against the file's lines ("a spike at line 40"), so that a position is always one the file has;
+elsewhere (plain text, a JSON list, a Keras ``history.history``) value k is epoch k; so it is
+in an lrdiag results.json, where ``loss[k]`` is the loss after epoch k.
 
 Curves: the ``--column`` names given, else every column whose name contains "loss" (any case),
 else the single numeric column that is not an epoch/step/time column, nor a metric where higher
 is better (accuracy, AUC, F1, ...) or the learning rate: judged as a loss, a rising accuracy
-would read as diverging. A validation curve
+would read as diverging. Picked with ``--column``, such a metric is judged as its negative
+(``val_accuracy (negated)``) and the learning rate as it is, each with a note. An accuracy
+column beside its loss is checked against it (lrdiag.consistency). A validation curve
 (``val_loss``, ``val_output_loss``, ``validation/loss``, ``eval_loss``, ...) is judged with its
 training curve (``loss``, ``train_loss``, ``train/loss``, ``train_loss_epoch``, ...), when the
 log has one, averaged over the rows since the previous validation value (by step, else epoch,
@@ -59,7 +75,7 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag import consistency
+from lrdiag import consistency, console
 from lrdiag.classify import LOSS_NAMES, Thresholds, classify
 from lrdiag.consistency import AccuracyPair
 from lrdiag.errors import InputError
@@ -191,7 +207,7 @@ def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] 
         return _from_json(text, source, columns)
     lines = [
         (i, line)
-        for i, line in enumerate(text.splitlines(), start=1)
+        for i, line in _numbered(text)
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not lines:
@@ -199,7 +215,29 @@ def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] 
     first = lines[0][1].strip()
     if _number(first) is not _BAD:
         return _from_text(lines, source, columns)
+    printed = console.read(_lines(text))
+    if printed is not None:
+        return _from_printed(printed, source, columns)
     return _from_table(lines, source, columns)
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """The text's lines as an editor numbers them (1-based, split at newlines only): a
+    terminal's carriage returns and backspaces stay inside (lrdiag.console reads them)."""
+    return list(enumerate((line.rstrip("\r") for line in text.split("\n")), start=1))
+
+
+def _numbered(text: str):
+    """The text's lines, split as str.splitlines splits them, each with its line number as an
+    editor counts it (newlines only: a CSV ending its lines in \\r\\r\\n, or a \\r inside
+    one, does not shift the lines after it). Without a newline (old Mac files end lines in \\r
+    alone), every piece is a line."""
+    if "\n" not in text:
+        yield from enumerate(text.splitlines(), start=1)
+        return
+    for i, line in _lines(text):
+        for piece in line.splitlines():
+            yield i, piece
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -341,6 +379,23 @@ def _make_column(name: str, **kw) -> _Column:
     name = name.strip()
     words = tuple(_words(name))
     return _Column(name=name, rows=[], cells=[], is_index=_is_index(words), words=words, **kw)
+
+
+def _from_printed(printed: console.Printed, source: str, columns) -> LossLog:
+    """A Keras console log or a log of one line an epoch (lrdiag.console) as a table."""
+    cols: dict[str, _Column] = {}
+    for r, row in enumerate(printed.rows):
+        for name, value in row.values.items():
+            if name not in cols:
+                cols[name] = _make_column(name)
+                cols[name].place, cols[name].lines = "line {line}, {name!r}", []
+            c = cols[name]
+            c.rows.append(r)
+            c.cells.append(value)
+            c.lines.append(row.last)
+    spans = [(row.first, row.last) for row in printed.rows]
+    table = _Table(source, printed.format, list(cols.values()), len(printed.rows), spans=spans)
+    return _curves(table, columns)
 
 
 def _from_text(lines, source, columns) -> LossLog:

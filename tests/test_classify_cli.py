@@ -588,3 +588,43 @@ def test_appended_runs_table_leads_with_the_last_run():
     *_, summary, earlier = out.splitlines()
     assert summary == "verdicts, run 4 of 4: 2 converging, 0 oscillating, 0 diverging, 0 plateaued"
     assert earlier == "earlier runs: 2 converging, 0 oscillating, 2 diverging, 2 plateaued"
+
+
+# --------------------------------------------------------------------------- printed logs
+
+
+def test_printed_logs_get_the_verdicts_of_their_shapes():
+    logs_dir = HERE / "data" / "logs"
+    doc = judged(logs_dir / "keras3_console.txt")  # lr 0.5 blows up to NaN, then lr 1e-3
+    assert (doc["format"], doc["runs"]) == ("keras-console", 2)
+    assert [(c["run"]["index"], c["verdict"]) for c in doc["curves"]] == [
+        (2, "converging"),
+        (2, "converging"),
+        (1, "diverging"),
+        (1, "diverging"),
+    ]
+    assert "non-finite at epoch 6 " in doc["curves"][2]["reason"]  # "Epoch 6/6"
+    doc = judged(logs_dir / "pytorch_print.txt")
+    assert doc["format"] == "epoch-lines" and verdicts(doc) == {
+        "train_loss": "converging",
+        "val_loss": "converging",
+    }
+
+
+def test_accuracy_that_contradicts_the_loss_is_a_note_not_a_verdict():
+    """The issue's Keras log: a loss of 315 at 88% accuracy. Said on stderr and in --json;
+    the verdicts are the curves' own."""
+    path = HERE / "data" / "logs" / "keras_console.txt"
+    result = run(path, "--json")
+    assert result.exit_code == 0
+    doc = strict_loads(result.stdout)
+    assert verdicts(doc) == {"loss": "converging", "val_loss": "converging"}
+    first, second = doc["notes"]
+    assert first.startswith("'loss' 315.5 with 'accuracy' 0.8432 at line 14 (epoch 1): ")
+    assert "misclassified 15.7% of samples average a loss of at least 1,938 each" in first
+    assert second.startswith("'val_loss' 195.9 with 'val_accuracy' 0.8963 at line 14")
+    assert result.stderr == "".join(f"lrdiag: note: {path}: {n}\n" for n in doc["notes"])
+    # with the class count known, the bound uses ln 10
+    doc = judged(path, "--classes", "10")
+    assert "at least 2,000 each (a correctly classified one costs at most ln 10)" in doc["notes"][0]
+    assert judged(path, "--loss", "mse")["notes"] == []  # not a cross-entropy: nothing to say

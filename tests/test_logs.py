@@ -778,3 +778,128 @@ def test_many_columns_cost_linear_work(monkeypatch):
     assert len(log.curves) == n + 1
     assert log.curves[-1].train_name == "loss_0"
     assert calls <= 2 * (n + 2), calls  # the old code: n squared, 4,000,000
+
+
+# --------------------------------------------------------------------------- printed logs
+
+
+KERAS_FINAL = {  # keras_console.txt: each epoch's finished line, as printed (line 14, 16, ...)
+    "loss": [315.4696, 204.1183, 151.2245, 118.7302, 97.441, 83.0017, 72.9154, 65.5729, 60.1142,
+             56.0458],
+    "accuracy": [0.8432, 0.8811, 0.8953, 0.9041, 0.9102, 0.9147, 0.9183, 0.9209, 0.9232, 0.9249],
+    "val_loss": [195.9139, 160.2271, 131.553, 110.9022, 97.2045, 87.6611, 80.998, 76.3517,
+                 73.2206, 71.0345],
+}  # fmt: skip
+
+
+def test_keras_console_output_pasted_from_a_terminal():
+    """Keras 2's progress bar: a model summary first, every update of an epoch's line joined
+    by \\r and backspaces, the validation metrics added to the finished line, an evaluate()
+    line after training. Each epoch's numbers are its finished line's."""
+    log = logs.read_log(DATA / "keras_console.txt")
+    assert log.format == "keras-console"
+    assert log.columns == ("epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+    got = curves(log)
+    assert list(got) == ["loss", "val_loss"]
+    for name in ("loss", "val_loss"):
+        assert got[name].values.tolist() == KERAS_FINAL[name]
+        assert (got[name].x_name, got[name].x.tolist()) == ("epoch", [e + 1.0 for e in range(10)])
+    assert got["val_loss"].train.tolist() == KERAS_FINAL["loss"]
+    (acc,) = [p for p in log.pairs if p.loss == "loss"]
+    assert acc.accuracy_values.tolist() == KERAS_FINAL["accuracy"]
+    assert acc.where(0) == "line 14 (epoch 1)"  # its "Epoch 1/10" is line 13
+
+
+def test_keras_console_updates_on_lines_of_their_own():
+    """The updates of a progress bar copied as lines (a log file, a forum post): the finished
+    line and its second print with the validation metrics; an evaluate() after the last epoch
+    and a ModelCheckpoint message are not the epoch's; Keras 3's bar and verbose=2 alike."""
+    text = (
+        "Epoch 1/3\n"
+        "  1/100 [..............................] - ETA: 9s - loss: 9.0 - accuracy: 0.1\n"
+        " 50/100 [==============>...............] - ETA: 1s - loss: 3.0 - accuracy: 0.5\n"
+        "100/100 [==============================] - 1s 5ms/step - loss: 2.0 - accuracy: 0.6\n"
+        "100/100 [==============================] - 2s 9ms/step - loss: 2.0 - accuracy: 0.6 - "
+        "val_loss: 2.5 - val_accuracy: 0.55\n"
+        "Epoch 1: val_loss improved from inf to 2.50000, saving model to best.keras\n"
+        "Epoch 2/3\n"
+        "100/100 ━━━━━━━━━━━━━━━━━━━━ 1s 5ms/step - accuracy: 0.7 - loss: 1.5e+00 - val_accuracy:"
+        " 0.65 - val_loss: 1.8\n"
+        "Epoch 3/3\n"
+        "100/100 - 1s - loss: 1.2 - accuracy: 0.75 - val_loss: 1.6 - val_accuracy: 0.7 - "
+        "1s/epoch - 5ms/step\n"
+        " 20/20 [==============================] - 0s 2ms/step - loss: 9.9 - accuracy: 0.1\n"
+    )
+    got = curves(parse(text))
+    assert got["loss"].values.tolist() == [2.0, 1.5, 1.2]
+    assert got["val_loss"].values.tolist() == [2.5, 1.8, 1.6]
+    # without a finished line (a paste cut short): the epoch's last line
+    got = curves(
+        parse("Epoch 1/2\n 10/99 [==>...] - loss: 5.0\nEpoch 2/2\n 50/99 [=>] - loss: 4.0\n")
+    )
+    assert got["loss"].values.tolist() == [5.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    "line, train, val",
+    [
+        ("Epoch [{e}/50], Train Loss: {t}, Val Loss: {v}", "train_loss", "val_loss"),
+        ("Epoch {e}/50 - loss: {t} - val_loss: {v}", "loss", "val_loss"),
+        ("epoch {e}: train_loss={t} val_loss={v}", "train_loss", "val_loss"),
+        ("Epoch: {e} | Loss: {t} | Val Loss: {v}", "loss", "val_loss"),
+        ("[Epoch {e}/50] train loss: {t}, valid loss: {v}, time: 3.2s", "train_loss", "valid_loss"),
+        ("Epoch {e}: 100%|██████| 938/938 [00:12<00:00, 75.1it/s, loss={t}, v_num=0, val_loss={v}]",
+         "loss", "val_loss"),
+    ],
+)  # fmt: skip
+def test_one_line_an_epoch_print_styles(line, train, val):
+    t, v = [1.0, 0.6, 0.4, 0.3], [1.1, 0.8, 0.7, 0.75]
+    text = "Using device: cpu\n" + "\n".join(line.format(e=e + 1, t=t[e], v=v[e]) for e in range(4))
+    log = parse(text + "\nDone.\n")
+    assert log.format == "epoch-lines"
+    got = curves(log)
+    assert list(got) == [train, val]
+    assert got[train].values.tolist() == t and got[val].values.tolist() == v
+    assert got[val].train_name == train  # Train Loss / Val Loss pair up
+    assert got[train].x_name == "epoch" and got[train].x.tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_pytorch_prints_and_their_variants():
+    log = logs.read_log(DATA / "pytorch_print.txt")
+    got = curves(log)
+    assert list(got) == ["train_loss", "val_loss"] and got["train_loss"].values.size == 30
+    assert got["train_loss"].values[0] == 2.3 and got["val_loss"].values[0] == 2.32
+    (p,) = log.pairs
+    assert (p.accuracy, p.accuracy_values[0]) == ("val_acc", 0.1)  # "Val Acc: 10.00%"
+    # the validation on a line of its own: one row an epoch
+    text = "epoch 1: train_loss=0.9\nepoch 1: val_loss=1.0\nepoch 2: train_loss=0.7\n"
+    text += "epoch 2: val_loss=0.8\nepoch 3: train_loss=0.5\nepoch 3: val_loss=0.7\n"
+    got = curves(parse(text))
+    assert got["val_loss"].train.tolist() == [0.9, 0.7, 0.5]
+    # per-step lines (the classic tutorial): the epoch repeats, so positions are lines
+    text = "".join(
+        f"Epoch [{e}/2], Step [{s}/300], Loss: {1 / (e * s):.4f}\n"
+        for e in (1, 2)
+        for s in (100, 200)
+    )
+    (c,) = parse(text).curves
+    assert (c.x_name, c.x.tolist()) == ("line", [1.0, 2.0, 3.0, 4.0])
+    # a step counter instead of an epoch
+    (c,) = parse("step 100 loss: 0.5\nstep 200 loss: 0.4\nstep 300 loss: 0.3\n").curves
+    assert (c.x_name, c.x.tolist()) == ("step", [100.0, 200.0, 300.0])
+
+
+def test_printed_logs_restart_and_are_read_by_content(tmp_path):
+    """Keras 3: a second model.fit pasted after the first, "Epoch 1/6" again: two runs."""
+    log = logs.read_log(DATA / "keras3_console.txt")
+    assert (
+        log.runs == 2 and log.notes[0] == "the epoch column restarts at line 13: judged as 2 runs"
+    )
+    assert [c.name for c in log.curves][:2] == [
+        "loss (run 2 of 2, lines 13-24)",
+        "val_loss (run 2 of 2, lines 13-24)",
+    ]
+    (tmp_path / "history.csv").write_text((DATA / "pytorch_print.txt").read_text())
+    assert logs.read_log(tmp_path / "history.csv").format == "epoch-lines"
+    # a CSV ending its lines in \r\r\n: lines as an editor counts them
+    error("epoch,loss\r\r\n0,1\r\r\n1,oops\r\r\n", match="line 3, column 'loss'")

@@ -1,0 +1,159 @@
+"""Training output printed to a terminal -> rows of numbers, for ``lrdiag classify``.
+
+Two shapes, told apart by content (never by a file's name):
+
+* **Keras's console output** (``keras-console``): an ``Epoch 3/10`` line, then progress lines
+  ``1875/1875 [====...] - 3s 2ms/step - loss: 0.3 - accuracy: 0.9 - val_loss: ...`` (Keras 2;
+  Keras 3 draws ``━━━━`` and puts accuracy first; ``verbose=2`` prints one line an epoch).
+  A pasted log may hold every progress update (on lines of their own, or joined by ``\\r`` or
+  backspaces): an epoch's row is its first finished line (``1875/1875``), taking the updates of
+  that same line after it (Keras adds the validation metrics there), else its last line with
+  metrics. Lines after a finished one with another count (``313/313``: an ``evaluate`` after
+  training) and lines before the first ``Epoch`` are not the epoch's.
+* **one line an epoch** (``epoch-lines``), as PyTorch scripts print it: ``Epoch [1/50], Train
+  Loss: 0.123, Val Loss: 0.145``; ``Epoch 1/50 - loss: 0.123 - val_loss: 0.145``; ``epoch 1:
+  train_loss=0.123 val_loss=0.145``; ``Epoch: 1 | Loss: 0.123``; also ``step``/``iteration``
+  instead of epoch, and Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``). Of a line
+  holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
+  same epoch with other keys (a validation line after the training line) make one row.
+
+Metrics are ``key: number`` or ``key=number`` pairs; a key may hold spaces, and is read in
+lower case with ``_`` for spaces (``Train Loss`` is ``train_loss``, ``Val Loss`` ``val_loss``,
+so that validation curves pair with their training curve). ``88.3%`` is 0.883. Lines that hold
+no metric (``Epoch 1: val_loss improved from inf to 0.29``, warnings, model summaries) are
+skipped. The epoch (or step) logged is the row's ``epoch`` (or ``step``) value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$", re.IGNORECASE)
+# An epoch (or step) line's start: "Epoch [1/50],", "epoch 1:", "Epoch: 1 |", "[Epoch 1/50]".
+LEADING = re.compile(
+    r"^\W*(epoch|step|iteration|iter)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:/\s*\d+\s*)?\]?\s*[:,|-]?",
+    re.IGNORECASE,
+)
+_NUMBER = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"
+METRIC = re.compile(
+    r"(?<![\w./])([A-Za-z][\w./]*(?: [A-Za-z][\w./]*)*)\s*[:=]\s*"
+    rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
+    re.IGNORECASE,
+)
+PROGRESS = re.compile(r"^\s*(\d+)/(\d+)(?!\d)")  # Keras's "1875/1875" at a line's start
+SEGMENTS = re.compile(r"[\r\b]+")  # terminal updates of one line: carriage returns, backspaces
+SKIPPED_KEYS = frozenset({"eta"})
+
+
+@dataclass
+class Row:
+    values: dict[str, float] = field(default_factory=dict)
+    first: int = 0  # its first line in the file (a Keras "Epoch 3/10" line)
+    last: int = 0  # the line its numbers come from
+
+
+@dataclass(frozen=True)
+class Printed:
+    format: str  # "keras-console" or "epoch-lines"
+    rows: list[Row]
+
+
+def metrics(text: str) -> dict[str, float]:
+    """The ``key: number`` pairs of one line (see the module's docstring)."""
+    out = {}
+    for key, number, percent in METRIC.findall(text):
+        name = "_".join(key.lower().split())
+        if name in SKIPPED_KEYS:
+            continue
+        value = float(number)
+        out[name] = value / 100.0 if percent else value
+    return out
+
+
+def _updates(line: str) -> list[str]:
+    return [s for s in SEGMENTS.split(line) if s.strip()]
+
+
+def read(lines: Sequence[tuple[int, str]]) -> Printed | None:
+    """Rows of a Keras console log or a log of one line an epoch; None when ``lines`` (line
+    number, text) are neither."""
+    if any(KERAS_EPOCH.match(text) for _, text in lines):
+        rows = _keras(lines)
+        return Printed("keras-console", rows) if rows else None
+    rows = _epoch_lines(lines)
+    return Printed("epoch-lines", rows) if rows else None
+
+
+def _keras(lines) -> list[Row]:
+    rows: list[Row] = []
+    epoch, header, updates = None, 0, []  # updates: (line, counter or None, metrics)
+
+    def close():
+        if epoch is None:
+            return
+        row = _epoch_row(updates)
+        if row is not None:
+            row.values = {"epoch": float(epoch), **row.values}
+            row.first = header
+            rows.append(row)
+
+    for lineno, text in lines:
+        m = KERAS_EPOCH.match(text)
+        if m:
+            close()
+            epoch, header, updates = int(m.group(1)), lineno, []
+            continue
+        if epoch is None:
+            continue
+        for part in _updates(text):
+            found = metrics(part)
+            if found:
+                p = PROGRESS.match(part)
+                updates.append((lineno, p.groups() if p else None, found))
+    close()
+    return rows
+
+
+def _epoch_row(updates) -> Row | None:
+    """An epoch's numbers: its first finished progress line and the updates of that same line
+    right after it (the validation metrics), else its last line with metrics."""
+    done = [i for i, (_, c, _) in enumerate(updates) if c is not None and c[0] == c[1]]
+    if not done:
+        if not updates:
+            return None
+        lineno, _, found = updates[-1]
+        return Row(dict(found), lineno, lineno)
+    i = done[0]
+    values: dict[str, float] = {}
+    lineno = updates[i][0]
+    while i < len(updates) and updates[i][1] == updates[done[0]][1]:
+        values.update(updates[i][2])
+        lineno = updates[i][0]
+        i += 1
+    return Row(values, lineno, lineno)
+
+
+def _epoch_lines(lines) -> list[Row]:
+    rows: list[Row] = []
+    for lineno, text in lines:
+        found, index = None, None
+        for part in _updates(text):  # a terminal shows a line's last update
+            m = LEADING.match(part)
+            if m:
+                got = metrics(part[m.end() :])
+                if got:
+                    key = "epoch" if m.group(1).lower() == "epoch" else "step"
+                    found, index = got, (key, float(m.group(2)))
+        if found is None:
+            continue
+        key, n = index
+        row = rows[-1] if rows else None
+        same = row is not None and row.values.get(key) == n
+        if same and not set(found).intersection(row.values):
+            row.values.update(found)  # the same epoch's validation line
+            row.last = lineno
+        else:
+            rows.append(Row({key: n, **found}, lineno, lineno))
+    return rows
