@@ -170,8 +170,15 @@ fail_on_option = click.option(
     "--fail-on",
     metavar="VERDICT[,VERDICT]",
     callback=_verdict_list,
-    help="Exit 1 if any run (curve) gets one of these verdicts, e.g. diverging,oscillating.",
+    help="Exit 1 if any curve, training or validation, gets one of these verdicts, e.g. "
+    "diverging,oscillating.",
 )
+
+
+def _sweep_verdicts(runs) -> list:
+    """Every verdict a sweep printed, for --fail-on: each run's, and its validation curve's
+    (as ``lrdiag classify`` counts every curve of a log, validation curves included)."""
+    return [v for run in runs for v in (run["verdict"], (run.get("val") or {}).get("verdict"))]
 
 
 def make_console(*, stderr: bool = False):
@@ -351,7 +358,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     if not doc["complete"] or signals.received():
         click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)
         sys.exit(signals.exit_code)
-    if fail_on and any(run["verdict"] in fail_on for run in doc["runs"]):
+    if fail_on and any(v in fail_on for v in _sweep_verdicts(doc["runs"])):
         sys.exit(EXIT_MATCHED)
 
 
@@ -577,8 +584,15 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
                          records [{"step": 1, "loss": 0.7}, ...]; an lrdiag
                          results.json (every run re-judged)
       plain text         one number a line (# comments and blank lines skipped)
+      printed output     Keras's console output (Epoch 1/10, progress bars); one
+                         line an epoch: Epoch [1/50], Train Loss: 0.1, Val Loss: 0.2
     nan and inf (any spelling) are non-finite values; an empty cell or NA is a missing one.
-    Validation curves (val_loss, ...) are judged with their training curve.
+    Validation curves (val_loss, ...) are judged with their training curve. A log whose
+    epoch (or step) column goes back was appended to after a restart: each run is judged
+    on its own, named 'loss (run 3 of 4, lines 22-31)' (file lines; JSON records from 0),
+    the last run first. A column with one value is not a curve. A --column that is not a
+    loss says so on stderr: accuracy-like metrics are judged negated, a learning rate as
+    is. An accuracy column that contradicts its cross-entropy loss is a note.
 
     \b
     Examples:
@@ -588,11 +602,14 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
       lrdiag classify lrdiag-out/quickstart/results.json --config strict.yaml
       tail -n 500 losses.txt | lrdiag classify - --fail-on diverging
 
-    --json prints {"file", "format", "loss", "classes", "curves": [{"name", "verdict",
-    "reason", "flags", "metrics", "train_curve", "x"}]} for one FILE ("x": the epoch or
-    step column the reason's positions come from), and {"files": [...]} of those for
-    several. Exit 1 when a --fail-on verdict matched, 2 when a file cannot be
-    read (nothing is printed then).
+    --json prints {"file", "format", "loss", "classes", "runs", "notes", "curves":
+    [{"name", "column", "run", "negated", "verdict", "reason", "flags", "metrics",
+    "train_curve", "x"}]} for one FILE ("runs": how many runs the log was split into;
+    "notes": what stderr said; "run": null or {"index", "of", "first", "last", "unit"};
+    "negated": a higher-is-better column read upside down; "x": the epoch, step or line
+    column the reason's positions come from), and {"files": [...]} of those for several.
+    Exit 1 when a --fail-on verdict matched (any curve: validation curves and every run
+    included), 2 when a file cannot be read (nothing is printed then).
     """
     from lrdiag import logs, report
     from lrdiag.config import load_thresholds

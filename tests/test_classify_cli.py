@@ -628,3 +628,43 @@ def test_accuracy_that_contradicts_the_loss_is_a_note_not_a_verdict():
     doc = judged(path, "--classes", "10")
     assert "at least 2,000 each (a correctly classified one costs at most ln 10)" in doc["notes"][0]
     assert judged(path, "--loss", "mse")["notes"] == []  # not a cross-entropy: nothing to say
+
+
+# --------------------------------------------------------------------------- --fail-on parity
+
+
+def test_fail_on_counts_validation_curves_in_sweep_and_classify(tmp_path, monkeypatch):
+    """A validation curve that gets a --fail-on verdict fails the build in both commands:
+    `classify` counts every curve of a log, and `sweep` each run's validation verdict too
+    (it counted only the training verdicts)."""
+    log = keras_csv(tmp_path / "log.csv", CONVERGING[:30], DIVERGING)
+    assert verdicts(judged(log)) == {"loss": "converging", "val_loss": "diverging"}
+    assert run(log, "--fail-on", "diverging").exit_code == 1
+    assert run(log, "--fail-on", "oscillating").exit_code == 0
+
+    from lrdiag import results
+
+    real = results.document
+
+    def val_diverges(*args, **kwargs):  # every run converging, its validation curve not
+        doc = real(*args, **kwargs)
+        for r in doc["runs"]:
+            r["verdict"] = "converging"
+            r["val"] = {**(r["val"] or {}), "verdict": "diverging"}
+        return doc
+
+    monkeypatch.setattr(results, "document", val_diverges)
+    cfg = {
+        "data": {"kind": "blobs", "n_samples": 40, "n_classes": 2, "validation_split": 0.25},
+        "model": {"hidden": [4], "activation": "tanh", "output": "sigmoid", "loss": "bce"},
+        "training": {"epochs": 5, "seeds": [0]},
+        "sweep": {"learning_rates": [0.1]},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+
+    def sweep(fail_on, out):
+        argv = ["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / out), "--no-plots"]
+        return CliRunner().invoke(cli, [*argv, "-q", "--fail-on", fail_on])
+
+    assert sweep("diverging", "a").exit_code == 1
+    assert sweep("oscillating", "b").exit_code == 0
