@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrdiag import logs
+from lrdiag import logs, logtable
 from lrdiag.classify import Thresholds
 from lrdiag.config import load_thresholds, thresholds_from_dict
 from lrdiag.errors import ConfigError, InputError
@@ -763,14 +763,14 @@ def test_many_columns_cost_linear_work(monkeypatch):
     """Issue 12: 10,000 columns x 20 rows took 92 s, each column's axis and training curve
     looked up by splitting every column's name again. Each name is split once now."""
     calls = 0
-    real = logs._words
+    real = logtable._words
 
     def counting(name):
         nonlocal calls
         calls += 1
         return real(name)
 
-    monkeypatch.setattr(logs, "_words", counting)
+    monkeypatch.setattr(logtable, "_words", counting)
     n = 2000
     head = "epoch," + ",".join(f"loss_{i}" for i in range(n)) + ",val_loss_0"
     rows = [f"{e}," + ",".join([f"{1 / (e + 1):.4f}"] * (n + 1)) for e in range(20)]
