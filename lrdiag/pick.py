@@ -13,10 +13,12 @@ an epoch column holding whole numbers (one value per epoch: Keras ``CSVLogger``,
 column (``step``, ``global step``, ``iteration``, ...: TensorBoard's exports, Lightning's
 per-step losses, Hugging Face's training loss and per-step evaluations, whose epochs are
 fractions: a step is exact where a fraction is rounded), else an epoch column of fractions, else
-none. Wall-time columns never are. Without one, a run of a split log and a printed log are read
-against the file's lines ("a spike at line 40"), so that a position is always one the file has;
-elsewhere (plain text, a JSON list, a Keras ``history.history``) value k is epoch k; so it is
-in an lrdiag results.json, where ``loss[k]`` is the loss after epoch k.
+none. Wall-time columns never are. Without one, a log that has an epoch or step column (one
+that will not do for this curve), a run of a split log and a printed log are read against the
+file's lines ("a spike at line 40"; JSON: records), so that a position is always one the file
+has; elsewhere (plain text, a JSON list, a Keras ``history.history``, a CSV without an index
+column) value k is epoch k; so it is in an lrdiag results.json, where ``loss[k]`` is the loss
+after epoch k.
 
 Curves: the ``--column`` names given, else every column whose name contains "loss" (any case),
 else the single numeric column that is not an epoch/step/time column, nor a metric where higher
@@ -320,9 +322,10 @@ class _Index:
     def axis(self, col: Column, rows: np.ndarray, *, fallback: bool):
         """The x-axis of col's values on ``rows`` and its name: an index column's values there,
         when all there and strictly increasing: an epoch column of whole numbers first, then a
-        step column, then an epoch column of fractions (see the module's docstring). Else, with
-        ``fallback`` (a run of a split log, a console log), the file's lines (or records), so
-        that a reason's positions are ones the file has; else none (value k is epoch k)."""
+        step column, then an epoch column of fractions (see the module's docstring). Else, in a
+        run of a split log, a printed log or a log whose epoch or step column will not do (a
+        value missing, repeated or going back on col's rows), the file's lines (or records), so
+        that a reason names positions the file has; else none (value k is epoch k)."""
         whole = step = fraction = None
         for kind, c, full in self.axes:
             if c is col:
@@ -339,7 +342,7 @@ class _Index:
         for x, name in ((whole, "epoch"), (step, "step"), (fraction, "epoch")):
             if x is not None:
                 return x, name
-        if fallback or self.table.format in CONSOLE_FORMATS:
+        if fallback or self.axes or self.table.format in CONSOLE_FORMATS:
             if self.table.spans is None:
                 return rows.astype(float), "record"
             return np.asarray([self.table.spans[r][1] for r in rows], dtype=float), "line"

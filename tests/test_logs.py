@@ -640,8 +640,12 @@ def test_axis_trainer_state_step_for_fractional_epochs_epoch_for_whole_ones():
 def test_axis_none_when_no_index_column_will_do():
     # only a wall-time column: never an axis
     assert axes(parse("Wall time,loss\n1700000000,1\n1700000010,0.9\n")) == {"loss": None}
-    # a step missing on one of the curve's rows
-    assert axes(parse("step,loss\n0,1\n,0.9\n20,0.8\n")) == {"loss": None}
+    # a step missing on one of the curve's rows, or repeated: named by the file's lines, as the
+    # file has no position for the values without a step
+    assert axes(parse("step,loss\n0,1\n,0.9\n20,0.8\n")) == {"loss": ("line", [2.0, 3.0, 4.0])}
+    assert axes(parse("epoch,loss\n0,1\n0,0.9\n1,0.8\n1,0.7\n")) == {
+        "loss": ("line", [2.0, 3.0, 4.0, 5.0])
+    }
     # an epoch column of fractions, and no step column: the fractions
     assert axes(parse("epoch,loss\n0.5,1\n1.0,0.9\n1.5,0.8\n")) == {
         "loss": ("epoch", [0.5, 1.0, 1.5])
