@@ -907,3 +907,59 @@ def test_printed_logs_restart_and_are_read_by_content(tmp_path):
     assert logs.read_log(tmp_path / "history.csv").format == "epoch-lines"
     # a CSV ending its lines in \r\r\n: lines as an editor counts them
     error("epoch,loss\r\r\n0,1\r\r\n1,oops\r\r\n", match="line 3, column 'loss'")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(2, 12)),  # (first epoch, length) of each run
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 2**32 - 1),
+)
+def test_appended_runs_any_layout(runs, seed):
+    """Runs of any length, each restarting below where the last ended (Keras appends from 0,
+    or resumes from a checkpoint's epoch): split into exactly those runs, each curve
+    its run's values on its run's epochs, named by the lines they are on."""
+    rng = np.random.default_rng(seed)
+    layout, last = [], -1
+    for first, n in runs:
+        first = min(first, max(last - 1, 0))  # below the previous run's last epoch
+        layout.append((first, n))
+        last = first + n - 1
+    lines, bounds, line = ["epoch,loss"], [], 2
+    for first, n in layout:
+        values = rng.uniform(0.1, 3.0, n).round(6)
+        lines += [f"{first + e},{float(v)!r}" for e, v in enumerate(values)]
+        bounds.append((line, line + n - 1, first, values))
+        line += n
+    log = parse("\n".join(lines) + "\n")
+    assert log.runs == len(layout)
+    order = [len(layout) - 1, *range(len(layout) - 1)] if len(layout) > 1 else [0]
+    assert len(log.curves) == len(layout)
+    for c, r in zip(log.curves, order, strict=True):
+        first_line, last_line, first_epoch, values = bounds[r]
+        assert c.values.tolist() == values.tolist()
+        assert (c.x_name, c.x.tolist()) == ("epoch", [first_epoch + e for e in range(len(values))])
+        if len(layout) > 1:
+            assert (c.run.index, c.run.first, c.run.last) == (r + 1, first_line, last_line)
+        else:
+            assert c.run is None and c.name == "loss"
+
+
+PRINTED = "Epoch poch[]/0123456789.:=-|, \r\b\nlosvaltrinacuy%━=>ETA"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=PRINTED, max_size=200))
+def test_any_printed_output_is_a_log_or_an_input_error(text):
+    """Text that looks like printed training output: curves, or a message, never a bug."""
+    try:
+        log = logs.parse_log(text, "log")
+    except InputError as e:
+        assert str(e).startswith("log: ")
+        return
+    for c in log.curves:
+        assert c.values.size > 1 and (c.x is None or (np.diff(c.x) > 0).all())
+    logs.judge(log)
