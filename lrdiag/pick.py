@@ -226,10 +226,10 @@ def _kind_note(name: str, kind: str) -> str:
 
 
 def _curve_name(column: str, kind: str | None, run: Run | None) -> str:
-    parts = [column + (" (negated)" if kind == HIGHER_IS_BETTER else "")]
-    if run is not None:
-        parts.append(f"({run.label()})")
-    return " ".join(parts)
+    """ "loss", "val_acc (negated)", "loss (run 3 of 4, lines 22-31)", "acc (negated, run 1 of
+    2, lines 2-9)" """
+    said = (["negated"] if kind == HIGHER_IS_BETTER else []) + ([run.label()] if run else [])
+    return f"{column} ({', '.join(said)})" if said else column
 
 
 def _single(table: Table, col: Column, k: int, name: str) -> str:

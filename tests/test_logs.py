@@ -758,6 +758,11 @@ def test_a_negated_metric_pairs_with_its_negated_training_curve():
     assert doc["negated"] is True and doc["column"] == "val_acc"
     assert doc["reason"].endswith("(values of -val_acc: higher is better, so read negated)")
     assert doc["verdict"] == "converging"  # an accuracy that rises, read upside down
+    log = parse(text + "0,0.5,0.4\n1,0.6,0.5\n", columns=["acc"])  # appended: one name
+    assert [c.name for c in log.curves] == [
+        "acc (negated, run 2 of 2, lines 5-6)",
+        "acc (negated, run 1 of 2, lines 2-4)",
+    ]
 
 
 # --------------------------------------------------------------------------- many columns
