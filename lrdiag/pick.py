@@ -35,7 +35,7 @@ else row) so that a per-step training loss lines up with a per-epoch validation 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -75,12 +75,15 @@ CONSOLE_FORMATS = frozenset({"keras-console", "epoch-lines"})
 MAX_LISTED = 10  # restarts, one-value columns listed by name in a note; more are "..."
 
 
-def find_column(names: list[str], wanted: str, source: str) -> str:
+def find_column(names: Collection[str], wanted: str, source: str) -> str:
+    """The column ``wanted`` names: itself, else the one equal to it in any case; else an
+    error naming the nearest name and all of them. ``names`` in order (a dict: O(1) a hit)."""
     if wanted in names:
         return wanted
     folded = [n for n in names if n.lower() == wanted.lower()]
     if len(folded) == 1:
         return folded[0]
+    names = list(names)
     near = difflib.get_close_matches(wanted, names, n=1, cutoff=0.5)
     hint = f"did you mean {near[0]!r}? " if near else ""
     listed = ", ".join(repr(n) for n in names)
@@ -91,16 +94,15 @@ def _select(table: Table, wanted: Sequence[str]) -> list[Column]:
     src, cols = table.source, table.columns
     by_name = {c.name: c for c in cols}
     if wanted:
-        out: list[Column] = []
+        out: dict[str, Column] = {}
         for w in wanted:
-            c = by_name[find_column(list(by_name), w, src)]
+            c = by_name[find_column(by_name, w, src)]
             if c._bad is not None:
                 raise InputError(f"{src}: column {c.name!r} is not numeric: {c._bad}")
             if not c.numeric:
                 raise InputError(f"{src}: column {c.name!r} holds no values")
-            if c not in out:
-                out.append(c)
-        return out
+            out.setdefault(c.name, c)
+        return list(out.values())
     losses = [c for c in cols if "loss" in c.name.lower()]
     for c in losses:
         if c._bad is not None:
