@@ -43,7 +43,7 @@ MIN_FINAL = 4
 CLEAR_DROP = 0.10  # converging: the end is at least this far below the start
 STILL = 0.03  # plateaued: the end moved less than this from the start ...
 STILL_SWING = 0.10  # ... and the final part swings by less than this (the definition's 10%)
-CHANCE_TOL = 0.02  # at chance: the final level is within this of ln K (or 1 for MSE on +-1)
+CHANCE_TOL = 0.05  # at chance: the final level is within this of ln K (or 1 for MSE on +-1)
 CHANCE_SWING = 0.05  # ... and the final part swings by less than this
 CLEAR_RISE = 0.20  # diverging: the end is at least this far above the start
 JUMP = 3.0  # diverging: the end is this many times the best (smoothed) level, and stays there
@@ -51,7 +51,9 @@ JUMP_MAYBE = 1.5  # between JUMP_MAYBE and JUMP times the best level: ambiguous
 OSC_SWING = 0.15  # oscillating: the final part's 10-90% spread is at least this of its level
 OSC_TREND = 0.5  # ... its linear trend over the final part is under this share of the spread
 OSC_TURNS = 4  # ... and it changes direction at least this many times
-MB_PROGRESS = 0.5  # a mini-batch per-step run ending below this share of its start has progressed
+MB_PROGRESS = 0.5  # a mini-batch run ending below this share of its start has progressed ...
+MB_VIOLENT = 0.25  # ... and its bounce is noise unless steps are this share of its level
+NEAR_CHANCE = 0.15  # converging only toward chance: the end is within this above ln K
 HUGE_FIRST = 5.0  # class6: the first loss is at least this many times the final level
 VIOLENT = 0.30  # class5: the middle of the run swings by this share of its level ...
 LATE_DROP = 0.2  # ... and the final level is under this share of the middle's
@@ -116,10 +118,14 @@ def measure(y: np.ndarray) -> dict:
     d = d[d != 0]
     turns = int(np.sum(np.sign(d[1:]) != np.sign(d[:-1]))) if d.size > 1 else 0
     step = float(np.median(np.abs(np.diff(fin)))) / scale if m > 1 else 0.0
+    halves = [fin[: m // 2], fin[m // 2 :]] if m >= 8 else [fin]
+    half_spread = min(float(np.subtract(*np.percentile(h, [90, 10]))) for h in halves) / scale
     return {
         "n": n,
         "start": start,
         "first": float(y[0]),
+        "early_peak": float(np.max(y[: max(2, k0)])),
+        "half_spread": half_spread,
         "level": level,
         "spread": spread,
         "trend": trend,
@@ -141,21 +147,25 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     f = measure(y)
     start, level, spread = f["start"], f["level"], f["spread"]
     chance = chance_level(meta)
-    mb_step = meta["batch"] != "full" and meta["x_name"] == "step"
+    mini_batch = meta["batch"] != "full"
+    mb_step = mini_batch and meta["x_name"] == "step"
     rel_move = (level - start) / max(abs(start), 1e-12)
     facts = f | {"rel_move": rel_move, "chance": chance}
-    # diverging: ends clearly above its start, the whole final part above it
-    if rel_move >= CLEAR_RISE and f["fin_q10"] > start:
-        why = f"ends at {_f(level)}, {1 + rel_move:.2f}x its start {_f(start)}, final part above it"
+    # diverging: ends clearly above its start (its first value when that is lower), the whole
+    # final part above it
+    low = min(start, f["first"])
+    if level >= (1 + CLEAR_RISE) * low and f["fin_q10"] > low:
+        why = f"ends at {_f(level)}, {level / low:.2f}x its start {_f(low)}, final part above it"
         return Label("diverging", True, why, facts)
     # class5 shape: violent swings through the middle, then a late fall far below them
     mid = y[int(0.2 * len(y)) : int(0.6 * len(y))]
-    if len(y) >= 50 and mid.size:
+    if len(y) >= 50 and mid.size and not mb_step:
         mid_level = float(np.median(mid))
         q10, q90 = np.percentile(mid, [10, 90])
         mid_spread = (q90 - q10) / max(abs(mid_level), 1e-12)
         facts |= {"mid_spread": mid_spread, "mid_level": mid_level}
-        if mid_spread >= VIOLENT and level < LATE_DROP * mid_level and level < start:
+        violent = mid_spread >= VIOLENT and mid_level >= LATE_DROP * start
+        if violent and level < LATE_DROP * mid_level and level < start:
             why = (
                 f"swings by {mid_spread:.0%} of its level through the middle, then drops to "
                 f"{_f(level)} ({start / max(level, 1e-12):.1f}x below the start): converging "
@@ -164,7 +174,9 @@ def propose(y: np.ndarray, meta: dict) -> Label:
             return Label("converging", False, why, facts | {"late_drop": True})
     # oscillating: bounded sustained swings over the final part, no net trend there
     osc = spread >= OSC_SWING and abs(f["trend"]) < OSC_TREND * spread and f["turns"] >= OSC_TURNS
-    if osc and mb_step and level <= MB_PROGRESS * start:
+    osc = osc and f["half_spread"] >= OSC_SWING / 2  # sustained: both halves swing
+    noise = mini_batch and level <= MB_PROGRESS * start and (mb_step or f["step"] < MB_VIOLENT)
+    if osc and noise:
         why = (
             f"mini-batch noise ({spread:.0%} of its level) on a run that fell from {_f(start)} "
             f"to {_f(level)}"
@@ -193,6 +205,12 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     if abs(rel_move) < STILL and spread < STILL_SWING and f["step"] < STILL_SWING:
         why = f"moves by {abs(rel_move):.3%} of its level ({_f(start)} -> {_f(level)})"
         return Label("plateaued", True, why, facts)
+    if rel_move <= -CLEAR_DROP and chance and chance <= level <= (1 + NEAR_CHANCE) * chance:
+        why = (
+            f"falls from {_f(start)} to {_f(level)}, only toward chance {_f(chance)}: "
+            "converging by the numbers, a net that learns nothing but its output bias"
+        )
+        return Label("converging", False, why, facts | {"toward_chance": True})
     if rel_move <= -CLEAR_DROP:
         why = f"falls from {_f(start)} to {_f(level)} ({-rel_move:.0%}) and stays down"
         return Label("converging", True, why, facts)
@@ -223,23 +241,26 @@ def tags_for(column: str, label: Label, meta: dict, x: dict[str, np.ndarray]) ->
             t_start, t_end = float(np.median(train[:3])), float(np.median(train[-5:]))
             best = int(np.argmin(y))
             rising = y[-1] >= 1.3 * y.min() and best < 0.5 * len(y)
-            if rising and t_end < 0.7 * t_start:
+            if rising and t_end < 0.7 * t_start and kind == "class7":
                 tags.append("class7")
         return tags
     if not f:
         return tags
     osc = label.verdict == "oscillating"
-    if osc and full and meta["act"] == "tanh" and meta["optimizer"] == "sgd":
-        if kind in ("class1", "grid") and f["first"] < HUGE_FIRST * f["level"]:
+    huge_first = f["early_peak"] >= HUGE_FIRST * f["level"]
+    if osc and full and meta["act"] == "tanh" and meta["optimizer"] == "sgd" and not huge_first:
+        if kind in ("class1", "grid"):
             tags.append("class1")
     small_lr = kind in ("class2", "cnn_small", "keras_small")
-    if small_lr and label.verdict == "plateaued" and not f.get("at_chance"):
+    chance = f.get("chance")
+    at_chance = chance and abs(f["level"] - chance) <= CHANCE_TOL * chance
+    if small_lr and label.verdict == "plateaued":
         tags.append("class2")
-    if f.get("at_chance") and label.verdict == "plateaued":
+    elif at_chance and label.verdict == "plateaued":
         tags.append("class3")
     if f.get("late_drop"):
         tags.append("class5")
-    if osc and f["first"] >= HUGE_FIRST * f["level"]:
+    if osc and huge_first and full:
         tags.append("class6")
     return tags
 
