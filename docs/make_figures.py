@@ -70,9 +70,11 @@ def examples() -> list[Example]:
     train = decay(0.05, 0.7, 15.0) + noise(0.003)
     val = decay(0.25, 0.75, 12.0) + 0.002 * np.maximum(t - 35.0, 0.0) + noise(0.004)
     eos = decay(0.1, 0.7, 30.0) + 0.03 * np.exp(-t / 60.0) * (-1.0) ** t + noise(0.002)
+    # Above its start, bouncing between 1 and 3 for 80 epochs, then down to 0.05 at the end.
+    unstable = np.r_[0.7, 1.0 + 2.0 * rng.random(80), np.geomspace(0.9, 0.05, 20)]
 
     return [
-        Example("converging", decay(0.05, 0.7, 20.0) + noise(0.006), "converging"),
+        Example("converging", decay(0.05, 0.7, 20.0) + noise(0.004), "converging"),
         Example("oscillating", np.r_[0.9, 0.2 + 0.6 * np.array(chaos)], "oscillating"),
         Example("diverging", diverging, "diverging", log=True),
         Example("plateaued", LN2 + noise(0.01), "plateaued", ("noisy",), ylim=(0.5, 0.9)),
@@ -90,6 +92,7 @@ def examples() -> list[Example]:
         Example("overfitting", val, "converging", ("overfitting",), train=train),
         Example("borderline", np.array([0.7, 0.52, 0.43, 0.39]), "converging", ("borderline",)),
         Example("edge_of_stability", eos, "converging", ("edge_of_stability",)),
+        Example("unstable", unstable, "converging", ("unstable",), log=True),
     ]
 
 

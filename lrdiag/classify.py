@@ -63,8 +63,11 @@ FLAGS = (
     "borderline",  # fewer than short_curve points, or a threshold moved by borderline_margin
     # would change the verdict
     "edge_of_stability",  # steps keep alternating in direction, but the verdict is converging
+    "unstable",  # converging, but only at the end: above its initial loss for most of the run
 )
 LOSS_NAMES = ("bce", "cross_entropy", "mse")
+# Class counts whose chance loss ln K is recognised on a loss whose class count was not given.
+CHANCE_CLASSES = (*range(2, 11), 100, 1000)
 
 
 @dataclass(frozen=True)
@@ -108,15 +111,20 @@ class Thresholds:
     osc_swing: float = 0.05  # ... with a median step of at least this fraction of R ...
     osc_trend: float = 1.0  # ... and a decline over the window below this many median steps
     eos_swing: float = 0.01  # edge_of_stability: alternating median step at least this of R
+    osc_level: float = 0.1  # oscillating (a loss > 0): final-window swings of +-this of its level
+    # (0: judge swings against R alone, as for a curve that is not all > 0)
+    osc_acf: float = 0.5  # periodic: the swings' autocorrelation peaks at least this high
+    osc_slow: float = 0.2  # slow swings (far fewer turns than noise) must reach +-this of level
     trend_snr: float = 6.0  # plateaued by noise (net progress within noise_snr std devs) only
     # if the median of the first level_n points is not above the final level by this many
     # standard errors of such medians: a fall that single-point noise hides over many points
     plateau_progress: float = 0.05  # plateaued: initial - final level below this fraction of R
-    floor_progress: float = 0.02  # plateaued (bce/cross_entropy/mse): closed < this of gap to 0
+    floor_progress: float = 0.02  # plateaued (a loss > 0): moved by less than this of its level
     chance_tol: float = 0.05  # stuck_at_chance: final level within this fraction of chance loss
     chance_quiet: float = 0.02  # ... and falling by less than this of R across the final window
     chance_flat: float = 1e-6  # ... or by less than this fraction of the chance loss per point
     # of the window (a fall at rounding level, which a curve whose R is tiny is all made of)
+    chance_round: float = 0.002  # chance found unasked: ln K (K in CHANCE_CLASSES) to this share
     spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
     spike_snr: float = 6.0  # ... and of this many noise std devs ...
     spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
@@ -140,12 +148,16 @@ _DECISION_FIELDS = (
     "osc_z",
     "osc_swing",
     "osc_trend",
+    "osc_level",
+    "osc_acf",
+    "osc_slow",
     "trend_snr",
     "plateau_progress",
     "floor_progress",
     "chance_tol",
     "chance_quiet",
     "chance_flat",
+    "chance_round",
 )
 
 
@@ -189,8 +201,25 @@ class _Measures:
     turning_z_max: float  # the turning_z of perfect alternation over this window
     swing: float  # median absolute step in the final window
     decline: float  # fall of the pair-averaged final window over its length (OLS)
-    chance: float | None
+    chance: float | None  # the chance loss given by the loss's name or class count
     chance_k: int | None
+    guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
+    guess_k: int | None
+    half_level: float  # median of the second half of the points
+    level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
+    noise_end: float  # noise over the final level's points alone (when 20 or more)
+    window_level: float  # median of the final window
+    low: float  # 5th and 95th percentiles of the final window
+    high: float
+    amplitude: float  # half the 5-95 percentile spread of the final window about its trend line
+    amp_late: float  # the same over the window's last half
+    half_swings: int  # moves from the bottom quarter of the swings' band to the top, or back
+    acf_peak: float  # highest autocorrelation (about the trend) at a lag after it went negative
+    acf_lag: int  # that lag: the period of a periodic swing
+    bounce_from: int  # first point of the bouncing that the final window shows
+    above_share: float  # share of the points after the first that sit above the initial level
+    best_early: bool  # the best level comes before the final level's points
+    above_window: int  # points of the final window above the initial level
 
 
 def _finite_float(v: Any) -> float | None:
@@ -256,6 +285,61 @@ def _turning_z(turns: int, n: int) -> float:
     return (turns - 2.0 * (n - 2) / 3.0) / math.sqrt((16.0 * n - 29.0) / 90.0)
 
 
+def _trend_residual(v: np.ndarray) -> np.ndarray:
+    """v minus its least-squares line."""
+    k = np.arange(v.size, dtype=float) - (v.size - 1) / 2.0
+    return v - float(np.mean(v)) - _slope(v) * k
+
+
+def _half_spread(r: np.ndarray) -> float:
+    if r.size < 2:
+        return 0.0
+    lo, hi = np.percentile(r, (5.0, 95.0))
+    return float(hi - lo) / 2.0
+
+
+def _acf_peak(r: np.ndarray) -> tuple[float, int]:
+    """The highest autocorrelation of r at a lag of 2 to len/3 once it has been negative at a
+    smaller lag (a periodic swing comes back; smoothed noise decays without going negative),
+    and that lag. (0, 0) when there is none."""
+    n = r.size
+    top = n // 3
+    if top < 2:
+        return 0.0, 0
+    c = r - r.mean()
+    f = np.fft.rfft(c, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[: top + 1]
+    if not acf[0] > 0:
+        return 0.0, 0
+    acf = acf / acf[0]
+    neg = np.flatnonzero(acf[1:] < 0)
+    if neg.size == 0:
+        return 0.0, 0
+    first = int(neg[0]) + 1
+    if first + 1 > top:
+        return 0.0, 0
+    k = first + 1 + int(np.argmax(acf[first + 1 :]))
+    return float(acf[k]), k
+
+
+def _bounce_from(y: np.ndarray, w: int, low: float, high: float, amplitude: float) -> int:
+    """Where the bouncing the final window shows began: walking back a window at a time while
+    a window's median stays between the final window's 5th and 95th percentiles and it swings
+    at least half as much."""
+    start = y.size - w
+    while start - w >= 0:
+        block = y[start - w : start]
+        level = float(np.median(block))
+        if not (low <= level <= high) or _half_spread(_trend_residual(block)) < amplitude / 2:
+            break
+        start -= w
+    # the first points of that stretch may still be on the way down to the bouncing (or up)
+    margin = amplitude
+    outside = (y[start:] < low - margin) | (y[start:] > high + margin)
+    inside = np.flatnonzero(~outside)
+    return start + int(inside[0]) if inside.size else start
+
+
 def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None, int | None]:
     if loss_name == "bce":
         return math.log(2.0), 2
@@ -265,7 +349,7 @@ def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None,
 
 
 def _measure(
-    y: np.ndarray, n_points: int, diverged: int | None, th: Thresholds, chance
+    y: np.ndarray, n_points: int, diverged: int | None, th: Thresholds, chance, guess_ok: bool
 ) -> _Measures:
     m = y.size
     w = min(m, max(th.min_window, int(round(th.window_frac * m))))
@@ -317,6 +401,26 @@ def _measure(
     never_back = bool(m > 1 and np.all(y[1:] > initial))
     positive = bool(y.min() > 0)
 
+    # The swings of the final window about its own trend line, on the loss's own level.
+    resid = _trend_residual(win)
+    amplitude = _half_spread(resid)
+    amp_late = _half_spread(resid[w // 2 :])
+    # a half-swing goes from the bottom quarter of the 5-95 percentile band to the top quarter,
+    # or back (quarters of the band, not of a band about the mean: spikes are lopsided)
+    lo_r, hi_r = np.percentile(resid, (5.0, 95.0)) if w >= 2 else (0.0, 0.0)
+    bottom, top = lo_r + (hi_r - lo_r) / 4, hi_r - (hi_r - lo_r) / 4
+    side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
+    side = side[side != 0]
+    half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
+    acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
+    low, high = (float(v) for v in np.percentile(win, (5.0, 95.0)))
+    bounce_from = _bounce_from(y, w, low, high, amplitude)
+    noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
+    guess = guess_k = None
+    if positive and guess_ok and chance[0] is None and m >= th.min_window:
+        guess_k = min(CHANCE_CLASSES, key=lambda k: abs(math.log(k) - final_level))
+        guess = math.log(guess_k)
+
     return _Measures(
         n_points=n_points,
         n_finite=m,
@@ -348,19 +452,84 @@ def _measure(
         decline=decline,
         chance=chance[0],
         chance_k=chance[1],
+        guess=guess,
+        guess_k=guess_k,
+        half_level=float(np.median(y[m // 2 :])),
+        level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
+        noise_end=noise_end,
+        window_level=float(np.median(win)),
+        low=low,
+        high=high,
+        amplitude=amplitude,
+        amp_late=amp_late,
+        half_swings=half_swings,
+        acf_peak=acf_peak,
+        acf_lag=acf_lag,
+        bounce_from=bounce_from,
+        above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
+        best_early=best_i + offset < m - level_n,
+        above_window=int(np.count_nonzero(win > initial)),
     )
 
 
-def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
-    """Ends near the chance loss with nothing happening in the final window."""
-    if ms.chance is None:
-        return False
-    near = abs(ms.final_level - ms.chance) <= th.chance_tol * ms.chance
+def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
+    """(chance loss, K) when the curve ends near the chance loss with nothing happening in the
+    final window. The chance loss is the one given (ln 2 for bce, ln K for K classes), within
+    chance_tol; or, unasked, an ln K of CHANCE_CLASSES that both the final level and the median
+    of the second half sit on, to chance_round (plus noise_snr standard errors of a median, at
+    most chance_round again): flat at chance for most of the run."""
+    if ms.chance is not None:
+        c, k = ms.chance, ms.chance_k
+        near = abs(ms.final_level - c) <= th.chance_tol * c
+    elif ms.guess is not None:
+        c, k = ms.guess, ms.guess_k
+        tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
+        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
+    else:
+        return None
     # Falling no more than noise, a small part of the range, or, relative to the chance loss
     # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
-    rounding = th.chance_flat * ms.chance * ms.window
+    rounding = th.chance_flat * c * ms.window
     quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
-    return bool(near and quiet)
+    return (c, int(k)) if near and quiet else None
+
+
+def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
+    return _stuck(ms, th) is not None
+
+
+def _swinging(ms: _Measures, th: Thresholds) -> str | None:
+    """How the final window of a loss > 0 swings, if it bounces by at least osc_level of its
+    level, all the way to the end, in at least 3 half-swings (2 on a curve shorter than
+    min_window), with a trend
+    smaller than the swing: "alternating" (direction changes far more often than noise),
+    "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
+    than noise: slow swings), "irregular" (a curve shorter than min_window, too short to tell
+    structure from noise, that never learned more than it swings). None when it does not bounce
+    so."""
+    if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
+        return None
+    a = ms.amplitude
+    short = ms.window < th.min_window  # a curve of fewer points than a final window has
+    if (
+        a < th.osc_level * ms.window_level
+        or ms.amp_late < a / 2
+        or ms.half_swings < 2
+        or ms.decline >= th.osc_trend * 2 * a
+    ):
+        return None
+    if ms.half_swings < 3:  # down and back up once is a V, not a swing: unless too short to say
+        return "irregular" if short and ms.net < 2 * a else None
+    z = min(th.osc_z, ms.turning_z_max)
+    if ms.alternation >= th.osc_alternation and ms.turning_z >= z:
+        return "alternating"
+    if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
+        return "periodic"
+    if ms.turning_z <= -th.osc_z and a >= th.osc_slow * ms.window_level:
+        return "smooth"
+    if short and ms.net < 2 * a:
+        return "irregular"  # too few points to tell structure, and no more learned than swung
+    return None
 
 
 def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
@@ -372,18 +541,28 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
     R, sd = ms.range_, ms.noise
     rise = ms.final_level - ms.initial
     known = loss_name in LOSS_NAMES and ms.initial > 0
-    if rise > th.diverge_rise * R and (
-        rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
-        or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
-        or (known and rise > th.floor_rise * ms.initial)  # a large part of the loss itself
-        or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
-        or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
+    # A loss > 0 (or a named one) is judged on its own level too: a change of less than
+    # floor_progress of the initial loss is no change at all, whatever R says.
+    level = ms.positive or known
+    moved = not level or abs(rise) > th.floor_progress * ms.initial
+    if (
+        moved
+        and rise > th.diverge_rise * R
+        and (
+            rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
+            or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
+            or (known and rise > th.floor_rise * ms.initial)  # a large part of the loss itself
+            # ... or of a loss > 0, with the final window (but a few points) above the start
+            or (ms.positive and rise > th.floor_rise * ms.initial and ms.low > ms.initial)
+            or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
+            or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
+        )
     ):
         return "diverging", "above_initial"
     # On a log scale whatever the range: a positive loss whose final level is more than double
-    # its start, with the whole final window above the start. A huge early spike inflates the
-    # range, so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
-    if ms.positive and rise > th.positive_rise * ms.initial and ms.gap > 0:
+    # its start, with the final window above the start. A huge early spike inflates the range,
+    # so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
+    if ms.positive and rise > th.positive_rise * ms.initial and ms.low > ms.initial:
         return "diverging", "multiple"
     if (
         ms.growth is not None
@@ -391,17 +570,21 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and ms.growth > th.growth_rate
         and ms.growth_rise > th.diverge_rise * R
         and ms.growth_rise > th.noise_snr * sd
+        and (not level or ms.growth_rise > th.floor_progress * ms.initial)
         and ms.last_is_peak
     ):
         return "diverging", "geometric"
     lost = ms.final_level - ms.best_level
     if (
-        ms.drop > th.noise_snr * sd
+        ms.best_early
+        and ms.drop > th.noise_snr * sd
         and ms.drop > th.plateau_progress * R
+        and (not level or ms.drop > th.floor_progress * ms.initial)
         and ms.net < th.blowup_keep * ms.drop
         and lost > th.noise_snr * sd
     ):
         return "diverging", "blowup"
+    swings = _swinging(ms, th)
     if (
         ms.alternation is not None
         and ms.alternation >= th.osc_alternation
@@ -410,18 +593,24 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and ms.decline < th.osc_trend * ms.swing
     ):
         return "oscillating", "alternating"
+    if swings is not None:
+        return "oscillating", swings
     if _is_stuck(ms, th):
         return "plateaued", "chance"
     # Net progress hidden in the noise of single points may still be real over many points: the
     # median of the first level_n points against that of the last level_n has a standard error
     # of about noise * sqrt(pi / level_n) (each median's is noise * sqrt(pi / 2 / level_n)).
+    # The final level's own points may be quieter than the window (a run that bounced until
+    # its last epochs, then fell): their noise judges it then.
+    if level and not moved and abs(ms.net) > th.noise_snr * sd:
+        return "plateaued", "floor"  # a real change, but a tiny part of the loss
     fall = ms.early_level - ms.final_level
     trend = fall > th.trend_snr * sd * math.sqrt(math.pi / ms.level_n)
-    if ms.net <= th.noise_snr * sd and not trend:
+    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not trend:
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
         return "plateaued", "range"
-    if loss_name in LOSS_NAMES and ms.initial > 0 and ms.net < th.floor_progress * ms.initial:
+    if level and ms.net < th.floor_progress * ms.initial:
         return "plateaued", "floor"
     return "converging", "progress"
 
@@ -556,6 +745,10 @@ def classify(
 def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
+    if chance[0] is None and train_curve is not None and loss_name != "mse":
+        # a validation curve beside a training curve stuck at chance: the same dead network,
+        # so the training curve's class count is this curve's too
+        chance = _train_chance(train_curve, th, loss_name) or chance
     raw = np.asarray(curve, dtype=float).reshape(-1)
 
     base: dict[str, float | int | None] = {
@@ -579,7 +772,7 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
         short = ("borderline",) if n < th.short_curve else ()
         return Verdict(verdict, reason, short, {**base, **_empty_metrics(chance)})
 
-    ms = _measure(y, n, diverged, th, chance)
+    ms = _measure(y, n, diverged, th, chance, loss_name != "mse")
     verdict, rule = _decide(ms, th, loss_name)
     # A diverging run went up and did not come back: whatever rose before, it did not recover.
     spike = _spike(ms, th, y) if verdict != "diverging" else None
@@ -590,7 +783,7 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
     if n < th.short_curve or flipped or few_turns:
         flags.add("borderline")
     overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
-    metrics = {**base, **_metrics(ms, epochs, loss_name, spike, overfit)}
+    metrics = {**base, **_metrics(ms, th, epochs, loss_name, rule, spike, overfit)}
     reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike, axis)
     if n < th.short_curve:
         reason += f"; borderline, with only {plural(n, 'point')}"
@@ -601,6 +794,15 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
         pct = _pct(th.borderline_margin)
         reason += f"; borderline, as moving {name} by {pct} would make it {other}"
     return Verdict(verdict, reason, tuple(f for f in FLAGS if f in flags), metrics)
+
+
+def _train_chance(train_curve, th: Thresholds, loss_name) -> tuple[float, int] | None:
+    """The chance loss a training curve is stuck at, found unasked (None if it is not)."""
+    y, _, n, diverged = _prepare(train_curve)
+    if y.size == 0 or diverged is not None:
+        return None
+    ms = _measure(y, n, None, th, (None, None), True)
+    return _stuck(ms, th)
 
 
 def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str, str] | None:
@@ -653,7 +855,9 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     flags: set[str] = set()
     if ms.constant:
         return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
-    if spike is not None:
+    if verdict == "converging" and ms.above_share >= 0.5:
+        flags.add("unstable")
+    elif spike is not None:
         flags.add("early_spike")
     lost = ms.final_level - ms.best_level
     made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
@@ -663,7 +867,7 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
         and (rule == "nonfinite" or (ms.net < th.blowup_keep * ms.drop and lost > 0))
     ):
         flags.add("late_blowup")
-    if _is_stuck(ms, th):
+    if _is_stuck(ms, th) and (ms.chance is not None or verdict == "plateaued"):
         flags.add("stuck_at_chance")
     if (
         verdict == "converging"
@@ -701,7 +905,12 @@ def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
         th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))
     )
     v_rise = ms.final_level - ms.best_level
-    v_need = max(th.overfit_rise * ms.range_, th.noise_snr * ms.noise)
+    v_need = th.overfit_rise * ms.range_
+    if ms.positive:  # on its own level too: a rise of 33% from 0.112 is one, whatever R
+        v_need = max(
+            min(v_need, th.overfit_rise * ms.best_level), th.floor_progress * ms.best_level
+        )
+    v_need = max(v_need, th.noise_snr * ms.noise)
     if v_rise > v_need and t_fall > t_need:
         return v_rise / ms.range_
     return None
@@ -730,9 +939,12 @@ def _empty_metrics(chance) -> dict[str, float | int | None]:
         "spike_height",
         "floor_progress",
         "overfit_rise",
+        "swing_level",
+        "period",
     )
     out: dict[str, float | int | None] = dict.fromkeys(keys)
     out["chance"] = _finite_float(chance[0])
+    out["chance_classes"] = chance[1] if chance[0] is not None else None
     return out
 
 
@@ -740,11 +952,24 @@ def _ratio(a: float, b: float) -> float | None:
     return _finite_float(a / b) if b > 0 else None
 
 
-def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, float | int | None]:
+def _period(ms: _Measures, rule: str) -> float | None:
+    """The period of an oscillation in points: 2 alternating, the autocorrelation's lag when
+    periodic, twice the window over its half-swings when the swings are slow."""
+    if rule == "alternating":
+        return 2.0
+    if rule == "periodic":
+        return float(ms.acf_lag)
+    if rule == "smooth" and ms.half_swings:
+        return 2.0 * ms.window / ms.half_swings
+    return None
+
+
+def _metrics(ms: _Measures, th, epochs, loss_name, rule, spike, overfit) -> dict:
     R = ms.range_
     floor = None
-    if loss_name in LOSS_NAMES and ms.initial > 0:
+    if (loss_name in LOSS_NAMES or ms.positive) and ms.initial > 0:
         floor = _ratio(ms.net, ms.initial)
+    stuck = _stuck(ms, th)
     return {
         "window": int(ms.window),
         "final_level": _finite_float(ms.final_level),
@@ -765,10 +990,18 @@ def _metrics(ms: _Measures, epochs, loss_name, spike, overfit) -> dict[str, floa
         "decline": _ratio(ms.decline, R),
         "spike_epoch": int(epochs[spike[0]]) if spike else None,
         "spike_height": _ratio(spike[1], R) if spike else None,
-        "chance": _finite_float(ms.chance),
+        "chance": _finite_float(stuck[0] if stuck else ms.chance),
+        "chance_classes": stuck[1] if stuck else ms.chance_k,
         "floor_progress": floor,
         "overfit_rise": overfit,
+        "swing_level": _ratio(ms.amplitude, ms.window_level) if ms.positive else None,
+        "period": _period(ms, rule),
     }
+
+
+def _share_above(ms: _Measures) -> str:
+    """How many points of the final window sit above the initial level: "all", "38"."""
+    return "all" if ms.above_window == ms.window else str(ms.above_window)
 
 
 def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> str:
@@ -785,12 +1018,18 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
         return s
     if rule == "constant":
+        stuck = _stuck(ms, th)
+        if stuck:
+            return (
+                f"plateaued: the loss stays at {_g(ms.initial)} ≈ ln {stuck[1]} (chance for "
+                f"{stuck[1]} classes) {axis.over(ms.n_points)}"
+            )
         return f"plateaued: the loss stays at {_g(ms.initial)} {axis.over(ms.n_points)}"
     if rule == "multiple":
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} is "
             f"{ms.final_level / ms.initial:.3g} times the initial loss {lv(ms.initial)}, and "
-            f"{tail} all sit above it"
+            f"{_share_above(ms)} of {tail} sit above it"
         )
     if rule == "above_initial":
         return (
@@ -809,6 +1048,22 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and stayed there, "
             f"losing {_pct(lost)} of its progress"
         )
+    if verdict == "oscillating" and ms.positive:
+        span = axis.last(ms.n_finite - ms.bounce_from, epochs)
+        unit = axis.name + "s" if axis.consecutive else "values"
+        if rule == "alternating":
+            how = f"changing direction {_pct(ms.alternation)} of the time"
+        elif rule == "periodic":
+            how = f"with a period of about {ms.acf_lag} {unit}"
+        elif rule == "smooth":
+            how = f"in slow swings of about {met['period']:.0f} {unit} each"
+        else:
+            how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
+        return (
+            f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, with no net "
+            f"progress"
+        )
     if rule == "alternating":
         return (
             f"oscillating: over {tail} the loss changed direction {_pct(ms.alternation)} of the "
@@ -816,9 +1071,15 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"downward trend"
         )
     if rule == "chance":
+        c, k = _stuck(ms, th)
+        if ms.chance is None:
+            return (
+                f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "
+                f"(chance with {k} classes) for the second half of the run and not falling"
+            )
         return (
-            f"plateaued: the loss ends at {_g(ms.final_level)} ≈ ln {ms.chance_k} = "
-            f"{ms.chance:.4g} (chance for {ms.chance_k} classes) and is not falling"
+            f"plateaued: the loss ends at {_g(ms.final_level)} ≈ ln {k} = "
+            f"{c:.4g} (chance for {k} classes) and is not falling"
         )
     if rule == "noise":
         return (
@@ -832,16 +1093,32 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"relative to the curve's range ({lv(ms.initial)} to {lv(ms.final_level)})"
         )
     if rule == "floor":
+        share = abs(ms.net) / ms.initial
+        moved = f"({lv(ms.initial)} to {lv(ms.final_level)})"
+        if ms.net > 0:
+            return (
+                f"plateaued: fell by only {_pct(share)} of its level {axis.over(ms.n_points)} "
+                f"{moved}: learning far too slowly"
+            )
+        if share <= th.floor_progress:
+            return (
+                f"plateaued: changed by only {_pct(share)} of its level "
+                f"{axis.over(ms.n_points)} {moved}: not moving"
+            )
         return (
-            f"plateaued: only {_pct(met['floor_progress'] or 0.0)} of the way from the initial "
-            f"loss {lv(ms.initial)} to 0 {axis.over(ms.n_points)} (final level "
-            f"{lv(ms.final_level)})"
+            f"plateaued: rose by {_pct(share)} of its level {axis.over(ms.n_points)} {moved}, "
+            f"too little against its noise ({_g(ms.noise)}) and range to call diverging"
         )
     s = (
         f"converging: loss fell from {lv(ms.initial)} to {lv(ms.final_level)} "
         f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)})"
     )
     extras = []
+    if "unstable" in flags:
+        s += (
+            f", but only at the end: it sat above its initial loss for {_pct(ms.above_share)} of "
+            f"the run (unstable)"
+        )
     if "early_spike" in flags:
         _, _, low, settled = spike
         if settled > low + th.noise_snr * ms.noise:  # back down, but not all the way
@@ -857,7 +1134,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         )
     if "noisy" in flags:
         extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
-    if "overfitting" in flags:
+    if "overfitting" in flags and ms.positive and ms.best_level > 0:
+        extras.append(
+            f"the loss up {_pct(ms.final_level / ms.best_level - 1)} from its best "
+            f"{lv(ms.best_level)} at {axis.at(met['best_epoch'])} while the training loss kept "
+            f"falling (overfitting)"
+        )
+    elif "overfitting" in flags:
         extras.append(
             f"the loss up {_pct(met['overfit_rise'])} of its range since its best at "
             f"{axis.at(met['best_epoch'])} while the training loss kept falling (overfitting)"

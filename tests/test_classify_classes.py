@@ -1,0 +1,187 @@
+"""The seven kinds of curve that the classifier got wrong on outside logs (issue 11), each
+reproduced here by a curve of our own, with the verdict a practitioner gives it.
+
+The expected verdicts come from the definitions in docs/verdicts.md, not from the rules:
+converging = real net progress, kept; plateaued = not moving, relative to its own level;
+oscillating = sustained bounded swings without net progress over the final part, at any period;
+diverging = up and not coming back. The real runs in tests/data/classes/eos_runs.json were
+trained by ``lrdiag sweep`` (full-batch gradient descent on a small tanh MLP, float64; each
+entry holds its config) and their curves looked at one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrdiag.classify import classify
+
+EOS_RUNS = json.loads((Path(__file__).parent / "data" / "classes" / "eos_runs.json").read_text())
+LN10 = math.log(10.0)
+LN2 = math.log(2.0)
+
+
+def _curve(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+# 1. Sustained oscillation with a long period, after an early spike ----------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EOS_RUNS))
+def test_1_gradient_descent_bouncing_for_a_thousand_epochs_is_oscillating(name):
+    """Full-batch GD past its edge of stability: a quick fall in the first epochs, then
+    catapults (the loss jumps up and falls back every 10-40 epochs) or a period-2 bounce, for
+    1,000+ epochs, never settling. The early spike and the first fall make R large; the bouncing
+    is ±30% of the level or more."""
+    y = _curve(EOS_RUNS[name]["loss"])
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "oscillating", v.reason
+    assert v.reason.startswith("oscillating: bounces between "), v.reason
+    assert "of its level" in v.reason and "for the last" in v.reason
+    assert v.metrics["swing_level"] >= 0.3
+    # the same curve without a loss name: the verdict reads the shape, not the name
+    assert classify(y).verdict == "oscillating"
+
+
+def test_1_chaotic_swings_after_a_fall_with_periods_of_5_to_40_steps():
+    """A curve built to the issue's description: 0.8 to 0.35 in 50 steps, then 1,000 steps of
+    swings between about 0.2 and 0.6, each swing 5 to 40 steps long, never settling."""
+    rng = np.random.default_rng(3)
+    fall = 0.35 + 0.45 * np.exp(-np.arange(50) / 12.0)
+    swings = []
+    while len(swings) < 1000:
+        period = int(rng.integers(5, 41))
+        amp = rng.uniform(0.15, 0.25)
+        swings.extend(0.4 + amp * np.sin(np.linspace(0, 2 * np.pi, period, endpoint=False)))
+    y = np.r_[fall, swings[:1000]]
+    v = classify(y)
+    assert v.verdict == "oscillating", v.reason
+    assert "no net progress" in v.reason
+    # a healthy mini-batch curve with noise of the same size as a share of its level, but
+    # independent from step to step and on a falling trend to 0.05, stays converging
+    t = np.arange(1050)
+    healthy = (0.05 + 0.75 * np.exp(-t / 150.0)) * np.exp(0.25 * rng.standard_normal(t.size))
+    assert classify(healthy).verdict == "converging", classify(healthy).reason
+
+
+# 2. A learning rate far too small, and its mirror image ---------------------------------------
+
+
+@pytest.mark.parametrize(("level", "share"), [(1.0, 2e-4), (0.7, 7e-4), (3000.0, 1e-4)])
+def test_2_a_descent_by_a_tiny_part_of_the_loss_is_plateaued(level, share):
+    y = level * (1.0 - share * np.linspace(0.0, 1.0, 501))
+    v = classify(y)
+    assert v.verdict == "plateaued", v.reason
+    pct = f"{100 * share:.2g}%"
+    assert f"fell by only {pct} of its level over 500 epochs" in v.reason, v.reason
+    assert v.reason.endswith("learning far too slowly")
+    # the same shape falling by a tenth of its level is learning
+    assert classify(level * (1.0 - 0.1 * np.linspace(0.0, 1.0, 501))).verdict == "converging"
+
+
+def test_2_a_rise_by_a_tiny_part_of_the_loss_is_not_diverging():
+    """A Keras validation loss up 0.002% in four epochs, beside a training loss down 0.002%."""
+    val = [0.969219, 0.969225, 0.969231, 0.969239]
+    train = [0.9, 0.89999, 0.89998, 0.899982]
+    v = classify(val, train_curve=train)
+    assert v.verdict == "plateaued" and "overfitting" not in v.flags, v.reason
+    assert "changed by only 0.002% of its level" in v.reason and "not moving" in v.reason
+    assert classify(train).verdict == "plateaued"
+
+
+# 3. Flat at chance after a quick drop, loss unnamed --------------------------------------------
+
+
+def test_3_flat_at_ln_10_after_a_drop_is_stuck_at_chance_unasked():
+    y = np.r_[2.40, LN10 + 1e-5 * np.random.default_rng(0).standard_normal(99)]
+    v = classify(y)
+    assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
+    assert "ln 10" in v.reason and "chance with 10 classes" in v.reason
+    assert v.metrics["chance_classes"] == 10 and v.metrics["chance"] == pytest.approx(LN10)
+
+
+def test_3_flat_at_ln_2_is_stuck_at_chance_unasked():
+    y = np.r_[0.6937, 0.6934, 0.6933, 0.69325 + 2e-5 * np.random.default_rng(1).standard_normal(88)]
+    v = classify(y)
+    assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
+    assert "ln 2" in v.reason
+
+
+def test_3_a_plateau_away_from_any_ln_k_is_not_called_chance():
+    """Flat at 1.60 (ln 5 = 1.609: 0.6% away, outside rounding): plateaued or converging, but
+    never stuck at chance; and an mse loss never has a chance level."""
+    y = np.r_[2.4, np.full(99, 1.60)]
+    assert "stuck_at_chance" not in classify(y).flags
+    y = np.r_[2.4, LN10 + 1e-5 * np.random.default_rng(0).standard_normal(99)]
+    assert "stuck_at_chance" not in classify(y, loss_name="mse").flags
+
+
+# 4. A short validation curve that jumps around -------------------------------------------------
+
+
+def test_4_ten_epochs_jumping_by_a_third_of_the_level_are_not_plateaued():
+    y = [619, 618, 847, 688, 693, 685, 641, 657, 739, 785]
+    v = classify(y)
+    assert v.verdict in ("oscillating", "diverging"), v.reason
+    assert "borderline" in v.flags  # ten points are a close call whatever the verdict
+    # the same ten epochs moving by 1% of the level are flat
+    quiet = 700 + (np.array(y) - 700) / 30
+    assert classify(quiet).verdict == "plateaued", classify(quiet).reason
+
+
+# 5. Violent oscillation for most of the run, then a late drop ----------------------------------
+
+
+def test_5_bouncing_above_the_start_for_most_of_the_run_then_a_late_drop():
+    rng = np.random.default_rng(0)
+    y = np.r_[1.04, 3.0 + 10.0 * rng.random(260), np.geomspace(3.0, 0.05, 40)]
+    v = classify(y)
+    assert v.verdict in ("converging", "oscillating"), v.reason
+    if v.verdict == "converging":
+        assert "unstable" in v.flags and "early_spike" not in v.flags, v.reason
+        assert "only at the end" in v.reason
+
+
+# 6. Limit cycles after a huge first loss -------------------------------------------------------
+
+
+@pytest.mark.parametrize("cycle", [(1.31, 2.56, 1.12, 2.35), (1.74, 2.68, 0.83, 1.73)])
+def test_6_a_period_4_cycle_after_a_huge_first_loss_is_oscillating(cycle):
+    y = np.r_[45.0, 30.0, 14.0, 8.0, 4.0, 3.0, np.tile(cycle, 74)]
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "oscillating", v.reason
+    lo, hi = min(cycle), max(cycle)
+    assert f"bounces between {lo:g} and {hi:g}" in v.reason, v.reason
+    # from the cycle's first point, or the 3.0 before it, which is within one swing of its band
+    assert "for the last 296 epochs" in v.reason or "for the last 297 epochs" in v.reason
+    period = v.metrics["period"]
+    assert period in (2.0, 4.0), period  # alternating at every step, or a period of 4
+
+
+# 7. Overfitting hidden by an early loss --------------------------------------------------------
+
+
+def test_7_validation_rising_a_third_from_a_small_best_is_overfitting():
+    t = np.arange(101.0)
+    train = 3.1 * np.exp(-t / 8) + 0.1 * np.exp(-t / 40) + 0.005  # falls 29x after epoch 30
+    val = np.r_[3.1 * np.exp(-t[:30] / 6) + 0.112, 0.112 + 0.037 * (t[30:] - 29) / 71]
+    v = classify(val, train_curve=train)
+    assert "overfitting" in v.flags, v.reason
+    assert "from its best 0.113" in v.reason, v.reason
+    # without the training curve falling, no overfitting
+    assert "overfitting" not in classify(val, train_curve=np.full(101, 0.5)).flags
+
+
+def test_7_validation_flat_above_ln_10_beside_a_training_curve_stuck_at_chance():
+    rng = np.random.default_rng(0)
+    train = np.r_[2.5, LN10 + 1e-4 * rng.standard_normal(100)]
+    val = np.r_[2.45, 2.3101 + 1e-4 * rng.standard_normal(100)]
+    v = classify(val, train_curve=train)
+    assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
+    # alone, 2.31 is 0.3% off ln 10: not chance to rounding, so it is judged by its shape
+    assert "stuck_at_chance" not in classify(val).flags
