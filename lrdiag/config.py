@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from lrdiag.classify import Thresholds
-from lrdiag.errors import ConfigError
+from lrdiag.errors import ConfigError, quote
 
 # --- the valid choices -------------------------------------------------------------------------
 # One place each. ACTIVATIONS, OUTPUTS, LOSSES, INIT_SCHEMES and HEADS must equal the keys of
@@ -68,6 +68,16 @@ def at_least(lo: float) -> Check:
 
 
 positive = Check("> 0", lambda v: v > 0)
+# Learning rates and init scales far outside any experiment overflow float64 on the way (a loss
+# of lr * 1e300, a plot's axis padded past 1e308): refused at load time instead.
+GRID_MIN, GRID_MAX = 1e-100, 1e100
+grid_positive = Check(f"in [{GRID_MIN:g}, {GRID_MAX:g}]", lambda v: GRID_MIN <= v <= GRID_MAX)
+# Values a log-spaced range may hold (each becomes a Python float before any other check).
+MAX_GRID_VALUES = 10**7
+grid_count = Check(f"in [1, {MAX_GRID_VALUES:,}]", lambda v: 1 <= v <= MAX_GRID_VALUES)
+# Training seeds pass through float64 on the way to NumPy's generator: exact up to 2**53.
+MAX_SEED = 2**53
+seed_range = Check(f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED)
 in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
 # means anything below 0 (Thresholds lives in classify.py, without checks of its own).
@@ -115,7 +125,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class InitConfig:
     scheme: str = _opt("normal", "initial weight distribution", choices=INIT_SCHEMES)
-    scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=positive)
+    scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=grid_positive)
 
 
 @dataclass(frozen=True)
@@ -124,7 +134,7 @@ class TrainingConfig:
     momentum: float = _opt(0.9, "heavy-ball beta (optimizer: momentum)", check=in_unit_interval)
     batch_size: int | None = _opt(None, "`full` (gradient descent) or a mini-batch size")
     epochs: int = _opt(100, "passes over the training set", check=at_least(1))
-    seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=at_least(0))
+    seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=seed_range)
     dtype: str = _opt("float32", "training precision", choices=DTYPES)
 
 
@@ -132,7 +142,9 @@ class TrainingConfig:
 class SweepConfig:
     # a list, or {min, max, num}: num values log-spaced from min to max, both ends included
     learning_rates: tuple[float, ...] = _grid(
-        (0.01, 0.1, 1.0), "grid axis: a list, or `{min, max, num}` log-spaced", check=positive
+        (0.01, 0.1, 1.0),
+        "grid axis: a list, or `{min, max, num}` log-spaced",
+        check=grid_positive,
     )
 
 
@@ -182,23 +194,96 @@ TOP_LEVEL_KEYS = ("name", *SECTIONS)
 def load_config(path: str | os.PathLike) -> Config:
     """Read a YAML config file. Relative data paths are resolved against its directory."""
     file = str(path)
+    d = read_yaml(path, "config file")
+    if d is None:
+        raise ConfigError("the config file is empty", file=file)
+    return config_from_dict(d, file=file, base_dir=Path(path).parent)
+
+
+# A config is a page of YAML: more than this is not one (/dev/zero, a data file named by mistake).
+MAX_CONFIG_BYTES = 1024**2
+# Values a YAML document may build, aliases counted at every use: a few hundred bytes of nested
+# aliases ("billion laughs") would otherwise expand to gigabytes before any check ran.
+MAX_YAML_VALUES = 100_000
+
+
+def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
+    """The YAML document in ``path`` (SafeLoader, duplicate keys rejected), read with size caps:
+    at most MAX_CONFIG_BYTES of text and MAX_YAML_VALUES values, aliases expanded. ConfigError
+    (naming the file, and the line where YAML can tell) for anything else."""
+    file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError("config file not found", file=file) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the config file: {e}", file=file) from None
+        raise ConfigError(f"{what} not found", file=file) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read the {what}: {e.strerror or e}", file=file) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"the {what} is larger than {MAX_CONFIG_BYTES // 1024**2} MiB: not a config", file=file
+        )
     try:
-        d = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader that rejects duplicate keys
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"cannot read the {what}: not UTF-8 text ({e.reason})", file=file
+        ) from None
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _count_values(node, file)
+        return loader.construct_document(node)
+    except ValueError as e:  # an integer of 5000 digits: past Python's conversion limit
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
         raise ConfigError(f"{line}invalid YAML: {e.problem or e}", file=file) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {e}", file=file) from None
-    if d is None:
-        raise ConfigError("the config file is empty", file=file)
-    return config_from_dict(d, file=file, base_dir=Path(path).parent)
+    except RecursionError:
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
+    finally:
+        loader.dispose()
+
+
+def _count_values(root: yaml.Node, file: str) -> None:
+    """Refuse a document whose values, counting an alias's at every use, exceed MAX_YAML_VALUES
+    or refer to themselves; counted on the node graph (an alias is the node it names), so the
+    count itself costs one visit per node."""
+    sizes: dict[int, int] = {}
+    pending: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in pending:
+            mark = node.start_mark
+            raise ConfigError(
+                f"line {mark.line + 1}: invalid YAML: an alias refers to the value it is in",
+                file=file,
+            )
+        pending.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        pending.discard(key)
+        if total > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"line {node.start_mark.line + 1}: invalid YAML: its aliases expand to more "
+                f"than {MAX_YAML_VALUES:,} values",
+                file=file,
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def config_from_dict(
@@ -267,27 +352,14 @@ def load_thresholds(path: str | os.PathLike) -> Thresholds:
     """The ``classify:`` section of a YAML file: a sweep config (only that section is read; a
     config without one gives the defaults) or a file holding only ``classify:``."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=file) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the file: {e}", file=file) from None
-    try:
-        d = yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(f"{line}invalid YAML: {e.problem or e}", file=file) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    d = read_yaml(path, "file")
     if not isinstance(d, Mapping):
         got = "nothing (the file is empty)" if d is None else _describe(d)
         raise ConfigError(f"expected a mapping with a classify: section, got {got}", file=file)
     stray = [k for k in d if k in Thresholds.__dataclass_fields__]
     if stray:
         raise ConfigError(
-            f"thresholds go under a 'classify:' section, not at the top level ({stray[0]!r})",
+            f"thresholds go under a 'classify:' section, not at the top level ({quote(stray[0])})",
             file=file,
             key=str(stray[0]),
         )
@@ -312,13 +384,13 @@ def _parse_batch_size(v: Any, key: str, ctx: _Context) -> int | None:
     if isinstance(v, int) and not isinstance(v, bool):
         if v >= 1:
             return v
-        raise ctx.error(key, f"must be 'full' or an integer >= 1, got {v!r}")
+        raise ctx.error(key, f"must be 'full' or an integer >= 1, got {quote(v)}")
     raise ctx.error(key, f"must be 'full' or an integer >= 1, got {_describe(v)}")
 
 
 def _parse_learning_rates(v: Any, key: str, ctx: _Context) -> tuple[float, ...]:
     if not isinstance(v, Mapping):
-        return _parse_grid(v, float, positive, key, ctx)
+        return _parse_grid(v, float, grid_positive, key, ctx)
     allowed = ("min", "max", "num")
     _reject_unknown(v, allowed, key, ctx.file)
     missing = [k for k in allowed if k not in v]
@@ -326,9 +398,9 @@ def _parse_learning_rates(v: Any, key: str, ctx: _Context) -> tuple[float, ...]:
         raise ctx.error(
             key, f"a log-spaced range needs min, max and num; missing {', '.join(missing)}"
         )
-    lo = _checked(v["min"], float, positive, f"{key}.min", ctx)
-    hi = _checked(v["max"], float, positive, f"{key}.max", ctx)
-    num = _checked(v["num"], int, at_least(1), f"{key}.num", ctx)
+    lo = _checked(v["min"], float, grid_positive, f"{key}.min", ctx)
+    hi = _checked(v["max"], float, grid_positive, f"{key}.max", ctx)
+    num = _checked(v["num"], int, grid_count, f"{key}.num", ctx)
     if lo > hi:
         raise ctx.error(f"{key}.min", f"min ({lo:g}) must be <= max ({hi:g})")
     if num == 1 and lo != hi:
@@ -339,7 +411,14 @@ def _parse_learning_rates(v: Any, key: str, ctx: _Context) -> tuple[float, ...]:
         )
     if num > 1 and lo == hi:
         raise ctx.error(f"{key}.num", f"min == max gives {num} equal learning rates; use num: 1")
-    return log_spaced(lo, hi, num)
+    values = log_spaced(lo, hi, num)
+    if len(set(values)) < len(values):
+        raise ctx.error(
+            f"{key}.num",
+            f"{num} log-spaced values from {lo:g} to {hi:g} are not all distinct in float64; "
+            "use fewer or a wider range",
+        )
+    return values
 
 
 def log_spaced(lo: float, hi: float, num: int) -> tuple[float, ...]:
@@ -361,7 +440,9 @@ def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
         p = (ctx.base_dir or Path.cwd()) / p
     p = Path(os.path.abspath(p))
     if p.suffix.lower() not in DATA_SUFFIXES:
-        raise ctx.error(key, f"{v!r}: unsupported file type; allowed: {', '.join(DATA_SUFFIXES)}")
+        raise ctx.error(
+            key, f"{quote(v)}: unsupported file type; allowed: {', '.join(DATA_SUFFIXES)}"
+        )
     if not p.is_file():
         raise ctx.error(key, f"data file not found: {p}")
     return str(p)
@@ -426,7 +507,7 @@ def _parse_grid(v: Any, elem: type, check: Check | None, key: str, ctx: _Context
     for i, x in enumerate(values):
         if x in seen:
             raise ctx.error(
-                f"{key}[{i}]", f"duplicate value {x!r}; each grid value must appear once"
+                f"{key}[{i}]", f"duplicate value {quote(x)}; each grid value must appear once"
             )
         seen.add(x)
     return tuple(sorted(values))
@@ -438,7 +519,7 @@ def _checked(v: Any, tp: Any, check: Check | None, key: str, ctx: _Context) -> A
     for i, x in enumerate(v) if isinstance(v, tuple) else [(None, v)]:
         if check is not None and x is not None and not check.ok(x):
             where = key if i is None else f"{key}[{i}]"
-            raise ctx.error(where, f"must be {check.allowed}, got {x!r}")
+            raise ctx.error(where, f"must be {check.allowed}, got {quote(x)}")
     return v
 
 
@@ -475,7 +556,7 @@ def _convert(v: Any, tp: Any, key: str, ctx: _Context, check: Check | None = Non
         if x is None:
             raise ctx.error(key, f"must be a number{allowed}, got {_describe(v)}")
         if not math.isfinite(x):
-            raise ctx.error(key, f"must be a finite number, got {v!r}")
+            raise ctx.error(key, f"must be a finite number, got {quote(v)}")
         return x
     if tp is str:
         if isinstance(v, str):
@@ -488,7 +569,7 @@ def _parse_name(v: Any, ctx: _Context) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ctx.error("name", f"must be a non-empty string, got {_describe(v)}")
     if any(c in v for c in "/\\\0") or v in (".", ".."):
-        raise ctx.error("name", f"{v!r} names an output directory: no '/', '\\', '.' or '..'")
+        raise ctx.error("name", f"{quote(v)} names an output directory: no '/', '\\', '.' or '..'")
     return v
 
 
@@ -537,14 +618,16 @@ def _reject_unknown(d: Mapping, allowed: tuple[str, ...], prefix: str, file: str
         hint = f"did you mean {near[0]!r}? " if near else ""
         where = f"in {prefix!r}" if prefix else "at the top level"
         raise ConfigError(
-            f"unknown key {k!r} {where}; {hint}valid keys: {', '.join(allowed)}", file=file, key=key
+            f"unknown key {quote(k)} {where}; {hint}valid keys: {', '.join(allowed)}",
+            file=file,
+            key=key,
         )
 
 
 def _not_a_choice(v: Any, choices: tuple) -> str:
     near = difflib.get_close_matches(str(v), [str(c) for c in choices], n=1)
     hint = f" (did you mean {near[0]!r}?)" if near else ""
-    return f"{v!r} is not one of: {', '.join(map(str, choices))}{hint}"
+    return f"{quote(v)} is not one of: {', '.join(map(str, choices))}{hint}"
 
 
 def _describe(v: Any) -> str:
@@ -555,7 +638,7 @@ def _describe(v: Any) -> str:
         kind = "list"
     elif isinstance(v, Mapping):
         kind = "mapping"
-    return f"{kind or type(v).__name__} {v!r}"
+    return f"{kind or type(v).__name__} {quote(v)}"
 
 
 def _jsonable(v: Any) -> Any:
@@ -573,10 +656,14 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
     seen = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: a list or mapping as a key
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain name, not a list or mapping", key_node.start_mark
+            )
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, typing.Hashable) and key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark
+                None, None, f"key {quote(key)} is given twice", key_node.start_mark
             )
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from lrdiag.config import DataConfig, ModelConfig
-from lrdiag.errors import ConfigError, DataError
+from lrdiag.errors import ConfigError, DataError, printable, quote
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,11 @@ def validation_size(n: int, split: float, file: str | None = None) -> int:
 
 
 # --- targets -----------------------------------------------------------------------------------
+# More classes than this that never occur (labels 0..K-1 with gaps) is a data error: such labels
+# are ids or counts, not class indices, and K outputs (one-hot targets n x K) would be trained.
+MAX_ABSENT_CLASSES = 1000
+
+
 def _class_labels(t: np.ndarray) -> tuple[np.ndarray | None, int | None]:
     """(labels 0..K-1, K) if ``t`` (n, k) holds class labels or one-hot rows, else (None, None).
 
@@ -259,6 +264,14 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
             file=file,
             key="model.loss",
         )
+    absent = k - len(np.unique(labels))
+    if absent > MAX_ABSENT_CLASSES and loss != "bce":
+        raise DataError(
+            f"{source}: the labels run up to {k - 1}, but only {k - absent} distinct classes "
+            f"occur, so {absent} of the {k} outputs would never be a target (more than "
+            f"{MAX_ABSENT_CLASSES}); relabel the classes 0..K-1 (a target of whole numbers >= 0 "
+            "is read as class labels)"
+        )
     if loss == "cross_entropy" and k < 2:
         raise ConfigError(
             f"cross_entropy needs at least 2 classes, but {source} has only label 0",
@@ -268,7 +281,8 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
     if loss == "bce" or (loss == "mse" and k <= 2):
         Y = labels[:, None].astype(np.float64)
     else:
-        Y = np.eye(k)[labels]
+        Y = np.zeros((len(labels), k))  # one-hot, without a K x K identity
+        Y[np.arange(len(labels)), labels] = 1.0
     return Y, k
 
 
@@ -340,22 +354,30 @@ def _read_npz(path: Path, target: str | None, file: str | None):
         raise DataError(f"{path}: not an .npz archive (a zip of arrays, as np.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in z.files}
-    except (OSError, ValueError) as e:
+            names = list(z.files)
+            for name in ("X", target):
+                if name not in names:
+                    key = "data.target" if name == target and name != "y" else None
+                    listed = ", ".join(map(printable, names[:20])) or "none"
+                    more = f" and {len(names) - 20} more" if len(names) > 20 else ""
+                    message = f"{path}: no array {quote(name)}; arrays: {listed}{more}"
+                    if name == "y" and target == "y":
+                        message += " (data.target names the target array)"
+                    if key:
+                        raise ConfigError(message, file=file, key=key)
+                    raise DataError(message)
+            # only the arrays named: another member may be large, or not an array at all
+            arrays = {name: z[name] for name in ("X", target)}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
         raise DataError(f"{path}: cannot read as .npz: {e}") from None
-    for name in ("X", target):
-        if name not in arrays:
-            key = "data.target" if name == target and name != "y" else None
-            message = f"{path}: no array {name!r}; arrays: {', '.join(arrays) or 'none'}"
-            if name == "y" and target == "y":
-                message += " (data.target names the target array)"
-            if key:
-                raise ConfigError(message, file=file, key=key)
-            raise DataError(message)
     X, t = arrays["X"], arrays[target]
     for name, a in (("X", X), (target, t)):
+        if not isinstance(a, np.ndarray):  # np.load gives a member without the .npy header raw
+            raise DataError(f"{path}: member {quote(name)} is not a .npy array")
         if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-            raise DataError(f"{path}: array {name!r} is not numeric (dtype {a.dtype})")
+            raise DataError(f"{path}: array {quote(name)} is not numeric (dtype {a.dtype})")
+        if np.iscomplexobj(a):
+            raise DataError(f"{path}: array {quote(name)} is complex; real numbers are needed")
     X, t = X.astype(np.float64), t.astype(np.float64)
     n_features = X.shape[1] if X.ndim == 2 else 1
     return X, t, tuple(f"x{i}" for i in range(n_features)), target

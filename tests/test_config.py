@@ -191,8 +191,8 @@ def test_log_spaced_decades_come_out_exact():
     "spec, key, words",
     [
         ({"min": 1, "max": 0.1, "num": 3}, "sweep.learning_rates.min", "<= max"),
-        ({"min": 0, "max": 1, "num": 3}, "sweep.learning_rates.min", "> 0"),
-        ({"min": 0.1, "max": 1, "num": 0}, "sweep.learning_rates.num", ">= 1"),
+        ({"min": 0, "max": 1, "num": 3}, "sweep.learning_rates.min", "in [1e-100, 1e+100]"),
+        ({"min": 0.1, "max": 1, "num": 0}, "sweep.learning_rates.num", "in [1, 10,000,000]"),
         ({"min": 0.1, "max": 1, "num": 2.5}, "sweep.learning_rates.num", "integer"),
         ({"min": 0.1, "max": 1, "num": 1}, "sweep.learning_rates.num", "min must equal max"),
         ({"min": 1e-4, "max": 10, "num": 1}, "sweep.learning_rates.num", "0.0001 and 10"),
@@ -296,14 +296,14 @@ def test_section_and_top_level_must_be_mappings(tmp_path):
         ("data.validation_split", -0.1, "in [0, 1)"),
         ("data.seed", -1, ">= 0"),
         ("model.hidden", [16, 0], ">= 1"),
-        ("init.scales", [1.0, 0.0], "> 0"),
-        ("init.scales", [-1.0], "> 0"),
+        ("init.scales", [1.0, 0.0], "in [1e-100, 1e+100]"),
+        ("init.scales", [-1.0], "in [1e-100, 1e+100]"),
         ("training.momentum", 1.0, "in [0, 1)"),
         ("training.momentum", -0.5, "in [0, 1)"),
         ("training.epochs", 0, ">= 1"),
         ("training.batch_size", 0, ">= 1"),
-        ("training.seeds", [-3], ">= 0"),
-        ("sweep.learning_rates", [0.1, 0], "> 0"),
+        ("training.seeds", [-3], "in [0, 2**53"),
+        ("sweep.learning_rates", [0.1, 0], "in [1e-100, 1e+100]"),
         ("sweep.learning_rates", [float("inf")], "finite"),
         ("sweep.learning_rates", [1e400], "finite"),
     ],
@@ -622,3 +622,102 @@ def test_momentum_beside_sgd_is_noted_not_an_error(training, noted):
         assert cfg.notes == ()
     # a note is not part of the config: it round-trips to an equal Config
     assert C.config_from_dict(C.config_to_dict(cfg)) == cfg
+
+
+# --- hostile files (issue 12) ------------------------------------------------------------------
+LAUGHS = "".join(
+    f"{a}: &{a} [{', '.join([f'*{p}'] * 9 if p else ['lol'] * 9)}]\n"
+    for p, a in zip(["", *"abcdef"], "abcdefg", strict=True)
+)
+
+
+@pytest.mark.parametrize("where", ["", "training:\n  seeds: *g\n"])
+def test_an_alias_bomb_is_refused_before_its_values_are_built(tmp_path, where):
+    """458 bytes of nested aliases made an error line of 2.1 GB (13.7 GB of memory)."""
+    path = write(tmp_path, LAUGHS + where)
+    assert path.stat().st_size < 600
+    with pytest.raises(ConfigError, match="aliases expand to more than") as info:
+        load_config(path)
+    assert len(str(info.value)) < 300
+    with pytest.raises(ConfigError, match="aliases expand"):
+        load_thresholds(path)
+
+
+def test_an_alias_that_contains_itself_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="refers to the value it is in"):
+        load_config(write(tmp_path, "training: &t\n  seeds: [*t]\n"))
+
+
+def test_aliases_that_expand_modestly_still_work(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "init: {scales: &s [1.0, 2.0]}\nsweep:\n  learning_rates: *s\n")
+    )
+    assert cfg.sweep.learning_rates == (1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "training:\n  epochs: [" + "1, " * 20_000 + "]\n",  # a long list in a message
+        "name: " + "n" * 100_000 + "\ndata: {kind: " + "k" * 50_000 + "}\n",
+        "data: {kind: " + "k" * 50_000 + "}\n",
+        "? " + "k" * 50_000 + "\n: 1\n",  # an unknown key
+    ],
+)
+def test_an_error_quotes_at_most_200_characters_of_a_value(tmp_path, text):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert len(str(info.value)) < 700, str(info.value)[:300]
+
+
+def test_a_config_of_unbounded_size_is_refused(tmp_path):
+    path = write(tmp_path, "# " + "x" * (C.MAX_CONFIG_BYTES + 10) + "\n")
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_config(path)
+    if Path("/dev/zero").exists():
+        with pytest.raises(ConfigError, match="larger than 1 MiB"):
+            load_config("/dev/zero")
+        with pytest.raises(ConfigError, match="larger than 1 MiB"):
+            load_thresholds("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("? [a, b]\n: 1\n", "a key must be a plain name"),  # a YAML complex key
+        ("training:\n  ? {a: 1}\n  : 1\n", "a key must be a plain name"),
+        ("training: {seeds: [" + "7" * 5000 + "]}\n", "invalid YAML"),  # past int's digit limit
+        ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+)
+def test_yaml_that_python_cannot_build_is_a_config_error(tmp_path, text, words):
+    with pytest.raises(ConfigError, match=words):
+        load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "d, key",
+    [
+        ({"sweep": {"learning_rates": [1e295]}}, "sweep.learning_rates[0]"),
+        ({"sweep": {"learning_rates": [1e-310]}}, "sweep.learning_rates[0]"),
+        (
+            {"sweep": {"learning_rates": {"min": 1e-310, "max": 1, "num": 3}}},
+            "sweep.learning_rates.min",
+        ),
+        (
+            {"sweep": {"learning_rates": {"min": 0.1, "max": 1, "num": 10**9}}},
+            "sweep.learning_rates.num",
+        ),
+        ({"init": {"scales": [1e300]}}, "init.scales[0]"),
+        ({"training": {"seeds": [9223372036854775807]}}, "training.seeds[0]"),
+    ],
+)
+def test_values_that_overflow_later_are_refused_at_load_time(d, key):
+    """They were accepted, then crashed training or the plots after results.json: exit 3."""
+    assert error_of(d).key == key
+
+
+def test_a_log_spaced_range_with_equal_values_is_refused():
+    spec = {"min": 1.0, "max": 1.0 + 4e-16, "num": 5}
+    e = error_of({"sweep": {"learning_rates": spec}})
+    assert e.key == "sweep.learning_rates.num" and "not all distinct" in e.message

@@ -460,3 +460,66 @@ def test_any_valid_config_gives_targets_shaped_for_the_loss(kind, n, k, seed, sp
     n_total = len(ds.X) + (0 if ds.X_val is None else len(ds.X_val))
     assert n_total == cfg.data.n_samples and ds.Y.shape == (len(ds.X), width)
     assert np.all(np.isfinite(ds.X)) and set(np.unique(ds.Y)) <= {0.0, 1.0}
+
+
+# --- hostile files (issue 12) ------------------------------------------------------------------
+@pytest.mark.parametrize("label", [5_000, 40_000])
+def test_one_label_far_beyond_the_classes_is_a_data_error(tmp_path, label):
+    """One label of 40,000 made np.eye(40001) (12.5 GB) in a dry run planned at 5.6 MiB."""
+    path = tmp_path / "d.csv"
+    path.write_text(f"a,label\n0.5,0\n1.5,1\n2.5,{label}\n")
+    with pytest.raises(DataError, match=f"labels run up to {label}"):
+        file_dataset(path)
+
+
+def test_one_hot_targets_do_not_need_a_k_by_k_identity(tmp_path, monkeypatch):
+    path = tmp_path / "d.csv"
+    path.write_text("a,label\n0.5,0\n1.5,1\n2.5,2\n3.5,1\n")
+
+    def no_eye(*args, **kwargs):
+        raise AssertionError("built a K x K identity")
+
+    monkeypatch.setattr(np, "eye", no_eye)
+    ds = file_dataset(path)
+    np.testing.assert_array_equal(ds.Y, [[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 1, 0]])
+
+
+def test_an_npz_loads_only_the_arrays_it_names(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "d.npz"
+    unused = np.zeros((64, 1024, 1024), dtype=np.uint8)  # 64 MiB, a few KiB compressed
+    np.savez_compressed(path, X=np.ones((4, 2)), y=np.array([0, 1, 0, 1]), unused=unused)
+    del unused
+    tracemalloc.start()
+    try:
+        ds = file_dataset(path, BCE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ds.X.shape == (4, 2)
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize(
+    "member, content",
+    [
+        ("X.npy", b"plain bytes, no .npy header"),
+        ("y.npy", b"\x93NUMPY\x01\x00{bogus"),
+        ("X", b"no suffix at all"),
+    ],
+)
+def test_an_npz_member_that_is_not_an_npy_array_is_a_data_error(tmp_path, member, content):
+    import io
+    import zipfile
+
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, array in (("X", np.ones((2, 1))), ("y", np.array([0, 1]))):
+            if name not in member:
+                buf = io.BytesIO()
+                np.save(buf, array)
+                z.writestr(f"{name}.npy", buf.getvalue())
+        z.writestr(member, content)
+    with pytest.raises(DataError):
+        file_dataset(path, BCE)
