@@ -559,11 +559,6 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         )
     ):
         return "diverging", "above_initial"
-    # On a log scale whatever the range: a positive loss whose final level is more than double
-    # its start, with the final window above the start. A huge early spike inflates the range,
-    # so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
-    if ms.positive and rise > th.positive_rise * ms.initial and ms.low > ms.initial:
-        return "diverging", "multiple"
     if (
         ms.growth is not None
         and ms.growth_len >= th.growth_steps
@@ -574,6 +569,11 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and ms.last_is_peak
     ):
         return "diverging", "geometric"
+    # On a log scale whatever the range: a positive loss whose final level is more than double
+    # its start, with the final window above the start. A huge early spike inflates the range,
+    # so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
+    if ms.positive and rise > th.positive_rise * ms.initial and ms.low > ms.initial:
+        return "diverging", "multiple"
     lost = ms.final_level - ms.best_level
     if (
         ms.best_early
