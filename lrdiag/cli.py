@@ -585,7 +585,8 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
                          results.json (every run re-judged)
       plain text         one number a line (# comments and blank lines skipped)
       printed output     Keras's console output (Epoch 1/10, progress bars); one
-                         line an epoch: Epoch [1/50], Train Loss: 0.1, Val Loss: 0.2
+                         line an epoch: Epoch [1/50], Train Loss: 0.1, Val Loss: 0.2;
+                         Hugging Face Trainer's dicts: {'loss': 0.52, 'epoch': 0.5}
     nan and inf (any spelling) are non-finite values; an empty cell or NA is a missing one.
     Validation curves (val_loss, ...) are judged with their training curve. A log whose
     epoch (or step) column goes back was appended to after a restart: each run is judged

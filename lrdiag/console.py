@@ -1,6 +1,6 @@
 """Training output printed to a terminal -> rows of numbers, for ``lrdiag classify``.
 
-Two shapes, told apart by content (never by a file's name):
+Three shapes, told apart by content (never by a file's name):
 
 * **Keras's console output** (``keras-console``): an ``Epoch 3/10`` line, then progress lines
   ``1875/1875 [====...] - 3s 2ms/step - loss: 0.3 - accuracy: 0.9 - val_loss: ...`` (Keras 2;
@@ -16,6 +16,10 @@ Two shapes, told apart by content (never by a file's name):
   instead of epoch, and Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``). Of a line
   holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
   same epoch with other keys (a validation line after the training line) make one row.
+* **a Python dict a line** (``dict-lines``), as Hugging Face's Trainer prints its logs between
+  progress bars: ``{'loss': 0.52, 'learning_rate': 4e-05, 'epoch': 0.5}``, ``{'eval_loss':
+  0.48, ..., 'epoch': 1.0}``; each dict is a row (its numbers; ``nan`` and ``inf`` too), but
+  the summary printed when training ends (``train_runtime``, the run's mean ``train_loss``).
 
 Metrics are ``key: number`` or ``key=number`` pairs; a key may hold spaces, and is read in
 lower case with ``_`` for spaces (``Train Loss`` is ``train_loss``, ``Val Loss`` ``val_loss``,
@@ -42,6 +46,10 @@ METRIC = re.compile(
     rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
     re.IGNORECASE,
 )
+# A dict printed by Python: {'loss': 0.52, 'epoch': 0.5} (no braces inside), and its pairs.
+DICT = re.compile(r"\{\s*'[^{}]*\}")
+DICT_PAIR = re.compile(rf"'([^'\\]+)'\s*:\s*({_NUMBER})(?=\s*[,}}])", re.IGNORECASE)
+SUMMARY_KEY = "train_runtime"  # Hugging Face's end-of-training summary, not a point of a curve
 PROGRESS = re.compile(r"^\s*(\d+)/(\d+)(?!\d)")  # Keras's "1875/1875" at a line's start
 SEGMENTS = re.compile(r"[\r\b]+")  # terminal updates of one line: carriage returns, backspaces
 SKIPPED_KEYS = frozenset({"eta"})
@@ -56,7 +64,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Printed:
-    format: str  # "keras-console" or "epoch-lines"
+    format: str  # "keras-console", "dict-lines" or "epoch-lines"
     rows: list[Row]
 
 
@@ -82,8 +90,24 @@ def read(lines: Sequence[tuple[int, str]]) -> Printed | None:
     if any(KERAS_EPOCH.match(text) for _, text in lines):
         rows = _keras(lines)
         return Printed("keras-console", rows) if rows else None
+    rows = _dicts(lines)
+    if rows:
+        return Printed("dict-lines", rows)
     rows = _epoch_lines(lines)
     return Printed("epoch-lines", rows) if rows else None
+
+
+def _dicts(lines) -> list[Row]:
+    rows = []
+    for lineno, text in lines:
+        if "{" not in text:
+            continue
+        for part in _updates(text):  # a progress bar and the dict may share a line
+            for m in DICT.finditer(part):
+                pairs = DICT_PAIR.findall(m.group(0))
+                if pairs and SUMMARY_KEY not in (k for k, _ in pairs):
+                    rows.append(Row({k: float(v) for k, v in pairs}, lineno, lineno))
+    return rows
 
 
 def _keras(lines) -> list[Row]:

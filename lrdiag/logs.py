@@ -259,6 +259,9 @@ def _from_json(text: str, source: str, columns) -> LossLog:
     except json.JSONDecodeError as e:
         doc = _json_lines(text) if e.msg == "Extra data" else None
         if doc is None:
+            printed = console.read(_lines(text))  # Python dicts a line: Hugging Face's prints
+            if printed is not None:
+                return _from_printed(printed, source, columns)
             raise InputError(
                 f"{source}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None

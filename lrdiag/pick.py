@@ -71,7 +71,7 @@ AXIS_NAMES = {
 }
 
 # Formats read from console output (lrdiag.console): no axis column means the file's lines.
-CONSOLE_FORMATS = frozenset({"keras-console", "epoch-lines"})
+CONSOLE_FORMATS = frozenset({"keras-console", "dict-lines", "epoch-lines"})
 MAX_LISTED = 10  # restarts, one-value columns listed by name in a note; more are "..."
 
 

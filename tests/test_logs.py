@@ -968,3 +968,24 @@ def test_any_printed_output_is_a_log_or_an_input_error(text):
     for c in log.curves:
         assert c.values.size > 1 and (c.x is None or (np.diff(c.x) > 0).all())
     logs.judge(log)
+
+
+def test_hugging_face_trainer_prints_a_dict_a_line():
+    """Trainer's printed logs: a dict per logging step after its progress bar (joined by \\r),
+    an evaluation dict per epoch, the end-of-training summary (not a point of a curve)."""
+    log = logs.read_log(DATA / "hf_trainer_print.txt")
+    assert log.format == "dict-lines" and log.notes == ()
+    got = curves(log)
+    assert list(got) == ["loss", "eval_loss"]  # the summary's train_loss is no curve
+    steps = 50 * np.arange(1, 31)
+    np.testing.assert_allclose(got["loss"].values, 0.25 + 0.45 * np.exp(-steps / 400), atol=6e-5)
+    assert got["loss"].x_name == "epoch" and got["loss"].x.tolist()[:3] == [0.1, 0.2, 0.3]
+    assert got["eval_loss"].x.tolist() == [1.0, 2.0, 3.0]
+    assert got["eval_loss"].train_name == "loss"  # the mean of each epoch's training losses
+    np.testing.assert_allclose(got["eval_loss"].train[0], got["loss"].values[:10].mean())
+    # starting with a dict, NaN as Python prints it: not JSON, still read
+    text = "".join(f"{{'loss': {v}, 'epoch': {e / 2}}}\n" for e, v in enumerate([1.0, 0.8, "nan"]))
+    (c,) = parse(text).curves
+    assert c.values[:2].tolist() == [1.0, 0.8] and math.isnan(c.values[2])
+    assert logs.judge(parse(text))["curves"][0]["verdict"] == "diverging"
+    error("{'loss': [1, 2]}\n", match="invalid JSON")  # no number pair: still a JSON error
