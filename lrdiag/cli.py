@@ -462,14 +462,21 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Seeds the sampled entries and the random directions of the whole-parameter check.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=1e6),
+    metavar="SECONDS",
+    help="Longest a MODULE's code may take per call (import, params, loss, grad), else exit 2 "
+    "[default: 120].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON, nothing else.")
 @traceback_option
-def gradcheck(target, samples, seed, as_json):
+def gradcheck(target, samples, seed, timeout, as_json):
     """Compare gradients with finite differences and name the bug.
 
     CONFIG (.yaml) checks lrdiag's own model for that config at the first run's initial
@@ -490,7 +497,8 @@ def gradcheck(target, samples, seed, as_json):
 
     options = {"seed": seed} if samples is None else {"seed": seed, "samples": samples}
     if target.suffix == ".py":
-        result = checker.check_module(target, **options)
+        limit = {} if timeout is None else {"timeout": timeout}
+        result = checker.check_module(target, **limit, **options)
     elif target.suffix in CONFIG_SUFFIXES:
         from lrdiag.config import load_config
 

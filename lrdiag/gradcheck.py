@@ -42,15 +42,18 @@ import contextlib
 import difflib
 import importlib.util
 import itertools
+import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lrdiag.errors import InputError
+from lrdiag.errors import MAX_QUOTED, InputError, printable
 
 VERDICTS = ("ok", "sign_flipped", "scaled", "wrong_shape", "wrong", "not_finite")
 
@@ -58,6 +61,7 @@ VERDICTS = ("ok", "sign_flipped", "scaled", "wrong_shape", "wrong", "not_finite"
 
 # Entries probed per parameter when it has more entries than this (all entries otherwise).
 DEFAULT_SAMPLES = 48
+DEFAULT_TIMEOUT = 120.0  # seconds one call of a user's module (import, params, loss, grad) may take
 # Fraction of the sample given to the entries with the largest |analytic gradient|; the rest
 # are drawn uniformly at random (seeded) from the other entries.
 TOP_FRACTION = 0.25
@@ -357,8 +361,10 @@ def _call_loss(loss_fn: Callable, work: dict[str, np.ndarray], where: str) -> tu
     try:
         with np.errstate(all="ignore"):
             value = loss_fn(dict(work))
-    except Exception as exc:
-        raise InputError(f"{where}loss(params) raised {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a module that exits never finished
+        raise InputError(f"{where}loss(params) raised {_raised(exc)}") from exc
     try:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - exotic objects
@@ -380,8 +386,10 @@ def _call_grad(
     try:
         with np.errstate(all="ignore"):
             grads = grad_fn(dict(work))
-    except Exception as exc:
-        raise InputError(f"{where}grad(params) raised {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise InputError(f"{where}grad(params) raised {_raised(exc)}") from exc
     if not isinstance(grads, Mapping):
         raise InputError(
             f"{where}grad(params) must return a dict with the keys of params "
@@ -857,14 +865,18 @@ def _join(*parts: str) -> str:
 # --- User modules -------------------------------------------------------------------------------
 
 
-def load_user_module(path: str | Path) -> tuple[Callable, Callable, dict[str, np.ndarray]]:
+def load_user_module(
+    path: str | Path, *, timeout: float | None = None
+) -> tuple[Callable, Callable, dict[str, np.ndarray]]:
     """Import the user's file and return ``(loss, grad, params)``.
 
     The file is imported under a unique module name (not ``__main__``, so code under
     ``if __name__ == "__main__":`` does not run); its directory is on ``sys.path`` while it
-    imports, so it can import its neighbours; anything it prints goes to stderr. ``params`` is a
-    dict of NumPy arrays or a zero-argument function returning one. InputError, naming the file,
-    for every breach: no such file, import raising, a missing or non-callable name, bad params.
+    imports, so it can import its neighbours. ``params`` is a dict of NumPy arrays or a
+    zero-argument function returning one. InputError, naming the file, for every breach: no such
+    file, import raising (``SystemExit`` included), a missing or non-callable name, bad params,
+    the import or ``params()`` taking longer than ``timeout`` seconds. Call it inside
+    ``user_output_to_stderr()`` to keep the module's prints off stdout.
     """
     path = Path(path)
     where = f"{path}: "
@@ -881,12 +893,15 @@ def load_user_module(path: str | Path) -> tuple[Callable, Callable, dict[str, np
     directory = str(path.resolve().parent)
     sys.path.insert(0, directory)
     try:
-        with contextlib.redirect_stdout(sys.stderr), np.errstate(all="ignore"):
-            spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
+        with np.errstate(all="ignore"):
+            _limited(spec.loader.exec_module, timeout)(module)
+    except KeyboardInterrupt:
+        sys.modules.pop(module_name, None)
+        raise
+    except BaseException as exc:
         sys.modules.pop(module_name, None)
         raise InputError(
-            f"{where}importing it raised {type(exc).__name__}: {exc}"
+            f"{where}importing it raised {_raised(exc)}"
             + (
                 ' (put script code under `if __name__ == "__main__":`)'
                 if isinstance(exc, SystemExit)
@@ -917,10 +932,12 @@ def load_user_module(path: str | Path) -> tuple[Callable, Callable, dict[str, np
     params = need("params", "value")
     if callable(params) and not isinstance(params, Mapping):
         try:
-            with contextlib.redirect_stdout(sys.stderr), np.errstate(all="ignore"):
-                params = params()
-        except Exception as exc:
-            raise InputError(f"{where}params() raised {type(exc).__name__}: {exc}") from exc
+            with np.errstate(all="ignore"):
+                params = _limited(params, timeout)()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise InputError(f"{where}params() raised {_raised(exc)}") from exc
     _validate_params(params, where)
     return loss_fn, grad_fn, params
 
@@ -931,19 +948,89 @@ def check_module(
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
     n_samples: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
 ) -> GradcheckResult:
-    """Load the user's module and check its gradients; the user's prints go to stderr."""
-    loss_fn, grad_fn, params = load_user_module(path)
-    with contextlib.redirect_stdout(sys.stderr):
+    """Load the user's module and check its gradients. Whatever the module writes to stdout
+    (print, os.write(1, ...), C code, a subprocess) goes to stderr; each call of its code (the
+    import, params(), every loss and grad) may take at most ``timeout`` seconds (None: no
+    limit), else InputError."""
+    with user_output_to_stderr():
+        loss_fn, grad_fn, params = load_user_module(path, timeout=timeout)
         return check_gradients(
-            loss_fn,
-            grad_fn,
+            _limited(loss_fn, timeout),
+            _limited(grad_fn, timeout),
             params,
             samples=samples,
             seed=seed,
             n_samples=n_samples,
             source=str(path),
         )
+
+
+@contextlib.contextmanager
+def user_output_to_stderr() -> Iterator[None]:
+    """Send writes to stdout, file descriptor 1 itself included, to stderr, so that the user's
+    code cannot corrupt ``--json`` (a test capturing stdout without a descriptor: sys.stdout
+    only)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            sys.__stdout__.flush()
+            saved = os.dup(1)
+        except (AttributeError, OSError, ValueError):  # no descriptor 1 to redirect
+            yield
+            return
+        try:
+            os.dup2(2, 1)
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _limited(fn: Callable, seconds: float | None) -> Callable:
+    """``fn`` stopped with an exception after ``seconds`` per call (SIGALRM: the main thread on
+    POSIX; elsewhere, or with None, unlimited). Code that never returns to Python (a C loop)
+    cannot be stopped this way."""
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        return fn
+
+    def alarm(_signum, _frame):
+        raise _Timeout(f"it took longer than {seconds:g} s (--timeout)")
+
+    def call(*args, **kwargs):
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return call
+
+
+def _raised(exc: BaseException) -> str:
+    """``Type: message`` of an exception from the user's code, even when its ``__str__``
+    raises, on one line of at most MAX_QUOTED characters."""
+    if isinstance(exc, _Timeout):
+        return str(exc)
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: B036 - its __str__ is the user's code too
+        message = "(its message cannot be shown: str() of it raised)"
+    text = printable(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
 
 
 def _identifier(stem: str) -> str:

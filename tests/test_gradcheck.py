@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -1232,3 +1234,65 @@ def test_a_known_kink_pattern_does_not_hide_a_flipped_sign():
 
     result = check_gradients(loss_fn, grad_fn, params, kinks=kinks)
     assert verdicts(result) == {"W1": "sign_flipped", "W2": "ok"}
+
+
+# --- modules that misbehave (issue 12) ---------------------------------------------------------
+def _run_process(*args):
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lrdiag"), "gradcheck", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            "return float(",
+            "import sys; sys.exit(0); return float(",
+            "loss(params) raised SystemExit",
+        ),
+        ('return {"w"', 'raise SystemExit; return {"w"', "grad(params) raised SystemExit"),
+        (
+            "return float(",
+            "raise type('Odd', (Exception,), {'__str__': lambda s: 1 / 0})(); return float(",
+            "Odd: (its message cannot be shown",
+        ),
+        ("return float(", "raise GeneratorExit; return float(", "raised GeneratorExit"),
+    ],
+)
+def test_a_module_that_exits_or_breaks_its_exception_is_a_contract_error(tmp_path, old, new, words):
+    """sys.exit(0) inside loss gave exit 0 with empty --json output: CI passed."""
+    result = _run_process(_write(tmp_path, GOOD.replace(old, new, 1)), "--json")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_writes_to_file_descriptor_1_do_not_reach_json(tmp_path):
+    body = GOOD.replace(
+        "return float(",
+        "import os, subprocess, sys; os.write(1, b'raw fd write\\n'); "
+        "subprocess.run([sys.executable, '-c', 'print(\"child\")']); return float(",
+        1,
+    )
+    result = _run_process(_write(tmp_path, body), "--json", "--samples", "1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"] is True
+    assert "raw fd write" in result.stderr and "child" in result.stderr
+
+
+def test_timeout_stops_a_call_that_never_returns(tmp_path):
+    body = GOOD.replace("return float(", "import time; time.sleep(60); return float(", 1)
+    started = time.monotonic()
+    result = _run_process(_write(tmp_path, body), "--timeout", "0.5", "--json")
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 20
+    assert "longer than 0.5 s (--timeout)" in result.stderr and result.stdout == ""
+
+
+def test_a_negative_seed_is_a_usage_error():
+    result = _run(MODULES / "correct.py", "--seed", "-5")
+    assert result.exit_code == 2 and "--seed" in result.stderr
