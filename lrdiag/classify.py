@@ -322,15 +322,17 @@ def _acf_peak(r: np.ndarray) -> tuple[float, int]:
     return float(acf[k]), k
 
 
-def _bounce_from(y: np.ndarray, w: int, low: float, high: float, amplitude: float) -> int:
+def _bounce_from(
+    y: np.ndarray, w: int, q25: float, q75: float, low: float, high: float, amplitude: float
+) -> int:
     """Where the bouncing the final window shows began: walking back a window at a time while
-    a window's median stays between the final window's 5th and 95th percentiles and it swings
-    at least half as much."""
+    a window's median stays between the final window's 25th and 75th percentiles (a bounce on
+    a falling trend leaves them) and it swings at least half as much."""
     start = y.size - w
     while start - w >= 0:
         block = y[start - w : start]
         level = float(np.median(block))
-        if not (low <= level <= high) or _half_spread(_trend_residual(block)) < amplitude / 2:
+        if not (q25 <= level <= q75) or _half_spread(_trend_residual(block)) < amplitude / 2:
             break
         start -= w
     # the first points of that stretch may still be on the way down to the bouncing (or up)
@@ -414,7 +416,8 @@ def _measure(
     half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
     acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
     low, high = (float(v) for v in np.percentile(win, (5.0, 95.0)))
-    bounce_from = _bounce_from(y, w, low, high, amplitude)
+    q25, q75 = (float(v) for v in np.percentile(win, (25.0, 75.0)))
+    bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
     guess = guess_k = None
     if positive and guess_ok and chance[0] is None and m >= th.min_window:
@@ -504,9 +507,10 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
     min_window), with a trend
     smaller than the swing: "alternating" (direction changes far more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
-    than noise: slow swings), "irregular" (a curve shorter than min_window, too short to tell
-    structure from noise, that never learned more than it swings). None when it does not bounce
-    so."""
+    than noise: slow swings), "irregular" (none of these, on a curve that never gained more
+    than the swings' height: shorter than min_window, too short to tell structure from noise,
+    or, gaining less than their amplitude, swinging by osc_slow of its level for two final
+    windows or more). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     a = ms.amplitude
@@ -527,9 +531,16 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
         return "periodic"
     if ms.turning_z <= -th.osc_z and a >= th.osc_slow * ms.window_level:
         return "smooth"
-    if short and ms.net < 2 * a:
-        return "irregular"  # too few points to tell structure, and no more learned than swung
-    return None
+    if ms.net >= 2 * a:
+        return None  # learned more than it swings: noise on a curve that made real progress
+    if short:
+        return "irregular"  # too few points to tell structure from noise
+    # Swings like noise, but large (osc_slow of the level), for at least two final windows,
+    # on a curve that never gained more than their amplitude (half their height: mini-batch
+    # noise on a run that did learn can be as tall as all it learned): it bounces, no more.
+    lasting = ms.n_finite - ms.bounce_from >= 2 * ms.window
+    big = a >= th.osc_slow * ms.window_level
+    return "irregular" if lasting and big and ms.net < a else None
 
 
 def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
