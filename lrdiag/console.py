@@ -81,6 +81,9 @@ def metrics(text: str) -> dict[str, float]:
 
 
 def _updates(line: str) -> list[str]:
+    """A line's terminal updates (one, unless \\r or backspaces join several)."""
+    if "\r" not in line and "\b" not in line:
+        return [line]
     return [s for s in SEGMENTS.split(line) if s.strip()]
 
 
