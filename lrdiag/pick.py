@@ -274,6 +274,12 @@ def _runs(table: Table, index: _Index) -> tuple[list[tuple[int, int]], list[str]
     back = np.flatnonzero(v[1:] < v[:-1]) + 1  # NaN compares False: never a restart
     if not back.size:
         return [(0, table.n_rows)], []
+    lengths = np.diff([0, *back, v.size])  # the counter's values in each would-be run
+    if 2 * np.count_nonzero(lengths == 1) > lengths.size:  # a column sorted downwards
+        return [(0, table.n_rows)], [
+            f"the {col.name} column goes back at {back.size} of its {v.size} values, too often "
+            "for restarts of a run: read as one log, in the file's order"
+        ]
     starts = [0, *(col.rows[i] for i in back)]
     ranges = list(zip(starts, [*starts[1:], table.n_rows], strict=True))
     unit = ("record" if table.spans is None else "line") + "s" * (len(starts) > 2)

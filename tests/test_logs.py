@@ -706,6 +706,14 @@ def test_restarts_by_step_and_what_is_not_a_restart():
     text = "epoch,batch,loss\n0,0,1\n0,1,0.9\n1,0,0.8\n1,1,0.7\n2,0,0.6\n2,1,0.5\n"
     (c,) = parse(text).curves
     assert (c.name, c.run, parse(text).runs) == ("loss", None, 1)
+    # a step column sorted downwards (an export newest first): not restarts, one log
+    log = parse("step,loss\n30,0.5\n20,0.6\n10,0.8\n0,1.0\n")
+    assert (log.runs, [c.name for c in log.curves]) == (1, ["loss"])
+    assert log.curves[0].x_name == "line"  # the steps go down: the file's lines name positions
+    assert log.notes == (
+        "the step column goes back at 3 of its 4 values, too often for restarts of a run: "
+        "read as one log, in the file's order",
+    )
     # a repeated header with the epochs going on (see above) and equal steps: no restart
     assert parse("epoch,loss\n0,1.0\n1,0.8\nepoch,loss\n2,0.6\n").runs == 1
     assert parse("step,loss,val_loss\n9,1,\n9,,2\n19,0.5,\n19,,1.5\n").runs == 1
