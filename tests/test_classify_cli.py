@@ -672,3 +672,36 @@ def test_fail_on_counts_validation_curves_in_sweep_and_classify(tmp_path, monkey
 
     assert sweep("diverging", "a").exit_code == 1
     assert sweep("oscillating", "b").exit_code == 0
+
+
+def test_a_column_that_is_not_a_loss_says_so(tmp_path):
+    """--column val_accuracy: judged upside down, said on stderr, named and marked so; the
+    learning rate: judged as it is, said too; one-value columns: not judged, not counted."""
+    e = np.arange(20)
+    acc = 0.95 - 0.5 * np.exp(-e / 4)  # an accuracy rising to 0.95: converging, read negated
+    rows = [f"{i},{fmt(a)},{fmt(0.1 * 0.9**i)},{fmt(1 - a)}" for i, a in zip(e, acc, strict=True)]
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,val_accuracy,lr,val_loss\n" + "\n".join(rows) + "\n,,,0.2\n")
+    result = run(path, "--column", "val_accuracy", "-c", "lr", "-c", "val_loss", "--json")
+    assert result.exit_code == 0, result.output
+    doc = strict_loads(result.stdout)
+    acc_curve, lr_curve, val = doc["curves"]
+    assert (acc_curve["name"], acc_curve["negated"], acc_curve["verdict"]) == (
+        "val_accuracy (negated)",
+        True,
+        "converging",
+    )
+    assert acc_curve["metrics"]["final"] == pytest.approx(-acc[-1])
+    assert (lr_curve["name"], lr_curve["negated"]) == ("lr", False)
+    assert val["name"] == "val_loss" and len(doc["curves"]) == 3
+    stderr = result.stderr
+    assert f"lrdiag: note: {path}: 'val_accuracy' is a metric where higher is better" in stderr
+    assert f"lrdiag: note: {path}: 'lr' is the learning rate, not a loss" in stderr
+    # the table's count is of the curves judged; a final one-value test_loss is not one
+    with_test = tmp_path / "with_test.csv"
+    with_test.write_text(
+        "epoch,loss,test_loss\n" + "".join(f"{i},{fmt(0.9**i)},\n" for i in e) + ",,0.2\n"
+    )
+    result = run(with_test, env=WIDE)
+    assert result.stdout.splitlines()[-1].startswith("verdicts: 1 converging,")
+    assert "'test_loss' (0.2 at line 22) holds one value" in result.stderr
