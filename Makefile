@@ -21,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check lrdiag tests benchmarks examples docs
-	$(BIN)/ruff format --check lrdiag tests benchmarks examples docs
+	$(BIN)/ruff check lrdiag tests benchmarks examples docs tools
+	$(BIN)/ruff format --check lrdiag tests benchmarks examples docs tools
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -40,7 +40,7 @@ bench-peers: $(PEERS)/.installed
 	$(PEERS)/bin/python -m benchmarks.peers.run
 
 eval-classify: $(STAMP)
-	$(BIN)/python -m lrdiag.evaluate tests/data/corpus
+	$(BIN)/python -m lrdiag.evaluate tests/data/corpus --outside tests/data/outside
 
 clean:
 	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info

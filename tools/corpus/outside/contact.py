@@ -54,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.corpus.outside.contact")
     p.add_argument("--out", default=None, help="directory for the pages (default: a temp dir)")
     p.add_argument("--only", default="", help="only ids starting with this prefix")
+    p.add_argument("--verdict", default="", help="only curves with this proposed verdict")
     args = p.parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="outside-contact-"))
     out.mkdir(parents=True, exist_ok=True)
     rows = [r for r in lab.label_all() if r["id"].startswith(args.only)]
+    rows = [r for r in rows if r["verdict"].startswith(args.verdict)]
     per = GRID * GRID
     for page in range(0, len(rows), per):
         fig, axes = plt.subplots(GRID, GRID, figsize=(14, 12))

@@ -614,6 +614,26 @@ def runs() -> list[dict]:
                 seed=i,
             )
         )
+    # (5) again, from edge-of-stability bouncing: full-batch GD bounces for 80% of the run.
+    for data, lr in product(["blobs5", "blobs4", "spirals3", "blobs5d10"], [5.0, 8.0]):
+        s.append(
+            _spec(
+                f"late-drop-eos-{data}-lr{_lr_tag(lr)}",
+                "class5",
+                data,
+                hidden=(16, 16),
+                act="tanh",
+                opt="sgd",
+                lr=lr,
+                batch=None,
+                epochs=1000,
+                log="step",
+                n_train=256,
+                drop_at=0.8,
+                drop_by=0.05,
+                seed=len(s) % 5,
+            )
+        )
     # (6) limit cycles after a huge first loss: 2-128-64-K, N(0, 1/fan_in) init x3 or x5,
     # full-batch GD (MSE runs of this shape in torch either settle or blow up; CE/BCE bounce).
     for act, (loss, data), lr, scale in product(

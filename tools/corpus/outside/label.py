@@ -38,7 +38,8 @@ COLUMNS = (
 ).split()
 
 # Thresholds, each a fraction of the curve's own level unless it says otherwise.
-FINAL = 0.25  # the final part: this share of the points (at least MIN_FINAL of them)
+FINAL = 0.25  # the final part: this share of the points (at least MIN_FINAL of them; on
+# a run of 160 points or more it holds a period-40 bounce)
 MIN_FINAL = 4
 CLEAR_DROP = 0.10  # converging: the end is at least this far below the start
 STILL = 0.03  # plateaued: the end moved less than this from the start ...
@@ -46,17 +47,18 @@ STILL_SWING = 0.10  # ... and the final part swings by less than this (the defin
 CHANCE_TOL = 0.05  # at chance: the final level is within this of ln K (or 1 for MSE on +-1)
 CHANCE_SWING = 0.05  # ... and the final part swings by less than this
 CLEAR_RISE = 0.20  # diverging: the end is at least this far above the start
+BOUNCE_ABOVE = 2.0  # ... bounded bouncing under this many times the start: ambiguous
 JUMP = 3.0  # diverging: the end is this many times the best (smoothed) level, and stays there
 JUMP_MAYBE = 1.5  # between JUMP_MAYBE and JUMP times the best level: ambiguous
 OSC_SWING = 0.15  # oscillating: the final part's 10-90% spread is at least this of its level
 OSC_TREND = 0.5  # ... its linear trend over the final part is under this share of the spread
 OSC_TURNS = 4  # ... and it changes direction at least this many times
 MB_PROGRESS = 0.5  # a mini-batch run ending below this share of its start has progressed ...
-MB_VIOLENT = 0.25  # ... and its bounce is noise unless steps are this share of its level
+MB_VIOLENT = 0.4  # ... and its bounce is noise unless steps are this share of its level
 NEAR_CHANCE = 0.15  # converging only toward chance: the end is within this above ln K
 HUGE_FIRST = 5.0  # class6: the first loss is at least this many times the final level
 VIOLENT = 0.30  # class5: the middle of the run swings by this share of its level ...
-LATE_DROP = 0.2  # ... and the final level is under this share of the middle's
+LATE_DROP = 0.35  # ... and the final level is under this share of the middle's
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def chance_level(meta: dict) -> float | None:
 
 def _smooth_min(y: np.ndarray) -> float:
     """The best level reached, as a rolling median (one lucky mini-batch is not a level)."""
-    w = max(1, min(25, len(y) // 50))
+    w = max(3, min(25, len(y) // 50)) if len(y) >= 6 else 1
     if w == 1:
         return float(y.min())
     return float(min(np.median(y[i : i + w]) for i in range(0, len(y) - w + 1)))
@@ -105,7 +107,7 @@ def measure(y: np.ndarray) -> dict:
     k0 = max(1, min(5, n // 50))
     start = float(np.median(y[:k0]))
     m = max(MIN_FINAL, int(round(FINAL * n)))
-    m = min(n, max(m, min(40, n // 2)))  # long enough to hold a period-40 bounce
+    m = min(n, m)
     fin = y[-m:]
     level = float(np.median(fin))
     scale = max(abs(level), 1e-12)
@@ -156,6 +158,10 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     low = min(start, f["first"])
     if level >= (1 + CLEAR_RISE) * low and f["fin_q10"] > low:
         why = f"ends at {_f(level)}, {level / low:.2f}x its start {_f(low)}, final part above it"
+        bouncing = spread >= OSC_SWING and f["turns"] >= OSC_TURNS and not mini_batch
+        if bouncing and level < BOUNCE_ABOVE * low:
+            why += ", bouncing: diverging or oscillating"
+            return Label("diverging", False, why, facts)
         return Label("diverging", True, why, facts)
     # class5 shape: violent swings through the middle, then a late fall far below them
     mid = y[int(0.2 * len(y)) : int(0.6 * len(y))]
@@ -164,7 +170,10 @@ def propose(y: np.ndarray, meta: dict) -> Label:
         q10, q90 = np.percentile(mid, [10, 90])
         mid_spread = (q90 - q10) / max(abs(mid_level), 1e-12)
         facts |= {"mid_spread": mid_spread, "mid_level": mid_level}
-        violent = mid_spread >= VIOLENT and mid_level >= LATE_DROP * start
+        d = np.diff(mid)
+        mid_turns = int(np.sum(np.sign(d[1:]) != np.sign(d[:-1])))
+        violent = mid_spread >= VIOLENT and mid_level >= LATE_DROP * low
+        violent = violent and mid_turns >= 0.1 * mid.size  # bouncing, not one steep descent
         if violent and level < LATE_DROP * mid_level and level < start:
             why = (
                 f"swings by {mid_spread:.0%} of its level through the middle, then drops to "
@@ -241,14 +250,14 @@ def tags_for(column: str, label: Label, meta: dict, x: dict[str, np.ndarray]) ->
             t_start, t_end = float(np.median(train[:3])), float(np.median(train[-5:]))
             best = int(np.argmin(y))
             rising = y[-1] >= 1.3 * y.min() and best < 0.5 * len(y)
-            if rising and t_end < 0.7 * t_start and kind == "class7":
+            if rising and t_end < 0.9 * t_start and kind == "class7":
                 tags.append("class7")
         return tags
     if not f:
         return tags
     osc = label.verdict == "oscillating"
     huge_first = f["early_peak"] >= HUGE_FIRST * f["level"]
-    if osc and full and meta["act"] == "tanh" and meta["optimizer"] == "sgd" and not huge_first:
+    if osc and full and meta["act"] == "tanh" and meta["optimizer"] == "sgd":
         if kind in ("class1", "grid"):
             tags.append("class1")
     small_lr = kind in ("class2", "cnn_small", "keras_small")
@@ -260,7 +269,7 @@ def tags_for(column: str, label: Label, meta: dict, x: dict[str, np.ndarray]) ->
         tags.append("class3")
     if f.get("late_drop"):
         tags.append("class5")
-    if osc and huge_first and full:
+    if osc and huge_first and full and kind not in ("class1", "grid"):
         tags.append("class6")
     return tags
 

@@ -1,0 +1,178 @@
+"""The outside corpus (tests/data/outside): its format, its labelling's independence, its loader.
+
+Curves from real PyTorch/Keras training, labelled from the verdict definitions by
+tools/corpus/outside/label.py and a look at every curve (never by lrdiag). No accuracy is asserted
+here: `make eval-classify` prints it. Needs neither torch nor keras.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrdiag import evaluate as ev
+from lrdiag.classify import VERDICTS
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTSIDE = ROOT / "tests" / "data" / "outside"
+TOOLS = ROOT / "tools" / "corpus" / "outside"
+CLASSES = [f"class{i}" for i in range(1, 8)]
+LOSS_NAMES = {"", "bce", "cross_entropy", "mse"}
+TAGS = {"healthy_noisy", *CLASSES}
+
+
+def _rows():
+    with (OUTSIDE / "labels.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+ROWS = _rows()
+
+
+def test_labels_have_the_documented_columns():
+    with (OUTSIDE / "labels.csv").open(encoding="utf-8") as f:
+        assert f.readline().strip().split(",") == ev.OUTSIDE_COLUMNS
+
+
+def test_every_row_is_valid_and_its_curve_file_exists():
+    assert len(ROWS) >= 400
+    seen = set()
+    for r in ROWS:
+        key = (r["id"], r["column"])
+        assert key not in seen, key
+        seen.add(key)
+        assert r["column"] in ("loss", "val_loss"), r
+        assert r["split"] in ev.SPLITS, r
+        assert r["verdict"] in VERDICTS, r
+        assert r["unambiguous"] in ("true", "false"), r
+        assert r["why"].strip() and "\n" not in r["why"], r
+        assert r["loss_name"] in LOSS_NAMES, r
+        assert r["n_classes"] == "" or int(r["n_classes"]) >= 2, r
+        tags = set(r["tags"].split())
+        assert tags <= TAGS, r
+        if "healthy_noisy" in tags:
+            assert r["verdict"] not in ev.ALARMS, r
+        path = OUTSIDE / "curves" / f"{r['id']}.csv"
+        assert path.is_file(), path
+        with path.open(encoding="utf-8") as f:
+            head = f.readline().strip().split(",")
+        assert head[0] in ("step", "epoch") and head[1] == "loss" and r["column"] in head, head
+
+
+def test_curve_files_are_small_and_well_formed():
+    files = sorted((OUTSIDE / "curves").glob("*.csv"))
+    assert {f.stem for f in files} == {r["id"] for r in ROWS}
+    assert sum(f.stat().st_size for f in files) < 8 * 2**20
+    for f in files:
+        x_name, x, cols = ev.read_curve_csv(f)
+        assert 1 <= len(x) <= 2001, f  # a run that is NaN in its first epoch logs one row
+        assert np.all(np.diff(x) > 0), f
+        assert set(cols) <= {"loss", "val_loss"}, f
+
+
+def test_a_files_rows_share_a_split():
+    by_id: dict[str, set[str]] = {}
+    for r in ROWS:
+        by_id.setdefault(r["id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_id.values())
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_each_half_has_every_verdict_and_every_class(split):
+    half = [r for r in ROWS if r["split"] == split]
+    unamb = Counter(r["verdict"] for r in half if r["unambiguous"] == "true")
+    for v in VERDICTS:
+        assert unamb[v] >= 5, (split, unamb)
+    tags = Counter(t for r in half for t in r["tags"].split())
+    for c in CLASSES:
+        assert tags[c] >= 1, (split, c, tags)
+    assert tags["healthy_noisy"] >= 10, (split, tags)
+    assert 0.35 <= len(half) / len(ROWS) <= 0.65
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(("." * node.level) + (node.module or ""))
+    return names
+
+
+@pytest.mark.parametrize("name", ["label.py", "generate.py", "contact.py"])
+def test_labelling_and_generation_import_nothing_from_lrdiag(name):
+    names = _imports(TOOLS / name)
+    assert names, name
+    assert not any(n == "lrdiag" or n.startswith("lrdiag.") for n in names), names
+    assert not any(n.startswith(".") for n in names), names  # no relative way round it
+
+
+def test_the_import_check_catches_lrdiag(tmp_path):
+    f = tmp_path / "x.py"
+    f.write_text("import numpy\nfrom lrdiag.classify import classify\n")
+    assert "lrdiag.classify" in _imports(f)
+
+
+def test_loader_round_trip():
+    cases = ev.load_outside(OUTSIDE)
+    assert len(cases) == len(ROWS)
+    dev, test = ev.load_outside(OUTSIDE, "dev"), ev.load_outside(OUTSIDE, "test")
+    assert len(dev) + len(test) == len(cases)
+    assert {c.id for c in dev}.isdisjoint({c.id for c in test})
+    by_key = {(r["id"], r["column"]): r for r in ROWS}
+    for c in cases:
+        rid, _, column = c.id.partition(":")
+        r = by_key[(rid, column or "loss")]
+        assert c.verdict == r["verdict"] and c.unambiguous == (r["unambiguous"] == "true")
+        assert c.tags == tuple(r["tags"].split()) and c.why == r["why"]
+        assert c.loss_name is None and c.n_classes is None  # the classifier is not told
+        assert c.meta["loss_name"] == r["loss_name"] and c.meta["split"] == r["split"]
+        _, x, cols = ev.read_curve_csv(OUTSIDE / "curves" / f"{rid}.csv")
+        np.testing.assert_array_equal(c.curve, cols[column or "loss"])
+        np.testing.assert_array_equal(c.x, x)
+        if column:
+            np.testing.assert_array_equal(c.train, cols["loss"])
+        else:
+            assert c.train is None
+
+
+def test_loader_reads_nan_and_inf_and_rejects_bad_rows(tmp_path):
+    (tmp_path / "curves").mkdir()
+    (tmp_path / "curves" / "a.csv").write_text("step,loss\n0,1.5\n1,inf\n2,nan\n")
+    head = ",".join(ev.OUTSIDE_COLUMNS)
+    row = "a,loss,dev,diverging,true,ends non-finite,mse,,,torch,sgd,10,1,full,x"
+    (tmp_path / "labels.csv").write_text(f"{head}\n{row}\n")
+    (c,) = ev.load_outside(tmp_path)
+    assert c.curve[0] == 1.5 and np.isinf(c.curve[1]) and np.isnan(c.curve[2])
+    assert c.x_name == "step" and c.meta["batch"] == "full"
+    assert ev.load_outside(tmp_path, "test") == []
+    (tmp_path / "labels.csv").write_text(f"{head}\n{row.replace('diverging', 'exploding')}\n")
+    with pytest.raises(ev.CorpusError, match="verdict must be"):
+        ev.load_outside(tmp_path)
+    (tmp_path / "labels.csv").write_text(f"{head}\n{row.replace(',loss,', ',val_loss,')}\n")
+    with pytest.raises(ev.CorpusError, match="no column 'val_loss'"):
+        ev.load_outside(tmp_path)
+
+
+def test_format_outside_counts_by_hand():
+    def outcome(expected, got, tags=(), unambiguous=True):
+        c = ev.Case("i", "outside", expected, unambiguous, "w", np.ones(3), tags=tags)
+        return ev.Outcome(c, ev.Verdict(got, "r", (), {}))
+
+    outs = [
+        outcome("converging", "converging", ("healthy_noisy",)),
+        outcome("converging", "oscillating", ("healthy_noisy",)),
+        outcome("oscillating", "oscillating", ("class1",)),
+        outcome("plateaued", "converging", ("class2",), unambiguous=False),
+    ]
+    text = ev.format_outside(outs, "half")
+    assert "4 curve columns, 3 unambiguous; accuracy on the unambiguous: 2/3 (66.7%)" in text
+    assert "alarms on healthy noisy runs: 1/2" in text
+    assert "class1 (edge-of-stability bouncing): 1/1 right (1/1 unambiguous)" in text
+    assert "class2 (learning rate far too small): 0/1 right (0/0 unambiguous)" in text
