@@ -124,7 +124,7 @@ class Thresholds:
     chance_quiet: float = 0.02  # ... and falling by less than this of R across the final window
     chance_flat: float = 1e-6  # ... or by less than this fraction of the chance loss per point
     # of the window (a fall at rounding level, which a curve whose R is tiny is all made of)
-    chance_round: float = 0.002  # chance found unasked: ln K (K in CHANCE_CLASSES) to this share
+    chance_round: float = 0.005  # chance found unasked: ln K (K in CHANCE_CLASSES) to this share
     spike_height: float = 0.2  # early_spike: rise above the running minimum of this much of R ...
     spike_snr: float = 6.0  # ... and of this many noise std devs ...
     spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
@@ -220,6 +220,8 @@ class _Measures:
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
+    mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling)
+    best_wide: float  # lowest rolling median over as many points as the final level takes
 
 
 def _finite_float(v: Any) -> float | None:
@@ -320,6 +322,22 @@ def _acf_peak(r: np.ndarray) -> tuple[float, int]:
         return 0.0, 0
     k = first + 1 + int(np.argmax(acf[first + 1 :]))
     return float(acf[k]), k
+
+
+_MK_POINTS = 256  # Mann-Kendall: a longer curve is thinned to this many evenly spaced points
+
+
+def _mann_kendall_z(y: np.ndarray) -> float:
+    """Mann-Kendall trend statistic of y as a z-score, positive for a fall: the number of later
+    points below an earlier one minus those above, over its standard deviation under no trend,
+    sqrt(n (n - 1) (2n + 5) / 18). Long curves are thinned to _MK_POINTS points."""
+    if y.size > _MK_POINTS:
+        y = y[np.linspace(0, y.size - 1, _MK_POINTS).round().astype(int)]
+    n = y.size
+    if n < 3:
+        return 0.0
+    later = np.sign(y[None, :] - y[:, None])[np.triu_indices(n, 1)]
+    return float(-later.sum() / math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0))
 
 
 def _bounce_from(
@@ -472,6 +490,8 @@ def _measure(
         above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
         best_early=best_i + offset < m - level_n,
         above_window=int(np.count_nonzero(win > initial)),
+        mk_z=_mann_kendall_z(y),
+        best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
     )
 
 
@@ -595,6 +615,16 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and lost > th.noise_snr * sd
     ):
         return "diverging", "blowup"
+    # On its own level: a loss > 0 that more than doubled from its best and stayed there jumped
+    # to a higher level, however high it started (a fall from 1.24 to 0.077, then 0.47).
+    if (
+        ms.positive
+        and ms.best_early
+        and ms.final_level > (1.0 + th.positive_rise) * ms.best_wide
+        and ms.final_level - ms.best_wide > th.noise_snr * max(sd, ms.noise_end)
+        and lost > th.plateau_progress * R
+    ):
+        return "diverging", "jumped"
     swings = _swinging(ms, th)
     if (
         ms.alternation is not None
@@ -617,7 +647,10 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         return "plateaued", "floor"  # a real change, but a tiny part of the loss
     fall = ms.early_level - ms.final_level
     trend = fall > th.trend_snr * sd * math.sqrt(math.pi / ms.level_n)
-    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not trend:
+    # Or over the order of the points: a short, jumpy curve whose later points are mostly below
+    # its earlier ones (Mann-Kendall, noise_snr std devs) has a trend its noise estimate hides.
+    ordered = ms.mk_z >= th.noise_snr and ms.net > 0
+    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not trend and not ordered:
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
         return "plateaued", "range"
@@ -872,7 +905,7 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
         flags.add("early_spike")
     lost = ms.final_level - ms.best_level
     made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
-    if rule == "blowup" or (
+    if rule in ("blowup", "jumped") or (
         verdict == "diverging"
         and made_progress
         and (rule == "nonfinite" or (ms.net < th.blowup_keep * ms.drop and lost > 0))
@@ -1074,6 +1107,12 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
             f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, with no net "
             f"progress"
+        )
+    if rule == "jumped":
+        return (
+            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)}, "
+            f"{ms.final_level / ms.best_wide:.3g} times its best level, and stayed there"
         )
     if rule == "alternating":
         return (

@@ -180,8 +180,8 @@ def test_7_validation_rising_a_third_from_a_small_best_is_overfitting():
 def test_7_validation_flat_above_ln_10_beside_a_training_curve_stuck_at_chance():
     rng = np.random.default_rng(0)
     train = np.r_[2.5, LN10 + 1e-4 * rng.standard_normal(100)]
-    val = np.r_[2.45, 2.3101 + 1e-4 * rng.standard_normal(100)]
+    val = np.r_[2.45, 2.33 + 1e-4 * rng.standard_normal(100)]
     v = classify(val, train_curve=train)
     assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
-    # alone, 2.31 is 0.3% off ln 10: not chance to rounding, so it is judged by its shape
+    # alone, 2.33 is 1.2% off ln 10: not chance to rounding, so it is judged by its shape
     assert "stuck_at_chance" not in classify(val).flags
