@@ -220,6 +220,7 @@ class _Measures:
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
+    p10: float  # 10th percentile of the final window
     mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling)
     best_wide: float  # lowest rolling median over as many points as the final level takes
 
@@ -490,6 +491,7 @@ def _measure(
         above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
         best_early=best_i + offset < m - level_n,
         above_window=int(np.count_nonzero(win > initial)),
+        p10=float(np.percentile(win, 10.0)),
         mk_z=_mann_kendall_z(y),
         best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
     )
@@ -582,9 +584,9 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and (
             rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
             or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
-            or (known and rise > th.floor_rise * ms.initial)  # a large part of the loss itself
-            # ... or of a loss > 0, with the final window (but a few points) above the start
-            or (ms.positive and rise > th.floor_rise * ms.initial and ms.low > ms.initial)
+            # a large part of a loss > 0 (or a named one) itself, with nine tenths of the final
+            # window above the start (bouncing back down to it is oscillating, not up and gone)
+            or (level and rise > th.floor_rise * ms.initial and ms.p10 > ms.initial)
             or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
             or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
         )

@@ -185,3 +185,22 @@ def test_7_validation_flat_above_ln_10_beside_a_training_curve_stuck_at_chance()
     assert (v.verdict, v.flags) == ("plateaued", ("stuck_at_chance",)), v.reason
     # alone, 2.33 is 1.2% off ln 10: not chance to rounding, so it is judged by its shape
     assert "stuck_at_chance" not in classify(val).flags
+
+
+# A loss's name adds facts, never a verdict on a clear shape ------------------------------------
+
+
+def test_naming_the_loss_never_flips_the_verdict_of_a_clear_curve():
+    """Every unambiguous corpus curve that has a loss name gets the same verdict without it,
+    unless the name adds the one fact it carries: a chance loss, ln 2 or ln K with K given,
+    met to chance_tol (5%) where a chance loss found unasked must be met to chance_round."""
+    from lrdiag import evaluate as ev
+
+    corpus = Path(__file__).parent / "data" / "corpus"
+    named = [c for c in ev.load_corpus(corpus) if c.unambiguous and c.loss_name is not None]
+    assert len(named) > 200
+    for c in named:
+        with_name = classify(c.curve, loss_name=c.loss_name, n_classes=c.n_classes)
+        if "stuck_at_chance" in with_name.flags:
+            continue
+        assert classify(c.curve).verdict == with_name.verdict, c.id
