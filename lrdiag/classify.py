@@ -221,7 +221,8 @@ class _Measures:
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
     p10: float  # 10th percentile of the final window
-    mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling)
+    mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling), when a
+    # fall of the curve is small enough for the noise rule (else 0: not needed)
     best_wide: float  # lowest rolling median over as many points as the final level takes
 
 
@@ -325,7 +326,7 @@ def _acf_peak(r: np.ndarray) -> tuple[float, int]:
     return float(acf[k]), k
 
 
-_MK_POINTS = 256  # Mann-Kendall: a longer curve is thinned to this many evenly spaced points
+_MK_POINTS = 128  # Mann-Kendall: a longer curve is thinned to this many evenly spaced points
 
 
 def _mann_kendall_z(y: np.ndarray) -> float:
@@ -424,20 +425,22 @@ def _measure(
 
     # The swings of the final window about its own trend line, on the loss's own level.
     resid = _trend_residual(win)
-    amplitude = _half_spread(resid)
+    lo_r, hi_r = (float(v) for v in np.percentile(resid, (5.0, 95.0)))
+    amplitude = (hi_r - lo_r) / 2.0
     amp_late = _half_spread(resid[w // 2 :])
     # a half-swing goes from the bottom quarter of the 5-95 percentile band to the top quarter,
     # or back (quarters of the band, not of a band about the mean: spikes are lopsided)
-    lo_r, hi_r = np.percentile(resid, (5.0, 95.0)) if w >= 2 else (0.0, 0.0)
     bottom, top = lo_r + (hi_r - lo_r) / 4, hi_r - (hi_r - lo_r) / 4
     side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
     side = side[side != 0]
     half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
     acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
-    low, high = (float(v) for v in np.percentile(win, (5.0, 95.0)))
-    q25, q75 = (float(v) for v in np.percentile(win, (25.0, 75.0)))
+    low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
+    # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
+    # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
+    hidden = (1.0 + th.borderline_margin) * th.noise_snr * min(noise, noise_end)
     guess = guess_k = None
     if positive and guess_ok and chance[0] is None and m >= th.min_window:
         guess_k = min(CHANCE_CLASSES, key=lambda k: abs(math.log(k) - final_level))
@@ -491,8 +494,8 @@ def _measure(
         above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
         best_early=best_i + offset < m - level_n,
         above_window=int(np.count_nonzero(win > initial)),
-        p10=float(np.percentile(win, 10.0)),
-        mk_z=_mann_kendall_z(y),
+        p10=p10,
+        mk_z=_mann_kendall_z(y) if 0 < initial - final_level <= hidden else 0.0,
         best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
     )
 
