@@ -5,23 +5,28 @@ rule that matches:
 
 1. diverging    non-finite by the end; or the final level (median of the last points) sits above
                 the initial loss by a margin that noise cannot explain; or still growing
-                geometrically at the end; or it lost most of the progress it had made and did not
-                recover (flag ``late_blowup``).
-2. oscillating  over the final window, large swings that keep changing direction (far more often
-                than random noise does: 2/3 of its steps), with no downward trend.
-3. plateaued    no clear net progress: stuck at the chance loss with nothing happening at the
-                end, within the noise, a small fraction of the curve's range, or (for a loss
-                known to be >= 0) a small fraction of the way from the initial loss to zero.
-4. converging   otherwise: clear net progress. Noise, a transient spike that recovered and
-                edge-of-stability bouncing on a falling trend are flags, not verdicts.
+                geometrically at the end; or it lost most of the progress it had made, or (a
+                loss > 0) more than doubled from its best level, and did not recover (flag
+                ``late_blowup``).
+2. oscillating  over the final window, swings that keep changing direction (far more often
+                than random noise does: 2/3 of its steps) with no downward trend; or, for a loss
+                > 0, sustained swings of 10% of its own level or more at any period (alternating,
+                periodic, slow) or, on a curve that learned less than it swings, like noise.
+3. plateaued    no clear net progress: stuck at the chance loss (ln 2, ln K: given, or found to
+                rounding) with nothing happening at the end, within the noise, a small fraction
+                of the curve's range, or (a loss > 0) a small fraction of its own level.
+4. converging   otherwise: clear net progress. Noise, a transient spike that recovered,
+                edge-of-stability bouncing on a falling trend and a late recovery (``unstable``)
+                are flags, not verdicts.
 
 Everything is measured against the curve's own scale: its range R (from the higher of the initial
 loss and the final-window peak down to its minimum), its robust noise level (median absolute
-deviations of first and second differences) and medians over windows. No loss value is ever a
-divisor, so losses may be zero or negative, and the verdict and flags do not change when the curve
-is shifted by a constant or multiplied by a positive one. The exceptions use what a named loss
-means: ``stuck_at_chance`` (ln 2, ln K) and, for bce, cross_entropy and mse (all >= 0), progress
-and rises measured against the distance of the initial loss from zero.
+deviations of first and second differences), medians over windows and, for a curve whose values
+are all > 0 (a loss whose floor is at or near 0, what almost every logged loss is), its own
+level: a fall of 0.02% of the loss is no progress and a bounce of 40% of it is no small bounce,
+however large a spike made R. So the verdict and flags do not change when the curve is multiplied
+by a positive number; a shift changes the level of a loss > 0, and may change its verdict. The
+only absolute levels read are the chance losses ln K.
 
 Metrics (JSON-able; None when not applicable or not finite): initial, final (curve[0] and
 curve[-1]), last_finite, min, min_epoch, max, diverged_epoch (first index of the trailing run of
@@ -32,8 +37,11 @@ the final window), final_level, best_level (lowest rolling median), best_epoch, 
 ((final level - initial) / R), growth_rate and growth_steps (of the trailing increases),
 alternation (share of direction changes in the final window), turning_z (the same against
 noise, in std devs), swing (median step / R), decline (fall across the final window / R),
-spike_epoch, spike_height (/ R), chance (the chance loss, if known), floor_progress (share of the
-way to zero, for a known loss) and overfit_rise (validation rise since its best / its R).
+spike_epoch, spike_height (/ R), chance and chance_classes (the chance loss and its K, when
+given or when the curve is stuck at one found unasked), floor_progress (net progress as a share
+of the initial loss, for a loss > 0 or a named one), overfit_rise (validation rise since its
+best / its R), swing_level (half the 5-95 percentile spread of the final window about its trend
+line, over its median; a loss > 0) and period (of an oscillation, in points, when it has one).
 The ``*_epoch`` metrics are always indices into the curve (0-based), whatever its x-axis.
 
 The reason names positions on the curve's x-axis when one is given (``x``, ``x_name``: the
