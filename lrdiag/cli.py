@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from lrdiag import __version__
-from lrdiag.errors import LrdiagError
+from lrdiag.errors import LrdiagError, printable
 from lrdiag.interrupt import Terminated
 
 EXIT_OK, EXIT_MATCHED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -80,6 +80,12 @@ class _Lrdiag(_SafeHelp, click.Group):
         except BrokenPipeError:  # stdout's reader left (| head) where a command did not expect it
             _stdout_gone()
             ctx.exit(EXIT_BROKEN_PIPE)
+        except OSError as exc:  # the machine's, not ours: stdout on a full disk, a vanished file
+            message = _one_line(exc)
+            if exc.filename is None:  # a stream, stdout or stderr, that cannot take more
+                _stdout_gone()
+                message = f"cannot write its output: {exc.strerror or message}"
+            _fail(ctx, EXIT_USAGE, f"lrdiag: error: {message}")
         except MemoryError:  # an experiment too large for this machine: the input's size
             _fail(
                 ctx,
@@ -126,7 +132,7 @@ def echo_out(text: str, *, nl: bool = True, color: bool | None = None) -> None:
 def _one_line(message: BaseException | str) -> str:
     """A message (or an exception's) on one line: it may span lines; the contract is one."""
     lines = (line.strip() for line in str(message).splitlines())
-    return " ".join(line for line in lines if line) or type(message).__name__
+    return printable(" ".join(line for line in lines if line) or type(message).__name__)
 
 
 def _fail(ctx: click.Context, code: int, message: str):
@@ -303,10 +309,10 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
     budget = engine.parse_memory(max_memory) if max_memory else None
     for note in cfg.notes:
-        click.echo(f"lrdiag: note: {config}: {note}", err=True)
+        click.echo(f"lrdiag: note: {printable(config)}: {printable(note)}", err=True)
     dataset = load_dataset(cfg.data, cfg.model, file=str(config))
     for note in dataset.notes:
-        click.echo(f"lrdiag: note: {cfg.data.path}: {note}", err=True)
+        click.echo(f"lrdiag: note: {printable(cfg.data.path)}: {printable(note)}", err=True)
     # The grid's size from its axes: a dry run of a huge grid must not build a Run for each.
     n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
@@ -330,7 +336,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
     with Interrupts() as signals, _claim_out(out, cfg.name, force) as claim:
         for note in claim.notes:
-            click.echo(f"lrdiag: note: {claim.path}: {note}", err=True)
+            click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
         runs = engine.expand_grid(cfg)
         interactive = not (quiet or as_json) and sys.stderr.isatty()
         result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
@@ -354,9 +360,11 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         }
         report.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
-        console.print(f"Results written to {out_dir}/", soft_wrap=True, markup=False)
+        console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
     if not doc["complete"] or signals.received():
-        click.echo(f"lrdiag: interrupted; partial results written to {out_dir}/", err=True)
+        click.echo(
+            f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
+        )
         sys.exit(signals.exit_code)
     if fail_on and any(v in fail_on for v in _sweep_verdicts(doc["runs"])):
         sys.exit(EXIT_MATCHED)
@@ -666,6 +674,9 @@ def main(argv: list[str] | None = None) -> None:
     a command), plain ``lrdiag`` (the help, exit 2) and Ctrl-C while the command line is parsed
     (exit 130; click's standalone mode would print "Aborted!" and exit 1, the code of a
     --fail-on match)."""
+    for name in ("stdout", "stderr"):  # started with the stream closed (2>&-): print nowhere
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
     try:
         code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
     except click.exceptions.Abort:
@@ -677,7 +688,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # one line, as inside a command (see _Lrdiag.invoke)
         click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{_hint(exc)}", err=True)
         sys.exit(EXIT_USAGE)
+    _flush_stdout()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout before exiting, so that a write it cannot take (stdout on /dev/full, a full
+    disk) is exit 2 with one line, not Python's exit 120 at shutdown."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+    except OSError as exc:
+        _stdout_gone()
+        click.echo(f"lrdiag: error: cannot write to stdout: {_one_line(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":  # pragma: no cover

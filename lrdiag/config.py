@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from lrdiag.classify import Thresholds
-from lrdiag.errors import ConfigError, quote
+from lrdiag.errors import ConfigError, printable, quote
 
 # --- the valid choices -------------------------------------------------------------------------
 # One place each. ACTIVATIONS, OUTPUTS, LOSSES, INIT_SCHEMES and HEADS must equal the keys of
@@ -229,8 +229,9 @@ def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
         raise ConfigError(
             f"cannot read the {what}: not UTF-8 text ({e.reason})", file=file
         ) from None
-    loader = _StrictLoader(text)
+    loader = None
     try:
+        loader = _StrictLoader(text)  # its reader already refuses some characters
         node = loader.get_single_node()
         if node is None:
             return None
@@ -247,7 +248,8 @@ def read_yaml(path: str | os.PathLike, what: str = "file") -> Any:
     except RecursionError:
         raise ConfigError("invalid YAML: nested too deeply", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _count_values(root: yaml.Node, file: str) -> None:
@@ -568,6 +570,8 @@ def _convert(v: Any, tp: Any, key: str, ctx: _Context, check: Check | None = Non
 def _parse_name(v: Any, ctx: _Context) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ctx.error("name", f"must be a non-empty string, got {_describe(v)}")
+    if printable(v) != v:  # it names a directory, printed and written as it is
+        raise ctx.error("name", f"{quote(v)} holds control characters (escape codes, newlines)")
     if any(c in v for c in "/\\\0") or v in (".", ".."):
         raise ctx.error("name", f"{quote(v)} names an output directory: no '/', '\\', '.' or '..'")
     return v

@@ -41,6 +41,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrdiag.classify import plural
+from lrdiag.errors import printable
 
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 
@@ -434,7 +435,7 @@ def _run_label(run: Mapping, labels: Mapping[float, str]) -> str:
 def _reason(run: Mapping) -> str:
     """The run's reason without a leading ``verdict:`` that would repeat the verdict (or
     ``diverged:``, which a non-finite loss's reason starts with: "! diverging: diverged: ...")."""
-    reason = str(run.get("reason") or "")
+    reason = printable(run.get("reason") or "")
     verdict = run.get("verdict")
     for prefix in (f"{verdict}:", *(("diverged:",) if verdict == "diverging" else ())):
         if reason.startswith(prefix):
@@ -446,7 +447,7 @@ def _headline(doc: Mapping, *, with_name: bool = True) -> str:
     cfg = doc.get("config") or {}
     runs = doc.get("runs") or []
     training = cfg.get("training") or {}
-    name = cfg.get("name") or "sweep"
+    name = printable(cfg.get("name") or "sweep")
     parts = [plural(len(runs), "run")]
     if runs:
         lrs, scales, seeds = _axes(runs)
@@ -757,7 +758,7 @@ def render_classify(doc: Mapping, console: Console) -> None:
     its last run first, under a rule from the earlier ones, and the summary line speaks of the
     last run (the earlier runs' verdicts are counted on a line of their own)."""
     curves = list(doc.get("curves") or [])
-    title = str(doc.get("file") or "")
+    title = printable(doc.get("file") or "")  # names from files: no terminal control codes
     if title:  # printed apart: a table's title is padded with spaces to the table's width
         console.print(title, soft_wrap=True, markup=False, highlight=False)
     if not curves:
@@ -777,11 +778,11 @@ def render_classify(doc: Mapping, console: Console) -> None:
         if i == len(last):
             table.add_section()  # the last run above, the earlier runs below
         flags = Text(", ".join(map(str, c.get("flags") or ())), style="dim")
-        reason = Text(str(c.get("reason") or ""))
+        reason = Text(printable(c.get("reason") or ""))
         if narrow and flags:
             reason.append(" [").append_text(flags).append("]")
         table.add_row(
-            Text(str(c.get("name", ""))),
+            Text(printable(c.get("name", ""))),
             _verdict_text(c.get("verdict"), short=narrow),
             Text(fmt_num((c.get("metrics") or {}).get("final"))),
             reason,
@@ -808,10 +809,10 @@ def _run_index(curve: Mapping) -> int | None:
 def _md(text: Any) -> str:
     """Text safe inside a markdown table cell, shown as written: ``<`` would open an HTML tag
     (GitHub drops "<my model>"), ``$`` a formula (GitHub renders "$x$" as math)."""
-    text = str(text).replace("\\", "\\\\")
+    text = printable(str(text).replace("\n", " ")).replace("\\", "\\\\")
     for char in "|*<$":
         text = text.replace(char, "\\" + char)
-    return text.replace("\n", " ")
+    return text
 
 
 def _md_table(header: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
@@ -930,9 +931,9 @@ def render_gradcheck(result: Any, console: Console) -> None:
     doc = result.to_dict() if hasattr(result, "to_dict") else result
     params = list(doc.get("parameters") or [])
     for warning in doc.get("warnings") or []:
-        _print_hanging(console, "warning: ", Text(str(warning), style="yellow"))
+        _print_hanging(console, "warning: ", Text(printable(warning), style="yellow"))
     if doc.get("source"):
-        _print_hanging(console, "", Text(f"gradcheck: {doc['source']}", style="bold"))
+        _print_hanging(console, "", Text(f"gradcheck: {printable(doc['source'])}", style="bold"))
     any_skipped = any(p.get("skipped") for p in params)
     table = Table(box=_box(console))
     table.add_column("param", no_wrap=True)
@@ -947,7 +948,7 @@ def render_gradcheck(result: Any, console: Console) -> None:
     for p in params:
         verdict = str(p.get("verdict"))
         row = [
-            Text(str(p.get("name", ""))),
+            Text(printable(p.get("name", ""))),
             Text("x".join(map(str, p.get("shape") or [])) or "scalar"),
             Text(
                 f"{GRADCHECK_MARKERS.get(verdict, '!')} {verdict}",
@@ -964,7 +965,8 @@ def render_gradcheck(result: Any, console: Console) -> None:
     console.print(table)
     bad = [p for p in params if p.get("verdict") != "ok"]
     for p in bad:
-        _print_hanging(console, f"  {p.get('name')}: ", Text(str(p.get("message") or "")))
+        message = Text(printable(p.get("message") or ""))
+        _print_hanging(console, f"  {printable(p.get('name'))}: ", message)
     skipped = sum(int(p.get("skipped") or 0) for p in params)
     if skipped:
         _print_hanging(

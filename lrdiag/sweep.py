@@ -84,6 +84,7 @@ def expand_grid(cfg) -> list[Run]:
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+MAX_MEMORY_SIZE = 1e18  # bytes: a budget beyond any machine (and within int64)
 
 
 def parse_memory(text: str | int) -> int:
@@ -97,6 +98,8 @@ def parse_memory(text: str | int) -> int:
     binary = "i" in unit
     unit = unit.replace("i", "").replace("b", "")
     factor = 1024 ** "kmgt".index(unit) * 1024 if binary and unit else _UNITS[unit]
+    if not number * factor < MAX_MEMORY_SIZE:  # 1e400 reads as inf
+        raise LrdiagError(f"memory size {text!r} is too large: at most 1 EB")
     value = int(number * factor)
     if value <= 0:
         raise LrdiagError(f"memory size must be positive, got {text!r}")
