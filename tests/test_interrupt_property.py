@@ -1,0 +1,111 @@
+"""A property over signals (issue 12's acceptance): a sweep interrupted at a random moment by
+SIGINT or SIGTERM leaves its output directory either as it was or holding one complete,
+self-consistent set of its own files, never a mix; a directory with results is never touched
+without --force.
+
+Each example runs the real entry point in a subprocess on a tiny config (about two seconds from
+start to finish) and signals it after a random delay: during start-up, training, judging or
+writing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lrdiag import outdir
+from tests.test_cli import BIN, PLOT_FILES, RESULT_FILES, TINY, sweep, write_config
+
+NEW = {**TINY, "training": {**TINY["training"], "epochs": 2000}}
+
+
+@pytest.fixture(scope="module")
+def old_results(tmp_path_factory) -> Path:
+    """The files of an earlier sweep, named 'old', to copy into an output directory."""
+    base = tmp_path_factory.mktemp("old")
+    out = base / "out"
+    assert sweep(write_config(base, name="old"), "-o", out).exit_code == 0
+    return out
+
+
+def snapshot(path: Path) -> dict[str, bytes] | None:
+    if not path.exists():
+        return None
+    return {p.name: p.read_bytes() for p in path.iterdir()}
+
+
+def check_self_consistent(files: dict[str, bytes], name: str) -> dict:
+    """One sweep's complete set of files: results.json, its CSV and report, its plots."""
+    assert RESULT_FILES <= set(files), sorted(files)
+    doc = json.loads(files["results.json"])
+    assert doc["config"]["name"] == name
+    rows = list(csv.DictReader(files["results.csv"].decode().splitlines()))
+    assert [int(r["id"]) for r in rows] == [r["id"] for r in doc["runs"]]
+    assert [r["verdict"] or "" for r in rows] == [r["verdict"] or "" for r in doc["runs"]]
+    assert f"## lrdiag: {name}" in files["report.md"].decode()
+    assert set(files) in (RESULT_FILES, RESULT_FILES | PLOT_FILES), sorted(files)
+    return doc
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    signum=st.sampled_from([signal.SIGINT, signal.SIGTERM]),
+    delay=st.floats(0.0, 3.0),
+    before=st.sampled_from(["absent", "empty", "old", "old --force"]),
+)
+def test_an_interrupted_sweep_leaves_nothing_new_or_one_whole_sweep(
+    tmp_path_factory, old_results, signum, delay, before
+):
+    tmp = tmp_path_factory.mktemp("signal")
+    out = tmp / "out"
+    if before == "empty":
+        out.mkdir()
+    elif before.startswith("old"):
+        shutil.copytree(old_results, out)
+    was = snapshot(out)
+    config = write_config(tmp, NEW, name="new")
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    force = ["--force"] if before.endswith("--force") else []
+    proc = subprocess.Popen(
+        [str(BIN / "lrdiag"), "sweep", str(config), "-o", str(out), *force],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    time.sleep(delay)
+    proc.send_signal(signum)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the sweep did not stop within 60 s of the signal")
+    err = err.decode(errors="replace")
+    code = proc.returncode
+    now = snapshot(out)
+
+    assert code != 3, err[-2000:]  # never "a bug in lrdiag"
+    if before == "old":  # never touched without --force
+        assert now == was
+        return
+    if now is None or now == was or now == {}:  # nothing new: any moment, even Python's start-up
+        return
+    assert code in (0, 128 + signum), err[-2000:]
+    assert not [n for n in now if n.endswith(".tmp") or n.startswith(outdir.STAGING_PREFIX)]
+    assert outdir.LOCK_NAME not in now
+    doc = check_self_consistent(now, "new")
+    # complete unless the signal came before judging ended (while writing, the write finishes)
+    assert doc["complete"] or code != 0, err[-2000:]
