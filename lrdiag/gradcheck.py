@@ -20,6 +20,10 @@ Decisions
   written to. Each probe changes one entry of the copy (a directional probe: every entry of
   one parameter) and puts back the saved values bit for bit before the next probe, so every
   call of ``loss_fn`` sees the base point plus at most one changed entry or parameter.
+- Every call of ``loss_fn`` and ``grad_fn`` gets its own copies of the arrays, so code that
+  nudges an entry in place and puts it back (textbook central differences, ``v[i] += h; ...;
+  v[i] -= 2*h; ...; v[i] += h``, which restores only to within rounding) is checked like any
+  other. A change beyond IN_PLACE_ULPS ulps is a warning in the result, never a refusal.
   Parameters held in another dtype (float32, ints) are checked as float64 copies with a warning
   in the result.
 - ``grad_fn`` returning a non-dict, a missing or an extra key, or a value NumPy cannot read as
@@ -99,6 +103,9 @@ COSINE_TOL = 1e-3
 SCALE_TOL = 1e-2
 # k "matches" a count (the number of samples, an integer, 2) within this relative tolerance.
 FACTOR_MATCH_TOL = 1e-2
+# loss or grad leaving an entry of its copy of params changed by more than this many ulps of
+# max(1, |entry|) changed it (a nudge and restore, x + h - 2h + h, is off by a few at most).
+IN_PLACE_ULPS = 16
 
 _user_module_ids = itertools.count()
 # An undefined metric: one object, so results of the same check compare equal.
@@ -215,7 +222,8 @@ def check_gradients(
     base = {k: np.array(params[k], dtype=np.float64, copy=True) for k in names}
     work = {k: v.copy() for k, v in base.items()}  # probed in place, restored after each probe
 
-    call_loss = _Loss(loss_fn, work, where, kinks)
+    changed: dict[str, float] = {}  # parameter -> the largest change loss or grad made
+    call_loss = _Loss(loss_fn, work, where, kinks, changed)
     f0, loss_dtype = call_loss()
     if loss_dtype == np.float64:
         loss_dtype = _loss_precision(f0, call_loss, work, base)
@@ -231,21 +239,26 @@ def check_gradients(
             "sensitive (make loss and grad compute in the dtype of params)"
         )
     eps = float(np.finfo(loss_dtype).eps)
-    grads = _call_grad(grad_fn, work, names, where)
-    _check_untouched(work, base, where)
+    grads = _call_grad(grad_fn, work, names, where, changed)
     _check_repeatable(f0, call_loss()[0], eps, "after grad(params) ran", where)
 
     checks = []
+    shapes = {k: tuple(v.shape) for k, v in work.items()}
     for index, name in enumerate(names):
         rng = np.random.default_rng([seed, index])
         checks.append(
             _check_parameter(
-                name, work[name], grads[name], call_loss, f0, eps, samples, rng, n_samples
+                name, work[name], grads[name], call_loss, f0, eps, samples, rng, n_samples, shapes
             )
         )
-    _check_untouched(work, base, where)
     _check_repeatable(f0, call_loss()[0], eps, "after the probes", where)
     warnings += [f"{c.name}: {c.message}" for c in checks if c.message.startswith(BELOW_NOISE)]
+    warnings += [
+        f"loss or grad changed params[{name!r}] in place (by up to {_fmt(size)}): each call got "
+        "its own copy, so the check is unaffected, but in training such code moves the weights "
+        "(copy before changing, or restore exactly)"
+        for name, size in changed.items()
+    ]
     return GradcheckResult(tuple(checks), tuple(warnings), source, int(samples), int(seed))
 
 
@@ -344,27 +357,42 @@ class _Loss:
     turns True once a call sees another kink pattern than the starting point's (``_central``
     resets it around each probe)."""
 
-    def __init__(self, loss_fn: Callable, work: dict[str, np.ndarray], where: str, kinks=None):
+    def __init__(
+        self,
+        loss_fn: Callable,
+        work: dict[str, np.ndarray],
+        where: str,
+        kinks=None,
+        changed: dict[str, float] | None = None,
+    ):
         self.loss_fn, self.work, self.where, self.kinks = loss_fn, work, where, kinks
+        self.changed = {} if changed is None else changed
         self.pattern = None if kinks is None else np.asarray(kinks(dict(work)))
         self.crossed = False
 
     def __call__(self) -> tuple[float, Any]:
-        out = _call_loss(self.loss_fn, self.work, self.where)
+        out = _call_loss(self.loss_fn, self.work, self.where, self.changed)
         if self.kinks is not None and not np.array_equal(self.kinks(dict(self.work)), self.pattern):
             self.crossed = True
         return out
 
 
-def _call_loss(loss_fn: Callable, work: dict[str, np.ndarray], where: str) -> tuple[float, Any]:
-    """loss_fn at the current ``work`` point, as a float, and the dtype it computed in."""
+def _call_loss(
+    loss_fn: Callable, work: dict[str, np.ndarray], where: str, changed: dict[str, float]
+) -> tuple[float, Any]:
+    """loss_fn at the current ``work`` point, as a float, and the dtype it computed in.
+
+    loss_fn gets copies; what it changes in them beyond rounding is recorded in ``changed``.
+    """
+    given = _copies(work)
     try:
         with np.errstate(all="ignore"):
-            value = loss_fn(dict(work))
+            value = loss_fn(given)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit too: a module that exits never finished
         raise InputError(f"{where}loss(params) raised {_raised(exc)}") from exc
+    _record_changes(given, work, changed)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - exotic objects
@@ -380,16 +408,23 @@ def _call_loss(loss_fn: Callable, work: dict[str, np.ndarray], where: str) -> tu
 
 
 def _call_grad(
-    grad_fn: Callable, work: dict[str, np.ndarray], names: list[str], where: str
+    grad_fn: Callable,
+    work: dict[str, np.ndarray],
+    names: list[str],
+    where: str,
+    changed: dict[str, float],
 ) -> dict[str, np.ndarray]:
-    """grad_fn at ``work``, as float64 copies; InputError for key or type breaches."""
+    """grad_fn at ``work`` (given copies), as float64 copies; InputError for key or type
+    breaches. What grad_fn changes in its copies beyond rounding is recorded in ``changed``."""
+    given = _copies(work)
     try:
         with np.errstate(all="ignore"):
-            grads = grad_fn(dict(work))
+            grads = grad_fn(given)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
         raise InputError(f"{where}grad(params) raised {_raised(exc)}") from exc
+    _record_changes(given, work, changed)
     if not isinstance(grads, Mapping):
         raise InputError(
             f"{where}grad(params) must return a dict with the keys of params "
@@ -434,17 +469,31 @@ def _call_grad(
     return out
 
 
-def _check_untouched(work: dict[str, np.ndarray], base: dict[str, np.ndarray], where: str):
-    for name, arr in work.items():
-        if not _same_bits(arr, base[name]):
-            raise InputError(
-                f"{where}loss or grad changed params[{name!r}] in place: they must not modify "
-                "their argument (copy before updating)"
-            )
+def _copies(work: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A fresh dict of fresh arrays: what one call of the user's loss or grad may change."""
+    return {k: v.copy() for k, v in work.items()}
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.array_equal(a.view(np.uint64), b.view(np.uint64)))
+def _record_changes(given: dict, work: dict[str, np.ndarray], changed: dict[str, float]) -> None:
+    """Record in ``changed`` the largest change a call made to its copies beyond IN_PLACE_ULPS
+    ulps (a copy replaced by another object, or reshaped, counts as unchanged: the call's
+    own business)."""
+    for name, original in work.items():
+        arr = given.get(name) if isinstance(given, dict) else None
+        if not isinstance(arr, np.ndarray) or arr.shape != original.shape:
+            continue
+        if arr.dtype == original.dtype and np.array_equal(
+            arr.view(np.uint64), original.view(np.uint64)
+        ):
+            continue
+        with np.errstate(all="ignore"):
+            diff = np.abs(arr.astype(np.float64) - original)
+            allowed = IN_PLACE_ULPS * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(original))
+        beyond = ~(diff <= allowed)  # NaN counts as a change
+        if beyond.any():
+            moved = diff[beyond]
+            size = float("inf") if np.isnan(moved).any() else float(moved.max())
+            changed[name] = max(changed.get(name, 0.0), size)
 
 
 # --- One parameter ------------------------------------------------------------------------------
@@ -460,6 +509,7 @@ def _check_parameter(
     samples: int,
     rng: np.random.Generator,
     n_samples: int | None,
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> ParameterCheck:
     shape, grad_shape = tuple(x.shape), tuple(g.shape)
     nan = _NAN
@@ -473,7 +523,7 @@ def _check_parameter(
 
     shape_note = ""
     if grad_shape != shape:
-        effective, shape_note = _describe_shape(name, shape, grad_shape, g)
+        effective, shape_note = _describe_shape(name, shape, grad_shape, g, shapes)
         if effective is None:
             return result("wrong_shape", shape_note)
         g = effective
@@ -796,14 +846,60 @@ def _matches(k: float, target: float) -> bool:
     return abs(k - target) <= FACTOR_MATCH_TOL * abs(target)
 
 
+def _sample_axis(shape: tuple[int, ...], shapes: dict[str, tuple[int, ...]]) -> int | None:
+    """The axis of the upstream gradient that holds the samples, for a bias of ``shape``, worked
+    out from the shapes the code uses (None when they do not tell).
+
+    A 2-D bias with one axis of size 1 has its sample axis there ((1, 128): samples in rows;
+    (128, 1): samples in columns). A 1-D bias of n units, or a (1, 1) one, takes the layout of the
+    other parameters: the axis the other 2-D biases agree on, else a weight matrix with n on
+    exactly one axis ((n, d): W @ X, samples in columns, axis 1; (d, n): X @ W, axis 0).
+    """
+    if len(shape) == 2 and (shape[0] == 1) != (shape[1] == 1):
+        return 0 if shape[0] == 1 else 1
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape != (1, 1)):
+        return None
+    others = {
+        0 if s[0] == 1 else 1 for s in shapes.values() if len(s) == 2 and (s[0] == 1) != (s[1] == 1)
+    }
+    if len(others) == 1:
+        return others.pop()
+    if len(shape) == 1:
+        n = shape[0]
+        axes = {
+            1 if s[0] == n else 0
+            for s in shapes.values()
+            if len(s) == 2 and (s[0] == n) != (s[1] == n)
+        }
+        if len(axes) == 1:
+            return axes.pop()
+    return None
+
+
+def _sum_hint(shape: tuple[int, ...], shapes: dict[str, tuple[int, ...]]) -> str:
+    """How to reduce the upstream gradient to a bias of ``shape``, in the code's own layout."""
+    axis = _sample_axis(shape, shapes)
+    if axis is None:
+        return "sum over the sample axis only"
+    layout = "samples in rows" if axis == 0 else "samples in columns"
+    keep = ", keepdims=True" if len(shape) == 2 else ""
+    return f"use .sum(axis={axis}{keep}) ({layout}), which gives {shape}"
+
+
 def _describe_shape(
-    name: str, shape: tuple[int, ...], grad_shape: tuple[int, ...], g: np.ndarray
+    name: str,
+    shape: tuple[int, ...],
+    grad_shape: tuple[int, ...],
+    g: np.ndarray,
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> tuple[np.ndarray | None, str]:
     """What `p -= lr * g` does with a gradient of the wrong shape.
 
     Returns the gradient as the update applies it (broadcast or, for the same number of
     entries, reshaped for comparison) or None when nothing comparable exists, and the message.
+    ``shapes``: every parameter's shape, from which a hint reads the code's layout.
     """
+    shapes = shapes or {name: shape}
     head = f"grad[{name!r}] has shape {grad_shape} but {name} has shape {shape}"
     try:
         target = np.broadcast_shapes(shape, grad_shape)
@@ -823,8 +919,8 @@ def _describe_shape(
         if g.size == 1 and len(repeated) > 0:
             what = (
                 f"`{name} -= lr * g` broadcasts the same value to all {int(np.prod(shape))} "
-                "entries (summed over every axis instead of the sample axis? "
-                "use axis=0, keepdims=True)"
+                f"entries (summed over every axis instead of the sample axis? "
+                f"{_sum_hint(shape, shapes)})"
             )
         elif repeated:
             axes = ", ".join(str(a) for a in repeated)
@@ -841,6 +937,14 @@ def _describe_shape(
         what = f"`{name} -= lr * g` raises ValueError (the shapes do not broadcast)"
     if len(shape) == 2 and grad_shape == shape[::-1]:
         what += "; it has the transposed shape (a transposed matmul?)"
+    elif (
+        len(shape) == 2
+        and len(grad_shape) == 2
+        and (axis := _sample_axis(shape, shapes)) is not None
+        and grad_shape[1 - axis] == 1
+        and grad_shape[axis] > 1
+    ):
+        what += f"; summed over the units' axis, not the samples' ({_sum_hint(shape, shapes)})"
     if g.size == int(np.prod(shape)):
         return g.reshape(shape), f"{head}: {what}; compared reshaped"
     return None, f"{head}: {what}"

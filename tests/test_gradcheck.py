@@ -196,6 +196,55 @@ def test_bias_summed_over_all_axes_is_wrong_shape_and_says_it_broadcasts():
     assert b1.cosine < 0.9
 
 
+def test_bias_hint_follows_the_codes_layout_samples_in_columns():
+    # the first question: dZ1 is (128, 200), b1 is (128, 1); np.sum(dZ1, keepdims=True) is (1, 1)
+    result = check_module(MODULES / "bias_columns.py")
+    assert verdicts(result) == {"W1": "ok", "b1": "wrong_shape", "W2": "ok", "b2": "ok"}
+    b1 = by_name(result, "b1")
+    assert (b1.shape, b1.grad_shape) == ((128, 1), (1, 1))
+    assert "use .sum(axis=1, keepdims=True) (samples in columns), which gives (128, 1)" in (
+        b1.message
+    )
+    assert "axis=0" not in b1.message
+    # and the hint's own fix, computed here, is the numerical gradient's shape
+    dZ1 = np.ones((128, 200))
+    assert dZ1.sum(axis=1, keepdims=True).shape == b1.shape
+
+
+def test_bias_summed_over_the_units_axis_is_named():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 20))  # samples in columns
+    params = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal((4, 1))}
+
+    def loss(p):
+        return float(np.mean((p["W"] @ X + p["b"]) ** 2))
+
+    def grad(p):
+        dZ = 2 * (p["W"] @ X + p["b"]) / (4 * 20)  # (4, 20)
+        return {"W": dZ @ X.T, "b": dZ.sum(axis=0, keepdims=True)}  # BUG: (1, 20)
+
+    b = by_name(check_gradients(loss, grad, params), "b")
+    assert b.verdict == "wrong_shape"
+    assert "summed over the units' axis, not the samples' (use .sum(axis=1, keepdims=True)" in (
+        b.message
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "shapes", "axis"),
+    [
+        ((1, 8), {}, 0),
+        ((8, 1), {}, 1),
+        ((8,), {"W1": (8, 3)}, 1),  # W @ X: samples in columns
+        ((8,), {"W1": (3, 8)}, 0),  # X @ W: samples in rows
+        ((1, 1), {"b1": (16, 1)}, 1),  # an output bias takes the other biases' layout
+        ((8,), {"W1": (8, 8)}, None),  # square: the shapes do not tell
+    ],
+)
+def test_sample_axis_is_read_from_the_shapes(shape, shapes, axis):
+    assert gradcheck._sample_axis(shape, {**shapes, "b": shape}) == axis
+
+
 def test_broken_tanh_derivative_is_wrong_in_the_layers_below():
     result = check_module(MODULES / "tanh_derivative.py")
     assert verdicts(result) == {"W1": "wrong", "b1": "wrong", "W2": "ok", "b2": "ok"}
@@ -829,7 +878,7 @@ def test_loss_may_return_a_one_element_array():
     assert check_gradients(lambda p: np.array([[loss_fn(p)]]), grad_fn, params).ok
 
 
-def test_loss_or_grad_changing_params_in_place_is_a_contract_error():
+def test_a_grad_that_changes_params_in_place_is_checked_with_a_warning():
     loss_fn, grad_fn, params, _ = make_mlp()
 
     def training_grad(p):
@@ -837,8 +886,55 @@ def test_loss_or_grad_changing_params_in_place_is_a_contract_error():
         p["W1"] -= 0.1 * g["W1"]  # a "grad" that also takes a step
         return g
 
-    with pytest.raises(InputError, match=r"changed params\['W1'\] in place"):
-        check_gradients(loss_fn, training_grad, params)
+    result = check_gradients(loss_fn, training_grad, params)
+    assert result.ok
+    step = 0.1 * np.abs(grad_fn({k: v.copy() for k, v in params.items()})["W1"]).max()
+    (warning,) = result.warnings
+    assert warning.startswith("loss or grad changed params['W1'] in place (by up to ")
+    assert f"{step:.4g}" in warning
+
+
+def test_nudging_in_place_and_restoring_is_no_change():
+    # x + h - 2h + h is x only to within rounding: each call gets its own copy, and a few ulps
+    # are not a change
+    loss_fn, grad_fn, params, _ = make_mlp()
+
+    def nudging_loss(p):
+        v = p["W1"]
+        for i in np.ndindex(v.shape):
+            v[i] += 1e-5
+            v[i] -= 2e-5
+            v[i] += 1e-5
+        return loss_fn(p)
+
+    result = check_gradients(nudging_loss, grad_fn, params)
+    assert result.ok and result.warnings == ()
+
+
+def test_in_place_central_differences_with_a_flipped_sign_are_named_on_every_parameter():
+    # the second question: textbook differences that nudge each entry in place and restore it
+    result = check_module(MODULES / "fd_in_place.py")
+    assert set(verdicts(result).values()) == {"sign_flipped"}
+    assert result.warnings == ()
+    # independently: the module's gradient is minus a central difference of its loss
+    module_loss, module_grad, params = load_user_module(MODULES / "fd_in_place.py")
+    g = module_grad({k: v.copy() for k, v in params.items()})
+    q = {k: v.copy() for k, v in params.items()}
+    h = 1e-6
+    q["b2"][0, 0] += h
+    up = module_loss(q)
+    q["b2"][0, 0] -= 2 * h
+    down = module_loss(q)
+    assert g["b2"][0, 0] == pytest.approx(-(up - down) / (2 * h), rel=1e-4)
+    for p in result.parameters:
+        assert p.scale == pytest.approx(-1, rel=1e-3)
+
+
+def test_cli_names_the_flipped_sign_of_an_in_place_module():
+    result = _run(MODULES / "fd_in_place.py", "--json")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert [p["verdict"] for p in doc["parameters"]] == ["sign_flipped"] * 4
 
 
 # --------------------------------------------------------------------------- contract breaches
