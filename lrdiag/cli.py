@@ -338,7 +338,9 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         for note in claim.notes:
             click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
         runs = engine.expand_grid(cfg)
-        interactive = not (quiet or as_json) and sys.stderr.isatty()
+        # the progress bar moves the cursor with escape codes: none with NO_COLOR
+        plain = bool(os.environ.get("NO_COLOR"))
+        interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
         result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
         doc = results.document(cfg, runs, result, dataset.n_classes)
         with signals.deferred():  # a second signal abandons the write: the old files stay

@@ -166,9 +166,17 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
         X, t, feature_names, target_name = _read_file(data, file)
         labels, k = _class_labels(t)
     else:
-        X, t = GENERATORS[data.kind](
-            data.n_samples, data.noise, data.n_features, data.n_classes, rng
-        )
+        with np.errstate(all="ignore"):  # a huge noise overflows: refused just below
+            X, t = GENERATORS[data.kind](
+                data.n_samples, data.noise, data.n_features, data.n_classes, rng
+            )
+        if not (np.isfinite(X).all() and np.isfinite(t).all()):
+            raise ConfigError(
+                f"noise {data.noise:g} makes inputs or targets overflow float64; use a noise "
+                "the data's scale (about 1) can hold",
+                file=file,
+                key="data.noise",
+            )
         order = rng.permutation(len(X))
         X, t = X[order], t[order]
         labels = t if t.ndim == 1 else None
@@ -186,10 +194,24 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
         X_val, Y_val = X[order[:n_val]], Y[order[:n_val]]
         X, Y = X[order[n_val:]], Y[order[n_val:]]
     if data.standardize:
-        mean, std = X.mean(axis=0), X.std(axis=0)
+        big = np.ones(X.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            # values near float64's largest (1e308) overflow the mean or variance: divide each
+            # feature by its largest |x| first (the same result, up to rounding)
+            big = np.max(np.abs(X), axis=0)
+            mean, std = (X / big).mean(axis=0), (X / big).std(axis=0)
         std = np.where(std > 0, std, 1.0)  # a constant feature is centred, not scaled
-        X = (X - mean) / std
-        X_val = None if X_val is None else (X_val - mean) / std
+        X = (X / big - mean) / std
+        if X_val is not None:
+            with np.errstate(over="ignore"):  # held-out values far beyond the training range
+                X_val = (X_val / big - mean) / std
+            if not np.isfinite(X_val).all():
+                raise DataError(
+                    f"{source}: validation inputs are too far beyond the training range to "
+                    "standardize (overflow); rescale the features"
+                )
     notes = _absent_classes(t, labels, k, model) if data.kind == "file" else ()
     return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name, notes)
 

@@ -523,3 +523,25 @@ def test_an_npz_member_that_is_not_an_npy_array_is_a_data_error(tmp_path, member
         z.writestr(member, content)
     with pytest.raises(DataError):
         file_dataset(path, BCE)
+
+
+def test_standardizing_huge_values_neither_overflows_nor_warns(tmp_path):
+    import warnings
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1e308,1,0\n-1e308,2,1\n1e308,3,0\n-1e308,4,1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning reached the user's stderr
+        ds = file_dataset(path, BCE, standardize=True)
+    np.testing.assert_allclose(ds.X[:, 0], [1, -1, 1, -1])
+    np.testing.assert_allclose(ds.X.mean(axis=0), 0, atol=1e-12)
+
+
+def test_noise_that_overflows_is_a_config_error():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match="overflow") as info:
+            dataset(kind="moons", noise=1e308, n_samples=24)
+    assert info.value.key == "data.noise"

@@ -227,3 +227,28 @@ def test_fuzz_hostile_files_exit_0_1_or_2_within_memory(
         assert len(err) < 2000
     elif as_json:
         json.loads(result.stdout)
+
+
+def test_no_color_sends_no_cursor_codes_to_a_terminal_on_stderr(tmp_path):
+    """The progress bar (stderr on a terminal) moved the cursor with escape codes."""
+    import pty
+
+    config = write_config(tmp_path, training={"epochs": 3000})
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    env.update(NO_COLOR="1", COLUMNS="100")
+    argv = [BIN / "lrdiag", "sweep", config, "-o", tmp_path / "out", "--no-plots"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert b"\x1b" not in b"".join(chunks)
