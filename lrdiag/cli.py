@@ -427,6 +427,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         "n_chunks": plan.n_chunks,
         "peak_bytes": plan.peak_bytes,
         "max_memory": plan.max_memory,
+        "results_bytes": _results_bytes(plan.n_runs, cfg.training.epochs, dataset.X_val),
     }
     if as_json:
         echo_out(json.dumps(info, indent=2))
@@ -444,7 +445,21 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         f"(budget {_size(plan.max_memory)}); {plural(plan.n_chunks, 'chunk')} of up to "
         f"{plural(min(plan.chunk_size, plan.n_runs), 'run')}"
     )
+    echo_out(
+        f"not in the budget: judging and writing the results (results.json "
+        f"~{_size(info['results_bytes'])}; a few times that in memory)"
+    )
     echo_out("dry run: nothing trained")
+
+
+# Bytes results.json spends on one loss value (a line "        0.6931471805599453,"): it holds
+# every run's training (and validation) curve, kept in memory beside the budget while written.
+RESULTS_BYTES_PER_VALUE = 40
+
+
+def _results_bytes(n_runs: int, epochs: int, X_val) -> int:
+    curves = 1 if X_val is None or len(X_val) == 0 else 2
+    return RESULTS_BYTES_PER_VALUE * n_runs * (epochs + 1) * curves
 
 
 def _size(n: int) -> str:

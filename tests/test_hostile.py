@@ -252,3 +252,13 @@ def test_no_color_sends_no_cursor_codes_to_a_terminal_on_stderr(tmp_path):
     os.close(master)
     assert proc.wait(timeout=60) == 0
     assert b"\x1b" not in b"".join(chunks)
+
+
+def test_the_dry_run_says_what_is_outside_the_memory_budget(tmp_path):
+    """100,000 runs under --max-memory 64MB peaked at 1.9 GB: judging and writing are outside."""
+    config = write_config(tmp_path, training={"epochs": 99, "seeds": list(range(10))})
+    text = sweep(config, "--dry-run", "--max-memory", "64MB")
+    assert text.exit_code == 0, text.stderr
+    assert "not in the budget: judging and writing" in text.stdout
+    plan = json.loads(sweep(config, "--dry-run", "--json").stdout)
+    assert plan["results_bytes"] == 40 * 20 * 100  # 20 runs of 100 losses
