@@ -243,6 +243,17 @@ def _default_out(name: str) -> Path:
             raise LrdiagError(f"cannot create the output directory {candidate}: {exc}") from None
 
 
+def _claimed(signals, out: str | None, name: str, force: bool):
+    """``_claim_out`` whole: a signal meanwhile (a killed sweep's files may be being swapped in)
+    takes effect once the claim is made, which is then given up."""
+    with signals.held():
+        claim = _claim_out(out, name, force)
+    if signals.received():
+        claim.release()
+        raise Terminated if signals.exit_code == EXIT_TERMINATED else KeyboardInterrupt
+    return claim
+
+
 def _claim_out(out: str | None, name: str, force: bool):
     """The output directory, claimed before training (``outdir.claim``): an explicit ``--out``,
     else a fresh default directory."""
@@ -334,7 +345,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
     from lrdiag.interrupt import Interrupts
 
-    with Interrupts() as signals, _claim_out(out, cfg.name, force) as claim:
+    with Interrupts() as signals, _claimed(signals, out, cfg.name, force) as claim:
         for note in claim.notes:
             click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
         runs = engine.expand_grid(cfg)

@@ -231,3 +231,28 @@ def test_a_name_too_long_for_the_filesystem_fails_before_training(tmp_path, monk
 
 if sys.platform == "win32":  # pragma: no cover
     pytestmark = pytest.mark.skip("POSIX signals and locks")
+
+
+def test_a_signal_while_claiming_lets_the_claim_finish_first(tmp_path, monkeypatch):
+    """SIGTERM while a killed sweep's sealed files are being swapped in: the swap finishes, then
+    the sweep stops (exit 143) without writing anything of its own."""
+    out = tmp_path / "out"
+    assert sweep(write_config(tmp_path, name="killed"), "-o", out, "--no-plots").exit_code == 0
+    files = snapshot(out)
+    staging = out / f"{outdir.STAGING_PREFIX}1-00000000"
+    staging.mkdir()
+    for name, data in files.items():
+        (staging / name).write_bytes(data)
+    (staging / outdir.COMPLETE).write_bytes(b"")
+    (out / "results.json").unlink()
+    real = outdir.Claim.commit
+
+    def signalled(self, staging):
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(self, staging)
+
+    monkeypatch.setattr(outdir.Claim, "commit", signalled)
+    result = sweep(write_config(tmp_path, name="new"), "-o", out, "--force", "--no-plots")
+    assert result.exit_code == 143, result.stderr
+    assert snapshot(out) == files
+    assert leftovers(out) == []
