@@ -663,7 +663,11 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
     # Or over the order of the points: a short, jumpy curve whose later points are mostly below
     # its earlier ones (Mann-Kendall, noise_snr std devs) has a trend its noise estimate hides.
     ordered = ms.mk_z >= th.noise_snr and ms.net > 0
-    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not trend and not ordered:
+    # Or, for a loss > 0 that moved by more than floor_progress of its level: a fall taller than
+    # the final window's whole swing about its trend line (5-95%) is not noise, however jumpy a
+    # short curve makes the noise estimate.
+    clear = ms.positive and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
+    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear):
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
         return "plateaued", "range"
