@@ -39,16 +39,22 @@ from lrdiag.errors import ConfigError, printable, quote
 # --- the valid choices -------------------------------------------------------------------------
 # One place each. ACTIVATIONS, OUTPUTS, LOSSES, INIT_SCHEMES and HEADS must equal the keys of
 # lrdiag.model's registries (ACTIVATIONS, INIT_SCHEMES, HEADS), OPTIMIZERS the keys of
-# lrdiag.optim.OPTIMIZERS, DATA_KINDS the keys of lrdiag.data.GENERATORS plus "file";
+# lrdiag.optim.OPTIMIZERS, DATA_KINDS the keys of lrdiag.data.GENERATORS and BUNDLED plus "file";
 # tests assert the equality once those registries exist.
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "identity")
 OUTPUTS = ("sigmoid", "softmax", "identity")
 LOSSES = ("bce", "cross_entropy", "mse")
-HEADS = (("sigmoid", "bce"), ("softmax", "cross_entropy"), ("identity", "mse"), ("sigmoid", "mse"))
+HEADS = (
+    ("sigmoid", "bce"),
+    ("softmax", "cross_entropy"),
+    ("identity", "mse"),
+    ("sigmoid", "mse"),
+    ("sigmoid", "cross_entropy"),  # what tf.keras computes: softmax cross-entropy of the logits
+)
 INIT_SCHEMES = ("uniform01", "normal", "xavier", "he", "lecun")
 OPTIMIZERS = ("sgd", "momentum")
 DTYPES = ("float32", "float64")
-DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "file")
+DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
 DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
 
 # Synthetic kinds with a fixed geometry: two features, two classes.
@@ -98,13 +104,18 @@ def _grid(default: tuple, help: str, *, check: Check) -> Any:
 # --- the sections ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DataConfig:
-    kind: str = _opt("moons", "synthetic generator, or 'file'", choices=DATA_KINDS)
+    kind: str = _opt(
+        "moons", "synthetic generator, 'digits' (bundled) or 'file'", choices=DATA_KINDS
+    )
     n_samples: int = _opt(1000, "samples generated (synthetic kinds)", check=at_least(1))
     noise: float = _opt(0.1, "std of the Gaussian noise added (synthetic kinds)", check=at_least(0))
     n_features: int = _opt(2, "input features (blobs, linear; others are 2-D)", check=at_least(1))
     n_classes: int = _opt(2, "classes (blobs, spirals; others have 2)", check=at_least(2))
     path: str | None = _opt(None, "kind: file: .npz (arrays X, y) or .csv, relative to the config")
     target: str | None = _opt(None, "kind: file: the .csv column (default: last) or .npz array (y)")
+    scale: float = _opt(
+        1.0, "multiplies the inputs after loading (255/16: digits as 0..255)", check=positive
+    )
     standardize: bool = _opt(False, "zero mean, unit variance per feature (train part's stats)")
     validation_split: float = _opt(0.0, "fraction held out for validation", check=in_unit_interval)
     seed: int = _opt(0, "seed of the generator and of the validation shuffle", check=at_least(0))

@@ -23,8 +23,15 @@ The geometry follows scikit-learn's generators (written from scratch):
 
 Class samples are shuffled (one permutation), so classes are interleaved.
 
+Bundled (``BUNDLED``, read from files inside the package, never downloaded): ``digits``, the
+UCI optical-recognition handwritten digits (1,797 images of 8x8 pixels, 0..16, 10 classes; see
+``lrdiag/datasets/README.md``), in the file's order.
+
 Files (``kind: file``): ``.npz`` with arrays ``X`` and ``y`` (``data.target`` names another
-array), or ``.csv`` with a header row (the target column is ``data.target``, default the last).
+array), or Keras's ``mnist.npz`` layout (``x_train``, ``y_train``, ``x_test``, ``y_test``: images
+are flattened and the test part is the validation data), or ``.csv`` with a header row (the
+target column is ``data.target``, default the last). ``data.scale`` multiplies the inputs after
+loading, before ``standardize``.
 A target whose values are all non-negative integers (or whose rows are one-hot) is class labels
 ``0..K-1``; any other target is regression.
 
@@ -35,10 +42,13 @@ Targets are shaped for the loss: ``bce`` -> (n, 1) of 0/1; ``cross_entropy`` -> 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import math
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +148,19 @@ GENERATORS: dict[str, Generator] = {
     "linear": linear,
 }
 
+
+# --- bundled datasets --------------------------------------------------------------------------
+def digits(data: DataConfig, file: str | None):
+    """The UCI 8x8 digits shipped in the package: (X (1797, 64) of 0..16, labels (1797, 1),
+    feature names, target name, 0 test rows), the layout of ``_read_file``."""
+    raw = (resources.files("lrdiag") / "datasets" / "digits.csv.gz").read_bytes()
+    values = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",")
+    names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
+    return values[:, :-1], values[:, -1:], names, "digit", 0
+
+
+BUNDLED = {"digits": digits}  # kind -> reader with _read_file's signature and result
+
 # Kinds whose draws must not be the ones a model's initial weights take. The weights of a
 # training seed s come from np.random.default_rng(s); linear draws its true weights w ~ N(0, 1)
 # first, exactly as init scheme normal (scale 1) draws a linear model's, so with data.seed equal
@@ -162,8 +185,10 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
     read are DataErrors; a target that does not fit the loss is a ConfigError at ``model.loss``.
     """
     rng = data_rng(data)
-    if data.kind == "file":
-        X, t, feature_names, target_name = _read_file(data, file)
+    n_test = 0  # rows at the end of X that are the file's own test part (validation data)
+    if data.kind == "file" or data.kind in BUNDLED:
+        read = _read_file if data.kind == "file" else BUNDLED[data.kind]
+        X, t, feature_names, target_name, n_test = read(data, file)
         labels, k = _class_labels(t)
     else:
         with np.errstate(all="ignore"):  # a huge noise overflows: refused just below
@@ -186,9 +211,20 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
     source = data.path if data.kind == "file" else f"kind {data.kind!r}"
     Y, n_classes = _shape_targets(t, labels, k, model, source, file)
     X = np.asarray(X, dtype=np.float64)
+    if data.scale != 1:
+        X = X * data.scale
 
     X_val = Y_val = None
-    if data.validation_split > 0:
+    if n_test:
+        if data.validation_split > 0:
+            raise ConfigError(
+                f"{source} has its own test part ({n_test} rows of x_test, y_test), which is "
+                "the validation data: remove data.validation_split",
+                file=file,
+                key="data.validation_split",
+            )
+        X_val, Y_val, X, Y = X[-n_test:], Y[-n_test:], X[:-n_test], Y[:-n_test]
+    elif data.validation_split > 0:
         n_val = validation_size(len(X), data.validation_split, file)
         order = rng.permutation(len(X))
         X_val, Y_val = X[order[:n_val]], Y[order[:n_val]]
@@ -341,7 +377,8 @@ def _label_values(values: np.ndarray) -> str:
 
 # --- files -------------------------------------------------------------------------------------
 def _read_file(data: DataConfig, file: str | None):
-    """(X (n, d), t (n, k), feature_names, target_name) from ``data.path``."""
+    """(X (n, d), t (n, k), feature_names, target_name, n_test) from ``data.path``; the last
+    ``n_test`` rows are the file's own test part (Keras's x_test, y_test), else 0."""
     path = Path(data.path)
     if not path.is_file():
         raise ConfigError(f"data file not found: {path}", file=file, key="data.path")
@@ -352,7 +389,7 @@ def _read_file(data: DataConfig, file: str | None):
             file=file,
             key="data.path",
         )
-    X, t, feature_names, target_name = reader(path, data.target, file)
+    X, t, feature_names, target_name, n_test = reader(path, data.target, file)
     if X.ndim == 1:
         X = X[:, None]
     if t.ndim == 1:
@@ -367,7 +404,24 @@ def _read_file(data: DataConfig, file: str | None):
         bad = np.argwhere(~np.isfinite(a))
         if len(bad):
             raise DataError(f"{path}: {name} has a non-finite value at row {bad[0][0]}")
-    return X, t, feature_names, target_name
+    return X, t, feature_names, target_name, n_test
+
+
+KERAS_ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # keras.datasets.mnist's mnist.npz
+
+
+def _read_keras(path: Path, z) -> tuple:
+    """Keras's layout: images flattened to rows, the test part appended (n_test rows)."""
+    train_x, train_y, test_x, test_y = (z[name] for name in KERAS_ARRAYS)
+    for name, a in zip(KERAS_ARRAYS, (train_x, train_y, test_x, test_y), strict=True):
+        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.number):
+            raise DataError(f"{path}: array {quote(name)} is not numeric")
+    if train_x.ndim < 1 or test_x.shape[1:] != train_x.shape[1:]:
+        raise DataError(f"{path}: x_train {train_x.shape} and x_test {test_x.shape} differ")
+    X = np.concatenate([train_x.reshape(len(train_x), -1), test_x.reshape(len(test_x), -1)])
+    t = np.concatenate([train_y.reshape(len(train_y), -1), test_y.reshape(len(test_y), -1)])
+    names = tuple(f"x{i}" for i in range(X.shape[1]))
+    return X.astype(np.float64), t.astype(np.float64), names, "y", len(test_x)
 
 
 def _read_npz(path: Path, target: str | None, file: str | None):
@@ -377,6 +431,8 @@ def _read_npz(path: Path, target: str | None, file: str | None):
     try:
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
+            if "X" not in names and all(name in names for name in KERAS_ARRAYS):
+                return _read_keras(path, z)
             for name in ("X", target):
                 if name not in names:
                     key = "data.target" if name == target and name != "y" else None
@@ -402,7 +458,7 @@ def _read_npz(path: Path, target: str | None, file: str | None):
             raise DataError(f"{path}: array {quote(name)} is complex; real numbers are needed")
     X, t = X.astype(np.float64), t.astype(np.float64)
     n_features = X.shape[1] if X.ndim == 2 else 1
-    return X, t, tuple(f"x{i}" for i in range(n_features)), target
+    return X, t, tuple(f"x{i}" for i in range(n_features)), target, 0
 
 
 def _read_csv(path: Path, target: str | None, file: str | None):
@@ -443,7 +499,7 @@ def _read_csv(path: Path, target: str | None, file: str | None):
                     f"number{allowed}"
                 )
     features = tuple(h for i, h in enumerate(header) if i != j)
-    return np.delete(values, j, axis=1), values[:, j], features, target
+    return np.delete(values, j, axis=1), values[:, j], features, target, 0
 
 
 FILE_READERS = {".npz": _read_npz, ".csv": _read_csv}

@@ -200,6 +200,10 @@ HEADS: dict[tuple[str, str], Head] = {
     ("softmax", "cross_entropy"): Head(_ce_loss, _ce_grad, _softmax, _ce_both),
     ("identity", "mse"): Head(_mse_loss, _mse_grad, lambda z: z),
     ("sigmoid", "mse"): Head(_sigmoid_mse_loss, _sigmoid_mse_grad, _sigmoid),
+    # tf.keras's Dense(k, activation="sigmoid") with categorical_crossentropy: the loss is the
+    # softmax cross-entropy of the logits the sigmoid cached (_keras_logits), the sigmoid takes
+    # no part in it; predictions go through the sigmoid (docs/keras_question.md)
+    ("sigmoid", "cross_entropy"): Head(_ce_loss, _ce_grad, _sigmoid, _ce_both),
 }
 
 

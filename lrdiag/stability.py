@@ -121,6 +121,7 @@ HEAD_JVPS: dict[tuple[str, str], HeadJVP] = {
     ("softmax", "cross_entropy"): HeadJVP(_ce_jvp, _apply_ce),
     ("identity", "mse"): HeadJVP(_identity_mse_jvp, _apply_diagonal),
     ("sigmoid", "mse"): HeadJVP(_sigmoid_mse_jvp, _apply_diagonal),
+    ("sigmoid", "cross_entropy"): HeadJVP(_ce_jvp, _apply_ce),  # the loss is softmax CE
 }
 
 

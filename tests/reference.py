@@ -74,7 +74,7 @@ def head_loss(z, Y, output, loss):
         # Written directly; valid while p stays away from 0 and 1 (moderate logits).
         p = 1.0 / (1.0 + np.exp(-z))
         return float(np.sum(-(Y * np.log(p) + (1.0 - Y) * np.log(1.0 - p))) / n)
-    if (output, loss) == ("softmax", "cross_entropy"):
+    if loss == "cross_entropy":  # softmax, or sigmoid as tf.keras reads it (its logits)
         # nn.CrossEntropyLoss with probability / one-hot targets: -sum_k y_k log softmax(z)_k.
         e = np.exp(z - z.max(axis=1, keepdims=True))
         p = e / e.sum(axis=1, keepdims=True)
@@ -113,7 +113,7 @@ def head_grad(z, Y, output, loss):
     if (output, loss) == ("sigmoid", "bce"):
         p = 1.0 / (1.0 + np.exp(-z))
         return (p - Y) / n
-    if (output, loss) == ("softmax", "cross_entropy"):
+    if loss == "cross_entropy":  # softmax, or sigmoid as tf.keras reads it (its logits)
         e = np.exp(z - z.max(axis=1, keepdims=True))
         p = e / e.sum(axis=1, keepdims=True)
         return (p * Y.sum(axis=1, keepdims=True) - Y) / n

@@ -43,6 +43,7 @@ DOCUMENTED_DEFAULTS = {
     "data.n_classes": 2,
     "data.path": None,
     "data.target": None,
+    "data.scale": 1.0,
     "data.standardize": False,
     "data.validation_split": 0.0,
     "data.seed": 0,
@@ -139,7 +140,7 @@ def test_choices_equal_the_registries():
     assert {o for o, _ in model.HEADS} == set(C.OUTPUTS)
     assert {loss for _, loss in model.HEADS} == set(C.LOSSES)
     assert set(C.OPTIMIZERS) == set(optim.OPTIMIZERS)
-    assert set(C.DATA_KINDS) == set(data.GENERATORS) | {"file"}
+    assert set(C.DATA_KINDS) == set(data.GENERATORS) | set(data.BUNDLED) | {"file"}
 
 
 # --- numbers -----------------------------------------------------------------------------------
@@ -339,7 +340,7 @@ def test_empty_hidden_is_a_linear_model():
 
 # --- errors: choices ---------------------------------------------------------------------------
 CHOICES = {
-    "data.kind": ["blobs", "moons", "circles", "spirals", "xor", "linear", "file"],
+    "data.kind": ["blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file"],
     "model.activation": ["relu", "tanh", "sigmoid", "leaky_relu", "identity"],
     "model.output": ["sigmoid", "softmax", "identity"],
     "model.loss": ["bce", "cross_entropy", "mse"],
@@ -381,6 +382,7 @@ VALID_PAIRS = [
     ("softmax", "cross_entropy"),
     ("identity", "mse"),
     ("sigmoid", "mse"),
+    ("sigmoid", "cross_entropy"),  # tf.keras's meaning: softmax cross-entropy of the logits
 ]
 
 

@@ -19,6 +19,7 @@ HEADS = [
     ("softmax", "cross_entropy", 3),
     ("identity", "mse", 2),
     ("sigmoid", "mse", 2),
+    ("sigmoid", "cross_entropy", 3),  # tf.keras: softmax cross-entropy of the logits
 ]
 SCHEMES = ["uniform01", "normal", "xavier", "he", "lecun"]
 HIDDEN = (5, 4)
@@ -340,3 +341,27 @@ def test_runs_are_independent(activation, output, loss, k):
             np.testing.assert_array_equal(grads[name][keep], base_grads[name][keep])
         if poison is np.nan:
             assert np.isnan(values[1])
+
+
+def test_sigmoid_with_cross_entropy_is_what_tf_keras_computes():
+    # tf.keras's categorical_crossentropy on a sigmoid output uses the cached logits
+    # (_keras_logits): softmax cross-entropy of z, written out here per sample
+    rng = np.random.default_rng(7)
+    z = 40.0 * rng.normal(size=(2, 9, 4))  # (R, B, k): large logits, as on raw pixels
+    labels = rng.integers(0, 4, size=9)
+    Y = np.eye(4)[labels]
+    spec = spec_for("identity", "sigmoid", "cross_entropy")
+    expected = []
+    for r in range(2):
+        per_sample = [
+            max(z[r, i]) + np.log(sum(np.exp(v - max(z[r, i])) for v in z[r, i])) - z[r, i, y]
+            for i, y in enumerate(labels)
+        ]
+        expected.append(sum(per_sample) / len(per_sample))
+    head = model.head_for(spec)
+    np.testing.assert_allclose(head.loss(z, Y), expected, rtol=1e-12)
+    # not the cross-entropy of the sigmoid's outputs, which would be far smaller here
+    sigmoid_ce = -(Y * np.log(1 / (1 + np.exp(-z)))).sum(axis=-1).mean(axis=-1)
+    assert np.all(np.abs(head.loss(z, Y) - sigmoid_ce) > 1)
+    # predictions go through the sigmoid
+    np.testing.assert_allclose(head.predict(z), 1 / (1 + np.exp(-z)), rtol=1e-9, atol=1e-15)

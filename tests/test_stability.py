@@ -21,6 +21,7 @@ HEADS = [  # (output, loss, output width)
     ("softmax", "cross_entropy", 3),
     ("identity", "mse", 2),
     ("sigmoid", "mse", 2),
+    ("sigmoid", "cross_entropy", 3),  # tf.keras: softmax cross-entropy of the logits
 ]
 SCALES = np.array([0.5, 1.0, 2.0])  # one per run: R = 3, curvatures of different sizes
 KINK_MARGIN = 1e-3  # hidden pre-activations stay this far from the ReLU kink
