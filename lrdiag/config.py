@@ -54,6 +54,7 @@ HEADS = (
 INIT_SCHEMES = ("uniform01", "normal", "xavier", "he", "lecun")
 OPTIMIZERS = ("sgd", "momentum")
 DTYPES = ("float32", "float64")
+LOSS_REDUCTIONS = ("mean", "sum")
 DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
 DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
 
@@ -135,7 +136,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class InitConfig:
-    scheme: str = _opt("normal", "initial weight distribution", choices=INIT_SCHEMES)
+    scheme: str | tuple[str, ...] = _opt(
+        "normal", "weight distribution, or a list: one per weight matrix", choices=INIT_SCHEMES
+    )
     scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=grid_positive)
 
 
@@ -147,6 +150,11 @@ class TrainingConfig:
     epochs: int = _opt(100, "passes over the training set", check=at_least(1))
     seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=seed_range)
     dtype: str = _opt("float32", "training precision", choices=DTYPES)
+    loss_reduction: str = _opt(
+        "mean",
+        "a batch's loss: mean, or sum (the step is then lr x batch size)",
+        choices=LOSS_REDUCTIONS,
+    )
 
 
 @dataclass(frozen=True)
@@ -468,7 +476,19 @@ def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
     return _parse_value(v, str, {"choices": SHARPNESS_MODES}, key, ctx)
 
 
+def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
+    """One scheme for every weight matrix, or a non-empty list of them (one per matrix)."""
+    values = v if isinstance(v, list) else [v]
+    if not values:
+        raise ctx.error(key, "an empty list: give a scheme, or one per weight matrix")
+    for item in values:
+        if not isinstance(item, str) or item not in INIT_SCHEMES:
+            raise ctx.error(key, _not_a_choice(item, INIT_SCHEMES))
+    return tuple(values) if isinstance(v, list) else v
+
+
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("init", "scheme"): _parse_scheme,
     ("stability", "sharpness"): _parse_sharpness,
     ("training", "batch_size"): _parse_batch_size,
     ("sweep", "learning_rates"): _parse_learning_rates,
@@ -604,6 +624,13 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             "model.loss",
             f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
             f"valid output+loss pairs: {pairs}",
+        )
+    scheme = cfg.init.scheme
+    if not isinstance(scheme, str) and len(scheme) != len(model.hidden) + 1:
+        raise ctx.error(
+            "init.scheme",
+            f"lists {len(scheme)} schemes, but model.hidden {list(model.hidden)} makes "
+            f"{len(model.hidden) + 1} weight matrices: give one scheme per matrix, or one for all",
         )
     if data.kind == "file":
         if data.path is None:

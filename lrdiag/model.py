@@ -244,24 +244,30 @@ def n_layers(params: dict[str, np.ndarray]) -> int:
 
 def init_params(
     sizes: Sequence[int],
-    scheme: str,
+    scheme: str | Sequence[str],
     scales: Sequence[float],
     seeds: Sequence[int],
     dtype=np.float32,
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs; run r draws from ``seeds[r]`` and is multiplied by ``scales[r]``.
 
+    ``scheme``: one for every weight matrix, or a sequence of one per matrix (in layer order).
     The draws of a seed do not depend on the scale or on the other runs, so two runs that share
     a seed start from the same weights up to their scale. Biases start at zero.
     """
-    draw = INIT_SCHEMES[scheme]
+    schemes = [scheme] * (len(sizes) - 1) if isinstance(scheme, str) else list(scheme)
+    if len(schemes) != len(sizes) - 1:
+        raise ValueError(f"{len(schemes)} init schemes for {len(sizes) - 1} weight matrices")
+    draws = [INIT_SCHEMES[name] for name in schemes]
     scales = np.asarray(scales, dtype=np.float64)
     seeds = np.asarray(seeds, dtype=np.int64)
     unique = np.unique(seeds)
     base = {}
     for seed in unique:  # loop over distinct seeds (not runs): a few draws, shared by many runs
         rng = np.random.default_rng(int(seed))
-        base[int(seed)] = [draw(rng, fi, fo) for fi, fo in zip(sizes[:-1], sizes[1:], strict=True)]
+        base[int(seed)] = [
+            draw(rng, fi, fo) for draw, fi, fo in zip(draws, sizes[:-1], sizes[1:], strict=True)
+        ]
     params: dict[str, np.ndarray] = {}
     for layer, fan_out in enumerate(sizes[1:], start=1):
         stacked = np.stack([base[int(s)][layer - 1] for s in seeds])  # (R, in, out)

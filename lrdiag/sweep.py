@@ -191,6 +191,9 @@ class _Sharpness:
         self.init_seconds = 0.0  # wall-clock time of the sharpness at init
         self.track_seconds = 0.0  # thread-seconds of tracking, summed over training threads
         self._lock = threading.Lock()
+        # loss_reduction: sum multiplies the loss of a step, and so its Hessian, by the batch size
+        summed = cfg.training.loss_reduction == "sum"
+        self.factor = float(cfg.training.batch_size or len(dataset.X)) if summed else 1.0
         if self.enabled:
             self.X, self.Y = stability.subset(
                 dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
@@ -215,7 +218,7 @@ class _Sharpness:
                 params = model.init_params(
                     sizes, cfg.init.scheme, part[:, 1], part[:, 0].astype(np.int64), dtype
                 )
-                lam[lo:hi] = stability.sharpness(
+                lam[lo:hi] = self.factor * stability.sharpness(
                     params, self.X, self.Y, cfg.model, max_memory=self.max_memory
                 )
 
@@ -240,7 +243,7 @@ class _Sharpness:
         with self._lock:
             self.track_seconds += time.perf_counter() - start
         c.eigvecs = est.vectors
-        self.track[offset + c.rows, self._index[k]] = est.values
+        self.track[offset + c.rows, self._index[k]] = self.factor * est.values
 
 
 class _Chunk:
@@ -254,6 +257,7 @@ class _Chunk:
         self.rows = np.arange(len(lrs))  # row of each live run in the chunk's histories
         self.ws = model.Workspace()  # activation and gradient buffers reused every step
         self.eigvecs = None  # the last sharpness eigenvectors (a warm start for tracking)
+        self.summed = cfg.training.loss_reduction == "sum"
 
     def drop(self, bad: np.ndarray) -> None:
         keep = np.flatnonzero(~bad)
@@ -264,8 +268,13 @@ class _Chunk:
         if self.eigvecs is not None:
             self.eigvecs = {k: v[keep] for k, v in self.eigvecs.items()}
 
-    def step(self, grads) -> None:
-        """One optimizer step in place; ``grads`` (workspace buffers) are consumed."""
+    def step(self, grads, rows: int) -> None:
+        """One optimizer step in place on a batch of ``rows`` samples; ``grads`` (workspace
+        buffers, gradients of the mean loss) are consumed. With ``loss_reduction: sum`` the
+        step is the summed loss's: the gradients times ``rows``."""
+        if self.summed:
+            for g in grads.values():
+                g *= rows
         self.state = self.opt.apply(self.params, grads, self.state, self.lr)
 
 
@@ -319,7 +328,7 @@ def _train_chunk(
             if sharp.epochs and len(c.rows):
                 sharp.at_epoch(k, c, spec, offset)
             if grads is not None and len(c.rows):
-                c.step(grads)
+                c.step(grads, len(X))
                 tick(len(c.rows))
         return
 
@@ -342,7 +351,7 @@ def _train_chunk(
                 c.params, Xs[start : start + bs], Ys[start : start + bs], spec, c.ws
             )
             total += losses
-            c.step(grads)
+            c.step(grads, min(bs, len(X) - start))
             # A run whose weights overflow shows it in its next loss; its weights are checked
             # at the end of the epoch (the same epoch is recorded either way).
             bad = ~np.isfinite(total)

@@ -59,6 +59,7 @@ DOCUMENTED_DEFAULTS = {
     "training.epochs": 100,
     "training.seeds": (0,),
     "training.dtype": "float32",
+    "training.loss_reduction": "mean",
     "sweep.learning_rates": (0.01, 0.1, 1.0),
     "stability.sharpness": "auto",  # issue 5: full-batch runs only
     "stability.samples": 1024,
