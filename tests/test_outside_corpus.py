@@ -119,6 +119,28 @@ def test_the_import_check_catches_lrdiag(tmp_path):
     assert "lrdiag.classify" in _imports(f)
 
 
+def test_labels_are_what_the_rules_and_overrides_make():
+    """labels.csv is label.py's output: no hand edit outside overrides.csv (needs no torch)."""
+    import io
+
+    from tools.corpus.outside import label
+
+    buf = io.StringIO()
+    label.write_labels(label.label_all(), buf)
+    assert buf.getvalue() == (OUTSIDE / "labels.csv").read_text(encoding="utf-8")
+
+
+def test_overrides_each_name_a_curve_and_say_why():
+    with (TOOLS / "overrides.csv").open(encoding="utf-8", newline="") as f:
+        overrides = list(csv.DictReader(f))
+    keys = {(r["id"], r["column"]) for r in ROWS}
+    for o in overrides:
+        assert (o["id"], o["column"]) in keys, o
+        assert o["why"].strip(), o
+        verdict = o["label"].removeprefix("ambiguous:")
+        assert verdict in (*VERDICTS, "ambiguous"), o
+
+
 def test_loader_round_trip():
     cases = ev.load_outside(OUTSIDE)
     assert len(cases) == len(ROWS)

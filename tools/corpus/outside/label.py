@@ -25,6 +25,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def _smooth_min(y: np.ndarray) -> float:
     w = max(3, min(25, len(y) // 50)) if len(y) >= 6 else 1
     if w == 1:
         return float(y.min())
-    return float(min(np.median(y[i : i + w]) for i in range(0, len(y) - w + 1)))
+    return float(np.median(np.lib.stride_tricks.sliding_window_view(y, w), axis=1).min())
 
 
 def measure(y: np.ndarray) -> dict:
@@ -242,10 +243,10 @@ def tags_for(column: str, label: Label, meta: dict, x: dict[str, np.ndarray]) ->
             tags.append("healthy_noisy")
     if column != "loss":
         y, train = x[column], x["loss"]
-        lvl = float(np.median(y[-max(1, len(y) // 4) :]))
-        jump = float(np.max(np.abs(np.diff(y)))) if len(y) > 1 else 0.0
-        if len(y) <= 12 and np.isfinite(y).all() and jump >= abs(lvl) / 3:
-            tags.append("class4")
+        if 1 < len(y) <= 12 and np.isfinite(y).all():
+            lvl = float(np.median(y[-max(1, len(y) // 4) :]))
+            if float(np.max(np.abs(np.diff(y)))) >= abs(lvl) / 3:  # jumps by a third
+                tags.append("class4")
         if np.isfinite(y).all() and np.isfinite(train).all() and len(y) >= 20:
             t_start, t_end = float(np.median(train[:3])), float(np.median(train[-5:]))
             best = int(np.argmin(y))
@@ -381,11 +382,15 @@ def label_all(data: Path = DATA, overrides=None) -> list[dict]:
     return rows
 
 
-def write_labels(rows: list[dict], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+def write_labels(rows: list[dict], out: Path | TextIO) -> None:
+    """labels.csv to a path, or to an open text file."""
+    if isinstance(out, Path):
+        with out.open("w", newline="", encoding="utf-8") as f:
+            write_labels(rows, f)
+        return
+    w = csv.DictWriter(out, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
 
 
 def main() -> int:
