@@ -666,7 +666,12 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
     # Or, for a loss > 0 that moved by more than floor_progress of its level: a fall taller than
     # the final window's whole swing about its trend line (5-95%) is not noise, however jumpy a
     # short curve makes the noise estimate.
-    clear = ms.positive and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
+    # (off with osc_level 0, as every rule that reads swings on the level is)
+    clear = (
+        th.osc_level > 0
+        and ms.positive
+        and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
+    )
     if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear):
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
