@@ -683,7 +683,7 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
     docs = [logs.judge(log, thresholds, n_classes=classes, loss_name=loss_name) for log in read]
     for doc in docs:
         for note in doc["notes"]:
-            click.echo(f"lrdiag: note: {doc['file']}: {note}", err=True)
+            click.echo(f"lrdiag: note: {printable(doc['file'])}: {printable(note)}", err=True)
     if as_json:
         echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:

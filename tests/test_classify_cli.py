@@ -705,3 +705,16 @@ def test_a_column_that_is_not_a_loss_says_so(tmp_path):
     result = run(with_test, env=WIDE)
     assert result.stdout.splitlines()[-1].startswith("verdicts: 1 converging,")
     assert "'test_loss' (0.2 at line 22) holds one value" in result.stderr
+
+
+def test_notes_on_stderr_escape_control_characters_of_names(tmp_path):
+    """A one-value column is named in a note, after the file's name; names holding ESC sequences
+    (which erase lines in a terminal) are printed escaped, on stderr as in the table."""
+    path = tmp_path / "log\x1b[2K.csv"
+    rows = ["epoch,loss,\x1b[2K\x1b[1Atest_loss"]
+    rows += [f"{e},{1.0 / (e + 1)!r}," for e in range(9)] + ["9,0.1,0.2"]
+    path.write_text("\n".join(rows) + "\n")
+    # color=True: as on a terminal, where click passes escape sequences through untouched
+    result = CliRunner().invoke(cli, ["classify", str(path)], color=True, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "\x1b[2K" not in result.stderr and "\\x1b[2K" in result.stderr, result.stderr
