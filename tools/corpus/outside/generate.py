@@ -418,511 +418,151 @@ def _width(data: str) -> tuple[int, ...]:
 
 
 def runs() -> list[dict]:
+    """Every run, in families; seeds are fixed numbers (those of the reviewed generation)."""
     s: list[dict] = []
+
+    def add(id: str, kind: str, data: str, **kw) -> None:
+        s.append(_spec(id, kind, data, **kw))
+
+    full = {"batch": None, "log": "step"}  # full-batch GD, logged every step
     datasets = ["moons", "spirals3", "blobs5", "blobs10d10", "gauss_reg", "digits"]
     opts = ["sgd", "momentum", "adam", "rmsprop"]
     # Healthy mini-batch runs, per step and per epoch (with a validation split).
     for i, (data, opt, seed) in enumerate(product(datasets, opts, range(2))):
-        act = ("relu", "tanh")[i % 2]
-        batch = (16, 64)[(i // 2) % 2]
-        s.append(
-            _spec(
-                f"healthy-step-{data}-{opt}-s{seed}",
-                "healthy",
-                data,
-                hidden=_width(data),
-                act=act,
-                opt=opt,
-                lr=GOOD_LR[opt],
-                batch=batch,
-                epochs=12,
-                log="step",
-                loss=_loss_for(data),
-                n_train=768,
-                seed=seed,
-            )
-        )
-        s.append(
-            _spec(
-                f"healthy-epoch-{data}-{opt}-s{seed}",
-                "healthy",
-                data,
-                hidden=_width(data),
-                act=act,
-                opt=opt,
-                lr=GOOD_LR[opt],
-                batch=batch,
-                epochs=40,
-                log="epoch",
-                loss=_loss_for(data),
-                n_train=768,
-                n_val=256,
-                seed=seed,
-            )
-        )
+        kw = {"hidden": _width(data), "act": ("relu", "tanh")[i % 2], "opt": opt, "seed": seed}
+        kw |= {"lr": GOOD_LR[opt], "batch": (16, 64)[(i // 2) % 2], "loss": _loss_for(data)}
+        add(f"healthy-step-{data}-{opt}-s{seed}", "healthy", data, epochs=12, log="step",
+            n_train=768, **kw)  # fmt: skip
+        add(f"healthy-epoch-{data}-{opt}-s{seed}", "healthy", data, epochs=40, log="epoch",
+            n_train=768, n_val=256, **kw)  # fmt: skip
     # BCE runs on two-class sets.
     for i, (data, opt) in enumerate(product(["moons", "spirals2"], opts)):
-        s.append(
-            _spec(
-                f"healthy-bce-{data}-{opt}",
-                "healthy",
-                data,
-                hidden=(32, 32),
-                act=("relu", "sigmoid", "tanh")[i % 3],
-                opt=opt,
-                lr=GOOD_LR[opt] * 2,
-                batch=32,
-                epochs=30,
-                log="epoch",
-                loss="bce",
-                n_train=512,
-                n_val=256,
-                seed=i,
-            )
-        )
+        add(f"healthy-bce-{data}-{opt}", "healthy", data, hidden=(32, 32),
+            act=("relu", "sigmoid", "tanh")[i % 3], opt=opt, lr=GOOD_LR[opt] * 2, batch=32,
+            epochs=30, log="epoch", loss="bce", n_train=512, n_val=256, seed=i)  # fmt: skip
     # Small CNNs on digits: good, too large and too small learning rates.
-    # Seeds are fixed numbers (those of the reviewed generation), never list positions.
-    for j, (opt, level, log) in enumerate(
-        product(opts, ("good", "high", "small"), ("step", "epoch"))
-    ):
-        lr = GOOD_LR[opt] * {"good": 1.0, "high": 30.0, "small": 1e-3}[level]
-        s.append(
-            _spec(
-                f"cnn-digits-{opt}-{level}-{log}",
-                f"cnn_{level}",
-                "digits",
-                model="cnn",
-                act="relu",
-                opt=opt,
-                lr=lr,
-                batch=32,
-                epochs=10 if log == "step" else 25,
-                log=log,
-                n_train=1200,
-                n_val=300 if log == "epoch" else 0,
-                seed=104 + j,
-            )
-        )
-    # (2) learning rate far too small: full-batch and mini-batch.
-    for i, (data, opt) in enumerate(product(datasets, ["sgd", "momentum", "adam", "rmsprop"])):
-        lr = GOOD_LR[opt] * (1e-4 if opt in ("sgd", "momentum") else 1e-4)
-        full = i % 2 == 0
-        s.append(
-            _spec(
-                f"tiny-lr-{data}-{opt}",
-                "class2",
-                data,
-                hidden=_width(data),
-                act=("tanh", "relu")[i % 2],
-                opt=opt,
-                lr=lr,
-                batch=None if full else 64,
-                epochs=500 if full else 20,
-                log="step" if full else "epoch",
-                loss=_loss_for(data),
-                n_train=512,
-                n_val=0 if full else 128,
-                seed=i,
-            )
-        )
+    levels = {"good": 1.0, "high": 30.0, "small": 1e-3}
+    for j, (opt, level, log) in enumerate(product(opts, levels, ("step", "epoch"))):
+        add(f"cnn-digits-{opt}-{level}-{log}", f"cnn_{level}", "digits", model="cnn",
+            act="relu", opt=opt, lr=GOOD_LR[opt] * levels[level], batch=32,
+            epochs=10 if log == "step" else 25, log=log, n_train=1200,
+            n_val=300 if log == "epoch" else 0, seed=104 + j)  # fmt: skip
+    # (2) learning rate far too small (1e-4 of a good one): full-batch and mini-batch.
+    for i, (data, opt) in enumerate(product(datasets, opts)):
+        mode = full | {"epochs": 500} if i % 2 == 0 else {"batch": 64, "epochs": 20, "log": "epoch"}
+        add(f"tiny-lr-{data}-{opt}", "class2", data, hidden=_width(data),
+            act=("tanh", "relu")[i % 2], opt=opt, lr=GOOD_LR[opt] * 1e-4, loss=_loss_for(data),
+            n_train=512, n_val=0 if i % 2 == 0 else 128, seed=i, **mode)  # fmt: skip
     # (3) flat at chance: random labels on a small net, and dead ReLU networks.
     for i, (k, opt) in enumerate(product([2, 3, 5, 10], ["sgd", "adam", "momentum"])):
-        data = "moons" if k == 2 else f"blobs{k}"
-        lr = {"sgd": 0.5, "adam": 1e-2, "momentum": 0.05}[opt]
-        s.append(
-            _spec(
-                f"chance-random-k{k}-{opt}",
-                "class3",
-                data,
-                hidden=(4,),
-                act="tanh",
-                opt=opt,
-                lr=lr,
-                batch=None,
-                epochs=300,
-                log="step",
-                loss="bce" if (k == 2 and i % 2) else "cross_entropy",
-                init_scale=3.0,
-                out_bias=2.0,
-                n_train=4000,
-                random_labels=True,
-                seed=i,
-            )
-        )
+        add(f"chance-random-k{k}-{opt}", "class3", "moons" if k == 2 else f"blobs{k}",
+            hidden=(4,), act="tanh", opt=opt, lr={"sgd": 0.5, "adam": 0.01, "momentum": 0.05}[opt],
+            epochs=300, loss="bce" if (k == 2 and i % 2) else "cross_entropy", init_scale=3.0,
+            out_bias=2.0, n_train=4000, random_labels=True, seed=i, **full)  # fmt: skip
     for i, (k, opt) in enumerate(product([2, 4, 10], ["sgd", "adam", "rmsprop"])):
-        data = "moons" if k == 2 else f"blobs{k}"
-        lr = GOOD_LR[opt] * (10 if opt == "sgd" else 3)
-        s.append(
-            _spec(
-                f"chance-dead-k{k}-{opt}",
-                "class3",
-                data,
-                hidden=(32, 32),
-                act="relu",
-                opt=opt,
-                lr=lr,
-                batch=64,
-                epochs=40,
-                log="epoch",
-                bias_shift=-20.0,
-                out_bias=3.0,
-                n_train=1024,
-                n_val=256,
-                seed=i,
-                notes="dead ReLU network",
-            )
-        )
+        add(f"chance-dead-k{k}-{opt}", "class3", "moons" if k == 2 else f"blobs{k}",
+            hidden=(32, 32), act="relu", opt=opt, lr=GOOD_LR[opt] * (10 if opt == "sgd" else 3),
+            batch=64, epochs=40, log="epoch", bias_shift=-20.0, out_bias=3.0, n_train=1024,
+            n_val=256, seed=i, notes="dead ReLU network")  # fmt: skip
     # (4) short validation curves: 10 epochs, small validation set, aggressive steps.
-    for i, (data, opt) in enumerate(
-        product(["moons", "blobs5", "digits", "spirals3", "gauss_reg"], opts)
-    ):
-        lr = GOOD_LR[opt] * (10 if opt in ("adam", "rmsprop") else 5)
-        s.append(
-            _spec(
-                f"short-val-{data}-{opt}",
-                "class4",
-                data,
-                hidden=_width(data),
-                act="relu",
-                opt=opt,
-                lr=lr,
-                batch=16,
-                epochs=10,
-                log="epoch",
-                loss=_loss_for(data),
-                n_train=400,
-                n_val=40,
-                seed=i,
-            )
-        )
+    short = ["moons", "blobs5", "digits", "spirals3", "gauss_reg"]
+    for i, (data, opt) in enumerate(product(short, opts)):
+        add(f"short-val-{data}-{opt}", "class4", data, hidden=_width(data), act="relu", opt=opt,
+            lr=GOOD_LR[opt] * (10 if opt in ("adam", "rmsprop") else 5), batch=16, epochs=10,
+            log="epoch", loss=_loss_for(data), n_train=400, n_val=40, seed=i)  # fmt: skip
     # (5) violent oscillation most of the run, then a late learning-rate drop.
-    for i, (data, opt, at) in enumerate(
-        product(["moons", "blobs5", "gauss_reg"], ["sgd", "adam", "momentum"], (0.7, 0.85))
-    ):
-        lr = {"sgd": 3.0, "adam": 0.1, "momentum": 0.3}[opt]
-        s.append(
-            _spec(
-                f"late-drop-{data}-{opt}-{int(at * 100)}",
-                "class5",
-                data,
-                hidden=(32, 32),
-                act="tanh",
-                opt=opt,
-                lr=lr,
-                batch=None,
-                epochs=800,
-                log="step",
-                loss=_loss_for(data),
-                n_train=256,
-                drop_at=at,
-                drop_by=0.01,
-                seed=i,
-            )
-        )
+    late = product(["moons", "blobs5", "gauss_reg"], ["sgd", "adam", "momentum"], (0.7, 0.85))
+    for i, (data, opt, at) in enumerate(late):
+        add(f"late-drop-{data}-{opt}-{int(at * 100)}", "class5", data, hidden=(32, 32),
+            act="tanh", opt=opt, lr={"sgd": 3.0, "adam": 0.1, "momentum": 0.3}[opt], epochs=800,
+            loss=_loss_for(data), n_train=256, drop_at=at, drop_by=0.01, seed=i,
+            **full)  # fmt: skip
     # (5) again, from edge-of-stability bouncing: full-batch GD bounces for 80% of the run.
-    for k, (data, lr) in enumerate(
-        product(["blobs5", "blobs4", "spirals3", "blobs5d10"], [5.0, 8.0])
-    ):
-        s.append(
-            _spec(
-                f"late-drop-eos-{data}-lr{_lr_tag(lr)}",
-                "class5",
-                data,
-                hidden=(16, 16),
-                act="tanh",
-                opt="sgd",
-                lr=lr,
-                batch=None,
-                epochs=1000,
-                log="step",
-                n_train=256,
-                drop_at=0.8,
-                drop_by=0.05,
-                seed=(211 + k) % 5,
-            )
-        )
+    eos_late = product(["blobs5", "blobs4", "spirals3", "blobs5d10"], [5.0, 8.0])
+    for k, (data, lr) in enumerate(eos_late):
+        add(f"late-drop-eos-{data}-lr{_lr_tag(lr)}", "class5", data, hidden=(16, 16), act="tanh",
+            opt="sgd", lr=lr, epochs=1000, n_train=256, drop_at=0.8, drop_by=0.05,
+            seed=(211 + k) % 5, **full)  # fmt: skip
     # (6) limit cycles after a huge first loss: 2-128-64-K, N(0, 1/fan_in) init x3 or x5,
     # full-batch GD (MSE runs of this shape in torch either settle or blow up; CE/BCE bounce).
+    cycle = {"hidden": (128, 64), "opt": "sgd", "epochs": 800, "init": "normal", "n_train": 200}
+    losses = [("cross_entropy", "blobs5"), ("bce", "moons")]
     for i, (act, (loss, data), lr, scale) in enumerate(
-        product(
-            ["tanh", "sigmoid"],
-            [("cross_entropy", "blobs5"), ("bce", "moons")],
-            [2.0, 3.0, 5.0],
-            [3.0, 5.0],
-        )
+        product(["tanh", "sigmoid"], losses, [2.0, 3.0, 5.0], [3.0, 5.0])
     ):
-        s.append(
-            _spec(
-                f"cycle-{act}-{loss[:3]}-lr{_lr_tag(lr)}-x{scale:g}",
-                "class6",
-                data,
-                hidden=(128, 64),
-                act=act,
-                opt="sgd",
-                lr=lr,
-                batch=None,
-                epochs=800,
-                log="step",
-                loss=loss,
-                init_scale=scale,
-                init="normal",
-                n_train=200,
-                seed=(211 + i) % 7,
-            )
-        )
+        add(f"cycle-{act}-{loss[:3]}-lr{_lr_tag(lr)}-x{scale:g}", "class6", data, act=act, lr=lr,
+            loss=loss, init_scale=scale, seed=(211 + i) % 7, **cycle, **full)  # fmt: skip
     for act, lr, seed in product(["tanh", "sigmoid"], [0.02, 0.15], range(2)):
-        s.append(
-            _spec(
-                f"cycle-{act}-mse-lr{_lr_tag(lr)}-s{seed}",
-                "class6",
-                "moons",
-                hidden=(128, 64),
-                act=act,
-                opt="sgd",
-                lr=lr,
-                batch=None,
-                epochs=800,
-                log="step",
-                loss="mse",
-                init_scale=3.0,
-                init="normal",
-                n_train=200,
-                seed=seed,
-            )
-        )
+        add(f"cycle-{act}-mse-lr{_lr_tag(lr)}-s{seed}", "class6", "moons", act=act, lr=lr,
+            loss="mse", init_scale=3.0, seed=seed, **cycle, **full)  # fmt: skip
     # (1) edge of stability: full-batch GD on small tanh MLPs, cross-entropy.
-    for (data, width, lr), seed in product(
-        [
-            ("blobs5", 16, 3.0),
-            ("blobs5", 16, 5.0),
-            ("blobs5", 32, 3.0),
-            ("spirals3", 16, 6.0),
-            ("blobs4", 16, 4.0),
-            ("blobs5d10", 16, 4.0),
-            ("moons", 16, 15.0),
-            ("spirals2", 32, 10.0),
-        ],
-        range(4),
-    ):
-        s.append(
-            _spec(
-                f"eos-{data}-tanh{width}-lr{_lr_tag(lr)}-s{seed}",
-                "class1",
-                data,
-                hidden=(width, width),
-                act="tanh",
-                opt="sgd",
-                lr=lr,
-                batch=None,
-                epochs=1500,
-                log="step",
-                loss="bce" if data in ("moons", "spirals2") else "cross_entropy",
-                n_train=256,
-                seed=seed,
-            )
-        )
+    edges = [("blobs5", 16, 3.0), ("blobs5", 16, 5.0), ("blobs5", 32, 3.0), ("spirals3", 16, 6.0),
+             ("blobs4", 16, 4.0), ("blobs5d10", 16, 4.0), ("moons", 16, 15.0),
+             ("spirals2", 32, 10.0)]  # fmt: skip
+    for (data, width, lr), seed in product(edges, range(4)):
+        add(f"eos-{data}-tanh{width}-lr{_lr_tag(lr)}-s{seed}", "class1", data,
+            hidden=(width, width), act="tanh", opt="sgd", lr=lr, epochs=1500,
+            loss="bce" if data in ("moons", "spirals2") else "cross_entropy", n_train=256,
+            seed=seed, **full)  # fmt: skip
     # (7) overfitting: more neurons than data, long training, noisy labels.
-    for i, (data, opt) in enumerate(
-        product(
-            ["moons", "spirals3", "blobs5", "digits", "gauss_reg", "blobs10d10"],
-            ["adam", "momentum"],
-        )
-    ):
-        lr = {"adam": 3e-3, "momentum": 0.03}[opt]
-        s.append(
-            _spec(
-                f"overfit-{data}-{opt}",
-                "class7",
-                data,
-                hidden=(256, 256),
-                act="relu",
-                opt=opt,
-                lr=lr,
-                batch=None,
-                epochs=1500,
-                log="epoch",
-                loss=_loss_for(data),
-                n_train=40 if data != "digits" else 60,
-                n_val=500,
-                label_noise=0.0 if data == "gauss_reg" else 0.25,
-                seed=i,
-            )
-        )
-        s.append(
-            _spec(
-                f"overfit-mb-{data}-{opt}",
-                "class7",
-                data,
-                hidden=(512,),
-                act="tanh",
-                opt=opt,
-                lr=lr,
-                batch=16,
-                epochs=400,
-                log="epoch",
-                loss=_loss_for(data),
-                n_train=64,
-                n_val=500,
-                label_noise=0.0 if data == "gauss_reg" else 0.3,
-                seed=100 + i,
-            )
-        )
+    over = ["moons", "spirals3", "blobs5", "digits", "gauss_reg", "blobs10d10"]
+    for i, (data, opt) in enumerate(product(over, ["adam", "momentum"])):
+        noise = 0.0 if data == "gauss_reg" else 0.25  # (0.3 in the mini-batch runs)
+        kw = {"opt": opt, "lr": {"adam": 3e-3, "momentum": 0.03}[opt], "log": "epoch"}
+        kw |= {"loss": _loss_for(data), "n_val": 500}
+        add(f"overfit-{data}-{opt}", "class7", data, hidden=(256, 256), act="relu", batch=None,
+            epochs=1500, n_train=40 if data != "digits" else 60, label_noise=noise, seed=i,
+            **kw)  # fmt: skip
+        add(f"overfit-mb-{data}-{opt}", "class7", data, hidden=(512,), act="tanh", batch=16,
+            epochs=400, n_train=64, label_noise=noise and 0.3, seed=100 + i,
+            **kw)  # fmt: skip
     # Divergence: too-large steps on regression and classification, plain and scaled init.
     for i, (data, opt, mult) in enumerate(
         product(["gauss_reg", "moons", "blobs5", "digits"], opts, (100, 1000))
     ):
-        lr = GOOD_LR[opt] * mult
-        s.append(
-            _spec(
-                f"diverge-{data}-{opt}-x{mult}",
-                "diverge",
-                data,
-                hidden=(32, 32),
-                act=("relu", "tanh")[i % 2],
-                opt=opt,
-                lr=lr,
-                batch=None if i % 3 else 64,
-                epochs=300 if i % 3 else 20,
-                log="step" if i % 3 else "epoch",
-                loss=_loss_for(data),
-                init_scale=(1.0, 3.0)[(i // 2) % 2],
-                n_train=256,
-                seed=i,
-            )
-        )
-    # Learning-rate grid on full-batch GD: healthy, edge and too large, two activations.
+        mode = full | {"epochs": 300} if i % 3 else {"batch": 64, "epochs": 20, "log": "epoch"}
+        add(f"diverge-{data}-{opt}-x{mult}", "diverge", data, hidden=(32, 32),
+            act=("relu", "tanh")[i % 2], opt=opt, lr=GOOD_LR[opt] * mult, loss=_loss_for(data),
+            init_scale=(1.0, 3.0)[(i // 2) % 2], n_train=256, seed=i, **mode)  # fmt: skip
+    # Learning-rate grid on full-batch GD: healthy, edge and too large, three activations.
     grid = product(["tanh", "relu", "sigmoid"], [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0])
     for j, ((act, lr), data) in enumerate(product(grid, ("moons", "gauss_reg"))):
-        s.append(
-            _spec(
-                f"grid-{act}-{data}-lr{_lr_tag(lr)}",
-                "grid",
-                data,
-                hidden=(16, 16),
-                act=act,
-                opt="sgd",
-                lr=lr,
-                batch=None,
-                epochs=600,
-                log="step",
-                loss="mse",
-                n_train=200,
-                seed=331 + j,
-            )
-        )
-    # Full-batch Adam and momentum with large steps: spiky bounded runs.
-    for i, (opt, lr, data) in enumerate(
-        product(["adam", "rmsprop", "momentum"], [0.03, 0.3], ["moons", "blobs5", "gauss_reg"])
-    ):
+        add(f"grid-{act}-{data}-lr{_lr_tag(lr)}", "grid", data, hidden=(16, 16), act=act,
+            opt="sgd", lr=lr, epochs=600, loss="mse", n_train=200, seed=331 + j,
+            **full)  # fmt: skip
+    # Full-batch Adam, RMSprop and momentum with large steps: spiky bounded runs.
+    big = product(["adam", "rmsprop", "momentum"], [0.03, 0.3], ["moons", "blobs5", "gauss_reg"])
+    for i, (opt, lr, data) in enumerate(big):
         lr = lr if opt != "momentum" else lr * 10
-        s.append(
-            _spec(
-                f"bigstep-{opt}-{data}-lr{_lr_tag(lr)}",
-                "bigstep",
-                data,
-                hidden=(32,),
-                act="tanh",
-                opt=opt,
-                lr=lr,
-                batch=None,
-                epochs=800,
-                log="step",
-                loss=_loss_for(data),
-                n_train=256,
-                seed=i,
-            )
-        )
+        add(f"bigstep-{opt}-{data}-lr{_lr_tag(lr)}", "bigstep", data, hidden=(32,), act="tanh",
+            opt=opt, lr=lr, epochs=800, loss=_loss_for(data), n_train=256, seed=i,
+            **full)  # fmt: skip
     # Saturated sigmoid units: large init scales.
     for i, (scale, opt) in enumerate(product([3.0, 10.0], ["sgd", "momentum", "adam"])):
-        s.append(
-            _spec(
-                f"saturated-sigmoid-x{scale:g}-{opt}",
-                "saturated",
-                "blobs5d10",
-                hidden=(64, 64),
-                act="sigmoid",
-                opt=opt,
-                lr=GOOD_LR[opt],
-                batch=64,
-                epochs=30,
-                log="epoch",
-                init_scale=scale,
-                n_train=1024,
-                n_val=256,
-                seed=i,
-            )
-        )
+        add(f"saturated-sigmoid-x{scale:g}-{opt}", "saturated", "blobs5d10", hidden=(64, 64),
+            act="sigmoid", opt=opt, lr=GOOD_LR[opt], batch=64, epochs=30, log="epoch",
+            init_scale=scale, n_train=1024, n_val=256, seed=i)  # fmt: skip
     # Healthy mini-batch runs from a large init (weights x3).
-    for i, (data, opt) in enumerate(
-        product(["moons", "blobs5", "gauss_reg", "digits"], ["sgd", "momentum", "adam"])
-    ):
-        s.append(
-            _spec(
-                f"healthy-x3-{data}-{opt}",
-                "healthy",
-                data,
-                hidden=_width(data),
-                act=("tanh", "relu")[i % 2],
-                opt=opt,
-                lr=GOOD_LR[opt] / 3,
-                batch=32,
-                epochs=10,
-                log="step",
-                loss=_loss_for(data),
-                init_scale=3.0,
-                n_train=640,
-                seed=200 + i,
-            )
-        )
+    x3 = product(["moons", "blobs5", "gauss_reg", "digits"], ["sgd", "momentum", "adam"])
+    for i, (data, opt) in enumerate(x3):
+        add(f"healthy-x3-{data}-{opt}", "healthy", data, hidden=_width(data),
+            act=("tanh", "relu")[i % 2], opt=opt, lr=GOOD_LR[opt] / 3, batch=32, epochs=10,
+            log="step", loss=_loss_for(data), init_scale=3.0, n_train=640,
+            seed=200 + i)  # fmt: skip
     # Random labels on a big net: it memorises them (training falls, validation rises).
     for i, (k, opt) in enumerate(product([2, 5, 10, 3], ["adam", "momentum"])):
-        data = "moons" if k == 2 else f"blobs{k}"
-        s.append(
-            _spec(
-                f"memorize-random-k{k}-{opt}",
-                "class7",
-                data,
-                hidden=(256, 256),
-                act="relu",
-                opt=opt,
-                lr={"adam": 2e-3, "momentum": 0.03}[opt],
-                batch=32,
-                epochs=150,
-                log="epoch",
-                n_train=128,
-                n_val=400,
-                random_labels=True,
-                seed=300 + i,
-            )
-        )
+        add(f"memorize-random-k{k}-{opt}", "class7", "moons" if k == 2 else f"blobs{k}",
+            hidden=(256, 256), act="relu", opt=opt, lr={"adam": 2e-3, "momentum": 0.03}[opt],
+            batch=32, epochs=150, log="epoch", n_train=128, n_val=400, random_labels=True,
+            seed=300 + i)  # fmt: skip
     # Keras 3 model.fit runs (torch backend), per epoch with validation.
-    for i, (data, opt, level) in enumerate(
-        product(
-            ["moons", "blobs5", "digits", "gauss_reg", "spirals3"],
-            ["sgd", "adam", "rmsprop"],
-            ("good", "high", "small"),
-        )
-    ):
-        lr = GOOD_LR[opt] * {"good": 1.0, "high": 100.0, "small": 1e-4}[level]
-        s.append(
-            _spec(
-                f"keras-{data}-{opt}-{level}",
-                f"keras_{level}",
-                data,
-                framework="keras",
-                hidden=_width(data),
-                act=("relu", "tanh")[i % 2],
-                opt=opt,
-                lr=lr,
-                batch=32,
-                epochs=25,
-                log="epoch",
-                loss=_loss_for(data),
-                n_train=640,
-                n_val=160,
-                seed=i,
-            )
-        )
+    levels = {"good": 1.0, "high": 100.0, "small": 1e-4}
+    kdata = ["moons", "blobs5", "digits", "gauss_reg", "spirals3"]
+    for i, (data, opt, level) in enumerate(product(kdata, ["sgd", "adam", "rmsprop"], levels)):
+        add(f"keras-{data}-{opt}-{level}", f"keras_{level}", data, framework="keras",
+            hidden=_width(data), act=("relu", "tanh")[i % 2], opt=opt,
+            lr=GOOD_LR[opt] * levels[level], batch=32, epochs=25, log="epoch",
+            loss=_loss_for(data), n_train=640, n_val=160, seed=i)  # fmt: skip
     ids = [x["id"] for x in s]
     assert len(ids) == len(set(ids)), "duplicate run id"
     return s
