@@ -310,7 +310,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     """
     import dataclasses
 
-    from lrdiag import results
+    from lrdiag import lints, results
     from lrdiag import sweep as engine
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
@@ -353,7 +353,8 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         plain = bool(os.environ.get("NO_COLOR"))
         interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
         result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
-        doc = results.document(cfg, runs, result, dataset.n_classes)
+        found = lints.check_config(cfg, dataset)
+        doc = results.document(cfg, runs, result, dataset.n_classes, found)
         with signals.deferred():  # a second signal abandons the write: the old files stay
             _write_outputs(doc, claim, signals, plots=not no_plots)
     out_dir = claim.path
@@ -549,6 +550,42 @@ def gradcheck(target, samples, seed, timeout, as_json):
     else:
         report.render_gradcheck(result, make_console())
     if not result.ok:
+        sys.exit(EXIT_MATCHED)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the lints as JSON, nothing else.")
+@traceback_option
+def check(config, as_json):
+    """Name the config and data mistakes that look like learning-rate problems.
+
+    Loads CONFIG and its data and runs the lints (output_loss_mismatch, unscaled_inputs,
+    sum_reduction, saturated_init, dead_relu); nothing is trained, the init lints only look at
+    the initial weights. grid_misses_boundary needs a sweep's verdicts: `lrdiag sweep` reports it.
+
+    \b
+    Example:
+      lrdiag check configs/keras_question.yaml
+
+    Exit 0 with no lint, 1 with any, 2 when the config or its data cannot be loaded.
+    """
+    from lrdiag import lints, report
+    from lrdiag.config import load_config
+    from lrdiag.data import load_dataset
+
+    cfg = load_config(config)
+    found = lints.check_config(cfg, load_dataset(cfg.data, cfg.model, file=str(config)))
+    if as_json:
+        doc = {"config": str(config), "warnings": [lint.to_dict() for lint in found]}
+        echo_out(report.to_json_text(doc), nl=False)
+    else:
+        console = make_console()
+        if found:
+            report.render_warnings([lint.to_dict() for lint in found], console)
+        else:
+            console.print(f"{printable(config)}: no lint", markup=False)
+    if found:
         sys.exit(EXIT_MATCHED)
 
 

@@ -749,6 +749,18 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         more = _more_notes(doc, notes)
         if more:
             _print_hanging(console, "  ", Text(more, style="dim"))
+    render_warnings(doc.get("warnings") or [], console)
+
+
+def render_warnings(warnings: list[Mapping], console: Console) -> None:
+    """The lints (lrdiag.lints): id and message, then why it matters and the fix."""
+    if not warnings:
+        return
+    console.print(Text("warnings:", style="bold yellow"))
+    for w in warnings:
+        _print_hanging(console, f"  {w.get('id')}: ", Text(str(w.get("message"))))
+        _print_hanging(console, "    why: ", Text(str(w.get("why")), style="dim"))
+        _print_hanging(console, "    fix: ", Text(str(w.get("fix"))))
 
 
 def render_classify(doc: Mapping, console: Console) -> None:
@@ -898,6 +910,14 @@ def markdown_summary(doc: Mapping) -> str:
         more = _more_notes(doc, notes)
         if more:
             lines.append(f"- {_md(more)}")
+    warnings = doc.get("warnings") or []
+    if warnings:
+        lines += ["", "Warnings:", ""]
+        for w in warnings:
+            lines.append(
+                f"- `{_md(w.get('id'))}`: {_md(w.get('message'))}. Why: {_md(w.get('why'))}. "
+                f"Fix: {_md(w.get('fix'))}"
+            )
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

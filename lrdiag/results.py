@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from lrdiag import __version__
+from lrdiag import __version__, lints
 from lrdiag.classify import FLAGS, classify
 from lrdiag.config import config_to_dict
 from lrdiag.stability import critical_lr
@@ -246,21 +246,28 @@ def stability_summary(rows: list[dict], per_scale: list[dict]) -> dict | None:
     return {"per_scale": out}
 
 
-def document(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> dict:
+def document(
+    cfg, runs: list[Run], result: TrainResult, n_classes: int | None, lints_found=()
+) -> dict:
     """The results document (what results.json holds).
 
     It holds nothing that varies between two runs of the same config on the same machine (no
-    timing, no output path), so results.json is reproducible byte for byte.
+    timing, no output path), so results.json is reproducible byte for byte. ``warnings``: the
+    config's lints (``lints_found``, from ``lints.check_config``) and the grid's.
     """
     rows = judge(cfg, runs, result, n_classes)
     judged = all(r["verdict"] is not None or "incomplete" not in r["flags"] for r in rows)
+    summary = _summary(rows)
+    judged_rows = [r for r in rows if r["verdict"] is not None]
+    found = [*lints_found, *(lints.check_grid(cfg, summary, judged_rows) if judged_rows else [])]
     return {
         "schema_version": SCHEMA_VERSION,
         "lrdiag_version": __version__,
         "complete": result.complete and judged,
         "config": config_to_dict(cfg),
         "runs": rows,
-        "summary": _summary(rows),
+        "summary": summary,
+        "warnings": [lint.to_dict() for lint in found],
     }
 
 
