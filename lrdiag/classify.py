@@ -123,6 +123,8 @@ class Thresholds:
     # (0: judge swings against R alone, as for a curve that is not all > 0)
     osc_acf: float = 0.5  # periodic: the swings' autocorrelation peaks at least this high
     osc_slow: float = 0.2  # slow swings (far fewer turns than noise) must reach +-this of level
+    osc_corr: float = 0.4  # ... or swings whose neighbouring points move together this much
+    # (lag-1 autocorrelation, and 3/sqrt(window)): each lasts steps, as noise's do not
     trend_snr: float = 6.0  # plateaued by noise (net progress within noise_snr std devs) only
     # if the median of the first level_n points is not above the final level by this many
     # standard errors of such medians: a fall that single-point noise hides over many points
@@ -159,6 +161,7 @@ _DECISION_FIELDS = (
     "osc_level",
     "osc_acf",
     "osc_slow",
+    "osc_corr",
     "trend_snr",
     "plateau_progress",
     "floor_progress",
@@ -224,6 +227,8 @@ class _Measures:
     half_swings: int  # moves from the bottom quarter of the swings' band to the top, or back
     acf_peak: float  # highest autocorrelation (about the trend) at a lag after it went negative
     acf_lag: int  # that lag: the period of a periodic swing
+    acf_one: float  # lag-1 autocorrelation of the swings (noise: about 0; a swing that lasts
+    # several steps, such as a catapult rising and decaying: well above)
     bounce_from: int  # first point of the bouncing that the final window shows
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
@@ -443,6 +448,9 @@ def _measure(
     side = side[side != 0]
     half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
     acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
+    centred = resid - resid.mean()
+    power = float(np.dot(centred, centred))
+    acf_one = float(np.dot(centred[:-1], centred[1:]) / power) if power > 0 else 0.0
     low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
@@ -498,6 +506,7 @@ def _measure(
         half_swings=half_swings,
         acf_peak=acf_peak,
         acf_lag=acf_lag,
+        acf_one=acf_one,
         bounce_from=bounce_from,
         above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
         best_early=best_i + offset < m - level_n,
@@ -562,7 +571,8 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
         return "alternating"
     if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
         return "periodic"
-    if ms.turning_z <= -th.osc_z and a >= th.osc_slow * ms.window_level:
+    correlated = ms.acf_one >= max(th.osc_corr, 3.0 / math.sqrt(ms.window))
+    if (ms.turning_z <= -th.osc_z or correlated) and a >= th.osc_slow * ms.window_level:
         return "smooth"
     if ms.net >= 2 * a:
         return None  # learned more than it swings: noise on a curve that made real progress
