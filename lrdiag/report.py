@@ -731,6 +731,8 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         else:  # too narrow for the table: a line per scale
             for label, line in _summary_lines(doc):  # each scale's lines hang under its label
                 _print_hanging(console, f"  {label}", Text(line))
+    for line in loss_scale_lines(doc):
+        _print_hanging(console, "", Text(line, style="yellow"))
     console.print()
     _print_entries(console, _counts_entries(runs), ", ")
     val_entries = _val_counts_entries(doc)
@@ -750,6 +752,25 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         if more:
             _print_hanging(console, "  ", Text(more, style="dim"))
     render_warnings(doc.get("warnings") or [], console)
+
+
+def loss_scale_lines(doc: Mapping) -> list[str]:
+    """One line per init scale whose losses grow as a power of lr (summary.loss_scale)."""
+    lines = []
+    for g in (doc.get("summary") or {}).get("loss_scale") or []:
+        parts = [
+            f"{what} losses grow as lr^{g[key]:.2f}"
+            for what, key in (("final", "final_exponent"), ("first-epoch", "first_epoch_exponent"))
+            if g.get(key) is not None
+        ]
+        line = (
+            f"loss scale at init scale {fmt_num(g.get('init_scale'))}: {' and '.join(parts)} "
+            "across the grid: the step sets the loss's scale, not a divergence"
+        )
+        if g.get("unscaled_inputs"):
+            line += "; the inputs are unscaled (see the unscaled_inputs warning)"
+        lines.append(line)
+    return lines
 
 
 def render_warnings(warnings: list[Mapping], console: Console) -> None:
@@ -895,6 +916,9 @@ def markdown_summary(doc: Mapping) -> str:
             rows.append(row)
         lines += _md_table(header, rows, ["r"] * len(header)) + [""]
 
+    lines += [f"{_md(line)}." for line in loss_scale_lines(doc)]
+    if loss_scale_lines(doc):
+        lines.append("")
     lines += [_md(_counts_text(runs).plain), ""]
     val_text = _val_counts_text(doc)
     if val_text is not None:

@@ -16,7 +16,7 @@ from lrdiag import __version__, lints
 from lrdiag.classify import FLAGS, classify
 from lrdiag.config import config_to_dict
 from lrdiag.stability import critical_lr
-from lrdiag.summary import summarize
+from lrdiag.summary import loss_scale, summarize
 from lrdiag.sweep import Run, TrainResult
 
 SCHEMA_VERSION = 1
@@ -260,6 +260,9 @@ def document(
     summary = _summary(rows)
     judged_rows = [r for r in rows if r["verdict"] is not None]
     found = [*lints_found, *(lints.check_grid(cfg, summary, judged_rows) if judged_rows else [])]
+    unscaled = any(lint.id == "unscaled_inputs" for lint in found)
+    for entry in summary.get("loss_scale", []):
+        entry["unscaled_inputs"] = unscaled  # the likely cause, when that lint fired
     return {
         "schema_version": SCHEMA_VERSION,
         "lrdiag_version": __version__,
@@ -277,4 +280,7 @@ def _summary(rows: list[dict]) -> dict:
     stab = stability_summary(judged, summary["per_scale"]) if judged else None
     if stab is not None:
         summary["stability"] = stab
+    growth = loss_scale(judged)
+    if growth:
+        summary["loss_scale"] = growth
     return summary

@@ -68,3 +68,60 @@ def _recommended(finals: dict[float, float]) -> float | None:
     low = min(finals.values())
     tied = [lr for lr, f in finals.items() if f - low <= TIE_RTOL * max(abs(low), abs(f))]
     return min(tied)
+
+
+# Loss scale vs learning rate: the losses of a grid "grow as a power of the learning rate" when
+# the least-squares slope of log(loss) on log(lr), over at least LOSS_SCALE_MIN_RATES rates,
+# is at least LOSS_SCALE_EXPONENT and the fit explains at least LOSS_SCALE_R2 of the variance.
+# A healthy grid's final losses fall (or stay) as lr grows: a loss that grows with lr while it
+# still trains says the loss's scale is set by the step (logits moved by lr x |x|), not that
+# larger rates diverge.
+LOSS_SCALE_EXPONENT = 0.5
+LOSS_SCALE_R2 = 0.9
+LOSS_SCALE_MIN_RATES = 3
+
+
+def loss_scale(runs: list[dict]) -> list[dict]:
+    """Per init scale whose final or first-epoch losses grow as a power of lr: {"init_scale",
+    "final_exponent", "first_epoch_exponent" (None when not fitted), "rates"}.
+
+    Each rate's loss is the median over its seeds of runs whose losses are finite; the first
+    epoch's is ``loss[1]`` (the loss after one epoch)."""
+    by_scale: dict[float, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        by_scale[run["init_scale"]][run["learning_rate"]].append(run)
+    found = []
+    for scale in sorted(by_scale):
+        fits = {}
+        for key, pick in (("final_exponent", -1), ("first_epoch_exponent", 1)):
+            points = []
+            for lr in sorted(by_scale[scale]):
+                values = [_at(r.get("loss"), pick) for r in by_scale[scale][lr]]
+                values = [v for v in values if v is not None and v > 0]
+                if values:
+                    points.append((lr, float(np.median(values))))
+            fits[key] = _power_fit(points)
+        if any(f is not None for f in fits.values()):
+            found.append({"init_scale": scale, **fits, "rates": sorted(by_scale[scale])})
+    return found
+
+
+def _at(loss, index: int) -> float | None:
+    """loss[index] when it is a finite number (None for a diverged or missing value)."""
+    if not loss or len(loss) <= max(index, 1):
+        return None
+    value = loss[index]
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _power_fit(points: list[tuple[float, float]]) -> float | None:
+    """The exponent of loss ~ lr^k when the fit is good and k >= LOSS_SCALE_EXPONENT."""
+    if len(points) < LOSS_SCALE_MIN_RATES:
+        return None
+    x = np.log([p[0] for p in points])
+    y = np.log([p[1] for p in points])
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    spread = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(residual**2)) / spread if spread > 0 else 0.0
+    return float(slope) if slope >= LOSS_SCALE_EXPONENT and r2 >= LOSS_SCALE_R2 else None
