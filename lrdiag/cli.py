@@ -713,7 +713,7 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
                     click.echo(
                         "lrdiag: reading a loss log from the terminal; end with Ctrl-D", err=True
                     )
-                data = stdin.read()
+                data = logs.read_capped(stdin, logs.STDIN)
             read.append(logs.parse_log(data, logs.STDIN, columns=columns))
         else:
             read.append(logs.read_log(file, columns=columns))

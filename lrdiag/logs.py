@@ -80,6 +80,21 @@ _DELIMITERS = (",", "\t", ";")
 # --------------------------------------------------------------------------- reading
 
 
+MAX_LOG_BYTES = 512 * 1024**2  # a log is read whole: past this, an error, not a memory blow-up
+
+
+def read_capped(stream, source: str) -> bytes:
+    """At most MAX_LOG_BYTES from a binary stream (a file, stdin); InputError past that (an
+    endless /dev/zero included)."""
+    data = stream.read(MAX_LOG_BYTES + 1)
+    if len(data) > MAX_LOG_BYTES:
+        raise InputError(
+            f"{source}: larger than {MAX_LOG_BYTES // 1024**2} MiB, and a log is read whole; "
+            "judge a part of it (tail -n 100000 FILE | lrdiag classify -)"
+        )
+    return data
+
+
 def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog:
     """Read a loss log file (a directory: its results.json or metrics.csv)."""
     source = str(path)
@@ -93,7 +108,8 @@ def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog
             )
         p, source = found[0], str(found[0])
     try:
-        data = p.read_bytes()
+        with p.open("rb") as f:
+            data = read_capped(f, source)
     except FileNotFoundError:
         raise InputError(f"{source}: file not found") from None
     except PermissionError:

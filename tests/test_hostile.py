@@ -262,3 +262,48 @@ def test_the_dry_run_says_what_is_outside_the_memory_budget(tmp_path):
     assert "not in the budget: judging and writing" in text.stdout
     plan = json.loads(sweep(config, "--dry-run", "--json").stdout)
     assert plan["results_bytes"] == 40 * 20 * 100  # 20 runs of 100 losses
+
+
+# Pieces of loss logs as people write them, and as they break: headers, restarts, console
+# lines, JSON, non-finite and non-numeric cells, control characters, huge and tiny numbers.
+LOG_PIECES = (
+    "epoch,loss,val_loss\n",
+    "epoch,accuracy,loss,val_accuracy,val_loss\n",
+    "0,0.5,0.7,0.5,0.72\n1,0.6,0.6,0.55,0.65\n2,0.7,0.5,0.6,0.6\n",
+    "0,0.9\n1,nan\n2,inf\n3,-inf\n",
+    "0,1e308,1e-308\n1,-1e308,5e-324\n",
+    "step,loss\n0,1\n100,0.5\n0,2\n",
+    "loss\n\n\n",
+    "\x1b[2K\x1b[1A,loss\n1,2\n",
+    "Epoch 1/3\n10/10 [====] - 0s - loss: 315.4696 - accuracy: 0.8432 - val_loss: nan\n",
+    "Epoch [1/50], Train Loss: 0.123, Val Loss: 0.145\n",
+    "Epoch 1/2\n",
+    '{"loss": [1, 0.5, null], "val_loss": [2]}',
+    '[{"step": 1, "loss": 0.7}, {"step": 1, "loss": "x"}]',
+    "[[1.0, 1, 0.5], [2.0, 1, 0.4]]",
+    "0.5\n0.4\nabc\n",
+    "NA,NA\n",
+    "a;b;c\n1;2,5;3\n",
+    "\ufeffloss\n" + "0.5\n" * 30,
+    "9" * 400 + "\n",
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    text=st.lists(st.sampled_from(LOG_PIECES), min_size=1, max_size=4).map("".join),
+    as_json=st.booleans(),
+)
+def test_fuzz_hostile_logs_exit_0_1_or_2_within_memory(tmp_path_factory, text, as_json):
+    """lrdiag classify on a broken or odd log: a verdict (0), or one line on stderr (2); never
+    a bug (3), a traceback or an escape code on stdout, within MEMORY_LIMIT."""
+    log = tmp_path_factory.mktemp("fuzzlog") / "log.txt"
+    log.write_text(text, encoding="utf-8")
+    result = lrdiag("classify", log, *(["--json"] if as_json else []), limit=True)
+    err = result.stderr.decode("utf-8", "replace")
+    assert result.returncode in (0, 2), err[-2000:]
+    assert b"\x1b" not in result.stdout and "Traceback" not in err
+    if result.returncode == 2:
+        assert result.stdout == b"" and len(err.strip().splitlines()) == 1, err[-2000:]
+    elif as_json:
+        json.loads(result.stdout)

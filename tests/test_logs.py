@@ -997,3 +997,18 @@ def test_hugging_face_trainer_prints_a_dict_a_line():
     assert c.values[:2].tolist() == [1.0, 0.8] and math.isnan(c.values[2])
     assert logs.judge(parse(text))["curves"][0]["verdict"] == "diverging"
     error("{'loss': [1, 2]}\n", match="invalid JSON")  # no number pair: still a JSON error
+
+
+def test_a_log_past_the_size_cap_is_an_input_error_not_a_memory_blow_up(monkeypatch, tmp_path):
+    """An endless file (/dev/zero) or stdin is read to the cap and refused, one line."""
+    monkeypatch.setattr(logs, "MAX_LOG_BYTES", 1000)
+    big = tmp_path / "big.csv"
+    big.write_text("loss\n" + "0.5\n" * 400)
+    with pytest.raises(logs.InputError, match="larger than 0 MiB, and a log is read whole"):
+        logs.read_log(big)
+    small = tmp_path / "small.csv"
+    small.write_text("loss\n" + "0.5\n" * 100)
+    assert [c.name for c in logs.read_log(small).curves] == ["loss"]
+    if Path("/dev/zero").exists():
+        with pytest.raises(logs.InputError, match="read whole"):
+            logs.read_log("/dev/zero")
