@@ -440,6 +440,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         "peak_bytes": plan.peak_bytes,
         "max_memory": plan.max_memory,
         "results_bytes": _results_bytes(plan.n_runs, cfg.training.epochs, dataset.X_val),
+        "data_bytes": _data_bytes(dataset),
     }
     if as_json:
         echo_out(json.dumps(info, indent=2))
@@ -458,10 +459,18 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         f"{plural(min(plan.chunk_size, plan.n_runs), 'run')}"
     )
     echo_out(
-        f"not in the budget: judging and writing the results (results.json "
-        f"~{_size(info['results_bytes'])}; a few times that in memory)"
+        f"not in the budget: the data as loaded (~{_size(info['data_bytes'])}), judging and "
+        f"writing the results (results.json ~{_size(info['results_bytes'])}; a few times that "
+        f"in memory)"
     )
     echo_out("dry run: nothing trained")
+
+
+def _data_bytes(dataset) -> int:
+    """Bytes of the loaded data's arrays (training and validation inputs and targets): what
+    loading cost, held for the whole sweep beside the budget."""
+    arrays = (dataset.X, dataset.Y, dataset.X_val, dataset.Y_val)
+    return int(sum(a.nbytes for a in arrays if a is not None))
 
 
 # Bytes results.json spends on one loss value (a line "        0.6931471805599453,"): it holds

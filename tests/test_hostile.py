@@ -259,9 +259,18 @@ def test_the_dry_run_says_what_is_outside_the_memory_budget(tmp_path):
     config = write_config(tmp_path, training={"epochs": 99, "seeds": list(range(10))})
     text = sweep(config, "--dry-run", "--max-memory", "64MB")
     assert text.exit_code == 0, text.stderr
-    assert "not in the budget: judging and writing" in text.stdout
+    assert "not in the budget: the data as loaded (~" in text.stdout
+    assert "judging and writing the results" in text.stdout
     plan = json.loads(sweep(config, "--dry-run", "--json").stdout)
     assert plan["results_bytes"] == 40 * 20 * 100  # 20 runs of 100 losses
+    # the data the config makes: its samples' inputs and one-hot or scalar targets, in float64
+    from lrdiag.config import load_config
+    from lrdiag.data import load_dataset
+
+    cfg = load_config(config)
+    d = load_dataset(cfg.data, cfg.model)
+    n, width = d.X.shape[0], d.X.shape[1] + d.Y.shape[1]
+    assert plan["data_bytes"] == 8 * n * width
 
 
 # Pieces of loss logs as people write them, and as they break: headers, restarts, console
