@@ -201,3 +201,35 @@ def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
                 )
             )
     return found
+
+
+TRAINED_SHOWN = 3  # runs named in the message of dead_relu after training (the rest counted)
+
+
+def check_trained(cfg, runs, dead_end) -> list[Lint]:
+    """``dead_relu`` after training: ``dead_end`` (R, hidden layers) is TrainResult.dead_end,
+    the share of each layer's ReLU units that never fire on the training rows (NaN: diverged or
+    interrupted; None: not a ReLU network). ``runs`` are the sweep's Runs, in the same order."""
+    if dead_end is None or not len(runs):
+        return []
+    filled = np.where(np.isnan(dead_end), -1.0, dead_end)
+    hit = [i for i in range(len(runs)) if filled[i].max() > DEAD_FRACTION]
+    if not hit:
+        return []
+    hit.sort(key=lambda i: (runs[i].learning_rate, runs[i].init_scale, runs[i].seed))
+    named = []
+    for i in hit[:TRAINED_SHOWN]:
+        r = runs[i]
+        layers = ", ".join(f"layer {j + 1} {f:.0%}" for j, f in enumerate(dead_end[i]))
+        named.append(f"lr {r.learning_rate:g} (scale {r.init_scale:g}, seed {r.seed}): {layers}")
+    more = f"; and {len(hit) - TRAINED_SHOWN} more" if len(hit) > TRAINED_SHOWN else ""
+    return [
+        Lint(
+            "dead_relu",
+            f"after training, ReLU units that never fire on the training rows, in {len(hit)} of "
+            f"{len(runs)} runs: {'; '.join(named)}{more}",
+            "a large step pushes units below zero on every sample, where they get no gradient "
+            "again: the learning rate itself shrinks the network, and the loss stalls",
+            "a smaller learning rate, activation: leaky_relu, or init: {scheme: he}",
+        )
+    ]

@@ -259,7 +259,11 @@ def document(
     judged = all(r["verdict"] is not None or "incomplete" not in r["flags"] for r in rows)
     summary = _summary(rows)
     judged_rows = [r for r in rows if r["verdict"] is not None]
-    found = [*lints_found, *(lints.check_grid(cfg, summary, judged_rows) if judged_rows else [])]
+    found = [
+        *lints_found,
+        *lints.check_trained(cfg, runs, result.dead_end),
+        *(lints.check_grid(cfg, summary, judged_rows) if judged_rows else []),
+    ]
     unscaled = any(lint.id == "unscaled_inputs" for lint in found)
     for entry in summary.get("loss_scale", []):
         entry["unscaled_inputs"] = unscaled  # the likely cause, when that lint fired

@@ -70,6 +70,9 @@ class TrainResult:
     sharpness_epochs: list[int] | None = None  # epochs at which sharpness was tracked
     sharpness: np.ndarray | None = None  # (R, len(sharpness_epochs)), NaN once diverged
     sharpness_seconds: float = 0.0  # time spent on sharpness (not counted as training)
+    # (R, hidden layers): share of ReLU units never firing on the training rows after training
+    # (NaN for a diverged or interrupted run); None unless the activation is relu
+    dead_end: np.ndarray | None = None
 
 
 def expand_grid(cfg) -> list[Run]:
@@ -279,17 +282,52 @@ class _Chunk:
 
 
 def _train_chunk(
-    cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
-):
-    """Train one chunk, writing its rows of ``loss``/``val_loss``/``diverged``/``done`` in place.
+    cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset,
+    dead=None,
+):  # fmt: skip
+    """Train one chunk (``_run_chunk``); then, with ``dead`` (its rows of TrainResult.dead_end),
+    the share of each hidden layer's ReLU units that never fire on the training rows."""
+    X, Y = data[0], data[1]
+    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
+    c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
+    _run_chunk(
+        c, cfg, data, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
+    )
+    if dead is not None and len(c.rows) and not stop.is_set():
+        dead[c.rows] = dead_units(c.params, X, cfg.model)
 
-    Returns early, leaving ``done`` at the epochs completed, when ``stop`` is set.
+
+# Rows dead_units looks at, at most (the share is a property of the weights), and the bytes a
+# block of runs' (runs, rows, width) pre-activations may take: small beside any memory budget.
+DEAD_ROWS = 1024
+DEAD_BYTES = 4 * 2**20
+
+
+def dead_units(params, X, spec) -> np.ndarray:
+    """(R, hidden layers): the share of each hidden layer's units whose pre-activation is <= 0 on
+    every one of the first DEAD_ROWS rows of ``X`` (ReLU units that never fire)."""
+    rows = X[:DEAD_ROWS]
+    R = next(iter(params.values())).shape[0]
+    per_run = 2 * len(rows) * max(spec.hidden) * rows.itemsize * len(spec.hidden)
+    step = max(1, DEAD_BYTES // per_run)
+    out = np.empty((R, len(spec.hidden)))
+    for lo in range(0, R, step):
+        block = {k: v[lo : lo + step] for k, v in params.items()}
+        _, cache = model.forward(block, rows, spec, keep=True)
+        for layer, (_, z, _) in enumerate(cache[:-1]):  # z: (runs, rows, H)
+            out[lo : lo + step, layer] = np.mean(np.all(z <= 0, axis=1), axis=-1)
+    return out
+
+
+def _run_chunk(
+    c, cfg, data, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
+):
+    """Train the chunk ``c``, writing its rows of ``loss``/``val_loss``/``diverged``/``done`` in
+    place. Returns early, leaving ``done`` at the epochs completed, when ``stop`` is set.
     """
     X, Y, Xv, Yv = data
     spec = cfg.model
     E = cfg.training.epochs
-    sizes = model.layer_sizes(X.shape[1], spec.hidden, Y.shape[1])
-    c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
 
     def record(k, losses, extra_bad=None):
         """Write epoch k's losses; a run whose loss, validation loss or weights are not finite
@@ -420,6 +458,8 @@ def train(
     # Sharpness at init runs alone, before training; tracking shares memory with training.
     sharp = _Sharpness(cfg, dataset, R, p.max_memory // n_threads)
     sharp.track_memory = max(1, p.max_memory - p.peak_bytes) // n_threads
+    relu = cfg.model.activation == "relu" and len(cfg.model.hidden) > 0
+    dead = np.full((R, len(cfg.model.hidden)), np.nan) if relu else None
 
     def work(lo: int, hi: int) -> None:
         try:
@@ -427,7 +467,7 @@ def train(
                 _train_chunk(
                     cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
                     None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
-                    tick, stop, sharp, lo,
+                    tick, stop, sharp, lo, None if dead is None else dead[lo:hi],
                 )  # fmt: skip
         except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
             stop.set()
@@ -456,6 +496,7 @@ def train(
     tracking = sharp.track_seconds / max(1, min(n_threads, len(futures)))
     complete = not stop.is_set() and bool((done == E).all())
     result = TrainResult(loss, val_loss, diverged, done, wall - tracking, complete)
+    result.dead_end = dead
     if sharp.enabled:
         result.sharpness_init = sharp.init
         result.sharpness_seconds = sharp.init_seconds + tracking

@@ -248,3 +248,57 @@ def test_a_sweep_reports_its_warnings(tmp_path):
     assert doc["warnings"][0]["id"] == "sum_reduction"
     assert "0.016, 0.16" in doc["warnings"][0]["message"]
     assert "`sum_reduction`" in (tmp_path / "out" / "report.md").read_text()
+
+
+# --------------------------------------------------------------------------- after training
+
+
+def test_dead_units_match_a_plain_loop():
+    from types import SimpleNamespace
+
+    from lrdiag.sweep import dead_units
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(30, 4))
+    spec = SimpleNamespace(hidden=(6, 5), activation="relu", output="sigmoid", loss="bce")
+    params = {
+        "W1": rng.normal(size=(3, 4, 6)),
+        "b1": rng.normal(size=(3, 1, 6)) - 1.0,  # some units below zero everywhere
+        "W2": rng.normal(size=(3, 6, 5)),
+        "b2": rng.normal(size=(3, 1, 5)) - 1.0,
+        "W3": rng.normal(size=(3, 5, 1)),
+        "b3": np.zeros((3, 1, 1)),
+    }
+    got = dead_units(params, X, spec)
+    for r in range(3):
+        a = X
+        for layer in (1, 2):
+            z = a @ params[f"W{layer}"][r] + params[f"b{layer}"][r]
+            never = [all(z[i, u] <= 0 for i in range(len(X))) for u in range(z.shape[1])]
+            assert got[r, layer - 1] == pytest.approx(sum(never) / len(never))
+            a = np.maximum(z, 0)
+
+
+def test_dead_relu_after_training_names_the_runs():
+    from lrdiag.sweep import Run
+
+    runs = [Run(i, lr, 1.0, 0) for i, lr in enumerate((0.1, 1.0, 10.0))]
+    dead = np.array([[0.0, 0.1], [0.6, 0.2], [np.nan, np.nan]])  # the last one diverged
+    (lint,) = lints.check_trained(None, runs, dead)
+    assert lint.id == "dead_relu"
+    assert "in 1 of 3 runs: lr 1 (scale 1, seed 0): layer 1 60%, layer 2 20%" in lint.message
+    assert lints.check_trained(None, runs, np.zeros((3, 2))) == []
+    assert lints.check_trained(None, runs, None) == []
+
+
+def test_a_sweep_whose_large_steps_kill_relu_units_warns(tmp_path):
+    import json
+
+    # configs/onehot_patterns.yaml: a large early step kills the ReLU units
+    out = tmp_path / "out"
+    config = ROOT / "configs" / "onehot_patterns.yaml"
+    result = invoke("sweep", config, "--out", out, "--no-plots", "-q")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    (lint,) = [w for w in doc["warnings"] if w["id"] == "dead_relu"]
+    assert lint["message"].startswith("after training, ReLU units that never fire")
