@@ -25,6 +25,7 @@ from lrdiag.gradcheck import check_gradients, check_module, load_user_module
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = Path(__file__).resolve().parent / "data" / "gradcheck"
+EXAMPLE_IN_PLACE = ROOT / "examples" / "fd_in_place.py"  # the second question's code
 
 
 def verdicts(result) -> dict[str, str]:
@@ -913,11 +914,11 @@ def test_nudging_in_place_and_restoring_is_no_change():
 
 def test_in_place_central_differences_with_a_flipped_sign_are_named_on_every_parameter():
     # the second question: textbook differences that nudge each entry in place and restore it
-    result = check_module(MODULES / "fd_in_place.py")
+    result = check_module(EXAMPLE_IN_PLACE)
     assert set(verdicts(result).values()) == {"sign_flipped"}
     assert result.warnings == ()
     # independently: the module's gradient is minus a central difference of its loss
-    module_loss, module_grad, params = load_user_module(MODULES / "fd_in_place.py")
+    module_loss, module_grad, params = load_user_module(EXAMPLE_IN_PLACE)
     g = module_grad({k: v.copy() for k, v in params.items()})
     q = {k: v.copy() for k, v in params.items()}
     h = 1e-6
@@ -931,7 +932,7 @@ def test_in_place_central_differences_with_a_flipped_sign_are_named_on_every_par
 
 
 def test_cli_names_the_flipped_sign_of_an_in_place_module():
-    result = _run(MODULES / "fd_in_place.py", "--json")
+    result = _run(EXAMPLE_IN_PLACE, "--json")
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
     assert [p["verdict"] for p in doc["parameters"]] == ["sign_flipped"] * 4

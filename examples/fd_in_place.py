@@ -1,4 +1,6 @@
-"""Bug (the second question): a tiny ReLU net whose numerical gradient has its sign flipped.
+"""The second question: a tiny ReLU net whose numerical gradient has its sign flipped.
+
+`lrdiag gradcheck examples/fd_in_place.py` names sign_flipped on every parameter (exit 1).
 
 grad() is textbook central differences that nudge each entry in place and put it back
 (v[i] += h; ...; v[i] -= 2*h; ...; v[i] += h), which restores it only to within rounding;
