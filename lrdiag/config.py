@@ -87,7 +87,7 @@ MAX_SEED = 2**53
 seed_range = Check(f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED)
 in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
-# means anything below 0 (Thresholds lives in classify.py, without checks of its own).
+# means anything below 0 (Thresholds lives in classify/thresholds.py, without checks of its own).
 THRESHOLD_CHECK = at_least(0)
 
 

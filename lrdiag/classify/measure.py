@@ -1,0 +1,367 @@
+"""A loss curve -> the numbers the decision reads (``_Measures``), computed once per curve:
+levels (initial, final, best), range, noise, the final window's steps, trend and swings
+about its trend line, periodicity, the trailing growth and the chance loss. Thresholds only
+move the cut-offs applied to these, so ``borderline`` can re-decide without measuring again."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lrdiag.classify.thresholds import CHANCE_CLASSES, Thresholds
+
+
+@dataclass(frozen=True)
+class _Measures:
+    """The numbers the decision reads, computed once (thresholds only move the cut-offs)."""
+
+    n_points: int
+    n_finite: int
+    diverged_epoch: int | None
+    initial: float  # initial level: y[0], or the median of the first init_frac if higher
+    final_level: float  # median of the last level_n points
+    early_level: float  # median of the first level_n points (the final level's twin)
+    level_n: int
+    best_level: float  # minimum of the rolling median
+    best_epoch: int
+    range_: float  # R
+    constant: bool  # range at the resolution of the values
+    noise: float  # robust std dev over the final window (at least noise_points points)
+    window: int
+    drop: float  # initial - best_level
+    net: float  # initial - final_level
+    growth: float | None  # per-epoch growth of the trailing increments, minus 1
+    growth_len: int  # length of the trailing run of increases
+    growth_rise: float  # rise over that run
+    last_is_peak: bool  # last point is the highest of the final window
+    never_back: bool  # every point after the first is above the initial level
+    positive: bool  # every finite value is > 0 (a loss whose floor is 0 or above)
+    gap: float  # lowest point of the final window minus the initial level
+    win_spread: float  # highest minus lowest point of the final window
+    alternation: float | None  # fraction of direction changes in the final window
+    turning_z: float | None  # direction changes vs random noise, in std devs
+    turning_z_max: float  # the turning_z of perfect alternation over this window
+    swing: float  # median absolute step in the final window
+    decline: float  # fall of the pair-averaged final window over its length (OLS)
+    chance: float | None  # the chance loss given by the loss's name or class count
+    chance_k: int | None
+    guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
+    guess_k: int | None
+    half_level: float  # median of the second half of the points
+    level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
+    noise_end: float  # noise over the final level's points alone (when 20 or more)
+    window_level: float  # median of the final window
+    low: float  # 5th and 95th percentiles of the final window
+    high: float
+    amplitude: float  # half the 5-95 percentile spread of the final window about its trend line
+    amp_late: float  # the same over the window's last half
+    half_swings: int  # moves from the bottom quarter of the swings' band to the top, or back
+    acf_peak: float  # highest autocorrelation (about the trend) at a lag after it went negative
+    acf_lag: int  # that lag: the period of a periodic swing
+    acf_one: float  # lag-1 autocorrelation of the swings (noise: about 0; a swing that lasts
+    # several steps, such as a catapult rising and decaying: well above)
+    bounce_from: int  # first point of the bouncing that the final window shows
+    above_share: float  # share of the points after the first that sit above the initial level
+    best_early: bool  # the best level comes before the final level's points
+    above_window: int  # points of the final window above the initial level
+    p10: float  # 10th percentile of the final window
+    mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling), when a
+    # fall of the curve is small enough for the noise rule (else 0: not needed)
+    best_wide: float  # lowest rolling median over as many points as the final level takes
+
+
+def _finite_float(v: Any) -> float | None:
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _odd(k: float) -> int:
+    k = max(1, int(k))
+    return k if k % 2 else k + 1
+
+
+_MEDIAN_BLOCK = 1 << 22  # elements of window data a rolling-median block copies at most
+
+
+_MEDIAN_STRIDE = 64  # wide windows: a median every width/64 points, held in between
+
+
+def _rolling_median(y: np.ndarray, width: int) -> np.ndarray:
+    """Median of each window of ``width`` points. Memory stays bounded (np.median copies its
+    input, so windows go in blocks), and so does time on long logs: for windows wider than
+    _MEDIAN_STRIDE points, the median is taken every width // _MEDIAN_STRIDE windows and held,
+    a shift too small to move a median of that many points much."""
+    if width <= 1 or y.size < width:
+        return y
+    windows = np.lib.stride_tricks.sliding_window_view(y, width)
+    step = max(1, width // _MEDIAN_STRIDE)
+    picked = windows[::step]
+    rows = max(1, _MEDIAN_BLOCK // width)
+    med = np.empty(len(picked))
+    for start in range(0, len(picked), rows):
+        med[start : start + rows] = np.median(picked[start : start + rows], axis=-1)
+    return np.repeat(med, step)[: len(windows)]
+
+
+def _robust_noise(y: np.ndarray) -> float:
+    """Noise std dev of iid noise on a smooth trend, from the median absolute deviations of the
+    first and second differences (std devs sqrt(2) and sqrt(6) times the noise's); the larger
+    of the two, because each alone often underestimates on a few points."""
+    if y.size < 4:
+        return 0.0
+    est = []
+    for order, factor in ((1, math.sqrt(2.0)), (2, math.sqrt(6.0))):
+        d = np.diff(y, order)
+        est.append(1.4826 * float(np.median(np.abs(d - np.median(d)))) / factor)
+    return max(est)
+
+
+def _slope(v: np.ndarray) -> float:
+    """Least-squares slope of v against its index (computed on v scaled by a power of two, which
+    is exact, so that losses near the float64 limit do not overflow)."""
+    top = float(np.max(np.abs(v))) if v.size >= 2 else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return 0.0
+    e = math.frexp(top)[1]
+    u = np.ldexp(v, -e)
+    k = np.arange(v.size, dtype=float) - (v.size - 1) / 2.0
+    return math.ldexp(float(np.dot(k, u - u.mean()) / np.dot(k, k)), e)
+
+
+def _turning_z(turns: int, n: int) -> float:
+    """Direction changes among n values against iid noise: mean 2(n-2)/3, var (16n-29)/90."""
+    return (turns - 2.0 * (n - 2) / 3.0) / math.sqrt((16.0 * n - 29.0) / 90.0)
+
+
+def _trend_residual(v: np.ndarray) -> np.ndarray:
+    """v minus its least-squares line."""
+    k = np.arange(v.size, dtype=float) - (v.size - 1) / 2.0
+    return v - float(np.mean(v)) - _slope(v) * k
+
+
+def _half_spread(r: np.ndarray) -> float:
+    if r.size < 2:
+        return 0.0
+    lo, hi = np.percentile(r, (5.0, 95.0))
+    return float(hi - lo) / 2.0
+
+
+def _acf_peak(r: np.ndarray) -> tuple[float, int]:
+    """The highest autocorrelation of r at a lag of 2 to len/3 once it has been negative at a
+    smaller lag (a periodic swing comes back; smoothed noise decays without going negative),
+    and that lag. (0, 0) when there is none."""
+    n = r.size
+    top = n // 3
+    if top < 2:
+        return 0.0, 0
+    c = r - r.mean()
+    f = np.fft.rfft(c, 2 * n)
+    acf = np.fft.irfft(f * np.conj(f))[: top + 1]
+    if not acf[0] > 0:
+        return 0.0, 0
+    acf = acf / acf[0]
+    neg = np.flatnonzero(acf[1:] < 0)
+    if neg.size == 0:
+        return 0.0, 0
+    first = int(neg[0]) + 1
+    if first + 1 > top:
+        return 0.0, 0
+    k = first + 1 + int(np.argmax(acf[first + 1 :]))
+    return float(acf[k]), k
+
+
+_MK_POINTS = 128  # Mann-Kendall: a longer curve is thinned to this many evenly spaced points
+
+
+def _mann_kendall_z(y: np.ndarray) -> float:
+    """Mann-Kendall trend statistic of y as a z-score, positive for a fall: the number of later
+    points below an earlier one minus those above, over its standard deviation under no trend,
+    sqrt(n (n - 1) (2n + 5) / 18). Long curves are thinned to _MK_POINTS points."""
+    if y.size > _MK_POINTS:
+        y = y[np.linspace(0, y.size - 1, _MK_POINTS).round().astype(int)]
+    n = y.size
+    if n < 3:
+        return 0.0
+    later = np.sign(y[None, :] - y[:, None])[np.triu_indices(n, 1)]
+    return float(-later.sum() / math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0))
+
+
+def _bounce_from(
+    y: np.ndarray, w: int, q25: float, q75: float, low: float, high: float, amplitude: float
+) -> int:
+    """Where the bouncing the final window shows began: walking back a window at a time while
+    a window's median stays between the final window's 25th and 75th percentiles (a bounce on
+    a falling trend leaves them) and it swings at least half as much."""
+    start = y.size - w
+    while start - w >= 0:
+        block = y[start - w : start]
+        level = float(np.median(block))
+        if not (q25 <= level <= q75) or _half_spread(_trend_residual(block)) < amplitude / 2:
+            break
+        start -= w
+    # the first points of that stretch may still be on the way down to the bouncing (or up)
+    margin = amplitude
+    outside = (y[start:] < low - margin) | (y[start:] > high + margin)
+    inside = np.flatnonzero(~outside)
+    return start + int(inside[0]) if inside.size else start
+
+
+def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None, int | None]:
+    if loss_name == "bce":
+        return math.log(2.0), 2
+    if loss_name in (None, "cross_entropy") and n_classes is not None and n_classes >= 2:
+        return math.log(n_classes), int(n_classes)
+    return None, None
+
+
+def _prepare(curve) -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    x = np.asarray(curve, dtype=float)
+    if x.ndim != 1:
+        x = x.reshape(-1)
+    n = x.size
+    fin = np.isfinite(x)
+    diverged = None
+    if n and not fin[-1]:
+        last = np.flatnonzero(fin)
+        diverged = int(last[-1] + 1) if last.size else 0
+    epochs = np.flatnonzero(fin)
+    return x[fin], epochs, n, diverged
+
+
+def _measure(
+    y: np.ndarray, n_points: int, diverged: int | None, th: Thresholds, chance, guess_ok: bool
+) -> _Measures:
+    m = y.size
+    w = min(m, max(th.min_window, int(round(th.window_frac * m))))
+    win = y[-w:]
+    smooth = _rolling_median(y, _odd(max(th.smooth_frac * m, 3 if m >= 9 else 1)))
+    offset = (m - smooth.size) // 2
+    best_i = int(np.argmin(smooth))
+    # y[0], unless a long curve starts on a low noise value: then the median of its first points.
+    initial = max(float(y[0]), float(np.median(y[: max(1, int(round(th.init_frac * m)))])))
+    level_n = max(1, min(m // 3, max(3, int(round(th.level_frac * m)))))
+    final_level = float(np.median(y[-level_n:]))
+    early_level = float(np.median(y[:level_n]))
+    best_level = float(smooth[best_i])
+    top = max(initial, float(win.max()))
+    range_ = top - float(y.min())
+    magnitude = max(abs(top), abs(float(y.min())))  # of the values that set the range
+    constant = range_ <= th.constant_rtol * magnitude
+    tol = th.resolution * range_
+
+    noise = _robust_noise(y[-max(w, min(m, th.noise_points)) :])
+    d = np.diff(win)
+    sgn = np.where(np.abs(d) <= tol, 0.0, np.sign(d))
+    alternation = turning_z = None
+    turning_z_max = 0.0
+    if d.size >= 2:
+        turns = int(np.sum(sgn[1:] * sgn[:-1] < 0))
+        alternation = turns / (d.size - 1)
+        turning_z = _turning_z(turns, win.size)
+        turning_z_max = _turning_z(win.size - 2, win.size)
+    swing = float(np.median(np.abs(d))) if d.size else 0.0
+    decline = 0.0
+    if win.size >= 3:
+        pairs = 0.5 * (win[1:] + win[:-1])  # removes a period-2 bounce exactly
+        slope = _slope(pairs)
+        decline = float(-slope * (pairs.size - 1))
+
+    # Trailing run of increases at the very end, and how its increments grow.
+    dall = np.diff(y)
+    run = 0
+    while run < dall.size and dall[dall.size - 1 - run] > tol:
+        run += 1
+    growth = None
+    growth_rise = 0.0
+    if run >= 2:
+        inc = dall[dall.size - run :]
+        growth = float(math.expm1(_slope(np.log(inc))))
+        growth_rise = float(inc.sum())
+    last_is_peak = bool(win[-1] >= win.max())
+    never_back = bool(m > 1 and np.all(y[1:] > initial))
+    positive = bool(y.min() > 0)
+
+    # The swings of the final window about its own trend line, on the loss's own level.
+    resid = _trend_residual(win)
+    lo_r, hi_r = (float(v) for v in np.percentile(resid, (5.0, 95.0)))
+    amplitude = (hi_r - lo_r) / 2.0
+    amp_late = _half_spread(resid[w // 2 :])
+    # a half-swing goes from the bottom quarter of the 5-95 percentile band to the top quarter,
+    # or back (quarters of the band, not of a band about the mean: spikes are lopsided)
+    bottom, top = lo_r + (hi_r - lo_r) / 4, hi_r - (hi_r - lo_r) / 4
+    side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
+    side = side[side != 0]
+    half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
+    acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
+    centred = resid - resid.mean()
+    power = float(np.dot(centred, centred))
+    acf_one = float(np.dot(centred[:-1], centred[1:]) / power) if power > 0 else 0.0
+    low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
+    bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
+    noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
+    # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
+    # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
+    hidden = (1.0 + th.borderline_margin) * th.noise_snr * min(noise, noise_end)
+    guess = guess_k = None
+    if positive and guess_ok and chance[0] is None and m >= th.min_window:
+        guess_k = min(CHANCE_CLASSES, key=lambda k: abs(math.log(k) - final_level))
+        guess = math.log(guess_k)
+
+    return _Measures(
+        n_points=n_points,
+        n_finite=m,
+        diverged_epoch=diverged,
+        initial=initial,
+        final_level=final_level,
+        early_level=early_level,
+        level_n=level_n,
+        best_level=best_level,
+        best_epoch=best_i + offset,
+        range_=range_,
+        constant=constant,
+        noise=noise,
+        window=w,
+        drop=initial - best_level,
+        net=initial - final_level,
+        growth=growth,
+        growth_len=run,
+        growth_rise=growth_rise,
+        last_is_peak=last_is_peak,
+        never_back=never_back,
+        positive=positive,
+        gap=float(win.min()) - initial,
+        win_spread=float(np.ptp(win)),
+        alternation=alternation,
+        turning_z=turning_z,
+        turning_z_max=turning_z_max,
+        swing=swing,
+        decline=decline,
+        chance=chance[0],
+        chance_k=chance[1],
+        guess=guess,
+        guess_k=guess_k,
+        half_level=float(np.median(y[m // 2 :])),
+        level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
+        noise_end=noise_end,
+        window_level=float(np.median(win)),
+        low=low,
+        high=high,
+        amplitude=amplitude,
+        amp_late=amp_late,
+        half_swings=half_swings,
+        acf_peak=acf_peak,
+        acf_lag=acf_lag,
+        acf_one=acf_one,
+        bounce_from=bounce_from,
+        above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
+        best_early=best_i + offset < m - level_n,
+        above_window=int(np.count_nonzero(win > initial)),
+        p10=p10,
+        mk_z=_mann_kendall_z(y) if 0 < initial - final_level <= hidden else 0.0,
+        best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
+    )

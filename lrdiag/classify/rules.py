@@ -1,0 +1,315 @@
+"""The decision: measures -> the first verdict rule that matches, and the flags.
+
+``_decide`` reads only ``_Measures`` and the thresholds, so moving one threshold (``borderline``)
+re-decides without measuring again. The rules are written out in docs/verdicts.md."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from lrdiag.classify.measure import (
+    _measure,
+    _Measures,
+    _odd,
+    _prepare,
+    _robust_noise,
+    _rolling_median,
+)
+from lrdiag.classify.thresholds import _DECISION_FIELDS, LOSS_NAMES, Thresholds
+
+
+def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
+    """(chance loss, K) when the curve ends near the chance loss with nothing happening in the
+    final window. The chance loss is the one given (ln 2 for bce, ln K for K classes), within
+    chance_tol; or, unasked, an ln K of CHANCE_CLASSES that both the final level and the median
+    of the second half sit on, to chance_round (plus noise_snr standard errors of a median, at
+    most chance_round again): flat at chance for most of the run."""
+    if ms.chance is not None:
+        c, k = ms.chance, ms.chance_k
+        near = abs(ms.final_level - c) <= th.chance_tol * c
+    elif ms.guess is not None:
+        c, k = ms.guess, ms.guess_k
+        tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
+        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
+    else:
+        return None
+    # Falling no more than noise, a small part of the range, or, relative to the chance loss
+    # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
+    rounding = th.chance_flat * c * ms.window
+    quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
+    return (c, int(k)) if near and quiet else None
+
+
+def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
+    return _stuck(ms, th) is not None
+
+
+def _swinging(ms: _Measures, th: Thresholds) -> str | None:
+    """How the final window of a loss > 0 swings, if it bounces by at least osc_level of its
+    level, all the way to the end, in at least 3 half-swings (2 on a curve shorter than
+    min_window), with a trend
+    smaller than the swing: "alternating" (direction changes far more often than noise),
+    "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
+    than noise: slow swings), "irregular" (none of these, on a curve that never gained more
+    than the swings' height: shorter than min_window, too short to tell structure from noise,
+    or, gaining less than their amplitude, swinging by osc_slow of its level for two final
+    windows or more). None when it does not bounce so."""
+    if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
+        return None
+    a = ms.amplitude
+    short = ms.window < th.min_window  # a curve of fewer points than a final window has
+    if (
+        a < th.osc_level * ms.window_level
+        or ms.amp_late < a / 2
+        or ms.half_swings < 2
+        or ms.decline >= th.osc_trend * 2 * a
+    ):
+        return None
+    if ms.half_swings < 3:  # down and back up once is a V, not a swing: unless too short to say
+        return "irregular" if short and ms.net < 2 * a else None
+    z = min(th.osc_z, ms.turning_z_max)
+    if ms.alternation >= th.osc_alternation and ms.turning_z >= z:
+        return "alternating"
+    if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
+        return "periodic"
+    correlated = ms.acf_one >= max(th.osc_corr, 3.0 / math.sqrt(ms.window))
+    if (ms.turning_z <= -th.osc_z or correlated) and a >= th.osc_slow * ms.window_level:
+        return "smooth"
+    if ms.net >= 2 * a:
+        return None  # learned more than it swings: noise on a curve that made real progress
+    if short:
+        return "irregular"  # too few points to tell structure from noise
+    # Swings like noise, but large (osc_slow of the level), for at least two final windows,
+    # on a curve that never gained more than their amplitude (half their height: mini-batch
+    # noise on a run that did learn can be as tall as all it learned): it bounces, no more.
+    lasting = ms.n_finite - ms.bounce_from >= 2 * ms.window
+    big = a >= th.osc_slow * ms.window_level
+    return "irregular" if lasting and big and ms.net < a else None
+
+
+def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
+    """First rule that matches: returns (verdict, rule)."""
+    if ms.diverged_epoch is not None:
+        return "diverging", "nonfinite"
+    if ms.constant:
+        return "plateaued", "constant"
+    R, sd = ms.range_, ms.noise
+    rise = ms.final_level - ms.initial
+    known = loss_name in LOSS_NAMES and ms.initial > 0
+    # A loss > 0 (or a named one) is judged on its own level too: a change of less than
+    # floor_progress of the initial loss is no change at all, whatever R says.
+    level = ms.positive or known
+    moved = not level or abs(rise) > th.floor_progress * ms.initial
+    if (
+        moved
+        and rise > th.diverge_rise * R
+        and (
+            rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
+            or ms.gap > th.diverge_gap * ms.win_spread  # the whole final window is above the start
+            # a large part of a loss > 0 (or a named one) itself, with nine tenths of the final
+            # window above the start (bouncing back down to it is oscillating, not up and gone)
+            or (level and rise > th.floor_rise * ms.initial and ms.p10 > ms.initial)
+            or (ms.n_finite >= th.never_back and ms.never_back)  # never back down to the initial
+            or (ms.positive and rise > th.positive_rise * ms.initial)  # a loss that ended >2x up
+        )
+    ):
+        return "diverging", "above_initial"
+    if (
+        ms.growth is not None
+        and ms.growth_len >= th.growth_steps
+        and ms.growth > th.growth_rate
+        and ms.growth_rise > th.diverge_rise * R
+        and ms.growth_rise > th.noise_snr * sd
+        and (not level or ms.growth_rise > th.floor_progress * ms.initial)
+        and ms.last_is_peak
+    ):
+        return "diverging", "geometric"
+    # On a log scale whatever the range: a positive loss whose final level is more than double
+    # its start, with the final window above the start. A huge early spike inflates the range,
+    # so the rise is under diverge_rise of it (1.64 -> 174 -> bouncing around 11.6).
+    if ms.positive and rise > th.positive_rise * ms.initial and ms.low > ms.initial:
+        return "diverging", "multiple"
+    lost = ms.final_level - ms.best_level
+    if (
+        ms.best_early
+        and ms.drop > th.noise_snr * sd
+        and ms.drop > th.plateau_progress * R
+        and (not level or ms.drop > th.floor_progress * ms.initial)
+        and ms.net < th.blowup_keep * ms.drop
+        and lost > th.noise_snr * sd
+    ):
+        return "diverging", "blowup"
+    # On its own level: a loss > 0 that more than doubled from its best and stayed there jumped
+    # to a higher level, however high it started (a fall from 1.24 to 0.077, then 0.47).
+    if (
+        ms.positive
+        and ms.best_early
+        and ms.final_level > (1.0 + th.positive_rise) * ms.best_wide
+        and ms.final_level - ms.best_wide > th.noise_snr * max(sd, ms.noise_end)
+        and lost > th.plateau_progress * R
+    ):
+        return "diverging", "jumped"
+    swings = _swinging(ms, th)
+    if (
+        ms.alternation is not None
+        and ms.alternation >= th.osc_alternation
+        and ms.turning_z >= min(th.osc_z, ms.turning_z_max)
+        and ms.swing >= th.osc_swing * R
+        and ms.decline < th.osc_trend * ms.swing
+    ):
+        return "oscillating", "alternating"
+    if swings is not None:
+        return "oscillating", swings
+    if _is_stuck(ms, th):
+        return "plateaued", "chance"
+    # Net progress hidden in the noise of single points may still be real over many points: the
+    # median of the first level_n points against that of the last level_n has a standard error
+    # of about noise * sqrt(pi / level_n) (each median's is noise * sqrt(pi / 2 / level_n)).
+    # The final level's own points may be quieter than the window (a run that bounced until
+    # its last epochs, then fell): their noise judges it then.
+    if level and not moved and abs(ms.net) > th.noise_snr * sd:
+        return "plateaued", "floor"  # a real change, but a tiny part of the loss
+    fall = ms.early_level - ms.final_level
+    trend = fall > th.trend_snr * sd * math.sqrt(math.pi / ms.level_n)
+    # Or over the order of the points: a short, jumpy curve whose later points are mostly below
+    # its earlier ones (Mann-Kendall, noise_snr std devs) has a trend its noise estimate hides.
+    ordered = ms.mk_z >= th.noise_snr and ms.net > 0
+    # Or, for a loss > 0 that moved by more than floor_progress of its level: a fall taller than
+    # the final window's whole swing about its trend line (5-95%) is not noise, however jumpy a
+    # short curve makes the noise estimate.
+    # (off with osc_level 0, as every rule that reads swings on the level is)
+    clear = (
+        th.osc_level > 0
+        and ms.positive
+        and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
+    )
+    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear):
+        return "plateaued", "noise"
+    if ms.net < th.plateau_progress * R:
+        return "plateaued", "range"
+    if level and ms.net < th.floor_progress * ms.initial:
+        return "plateaued", "floor"
+    return "converging", "progress"
+
+
+def _train_chance(train_curve, th: Thresholds, loss_name) -> tuple[float, int] | None:
+    """The chance loss a training curve is stuck at, found unasked (None if it is not)."""
+    y, _, n, diverged = _prepare(train_curve)
+    if y.size == 0 or diverged is not None:
+        return None
+    ms = _measure(y, n, None, th, (None, None), True)
+    return _stuck(ms, th)
+
+
+def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str, str] | None:
+    """The first decision threshold that, moved by +-borderline_margin, changes the verdict."""
+    values = vars(th)
+    for name in _DECISION_FIELDS:
+        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
+            moved = SimpleNamespace(**{**values, name: values[name] * factor})
+            other, _ = _decide(ms, moved, loss_name)
+            if other != verdict:
+                return name, other
+    return None
+
+
+def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, float, float] | None:
+    """Largest rise above the running minimum, if the loss then recovered: (index of its peak,
+    height, the running minimum before it, the level it settled at after it).
+
+    The running minimum is taken over the rolling median (so one low noise value does not set
+    it), the rise is of the raw values. Recovery is judged on the points after the peak (the
+    median of the last level_n of them at most): a rise still going on at the end, such as
+    geometric growth, has no points after its peak and never recovered. They must be back above
+    the old minimum by no more than spike_recover of the rise, nor of the progress made before
+    it (initial level minus the old minimum), so a run that ends above where it started has not
+    recovered; the allowance is at least noise_snr noise std devs."""
+    if y.size < 3:
+        return None
+    m = y.size
+    width = _odd(max(th.smooth_frac * m, 3 if m >= 9 else 1))
+    level = _rolling_median(np.pad(y, width // 2, mode="edge"), width)  # same length as y
+    runmin = np.minimum.accumulate(level)
+    height = y[1:] - runmin[:-1]
+    k = int(np.argmax(height))
+    h = float(height[k])
+    if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
+        return None
+    peak = k + 1
+    after = y[max(peak + 1, m - ms.level_n) :]
+    if after.size == 0:
+        return None
+    premin = float(runmin[k])
+    allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
+    settled = float(np.median(after))
+    if settled > premin + allowed or settled > ms.initial:  # the noise allowance aside, a run
+        return None  # that ends above where it started has not recovered
+    return peak, h, premin, settled
+
+
+def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
+    flags: set[str] = set()
+    if ms.constant:
+        return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
+    if verdict == "converging" and ms.above_share >= 0.5:
+        flags.add("unstable")
+    elif spike is not None:
+        flags.add("early_spike")
+    lost = ms.final_level - ms.best_level
+    made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
+    if rule in ("blowup", "jumped") or (
+        verdict == "diverging"
+        and made_progress
+        and (rule == "nonfinite" or (ms.net < th.blowup_keep * ms.drop and lost > 0))
+    ):
+        flags.add("late_blowup")
+    if _is_stuck(ms, th) and (ms.chance is not None or verdict == "plateaued"):
+        flags.add("stuck_at_chance")
+    if (
+        verdict == "converging"
+        and ms.alternation is not None
+        and ms.alternation >= th.osc_alternation
+        and ms.turning_z >= min(th.osc_z, ms.turning_z_max)
+        and ms.swing >= th.eos_swing * ms.range_
+    ):
+        flags.add("edge_of_stability")
+    wiggles = ms.alternation is not None and ms.alternation >= th.noisy_turns
+    bouncing = verdict == "oscillating" or "edge_of_stability" in flags
+    if wiggles and not bouncing and ms.noise >= th.noisy_sigma * ms.range_:
+        flags.add("noisy")
+    at_chance = "stuck_at_chance" in flags  # learned nothing, so nothing to overfit
+    if train_curve is not None and not at_chance and _overfit_rise(ms, th, y, epochs, train_curve):
+        flags.add("overfitting")
+    return flags
+
+
+def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
+    """Validation rise above its best (fraction of its range), if the training loss fell since."""
+    train = np.asarray(train_curve, dtype=float).reshape(-1)
+    best_e = int(epochs[min(ms.best_epoch, epochs.size - 1)])
+    end_e = min(int(epochs[-1]), train.size - 1)
+    if best_e >= end_e:
+        return None
+    seg = train[max(0, best_e - 1) : end_e + 1]
+    seg = seg[np.isfinite(seg)]
+    if seg.size < 3:
+        return None
+    k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
+    t_fall = float(np.median(seg[:3]) - np.median(seg[-k:]))
+    finite = train[np.isfinite(train)]
+    t_need = max(
+        th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))
+    )
+    v_rise = ms.final_level - ms.best_level
+    v_need = th.overfit_rise * ms.range_
+    if ms.positive:  # on its own level too: a rise of 33% from 0.112 is one, whatever R
+        v_need = max(
+            min(v_need, th.overfit_rise * ms.best_level), th.floor_progress * ms.best_level
+        )
+    v_need = max(v_need, th.noise_snr * ms.noise)
+    if v_rise > v_need and t_fall > t_need:
+        return v_rise / ms.range_
+    return None

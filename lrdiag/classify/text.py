@@ -1,0 +1,254 @@
+"""The reason: one sentence with the numbers behind a verdict, naming positions on the curve's
+x-axis ("a transient spike at step 600") and levels with enough digits to show the change."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrdiag.classify.measure import _Measures
+from lrdiag.classify.rules import _stuck
+
+
+def _g(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _level(v: float, scale: float) -> str:
+    """A loss level with enough significant digits to show a change of about ``scale`` (the
+    curve's range): 3, more when the level is much larger than the range, so that a curve near
+    ln 2 reads "fell from 0.693696 to 0.693168", not "from 0.694 to 0.693"."""
+    if v == 0.0 or not (math.isfinite(v) and math.isfinite(scale) and scale > 0.0):
+        return _g(v)
+    digits = math.ceil(math.log10(abs(v)) - math.log10(scale)) + 2  # v / scale may underflow
+    return f"{v:.{min(max(3, digits), 12)}g}"
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """How a reason names positions and counts of values on the curve's x-axis."""
+
+    x: np.ndarray | None  # the position of each value (None: its index)
+    name: str  # "epoch", "step", ...
+    consecutive: bool  # positions go up by 1, so a count of values is a count of `name`s
+
+    def at(self, k: int) -> str:
+        """Value k's position: "epoch 6", "step 600"."""
+        return f"{self.name} {k if self.x is None else _num(self.x[k])}"
+
+    def span(self, first: int, last: int) -> str:
+        """Positions of values first..last: "steps 0-5000"."""
+        return f"{self.name}s {_num(self.x[first])}-{_num(self.x[last])}"
+
+    def last(self, k: int, epochs: np.ndarray, level: str | None = None) -> str:
+        """The last k finite values (``epochs``: the indices of the finite values), with a
+        level in parentheses if given: "the last 10 epochs (0.3)", "the last 10 values (0.3,
+        steps 4100-5000)"."""
+        if self.consecutive:
+            return f"the last {plural(k, self.name)}" + (f" ({level})" if level else "")
+        where = self.span(int(epochs[-k]), int(epochs[-1]))
+        return f"the last {plural(k, 'value')} ({level + ', ' if level else ''}{where})"
+
+    def over(self, n_points: int) -> str:
+        """The span of a curve of ``n_points`` values: from epoch 0 to epoch n - 1 when value k
+        is epoch k (a sweep of 100 epochs has 101 values, the loss at init, then after each
+        epoch, and spans 100 epochs), else "over steps 0-5000"."""
+        if n_points <= 1:
+            return "at its only point"
+        if self.consecutive:
+            return f"over {plural(n_points - 1, self.name)}"
+        return f"over {self.span(0, n_points - 1)}"
+
+
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an s unless there is exactly one: "1 epoch", "4 epochs"."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _num(v: float) -> str:
+    """A position: whole numbers without ".0", others (fractional epochs) with a few significant
+    digits (more for large values, so 12345.67 does not read 1.235e+04)."""
+    v = float(v)
+    if v == round(v) and abs(v) < 1e15:
+        return str(int(v))
+    digits = max(4, int(math.log10(abs(v))) + 3) if v else 4
+    return f"{v:.{digits}g}"
+
+
+def _axis(x, x_name: str, n: int) -> _Axis:
+    if not isinstance(x_name, str) or not x_name:
+        raise ValueError(f"x_name must be a non-empty string, got {x_name!r}")
+    if x is None:
+        return _Axis(None, x_name, True)
+    pos = np.asarray(x, dtype=float).reshape(-1)
+    if pos.size != n:
+        raise ValueError(f"x must have one position per value: {pos.size} for {n} values")
+    if not np.isfinite(pos).all() or (np.diff(pos) <= 0).any():
+        raise ValueError("x must be finite and strictly increasing")
+    return _Axis(pos, x_name, bool((np.diff(pos) == 1.0).all()))
+
+
+def _pct(v: float) -> str:
+    """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
+    p = 100.0 * v
+    return f"{p:.0f}%" if p == 0.0 or abs(p) >= 0.995 else f"{p:.1g}%"
+
+
+def _share_above(ms: _Measures) -> str:
+    """How many points of the final window sit above the initial level: "all", "38"."""
+    return "all" if ms.above_window == ms.window else str(ms.above_window)
+
+
+def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> str:
+    tail = axis.last(ms.window, epochs)
+
+    def lv(v: float) -> str:
+        return _level(v, ms.range_)
+
+    if rule == "nonfinite":
+        last = met["last_finite"]
+        s = f"diverged: loss became non-finite at {axis.at(ms.diverged_epoch)}"
+        s += f" (last finite {lv(last)})" if last is not None else ""
+        if "late_blowup" in flags:
+            s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
+        return s
+    if rule == "constant":
+        stuck = _stuck(ms, th)
+        if stuck:
+            return (
+                f"plateaued: the loss stays at {_g(ms.initial)} ≈ ln {stuck[1]} (chance for "
+                f"{stuck[1]} classes) {axis.over(ms.n_points)}"
+            )
+        return f"plateaued: the loss stays at {_g(ms.initial)} {axis.over(ms.n_points)}"
+    if rule == "multiple":
+        return (
+            f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} is "
+            f"{ms.final_level / ms.initial:.3g} times the initial loss {lv(ms.initial)}, and "
+            f"{_share_above(ms)} of {tail} sit above it"
+        )
+    if rule == "above_initial":
+        return (
+            f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "
+            f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
+        )
+    if rule == "geometric":
+        return (
+            f"diverging: the loss is still growing geometrically at the end, each of its last "
+            f"{ms.growth_len} increases {1 + ms.growth:.3g}x the one before"
+        )
+    if rule == "blowup":
+        lost = 1.0 - (met["kept"] or 0.0)
+        return (
+            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and stayed there, "
+            f"losing {_pct(lost)} of its progress"
+        )
+    if verdict == "oscillating" and ms.positive:
+        span = axis.last(ms.n_finite - ms.bounce_from, epochs)
+        unit = axis.name + "s" if axis.consecutive else "values"
+        if rule == "alternating":
+            how = f"changing direction {_pct(ms.alternation)} of the time"
+        elif rule == "periodic":
+            how = f"with a period of about {ms.acf_lag} {unit}"
+        elif rule == "smooth":
+            how = f"in slow swings of about {met['period']:.0f} {unit} each"
+        else:
+            how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
+        return (
+            f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, with no net "
+            f"progress"
+        )
+    if rule == "jumped":
+        return (
+            f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)}, "
+            f"{ms.final_level / ms.best_wide:.3g} times its best level, and stayed there"
+        )
+    if rule == "alternating":
+        return (
+            f"oscillating: over {tail} the loss changed direction {_pct(ms.alternation)} of the "
+            f"time (random noise: 67%) with swings of {_pct(met['swing'])} of its range and no "
+            f"downward trend"
+        )
+    if rule == "chance":
+        c, k = _stuck(ms, th)
+        if ms.chance is None:
+            return (
+                f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "
+                f"(chance with {k} classes) for the second half of the run and not falling"
+            )
+        return (
+            f"plateaued: the loss ends at {_g(ms.final_level)} ≈ ln {k} = "
+            f"{c:.4g} (chance for {k} classes) and is not falling"
+        )
+    if rule == "noise":
+        return (
+            f"plateaued: net progress {axis.over(ms.n_points)} ({lv(ms.initial)} to "
+            f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
+            f"({_g(ms.noise)})"
+        )
+    if rule == "range":
+        return (
+            f"plateaued: only {_pct(met['progress'])} net progress {axis.over(ms.n_points)} "
+            f"relative to the curve's range ({lv(ms.initial)} to {lv(ms.final_level)})"
+        )
+    if rule == "floor":
+        share = abs(ms.net) / ms.initial
+        moved = f"({lv(ms.initial)} to {lv(ms.final_level)})"
+        if ms.net > 0:
+            return (
+                f"plateaued: fell by only {_pct(share)} of its level {axis.over(ms.n_points)} "
+                f"{moved}: learning far too slowly"
+            )
+        if share <= th.floor_progress:
+            return (
+                f"plateaued: changed by only {_pct(share)} of its level "
+                f"{axis.over(ms.n_points)} {moved}: not moving"
+            )
+        return (
+            f"plateaued: rose by {_pct(share)} of its level {axis.over(ms.n_points)} {moved}, "
+            f"too little against its noise ({_g(ms.noise)}) and range to call diverging"
+        )
+    s = (
+        f"converging: loss fell from {lv(ms.initial)} to {lv(ms.final_level)} "
+        f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)})"
+    )
+    extras = []
+    if "unstable" in flags:
+        s += (
+            f", but only at the end: it sat above its initial loss for {_pct(ms.above_share)} of "
+            f"the run (unstable)"
+        )
+    if "early_spike" in flags:
+        _, _, low, settled = spike
+        if settled > low + th.noise_snr * ms.noise:  # back down, but not all the way
+            extras.append(
+                f"a spike at {axis.at(met['spike_epoch'])} after which it settled at "
+                f"{lv(settled)}, above its low of {lv(low)} before the spike"
+            )
+        else:
+            extras.append(f"a transient spike at {axis.at(met['spike_epoch'])} that recovered")
+    if "edge_of_stability" in flags:
+        extras.append(
+            f"steps alternating in direction {_pct(ms.alternation)} of the time on a falling trend"
+        )
+    if "noisy" in flags:
+        extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
+    if "overfitting" in flags and ms.positive and ms.best_level > 0:
+        extras.append(
+            f"the loss up {_pct(ms.final_level / ms.best_level - 1)} from its best "
+            f"{lv(ms.best_level)} at {axis.at(met['best_epoch'])} while the training loss kept "
+            f"falling (overfitting)"
+        )
+    elif "overfitting" in flags:
+        extras.append(
+            f"the loss up {_pct(met['overfit_rise'])} of its range since its best at "
+            f"{axis.at(met['best_epoch'])} while the training loss kept falling (overfitting)"
+        )
+    if extras:
+        s += ", with " + (extras[0] if len(extras) == 1 else ", ".join(extras[:-1]))
+        s += f" and {extras[-1]}" if len(extras) > 1 else ""
+    return s
