@@ -345,20 +345,41 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 
     from lrdiag.interrupt import Interrupts
 
-    with Interrupts() as signals, _claimed(signals, out, cfg.name, force) as claim:
-        for note in claim.notes:
-            click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
-        runs = engine.expand_grid(cfg)
-        # the progress bar moves the cursor with escape codes: none with NO_COLOR
-        plain = bool(os.environ.get("NO_COLOR"))
-        interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
-        result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
-        found = lints.check_config(cfg, dataset)
-        doc = results.document(cfg, runs, result, dataset.n_classes, found)
-        with signals.deferred():  # a second signal abandons the write: the old files stay
-            _write_outputs(doc, claim, signals, plots=not no_plots)
+    # The handlers stay until the command ends: a signal while the report prints (the results
+    # are written by then) stops the printing with 130 / 143, as one while training does.
+    with Interrupts() as signals:
+        with _claimed(signals, out, cfg.name, force) as claim:
+            for note in claim.notes:
+                click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
+            runs = engine.expand_grid(cfg)
+            # the progress bar moves the cursor with escape codes: none with NO_COLOR
+            plain = bool(os.environ.get("NO_COLOR"))
+            interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
+            result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
+            found = lints.check_config(cfg, dataset)
+            doc = results.document(cfg, runs, result, dataset.n_classes, found)
+            with signals.deferred():  # a second signal abandons the write: the old files stay
+                _write_outputs(doc, claim, signals, plots=not no_plots)
+        try:
+            _print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
+        except KeyboardInterrupt:
+            click.echo(
+                f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
+            )
+            sys.exit(signals.exit_code)
     out_dir = claim.path
+    if not doc["complete"] or signals.received():
+        click.echo(
+            f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
+        )
+        sys.exit(signals.exit_code)
+    if fail_on and any(v in fail_on for v in _sweep_verdicts(doc["runs"])):
+        sys.exit(EXIT_MATCHED)
 
+
+def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
+    """The sweep's stdout: its results document (--json), its directory (--quiet), or the
+    report and where the files went."""
     from lrdiag import report
 
     if as_json:
@@ -370,18 +391,11 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
         timing = {
             "train_seconds": result.seconds,
             "sharpness_seconds": result.sharpness_seconds,
-            "n_runs": len(runs),
+            "n_runs": n_runs,
         }
         report.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
-    if not doc["complete"] or signals.received():
-        click.echo(
-            f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
-        )
-        sys.exit(signals.exit_code)
-    if fail_on and any(v in fail_on for v in _sweep_verdicts(doc["runs"])):
-        sys.exit(EXIT_MATCHED)
 
 
 def _write_outputs(doc, claim, signals, *, plots: bool) -> None:

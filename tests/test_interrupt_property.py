@@ -109,3 +109,36 @@ def test_an_interrupted_sweep_leaves_nothing_new_or_one_whole_sweep(
     doc = check_self_consistent(now, "new")
     # complete unless the signal came before judging ended (while writing, the write finishes)
     assert doc["complete"] or code != 0, err[-2000:]
+
+
+SIGNAL_WHILE_PRINTING = """
+import os, signal, sys
+from lrdiag import report
+
+def render(*args, **kwargs):  # the report is printing when the signal comes
+    os.kill(os.getpid(), signal.{name})
+
+report.render_sweep = render
+from lrdiag.cli import main
+sys.argv = ["lrdiag", "sweep", sys.argv[1], "-o", sys.argv[2]]
+main()
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_report_prints_exits_with_its_code(tmp_path, name):
+    """The results are written before the report prints; a signal then stops the printing and
+    exits 143 (SIGTERM) or 130 (SIGINT). The handlers were gone by then: SIGTERM killed the
+    process (-15, the property test above caught it now and then)."""
+    config = write_config(tmp_path, NEW, name="new")
+    out = tmp_path / "out"
+    code = SIGNAL_WHILE_PRINTING.replace("{name}", name)
+    proc = subprocess.run(
+        [str(BIN / "python"), "-c", code, str(config), str(out)],
+        capture_output=True,
+        timeout=120,
+    )
+    signum = getattr(signal, name)
+    assert proc.returncode == 128 + signum, proc.stderr.decode()[-2000:]
+    assert b"interrupted; results written to" in proc.stderr
+    check_self_consistent(snapshot(out), "new")
