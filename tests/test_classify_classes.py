@@ -204,3 +204,34 @@ def test_naming_the_loss_never_flips_the_verdict_of_a_clear_curve():
         if "stuck_at_chance" in with_name.flags:
             continue
         assert classify(c.curve).verdict == with_name.verdict, c.id
+
+
+# From a QA pass: independent mini-batch noise is never a swing -----------------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mini_batch_noise_about_a_flat_or_falling_level_is_not_oscillating(seed):
+    """Per-step losses of batch size ~32: log-normal noise of 18% about the level, 3000 steps.
+    Flat (a learning rate far too small): plateaued. A fall of 20% of the level kept: not
+    oscillating (converging). The noise swings by +-29% of the level, but independently from
+    step to step: that is measurement noise about a level, not bouncing."""
+    rng = np.random.default_rng(seed)
+    s = np.arange(1, 3001)
+    noise = np.exp(0.18 * rng.standard_normal(s.size) - 0.0162)
+    flat = (1.08 + 0.02 * np.exp(-s / 3000)) * noise
+    assert classify(flat).verdict == "plateaued", classify(flat).reason
+    falling = (0.8 + 0.2 * np.exp(-s / 1000)) * noise
+    assert classify(falling).verdict == "converging", classify(falling).reason
+
+
+def test_a_validation_loss_creeping_up_as_a_model_overfits_is_not_geometric_divergence():
+    """2.40 down to 0.527 at epoch 37, then up smoothly (increments growing) to 0.715 at 59,
+    while training falls: it kept 90% of its progress; a loss growing geometrically multiplies
+    (the linear regression past 2/lambda: x1.82 a step) instead."""
+    t = np.arange(60.0)
+    train = 0.05 + 2.35 * np.exp(-t / 20)
+    val = np.where(t <= 37, 0.527 + 1.873 * np.exp(-t / 7), 0.527 + 0.188 * ((t - 37) / 22) ** 2)
+    v = classify(val, train_curve=train)
+    assert v.verdict == "converging" and "overfitting" in v.flags, v.reason
+    grows = np.r_[val[:38], 0.527 * 1.15 ** np.arange(1, 23)]  # x1.15 an epoch: diverging
+    assert classify(grows).verdict == "diverging", classify(grows).reason

@@ -36,6 +36,7 @@ class _Measures:
     growth: float | None  # per-epoch growth of the trailing increments, minus 1
     growth_len: int  # length of the trailing run of increases
     growth_rise: float  # rise over that run
+    growth_base: float  # the value the run of increases started from
     last_is_peak: bool  # last point is the highest of the final window
     never_back: bool  # every point after the first is above the initial level
     positive: bool  # every finite value is > 0 (a loss whose floor is 0 or above)
@@ -331,6 +332,7 @@ def _measure(
         growth=growth,
         growth_len=run,
         growth_rise=growth_rise,
+        growth_base=float(y[m - 1 - run]) if run else float(y[-1]),
         last_is_peak=last_is_peak,
         never_back=never_back,
         positive=positive,

@@ -53,10 +53,9 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
     min_window), with a trend
     smaller than the swing: "alternating" (direction changes far more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
-    than noise: slow swings), "irregular" (none of these, on a curve that never gained more
-    than the swings' height: shorter than min_window, too short to tell structure from noise,
-    or, gaining less than their amplitude, swinging by osc_slow of its level for two final
-    windows or more). None when it does not bounce so."""
+    than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
+    too short to tell structure from noise, that never gained more than the swings' height).
+    None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     a = ms.amplitude
@@ -78,16 +77,9 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
     correlated = ms.acf_one >= max(th.osc_corr, 3.0 / math.sqrt(ms.window))
     if (ms.turning_z <= -th.osc_z or correlated) and a >= th.osc_slow * ms.window_level:
         return "smooth"
-    if ms.net >= 2 * a:
-        return None  # learned more than it swings: noise on a curve that made real progress
-    if short:
-        return "irregular"  # too few points to tell structure from noise
-    # Swings like noise, but large (osc_slow of the level), for at least two final windows,
-    # on a curve that never gained more than their amplitude (half their height: mini-batch
-    # noise on a run that did learn can be as tall as all it learned): it bounces, no more.
-    lasting = ms.n_finite - ms.bounce_from >= 2 * ms.window
-    big = a >= th.osc_slow * ms.window_level
-    return "irregular" if lasting and big and ms.net < a else None
+    # Swings like independent noise: on a long curve that is mini-batch noise about a level
+    # (plateaued or converging, whatever its size), on a short one too few points to tell.
+    return "irregular" if short and ms.net < 2 * a else None
 
 
 def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
@@ -124,6 +116,9 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and ms.growth_rise > th.diverge_rise * R
         and ms.growth_rise > th.noise_snr * sd
         and (not level or ms.growth_rise > th.floor_progress * ms.initial)
+        # a loss > 0 growing geometrically multiplies: more than 1 + positive_rise times
+        # where its rise began (a validation loss creeping up 36% as a model overfits is not)
+        and (not ms.positive or ms.growth_rise > th.positive_rise * ms.growth_base)
         and ms.last_is_peak
     ):
         return "diverging", "geometric"
