@@ -690,6 +690,7 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
       plain text         one number a line (# comments and blank lines skipped)
       printed output     Keras's console output (Epoch 1/10, progress bars); one
                          line an epoch: Epoch [1/50], Train Loss: 0.1, Val Loss: 0.2;
+                         PyTorch's CIFAR-10 tutorial: [1,  2000] loss: 2.014;
                          Hugging Face Trainer's dicts: {'loss': 0.52, 'epoch': 0.5}
     nan and inf (any spelling) are non-finite values; an empty cell or NA is a missing one.
     Validation curves (val_loss, ...) are judged with their training curve. A log whose

@@ -1,6 +1,6 @@
 """Training output printed to a terminal -> rows of numbers, for ``lrdiag classify``.
 
-Three shapes, told apart by content (never by a file's name):
+Four shapes, told apart by content (never by a file's name):
 
 * **Keras's console output** (``keras-console``): an ``Epoch 3/10`` line, then progress lines
   ``1875/1875 [====...] - 3s 2ms/step - loss: 0.3 - accuracy: 0.9 - val_loss: ...`` (Keras 2;
@@ -16,6 +16,9 @@ Three shapes, told apart by content (never by a file's name):
   instead of epoch, and Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``). Of a line
   holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
   same epoch with other keys (a validation line after the training line) make one row.
+* **``[epoch, mini-batch] loss: 2.014``** (``epoch-batch-lines``), as PyTorch's CIFAR-10
+  tutorial prints every 2000 mini-batches: rows with ``epoch`` and ``batch`` (the count within
+  the epoch, which starts again each epoch: positions are named by line).
 * **a Python dict a line** (``dict-lines``), as Hugging Face's Trainer prints its logs between
   progress bars: ``{'loss': 0.52, 'learning_rate': 4e-05, 'epoch': 0.5}``, ``{'eval_loss':
   0.48, ..., 'epoch': 1.0}``; each dict is a row (its numbers; ``nan`` and ``inf`` too), but
@@ -53,6 +56,9 @@ SUMMARY_KEY = "train_runtime"  # Hugging Face's end-of-training summary, not a p
 PROGRESS = re.compile(r"^\s*(\d+)/(\d+)(?!\d)")  # Keras's "1875/1875" at a line's start
 SEGMENTS = re.compile(r"[\r\b]+")  # terminal updates of one line: carriage returns, backspaces
 SKIPPED_KEYS = frozenset({"eta"})
+# PyTorch's CIFAR-10 tutorial (and the many scripts copied from it): "[1,  2000] loss: 2.014",
+# the epoch and the mini-batch count within it, every N mini-batches.
+EPOCH_BATCH = re.compile(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*")
 
 
 @dataclass
@@ -96,6 +102,9 @@ def read(lines: Sequence[tuple[int, str]]) -> Printed | None:
     rows = _dicts(lines)
     if rows:
         return Printed("dict-lines", rows)
+    rows = _epoch_batch_lines(lines)
+    if rows:
+        return Printed("epoch-batch-lines", rows)
     rows = _epoch_lines(lines)
     return Printed("epoch-lines", rows) if rows else None
 
@@ -183,4 +192,19 @@ def _epoch_lines(lines) -> list[Row]:
             row.last = lineno
         else:
             rows.append(Row({key: n, **found}, lineno, lineno))
+    return rows
+
+
+def _epoch_batch_lines(lines) -> list[Row]:
+    """Rows of ``[epoch, mini-batch] loss: 2.014`` lines (the PyTorch CIFAR-10 tutorial's print):
+    ``epoch`` and ``batch`` (the mini-batches done in that epoch), then the metrics."""
+    rows: list[Row] = []
+    for lineno, text in lines:
+        for part in reversed(_updates(text)):  # a terminal shows a line's last update
+            m = EPOCH_BATCH.match(part)
+            got = metrics(part[m.end() :]) if m else None
+            if got:
+                values = {"epoch": float(m.group(1)), "batch": float(m.group(2)), **got}
+                rows.append(Row(values, lineno, lineno))
+                break
     return rows

@@ -125,7 +125,7 @@ def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] 
     head = text.lstrip()
     if not head:
         raise InputError(f"{source}: the file is empty; {EXPECTED}")
-    if head[0] in "[{":
+    if head[0] in "[{" and not console.EPOCH_BATCH.match(head.split("\n", 1)[0]):
         return _from_json(text, source, columns)
     lines = [
         (i, line)

@@ -1012,3 +1012,16 @@ def test_a_log_past_the_size_cap_is_an_input_error_not_a_memory_blow_up(monkeypa
     if Path("/dev/zero").exists():
         with pytest.raises(logs.InputError, match="read whole"):
             logs.read_log("/dev/zero")
+
+
+def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():
+    """`[1,  2000] loss: 2.214` every 2000 mini-batches, two epochs, then 'Finished Training'
+    (PyTorch's CIFAR-10 tutorial): it starts with '[', and was refused as invalid JSON."""
+    log = logs.read_log(DATA / "pytorch_cifar_tutorial.txt")
+    assert log.format == "epoch-batch-lines"
+    (loss,) = log.curves
+    assert loss.name == "loss"
+    assert list(loss.values) == [2.214, 1.868, 1.679, 1.59, 1.521, 1.469, 1.391, 1.365, 1.338,
+                                 1.313, 1.309, 1.269]  # fmt: skip
+    # a JSON list is still JSON
+    assert logs.parse_log("[1, 0.5, 0.25]").format == "json"
