@@ -235,3 +235,21 @@ def test_a_validation_loss_creeping_up_as_a_model_overfits_is_not_geometric_dive
     assert v.verdict == "converging" and "overfitting" in v.flags, v.reason
     grows = np.r_[val[:38], 0.527 * 1.15 ** np.arange(1, 23)]  # x1.15 an epoch: diverging
     assert classify(grows).verdict == "diverging", classify(grows).reason
+
+
+def test_mini_batch_noise_early_in_a_run_is_no_spike():
+    """A per-step log falling from 2.3 to 0.1 with 10% log-normal noise: its early excursions
+    of 30-40% are 6 noise standard deviations of its quiet end, but no jump on their own level;
+    a jump to 4x the level is a spike."""
+    s = np.arange(1, 3001)
+    flagged = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        y = (0.1 + 2.2 * np.exp(-s / 400)) * np.exp(0.10 * rng.standard_normal(s.size))
+        flagged += "early_spike" in classify(y).flags
+    assert flagged <= 1
+    y = (0.1 + 2.2 * np.exp(-s / 400)) * np.exp(
+        0.10 * np.random.default_rng(0).standard_normal(s.size)
+    )
+    y[800:803] *= 4.0
+    assert "early_spike" in classify(y).flags

@@ -233,6 +233,10 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, fl
     h = float(height[k])
     if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
         return None
+    # a loss > 0 must also have jumped on its own level: by more than spike_level of the level
+    # it had (mini-batch noise of 10% on a falling curve makes excursions of 30-40%, no spike)
+    if ms.positive and th.osc_level > 0 and h < th.spike_level * float(runmin[k]):
+        return None
     peak = k + 1
     after = y[max(peak + 1, m - ms.level_n) :]
     if after.size == 0:
