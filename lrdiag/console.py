@@ -78,7 +78,8 @@ def metrics(text: str) -> dict[str, float]:
     """The ``key: number`` pairs of one line (see the module's docstring)."""
     out = {}
     for key, number, percent in METRIC.findall(text):
-        name = "_".join(key.lower().split())
+        # "Train Loss" -> train_loss; "Val. Loss" -> val_loss (an abbreviation's dot dropped)
+        name = "_".join(word.rstrip(".") or word for word in key.lower().split())
         if name in SKIPPED_KEYS:
             continue
         value = float(number)

@@ -1025,3 +1025,15 @@ def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():
                                  1.313, 1.309, 1.269]  # fmt: skip
     # a JSON list is still JSON
     assert logs.parse_log("[1, 0.5, 0.25]").format == "json"
+
+
+def test_an_abbreviation_s_dot_does_not_stay_in_a_printed_metric_s_name():
+    """`Val. Loss: 2.35` (a widely copied PyTorch tutorial) is val_loss, paired with train_loss;
+    it was `val._loss`."""
+    text = "".join(
+        f"Epoch: {e:02d} | Train Loss: {2.3 / e:.3f} | Val. Loss: {2.35 / e:.3f}\n"
+        for e in range(1, 11)
+    )
+    log = logs.parse_log(text)
+    assert [c.name for c in log.curves] == ["train_loss", "val_loss"]
+    assert log.curves[1].train_name == "train_loss"
