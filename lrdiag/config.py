@@ -89,6 +89,31 @@ in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
 # means anything below 0 (Thresholds lives in classify/thresholds.py, without checks of its own).
 THRESHOLD_CHECK = at_least(0)
+# ... and some are shares of something (of the points, of the steps, of a level): at most 1;
+# others count points or steps: at least 1 (osc_alternation: 2 or min_window: 0 meant nothing).
+share = Check("in [0, 1]", lambda v: 0 <= v <= 1)
+THRESHOLD_CHECKS = {
+    **dict.fromkeys(
+        (
+            "window_frac",
+            "init_frac",
+            "level_frac",
+            "smooth_frac",
+            "borderline_margin",
+            "osc_alternation",
+            "noisy_turns",
+            "blowup_keep",
+            "chance_tol",
+            "chance_round",
+            "osc_acf",
+            "osc_corr",
+        ),
+        share,
+    ),
+    **dict.fromkeys(
+        ("min_window", "noise_points", "short_curve", "never_back", "growth_steps"), at_least(1)
+    ),
+}
 
 
 def _opt(default: Any, help: str, *, check: Check | None = None, choices: tuple = ()) -> Any:
@@ -509,7 +534,7 @@ def _load_section(cls: type, d: Any, name: str, ctx: _Context) -> Any:
         f, dotted = fields[key], f"{name}.{key}"
         meta = f.metadata
         if cls is Thresholds:
-            meta = {**meta, "check": THRESHOLD_CHECK}
+            meta = {**meta, "check": THRESHOLD_CHECKS.get(key, THRESHOLD_CHECK)}
         special = SPECIAL_PARSERS.get((name, key))
         if special is not None:
             values[key] = special(v, dotted, ctx)

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from lrdiag import config as C
 from lrdiag.classify import Thresholds
-from lrdiag.config import config_from_dict, config_to_dict, load_config, load_thresholds
+from lrdiag.config import (
+    THRESHOLD_CHECK,
+    THRESHOLD_CHECKS,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    load_thresholds,
+)
 from lrdiag.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -485,8 +492,27 @@ def test_classify_section_rejects_negative_thresholds(f):
     of standard deviations) means anything below 0; window_frac: -1 was silently accepted."""
     bad = -1 if isinstance(f.default, int) else -0.5
     e = error_of({"classify": {f.name: bad}})
-    assert e.key == f"classify.{f.name}" and ">= 0" in e.message and str(bad) in e.message
-    assert getattr(config_from_dict({"classify": {f.name: 0}}).classify, f.name) == 0
+    allowed = THRESHOLD_CHECKS.get(f.name, THRESHOLD_CHECK).allowed
+    assert e.key == f"classify.{f.name}" and allowed in e.message and str(bad) in e.message
+    if f.name not in THRESHOLD_CHECKS or THRESHOLD_CHECKS[f.name].ok(0):
+        assert getattr(config_from_dict({"classify": {f.name: 0}}).classify, f.name) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "allowed"),
+    [
+        ("osc_alternation", 2, "in [0, 1]"),
+        ("window_frac", 1.5, "in [0, 1]"),
+        ("smooth_frac", 5, "in [0, 1]"),
+        ("growth_steps", 0, ">= 1"),
+        ("min_window", 0, ">= 1"),
+    ],
+)
+def test_classify_section_rejects_thresholds_that_mean_nothing(name, bad, allowed):
+    """A share of the steps above 1, or a count of points of 0, was accepted in silence (a QA
+    pass): each is an error naming the key and what is allowed."""
+    e = error_of({"classify": {name: bad}})
+    assert e.key == f"classify.{name}" and allowed in e.message
 
 
 def test_classify_file_for_lrdiag_classify_rejects_negative_thresholds(tmp_path):
