@@ -50,8 +50,8 @@ def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
 def _swinging(ms: _Measures, th: Thresholds) -> str | None:
     """How the final window of a loss > 0 swings, if it bounces by at least osc_level of its
     level, all the way to the end, in at least 3 half-swings (2 on a curve shorter than
-    min_window), with a trend
-    smaller than the swing: "alternating" (direction changes far more often than noise),
+    min_window), with a trend smaller than the swing: "alternating" (direction changes far
+    more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
     than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
     too short to tell structure from noise, that never gained more than the swings' height).
