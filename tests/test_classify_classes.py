@@ -253,3 +253,10 @@ def test_mini_batch_noise_early_in_a_run_is_no_spike():
     )
     y[800:803] *= 4.0
     assert "early_spike" in classify(y).flags
+
+
+def test_a_curve_with_one_finite_value_says_so():
+    """Ten infs, then 0.5 (a QA pass): 'stays at 0.5 over 10 epochs' claimed a flat run."""
+    v = classify([math.inf] * 10 + [0.5])
+    assert v.verdict == "plateaued"
+    assert v.reason.startswith("plateaued: only one of its 11 values is finite (0.5, at epoch 10)")

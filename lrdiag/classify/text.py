@@ -115,6 +115,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             s += f", after falling from {lv(ms.initial)} to {lv(ms.best_level)}"
         return s
     if rule == "constant":
+        if ms.n_finite == 1 < ms.n_points:
+            return (
+                f"plateaued: only one of its {ms.n_points} values is finite "
+                f"({_g(ms.initial)}, at {axis.at(int(epochs[0]))}): nothing to judge"
+            )
         stuck = _stuck(ms, th)
         if stuck:
             return (
