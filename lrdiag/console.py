@@ -13,7 +13,9 @@ Four shapes, told apart by content (never by a file's name):
 * **one line an epoch** (``epoch-lines``), as PyTorch scripts print it: ``Epoch [1/50], Train
   Loss: 0.123, Val Loss: 0.145``; ``Epoch 1/50 - loss: 0.123 - val_loss: 0.145``; ``epoch 1:
   train_loss=0.123 val_loss=0.145``; ``Epoch: 1 | Loss: 0.123``; also ``step``/``iteration``
-  instead of epoch, and Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``). Of a line
+  instead of epoch, Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``), and an epoch
+  line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``) followed by indented lines that hold
+  them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
   holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
   same epoch with other keys (a validation line after the training line) make one row.
 * **``[epoch, mini-batch] loss: 2.014``** (``epoch-batch-lines``), as PyTorch's CIFAR-10
@@ -174,15 +176,25 @@ def _epoch_row(updates) -> Row | None:
 
 def _epoch_lines(lines) -> list[Row]:
     rows: list[Row] = []
+    heading = None  # an "Epoch: 01 | Epoch Time: 0m 7s" line without metrics: its epoch
     for lineno, text in lines:
         found, index = None, None
         for part in _updates(text):  # a terminal shows a line's last update
             m = LEADING.match(part)
             if m:
+                key = "epoch" if m.group(1).lower() == "epoch" else "step"
                 got = metrics(part[m.end() :])
                 if got:
-                    key = "epoch" if m.group(1).lower() == "epoch" else "step"
                     found, index = got, (key, float(m.group(2)))
+                    heading = None
+                else:
+                    heading = (key, float(m.group(2)))
+        if found is None and heading is not None and text[:1].isspace():
+            # the indented lines under such a heading ("\tTrain Loss: 0.69 | Train Acc: 50%",
+            # a widely copied PyTorch tutorial) hold that epoch's metrics
+            got = metrics(text)
+            if got:
+                found, index = got, heading
         if found is None:
             continue
         key, n = index

@@ -1037,3 +1037,20 @@ def test_an_abbreviation_s_dot_does_not_stay_in_a_printed_metric_s_name():
     log = logs.parse_log(text)
     assert [c.name for c in log.curves] == ["train_loss", "val_loss"]
     assert log.curves[1].train_name == "train_loss"
+
+
+def test_an_epoch_heading_with_its_metrics_on_indented_lines_is_read():
+    """A widely copied PyTorch tutorial prints 'Epoch: 01 | Epoch Time: 0m 7s', then the
+    epoch's metrics on indented lines; it was refused ('no numbers')."""
+    text = "".join(
+        f"Epoch: {e:02d} | Epoch Time: 0m 12s\n"
+        f"\tTrain Loss: {2.3 / e:.3f} | Train Acc: {50 + e:.2f}%\n"
+        f"\t Val. Loss: {2.35 / e:.3f} |  Val. Acc: {48 + e:.2f}%\n"
+        for e in range(1, 11)
+    )
+    log = logs.parse_log(text)
+    assert log.format == "epoch-lines"
+    train, val = log.curves
+    assert (train.name, val.name, val.train_name) == ("train_loss", "val_loss", "train_loss")
+    assert list(train.x) == list(range(1, 11)) and train.x_name == "epoch"
+    assert np.allclose(val.values, [round(2.35 / e, 3) for e in range(1, 11)])
