@@ -152,20 +152,22 @@ def _half_spread(r: np.ndarray) -> float:
     return float(hi - lo) / 2.0
 
 
-def _acf_peak(r: np.ndarray) -> tuple[float, int]:
-    """The highest autocorrelation of r at a lag of 2 to len/3 once it has been negative at a
-    smaller lag (a periodic swing comes back; smoothed noise decays without going negative),
-    and that lag. (0, 0) when there is none."""
-    n = r.size
-    top = n // 3
+def _autocorrelation(r: np.ndarray, top: int) -> np.ndarray:
+    """Autocorrelation of r about its mean at lags 0 to top (lag 0 is 1), by FFT; zeros when r
+    is flat."""
+    c = r - r.mean()
+    f = np.fft.rfft(c, 2 * r.size)
+    acf = np.fft.irfft(f * np.conj(f))[: top + 1]
+    return acf / acf[0] if acf[0] > 0 else np.zeros(top + 1)
+
+
+def _acf_peak(acf: np.ndarray) -> tuple[float, int]:
+    """The highest autocorrelation (``acf``: lags 0 to a third of the window) at a lag of 2 or
+    more once it has been negative at a smaller lag (a periodic swing comes back; smoothed
+    noise decays without going negative), and that lag. (0, 0) when there is none."""
+    top = acf.size - 1
     if top < 2:
         return 0.0, 0
-    c = r - r.mean()
-    f = np.fft.rfft(c, 2 * n)
-    acf = np.fft.irfft(f * np.conj(f))[: top + 1]
-    if not acf[0] > 0:
-        return 0.0, 0
-    acf = acf / acf[0]
     neg = np.flatnonzero(acf[1:] < 0)
     if neg.size == 0:
         return 0.0, 0
@@ -298,10 +300,10 @@ def _measure(
     side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
     side = side[side != 0]
     half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
-    acf_peak, acf_lag = _acf_peak(resid) if amplitude > tol else (0.0, 0)
-    centred = resid - resid.mean()
-    power = float(np.dot(centred, centred))
-    acf_one = float(np.dot(centred[:-1], centred[1:]) / power) if power > 0 else 0.0
+    # one autocorrelation of the swings serves both the periodicity and the lag-1 correlation
+    acf = _autocorrelation(resid, max(1, w // 3)) if amplitude > tol else np.zeros(2)
+    acf_peak, acf_lag = _acf_peak(acf)
+    acf_one = float(acf[1])
     low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
