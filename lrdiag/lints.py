@@ -50,6 +50,21 @@ class Lint:
         return asdict(self)
 
 
+def _per_layer(shares) -> str:
+    """A share per hidden layer, in words: "layer 1 62%, layer 2 0%"."""
+    return ", ".join(f"layer {i + 1} {f:.0%}" for i, f in enumerate(shares))
+
+
+def _first_scale_over(share: np.ndarray, limit: float) -> tuple[int, str] | None:
+    """The first init scale (row of ``share``: scales x hidden layers) with a layer over
+    ``limit``, and its layers' shares in words; None when no scale has one."""
+    hit = np.flatnonzero(share.max(axis=1) > limit)
+    if not hit.size:
+        return None
+    r = int(hit[0])
+    return r, _per_layer(share[r])
+
+
 def check_config(cfg, dataset) -> list[Lint]:
     """The lints that need no training, on ``cfg`` and its loaded ``dataset``."""
     found = [
@@ -168,10 +183,9 @@ def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
         share = np.array(
             [[np.mean(np.abs(z[r]) > SATURATION_Z) for z in zs] for r in range(len(scales))]
         )
-        hit = share.max(axis=1) > SATURATED_FRACTION
-        if hit.any():
-            r = int(np.flatnonzero(hit)[0])
-            per_layer = ", ".join(f"layer {i + 1} {f:.0%}" for i, f in enumerate(share[r]))
+        worst = _first_scale_over(share, SATURATED_FRACTION)
+        if worst is not None:
+            r, per_layer = worst
             found.append(
                 Lint(
                     "saturated_init",
@@ -186,10 +200,9 @@ def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
         share = np.array(
             [[np.mean(np.all(z[r] <= 0, axis=0)) for z in zs] for r in range(len(scales))]
         )
-        hit = share.max(axis=1) > DEAD_FRACTION
-        if hit.any():
-            r = int(np.flatnonzero(hit)[0])
-            per_layer = ", ".join(f"layer {i + 1} {f:.0%}" for i, f in enumerate(share[r]))
+        worst = _first_scale_over(share, DEAD_FRACTION)
+        if worst is not None:
+            r, per_layer = worst
             found.append(
                 Lint(
                     "dead_relu",
@@ -220,8 +233,10 @@ def check_trained(cfg, runs, dead_end) -> list[Lint]:
     named = []
     for i in hit[:TRAINED_SHOWN]:
         r = runs[i]
-        layers = ", ".join(f"layer {j + 1} {f:.0%}" for j, f in enumerate(dead_end[i]))
-        named.append(f"lr {r.learning_rate:g} (scale {r.init_scale:g}, seed {r.seed}): {layers}")
+        named.append(
+            f"lr {r.learning_rate:g} (scale {r.init_scale:g}, seed {r.seed}): "
+            f"{_per_layer(dead_end[i])}"
+        )
     more = f"; and {len(hit) - TRAINED_SHOWN} more" if len(hit) > TRAINED_SHOWN else ""
     return [
         Lint(
