@@ -738,6 +738,22 @@ def test_no_color_means_no_escape_codes_even_on_a_terminal(tmp_path):
     assert "\x1b" not in plain.stdout
 
 
+def read_terminal(master: int) -> bytes:
+    """Everything a child wrote to the pseudo-terminal whose master end is ``master``, until it
+    closed it; the master end is closed after."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return b"".join(chunks)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_no_color_on_a_real_terminal(tmp_path):
     import pty
@@ -749,18 +765,9 @@ def test_no_color_on_a_real_terminal(tmp_path):
     argv = [BIN / "lrdiag", "sweep", config, "-o", tmp_path / "out", "--no-plots"]
     proc = subprocess.Popen(argv, stdout=slave, stderr=subprocess.PIPE, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    output = read_terminal(master)
     assert proc.wait(timeout=60) == 0
-    stdout = b"".join(chunks).decode()
+    stdout = output.decode()
     assert "Results written to" in stdout
     assert "\x1b" not in stdout
     assert proc.stderr.read() == b""  # stderr is not a terminal: no progress bar

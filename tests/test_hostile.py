@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from lrdiag.cli import cli
 from lrdiag.report import markdown_summary
-from tests.test_cli import BIN, one_line, sweep, write_config
+from tests.test_cli import BIN, one_line, read_terminal, sweep, write_config
 
 ESC = "\x1b[2K\x1b[1A"  # erase the line, move up: what a hostile name does to a terminal
 MEMORY_LIMIT = 500 * 2**20  # bytes of address space the fuzzed lrdiag may use
@@ -240,18 +240,9 @@ def test_no_color_sends_no_cursor_codes_to_a_terminal_on_stderr(tmp_path):
     argv = [BIN / "lrdiag", "sweep", config, "-o", tmp_path / "out", "--no-plots"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=slave, env=env)
     os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
+    output = read_terminal(master)
     assert proc.wait(timeout=60) == 0
-    assert b"\x1b" not in b"".join(chunks)
+    assert b"\x1b" not in output
 
 
 def test_the_dry_run_says_what_is_outside_the_memory_budget(tmp_path):
