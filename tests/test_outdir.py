@@ -183,16 +183,22 @@ def test_what_a_sigkill_left_is_cleaned_up_by_the_next_sweep(tmp_path):
     assert set(os.listdir(out)) == RESULT_FILES
 
 
+def sealed_staging(out, files: dict) -> None:
+    """What a sweep killed between sealing and committing leaves: a staging directory in
+    ``out`` holding ``files`` (name -> bytes) and the mark that it is complete."""
+    staging = out / f"{outdir.STAGING_PREFIX}1-00000000"
+    staging.mkdir()
+    for name, data in files.items():
+        (staging / name).write_bytes(data)
+    (staging / outdir.COMPLETE).write_bytes(b"")
+
+
 def test_a_commit_cut_short_is_finished_by_the_next_claim(tmp_path):
     """SIGKILL between the renames: the sealed staging directory still holds the sweep."""
     out = tmp_path / "out"
     assert sweep(write_config(tmp_path), "-o", out, "--no-plots").exit_code == 0
     new = snapshot(out)
-    staging = out / f"{outdir.STAGING_PREFIX}1-00000000"
-    staging.mkdir()
-    for name, data in new.items():
-        (staging / name).write_bytes(data)
-    (staging / outdir.COMPLETE).write_bytes(b"")
+    sealed_staging(out, new)
     (out / "results.json").unlink()  # the commit's first step
     (out / "results.csv").write_text("an older sweep's csv\n")
     (out / "curves.png").write_bytes(b"an older sweep's plot")
@@ -239,11 +245,7 @@ def test_a_signal_while_claiming_lets_the_claim_finish_first(tmp_path, monkeypat
     out = tmp_path / "out"
     assert sweep(write_config(tmp_path, name="killed"), "-o", out, "--no-plots").exit_code == 0
     files = snapshot(out)
-    staging = out / f"{outdir.STAGING_PREFIX}1-00000000"
-    staging.mkdir()
-    for name, data in files.items():
-        (staging / name).write_bytes(data)
-    (staging / outdir.COMPLETE).write_bytes(b"")
+    sealed_staging(out, files)
     (out / "results.json").unlink()
     real = outdir.Claim.commit
 
