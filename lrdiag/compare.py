@@ -114,6 +114,7 @@ def compare(before: Mapping, after: Mapping, *, tolerance: float = DEFAULT_TOLER
             "left out"
         )
     judged = [k for k in common if k not in set(incomplete)]
+    runs = _verdicts(rows_b, rows_a, judged, key_axes)
     return {
         "compare_version": COMPARE_VERSION,
         "before": _side(before),
@@ -123,15 +124,17 @@ def compare(before: Mapping, after: Mapping, *, tolerance: float = DEFAULT_TOLER
         "runs_compared": len(judged),
         "tolerance": tolerance,
         "groups": _groups(rows_b, rows_a, judged, axes, pairing),
-        "verdict_changes": _verdict_changes(rows_b, rows_a, judged, key_axes),
+        "runs": runs,
+        "verdict_changes": [r for r in runs if r["before"] != r["after"]],
         "loss_changes": _loss_changes(rows_b, rows_a, judged, key_axes, tolerance),
         "notes": notes,
     }
 
 
 def matches(doc: Mapping, fail_on: tuple[str, ...] | list[str]) -> list[dict]:
-    """The changes ``--fail-on`` names, each {"kind", "message", "learning_rate", "axes"}:
-    the learning rate (a run's, or a group's boundary before) points CI at the key to look at."""
+    """The changes ``--fail-on`` names, each {"kind", "key" (the group's or run's label),
+    "message", "learning_rate", "axes"}: the learning rate (a run's, or the boundary's before)
+    points CI at the key to look at."""
     found = []
     if "boundary-down" in fail_on:
         for g in doc["groups"]:
@@ -139,7 +142,8 @@ def matches(doc: Mapping, fail_on: tuple[str, ...] | list[str]) -> list[dict]:
                 found.append(
                     {
                         "kind": "boundary-down",
-                        "message": f"{_group_label(g['axes'])}: {boundary_text(g)}",
+                        "key": group_label(g["axes"]),
+                        "message": f"{group_label(g['axes'])}: {boundary_text(g)}",
                         "learning_rate": g["before"]["boundary_lr"],
                         "axes": g["axes"],
                     }
@@ -154,6 +158,7 @@ def matches(doc: Mapping, fail_on: tuple[str, ...] | list[str]) -> list[dict]:
             found.append(
                 {
                     "kind": kind,
+                    "key": run_label(change),
                     "message": f"{run_label(change)}: {change['before']} -> {change['after']}"
                     + (f": {reason}" if reason else ""),
                     "learning_rate": change["learning_rate"],
@@ -187,7 +192,7 @@ def run_label(change: Mapping) -> str:
     return ", ".join(parts)
 
 
-def _group_label(axes: Mapping) -> str:
+def group_label(axes: Mapping) -> str:
     return ", ".join(f"{_axis_word(k)} {value_text(v)}" for k, v in axes.items())
 
 
@@ -368,13 +373,15 @@ def _moved(before: float | None, after: float | None) -> str:
     return "same" if a == b else ("down" if a < b else "up")
 
 
-def _verdict_changes(rows_b, rows_a, keys, key_axes) -> list[dict]:
+def _verdicts(rows_b, rows_a, keys, key_axes) -> list[dict]:
+    """Each compared curve (a run's training curve, and its validation curve when both sides
+    judged one): its verdict before and after, and the reason after."""
     out = []
     for k in keys:
         for curve, field in CURVES:
             rb = rows_b[k] if field is None else rows_b[k].get(field)
             ra = rows_a[k] if field is None else rows_a[k].get(field)
-            if not rb or not ra or rb.get("verdict") == ra.get("verdict"):
+            if not rb or not ra:
                 continue
             out.append(
                 {
