@@ -18,7 +18,7 @@ FLAGS = (
     "borderline",  # fewer than short_curve points, or a threshold moved by borderline_margin
     # would change the verdict
     "edge_of_stability",  # steps keep alternating in direction, but the verdict is converging
-    "unstable",  # converging, but only at the end: above its initial loss for most of the run
+    "unstable",  # converging, but not steadily: above its start most of the run, or rebounding
 )
 
 
@@ -91,6 +91,9 @@ class Thresholds:
     spike_level: float = 0.5  # ... and, for a loss > 0, of this fraction of its level then ...
     spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
     # (and of the progress made before it) above its old minimum
+    # unstable, on a loss > 0 of fewer than min_window points (per-epoch logs):
+    rebound_level: float = 0.3  # a rebound: a rise above the lowest level so far by this share
+    rebound_count: int = 2  # unstable: at least this many separate rebounds after the start
     noisy_sigma: float = 0.05  # noisy: noise std dev at least this fraction of R, on a final
     noisy_turns: float = 0.3  # window whose steps change direction at least this often
     overfit_rise: float = 0.1  # overfitting: validation above its best by this of its range ...
