@@ -312,3 +312,29 @@ def test_a_curve_with_one_finite_value_says_so():
     v = classify([math.inf] * 10 + [0.5])
     assert v.verdict == "plateaued"
     assert v.reason.startswith("plateaued: only one of its 11 values is finite (0.5, at epoch 10)")
+
+
+# 1b. Bounded chaos of full-batch gradient descent ---------------------------------------------
+
+
+def _logistic(n: int, r: float = 3.99) -> np.ndarray:
+    x, out = 0.3, []
+    for _ in range(n):
+        x = r * x * (1.0 - x)
+        out.append(x)
+    return np.array(out)
+
+
+def test_1b_irregular_swings_are_oscillating_only_when_the_curve_is_full_batch():
+    """The same shape is the dynamics of full-batch gradient descent (no samples drawn, so no
+    noise) and sampling noise about a level in a mini-batch run."""
+    y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.8 * (_logistic(600) - 0.5)]
+    assert np.ptp(y[-300:]) / np.median(y[-300:]) > 0.6  # swings of about ±35% of the level
+    assert classify(y, full_batch=True).verdict == "oscillating"
+    assert classify(y).verdict == "converging"
+
+
+def test_1b_small_full_batch_wiggles_are_not_oscillation():
+    """Swings under osc_chaos (±30%) of the level with no structure stay converging."""
+    y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.2 * (_logistic(600) - 0.5)]
+    assert classify(y, full_batch=True).verdict == "converging"

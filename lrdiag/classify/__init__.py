@@ -110,6 +110,7 @@ def classify(
     train_curve=None,
     x=None,
     x_name: str = "epoch",
+    full_batch: bool = False,
 ) -> Verdict:
     """Classify one loss curve (by default index = epoch, ``curve[0]`` = loss at initialisation).
 
@@ -121,16 +122,20 @@ def classify(
     ("step", "epoch"): the reason names positions by it ("at step 600"); without it value k is
     ``x_name`` k. The axis changes the reason's wording only: verdict, flags and metrics (whose
     ``*_epoch`` entries stay indices into ``curve``) are the same with or without it.
+    ``full_batch`` says the curve comes from full-batch gradient descent, which has no sampling
+    noise: sustained swings of its level are then oscillation however irregular they are.
     """
     th = thresholds
     if loss_name is not None and loss_name not in LOSS_NAMES:
         raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
     axis = _axis(x, x_name, np.asarray(curve, dtype=float).size)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf differences are fine
-        return _classify(curve, th, n_classes, loss_name, train_curve, axis)
+        return _classify(curve, th, n_classes, loss_name, train_curve, axis, full_batch)
 
 
-def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis) -> Verdict:
+def _classify(
+    curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis, full_batch: bool
+) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
     if chance[0] is None and train_curve is not None and loss_name != "mse":
@@ -161,12 +166,12 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
         return Verdict(verdict, reason, short, {**base, **_empty_metrics(chance)})
 
     ms = _measure(y, n, diverged, th, chance, loss_name != "mse")
-    verdict, rule = _decide(ms, th, loss_name)
+    verdict, rule = _decide(ms, th, loss_name, full_batch)
     # A diverging run went up and did not come back: whatever rose before, it did not recover.
     spike = _spike(ms, th, y) if verdict != "diverging" else None
     flags = _flags(ms, th, y, epochs, verdict, rule, train_curve, spike)
 
-    flipped = _borderline(ms, th, loss_name, verdict)
+    flipped = _borderline(ms, th, loss_name, verdict, full_batch)
     few_turns = verdict == "oscillating" and ms.turning_z_max < th.osc_z
     if n < th.short_curve or flipped or few_turns:
         flags.add("borderline")

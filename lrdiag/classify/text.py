@@ -164,6 +164,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             how = f"with a period of about {ms.acf_lag} {unit}"
         elif rule == "smooth":
             how = f"in slow swings of about {met['period']:.0f} {unit} each"
+        elif rule == "chaotic":
+            how = (
+                "irregularly (full-batch gradient descent draws no samples: the swings are "
+                "its dynamics, not noise)"
+            )
         else:
             how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
         return (

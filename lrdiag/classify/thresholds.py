@@ -75,6 +75,7 @@ class Thresholds:
     osc_acf: float = 0.5  # periodic: the swings' autocorrelation peaks at least this high
     osc_slow: float = 0.2  # slow swings (far fewer turns than noise) must reach +-this of level
     osc_corr: float = 0.4  # ... or swings whose neighbouring points move together this much
+    osc_chaos: float = 0.3  # full-batch swings with no structure must reach +-this of the level
     # (lag-1 autocorrelation, and 3/sqrt(window)): each lasts steps, as noise's do not
     trend_snr: float = 6.0  # plateaued by noise (net progress within noise_snr std devs) only
     # if the median of the first level_n points is not above the final level by this many
@@ -117,6 +118,7 @@ _DECISION_FIELDS = (
     "osc_acf",
     "osc_slow",
     "osc_corr",
+    "osc_chaos",
     "trend_snr",
     "plateau_progress",
     "floor_progress",
