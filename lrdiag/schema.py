@@ -30,16 +30,19 @@ NUMBER_STRING = r"^\s*[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 # --------------------------------------------------------------------------- config
 
 
-def _type_schema(tp: Any, bounds: dict) -> dict:
-    """The JSON Schema of a value of the annotation ``tp``, scalars within ``bounds``."""
+def _type_schema(tp: Any, bounds: dict, choices: tuple = ()) -> dict:
+    """The JSON Schema of a value of the annotation ``tp``, scalars within ``bounds`` and, when
+    ``choices`` are given, one of them."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if choices and origin is None and not dataclasses.is_dataclass(tp):
+        return {"enum": list(choices)}
     if origin in (typing.Union, types.UnionType):
-        options = [_type_schema(a, bounds) for a in args if a is not type(None)]
+        options = [_type_schema(a, bounds, choices) for a in args if a is not type(None)]
         if type(None) in args:
             options.append({"type": "null"})
         return options[0] if len(options) == 1 else {"anyOf": options}
     if origin is tuple:
-        item = _type_schema(args[0], bounds)
+        item = _type_schema(args[0], bounds, choices)
         # a list field also takes a single value (`scales: 2.0` means [2.0])
         return {"anyOf": [item, {"type": "array", "items": item}]}
     if dataclasses.is_dataclass(tp):
@@ -66,18 +69,12 @@ def _option_schema(cls: type, f: dataclasses.Field, hint: Any, section: str | No
     special = SPECIAL_SCHEMAS.get((section, f.name))
     if special is not None:
         schema = special()
-    elif meta.get("choices"):
-        schema = {"enum": list(meta["choices"])}
-        if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in (
-            typing.get_args(hint)
-        ):
-            schema = {"anyOf": [schema, {"type": "null"}]}
     elif meta.get("grid"):
         (elem,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
         item = _type_schema(elem, bounds)
         schema = {"anyOf": [item, {"type": "array", "items": item, "minItems": 1}]}
     else:
-        schema = _type_schema(hint, bounds)
+        schema = _type_schema(hint, bounds, tuple(meta.get("choices") or ()))
     if meta.get("help"):
         schema["description"] = meta["help"]
     default = _default(f)

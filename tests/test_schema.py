@@ -65,6 +65,7 @@ REFUSED = [
     (lambda d: d.update(classify={"osc_alternation": 1.5}), "classify.osc_alternation"),
     (lambda d: d.update(classify={"window_fraction": 0.2}), "classify.window_fraction"),
     (lambda d: d.update(stability={"sharpness": "sometimes"}), "stability.sharpness"),
+    (lambda d: d.update(lints={"ignore": ["dead_relu", "deadrelu"]}), "lints.ignore"),
 ]
 # Spellings the loader takes, which the schema must take too.
 ACCEPTED = [
@@ -74,6 +75,7 @@ ACCEPTED = [
     lambda d: d.update(stability={"sharpness": False}),  # a bare `off`
     lambda d: d.update(model=None),  # `model:` with nothing under it
     lambda d: d["init"].update(scheme=["he", "xavier"]),
+    lambda d: d.update(lints={"ignore": ["dead_relu", "sum_reduction"]}),
 ]
 
 
