@@ -273,5 +273,5 @@ def _metrics(ms: _Measures, th, y, epochs, loss_name, rule, spike, overfit) -> d
         "swing_level": _ratio(ms.amplitude, ms.window_level) if ms.positive else None,
         "period": _period(ms, rule),
         "rebounds": rebounds,
-        "rebound_peak": _finite_float(rebound_peak),
+        "rebound_peak": finite(rebound_peak),
     }
