@@ -197,7 +197,7 @@ def _ci_reports(junit, suites, markdown: str, matched: list, config_file=None) -
     from lrdiag import junit as junit_xml
 
     if junit is not None:
-        from lrdiag.report import atomic_write_text
+        from lrdiag.files import atomic_write_text
 
         try:
             atomic_write_text(junit, junit_xml.to_xml(suites))
@@ -225,10 +225,10 @@ def _sweep_verdicts(runs) -> list:
 
 
 def make_console(*, stderr: bool = False):
-    """report.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
-    from lrdiag import report
+    """terminal.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
+    from lrdiag import terminal
 
-    return report.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
+    return terminal.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
 
 
 @click.group(cls=_Lrdiag, context_settings={"help_option_names": ["-h", "--help"]})
@@ -408,7 +408,7 @@ def sweep(config, out, force, as_json, fail_on, junit, no_plots, quiet, dtype, m
     out_dir = claim.path
     from lrdiag import github
     from lrdiag import junit as junit_xml
-    from lrdiag.report import markdown_summary
+    from lrdiag.markdown import markdown_summary
 
     _ci_reports(
         junit,
@@ -429,10 +429,10 @@ def sweep(config, out, force, as_json, fail_on, junit, no_plots, quiet, dtype, m
 def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
     report and where the files went."""
-    from lrdiag import report
+    from lrdiag import files, terminal
 
     if as_json:
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
         echo_out(str(out_dir))
     else:
@@ -442,7 +442,7 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
             "sharpness_seconds": result.sharpness_seconds,
             "n_runs": n_runs,
         }
-        report.render_sweep({**doc, "timing": timing}, console)
+        terminal.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
@@ -457,7 +457,7 @@ def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
     staging = claim.stage()
     try:
         if plots:
-            from lrdiag import plots as figures
+            from lrdiag import figures
 
             figures.save_sweep_plots(doc, staging)
         report.write_results(doc, staging)
@@ -478,10 +478,10 @@ def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
     if not interactive:
         return engine.train(cfg, dataset, runs, max_memory=budget)
-    from lrdiag import report
+    from lrdiag import terminal
 
     total = len(runs) * cfg.training.epochs
-    with report.training_progress(len(runs), total, make_console(stderr=True)) as advance:
+    with terminal.training_progress(len(runs), total, make_console(stderr=True)) as advance:
         return engine.train(cfg, dataset, runs, max_memory=budget, progress=advance)
 
 
@@ -508,7 +508,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
-    from lrdiag.classify import plural
+    from lrdiag.formatting import plural
 
     g = info["grid"]
     echo_out(
@@ -601,8 +601,8 @@ def gradcheck(target, samples, seed, timeout, as_json):
     Exit 0 when every parameter is ok, 1 when any is not, 2 when the module or config cannot
     be loaded or breaks the contract.
     """
+    from lrdiag import files, terminal
     from lrdiag import gradcheck as checker
-    from lrdiag import report
 
     options = {"seed": seed} if samples is None else {"seed": seed, "samples": samples}
     if target.suffix == ".py":
@@ -618,9 +618,9 @@ def gradcheck(target, samples, seed, timeout, as_json):
             param_hint="CONFIG|MODULE",
         )
     if as_json:
-        echo_out(report.to_json_text(result.to_dict()), nl=False)
+        echo_out(files.to_json_text(result.to_dict()), nl=False)
     else:
-        report.render_gradcheck(result, make_console())
+        terminal.render_gradcheck(result, make_console())
     if not result.ok:
         sys.exit(EXIT_MATCHED)
 
@@ -642,7 +642,7 @@ def check(config, as_json):
 
     Exit 0 with no lint, 1 with any, 2 when the config or its data cannot be loaded.
     """
-    from lrdiag import lints, report
+    from lrdiag import files, lints, terminal
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
 
@@ -650,11 +650,11 @@ def check(config, as_json):
     found = lints.check_config(cfg, load_dataset(cfg.data, cfg.model, file=str(config)))
     if as_json:
         doc = {"config": str(config), "warnings": [lint.to_dict() for lint in found]}
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     else:
         console = make_console()
         if found:
-            report.render_warnings([lint.to_dict() for lint in found], console)
+            terminal.render_warnings([lint.to_dict() for lint in found], console)
         else:
             console.print(f"{printable(config)}: no lint", markup=False)
     if found:
@@ -775,8 +775,9 @@ def classify_logs(
     Exit 1 when a --fail-on verdict matched (any curve: validation curves and every run
     included), 2 when a file cannot be read (nothing is printed then).
     """
-    from lrdiag import logs, report
+    from lrdiag import logs, terminal
     from lrdiag.config import load_thresholds
+    from lrdiag.files import to_json_text
 
     if files.count("-") > 1:
         raise click.BadParameter("- (stdin) can be read once", param_hint="FILE")
@@ -807,13 +808,13 @@ def classify_logs(
         for note in doc["notes"]:
             click.echo(f"lrdiag: note: {printable(doc['file'])}: {printable(note)}", err=True)
     if as_json:
-        echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
+        echo_out(to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:
         console = make_console()
         for i, doc in enumerate(docs):
             if i:
                 console.print()
-            report.render_classify(doc, console)
+            terminal.render_classify(doc, console)
     from lrdiag import github
     from lrdiag import junit as junit_xml
 
@@ -884,7 +885,7 @@ def compare_cmd(before, after, fail_on, tolerance, as_json, markdown, junit, con
     Exit 1 when a --fail-on change was found, 2 when a file cannot be read or the grids have
     no run in common (the message names what differs).
     """
-    from lrdiag import compare, compare_report, report
+    from lrdiag import compare, compare_report, files
 
     if as_json and markdown:
         raise click.BadParameter("choose one of --json and --markdown", param_hint="--markdown")
@@ -892,7 +893,7 @@ def compare_cmd(before, after, fail_on, tolerance, as_json, markdown, junit, con
     matched = compare.matches(doc, fail_on)
     if as_json:
         echo_out(
-            report.to_json_text({**doc, "fail_on": list(fail_on), "matched": matched}), nl=False
+            files.to_json_text({**doc, "fail_on": list(fail_on), "matched": matched}), nl=False
         )
     elif markdown:
         echo_out(compare_report.markdown_compare(doc, matched), nl=False)
@@ -929,10 +930,10 @@ def schema_cmd(name):
     `# yaml-language-server: $schema=lrdiag-config.schema.json` and editors complete and
     check the keys as you type.
     """
-    from lrdiag import report
+    from lrdiag import files
     from lrdiag.schema import SCHEMAS
 
-    echo_out(report.to_json_text(SCHEMAS[name]()), nl=False)
+    echo_out(files.to_json_text(SCHEMAS[name]()), nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from lrdiag.compare import fmt, run_label, value_text
-from lrdiag.report import _box, _md, _md_table, _print_hanging
+from lrdiag.markdown import _md, _md_table
+from lrdiag.terminal import _box, _print_hanging
 
 MOVED_STYLES = {"down": "bold red", "up": "green", "same": ""}
 MAX_LISTED = 20  # verdict and loss changes listed before "... and N more"

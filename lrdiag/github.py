@@ -103,7 +103,7 @@ def match_annotations(
 
 def verdict_matches(runs: list[Mapping], fail_on: tuple[str, ...]) -> list[dict]:
     """The sweep's runs (training or validation curve) whose verdict ``--fail-on`` names."""
-    from lrdiag.report import lr_labels
+    from lrdiag.formatting import lr_labels
 
     labels = lr_labels(r["learning_rate"] for r in runs)
     found = []
@@ -141,7 +141,7 @@ def curve_matches(docs: list[Mapping], fail_on: tuple[str, ...]) -> list[dict]:
 
 def classify_markdown(docs: list[Mapping]) -> str:
     """``lrdiag classify``'s verdicts as a Markdown table, for the job summary."""
-    from lrdiag.report import _md, _md_table
+    from lrdiag.markdown import _md, _md_table
 
     rows = [
         [

@@ -101,7 +101,7 @@ def _judged(verdict, reason, flags, fail_on) -> dict:
 def sweep_suite(doc: Mapping, fail_on: tuple[str, ...], seconds: float | None = None) -> Suite:
     """A case per run (and per validation curve). All runs train at once, so each run's time
     is an equal share of the training's wall time ``seconds``."""
-    from lrdiag.report import lr_labels
+    from lrdiag.formatting import lr_labels
 
     name = str((doc.get("config") or {}).get("name") or "sweep")
     runs = list(doc.get("runs") or [])

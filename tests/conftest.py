@@ -10,7 +10,7 @@ import json
 import jsonschema
 import pytest
 
-from lrdiag import report
+from lrdiag import files, report
 from lrdiag.schema import results_schema
 
 
@@ -55,7 +55,7 @@ def _results_json_validates(results_validator):
         errors = (
             []
             if _made_up
-            else schema_errors(results_validator, json.loads(report.to_json_text(doc)))
+            else schema_errors(results_validator, json.loads(files.to_json_text(doc)))
         )
         assert not errors, (
             "results.json does not validate against `lrdiag schema results` (describe the new "
