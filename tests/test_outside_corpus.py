@@ -293,3 +293,22 @@ def test_set2_loads_as_one_held_out_split():
     cases = ev.load_outside(OUTSIDE2, ev.HELDOUT)
     assert len(cases) == len(ROWS2)
     assert ev.load_outside(OUTSIDE2, "dev") == [] and ev.load_outside(OUTSIDE2, "test") == []
+
+
+def test_evaluate_reports_a_held_out_set_without_changing_the_exit_code(tmp_path, capsys):
+    """--heldout DIR prints "held-out set 2" for rows split heldout; its misses never fail."""
+    import json
+
+    corpus = tmp_path / "c.jsonl"
+    case = {"id": "a", "source": "hand", "verdict": "converging", "unambiguous": True}
+    case |= {"why": "falls", "curve": [2.0, 1.0, 0.5, 0.25, 0.12, 0.06, 0.03, 0.02]}
+    corpus.write_text(json.dumps(case) + "\n")
+    held = tmp_path / "held"
+    (held / "curves").mkdir(parents=True)
+    (held / "curves" / "b.csv").write_text("step,loss\n0,1.5\n1,inf\n")
+    row = "b,loss,heldout,converging,true,made wrong on purpose,mse,,,torch,sgd,10,1,full,x"
+    (held / "labels.csv").write_text(",".join(ev.OUTSIDE_COLUMNS) + f"\n{row}\n")
+    assert ev.main([str(corpus), "--heldout", str(held)]) == 0
+    out = capsys.readouterr().out
+    assert f"Outside corpus, held-out set 2 ({held}): 1 curve columns, 1 unambiguous" in out
+    assert "accuracy on the unambiguous: 0/1" in out
