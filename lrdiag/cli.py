@@ -296,8 +296,17 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option(
     "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
 )
+@click.option(
+    "--save-init",
+    metavar="DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
+    "init: {scheme: file} reads) before training.",
+)
 @traceback_option
-def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run):
+def sweep(
+    config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run, save_init
+):
     """Train every run of the experiment in CONFIG and judge each one.
 
     \b
@@ -339,6 +348,21 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
             "training one run at a time anyway",
             err=True,
         )
+    if save_init is not None:
+        from lrdiag import weights
+
+        try:
+            written = weights.save_init(
+                engine.initial_weights(cfg, dataset.X.shape[1], dataset.Y.shape[1]), save_init
+            )
+        except OSError as e:
+            raise LrdiagError(
+                f"--save-init {printable(str(save_init))}: {e.strerror or e}"
+            ) from None
+        if not (quiet or as_json):
+            click.echo(
+                f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
+            )
     if dry_run:
         _print_plan(cfg, dataset, plan, as_json)
         return
