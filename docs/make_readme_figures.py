@@ -183,21 +183,24 @@ def allowed(section: str, cls: type, f: dataclasses.Field) -> str:
     return f"{text}, or `null`" if nullable else text
 
 
+# Sections documented on a page of their own, not in the README's config reference.
+OWN_PAGE = ("classify", "find")
+
+
 def config_tables() -> str:
-    """The config reference: one Markdown table per section (classify: points elsewhere)."""
-    out = []
-    for section, cls in config.SECTIONS.items():
-        if section == "classify":
-            continue
-        helps = config.option_help(cls)
-        out += [f"#### `{section}:`", "", "| key | default | allowed | meaning |"]
-        out.append("|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            default = format_default(section, f.name, f.default)
-            out.append(
-                f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} | {helps[f.name]} |"
-            )
-        out.append("")
+    """The config reference: one Markdown table per section (OWN_PAGE: documented elsewhere)."""
+    return "\n".join(section_table(s) for s in config.SECTIONS if s not in OWN_PAGE)
+
+
+def section_table(section: str) -> str:
+    """One section's reference table (``#### `find:` ``, then a row per option)."""
+    cls = config.SECTIONS[section]
+    helps = config.option_help(cls)
+    out = [f"#### `{section}:`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(cls):
+        default = format_default(section, f.name, f.default)
+        out.append(f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} | {helps[f.name]} |")
+    out.append("")
     return "\n".join(out)
 
 

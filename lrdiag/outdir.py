@@ -44,10 +44,16 @@ PLOT_NAMES = ("curves.png", "final_loss_vs_lr.png", "phase.png", "sharpness.png"
 
 
 def output_names() -> tuple[str, ...]:
-    """Every file a sweep may write into its directory."""
-    from lrdiag import report
+    """Every file a sweep (or ``lrdiag find``, which runs one) may write into its directory."""
+    from lrdiag import find_report, report
 
-    return (report.JSON_NAME, report.CSV_NAME, report.MARKDOWN_NAME, *PLOT_NAMES)
+    return (
+        report.JSON_NAME,
+        report.CSV_NAME,
+        report.MARKDOWN_NAME,
+        *PLOT_NAMES,
+        *find_report.NAMES,
+    )
 
 
 def _temporary_of(names: tuple[str, ...]) -> re.Pattern:
