@@ -111,7 +111,15 @@ THRESHOLD_CHECKS = {
         share,
     ),
     **dict.fromkeys(
-        ("min_window", "noise_points", "short_curve", "never_back", "growth_steps"), at_least(1)
+        (
+            "min_window",
+            "noise_points",
+            "short_curve",
+            "never_back",
+            "growth_steps",
+            "rebound_count",
+        ),
+        at_least(1),
     ),
 }
 
@@ -193,6 +201,15 @@ class SweepConfig:
 
 
 SHARPNESS_MODES = ("auto", "on", "off")
+# The lints of `lrdiag check` and a sweep's warnings (docs/lints.md); lints.py defines them.
+LINT_IDS = (
+    "output_loss_mismatch",
+    "unscaled_inputs",
+    "sum_reduction",
+    "saturated_init",
+    "dead_relu",
+    "grid_misses_boundary",
+)
 
 
 @dataclass(frozen=True)
@@ -240,6 +257,13 @@ class FindConfig:
 
 
 @dataclass(frozen=True)
+class LintsConfig:
+    ignore: tuple[str, ...] = _opt(
+        (), "a list of lint ids neither printed nor written (docs/lints.md)", choices=LINT_IDS
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     name: str = "config"  # the file's stem when loaded from a file
     data: DataConfig = field(default_factory=DataConfig)
@@ -249,6 +273,7 @@ class Config:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
+    lints: LintsConfig = field(default_factory=LintsConfig)
     find: FindConfig = field(default_factory=FindConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
@@ -264,6 +289,7 @@ SECTIONS: dict[str, type] = {
     "sweep": SweepConfig,
     "classify": Thresholds,
     "stability": StabilityConfig,
+    "lints": LintsConfig,
     "find": FindConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
@@ -547,12 +573,21 @@ def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
     return tuple(values) if isinstance(v, list) else v
 
 
+def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
+    values = v if isinstance(v, list) else [v]
+    for item in values:
+        if not isinstance(item, str) or item not in LINT_IDS:
+            raise ctx.error(key, _not_a_choice(item, LINT_IDS))
+    return tuple(dict.fromkeys(values))
+
+
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("init", "scheme"): _parse_scheme,
     ("stability", "sharpness"): _parse_sharpness,
     ("training", "batch_size"): _parse_batch_size,
     ("sweep", "learning_rates"): _parse_learning_rates,
     ("data", "path"): _parse_path,
+    ("lints", "ignore"): _parse_ignore,
 }
 
 

@@ -32,6 +32,7 @@ from lrdiag.classify import plural
 from lrdiag.errors import printable
 from lrdiag.report import (  # noqa: F401 (to_json_text: for the CLI)
     _box,
+    _print_hanging,
     atomic_write_text,
     fmt_num,
     render_warnings,
@@ -43,7 +44,7 @@ CSV_NAME = "find.csv"
 PNG_NAME = "find.png"  # drawn by find_plot
 NAMES = (JSON_NAME, CSV_NAME, PNG_NAME)
 CSV_COLUMNS = ("init_scale", "seed", "step", "lr", "loss", "smoothed_loss")
-STOPS = {"diverged": "over {factor} x best", "not_finite": "not finite"}
+STOPS = {"diverged": ">{factor}x best", "not_finite": "not finite"}
 
 
 def _ramp_line(doc: Mapping) -> str:
@@ -63,11 +64,12 @@ def _ramp_line(doc: Mapping) -> str:
 
 
 def _stop_text(run: Mapping, factor) -> str:
+    """Where a run stopped: "6.92 (step 98, >4x best)", or "-" when it ran the whole ramp."""
     if run.get("stopped_at") is None:
-        return "ran the whole ramp"
+        return "-"
     why = STOPS.get(run.get("stop_reason"), str(run.get("stop_reason")))
-    where = f"step {run['stopped_at']} (lr {fmt_num(run.get('stop_lr'))})"
-    return f"{where}: {why.format(factor=fmt_num(factor))}"
+    why = why.format(factor=fmt_num(factor))
+    return f"{fmt_num(run.get('stop_lr'))} (step {run['stopped_at']}, {why})"
 
 
 def _methods(doc: Mapping) -> list[str]:
@@ -78,14 +80,14 @@ def _methods(doc: Mapping) -> list[str]:
 def _runs_table(doc: Mapping, console: Console) -> Table:
     factor = ((doc.get("config") or {}).get("find") or {}).get("stop_factor")
     methods = _methods(doc)
-    table = Table(box=_box(console), title="each run's suggestions", title_justify="left")
+    table = Table(box=_box(console))
     table.add_column("init\nscale", justify="right", no_wrap=True)
     table.add_column("seed", justify="right", no_wrap=True)
     for m in methods:
         table.add_column(m, justify="right", no_wrap=True)
     if doc.get("limit"):
         table.add_column(f"{doc['limit']}\nat init", justify="right", no_wrap=True)
-    table.add_column("stopped", justify="left")
+    table.add_column("stopped at lr", justify="left", no_wrap=True)
     for run in doc.get("runs") or []:
         row = [fmt_num(run.get("init_scale")), str(run.get("seed"))]
         row += [fmt_num((run.get("suggestions") or {}).get(m)) for m in methods]
@@ -105,11 +107,7 @@ def _vs(lr, measured) -> str:
 
 def _summary_table(doc: Mapping, scale: Mapping, console: Console) -> Table:
     measured = scale.get("largest_converging_lr")
-    table = Table(
-        box=_box(console),
-        title=f"init scale {fmt_num(scale.get('init_scale'))}: the guesses beside the answer",
-        title_justify="left",
-    )
+    table = Table(box=_box(console))
     table.add_column("", no_wrap=True)
     table.add_column("lr\n(median)", justify="right", no_wrap=True)
     table.add_column(Text("over seeds\n[min, max]; measured"), justify="right", no_wrap=True)
@@ -172,19 +170,25 @@ def _sweep_line(doc: Mapping) -> str:
 def render_find(doc: Mapping, console: Console) -> None:
     """Print the range test's report: the ramp, each run's suggestions and stop, and per init
     scale the suggestions beside the limit at init and the measured answer."""
-    console.print(Text(_ramp_line(doc), style="bold"), soft_wrap=False)
+    _print_hanging(console, "", Text(_ramp_line(doc), style="bold"))
     if doc.get("complete") is False:
         console.print(Text("incomplete: the sweep was interrupted", style="bold red"))
+    console.print("each run's suggestions:", markup=False)
     console.print(_runs_table(doc, console))
     for scale in doc.get("per_scale") or []:
+        title = f"init scale {fmt_num(scale.get('init_scale'))}: the guesses beside the answer:"
+        console.print(title, markup=False)
         console.print(_summary_table(doc, scale, console))
-    console.print(Text(_sweep_line(doc)), soft_wrap=False)
+    _print_hanging(console, "", Text(_sweep_line(doc)))
     render_warnings(doc.get("warnings") or [], console)
     if doc.get("limit"):
-        console.print(
-            f"predicted: {doc['limit']} from the Hessian at the initial weights (exact for a "
-            "quadratic loss, a guide for a network, whose curvature changes as it trains)",
-            markup=False,
+        _print_hanging(
+            console,
+            "",
+            Text(
+                f"predicted: {doc['limit']} from the Hessian at the initial weights (exact for a "
+                "quadratic loss, a guide for a network, whose curvature changes as it trains)"
+            ),
         )
 
 

@@ -71,6 +71,7 @@ DOCUMENTED_DEFAULTS = {
     "stability.sharpness": "auto",  # issue 5: full-batch runs only
     "stability.samples": 1024,
     "stability.track_every": None,
+    "lints.ignore": (),
     "find.min": 1e-7,  # issue 15: fastai's lr_find defaults
     "find.max": 10.0,
     "find.steps": 100,

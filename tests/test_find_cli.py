@@ -199,27 +199,6 @@ def test_a_sweep_config_accepts_a_find_section(tmp_path):
     assert result.exit_code == 0, result.stderr
 
 
-def test_docs_find_md_holds_the_generated_find_table():
-    """docs/find.md documents the find: section (the README's config reference leaves it out):
-    its table is the one docs/make_readme_figures.py generates from the config's fields."""
-    import importlib.util
-    import sys
-
-    root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location(
-        "make_readme_figures_find", root / "docs" / "make_readme_figures.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-        table = module.section_table("find")
-    finally:
-        del sys.modules[spec.name]
-    assert table in (root / "docs" / "find.md").read_text(encoding="utf-8")
-    assert "#### `find:`" not in module.config_tables()
-
-
 def test_configs_find_yaml_suggests_below_the_exact_limit():
     """configs/find.yaml's comment: every suggestion below 2 / lambda_max (computed here, about
     0.78), valley and slide far below, and the sweep measures 0.631, bracket [0.631, 1]."""
