@@ -298,6 +298,39 @@ class StabilityConfig:
     )
 
 
+# The LR range test (`lrdiag find`): fastai's defaults (Learner.lr_find, LRFinder, AvgSmoothLoss).
+MAX_FIND_STEPS = 100_000  # a ramp is a few hundred steps; more is a typo, not a test
+
+
+@dataclass(frozen=True)
+class FindConfig:
+    min: float = _opt(1e-7, "first learning rate of the exponential ramp", check=grid_positive)
+    max: float = _opt(10.0, "the ramp's end: lr_i = min (max/min)^(i/steps)", check=grid_positive)
+    steps: int = _opt(
+        100,
+        "steps of the ramp, one batch each (fastai: at least 6)",
+        check=Check(f"in [6, {MAX_FIND_STEPS}]", lambda v: 6 <= v <= MAX_FIND_STEPS),
+    )
+    beta: float = _opt(
+        0.98, "smoothing of the loss (bias-corrected moving average)", check=in_unit_interval
+    )
+    stop_factor: float | None = _opt(
+        4.0,
+        "a seed stops once its smoothed loss exceeds this x its best (null: never)",
+        check=Check("> 1", lambda v: v > 1),
+    )
+    sweep_margin: float = _opt(
+        3.0,
+        "the short sweep spans the lowest suggestion / this to the ramp's reach x this",
+        check=at_least(1),
+    )
+    sweep_per_decade: int = _opt(
+        5,
+        "learning rates per decade in the short sweep",
+        check=Check("in [1, 100]", lambda v: 1 <= v <= 100),
+    )
+
+
 @dataclass(frozen=True)
 class LintsConfig:
     ignore: tuple[str, ...] = _opt(
@@ -316,6 +349,7 @@ class Config:
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     lints: LintsConfig = field(default_factory=LintsConfig)
+    find: FindConfig = field(default_factory=FindConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -331,6 +365,7 @@ SECTIONS: dict[str, type] = {
     "classify": Thresholds,
     "stability": StabilityConfig,
     "lints": LintsConfig,
+    "find": FindConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -799,6 +834,10 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
         raise ctx.error(
             "training.dampening",
             f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
+        )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
         )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):
