@@ -328,7 +328,7 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
     n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
     plan = engine.plan(
-        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], n_runs, budget
+        cfg, len(dataset.X), n_val, engine.input_shape(dataset), dataset.Y.shape[1], n_runs, budget
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
