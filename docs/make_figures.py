@@ -1,4 +1,4 @@
-"""Draw the README's pictures of each verdict and flag: ``python docs/make_figures.py``.
+"""Draw docs/verdicts.md's pictures of each verdict and flag: ``python docs/make_figures.py``.
 
 Every picture is a typical curve made by a formula here (fixed seed), judged by
 ``lrdiag.classify.classify``; the script stops before writing anything if the classifier does

@@ -1,15 +1,16 @@
-"""Regenerate the README's sweep figures: ``python docs/make_readme_figures.py``.
+"""Regenerate the docs' sweep figures: ``python docs/make_readme_figures.py``.
 
-Every picture in the README that shows a sweep comes from a real sweep, run here through the
-command line exactly as the README shows it (``python -m lrdiag sweep configs/...`` with
+Every picture in the README and docs/ that shows a sweep comes from a real sweep, run here through
+the command line exactly as the pages show it (``python -m lrdiag sweep configs/...`` with
 ``NO_COLOR=1`` and ``COLUMNS=100``, in a temporary directory), then drawn again from its
 results.json by lrdiag's own figure functions (``lrdiag.plots``) at a lower resolution, so the
-README's PNGs stay small (under ``MAX_BYTES``). They go to ``docs/img/sweep-<name>-<plot>.png``,
-each written atomically.
+pictures stay small (under ``MAX_BYTES``). They go to ``docs/img/sweep-<name>-<plot>.png``,
+each written atomically. (The terminal output the pages show is checked, and rewritten, by
+``python docs/transcripts.py``.)
 
     python docs/make_readme_figures.py                # the figures
     python docs/make_readme_figures.py --transcripts  # ... and print each sweep's terminal output
-    python docs/make_readme_figures.py --tables       # print the config reference (Markdown)
+    python docs/make_readme_figures.py --tables       # print docs/config.md's reference tables
 
 The config reference tables are generated from the config dataclasses (``lrdiag.config``):
 each option's default and one-line meaning live there, next to the code that reads it.
@@ -37,10 +38,10 @@ from lrdiag.report import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG_DIR = ROOT / "docs" / "img"
-MAX_BYTES = 60_000  # the README's pictures stay small
-ENV = {"NO_COLOR": "1", "COLUMNS": "100"}  # plain text, 100 columns: what the README shows
+MAX_BYTES = 60_000  # the pages' pictures stay small
+ENV = {"NO_COLOR": "1", "COLUMNS": "100"}  # plain text, 100 columns: what the pages show
 
-# The linear regression of the README's "Sharpness" section (the README shows this text; a test
+# The linear regression of docs/sharpness.md (the page shows this text; a test
 # checks that it still does). Mean squared error on a linear model is a quadratic, so gradient
 # descent is stable exactly below 2 / lambda_max. (Any data.seed works: kind linear draws from
 # a stream of its own, so the model never starts at the true weights; see lrdiag.data.OWN_STREAM.)
@@ -70,6 +71,7 @@ class Sweep:
 
 
 SWEEPS = (
+    Sweep("configs/quickstart.yaml", {"curves": 60}),
     Sweep("configs/tanh_spike.yaml", {"curves": 60, "phase": 70}),
     Sweep("linear_regression.yaml", {"phase": 70}, text=LINEAR_REGRESSION_YAML),
     Sweep("configs/edge_of_stability.yaml", {"sharpness": 70, "curves": 70}),
@@ -101,7 +103,7 @@ def run_sweep(sweep: Sweep, workdir: Path) -> tuple[str, dict]:
 def png(fig: Figure, dpi: int) -> bytes:
     buf = io.BytesIO()
     # No "Software" entry: the bytes depend on the picture, not on the matplotlib version.
-    # bbox_inches="tight": trims the margins, so the README's pictures stay small.
+    # bbox_inches="tight": trims the margins, so the pages' pictures stay small.
     fig.savefig(
         buf,
         format="png",
@@ -191,7 +193,7 @@ def config_tables() -> str:
         if section == "classify":
             continue
         helps = config.option_help(cls)
-        out += [f"#### `{section}:`", "", "| key | default | allowed | meaning |"]
+        out += [f"### `{section}:`", "", "| key | default | allowed | meaning |"]
         out.append("|---|---|---|---|")
         for f in dataclasses.fields(cls):
             default = format_default(section, f.name, f.default)

@@ -677,8 +677,14 @@ def _loss_name(_ctx, _param, value: str | None) -> str | None:
     help="The loss: bce, cross_entropy or mse (Keras names work too), for stuck_at_chance "
     "and progress towards 0 [default: unknown; a results.json's own].",
 )
+@click.option(
+    "--full-batch",
+    is_flag=True,
+    help="The curves come from full-batch gradient descent (no sampling noise): sustained "
+    "swings are oscillation however irregular [default: off; a results.json's own].",
+)
 @traceback_option
-def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_name):
+def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_name, full_batch):
     """Judge the loss curves in log files the way the sweep judges its runs.
 
     \b
@@ -741,7 +747,10 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
             read.append(logs.parse_log(data, logs.STDIN, columns=columns))
         else:
             read.append(logs.read_log(file, columns=columns))
-    docs = [logs.judge(log, thresholds, n_classes=classes, loss_name=loss_name) for log in read]
+    docs = [
+        logs.judge(log, thresholds, n_classes=classes, loss_name=loss_name, full_batch=full_batch)
+        for log in read
+    ]
     for doc in docs:
         for note in doc["notes"]:
             click.echo(f"lrdiag: note: {printable(doc['file'])}: {printable(note)}", err=True)

@@ -114,7 +114,15 @@ THRESHOLD_CHECKS = {
         share,
     ),
     **dict.fromkeys(
-        ("min_window", "noise_points", "short_curve", "never_back", "growth_steps"), at_least(1)
+        (
+            "min_window",
+            "noise_points",
+            "short_curve",
+            "never_back",
+            "growth_steps",
+            "rebound_count",
+        ),
+        at_least(1),
     ),
 }
 
@@ -228,6 +236,15 @@ class SweepConfig:
 
 
 SHARPNESS_MODES = ("auto", "on", "off")
+# The lints of `lrdiag check` and a sweep's warnings (docs/lints.md); lints.py defines them.
+LINT_IDS = (
+    "output_loss_mismatch",
+    "unscaled_inputs",
+    "sum_reduction",
+    "saturated_init",
+    "dead_relu",
+    "grid_misses_boundary",
+)
 
 
 @dataclass(frozen=True)
@@ -242,6 +259,13 @@ class StabilityConfig:
 
 
 @dataclass(frozen=True)
+class LintsConfig:
+    ignore: tuple[str, ...] = _opt(
+        (), "a list of lint ids neither printed nor written (docs/lints.md)", choices=LINT_IDS
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     name: str = "config"  # the file's stem when loaded from a file
     data: DataConfig = field(default_factory=DataConfig)
@@ -251,6 +275,7 @@ class Config:
     sweep: SweepConfig = field(default_factory=SweepConfig)
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
+    lints: LintsConfig = field(default_factory=LintsConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -265,6 +290,7 @@ SECTIONS: dict[str, type] = {
     "sweep": SweepConfig,
     "classify": Thresholds,
     "stability": StabilityConfig,
+    "lints": LintsConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -582,6 +608,14 @@ def _parse_layers(v: Any, key: str, ctx: _Context) -> tuple[LayerConfig, ...] | 
     return tuple(out)
 
 
+def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
+    values = v if isinstance(v, list) else [v]
+    for item in values:
+        if not isinstance(item, str) or item not in LINT_IDS:
+            raise ctx.error(key, _not_a_choice(item, LINT_IDS))
+    return tuple(dict.fromkeys(values))
+
+
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("model", "layers"): _parse_layers,
     ("init", "scheme"): _parse_scheme,
@@ -589,6 +623,7 @@ SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("training", "batch_size"): _parse_batch_size,
     ("sweep", "learning_rates"): _parse_learning_rates,
     ("data", "path"): _parse_path,
+    ("lints", "ignore"): _parse_ignore,
 }
 
 

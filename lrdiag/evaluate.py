@@ -205,6 +205,8 @@ def judge(case: Case, thresholds=None) -> Outcome:
         kw["x"] = case.x
     if case.x_name is not None:
         kw["x_name"] = case.x_name
+    if case.meta and case.meta.get("batch") == "full":
+        kw["full_batch"] = True  # as a sweep judges its full-batch runs
     v = classify(case.curve, n_classes=case.n_classes, loss_name=case.loss_name, **kw)
     return Outcome(case, v)
 

@@ -14,14 +14,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-LINTS = (
-    "output_loss_mismatch",
-    "unscaled_inputs",
-    "sum_reduction",
-    "saturated_init",
-    "dead_relu",
-    "grid_misses_boundary",
-)
+from lrdiag.config import LINT_IDS
+
+LINTS = LINT_IDS
 
 # --- Thresholds, named once -------------------------------------------------------------------
 # Inputs whose root-mean-square sqrt(mean x^2) over every entry exceeds this are unscaled: it
@@ -73,7 +68,12 @@ def check_config(cfg, dataset) -> list[Lint]:
         _sum_reduction(cfg, len(dataset.X)),
         *_init_lints(cfg, dataset.X),
     ]
-    return [lint for lint in found if lint is not None]
+    return _kept(cfg, [lint for lint in found if lint is not None])
+
+
+def _kept(cfg, found: list[Lint]) -> list[Lint]:
+    """``found`` without the lints the config's ``lints.ignore`` names."""
+    return [lint for lint in found if lint.id not in cfg.lints.ignore]
 
 
 def check_grid(cfg, summary: dict, runs: list[dict]) -> list[Lint]:
@@ -100,15 +100,14 @@ def check_grid(cfg, summary: dict, runs: list[dict]) -> list[Lint]:
             continue
         grid = ", ".join(f"{v:.3g}" for v in np.geomspace(lo, hi, GRID_POINTS))
         paste = f"learning_rates: [{grid}]"
-        return [
-            Lint(
-                "grid_misses_boundary",
-                f"{notes[0]}; next sweep: `{paste}`",
-                "the largest stable learning rate lies outside the grid or between two rates "
-                f"more than {GRID_BRACKET_FACTOR:g}x apart, so the sweep cannot say where it is",
-                f"sweep again with `{paste}`",
-            )
-        ]
+        lint = Lint(
+            "grid_misses_boundary",
+            f"{notes[0]}; next sweep: `{paste}`",
+            "the largest stable learning rate lies outside the grid or between two rates "
+            f"more than {GRID_BRACKET_FACTOR:g}x apart, so the sweep cannot say where it is",
+            f"sweep again with `{paste}`",
+        )
+        return _kept(cfg, [lint])
     return []
 
 
@@ -238,13 +237,12 @@ def check_trained(cfg, runs, dead_end) -> list[Lint]:
             f"{_per_layer(dead_end[i])}"
         )
     more = f"; and {len(hit) - TRAINED_SHOWN} more" if len(hit) > TRAINED_SHOWN else ""
-    return [
-        Lint(
-            "dead_relu",
-            f"after training, ReLU units that never fire on the training rows, in {len(hit)} of "
-            f"{len(runs)} runs: {'; '.join(named)}{more}",
-            "a large step pushes units below zero on every sample, where they get no gradient "
-            "again: the learning rate itself shrinks the network, and the loss stalls",
-            "a smaller learning rate, activation: leaky_relu, or init: {scheme: he}",
-        )
-    ]
+    lint = Lint(
+        "dead_relu",
+        f"after training, ReLU units that never fire on the training rows, in {len(hit)} of "
+        f"{len(runs)} runs: {'; '.join(named)}{more}",
+        "a large step pushes units below zero on every sample, where they get no gradient "
+        "again: the learning rate itself shrinks the network, and the loss stalls",
+        "a smaller learning rate, activation: leaky_relu, or init: {scheme: he}",
+    )
+    return _kept(cfg, [lint])

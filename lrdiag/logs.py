@@ -421,6 +421,7 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
     if not curves:
         raise InputError(f"{source}: an lrdiag results.json with no finished runs to judge")
     loss_name = model.get("loss") if model.get("loss") in LOSS_NAMES else None
+    training = config.get("training") if isinstance(config.get("training"), Mapping) else {}
     return LossLog(
         source,
         "lrdiag-results",
@@ -430,6 +431,7 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
         n_classes=n_classes,
         thresholds=thresholds,
         notes=notes,
+        full_batch="batch_size" in training and training["batch_size"] is None,
     )
 
 
@@ -458,6 +460,7 @@ def judge(
     *,
     n_classes: int | None = None,
     loss_name: str | None = None,
+    full_batch: bool = False,
 ) -> dict:
     """The ``lrdiag classify`` document of one log::
 
@@ -490,6 +493,7 @@ def judge(
             train_curve=c.train,
             x=c.x,
             x_name=c.x_name or "epoch",
+            full_batch=full_batch or log.full_batch,
         )
         reason = v.reason
         if c.kind == HIGHER_IS_BETTER:

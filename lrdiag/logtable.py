@@ -72,6 +72,7 @@ class LossLog:
     loss_name: str | None = None  # from an lrdiag results.json
     n_classes: int | None = None  # from an lrdiag results.json
     thresholds: Thresholds | None = None  # from an lrdiag results.json
+    full_batch: bool = False  # from an lrdiag results.json: a sweep without a batch_size
     notes: tuple[str, ...] = ()  # things the reader skipped, split or read upside down
     runs: int = 1  # runs the log was split into where it restarts
     pairs: tuple[AccuracyPair, ...] = ()  # accuracy columns beside their loss (consistency)

@@ -80,7 +80,13 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
             verdict=None, reason=reason, flags=["incomplete"], metrics=_partial_metrics(curve)
         )
     else:
-        v = classify(curve, cfg.classify, n_classes=n_classes, loss_name=cfg.model.loss)
+        v = classify(
+            curve,
+            cfg.classify,
+            n_classes=n_classes,
+            loss_name=cfg.model.loss,
+            full_batch=_full_batch(cfg),
+        )
         metrics = dict(v.metrics)
         if result.diverged_epoch[i] >= 0:
             metrics["diverged_epoch"] = int(result.diverged_epoch[i])
@@ -106,6 +112,7 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
                 n_classes=n_classes,
                 loss_name=cfg.model.loss,
                 train_curve=curve,
+                full_batch=_full_batch(cfg),
             )
             row["val"] = {
                 "verdict": v.verdict,
@@ -114,6 +121,11 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
                 "metrics": dict(v.metrics),
             }
     return row
+
+
+def _full_batch(cfg) -> bool:
+    """Whether the runs are full-batch gradient descent: no sampling noise in their losses."""
+    return cfg.training.batch_size is None
 
 
 def _momentum(cfg) -> float:
@@ -166,7 +178,13 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_class
         if "noisy" in row["flags"]:  # at the edge of stability the bouncing is the story, not
             # noise (the flag's definition): judge again without the flag, same verdict
             quiet = dataclasses.replace(cfg.classify, noisy_sigma=math.inf)
-            v = classify(result.loss[i], quiet, n_classes=n_classes, loss_name=cfg.model.loss)
+            v = classify(
+                result.loss[i],
+                quiet,
+                n_classes=n_classes,
+                loss_name=cfg.model.loss,
+                full_batch=_full_batch(cfg),
+            )
             row["reason"], row["flags"] = v.reason, list(v.flags)
         path = _sharpness_path(lam, result, i)
         body = row["reason"].removeprefix("converging: ")

@@ -718,3 +718,16 @@ def test_notes_on_stderr_escape_control_characters_of_names(tmp_path):
     result = CliRunner().invoke(cli, ["classify", str(path)], color=True, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "\x1b[2K" not in result.stderr and "\\x1b[2K" in result.stderr, result.stderr
+
+
+def test_full_batch_turns_irregular_swings_into_oscillation(tmp_path):
+    """--full-batch: the curve has no sampling noise, so swings that last are dynamics."""
+    x, chaos = 0.3, []
+    for _ in range(600):
+        x = 3.99 * x * (1.0 - x)  # the logistic map: bounded, irregular, deterministic
+        chaos.append(1.0 + 0.8 * (x - 0.5))
+    values = np.r_[np.geomspace(3.0, 1.0, 40), chaos]
+    path = text_file(tmp_path / "chaos.txt", values)
+    assert strict_loads(run(path, "--json").stdout)["curves"][0]["verdict"] == "converging"
+    doc = strict_loads(run(path, "--json", "--full-batch").stdout)
+    assert doc["curves"][0]["verdict"] == "oscillating"

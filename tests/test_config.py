@@ -72,6 +72,7 @@ DOCUMENTED_DEFAULTS = {
     "stability.sharpness": "auto",  # issue 5: full-batch runs only
     "stability.samples": 1024,
     "stability.track_every": None,
+    "lints.ignore": (),
 }
 
 

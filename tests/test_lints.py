@@ -182,6 +182,24 @@ def test_grid_wide_bracket_is_refined_and_a_narrow_one_is_fine():
     assert lints.check_grid(cfg, narrow, rows) == []
 
 
+def test_an_ignored_lint_is_neither_reported_nor_the_others_lost():
+    grid = {"sweep": {"learning_rates": [0.01, 0.1]}}
+    rows = [{"init_scale": 1.0, "verdict": "converging"}] * 2
+    s = summary([{"init_scale": 1.0, "bracket": None}])
+    ignored = config_from_dict({**grid, "lints": {"ignore": ["grid_misses_boundary"]}})
+    assert lints.check_grid(ignored, s, rows) == []
+    other = config_from_dict({**grid, "lints": {"ignore": ["dead_relu"]}})
+    assert [lint.id for lint in lints.check_grid(other, s, rows)] == ["grid_misses_boundary"]
+
+
+def test_an_unknown_lint_id_to_ignore_is_a_config_error():
+    from lrdiag.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        config_from_dict({"lints": {"ignore": ["grid_misses"]}})
+    assert "lints.ignore" in str(e.value) and "grid_misses_boundary" in str(e.value)
+
+
 def test_every_lint_is_documented_in_the_registry():
     assert set(lints.LINTS) == {
         "output_loss_mismatch",
@@ -245,9 +263,18 @@ def test_a_sweep_reports_its_warnings(tmp_path):
     assert result.exit_code == 0, result.output
     assert "warnings:" in result.stdout and "sum_reduction" in result.stdout
     doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert doc["warnings"][0]["id"] == "sum_reduction"
+    before = [w["id"] for w in doc["warnings"]]
+    assert before[0] == "sum_reduction"
     assert "0.016, 0.16" in doc["warnings"][0]["message"]
     assert "`sum_reduction`" in (tmp_path / "out" / "report.md").read_text()
+
+    # the same sweep with the lint ignored by its config: nothing printed, nothing written
+    config.write_text(config.read_text() + "lints: {ignore: [sum_reduction]}\n")
+    result = invoke("sweep", config, "--out", tmp_path / "quiet", "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert "sum_reduction" not in result.stdout
+    doc = json.loads((tmp_path / "quiet" / "results.json").read_text())
+    assert [w["id"] for w in doc["warnings"]] == before[1:]
 
 
 # --------------------------------------------------------------------------- after training
@@ -284,11 +311,11 @@ def test_dead_relu_after_training_names_the_runs():
 
     runs = [Run(i, lr, 1.0, 0) for i, lr in enumerate((0.1, 1.0, 10.0))]
     dead = np.array([[0.0, 0.1], [0.6, 0.2], [np.nan, np.nan]])  # the last one diverged
-    (lint,) = lints.check_trained(None, runs, dead)
+    (lint,) = lints.check_trained(config_from_dict({}), runs, dead)
     assert lint.id == "dead_relu"
     assert "in 1 of 3 runs: lr 1 (scale 1, seed 0): layer 1 60%, layer 2 20%" in lint.message
-    assert lints.check_trained(None, runs, np.zeros((3, 2))) == []
-    assert lints.check_trained(None, runs, None) == []
+    assert lints.check_trained(config_from_dict({}), runs, np.zeros((3, 2))) == []
+    assert lints.check_trained(config_from_dict({}), runs, None) == []
 
 
 def test_a_sweep_whose_large_steps_kill_relu_units_warns(tmp_path):

@@ -120,3 +120,40 @@ def test_diverging_below_the_predicted_limit_says_what_the_tracking_saw(track, s
     assert "not predicted at init, where lr·λmax = 0.5 (stable below 2)" in row["reason"]
     assert says in row["reason"]
     assert "\n" not in row["reason"] and ". " not in row["reason"]
+
+
+def _logistic_chaos(n: int) -> np.ndarray:
+    """Bounded chaos: the logistic map at r = 3.99, a deterministic and irregular sequence."""
+    x, out = 0.3, []
+    for _ in range(n):
+        x = 3.99 * x * (1.0 - x)
+        out.append(x)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("batch_size, verdict", [(None, "oscillating"), (8, "converging")])
+def test_a_full_batch_run_that_swings_irregularly_is_oscillating(batch_size, verdict):
+    """A fall, then swings of about ±35% of the level with no structure (no alternation, no
+    period): the dynamics of full-batch gradient descent, which draws no samples, but noise
+    about a level in a mini-batch run."""
+    epochs = 400
+    curve = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.8 * (_logistic_chaos(epochs - 39) - 0.5)]
+    cfg = config_from_dict(
+        {
+            "data": {"kind": "moons", "n_samples": 64},
+            "model": {"hidden": [4]},
+            "training": {"epochs": epochs, "batch_size": batch_size},
+            "sweep": {"learning_rates": [1.0]},
+        }
+    )
+    result = TrainResult(
+        loss=np.array([curve]),
+        val_loss=np.array([curve]),
+        diverged_epoch=np.array([-1]),
+        epochs_done=np.array([epochs]),
+        seconds=0.0,
+    )
+    (row,) = results.judge(cfg, expand_grid(cfg), result, None)
+    assert row["verdict"] == verdict and row["val"]["verdict"] == verdict, row["reason"]
+    if verdict == "oscillating":
+        assert "full-batch gradient descent draws no samples" in row["reason"]

@@ -64,6 +64,7 @@ from lrdiag.classify.rules import (
     _decide,
     _flags,
     _overfit_rise,
+    _rebounds,
     _spike,
     _stuck,
     _train_chance,
@@ -109,6 +110,7 @@ def classify(
     train_curve=None,
     x=None,
     x_name: str = "epoch",
+    full_batch: bool = False,
 ) -> Verdict:
     """Classify one loss curve (by default index = epoch, ``curve[0]`` = loss at initialisation).
 
@@ -120,16 +122,20 @@ def classify(
     ("step", "epoch"): the reason names positions by it ("at step 600"); without it value k is
     ``x_name`` k. The axis changes the reason's wording only: verdict, flags and metrics (whose
     ``*_epoch`` entries stay indices into ``curve``) are the same with or without it.
+    ``full_batch`` says the curve comes from full-batch gradient descent, which has no sampling
+    noise: sustained swings of its level are then oscillation however irregular they are.
     """
     th = thresholds
     if loss_name is not None and loss_name not in LOSS_NAMES:
         raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
     axis = _axis(x, x_name, np.asarray(curve, dtype=float).size)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf differences are fine
-        return _classify(curve, th, n_classes, loss_name, train_curve, axis)
+        return _classify(curve, th, n_classes, loss_name, train_curve, axis, full_batch)
 
 
-def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis) -> Verdict:
+def _classify(
+    curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis, full_batch: bool
+) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
     if chance[0] is None and train_curve is not None and loss_name != "mse":
@@ -160,17 +166,17 @@ def _classify(curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _A
         return Verdict(verdict, reason, short, {**base, **_empty_metrics(chance)})
 
     ms = _measure(y, n, diverged, th, chance, loss_name != "mse")
-    verdict, rule = _decide(ms, th, loss_name)
+    verdict, rule = _decide(ms, th, loss_name, full_batch)
     # A diverging run went up and did not come back: whatever rose before, it did not recover.
     spike = _spike(ms, th, y) if verdict != "diverging" else None
     flags = _flags(ms, th, y, epochs, verdict, rule, train_curve, spike)
 
-    flipped = _borderline(ms, th, loss_name, verdict)
+    flipped = _borderline(ms, th, loss_name, verdict, full_batch)
     few_turns = verdict == "oscillating" and ms.turning_z_max < th.osc_z
     if n < th.short_curve or flipped or few_turns:
         flags.add("borderline")
     overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
-    metrics = {**base, **_metrics(ms, th, epochs, loss_name, rule, spike, overfit)}
+    metrics = {**base, **_metrics(ms, th, y, epochs, loss_name, rule, spike, overfit)}
     reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike, axis)
     if n < th.short_curve:
         reason += f"; borderline, with only {plural(n, 'point')}"
@@ -208,6 +214,8 @@ def _empty_metrics(chance) -> dict[str, float | int | None]:
         "overfit_rise",
         "swing_level",
         "period",
+        "rebounds",
+        "rebound_peak",
     )
     out: dict[str, float | int | None] = dict.fromkeys(keys)
     out["chance"] = _finite_float(chance[0])
@@ -231,12 +239,13 @@ def _period(ms: _Measures, rule: str) -> float | None:
     return None
 
 
-def _metrics(ms: _Measures, th, epochs, loss_name, rule, spike, overfit) -> dict:
+def _metrics(ms: _Measures, th, y, epochs, loss_name, rule, spike, overfit) -> dict:
     R = ms.range_
     floor = None
     if (loss_name in LOSS_NAMES or ms.positive) and ms.initial > 0:
         floor = _ratio(ms.net, ms.initial)
     stuck = _stuck(ms, th)
+    rebounds, rebound_peak = _rebounds(ms, th, y)
     return {
         "window": int(ms.window),
         "final_level": _finite_float(ms.final_level),
@@ -263,4 +272,6 @@ def _metrics(ms: _Measures, th, epochs, loss_name, rule, spike, overfit) -> dict
         "overfit_rise": overfit,
         "swing_level": _ratio(ms.amplitude, ms.window_level) if ms.positive else None,
         "period": _period(ms, rule),
+        "rebounds": rebounds,
+        "rebound_peak": _finite_float(rebound_peak),
     }

@@ -47,15 +47,16 @@ def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
     return _stuck(ms, th) is not None
 
 
-def _swinging(ms: _Measures, th: Thresholds) -> str | None:
+def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | None:
     """How the final window of a loss > 0 swings, if it bounces by at least osc_level of its
     level, all the way to the end, in at least 3 half-swings (2 on a curve shorter than
     min_window), with a trend smaller than the swing: "alternating" (direction changes far
     more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
     than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
-    too short to tell structure from noise, that never gained more than the swings' height).
-    None when it does not bounce so."""
+    too short to tell structure from noise, that never gained more than the swings' height;
+    or, on a curve of full-batch gradient descent, which has no sampling noise, any length:
+    "chaotic"). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     a = ms.amplitude
@@ -79,10 +80,16 @@ def _swinging(ms: _Measures, th: Thresholds) -> str | None:
         return "smooth"
     # Swings like independent noise: on a long curve that is mini-batch noise about a level
     # (plateaued or converging, whatever its size), on a short one too few points to tell.
+    # Full-batch gradient descent draws no samples: its swings are its dynamics (bounded chaos
+    # past the edge of stability), however they look.
+    if full_batch and a >= th.osc_chaos * ms.window_level:
+        return "chaotic"
     return "irregular" if short and ms.net < 2 * a else None
 
 
-def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, str]:
+def _decide(
+    ms: _Measures, th: Thresholds, loss_name: str | None, full_batch: bool = False
+) -> tuple[str, str]:
     """First rule that matches: returns (verdict, rule)."""
     if ms.diverged_epoch is not None:
         return "diverging", "nonfinite"
@@ -147,7 +154,7 @@ def _decide(ms: _Measures, th: Thresholds, loss_name: str | None) -> tuple[str, 
         and lost > th.plateau_progress * R
     ):
         return "diverging", "jumped"
-    swings = _swinging(ms, th)
+    swings = _swinging(ms, th, full_batch)
     if (
         ms.alternation is not None
         and ms.alternation >= th.osc_alternation
@@ -199,13 +206,15 @@ def _train_chance(train_curve, th: Thresholds, loss_name) -> tuple[float, int] |
     return _stuck(ms, th)
 
 
-def _borderline(ms: _Measures, th: Thresholds, loss_name, verdict) -> tuple[str, str] | None:
+def _borderline(
+    ms: _Measures, th: Thresholds, loss_name, verdict, full_batch: bool = False
+) -> tuple[str, str] | None:
     """The first decision threshold that, moved by +-borderline_margin, changes the verdict."""
     values = vars(th)
     for name in _DECISION_FIELDS:
         for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
             moved = SimpleNamespace(**{**values, name: values[name] * factor})
-            other, _ = _decide(ms, moved, loss_name)
+            other, _ = _decide(ms, moved, loss_name, full_batch)
             if other != verdict:
                 return name, other
     return None
@@ -253,7 +262,8 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     flags: set[str] = set()
     if ms.constant:
         return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
-    if verdict == "converging" and ms.above_share >= 0.5:
+    rebounds, _ = _rebounds(ms, th, y)
+    if verdict == "converging" and (ms.above_share >= 0.5 or rebounds >= th.rebound_count):
         flags.add("unstable")
     elif spike is not None:
         flags.add("early_spike")
@@ -283,6 +293,25 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     if train_curve is not None and not at_chance and _overfit_rise(ms, th, y, epochs, train_curve):
         flags.add("overfitting")
     return flags
+
+
+def _rebounds(ms, th, y) -> tuple[int, float | None]:
+    """How many separate times a short loss > 0 rose rebound_level above its lowest level so
+    far, and the highest such rise (as a ratio to that level).
+
+    An episode starts when the loss exceeds (1 + rebound_level) x its running minimum and ends
+    when it comes back under that line; the first point (often the loss at initialisation) only
+    sets the running minimum. Long curves (min_window points or more) have none: their swings
+    are judged by the oscillation rules on a final window.
+    """
+    finite = y[np.isfinite(y)]
+    if not ms.positive or y.size >= th.min_window or th.rebound_level <= 0 or finite.size < 3:
+        return 0, None
+    runmin = np.minimum.accumulate(finite)[:-1]
+    ratio = finite[1:] / runmin
+    above = ratio > 1.0 + th.rebound_level
+    count = int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1]))
+    return count, (float(ratio.max()) if count else None)
 
 
 def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:

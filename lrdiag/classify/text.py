@@ -90,6 +90,11 @@ def _axis(x, x_name: str, n: int) -> _Axis:
     return _Axis(pos, x_name, bool((np.diff(pos) == 1.0).all()))
 
 
+def _times(n: int) -> str:
+    """How often: "once", "twice", "3 times"."""
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def _pct(v: float) -> str:
     """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
     p = 100.0 * v
@@ -159,6 +164,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             how = f"with a period of about {ms.acf_lag} {unit}"
         elif rule == "smooth":
             how = f"in slow swings of about {met['period']:.0f} {unit} each"
+        elif rule == "chaotic":
+            how = (
+                "irregularly (full-batch gradient descent draws no samples: the swings are "
+                "its dynamics, not noise)"
+            )
         else:
             how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
         return (
@@ -222,10 +232,16 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)})"
     )
     extras = []
-    if "unstable" in flags:
+    if "unstable" in flags and ms.above_share >= 0.5:
         s += (
             f", but only at the end: it sat above its initial loss for {_pct(ms.above_share)} of "
             f"the run (unstable)"
+        )
+    elif "unstable" in flags:
+        s += (
+            f", but not steadily: {_times(met['rebounds'])} it jumped back up to more than "
+            f"{_pct(th.rebound_level)} above its lowest level so far, once to "
+            f"{met['rebound_peak']:.3g}x that level (unstable)"
         )
     if "early_spike" in flags:
         _, _, low, settled = spike

@@ -18,7 +18,7 @@ FLAGS = (
     "borderline",  # fewer than short_curve points, or a threshold moved by borderline_margin
     # would change the verdict
     "edge_of_stability",  # steps keep alternating in direction, but the verdict is converging
-    "unstable",  # converging, but only at the end: above its initial loss for most of the run
+    "unstable",  # converging, but not steadily: above its start most of the run, or rebounding
 )
 
 
@@ -75,6 +75,7 @@ class Thresholds:
     osc_acf: float = 0.5  # periodic: the swings' autocorrelation peaks at least this high
     osc_slow: float = 0.2  # slow swings (far fewer turns than noise) must reach +-this of level
     osc_corr: float = 0.4  # ... or swings whose neighbouring points move together this much
+    osc_chaos: float = 0.3  # full-batch swings with no structure must reach +-this of the level
     # (lag-1 autocorrelation, and 3/sqrt(window)): each lasts steps, as noise's do not
     trend_snr: float = 6.0  # plateaued by noise (net progress within noise_snr std devs) only
     # if the median of the first level_n points is not above the final level by this many
@@ -91,6 +92,9 @@ class Thresholds:
     spike_level: float = 0.5  # ... and, for a loss > 0, of this fraction of its level then ...
     spike_recover: float = 0.5  # ... the points after it back within this fraction of the spike
     # (and of the progress made before it) above its old minimum
+    # unstable, on a loss > 0 of fewer than min_window points (per-epoch logs):
+    rebound_level: float = 0.3  # a rebound: a rise above the lowest level so far by this share
+    rebound_count: int = 2  # unstable: at least this many separate rebounds after the start
     noisy_sigma: float = 0.05  # noisy: noise std dev at least this fraction of R, on a final
     noisy_turns: float = 0.3  # window whose steps change direction at least this often
     overfit_rise: float = 0.1  # overfitting: validation above its best by this of its range ...
@@ -114,6 +118,7 @@ _DECISION_FIELDS = (
     "osc_acf",
     "osc_slow",
     "osc_corr",
+    "osc_chaos",
     "trend_snr",
     "plateau_progress",
     "floor_progress",
