@@ -14,7 +14,9 @@ Contract (same run axis as lrdiag.model):
     critical_lr(lam, momentum=0.0) -> 2 (1 + momentum) / lam, NaN where lam <= 0 or non-finite
     subset(X, Y, samples, seed) -> (X, Y) with at most ``samples`` rows, the same every time
 
-Hessian-vector products are forward-over-reverse (Pearlmutter's R-operator), derived by hand:
+For conv nets (``model.layers``) the product is a central difference of the exact gradients
+(``_GradientDifference``), inside the same Lanczos. For the MLP, Hessian-vector products are
+forward-over-reverse (Pearlmutter's R-operator), derived by hand:
 the tangent ``v`` is pushed forward through the network (``Rz``, ``Ra``), then back through
 the backward pass, which needs each activation's second derivative (``SECOND_DERIVATIVES``)
 and the Jacobian-vector product of each head's ``dL/dlogits`` (``HEAD_JVPS``). Everything that
