@@ -188,10 +188,10 @@ def _sweep_verdicts(runs) -> list:
 
 
 def make_console(*, stderr: bool = False):
-    """report.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
-    from lrdiag import report
+    """terminal.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
+    from lrdiag import terminal
 
-    return report.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
+    return terminal.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
 
 
 @click.group(cls=_Lrdiag, context_settings={"help_option_names": ["-h", "--help"]})
@@ -296,8 +296,17 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option(
     "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
 )
+@click.option(
+    "--save-init",
+    metavar="DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
+    "init: {scheme: file} reads) before training.",
+)
 @traceback_option
-def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run):
+def sweep(
+    config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run, save_init
+):
     """Train every run of the experiment in CONFIG and judge each one.
 
     \b
@@ -339,6 +348,22 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
             "training one run at a time anyway",
             err=True,
         )
+    if save_init is not None:
+        from lrdiag import weights
+
+        try:
+            written = weights.save_init(
+                engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1]),
+                save_init,
+            )
+        except OSError as e:
+            raise LrdiagError(
+                f"--save-init {printable(str(save_init))}: {e.strerror or e}"
+            ) from None
+        if not (quiet or as_json):
+            click.echo(
+                f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
+            )
     if dry_run:
         _print_plan(cfg, dataset, plan, as_json)
         return
@@ -380,10 +405,10 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
     report and where the files went."""
-    from lrdiag import report
+    from lrdiag import files, terminal
 
     if as_json:
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
         echo_out(str(out_dir))
     else:
@@ -393,7 +418,7 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
             "sharpness_seconds": result.sharpness_seconds,
             "n_runs": n_runs,
         }
-        report.render_sweep({**doc, "timing": timing}, console)
+        terminal.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
@@ -408,7 +433,7 @@ def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
     staging = claim.stage()
     try:
         if plots:
-            from lrdiag import plots as figures
+            from lrdiag import figures
 
             figures.save_sweep_plots(doc, staging)
         report.write_results(doc, staging)
@@ -429,10 +454,10 @@ def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
     if not interactive:
         return engine.train(cfg, dataset, runs, max_memory=budget)
-    from lrdiag import report
+    from lrdiag import terminal
 
     total = len(runs) * cfg.training.epochs
-    with report.training_progress(len(runs), total, make_console(stderr=True)) as advance:
+    with terminal.training_progress(len(runs), total, make_console(stderr=True)) as advance:
         return engine.train(cfg, dataset, runs, max_memory=budget, progress=advance)
 
 
@@ -459,7 +484,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
-    from lrdiag.classify import plural
+    from lrdiag.formatting import plural
 
     g = info["grid"]
     echo_out(
@@ -552,8 +577,8 @@ def gradcheck(target, samples, seed, timeout, as_json):
     Exit 0 when every parameter is ok, 1 when any is not, 2 when the module or config cannot
     be loaded or breaks the contract.
     """
+    from lrdiag import files, terminal
     from lrdiag import gradcheck as checker
-    from lrdiag import report
 
     options = {"seed": seed} if samples is None else {"seed": seed, "samples": samples}
     if target.suffix == ".py":
@@ -569,9 +594,9 @@ def gradcheck(target, samples, seed, timeout, as_json):
             param_hint="CONFIG|MODULE",
         )
     if as_json:
-        echo_out(report.to_json_text(result.to_dict()), nl=False)
+        echo_out(files.to_json_text(result.to_dict()), nl=False)
     else:
-        report.render_gradcheck(result, make_console())
+        terminal.render_gradcheck(result, make_console())
     if not result.ok:
         sys.exit(EXIT_MATCHED)
 
@@ -593,7 +618,7 @@ def check(config, as_json):
 
     Exit 0 with no lint, 1 with any, 2 when the config or its data cannot be loaded.
     """
-    from lrdiag import lints, report
+    from lrdiag import files, lints, terminal
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
 
@@ -601,11 +626,11 @@ def check(config, as_json):
     found = lints.check_config(cfg, load_dataset(cfg.data, cfg.model, file=str(config)))
     if as_json:
         doc = {"config": str(config), "warnings": [lint.to_dict() for lint in found]}
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     else:
         console = make_console()
         if found:
-            report.render_warnings([lint.to_dict() for lint in found], console)
+            terminal.render_warnings([lint.to_dict() for lint in found], console)
         else:
             console.print(f"{printable(config)}: no lint", markup=False)
     if found:
@@ -723,8 +748,9 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
     Exit 1 when a --fail-on verdict matched (any curve: validation curves and every run
     included), 2 when a file cannot be read (nothing is printed then).
     """
-    from lrdiag import logs, report
+    from lrdiag import logs, terminal
     from lrdiag.config import load_thresholds
+    from lrdiag.files import to_json_text
 
     if files.count("-") > 1:
         raise click.BadParameter("- (stdin) can be read once", param_hint="FILE")
@@ -755,13 +781,13 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
         for note in doc["notes"]:
             click.echo(f"lrdiag: note: {printable(doc['file'])}: {printable(note)}", err=True)
     if as_json:
-        echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
+        echo_out(to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:
         console = make_console()
         for i, doc in enumerate(docs):
             if i:
                 console.print()
-            report.render_classify(doc, console)
+            terminal.render_classify(doc, console)
     if fail_on and any(c["verdict"] in fail_on for doc in docs for c in doc["curves"]):
         sys.exit(EXIT_MATCHED)
 

@@ -158,10 +158,13 @@ def n_param_layers(spec) -> int:
 # --------------------------------------------------------------------------- initialisation
 
 
-def init_params(net: Net, scheme, scales, seeds, dtype=np.float32) -> dict[str, np.ndarray]:
+def init_params(
+    net: Net, scheme, scales, seeds, dtype=np.float32, path: str | None = None
+) -> dict[str, np.ndarray]:
     """Initial weights for R runs, as ``model.init_params``: run r draws from ``seeds[r]`` (in
     layer order, each kernel in PyTorch's layout with PyTorch's fans) times ``scales[r]``;
-    biases start at zero. ``scheme``: one name, or one per parameter layer."""
+    biases start at zero. ``scheme``: one name, or one per parameter layer (``path``: the
+    MLP's ``scheme: file``, which the config refuses for layers)."""
     plist = net.param_layers
     schemes = [scheme] * len(plist) if isinstance(scheme, str) else list(scheme)
     if len(schemes) != len(plist):

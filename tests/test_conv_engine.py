@@ -3,6 +3,7 @@ loop written here; divergence, validation, memory plan, sharpness; image data.""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from types import SimpleNamespace
 
@@ -271,3 +272,17 @@ def test_conv_layers_on_flat_data_are_a_config_error():
     with pytest.raises(ConfigError) as info:
         sweep.train(cfg, ds, sweep.expand_grid(cfg), threads=1)
     assert info.value.key == "model.layers[0]" and "images" in str(info.value)
+
+
+def test_adam_with_clipping_trains_each_conv_run_as_if_alone():
+    """Issue 15's optimizers and clipping on conv kernels (R, O, C, k, k): every run of the
+    sweep equals the same run swept alone (nothing mixes runs, whatever a parameter's rank)."""
+    base = make_cfg(lrs=(0.003, 0.03), epochs=3, batch_size=8, optimizer="adam")
+    cfg = dataclasses.replace(base, training=dataclasses.replace(base.training, clip_grad_norm=0.5))
+    ds = make_dataset()
+    runs, together = train_strict(cfg, ds, threads=1)
+    assert np.isfinite(together.loss).all()
+    assert together.clipped is not None and together.clipped.sum() > 0
+    for run in runs:
+        alone = sweep.train(cfg, ds, [sweep.Run(0, run.learning_rate, run.init_scale, run.seed)])
+        np.testing.assert_allclose(together.loss[run.id], alone.loss[0], rtol=1e-10)

@@ -118,10 +118,10 @@ def test_exit_code_table_lists_every_code(prose):
     assert used <= listed, f"codes the CLI uses but the table lacks: {sorted(used - listed)}"
 
 
-def test_every_command_is_shown_with_an_example(readme):
+def test_every_command_is_shown(readme):
+    """Each in a few lines (its example runs: tests/test_transcripts.py)."""
     for name in cli.cli.commands:
         assert f"**`lrdiag {name} " in readme, f"the README does not show lrdiag {name}"
-        assert re.search(rf"^lrdiag {name} ", readme, re.MULTILINE), f"no example of {name}"
 
 
 # --------------------------------------------------------------------------- the config
@@ -141,10 +141,11 @@ def test_every_config_key_is_in_the_reference_with_its_default(config_md, name):
     assert set(rows) == set(fields), (
         f"{name}: docs/config.md lists {sorted(rows)}, config has {sorted(fields)}"
     )
+    defaults = getattr(config.config_from_dict({}), name)  # null resolved (training.momentum)
     for key, f in fields.items():
         written = yaml.safe_load(rows[key])
         cfg = config.config_from_dict({name: {key: written}})
-        assert getattr(getattr(cfg, name), key) == f.default, (
+        assert getattr(getattr(cfg, name), key) == getattr(defaults, key), (
             f"{name}.{key}: docs/config.md says {rows[key]!r}, the default is {f.default!r} "
             "(python docs/make_readme_figures.py --tables prints the current tables)"
         )
