@@ -337,7 +337,7 @@ def sweep(
     n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
     plan = engine.plan(
-        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], n_runs, budget
+        cfg, len(dataset.X), n_val, engine.input_shape(dataset), dataset.Y.shape[1], n_runs, budget
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
@@ -353,7 +353,8 @@ def sweep(
 
         try:
             written = weights.save_init(
-                engine.initial_weights(cfg, dataset.X.shape[1], dataset.Y.shape[1]), save_init
+                engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1]),
+                save_init,
             )
         except OSError as e:
             raise LrdiagError(

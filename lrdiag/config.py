@@ -58,6 +58,9 @@ DTYPES = ("float32", "float64")
 LOSS_REDUCTIONS = ("mean", "sum")
 DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
 DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
+LAYER_TYPES = ("conv2d", "maxpool", "avgpool", "flatten", "dense")  # model.layers[i].type
+PADDINGS = ("valid", "same")  # conv2d padding (lrdiag.layers.conv_geometry)
+STRIDES = (1, 2)
 
 # Synthetic kinds with a fixed geometry: two features, two classes.
 PLANAR_KINDS = ("moons", "circles", "spirals", "xor")
@@ -157,8 +160,40 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class LayerConfig:
+    """One entry of ``model.layers``; LAYER_KEYS says which keys each type takes."""
+
+    type: str = _opt("dense", "the layer", choices=LAYER_TYPES)
+    filters: int | None = _opt(None, "conv2d: output channels", check=at_least(1))
+    kernel: int | None = _opt(None, "conv2d: kernel height and width", check=at_least(1))
+    stride: int = _opt(1, "conv2d: step between patches", choices=STRIDES)
+    padding: str = _opt(
+        "valid", "conv2d: valid, or same (output ceil(size / stride))", choices=PADDINGS
+    )
+    size: int = _opt(2, "maxpool, avgpool: window and stride", check=at_least(1))
+    units: int | None = _opt(None, "dense: width", check=at_least(1))
+    activation: str | None = _opt(
+        None, "conv2d, dense (default model.activation)", choices=ACTIVATIONS
+    )
+
+
+# The keys each layer type takes, and those it needs.
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    "conv2d": ("type", "filters", "kernel", "stride", "padding", "activation"),
+    "maxpool": ("type", "size"),
+    "avgpool": ("type", "size"),
+    "flatten": ("type",),
+    "dense": ("type", "units", "activation"),
+}
+LAYER_REQUIRED: dict[str, tuple[str, ...]] = {"conv2d": ("filters", "kernel"), "dense": ("units",)}
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     hidden: tuple[int, ...] = _opt((128, 64), "hidden widths; [] = linear", check=at_least(1))
+    layers: tuple[LayerConfig, ...] | None = _opt(
+        None, "instead of hidden: conv2d, maxpool, avgpool, flatten, dense (docs/layers.md)"
+    )
     activation: str = _opt("tanh", "hidden activation", choices=ACTIVATIONS)
     output: str = _opt("sigmoid", "output layer", choices=OUTPUTS)
     loss: str = _opt(
@@ -488,6 +523,13 @@ def config_from_dict(
     name = _parse_name(d.get("name", default_name), ctx)
     cfg = Config(name=name, **sections, source=file)
     _check_across(cfg, ctx)
+    if cfg.model.layers is not None:  # layers replace hidden: the MLP's widths are not used
+        given = (d.get("model") or {}).get("hidden")
+        if given:
+            raise ctx.error(
+                "model.hidden", "give model.layers or model.hidden (the MLP's widths), not both"
+            )
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=()))
     return dataclasses.replace(cfg, notes=_notes(cfg, d))
 
 
@@ -517,6 +559,8 @@ def config_to_dict(cfg: Config) -> dict:
         }
     if out["training"]["batch_size"] is None:
         out["training"]["batch_size"] = "full"
+    if cfg.model.layers is not None:
+        out["model"]["layers"] = [layer_to_dict(c) for c in cfg.model.layers]
     return out
 
 
@@ -657,6 +701,32 @@ def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
     return tuple(values) if isinstance(v, list) else v
 
 
+def _parse_layers(v: Any, key: str, ctx: _Context) -> tuple[LayerConfig, ...] | None:
+    """A non-empty list of layer mappings, each with a ``type`` and that type's keys."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v:
+        raise ctx.error(key, f"must be a non-empty list of layers, got {_describe(v)}")
+    out = []
+    for i, item in enumerate(v):
+        where = f"{key}[{i}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(
+                where, f"must be a mapping such as {{type: flatten}}, got {_describe(item)}"
+            )
+        kind = item.get("type")
+        if kind is None:
+            raise ctx.error(where, f"needs a type: one of {', '.join(LAYER_TYPES)}")
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise ctx.error(f"{where}.type", _not_a_choice(kind, LAYER_TYPES))
+        _reject_unknown(item, LAYER_KEYS[kind], where, ctx.file)
+        missing = [k for k in LAYER_REQUIRED.get(kind, ()) if k not in item]
+        if missing:
+            raise ctx.error(where, f"{kind} needs {' and '.join(missing)}")
+        out.append(_load_section(LayerConfig, item, where, ctx))
+    return tuple(out)
+
+
 def _parse_betas(v: Any, key: str, ctx: _Context) -> tuple[float, float]:
     betas = _checked(v, tuple[float, ...], in_unit_interval, key, ctx)
     if len(betas) != 2:
@@ -689,6 +759,7 @@ def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
 
 
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("model", "layers"): _parse_layers,
     ("init", "scheme"): _parse_scheme,
     ("init", "path"): _parse_init_path,
     ("stability", "sharpness"): _parse_sharpness,
@@ -844,11 +915,23 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
         if scheme == INIT_FILE:
             raise ctx.error("init.path", "scheme: file needs a path (an .npz of W1, b1, ...)")
         raise ctx.error("init.path", f"is only used with scheme: file (scheme is {scheme!r})")
-    if not isinstance(scheme, str) and len(scheme) != len(model.hidden) + 1:
+    if model.layers is not None and scheme == INIT_FILE:
         raise ctx.error(
             "init.scheme",
-            f"lists {len(scheme)} schemes, but model.hidden {list(model.hidden)} makes "
-            f"{len(model.hidden) + 1} weight matrices: give one scheme per matrix, or one for all",
+            "scheme: file reads an MLP's weights (W (in, out)); model.layers cannot start "
+            "from a file yet: use he, lecun, xavier, normal or uniform01",
+        )
+    if model.layers is not None:
+        _check_layers(model.layers, ctx)
+        n_weights = sum(c.type in ("conv2d", "dense") for c in model.layers) + 1
+        makes = f"model.layers make {n_weights} weight matrices and kernels (with the output)"
+    else:
+        n_weights = len(model.hidden) + 1
+        makes = f"model.hidden {list(model.hidden)} makes {n_weights} weight matrices"
+    if not isinstance(scheme, str) and len(scheme) != n_weights:
+        raise ctx.error(
+            "init.scheme",
+            f"lists {len(scheme)} schemes, but {makes}: give one scheme per matrix, or one for all",
         )
     if data.kind == "file":
         if data.path is None:
@@ -866,6 +949,39 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             "data.n_samples",
             f"kind {data.kind!r} needs n_samples >= {min_samples(data)}, got {data.n_samples}",
         )
+
+
+def _check_layers(layers: tuple[LayerConfig, ...], ctx: _Context) -> None:
+    """The order of layers: images (conv2d, pooling) before a flatten, dense after one."""
+    flat_at = None  # the first layer whose output is flat
+    for i, c in enumerate(layers):
+        if c.type in ("flatten", "dense") and flat_at is None:
+            flat_at = i
+        elif c.type in ("conv2d", "maxpool", "avgpool") and flat_at is not None:
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"{c.type} takes images, but layer {flat_at} ({layers[flat_at].type}) made "
+                "them flat: image layers come before the flatten",
+            )
+        if c.type == "dense" and i > 0 and layers[i - 1].type in ("conv2d", "maxpool", "avgpool"):
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"dense after {layers[i - 1].type} needs a {{type: flatten}} between them",
+            )
+    last = layers[-1].type
+    if last in ("conv2d", "maxpool", "avgpool"):
+        raise ctx.error(
+            f"model.layers[{len(layers) - 1}]",
+            f"the layers end with {last} (images): the output layer needs a {{type: flatten}}",
+        )
+
+
+def layer_to_dict(c: LayerConfig) -> dict:
+    """The keys of a layer's type only (activation when set): what config_from_dict reads."""
+    out = {k: getattr(c, k) for k in LAYER_KEYS[c.type]}
+    if out.get("activation", "") is None:
+        del out["activation"]
+    return out
 
 
 # --- helpers -----------------------------------------------------------------------------------

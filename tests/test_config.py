@@ -55,6 +55,7 @@ DOCUMENTED_DEFAULTS = {
     "data.validation_split": 0.0,
     "data.seed": 0,
     "model.hidden": (128, 64),
+    "model.layers": None,  # issue 16: the MLP unless a list of layers is given
     "model.activation": "tanh",
     "model.output": "sigmoid",
     "model.loss": "bce",
