@@ -181,6 +181,43 @@ fail_on_option = click.option(
 )
 
 
+junit_option = click.option(
+    "--junit",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit XML report to FILE for CI test dashboards: a test case per run or "
+    "curve, failures for the --fail-on matches.",
+)
+
+
+def _ci_reports(junit, suites, markdown: str, matched: list, config_file=None) -> None:
+    """--junit FILE, and under GitHub Actions the job summary ($GITHUB_STEP_SUMMARY) and an
+    ::error annotation per --fail-on match (on stderr, which the runner reads too)."""
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+
+    if junit is not None:
+        from lrdiag.files import atomic_write_text
+
+        try:
+            atomic_write_text(junit, junit_xml.to_xml(suites))
+        except OSError as exc:
+            raise LrdiagError(f"cannot write the JUnit report {junit}: {exc.strerror}") from None
+    if not github.active():
+        return
+    summary = github.summary_file()
+    if summary is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(markdown + "\n")
+        except OSError as exc:
+            raise LrdiagError(
+                f"cannot write $GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"
+            ) from None
+    for line in github.match_annotations(matched, config_file=config_file):
+        click.echo(line, err=True)
+
+
 def _sweep_verdicts(runs) -> list:
     """Every verdict a sweep printed, for --fail-on: each run's, and its validation curve's
     (as ``lrdiag classify`` counts every curve of a log, validation curves included)."""
@@ -275,6 +312,7 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option("--force", is_flag=True, help="Overwrite results already in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
 @fail_on_option
+@junit_option
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option(
     "--quiet",
@@ -305,7 +343,18 @@ def _claim_out(out: str | None, name: str, force: bool):
 )
 @traceback_option
 def sweep(
-    config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run, save_init
+    config,
+    out,
+    force,
+    as_json,
+    fail_on,
+    junit,
+    no_plots,
+    quiet,
+    dtype,
+    max_memory,
+    dry_run,
+    save_init,
 ):
     """Train every run of the experiment in CONFIG and judge each one.
 
@@ -393,6 +442,17 @@ def sweep(
             )
             sys.exit(signals.exit_code)
     out_dir = claim.path
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+    from lrdiag.markdown import markdown_summary
+
+    _ci_reports(
+        junit,
+        [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
+        markdown_summary(doc),
+        github.verdict_matches(doc["runs"], fail_on),
+        config,
+    )
     if not doc["complete"] or signals.received():
         click.echo(
             f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
@@ -821,6 +881,7 @@ def _loss_name(_ctx, _param, value: str | None) -> str | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON, nothing else.")
 @fail_on_option
+@junit_option
 @click.option(
     "--config",
     "config_file",
@@ -851,7 +912,9 @@ def _loss_name(_ctx, _param, value: str | None) -> str | None:
     "swings are oscillation however irregular [default: off; a results.json's own].",
 )
 @traceback_option
-def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_name, full_batch):
+def classify_logs(
+    files, columns, as_json, fail_on, junit, config_file, classes, loss_name, full_batch
+):
     """Judge the loss curves in log files the way the sweep judges its runs.
 
     \b
@@ -930,8 +993,125 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
             if i:
                 console.print()
             terminal.render_classify(doc, console)
-    if fail_on and any(c["verdict"] in fail_on for doc in docs for c in doc["curves"]):
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+
+    matched = github.curve_matches(docs, fail_on)
+    _ci_reports(
+        junit, junit_xml.classify_suites(docs, fail_on), github.classify_markdown(docs), matched
+    )
+    if matched:
         sys.exit(EXIT_MATCHED)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _change_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
+    from lrdiag.compare import FAIL_ON
+
+    names = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    bad = [v for v in names if v not in FAIL_ON]
+    if bad:
+        raise click.BadParameter(f"unknown change {bad[0]!r}; choose from {', '.join(FAIL_ON)}")
+    return names
+
+
+@cli.command("compare")
+@click.argument("before", metavar="BEFORE")
+@click.argument("after", metavar="AFTER")
+@click.option(
+    "--fail-on",
+    metavar="CHANGE[,CHANGE]",
+    callback=_change_list,
+    help="Exit 1 if any of these changes is found: boundary-down, new-divergence, verdict-change.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, max=1),
+    default=0.1,
+    show_default=True,
+    help="List final losses that moved by more than this share of the larger of the two.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON, nothing else.")
+@click.option("--markdown", is_flag=True, help="Print the comparison as Markdown, nothing else.")
+@junit_option
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The config AFTER was swept from: GitHub annotations point at its learning rates.",
+)
+@traceback_option
+def compare_cmd(before, after, fail_on, tolerance, as_json, markdown, junit, config_file):
+    """Compare two sweeps of the same grid: did the stability boundary move?
+
+    BEFORE and AFTER are results directories or results.json files (e.g. main's and a pull
+    request's). Per init scale (and any other axis the sweep varies): the learning rate the
+    runs are stable up to, the largest converging lr, the bracket and the predicted critical
+    lr, before and after; then the verdicts that changed run by run, and the final losses that
+    moved by more than --tolerance. A grid that only partly overlaps is compared on the
+    overlap, with a note; an axis with one value on each side (init.scales: [1] before, [3]
+    after) is compared across.
+
+    \b
+    Examples:
+      lrdiag compare main-results/ lrdiag-out/quickstart --fail-on boundary-down
+      lrdiag compare before.json after.json --markdown > comment.md
+
+    Exit 1 when a --fail-on change was found, 2 when a file cannot be read or the grids have
+    no run in common (the message names what differs).
+    """
+    from lrdiag import compare, compare_report, files
+
+    if as_json and markdown:
+        raise click.BadParameter("choose one of --json and --markdown", param_hint="--markdown")
+    doc = compare.compare(compare.load(before), compare.load(after), tolerance=tolerance)
+    matched = compare.matches(doc, fail_on)
+    if as_json:
+        echo_out(
+            files.to_json_text({**doc, "fail_on": list(fail_on), "matched": matched}), nl=False
+        )
+    elif markdown:
+        echo_out(compare_report.markdown_compare(doc, matched), nl=False)
+    else:
+        compare_report.render_compare(doc, matched, make_console())
+    from lrdiag import junit as junit_xml
+
+    _ci_reports(
+        junit,
+        [junit_xml.compare_suite(doc, matched)],
+        compare_report.markdown_compare(doc, matched),
+        matched,
+        config_file,
+    )
+    if matched:
+        sys.exit(EXIT_MATCHED)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command("schema")
+@click.argument("name", type=click.Choice(["config", "results", "compare"]))
+@traceback_option
+def schema_cmd(name):
+    """Print the JSON Schema (draft 2020-12) of a config file, results.json or compare --json.
+
+    \b
+    Examples:
+      lrdiag schema config > lrdiag-config.schema.json
+      lrdiag schema results > results.schema.json
+
+    Point the YAML language server at the config schema with a first line
+    `# yaml-language-server: $schema=lrdiag-config.schema.json` and editors complete and
+    check the keys as you type.
+    """
+    from lrdiag import files
+    from lrdiag.schema import SCHEMAS
+
+    echo_out(files.to_json_text(SCHEMAS[name]()), nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:
