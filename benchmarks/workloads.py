@@ -7,6 +7,8 @@
   Gaussian means: lrdiag's ``blobs``, standardised; nothing downloaded); 784-128-64-10, relu,
   softmax + cross_entropy; mini-batch 128, 3 epochs; 16 learning rates 1e-3 ... 1 x 1 seed;
   lecun; float32. Matrix-product bound.
+* W4 (Adam + warmup): W1 with Adam, a 20-step linear warmup from 0.1 x lr and a cosine
+  decay; 32 learning rates 1e-4 ... 1 x 4 seeds. Element-wise bound (Adam's moments).
 * W3 (many tiny runs): 2-16-1 tanh, sigmoid + bce on moons (256 samples, noise 0.2,
   standardised), full batch, 500 epochs, 1,024 runs = 64 learning rates (1e-3 ... 10) x 4 init
   scales (0.5, 1, 2, 4) x 4 seeds; lecun; float32. Per-run overhead bound.
@@ -113,7 +115,57 @@ W3 = {
     "stability": NO_SHARPNESS,
 }
 
-BOUNDS = {"W1": "element-wise", "W2": "matmul", "W3": "per-run overhead"}
+# W4: W1's network and data trained with Adam after a warmup (issue 15): the optimizer's extra
+# element-wise work and the per-step schedule, beside W1's plain gradient descent.
+W4 = copy.deepcopy(W1)
+W4["name"] = "W4"
+W4["training"].update(
+    optimizer="adam",
+    schedule={"kind": "cosine", "warmup_steps": 20, "start_factor": 0.1, "min_factor": 0.0},
+)
+W4["sweep"]["learning_rates"] = _lrs(1e-4, 1.0, 32)
+
+
+# W5 (issue 16): the CNN of configs/cnn_question.yaml on digits (1,797 images 8x8, inputs
+# 0..1): conv 8 (3x3 same) relu -> maxpool 2 -> conv 16 (3x3 same) relu -> maxpool 2 ->
+# flatten -> 10, softmax + cross_entropy; SGD, mini-batch 64, 10 epochs; 8 learning rates
+# 1e-4 ... 1e-1 x 4 seeds = 32 runs; he init; float32. Patches (im2col) and pooling bound.
+CNN_LAYERS = [
+    {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool", "size": 2},
+    {"type": "conv2d", "filters": 16, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool", "size": 2},
+    {"type": "flatten"},
+]
+W5 = {
+    "name": "W5",
+    "data": {"kind": "digits", "scale": 0.0625, "seed": 0},
+    "model": {
+        "layers": CNN_LAYERS,
+        "activation": "relu",
+        "output": "softmax",
+        "loss": "cross_entropy",
+    },
+    "init": {"scheme": "he", "scales": [1.0]},
+    "training": {
+        "optimizer": "sgd",
+        "batch_size": 64,
+        "epochs": 10,
+        "seeds": [0, 1, 2, 3],
+        "dtype": "float32",
+    },
+    "sweep": {"learning_rates": _lrs(1e-4, 1e-1, 8)},
+    "stability": NO_SHARPNESS,
+}
+
+SPECS = {"W1": W1, "W2": W2, "W3": W3, "W4": W4, "W5": W5}
+BOUNDS = {
+    "W1": "element-wise",
+    "W2": "matmul",
+    "W3": "per-run overhead",
+    "W4": "element-wise",
+    "W5": "conv",
+}
 
 # --quick: (dotted key, value) overrides that keep each workload's shape but cut its cost.
 LRS = "sweep.learning_rates"
@@ -122,6 +174,8 @@ QUICK = {
     "W2": {"data.n_samples": 1024, "training.epochs": 1, LRS: _lrs(1e-3, 1.0, 4)},
     "W3": {"training.epochs": 50, "init.scales": [1.0, 2.0], "training.seeds": [0, 1],
            LRS: _lrs(1e-3, 10.0, 16)},
+    "W4": {"training.epochs": 20, "training.seeds": [0, 1], LRS: _lrs(1e-4, 1.0, 8)},
+    "W5": {"training.epochs": 2, "training.seeds": [0, 1], LRS: _lrs(1e-4, 1e-1, 4)},
 }  # fmt: skip
 
 
@@ -146,6 +200,11 @@ def title(cfg, dataset) -> str:
     """One line: data, layer sizes and activation, batch, epochs, runs."""
     n, d = dataset.X.shape
     sizes = "-".join(str(s) for s in (d, *cfg.model.hidden, dataset.Y.shape[1]))
+    if cfg.model.layers is not None:
+        names = {"conv2d": "conv", "maxpool": "pool", "avgpool": "avgpool", "dense": "dense"}
+        parts = [f"{names[c.type]}{c.filters or c.units or ''}" for c in cfg.model.layers
+                 if c.type != "flatten"]  # fmt: skip
+        sizes = "-".join(["x".join(map(str, dataset.image_shape)), *parts, str(dataset.Y.shape[1])])
     t = cfg.training
     batch = "full batch" if t.batch_size is None else f"bs {t.batch_size}"
     runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(t.seeds)
@@ -159,11 +218,11 @@ def build(spec: dict, *, bound: str = "") -> Workload:
     return Workload(spec["name"], title(cfg, dataset), bound, spec, cfg, dataset)
 
 
-def workloads(names=("W1", "W2", "W3"), *, quick: bool = False) -> list[Workload]:
+def workloads(names=("W1", "W2", "W3", "W4", "W5"), *, quick: bool = False) -> list[Workload]:
     """The named workloads (full size, or the --quick sizes)."""
     out = []
     for name in names:
-        spec = {"W1": W1, "W2": W2, "W3": W3}[name]
+        spec = SPECS[name]
         if quick:
             spec = _override(spec, QUICK[name])
         out.append(build(spec, bound=BOUNDS[name]))

@@ -334,8 +334,28 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option(
     "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
 )
+@click.option(
+    "--save-init",
+    metavar="DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
+    "init: {scheme: file} reads) before training.",
+)
 @traceback_option
-def sweep(config, out, force, as_json, fail_on, junit, no_plots, quiet, dtype, max_memory, dry_run):
+def sweep(
+    config,
+    out,
+    force,
+    as_json,
+    fail_on,
+    junit,
+    no_plots,
+    quiet,
+    dtype,
+    max_memory,
+    dry_run,
+    save_init,
+):
     """Train every run of the experiment in CONFIG and judge each one.
 
     \b
@@ -366,7 +386,7 @@ def sweep(config, out, force, as_json, fail_on, junit, no_plots, quiet, dtype, m
     n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
     plan = engine.plan(
-        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], n_runs, budget
+        cfg, len(dataset.X), n_val, engine.input_shape(dataset), dataset.Y.shape[1], n_runs, budget
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
@@ -377,6 +397,22 @@ def sweep(config, out, force, as_json, fail_on, junit, no_plots, quiet, dtype, m
             "training one run at a time anyway",
             err=True,
         )
+    if save_init is not None:
+        from lrdiag import weights
+
+        try:
+            written = weights.save_init(
+                engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1]),
+                save_init,
+            )
+        except OSError as e:
+            raise LrdiagError(
+                f"--save-init {printable(str(save_init))}: {e.strerror or e}"
+            ) from None
+        if not (quiet or as_json):
+            click.echo(
+                f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
+            )
     if dry_run:
         _print_plan(cfg, dataset, plan, as_json)
         return
@@ -447,20 +483,24 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
 
-def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
+def _write_outputs(doc, claim, signals, *, plots: bool, extra=None) -> None:
     """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
     staging directory and swapped in whole (``outdir``): an error or a second Ctrl-C while
     writing leaves the directory as it was. Plots of an earlier sweep (``--force``) that this
-    one does not redraw are removed: they would contradict the new results."""
+    one does not redraw are removed: they would contradict the new results. ``doc`` None: no
+    sweep files; ``extra(staging)`` writes more files (``lrdiag find``'s)."""
     from lrdiag import report
 
     staging = claim.stage()
     try:
-        if plots:
+        if doc is not None and plots:
             from lrdiag import figures
 
             figures.save_sweep_plots(doc, staging)
-        report.write_results(doc, staging)
+        if doc is not None:
+            report.write_results(doc, staging)
+        if extra is not None:
+            extra(staging)
         claim.seal(staging)
     except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
         claim.discard(staging)
@@ -553,6 +593,144 @@ def _size(n: int) -> str:
     if n < 2**20:
         return f"{n / 2**10:.1f} KiB"
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
+
+
+# --------------------------------------------------------------------------- find
+
+
+def _find_lr_option(name: str, meaning: str):
+    from lrdiag.config import GRID_MAX, GRID_MIN
+
+    return click.option(
+        name,
+        type=click.FloatRange(GRID_MIN, GRID_MAX),
+        metavar="LR",
+        help=f"Override find.{meaning} from the config.",
+    )
+
+
+@cli.command("find")
+@click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
+@click.option(
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Where to write find.json, find.csv, find.png and the sweep's files [default: "
+    "lrdiag-out/<name>-find, or <name>-find-2, ...].",
+)
+@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print find.json to stdout, nothing else.")
+@fail_on_option
+@click.option("--no-sweep", is_flag=True, help="Only the range test: no sweep to measure it.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the output directory.")
+@_find_lr_option("--min-lr", "min (the ramp's first learning rate)")
+@_find_lr_option("--max-lr", "max (the ramp's end)")
+@click.option(
+    "--steps", type=click.IntRange(6, 100_000), help="Override find.steps from the config."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Override training.dtype from the config.",
+)
+@click.option("--max-memory", metavar="SIZE", help="Memory budget of the sweep, as for sweep.")
+@traceback_option
+def find_lr(
+    config, out, force, as_json, fail_on, no_sweep, no_plots, quiet, min_lr, max_lr, steps,
+    dtype, max_memory,
+):  # fmt: skip
+    """Run the LR range test on CONFIG, then a short sweep that measures its answer.
+
+    One run per init scale x seed, all at once: the learning rate grows exponentially each
+    step from find.min to find.max (fastai's 1e-7 to 10 in 100 steps), the loss is smoothed
+    (beta 0.98, bias corrected) and a run stops once it is over 4 x its best. The suggestions
+    are fastai's (steep, valley, minimum, slide), with how much they move from seed to seed;
+    the sweep around them finds the largest converging lr; for sgd and momentum with a full
+    batch the limit 2(1+beta)/lambda_max at init is shown too.
+
+    \b
+    Example:
+      lrdiag find configs/find.yaml --out results/find
+
+    Writes find.json, find.csv, find.png and the sweep's results.json, results.csv,
+    report.md and plots to --out. Exit 1 when a --fail-on verdict matched in the sweep.
+    """
+    import dataclasses
+
+    from lrdiag import find, find_report
+    from lrdiag import sweep as engine
+    from lrdiag.config import load_config
+    from lrdiag.data import load_dataset
+
+    cfg = load_config(config)
+    f = cfg.find
+    f = dataclasses.replace(
+        f,
+        min=f.min if min_lr is None else min_lr,
+        max=f.max if max_lr is None else max_lr,
+        steps=f.steps if steps is None else steps,
+    )
+    if not f.min < f.max:
+        raise click.BadParameter(
+            f"the ramp must go up: min {f.min:g} is not below max {f.max:g}",
+            param_hint="--min-lr/--max-lr",
+        )
+    cfg = dataclasses.replace(cfg, find=f)
+    if dtype:
+        cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
+    budget = engine.parse_memory(max_memory) if max_memory else None
+    for note in cfg.notes:
+        click.echo(f"lrdiag: note: {printable(config)}: {printable(note)}", err=True)
+    dataset = load_dataset(cfg.data, cfg.model, file=str(config))
+    for note in dataset.notes:
+        click.echo(f"lrdiag: note: {printable(cfg.data.path)}: {printable(note)}", err=True)
+
+    from lrdiag.interrupt import Interrupts
+
+    plain = bool(os.environ.get("NO_COLOR"))
+    interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
+
+    def train(sweep_cfg, data, runs):
+        return _train_with_progress(engine, sweep_cfg, data, runs, budget, interactive)
+
+    def write_find(staging):
+        find_report.write_find(doc, staging)
+        if not no_plots:
+            from lrdiag import find_plot
+
+            find_plot.save_find_plot(doc, staging)
+
+    with Interrupts() as signals:
+        with _claimed(signals, out, f"{cfg.name}-find", force) as claim:
+            for note in claim.notes:
+                click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
+            doc, sweep_doc = find.run(cfg, dataset, sweep=not no_sweep, train=train)
+            with signals.deferred():  # a second signal abandons the write: the old files stay
+                _write_outputs(sweep_doc, claim, signals, plots=not no_plots, extra=write_find)
+        try:
+            if as_json:
+                echo_out(find_report.to_json_text(doc), nl=False)
+            elif quiet:
+                echo_out(str(claim.path))
+            else:
+                console = make_console()
+                find_report.render_find(doc, console)
+                console.print(
+                    f"Results written to {printable(claim.path)}/", soft_wrap=True, markup=False
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
+            )
+            sys.exit(signals.exit_code)
+    if not doc["complete"] or signals.received():
+        click.echo(
+            f"lrdiag: interrupted; partial results written to {printable(claim.path)}/", err=True
+        )
+        sys.exit(signals.exit_code)
+    if fail_on and sweep_doc and any(v in fail_on for v in _sweep_verdicts(sweep_doc["runs"])):
+        sys.exit(EXIT_MATCHED)
 
 
 # --------------------------------------------------------------------------- gradcheck

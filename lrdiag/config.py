@@ -52,11 +52,15 @@ HEADS = (
     ("sigmoid", "cross_entropy"),  # what tf.keras computes: softmax cross-entropy of the logits
 )
 INIT_SCHEMES = ("uniform01", "normal", "xavier", "he", "lecun")
-OPTIMIZERS = ("sgd", "momentum")
+INIT_FILE = "file"  # init.scheme: the weights in init.path (lrdiag.weights)
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 DTYPES = ("float32", "float64")
 LOSS_REDUCTIONS = ("mean", "sum")
 DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
 DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
+LAYER_TYPES = ("conv2d", "maxpool", "avgpool", "flatten", "dense")  # model.layers[i].type
+PADDINGS = ("valid", "same")  # conv2d padding (lrdiag.layers.conv_geometry)
+STRIDES = (1, 2)
 
 # Synthetic kinds with a fixed geometry: two features, two classes.
 PLANAR_KINDS = ("moons", "circles", "spirals", "xor")
@@ -167,8 +171,40 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class LayerConfig:
+    """One entry of ``model.layers``; LAYER_KEYS says which keys each type takes."""
+
+    type: str = _opt("dense", "the layer", choices=LAYER_TYPES)
+    filters: int | None = _opt(None, "conv2d: output channels", check=at_least(1))
+    kernel: int | None = _opt(None, "conv2d: kernel height and width", check=at_least(1))
+    stride: int = _opt(1, "conv2d: step between patches", choices=STRIDES)
+    padding: str = _opt(
+        "valid", "conv2d: valid, or same (output ceil(size / stride))", choices=PADDINGS
+    )
+    size: int = _opt(2, "maxpool, avgpool: window and stride", check=at_least(1))
+    units: int | None = _opt(None, "dense: width", check=at_least(1))
+    activation: str | None = _opt(
+        None, "conv2d, dense (default model.activation)", choices=ACTIVATIONS
+    )
+
+
+# The keys each layer type takes, and those it needs.
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    "conv2d": ("type", "filters", "kernel", "stride", "padding", "activation"),
+    "maxpool": ("type", "size"),
+    "avgpool": ("type", "size"),
+    "flatten": ("type",),
+    "dense": ("type", "units", "activation"),
+}
+LAYER_REQUIRED: dict[str, tuple[str, ...]] = {"conv2d": ("filters", "kernel"), "dense": ("units",)}
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     hidden: tuple[int, ...] = _opt((128, 64), "hidden widths; [] = linear", check=at_least(1))
+    layers: tuple[LayerConfig, ...] | None = _opt(
+        None, "instead of hidden: conv2d, maxpool, avgpool, flatten, dense (docs/layers.md)"
+    )
     activation: str = _opt("tanh", "hidden activation", choices=ACTIVATIONS)
     output: str = _opt("sigmoid", "output layer", choices=OUTPUTS)
     loss: str = _opt(
@@ -181,15 +217,61 @@ class ModelConfig:
 @dataclass(frozen=True)
 class InitConfig:
     scheme: str | tuple[str, ...] = _opt(
-        "normal", "weight distribution, or a list: one per weight matrix", choices=INIT_SCHEMES
+        "normal",
+        "weight distribution, a list (one per weight matrix), or `file` (init.path)",
+        choices=(*INIT_SCHEMES, INIT_FILE),
     )
+    path: str | None = _opt(None, "scheme: file: an .npz of W1, b1, W2, ... relative to the config")
     scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=grid_positive)
+
+
+SCHEDULE_KINDS = ("constant", "step", "exponential", "cosine", "linear")
+SCHEDULE_UNITS = ("step", "epoch")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: str = _opt(
+        "constant", "decay after the warmup (torch.optim.lr_scheduler)", choices=SCHEDULE_KINDS
+    )
+    warmup_steps: int = _opt(
+        0, "linear warmup from start_factor x lr (LinearLR)", check=at_least(0)
+    )
+    start_factor: float = _opt(
+        1 / 3,
+        "the warmup's first multiplier (LinearLR's default 1/3)",
+        check=Check("in (0, 1]", lambda v: 0 < v <= 1),
+    )
+    min_factor: float = _opt(0.0, "cosine, linear: the last multiplier (eta_min / lr)", check=share)
+    gamma: float | None = _opt(
+        None, "step, exponential: decay factor; null: 0.1 (StepLR)", check=positive
+    )
+    step_size: int | None = _opt(
+        None, "step: decay every step_size units (StepLR)", check=at_least(1)
+    )
+    unit: str = _opt(
+        "step",
+        "what warmup_steps, step_size and the decay count: optimizer steps or epochs",
+        choices=SCHEDULE_UNITS,
+    )
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    optimizer: str = _opt("sgd", "update rule", choices=OPTIMIZERS)
-    momentum: float = _opt(0.9, "heavy-ball beta (optimizer: momentum)", check=in_unit_interval)
+    optimizer: str = _opt("sgd", "update rule, as torch.optim defines it", choices=OPTIMIZERS)
+    momentum: float | None = _opt(
+        None,
+        "momentum, nesterov, rmsprop; null: 0.9 (rmsprop, adam, adamw: 0)",
+        check=in_unit_interval,
+    )
+    dampening: float = _opt(0.0, "momentum's dampening (nesterov needs 0)", check=share)
+    weight_decay: float | None = _opt(
+        None, "L2 in the gradient; adamw: decoupled; null: 0 (adamw: 0.01)", check=at_least(0)
+    )
+    betas: tuple[float, ...] = _opt((0.9, 0.999), "adam, adamw: [beta1, beta2]")
+    eps: float = _opt(1e-8, "adam, adamw, rmsprop: added outside the square root", check=positive)
+    alpha: float = _opt(0.99, "rmsprop: smoothing of the squared gradients", check=share)
+    centered: bool = _opt(False, "rmsprop: divide by the gradient's variance, not its 2nd moment")
     batch_size: int | None = _opt(None, "`full` (gradient descent) or a mini-batch size")
     epochs: int = _opt(100, "passes over the training set", check=at_least(1))
     seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=seed_range)
@@ -199,6 +281,34 @@ class TrainingConfig:
         "a batch's loss: mean, or sum (the step is then lr x batch size)",
         choices=LOSS_REDUCTIONS,
     )
+    schedule: ScheduleConfig = _opt(
+        ScheduleConfig(), "learning-rate multiplier per step: {kind, warmup_steps, ...}"
+    )
+    clip_grad_norm: float | None = _opt(
+        None, "clip each run's total gradient norm (clip_grad_norm_); null: off", check=positive
+    )
+
+    def __post_init__(self):
+        # null means PyTorch's default for the optimizer (kept concrete, so results show it)
+        for key, value in _OPTIMIZER_DEFAULTS.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value.get(self.optimizer, value[None]))
+
+
+# key -> {optimizer: its default when the key is null; None: every other optimizer}
+_OPTIMIZER_DEFAULTS = {
+    "momentum": {"rmsprop": 0.0, "adam": 0.0, "adamw": 0.0, None: 0.9},
+    "weight_decay": {"adamw": 0.01, None: 0.0},
+}
+# key -> the optimizers that read it (a key given for another optimizer is noted, not an error)
+USED_BY = {
+    "momentum": ("momentum", "nesterov", "rmsprop"),
+    "dampening": ("momentum", "nesterov"),
+    "betas": ("adam", "adamw"),
+    "eps": ("adam", "adamw", "rmsprop"),
+    "alpha": ("rmsprop",),
+    "centered": ("rmsprop",),
+}
 
 
 @dataclass(frozen=True)
@@ -234,6 +344,39 @@ class StabilityConfig:
     )
 
 
+# The LR range test (`lrdiag find`): fastai's defaults (Learner.lr_find, LRFinder, AvgSmoothLoss).
+MAX_FIND_STEPS = 100_000  # a ramp is a few hundred steps; more is a typo, not a test
+
+
+@dataclass(frozen=True)
+class FindConfig:
+    min: float = _opt(1e-7, "first learning rate of the exponential ramp", check=grid_positive)
+    max: float = _opt(10.0, "the ramp's end: lr_i = min (max/min)^(i/steps)", check=grid_positive)
+    steps: int = _opt(
+        100,
+        "steps of the ramp, one batch each (fastai: at least 6)",
+        check=Check(f"in [6, {MAX_FIND_STEPS}]", lambda v: 6 <= v <= MAX_FIND_STEPS),
+    )
+    beta: float = _opt(
+        0.98, "smoothing of the loss (bias-corrected moving average)", check=in_unit_interval
+    )
+    stop_factor: float | None = _opt(
+        4.0,
+        "a seed stops once its smoothed loss exceeds this x its best (null: never)",
+        check=Check("> 1", lambda v: v > 1),
+    )
+    sweep_margin: float = _opt(
+        3.0,
+        "the short sweep spans the lowest suggestion / this to the ramp's reach x this",
+        check=at_least(1),
+    )
+    sweep_per_decade: int = _opt(
+        5,
+        "learning rates per decade in the short sweep",
+        check=Check("in [1, 100]", lambda v: 1 <= v <= 100),
+    )
+
+
 @dataclass(frozen=True)
 class LintsConfig:
     ignore: tuple[str, ...] = _opt(
@@ -252,6 +395,7 @@ class Config:
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     lints: LintsConfig = field(default_factory=LintsConfig)
+    find: FindConfig = field(default_factory=FindConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -267,6 +411,7 @@ SECTIONS: dict[str, type] = {
     "classify": Thresholds,
     "stability": StabilityConfig,
     "lints": LintsConfig,
+    "find": FindConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -389,6 +534,13 @@ def config_from_dict(
     name = _parse_name(d.get("name", default_name), ctx)
     cfg = Config(name=name, **sections, source=file)
     _check_across(cfg, ctx)
+    if cfg.model.layers is not None:  # layers replace hidden: the MLP's widths are not used
+        given = (d.get("model") or {}).get("hidden")
+        if given:
+            raise ctx.error(
+                "model.hidden", "give model.layers or model.hidden (the MLP's widths), not both"
+            )
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=()))
     return dataclasses.replace(cfg, notes=_notes(cfg, d))
 
 
@@ -396,12 +548,15 @@ def _notes(cfg: Config, d: Mapping) -> tuple[str, ...]:
     """Options given that this config does not use (allowed: the issue's own example sets
     momentum beside optimizer: sgd), so that a user who meant them to act hears of it."""
     training = d.get("training") or {}
-    if "momentum" in training and cfg.training.optimizer != "momentum":
-        return (
-            f"training.momentum ({cfg.training.momentum:g}) is unused with optimizer: "
-            f"{cfg.training.optimizer} (set optimizer: momentum to use it)",
-        )
-    return ()
+    if not isinstance(training, Mapping):
+        return ()
+    opt = cfg.training.optimizer
+    return tuple(
+        f"training.{key} ({_jsonable(getattr(cfg.training, key))}) is unused with optimizer: "
+        f"{opt} (read by optimizer: {', '.join(USED_BY[key])})"
+        for key in USED_BY
+        if key in training and opt not in USED_BY[key]
+    )
 
 
 def config_to_dict(cfg: Config) -> dict:
@@ -415,6 +570,8 @@ def config_to_dict(cfg: Config) -> dict:
         }
     if out["training"]["batch_size"] is None:
         out["training"]["batch_size"] = "full"
+    if cfg.model.layers is not None:
+        out["model"]["layers"] = [layer_to_dict(c) for c in cfg.model.layers]
     return out
 
 
@@ -513,7 +670,9 @@ def log_spaced(lo: float, hi: float, num: int) -> tuple[float, ...]:
     return (float(lo), *inner, float(hi))
 
 
-def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
+def _parse_path(
+    v: Any, key: str, ctx: _Context, suffixes: tuple[str, ...] = DATA_SUFFIXES, what: str = "data"
+) -> str | None:
     if v is None:
         return None
     if not isinstance(v, str) or not v:
@@ -522,13 +681,15 @@ def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
     if not p.is_absolute():
         p = (ctx.base_dir or Path.cwd()) / p
     p = Path(os.path.abspath(p))
-    if p.suffix.lower() not in DATA_SUFFIXES:
-        raise ctx.error(
-            key, f"{quote(v)}: unsupported file type; allowed: {', '.join(DATA_SUFFIXES)}"
-        )
+    if p.suffix.lower() not in suffixes:
+        raise ctx.error(key, f"{quote(v)}: unsupported file type; allowed: {', '.join(suffixes)}")
     if not p.is_file():
-        raise ctx.error(key, f"data file not found: {p}")
+        raise ctx.error(key, f"{what} file not found: {p}")
     return str(p)
+
+
+def _parse_init_path(v: Any, key: str, ctx: _Context) -> str | None:
+    return _parse_path(v, key, ctx, (".npz",), "initial weights")
 
 
 def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
@@ -540,6 +701,8 @@ def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
 
 def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
     """One scheme for every weight matrix, or a non-empty list of them (one per matrix)."""
+    if v == INIT_FILE:
+        return v
     values = v if isinstance(v, list) else [v]
     if not values:
         raise ctx.error(key, "an empty list: give a scheme, or one per weight matrix")
@@ -547,6 +710,55 @@ def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
         if not isinstance(item, str) or item not in INIT_SCHEMES:
             raise ctx.error(key, _not_a_choice(item, INIT_SCHEMES))
     return tuple(values) if isinstance(v, list) else v
+
+
+def _parse_layers(v: Any, key: str, ctx: _Context) -> tuple[LayerConfig, ...] | None:
+    """A non-empty list of layer mappings, each with a ``type`` and that type's keys."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v:
+        raise ctx.error(key, f"must be a non-empty list of layers, got {_describe(v)}")
+    out = []
+    for i, item in enumerate(v):
+        where = f"{key}[{i}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(
+                where, f"must be a mapping such as {{type: flatten}}, got {_describe(item)}"
+            )
+        kind = item.get("type")
+        if kind is None:
+            raise ctx.error(where, f"needs a type: one of {', '.join(LAYER_TYPES)}")
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise ctx.error(f"{where}.type", _not_a_choice(kind, LAYER_TYPES))
+        _reject_unknown(item, LAYER_KEYS[kind], where, ctx.file)
+        missing = [k for k in LAYER_REQUIRED.get(kind, ()) if k not in item]
+        if missing:
+            raise ctx.error(where, f"{kind} needs {' and '.join(missing)}")
+        out.append(_load_section(LayerConfig, item, where, ctx))
+    return tuple(out)
+
+
+def _parse_betas(v: Any, key: str, ctx: _Context) -> tuple[float, float]:
+    betas = _checked(v, tuple[float, ...], in_unit_interval, key, ctx)
+    if len(betas) != 2:
+        raise ctx.error(key, f"must be two numbers [beta1, beta2], got {_describe(v)}")
+    return betas
+
+
+def _parse_schedule(v: Any, key: str, ctx: _Context) -> ScheduleConfig:
+    sched = _load_section(ScheduleConfig, v, key, ctx)
+    if sched.kind == "step" and sched.step_size is None:
+        raise ctx.error(f"{key}.step_size", "kind: step needs a step_size (StepLR has no default)")
+    if sched.kind == "exponential" and sched.gamma is None:
+        raise ctx.error(f"{key}.gamma", "kind: exponential needs a gamma (ExponentialLR's factor)")
+    if sched.gamma is None and sched.kind == "step":
+        sched = dataclasses.replace(sched, gamma=0.1)
+    for k, kinds in (("gamma", ("step", "exponential")), ("step_size", ("step",))):
+        if getattr(sched, k) is not None and sched.kind not in kinds:
+            raise ctx.error(
+                f"{key}.{k}", f"is read by kind: {' or '.join(kinds)}, not {sched.kind}"
+            )
+    return sched
 
 
 def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
@@ -558,9 +770,13 @@ def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
 
 
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("model", "layers"): _parse_layers,
     ("init", "scheme"): _parse_scheme,
+    ("init", "path"): _parse_init_path,
     ("stability", "sharpness"): _parse_sharpness,
     ("training", "batch_size"): _parse_batch_size,
+    ("training", "betas"): _parse_betas,
+    ("training", "schedule"): _parse_schedule,
     ("sweep", "learning_rates"): _parse_learning_rates,
     ("data", "path"): _parse_path,
     ("lints", "ignore"): _parse_ignore,
@@ -696,12 +912,37 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
             f"valid output+loss pairs: {pairs}",
         )
+    if cfg.training.optimizer == "nesterov" and cfg.training.dampening != 0:
+        raise ctx.error(
+            "training.dampening",
+            f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
+        )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
+        )
     scheme = cfg.init.scheme
-    if not isinstance(scheme, str) and len(scheme) != len(model.hidden) + 1:
+    if (scheme == INIT_FILE) != (cfg.init.path is not None):
+        if scheme == INIT_FILE:
+            raise ctx.error("init.path", "scheme: file needs a path (an .npz of W1, b1, ...)")
+        raise ctx.error("init.path", f"is only used with scheme: file (scheme is {scheme!r})")
+    if model.layers is not None and scheme == INIT_FILE:
         raise ctx.error(
             "init.scheme",
-            f"lists {len(scheme)} schemes, but model.hidden {list(model.hidden)} makes "
-            f"{len(model.hidden) + 1} weight matrices: give one scheme per matrix, or one for all",
+            "scheme: file reads an MLP's weights (W (in, out)); model.layers cannot start "
+            "from a file yet: use he, lecun, xavier, normal or uniform01",
+        )
+    if model.layers is not None:
+        _check_layers(model.layers, ctx)
+        n_weights = sum(c.type in ("conv2d", "dense") for c in model.layers) + 1
+        makes = f"model.layers make {n_weights} weight matrices and kernels (with the output)"
+    else:
+        n_weights = len(model.hidden) + 1
+        makes = f"model.hidden {list(model.hidden)} makes {n_weights} weight matrices"
+    if not isinstance(scheme, str) and len(scheme) != n_weights:
+        raise ctx.error(
+            "init.scheme",
+            f"lists {len(scheme)} schemes, but {makes}: give one scheme per matrix, or one for all",
         )
     if data.kind == "file":
         if data.path is None:
@@ -719,6 +960,39 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             "data.n_samples",
             f"kind {data.kind!r} needs n_samples >= {min_samples(data)}, got {data.n_samples}",
         )
+
+
+def _check_layers(layers: tuple[LayerConfig, ...], ctx: _Context) -> None:
+    """The order of layers: images (conv2d, pooling) before a flatten, dense after one."""
+    flat_at = None  # the first layer whose output is flat
+    for i, c in enumerate(layers):
+        if c.type in ("flatten", "dense") and flat_at is None:
+            flat_at = i
+        elif c.type in ("conv2d", "maxpool", "avgpool") and flat_at is not None:
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"{c.type} takes images, but layer {flat_at} ({layers[flat_at].type}) made "
+                "them flat: image layers come before the flatten",
+            )
+        if c.type == "dense" and i > 0 and layers[i - 1].type in ("conv2d", "maxpool", "avgpool"):
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"dense after {layers[i - 1].type} needs a {{type: flatten}} between them",
+            )
+    last = layers[-1].type
+    if last in ("conv2d", "maxpool", "avgpool"):
+        raise ctx.error(
+            f"model.layers[{len(layers) - 1}]",
+            f"the layers end with {last} (images): the output layer needs a {{type: flatten}}",
+        )
+
+
+def layer_to_dict(c: LayerConfig) -> dict:
+    """The keys of a layer's type only (activation when set): what config_from_dict reads."""
+    out = {k: getattr(c, k) for k in LAYER_KEYS[c.type]}
+    if out.get("activation", "") is None:
+        del out["activation"]
+    return out
 
 
 # --- helpers -----------------------------------------------------------------------------------

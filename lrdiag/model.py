@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lrdiag import weights
+
 LEAKY_RELU_SLOPE = 0.01  # negative-side slope of leaky_relu (PyTorch's default)
 
 
@@ -210,22 +212,24 @@ HEADS: dict[tuple[str, str], Head] = {
 # --------------------------------------------------------------------------- initialisation
 
 
-def _uniform01(rng, fan_in, fan_out):
-    return rng.random((fan_in, fan_out))
+# A draw is (rng, fan_in, fan_out, shape=None) -> array of ``shape``, default (fan_in, fan_out);
+# a conv kernel passes its own shape with PyTorch's fans (lrdiag.convnet).
+def _uniform01(rng, fan_in, fan_out, shape=None):
+    return rng.random(shape or (fan_in, fan_out))
 
 
-def _normal(rng, fan_in, fan_out):
-    return rng.standard_normal((fan_in, fan_out))
+def _normal(rng, fan_in, fan_out, shape=None):
+    return rng.standard_normal(shape or (fan_in, fan_out))
 
 
 def _scaled_normal(variance: Callable[[int, int], float]):
-    def draw(rng, fan_in, fan_out):
-        return rng.standard_normal((fan_in, fan_out)) * np.sqrt(variance(fan_in, fan_out))
+    def draw(rng, fan_in, fan_out, shape=None):
+        return rng.standard_normal(shape or (fan_in, fan_out)) * np.sqrt(variance(fan_in, fan_out))
 
     return draw
 
 
-INIT_SCHEMES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+INIT_SCHEMES: dict[str, Callable[..., np.ndarray]] = {
     "uniform01": _uniform01,  # U[0, 1), like np.random.rand
     "normal": _normal,  # N(0, 1)
     "xavier": _scaled_normal(lambda i, o: 2.0 / (i + o)),  # Glorot normal, untruncated
@@ -248,13 +252,18 @@ def init_params(
     scales: Sequence[float],
     seeds: Sequence[int],
     dtype=np.float32,
+    path: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs; run r draws from ``seeds[r]`` and is multiplied by ``scales[r]``.
 
     ``scheme``: one for every weight matrix, or a sequence of one per matrix (in layer order).
     The draws of a seed do not depend on the scale or on the other runs, so two runs that share
     a seed start from the same weights up to their scale. Biases start at zero.
+    ``scheme="file"``: every run starts from the weights in ``path`` (lrdiag.weights), times
+    its scale, whatever its seed.
     """
+    if scheme == "file":
+        return weights.from_file(path, sizes, scales, dtype)
     schemes = [scheme] * (len(sizes) - 1) if isinstance(scheme, str) else list(scheme)
     if len(schemes) != len(sizes) - 1:
         raise ValueError(f"{len(schemes)} init schemes for {len(sizes) - 1} weight matrices")

@@ -12,9 +12,12 @@ Contract (same run axis as lrdiag.model):
     top_eigenpair(..., start=None) -> Estimate(values (R,), vectors like params, steps (R,))
     bytes_per_run(params, n_samples, iters) -> working memory of one run, for chunking
     critical_lr(lam, momentum=0.0) -> 2 (1 + momentum) / lam, NaN where lam <= 0 or non-finite
+    stable_limit(optimizer, momentum) -> lr * lam limit on a quadratic (nesterov too), or None
     subset(X, Y, samples, seed) -> (X, Y) with at most ``samples`` rows, the same every time
 
-Hessian-vector products are forward-over-reverse (Pearlmutter's R-operator), derived by hand:
+For conv nets (``model.layers``) the product is a central difference of the exact gradients
+(``_GradientDifference``), inside the same Lanczos. For the MLP, Hessian-vector products are
+forward-over-reverse (Pearlmutter's R-operator), derived by hand:
 the tangent ``v`` is pushed forward through the network (``Rz``, ``Ra``), then back through
 the backward pass, which needs each activation's second derivative (``SECOND_DERIVATIVES``)
 and the Jacobian-vector product of each head's ``dL/dlogits`` (``HEAD_JVPS``). Everything that
@@ -38,7 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lrdiag import model
+from lrdiag import convnet, model
 
 DEFAULT_ITERS = 40  # Lanczos steps at most (each one Hessian-vector product per run)
 DEFAULT_TOL = 1e-4  # stop a run when its estimate moves by less than this, relative
@@ -168,6 +171,53 @@ class _Linearisation(NamedTuple):
             tuple(pack(h) for h in self.head),
             self.head_apply,
         )
+
+    def product(self, VW: list[np.ndarray], Vb: list[np.ndarray]):
+        """(H v) as lists (dW, db) per layer: ``_hvp``."""
+        return _hvp(self, VW, Vb)
+
+
+# Step of the central difference of gradients along a unit tangent (float64): its truncation
+# error (step^2 times the third derivative) and its rounding error (1e-16 / step) are both
+# near 1e-10 relative, far below what a sharpness is read to.
+FD_STEP = 1e-5
+
+
+class _GradientDifference(NamedTuple):
+    """Hessian-vector products of a conv net (``model.layers``) by central differences of
+    its exact gradients: ``(g(p + h v) - g(p - h v)) / 2h``, two gradients per product. Where
+    a ReLU's kink lies within ``h`` of a sample's pre-activation the result is the average
+    of the two sides' curvature, as the Hessian of a piecewise-linear net is only defined
+    almost everywhere."""
+
+    params: Params  # float64, (R, ...)
+    X: np.ndarray
+    Y: np.ndarray
+    spec: object
+
+    def compact(self, rows: np.ndarray) -> _GradientDifference:
+        return self._replace(params={k: v[rows] for k, v in self.params.items()})
+
+    def product(self, VW: list[np.ndarray], Vb: list[np.ndarray]):
+        tangent = {}
+        for i, (w, b) in enumerate(zip(VW, Vb, strict=True), start=1):
+            tangent[f"W{i}"], tangent[f"b{i}"] = w, b
+        grads = []
+        for sign in (1.0, -1.0):
+            moved = {k: v + sign * FD_STEP * tangent[k] for k, v in self.params.items()}
+            grads.append(convnet.loss_and_grads(moved, self.X, self.Y, self.spec)[1])
+        plus, minus = grads
+        L = len(VW)
+        diff = {k: (plus[k] - minus[k]) / (2 * FD_STEP) for k in plus}
+        return [diff[f"W{i}"] for i in range(1, L + 1)], [diff[f"b{i}"] for i in range(1, L + 1)]
+
+
+def _linearisation_for(params: Params, X: np.ndarray, Y: np.ndarray, spec):
+    """What ``_lanczos_top`` multiplies by: exact products for the MLP, differences of
+    gradients for a conv net."""
+    if getattr(spec, "layers", None) is not None:
+        return _GradientDifference(params, X, Y, spec)
+    return _linearise(params, X, Y, spec)
 
 
 def _linearise(params: Params, X: np.ndarray, Y: np.ndarray, spec) -> _Linearisation:
@@ -333,7 +383,7 @@ def _lanczos_top(lin: _Linearisation, layout: _Layout, q: np.ndarray, iters: int
     for j in range(m):
         n = len(rows)
         Q[:n, j] = q
-        w = layout.join(*_hvp(lin, *layout.split(q)))  # (n, P): H q
+        w = layout.join(*lin.product(*layout.split(q)))  # (n, P): H q
         alpha[:n, j] = np.einsum("rp,rp->r", w, q)
         w -= alpha[:n, j, None] * q
         if j > 0:
@@ -440,7 +490,7 @@ def top_eigenpair(
             for lo in range(0, len(runs), chunk):  # a loop over chunks of runs, not over runs
                 part = slice(lo, lo + chunk)
                 sel = runs[part]
-                lin = _linearise({k: v[sel] for k, v in params64.items()}, X64, Y64, spec)
+                lin = _linearisation_for({k: v[sel] for k, v in params64.items()}, X64, Y64, spec)
                 out = _lanczos_top(lin, layout, q0[part], iters, tol)
                 for dest, src in zip(got, out, strict=True):
                     dest[part] = src
@@ -483,6 +533,25 @@ def critical_lr(lam, momentum: float = 0.0) -> np.ndarray:
     out = np.full(np.broadcast(lam, np.asarray(momentum)).shape, np.nan)
     np.divide(2.0 * (1.0 + np.asarray(momentum, dtype=np.float64)), lam, out=out, where=ok)
     return out
+
+
+def stable_limit(optimizer: str, momentum: float = 0.0) -> float | None:
+    """lr * lambda_max below which the optimizer is stable on a quadratic, or None where no
+    such limit exists at a fixed point (adaptive methods rescale the curvature as they go).
+
+    sgd: 2. Heavy ball (``momentum``): 2 (1 + beta). Nesterov as torch.optim.SGD steps it
+    (``b <- beta b + g``, ``p <- p - lr (g + beta b)``): on ``g = lam p`` the iteration matrix
+    ``[[1 - h (1 + beta), -beta^2], [h, beta]]`` (``h = lr lam``, the buffer scaled by lr) has
+    determinant ``beta (1 - h)`` and trace ``1 + beta - h (1 + beta)``; Jury's conditions hold
+    while ``h < 2 (1 + beta) / (1 + 2 beta)`` (1.36 at beta = 0.9).
+    """
+    if optimizer == "sgd":
+        return 2.0
+    if optimizer == "momentum":
+        return 2.0 * (1.0 + momentum)
+    if optimizer == "nesterov":
+        return 2.0 * (1.0 + momentum) / (1.0 + 2.0 * momentum)
+    return None
 
 
 def subset(X: np.ndarray, Y: np.ndarray, samples: int | None, seed: int = 0):
