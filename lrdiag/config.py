@@ -72,30 +72,41 @@ TWO_CLASS_KINDS = ("moons", "circles", "xor")
 class Check:
     allowed: str  # what is allowed, for messages: ">= 1"
     ok: Callable[[Any], bool]
+    bounds: Mapping[str, float] = field(default_factory=dict)  # the same, as JSON Schema says it
 
 
 def at_least(lo: float) -> Check:
-    return Check(f">= {lo}", lambda v: v >= lo)
+    return Check(f">= {lo}", lambda v: v >= lo, {"minimum": lo})
 
 
-positive = Check("> 0", lambda v: v > 0)
+positive = Check("> 0", lambda v: v > 0, {"exclusiveMinimum": 0})
 # Learning rates and init scales far outside any experiment overflow float64 on the way (a loss
 # of lr * 1e300, a plot's axis padded past 1e308): refused at load time instead.
 GRID_MIN, GRID_MAX = 1e-100, 1e100
-grid_positive = Check(f"in [{GRID_MIN:g}, {GRID_MAX:g}]", lambda v: GRID_MIN <= v <= GRID_MAX)
+grid_positive = Check(
+    f"in [{GRID_MIN:g}, {GRID_MAX:g}]",
+    lambda v: GRID_MIN <= v <= GRID_MAX,
+    {"minimum": GRID_MIN, "maximum": GRID_MAX},
+)
 # Values a log-spaced range may hold (each becomes a Python float before any other check).
 MAX_GRID_VALUES = 10**7
-grid_count = Check(f"in [1, {MAX_GRID_VALUES:,}]", lambda v: 1 <= v <= MAX_GRID_VALUES)
+grid_count = Check(
+    f"in [1, {MAX_GRID_VALUES:,}]",
+    lambda v: 1 <= v <= MAX_GRID_VALUES,
+    {"minimum": 1, "maximum": MAX_GRID_VALUES},
+)
 # Training seeds pass through float64 on the way to NumPy's generator: exact up to 2**53.
 MAX_SEED = 2**53
-seed_range = Check(f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED)
-in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
+seed_range = Check(
+    f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED, {"minimum": 0, "maximum": MAX_SEED}
+)
+in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1, {"minimum": 0, "exclusiveMaximum": 1})
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
 # means anything below 0 (Thresholds lives in thresholds.py, without checks of its own).
 THRESHOLD_CHECK = at_least(0)
 # ... and some are shares of something (of the points, of the steps, of a level): at most 1;
 # others count points or steps: at least 1 (osc_alternation: 2 or min_window: 0 meant nothing).
-share = Check("in [0, 1]", lambda v: 0 <= v <= 1)
+share = Check("in [0, 1]", lambda v: 0 <= v <= 1, {"minimum": 0, "maximum": 1})
 THRESHOLD_CHECKS = {
     **dict.fromkeys(
         (
@@ -333,6 +344,39 @@ class StabilityConfig:
     )
 
 
+# The LR range test (`lrdiag find`): fastai's defaults (Learner.lr_find, LRFinder, AvgSmoothLoss).
+MAX_FIND_STEPS = 100_000  # a ramp is a few hundred steps; more is a typo, not a test
+
+
+@dataclass(frozen=True)
+class FindConfig:
+    min: float = _opt(1e-7, "first learning rate of the exponential ramp", check=grid_positive)
+    max: float = _opt(10.0, "the ramp's end: lr_i = min (max/min)^(i/steps)", check=grid_positive)
+    steps: int = _opt(
+        100,
+        "steps of the ramp, one batch each (fastai: at least 6)",
+        check=Check(f"in [6, {MAX_FIND_STEPS}]", lambda v: 6 <= v <= MAX_FIND_STEPS),
+    )
+    beta: float = _opt(
+        0.98, "smoothing of the loss (bias-corrected moving average)", check=in_unit_interval
+    )
+    stop_factor: float | None = _opt(
+        4.0,
+        "a seed stops once its smoothed loss exceeds this x its best (null: never)",
+        check=Check("> 1", lambda v: v > 1),
+    )
+    sweep_margin: float = _opt(
+        3.0,
+        "the short sweep spans the lowest suggestion / this to the ramp's reach x this",
+        check=at_least(1),
+    )
+    sweep_per_decade: int = _opt(
+        5,
+        "learning rates per decade in the short sweep",
+        check=Check("in [1, 100]", lambda v: 1 <= v <= 100),
+    )
+
+
 @dataclass(frozen=True)
 class LintsConfig:
     ignore: tuple[str, ...] = _opt(
@@ -351,6 +395,7 @@ class Config:
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     lints: LintsConfig = field(default_factory=LintsConfig)
+    find: FindConfig = field(default_factory=FindConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -366,6 +411,7 @@ SECTIONS: dict[str, type] = {
     "classify": Thresholds,
     "stability": StabilityConfig,
     "lints": LintsConfig,
+    "find": FindConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -870,6 +916,10 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
         raise ctx.error(
             "training.dampening",
             f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
+        )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
         )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):

@@ -85,6 +85,13 @@ DOCUMENTED_DEFAULTS = {
     "stability.samples": 1024,
     "stability.track_every": None,
     "lints.ignore": (),
+    "find.min": 1e-7,  # issue 15: fastai's lr_find defaults
+    "find.max": 10.0,
+    "find.steps": 100,
+    "find.beta": 0.98,
+    "find.stop_factor": 4.0,
+    "find.sweep_margin": 3.0,
+    "find.sweep_per_decade": 5,
 }
 
 
