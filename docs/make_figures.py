@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lrdiag.classify import FLAGS, VERDICTS, Verdict, classify
+from lrdiag.files import atomic_write_bytes
 from lrdiag.plots import plot_verdict_example
-from lrdiag.report import atomic_write_bytes
 
 IMG_DIR = Path(__file__).resolve().parent / "img"
 SIZE = (3.2, 2.0)  # inches, at DPI: 320 x 200 px

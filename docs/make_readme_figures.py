@@ -33,8 +33,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from lrdiag import config, plots
-from lrdiag.report import atomic_write_bytes
+from lrdiag import config, figures
+from lrdiag.files import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 IMG_DIR = ROOT / "docs" / "img"
@@ -56,10 +56,10 @@ sweep:
 """
 
 FIGURES: dict[str, Callable[[dict], Figure]] = {
-    "curves": plots.curves_figure,
-    "phase": plots.phase_figure,
-    "sharpness": plots.sharpness_figure,
-    "final_loss": plots.final_loss_figure,
+    "curves": figures.curves_figure,
+    "phase": figures.phase_figure,
+    "sharpness": figures.sharpness_figure,
+    "final_loss": figures.final_loss_figure,
 }
 
 

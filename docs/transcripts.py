@@ -167,14 +167,19 @@ class Outcome:
         return "\n".join(p.rstrip("\n") for p in parts) + "\n"
 
 
+def workspace(workdir: Path) -> Path:
+    """``workdir``, where the repository's ``configs/``, ``examples/`` and ``tests/`` are seen."""
+    for name in SHARED:
+        (workdir / name).symlink_to(ROOT / name, target_is_directory=True)
+    return workdir
+
+
 def check_page(page: Path) -> list[Outcome]:
     """Run every transcript of ``page``, in order, in a temporary directory of its own."""
     found, files = transcripts(page)
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="lrdiag-transcripts-") as tmp:
-        workdir = Path(tmp)
-        for name in SHARED:
-            (workdir / name).symlink_to(ROOT / name, target_is_directory=True)
+        workdir = workspace(Path(tmp))
         for name, body in files.items():
             (workdir / name).write_text(body, encoding="utf-8")
         status = 0

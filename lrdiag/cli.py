@@ -188,10 +188,10 @@ def _sweep_verdicts(runs) -> list:
 
 
 def make_console(*, stderr: bool = False):
-    """report.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
-    from lrdiag import report
+    """terminal.make_console, which lets stdout's reader go away (see ``_stdout_gone``)."""
+    from lrdiag import terminal
 
-    return report.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
+    return terminal.make_console(stderr=stderr, on_broken_pipe=None if stderr else _stdout_gone)
 
 
 @click.group(cls=_Lrdiag, context_settings={"help_option_names": ["-h", "--help"]})
@@ -380,10 +380,10 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
 def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
     report and where the files went."""
-    from lrdiag import report
+    from lrdiag import files, terminal
 
     if as_json:
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
         echo_out(str(out_dir))
     else:
@@ -393,7 +393,7 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
             "sharpness_seconds": result.sharpness_seconds,
             "n_runs": n_runs,
         }
-        report.render_sweep({**doc, "timing": timing}, console)
+        terminal.render_sweep({**doc, "timing": timing}, console)
         # a path is printed whole (never wrapped) and literally (brackets are not markup)
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
@@ -409,7 +409,7 @@ def _write_outputs(doc, claim, signals, *, plots: bool, extra=None) -> None:
     staging = claim.stage()
     try:
         if doc is not None and plots:
-            from lrdiag import plots as figures
+            from lrdiag import figures
 
             figures.save_sweep_plots(doc, staging)
         if doc is not None:
@@ -433,10 +433,10 @@ def _write_outputs(doc, claim, signals, *, plots: bool, extra=None) -> None:
 def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
     if not interactive:
         return engine.train(cfg, dataset, runs, max_memory=budget)
-    from lrdiag import report
+    from lrdiag import terminal
 
     total = len(runs) * cfg.training.epochs
-    with report.training_progress(len(runs), total, make_console(stderr=True)) as advance:
+    with terminal.training_progress(len(runs), total, make_console(stderr=True)) as advance:
         return engine.train(cfg, dataset, runs, max_memory=budget, progress=advance)
 
 
@@ -463,7 +463,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
-    from lrdiag.classify import plural
+    from lrdiag.formatting import plural
 
     g = info["grid"]
     echo_out(
@@ -573,7 +573,7 @@ def find_lr(
     """
     import dataclasses
 
-    from lrdiag import find, find_report
+    from lrdiag import files, find, find_report
     from lrdiag import sweep as engine
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
@@ -625,7 +625,7 @@ def find_lr(
                 _write_outputs(sweep_doc, claim, signals, plots=not no_plots, extra=write_find)
         try:
             if as_json:
-                echo_out(find_report.to_json_text(doc), nl=False)
+                echo_out(files.to_json_text(doc), nl=False)
             elif quiet:
                 echo_out(str(claim.path))
             else:
@@ -694,8 +694,8 @@ def gradcheck(target, samples, seed, timeout, as_json):
     Exit 0 when every parameter is ok, 1 when any is not, 2 when the module or config cannot
     be loaded or breaks the contract.
     """
+    from lrdiag import files, terminal
     from lrdiag import gradcheck as checker
-    from lrdiag import report
 
     options = {"seed": seed} if samples is None else {"seed": seed, "samples": samples}
     if target.suffix == ".py":
@@ -711,9 +711,9 @@ def gradcheck(target, samples, seed, timeout, as_json):
             param_hint="CONFIG|MODULE",
         )
     if as_json:
-        echo_out(report.to_json_text(result.to_dict()), nl=False)
+        echo_out(files.to_json_text(result.to_dict()), nl=False)
     else:
-        report.render_gradcheck(result, make_console())
+        terminal.render_gradcheck(result, make_console())
     if not result.ok:
         sys.exit(EXIT_MATCHED)
 
@@ -735,7 +735,7 @@ def check(config, as_json):
 
     Exit 0 with no lint, 1 with any, 2 when the config or its data cannot be loaded.
     """
-    from lrdiag import lints, report
+    from lrdiag import files, lints, terminal
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
 
@@ -743,11 +743,11 @@ def check(config, as_json):
     found = lints.check_config(cfg, load_dataset(cfg.data, cfg.model, file=str(config)))
     if as_json:
         doc = {"config": str(config), "warnings": [lint.to_dict() for lint in found]}
-        echo_out(report.to_json_text(doc), nl=False)
+        echo_out(files.to_json_text(doc), nl=False)
     else:
         console = make_console()
         if found:
-            report.render_warnings([lint.to_dict() for lint in found], console)
+            terminal.render_warnings([lint.to_dict() for lint in found], console)
         else:
             console.print(f"{printable(config)}: no lint", markup=False)
     if found:
@@ -865,8 +865,9 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
     Exit 1 when a --fail-on verdict matched (any curve: validation curves and every run
     included), 2 when a file cannot be read (nothing is printed then).
     """
-    from lrdiag import logs, report
+    from lrdiag import logs, terminal
     from lrdiag.config import load_thresholds
+    from lrdiag.files import to_json_text
 
     if files.count("-") > 1:
         raise click.BadParameter("- (stdin) can be read once", param_hint="FILE")
@@ -897,13 +898,13 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
         for note in doc["notes"]:
             click.echo(f"lrdiag: note: {printable(doc['file'])}: {printable(note)}", err=True)
     if as_json:
-        echo_out(report.to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
+        echo_out(to_json_text(docs[0] if len(docs) == 1 else {"files": docs}), nl=False)
     else:
         console = make_console()
         for i, doc in enumerate(docs):
             if i:
                 console.print()
-            report.render_classify(doc, console)
+            terminal.render_classify(doc, console)
     if fail_on and any(c["verdict"] in fail_on for doc in docs for c in doc["curves"]):
         sys.exit(EXIT_MATCHED)
 

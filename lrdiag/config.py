@@ -33,8 +33,8 @@ from typing import Any
 
 import yaml
 
-from lrdiag.classify import Thresholds
 from lrdiag.errors import ConfigError, printable, quote
+from lrdiag.thresholds import Thresholds
 
 # --- the valid choices -------------------------------------------------------------------------
 # One place each. ACTIVATIONS, OUTPUTS, LOSSES, INIT_SCHEMES and HEADS must equal the keys of
@@ -87,7 +87,7 @@ MAX_SEED = 2**53
 seed_range = Check(f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED)
 in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
-# means anything below 0 (Thresholds lives in classify/thresholds.py, without checks of its own).
+# means anything below 0 (Thresholds lives in thresholds.py, without checks of its own).
 THRESHOLD_CHECK = at_least(0)
 # ... and some are shares of something (of the points, of the steps, of a level): at most 1;
 # others count points or steps: at least 1 (osc_alternation: 2 or min_window: 0 meant nothing).

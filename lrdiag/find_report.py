@@ -28,21 +28,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from lrdiag.classify import plural
 from lrdiag.errors import printable
-from lrdiag.report import (  # noqa: F401 (to_json_text: for the CLI)
-    _box,
-    _print_hanging,
-    atomic_write_text,
-    fmt_num,
-    render_warnings,
-    to_json_text,
-)
+from lrdiag.files import FIND_CSV_NAME, FIND_JSON_NAME, atomic_write_text, to_json_text
+from lrdiag.formatting import fmt_num, plural
+from lrdiag.terminal import _box, _print_hanging, render_warnings
 
-JSON_NAME = "find.json"
-CSV_NAME = "find.csv"
-PNG_NAME = "find.png"  # drawn by find_plot
-NAMES = (JSON_NAME, CSV_NAME, PNG_NAME)
 CSV_COLUMNS = ("init_scale", "seed", "step", "lr", "loss", "smoothed_loss")
 STOPS = {"diverged": ">{factor}x best", "not_finite": "not finite"}
 
@@ -214,6 +204,6 @@ def write_find(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
     """find.json and find.csv into ``out_dir``, each written atomically."""
     out_dir = Path(out_dir)
     return [
-        atomic_write_text(out_dir / JSON_NAME, to_json_text(doc)),
-        atomic_write_text(out_dir / CSV_NAME, csv_text(doc)),
+        atomic_write_text(out_dir / FIND_JSON_NAME, to_json_text(doc)),
+        atomic_write_text(out_dir / FIND_CSV_NAME, csv_text(doc)),
     ]

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag.classify import Thresholds
 from lrdiag.consistency import AccuracyPair
 from lrdiag.errors import InputError
+from lrdiag.thresholds import Thresholds
 
 EXPECTED = (
     "expected a loss log: CSV with a header row, JSON (a list of numbers, an object of lists, "

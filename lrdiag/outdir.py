@@ -28,6 +28,7 @@ import shutil
 from pathlib import Path
 
 from lrdiag.errors import LrdiagError
+from lrdiag.files import JSON_NAME, OUTPUT_NAMES
 
 try:  # POSIX; elsewhere a lock file created exclusively stands in (a stale one is named)
     import fcntl
@@ -37,27 +38,16 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_NAME = ".lrdiag.lock"
 STAGING_PREFIX = ".lrdiag-staging-"
 COMPLETE = ".complete"  # written last into a staging directory: it holds a whole sweep
-JSON_NAME = "results.json"  # report.JSON_NAME; the file a reader trusts, moved in last
-# Must equal plots.ALL_NAMES (a test asserts it): named here so that claiming a directory does
-# not import matplotlib.
-PLOT_NAMES = ("curves.png", "final_loss_vs_lr.png", "phase.png", "sharpness.png")
 
 
 def output_names() -> tuple[str, ...]:
-    """Every file a sweep (or ``lrdiag find``, which runs one) may write into its directory."""
-    from lrdiag import find_report, report
-
-    return (
-        report.JSON_NAME,
-        report.CSV_NAME,
-        report.MARKDOWN_NAME,
-        *PLOT_NAMES,
-        *find_report.NAMES,
-    )
+    """Every file a sweep may write into its directory (results.json, the file a reader
+    trusts, is moved in last)."""
+    return OUTPUT_NAMES
 
 
 def _temporary_of(names: tuple[str, ...]) -> re.Pattern:
-    """The name of a temporary file report.atomic_write_bytes leaves when killed mid-write."""
+    """The name of a temporary file files.atomic_write_bytes leaves when killed mid-write."""
     return re.compile(r"\.(" + "|".join(map(re.escape, names)) + r")\.\d+\.[0-9a-f]+\.tmp")
 
 

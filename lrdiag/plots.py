@@ -1,8 +1,9 @@
-"""Figures of a sweep: loss curves, final loss vs learning rate, and the verdict map.
+"""Plots of a sweep drawn on axes: loss curves, final loss vs learning rate, the verdict map,
+sharpness, and one curve with its verdict.
 
 Like pytorch-lr-finder's ``plot(ax=None)``, each ``plot_*`` function draws on the axes it is
-given and returns them; the caller decides the figure and the file. ``save_sweep_plots`` makes
-the three standard files of a sweep.
+given and returns them; the caller decides the figure and the file (``lrdiag.figures`` lays out
+a sweep's figures and writes them).
 
 No pyplot: figures are ``matplotlib.figure.Figure`` objects rendered by the Agg canvas that
 ``savefig`` picks for PNG, so there is no global figure registry to leak into, no backend to
@@ -14,37 +15,24 @@ divergence, and ``metrics`` may be missing.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
-import textwrap
-import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, rcParams
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from lrdiag.report import VERDICTS, atomic_write_bytes, lr_labels
-
-DPI = 100
-CURVES_NAME = "curves.png"
-FINAL_LOSS_NAME = "final_loss_vs_lr.png"
-PHASE_NAME = "phase.png"
-SHARPNESS_NAME = "sharpness.png"
-ALL_NAMES = (CURVES_NAME, FINAL_LOSS_NAME, PHASE_NAME, SHARPNESS_NAME)
+from lrdiag.digest import final_loss, initial_loss
+from lrdiag.formatting import finite, lr_labels
+from lrdiag.thresholds import VERDICTS
 
 # Verdict colours (colour-blind aware: green / amber / red / blue differ in lightness too).
 VERDICT_COLORS = {
@@ -53,8 +41,6 @@ VERDICT_COLORS = {
     "diverging": "#c8334a",
     "plateaued": "#5b8fd1",
 }
-# matplotlib's warning for a character its font cannot draw (it draws a box instead)
-MISSING_GLYPH = r"Glyph \d+ .*missing from font"
 UNKNOWN_COLOR = "#b0b0b0"  # a verdict this module does not know
 MISSING_COLOR = "#ffffff"  # no run in this cell (an interrupted sweep)
 
@@ -72,11 +58,6 @@ LEGEND_MAX_LRS = 8
 LR_TICKS_MAX = 10
 # Cells of the verdict map get a "k/n seeds" note only while there are at most this many lrs.
 PHASE_TEXT_MAX_LRS = 24
-# The verdict map's key, under the map, has rows of at most this many entries (8 at most: four
-# verdicts, "other", "not run", "seeds disagree", the predicted line), so it fits a 7-inch figure.
-PHASE_LEGEND_COLS = 5
-# A figure's title wraps to at most this fraction of the figure's width.
-TITLE_WIDTH = 0.94
 # Severity, worst first: breaks ties of the majority vote toward the worse verdict, since a
 # learning rate counts as converging only when all its seeds converge.
 _SEVERITY = ("diverging", "oscillating", "plateaued", "converging")
@@ -96,33 +77,8 @@ def _loss_array(values: Any) -> np.ndarray:
     return arr
 
 
-def _finite_or_none(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _final(run: Mapping) -> float | None:
-    metrics = run.get("metrics") or {}
-    if "final" in metrics:
-        return _finite_or_none(metrics["final"])
-    loss = _loss_array(run.get("loss"))
-    return _finite_or_none(loss[-1]) if loss.size else None
-
-
-def _initial(run: Mapping) -> float | None:
-    metrics = run.get("metrics") or {}
-    if metrics.get("initial") is not None:
-        return _finite_or_none(metrics["initial"])
-    loss = _loss_array(run.get("loss"))
-    return _finite_or_none(loss[0]) if loss.size else None
-
-
-def _seed_key(seed: Any) -> tuple[str, Any]:
+def seed_key(seed: Any) -> tuple[str, Any]:
+    """Seeds sort by type name, then value (a hand-made doc's seeds may not be ints)."""
     return (type(seed).__name__, seed)
 
 
@@ -203,7 +159,7 @@ def _lr_handles(lrs: Sequence[float], *, diverged: bool) -> list[Any]:
     return handles
 
 
-def _add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
+def add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
     """One key for the learning-rate colours of ``axes``: a legend up to LEGEND_MAX_LRS learning
     rates, else a colour bar (plus a one-entry legend for the divergence marker)."""
     if not lrs:
@@ -251,7 +207,7 @@ def plot_curves(
     runs = list(runs)
     lrs = sorted({r["learning_rate"] for r in runs})
     norm = _lr_norm(lrs)
-    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
+    seeds = sorted({r.get("seed") for r in runs}, key=seed_key)
     first_seed = seeds[0] if seeds else None
     all_values = []
     diverged_points = []
@@ -276,7 +232,7 @@ def plot_curves(
             diverged_points.append((finite[-1], loss[finite[-1]], color))
 
     values = np.concatenate(all_values) if all_values else np.zeros(0)
-    _set_loss_scale(ax, values, (_initial(r) for r in runs), Y_CLIP_FACTOR)
+    _set_loss_scale(ax, values, (initial_loss(r) for r in runs), Y_CLIP_FACTOR)
     if diverged_points:
         top = ax.get_ylim()[1]
         xs, ys, cs = zip(*diverged_points, strict=True)
@@ -303,7 +259,7 @@ def plot_curves(
     if title:
         ax.set_title(title)
     if legend:
-        _add_lr_key(ax.figure, ax, lrs, diverged=bool(diverged_points))
+        add_lr_key(ax.figure, ax, lrs, diverged=bool(diverged_points))
     return ax
 
 
@@ -319,7 +275,7 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
     scales = sorted({r["init_scale"] for r in runs})
     all_lrs = sorted({r["learning_rate"] for r in runs})
     palette = colormaps["tab10"]
-    initials = [_initial(r) for r in runs]
+    initials = [initial_loss(r) for r in runs]
     known = [abs(x) for x in initials if x is not None and x != 0]
     cap = FINAL_CLIP_FACTOR * max(known) if known else np.inf
     finite_finals = []
@@ -330,7 +286,7 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
         lrs = sorted({r["learning_rate"] for r in at_scale})
         med, lo, hi = [], [], []
         for lr in lrs:
-            finals = [_final(r) for r in at_scale if r["learning_rate"] == lr]
+            finals = [final_loss(r) for r in at_scale if r["learning_rate"] == lr]
             ok = [f for f in finals if f is not None]
             finite_finals += ok
             # inf for a seed that did not finish: the median is honest, or inf (a gap).
@@ -344,7 +300,7 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
         band = np.isfinite(lo_a) & np.isfinite(hi_a)
         if band.any() and np.any(hi_a[band] > lo_a[band]):
             ax.fill_between(lrs, lo_a, hi_a, where=band, color=color, alpha=0.18, lw=0)
-        start = [x for x in (_initial(r) for r in at_scale) if x is not None]
+        start = [x for x in (initial_loss(r) for r in at_scale) if x is not None]
         if start:
             # hlines, a LineCollection: get_lines() stays one line per scale
             ax.hlines(
@@ -509,7 +465,7 @@ def plot_phase(
         log_lrs = np.log10(lrs)
         xs, ys = [], []
         for j, scale in enumerate(scales):
-            lr = _finite_or_none(predicted.get(scale))
+            lr = finite(predicted.get(scale))
             if lr is None or lr <= 0:
                 continue
             if len(lrs) == 1:
@@ -655,162 +611,6 @@ def plot_verdict_example(
 # --------------------------------------------------------------------------- files
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    buf = io.BytesIO()
-    with _missing_glyphs_quiet():
-        fig.savefig(buf, format="png", dpi=DPI)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
-@contextlib.contextmanager
-def _missing_glyphs_quiet() -> Iterator[None]:
-    """Silence matplotlib's 'Glyph ... missing from font' warnings: a config name in a script
-    the font lacks (名前 in DejaVu Sans) is drawn as boxes, and results.json and report.md keep
-    it whole; the warnings, several per character and figure, went to the user's stderr."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=MISSING_GLYPH, category=UserWarning)
-        yield
-
-
-def _predicted(doc: Mapping) -> dict[float, float]:
-    stability = (doc.get("summary") or {}).get("stability") or {}
-    out = {}
-    for s in stability.get("per_scale") or []:
-        lr = _finite_or_none(s.get("predicted_critical_lr"))
-        if lr is not None and "init_scale" in s:
-            out[s["init_scale"]] = lr
-    return out
-
-
-def _legend_to_figure(fig: Figure, ax: Axes, *, below: bool = False) -> None:
-    """Move the axes' legend to the figure's right margin, or with ``below`` under the axes in
-    rows of up to PHASE_LEGEND_COLS entries, where constrained layout makes room for it (an axes
-    legend anchored outside its axes can be cut off at the figure edge)."""
-    legend = ax.get_legend()
-    if legend is None:
-        return
-    handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
-    legend.remove()
-    if below:
-        rows = math.ceil(len(handles) / PHASE_LEGEND_COLS)
-        fig.legend(
-            handles,
-            texts,
-            loc="outside lower center",
-            ncols=math.ceil(len(handles) / rows),
-            fontsize="small",
-            frameon=False,
-        )
-    else:
-        fig.legend(handles, texts, loc="outside right center", fontsize="small", frameon=False)
-
-
-def _name(doc: Mapping) -> str:
-    return str((doc.get("config") or {}).get("name") or "sweep")
-
-
-def _suptitle(fig: Figure, text: str) -> None:
-    """Set the figure's title as plain text, wrapped at spaces to TITLE_WIDTH of the figure.
-
-    Plain: the title holds the config's name, and a ``$`` there is a dollar sign, not mathtext
-    (which drew "cost $5 to $10" as "cost 5to10" and raised on an odd pair such as "$x^$")."""
-    prop = FontProperties(size=rcParams["figure.titlesize"], weight=rcParams["figure.titleweight"])
-    renderer = RendererAgg(1, 1, fig.dpi)
-    room = TITLE_WIDTH * fig.get_figwidth() * fig.dpi
-
-    def widest(lines: str) -> float:
-        with _missing_glyphs_quiet():
-            return max(
-                renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-                for line in lines.split("\n")
-            )
-
-    wrapped, chars = text, len(text)
-    while chars > 10 and widest(wrapped) > room:
-        chars -= max(1, chars // 20)
-        wrapped = textwrap.fill(text, chars)
-    fig.suptitle(wrapped, parse_math=False)
-
-
-def curves_figure(doc: Mapping) -> Figure:
-    """Loss vs epoch, a panel per init scale (up to three a row), one learning-rate key. With
-    a validation split, the validation losses get panels of their own below, scale for scale
-    (their verdicts, and the ``overfitting`` flag, are judged on them)."""
-    runs = list(doc.get("runs") or [])
-    scales = sorted({r["init_scale"] for r in runs})
-    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
-    val_runs = [{**r, "loss": r["val_loss"]} for r in runs if r.get("val_loss") is not None]
-    kinds = [("", runs)] + ([(", validation", val_runs)] if val_runs else [])
-    ncols = min(len(scales), 3)
-    nrows = math.ceil(len(scales) / ncols)
-    fig = Figure(
-        figsize=(5.0 * ncols + 1.4, 3.8 * nrows * len(kinds) + 0.6), dpi=DPI, layout="constrained"
-    )
-    axes = fig.subplots(nrows * len(kinds), ncols, squeeze=False)
-    diverged = False
-    used = []
-    for block, (label, kind_runs) in enumerate(kinds):
-        for k, scale in enumerate(scales):
-            ax = axes[block * nrows + k // ncols, k % ncols]
-            plot_curves(
-                ax,
-                [r for r in kind_runs if r["init_scale"] == scale],
-                title=f"init scale {scale:g}{label}",
-                legend=False,
-            )
-            if label:
-                ax.set_ylabel("validation loss")
-            diverged = diverged or len(ax.collections) > 0
-            used.append(ax)
-        for k in range(len(scales), nrows * ncols):
-            axes[block * nrows + k // ncols, k % ncols].set_visible(False)
-    _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
-    title = f"{_name(doc)}: {'training and validation' if val_runs else 'training'} loss vs epoch"
-    if len(seeds) > 1:
-        others = "seed" + "s" * (len(seeds) > 2)
-        title += f" (seed {seeds[0]}; {others} {', '.join(map(str, seeds[1:]))} faint)"
-    _suptitle(fig, title)
-    return fig
-
-
-def final_loss_figure(doc: Mapping) -> Figure:
-    """Final loss vs learning rate, a line per init scale."""
-    runs = list(doc.get("runs") or [])
-    fig = Figure(figsize=(8.0, 4.8), dpi=DPI, layout="constrained")
-    _legend_to_figure(fig, plot_final_loss_vs_lr(fig.add_subplot(), runs))
-    seeds = {r.get("seed") for r in runs}
-    _suptitle(
-        fig,
-        f"{_name(doc)}: final loss vs learning rate"
-        + (f" (median of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
-    )
-    return fig
-
-
-def phase_figure(doc: Mapping) -> Figure:
-    """The verdict map, with the predicted critical learning rates when the doc has them."""
-    runs = list(doc.get("runs") or [])
-    n_lrs = len({r["learning_rate"] for r in runs})
-    n_scales = len({r["init_scale"] for r in runs})
-    fig = Figure(
-        figsize=(max(7.0, 0.55 * n_lrs + 2.5), max(3.2, 0.45 * n_scales + 2.2) + 0.4),
-        dpi=DPI,
-        layout="constrained",
-    )
-    # The key goes under the map: the figure's width is there for the learning rates anyway, so a
-    # row of entries fits with room to spare, where a right margin is sized to its longest label
-    # and left the text no slack (at some resolutions its last letters fell off the image).
-    ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
-    _legend_to_figure(fig, ax, below=True)
-    seeds = {r.get("seed") for r in runs}
-    _suptitle(
-        fig,
-        f"{_name(doc)}: verdict by learning rate and init scale"
-        + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
-    )
-    return fig
-
-
 def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = None) -> Axes:
     """Tracked sharpness vs epoch, one solid line per run, and each learning rate's stability
     limit 2(1 + momentum)/lr dashed in the same colour (``limit`` in each run's ``sharpness``,
@@ -832,12 +632,14 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
         if lr not in limits:
             ax.axhline(limit, color=color, ls="--", lw=0.9, alpha=0.8)
             limits[lr] = limit
-    finite = [v for r in runs for v in _loss_array(r["sharpness"]["values"]) if np.isfinite(v)]
-    if finite and min(finite) > 0:
+    tracked_values = [
+        v for r in runs for v in _loss_array(r["sharpness"]["values"]) if np.isfinite(v)
+    ]
+    if tracked_values and min(tracked_values) > 0:
         # The top: the 2/lr lines far above stay off the chart, and a run whose sharpness blows
         # up as it diverges leaves through the top edge (at Y_CLIP_FACTOR times the highest
         # starting sharpness) instead of squashing the rest into the bottom.
-        top = min(max(finite), Y_CLIP_FACTOR * max(starts))
+        top = min(max(tracked_values), Y_CLIP_FACTOR * max(starts))
         # ... while a 2/lr line a little above the data is drawn: where the run's limit is
         # matters even when its sharpness stays below it (up to LIMIT_REACH times the top).
         near = [x for x in limits.values() if top < x <= LIMIT_REACH * top]
@@ -845,7 +647,7 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
             top = max(near) / 2  # the top is padded by 3 below
         # The bottom: the limits of the learning rates that are past them, down to
         # Y_CLIP_FACTOR below the data: a sharpness above its 2/lr is what the chart is for.
-        low = min(finite)
+        low = min(tracked_values)
         below = [x for x in limits.values() if 0 < x < low]
         if below:
             low = max(min(below), low / Y_CLIP_FACTOR)
@@ -857,41 +659,3 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
     if title:
         ax.set_title(title)
     return ax
-
-
-def sharpness_figure(doc: Mapping) -> Figure:
-    """Sharpness vs epoch for the first seed, a panel per init scale."""
-    runs = [r for r in doc.get("runs") or [] if r.get("sharpness")]
-    scales = sorted({r["init_scale"] for r in runs})
-    seeds = sorted({r.get("seed") for r in runs}, key=_seed_key)
-    ncols = max(1, min(len(scales), 3))
-    nrows = max(1, math.ceil(len(scales) / ncols))
-    fig = Figure(figsize=(5.0 * ncols + 1.4, 3.8 * nrows + 0.6), dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for k, scale in enumerate(scales):
-        chosen = [r for r in runs if r["init_scale"] == scale and r.get("seed") == seeds[0]]
-        plot_sharpness(axes[k // ncols, k % ncols], chosen, title=f"init scale {scale:g}")
-    for k in range(len(scales), nrows * ncols):
-        axes[k // ncols, k % ncols].set_visible(False)
-    used = [axes[k // ncols, k % ncols] for k in range(len(scales))]
-    _add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=False)
-    _suptitle(fig, f"{_name(doc)}: sharpness vs epoch (seed {seeds[0] if seeds else '-'})")
-    return fig
-
-
-def save_sweep_plots(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
-    """Write curves.png, final_loss_vs_lr.png, phase.png (and sharpness.png when sharpness was
-    tracked) into ``out_dir`` (created if needed), each atomically. Returns the paths written
-    (none when the doc has no runs)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if not doc.get("runs"):
-        return []
-    paths = [
-        _save(curves_figure(doc), out / CURVES_NAME),
-        _save(final_loss_figure(doc), out / FINAL_LOSS_NAME),
-        _save(phase_figure(doc), out / PHASE_NAME),
-    ]
-    if any(r.get("sharpness") for r in doc["runs"]):
-        paths.append(_save(sharpness_figure(doc), out / SHARPNESS_NAME))
-    return paths

@@ -12,10 +12,11 @@ fail (and below a sharpness that may grow during training).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from lrdiag.classify import VERDICTS
+from lrdiag.thresholds import VERDICTS
 
 # Final losses this close (relative) are a tie: above the rounding of a float32 loss (eps 1.2e-7,
 # a few times over in a mean over samples), far below any difference worth choosing a rate for.
@@ -30,16 +31,8 @@ def summarize(runs: list[dict]) -> dict:
     per_scale = []
     for scale in sorted(by_scale):
         rates = sorted(by_scale[scale])
-        ok = {lr: all(r["verdict"] == "converging" for r in by_scale[scale][lr]) for lr in rates}
+        ok = {lr: _converges(by_scale[scale][lr]) for lr in rates}
         converging = [lr for lr in rates if ok[lr]]
-        bracket = next(
-            (
-                [lo, hi]
-                for lo, hi in zip(rates[:-1], rates[1:], strict=True)
-                if ok[lo] and not ok[hi]
-            ),
-            None,
-        )
         finals = {
             lr: float(np.median([r["metrics"]["final"] for r in by_scale[scale][lr]]))
             for lr in converging
@@ -49,7 +42,7 @@ def summarize(runs: list[dict]) -> dict:
             {
                 "init_scale": scale,
                 "largest_converging_lr": max(converging) if converging else None,
-                "bracket": bracket,
+                "bracket": _first_failure(ok),
                 "recommended_lr": best,
                 "recommended_final_loss": finals[best] if best is not None else None,
             }
@@ -59,6 +52,30 @@ def summarize(runs: list[dict]) -> dict:
         "per_scale": per_scale,
         "verdict_counts": {v: counts.get(v, 0) for v in VERDICTS},
     }
+
+
+def bracket(runs: Iterable[Mapping]) -> list[float] | None:
+    """The bracket of ``runs`` at one init scale: ``[lo, hi]``, the first step going up the
+    learning rates from one where every seed converges to one where some seed does not."""
+    by_rate: dict[float, list[Mapping]] = defaultdict(list)
+    for run in runs:
+        by_rate[run["learning_rate"]].append(run)
+    return _first_failure({lr: _converges(by_rate[lr]) for lr in sorted(by_rate)})
+
+
+def _converges(runs: Iterable[Mapping]) -> bool:
+    """A learning rate converges when the run of every seed at it converges."""
+    return all(run.get("verdict") == "converging" for run in runs)
+
+
+def _first_failure(ok: dict[float, bool]) -> list[float] | None:
+    """``[lo, hi]``: the first neighbouring rates (ascending keys of ``ok``) where ``lo``
+    converges and ``hi`` does not; None when there is no such step."""
+    rates = sorted(ok)
+    return next(
+        ([lo, hi] for lo, hi in zip(rates[:-1], rates[1:], strict=True) if ok[lo] and not ok[hi]),
+        None,
+    )
 
 
 def _recommended(finals: dict[float, float]) -> float | None:

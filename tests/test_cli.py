@@ -1,6 +1,6 @@
 """The command line, end to end: `lrdiag sweep` on tiny configs written to tmp_path.
 
-Checked against the contract in the README and issue 2, not against the code's own output:
+Checked against the contract in docs/commands.md and issue 2, not against the code's own output:
 exit codes (0 done, 1 --fail-on matched, 2 bad input, 3 internal error, 130 interrupted), the
 files written and the documented keys of results.json (read with a strict JSON parser), one-line
 error messages naming the file and the dotted key, output directories that never lose results,

@@ -496,7 +496,7 @@ def test_classify_section_checks_types():
 
 @pytest.mark.parametrize("f", THRESHOLD_FIELDS, ids=lambda f: f.name)
 def test_classify_section_rejects_negative_thresholds(f):
-    """The README: out-of-range values are errors. No threshold (a fraction, a count, a number
+    """docs/verdicts.md: out-of-range values are errors. No threshold (a fraction, a count, a number
     of standard deviations) means anything below 0; window_frac: -1 was silently accepted."""
     bad = -1 if isinstance(f.default, int) else -0.5
     e = error_of({"classify": {f.name: bad}})

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lrdiag.cli import cli
-from lrdiag.report import markdown_summary
+from lrdiag.markdown import markdown_summary
 from tests.test_cli import BIN, one_line, read_terminal, sweep, write_config
 
 ESC = "\x1b[2K\x1b[1A"  # erase the line, move up: what a hostile name does to a terminal

@@ -113,12 +113,12 @@ def test_an_interrupted_sweep_leaves_nothing_new_or_one_whole_sweep(
 
 SIGNAL_WHILE_PRINTING = """
 import os, signal, sys
-from lrdiag import report
+from lrdiag import terminal
 
 def render(*args, **kwargs):  # the report is printing when the signal comes
     os.kill(os.getpid(), signal.{name})
 
-report.render_sweep = render
+terminal.render_sweep = render
 from lrdiag.cli import main
 sys.argv = ["lrdiag", "sweep", sys.argv[1], "-o", sys.argv[2]]
 main()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import lrdiag.plots
+import lrdiag.figures
 import lrdiag.results
 from lrdiag import outdir
 from tests.test_cli import (
@@ -81,9 +81,8 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 
 def test_the_names_a_claim_guards_are_the_names_a_sweep_writes():
-    assert outdir.PLOT_NAMES == lrdiag.plots.ALL_NAMES
     find_files = {"find.json", "find.csv", "find.png"}  # lrdiag find: its own and a sweep's
-    assert set(outdir.output_names()) == RESULT_FILES | set(lrdiag.plots.ALL_NAMES) | find_files
+    assert set(outdir.output_names()) == RESULT_FILES | set(lrdiag.figures.ALL_NAMES) | find_files
 
 
 def test_a_second_sweep_into_a_directory_in_use_is_refused(tmp_path):
@@ -149,7 +148,7 @@ def test_force_never_leaves_new_results_beside_old_files(tmp_path, monkeypatch, 
     def broken(*args, **kwargs):
         raise failure
 
-    monkeypatch.setattr(lrdiag.plots, "save_sweep_plots", broken)
+    monkeypatch.setattr(lrdiag.figures, "save_sweep_plots", broken)
     other = write_config(tmp_path, name="other", sweep={"learning_rates": [0.1]})
     result = sweep(other, "-o", out, "--force")
     assert result.exit_code == (2 if isinstance(failure, OSError) else 130), result.stderr

@@ -15,7 +15,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from lrdiag import plots
+from lrdiag import figures, plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -128,7 +128,7 @@ def test_a_loss_near_the_largest_float_draws_without_overflow(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ax = plots.plot_curves(new_axes(), doc["runs"])
-        paths = plots.save_sweep_plots(doc, tmp_path)
+        paths = figures.save_sweep_plots(doc, tmp_path)
     assert ax.get_yscale() == "log"
     assert ax.get_ylim()[1] == pytest.approx(plots.Y_CLIP_FACTOR * 2.2)
     for p in paths:
@@ -218,7 +218,7 @@ def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
             {"init_scale": 1.0, "predicted_critical_lr": lrs[0], "observed_bracket": None}
         ]
     }
-    fig = plots.phase_figure(doc)
+    fig = figures.phase_figure(doc)
     fig.set_dpi(dpi)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
@@ -245,7 +245,7 @@ def test_save_sweep_plots_writes_valid_pngs(tmp_path):
         "per_scale": [{"init_scale": 1.0, "predicted_critical_lr": 2.0, "observed_bracket": None}]
     }
     out = tmp_path / "new" / "dir"
-    paths = plots.save_sweep_plots(doc, out)
+    paths = figures.save_sweep_plots(doc, out)
     assert [p.name for p in paths] == ["curves.png", "final_loss_vs_lr.png", "phase.png"]
     for p in paths:
         image = check_png(p)
@@ -264,19 +264,19 @@ def test_save_sweep_plots_writes_valid_pngs(tmp_path):
     ids=["all-diverged", "single-run", "wide"],
 )
 def test_save_sweep_plots_edge_cases(tmp_path, doc):
-    for p in plots.save_sweep_plots(doc, tmp_path):
+    for p in figures.save_sweep_plots(doc, tmp_path):
         check_png(p)
 
 
 def test_save_sweep_plots_no_runs(tmp_path):
-    assert plots.save_sweep_plots({"runs": []}, tmp_path) == []
+    assert figures.save_sweep_plots({"runs": []}, tmp_path) == []
 
 
 def test_no_pyplot_state(tmp_path):
     # the module draws on Figure objects: nothing registers with pyplot
     import sys
 
-    plots.save_sweep_plots(make_doc(), tmp_path)
+    figures.save_sweep_plots(make_doc(), tmp_path)
     if "matplotlib.pyplot" in sys.modules:
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
     assert matplotlib.get_backend()  # untouched, whatever it is
@@ -299,10 +299,10 @@ def test_figure_titles_are_the_name_verbatim_and_fit_the_image(name):
     doc["config"]["name"] = name
     doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
     for make in (
-        plots.curves_figure,
-        plots.final_loss_figure,
-        plots.phase_figure,
-        plots.sharpness_figure,
+        figures.curves_figure,
+        figures.final_loss_figure,
+        figures.phase_figure,
+        figures.sharpness_figure,
     ):
         fig = make(doc)
         canvas = FigureCanvasAgg(fig)
@@ -326,11 +326,11 @@ def test_a_name_the_font_cannot_draw_warns_nothing(tmp_path):
     doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        paths = plots.save_sweep_plots(doc, tmp_path)
+        paths = figures.save_sweep_plots(doc, tmp_path)
     assert len(paths) == 4
     for p in paths:
         check_png(p)
-    assert plots.curves_figure(doc).get_suptitle().startswith("名前 実験")
+    assert figures.curves_figure(doc).get_suptitle().startswith("名前 実験")
 
 
 def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
@@ -339,7 +339,7 @@ def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
     doc = make_doc(seeds=(0,))
     for r in doc["runs"]:
         r["val_loss"] = [None if v is None else v + 1.0 for v in r["loss"]]
-    fig = plots.curves_figure(doc)
+    fig = figures.curves_figure(doc)
     shown = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
     titles = [ax.get_title() for ax in shown]
     assert titles == [
@@ -352,14 +352,14 @@ def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
     assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:3], float), 9)) for r in val_3}
     assert "training and validation loss" in fig.get_suptitle()
     assert [ax.get_ylabel() for ax in shown] == ["training loss"] * 2 + ["validation loss"] * 2
-    without = plots.curves_figure(make_doc(seeds=(0,)))
+    without = figures.curves_figure(make_doc(seeds=(0,)))
     assert [ax.get_title() for ax in without.axes if ax.get_title()] == titles[:2]
 
 
 def test_curves_title_names_the_faint_seeds():
-    assert "(seed 0; seed 1 faint)" in plots.curves_figure(make_doc()).get_suptitle()
+    assert "(seed 0; seed 1 faint)" in figures.curves_figure(make_doc()).get_suptitle()
     doc = make_doc(seeds=(0, 1, 2))
-    assert "(seed 0; seeds 1, 2 faint)" in plots.curves_figure(doc).get_suptitle()
+    assert "(seed 0; seeds 1, 2 faint)" in figures.curves_figure(doc).get_suptitle()
 
 
 def test_plot_sharpness_shows_the_limits_the_runs_cross_and_caps_a_blow_up():
@@ -445,7 +445,7 @@ def test_phase_predicted_beyond_the_grid_is_drawn_whole_with_its_value(n_lrs):
             {"init_scale": 3.0, "predicted_critical_lr": 1e3},
         ]
     }
-    fig = plots.phase_figure(doc)
+    fig = figures.phase_figure(doc)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()

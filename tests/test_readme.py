@@ -118,10 +118,10 @@ def test_exit_code_table_lists_every_code(prose):
     assert used <= listed, f"codes the CLI uses but the table lacks: {sorted(used - listed)}"
 
 
-def test_every_command_is_shown_with_an_example(readme):
+def test_every_command_is_shown(readme):
+    """Each in a few lines (its example runs: tests/test_transcripts.py)."""
     for name in cli.cli.commands:
         assert f"**`lrdiag {name} " in readme, f"the README does not show lrdiag {name}"
-        assert re.search(rf"^lrdiag {name} ", readme, re.MULTILINE), f"no example of {name}"
 
 
 # --------------------------------------------------------------------------- the config

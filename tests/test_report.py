@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from lrdiag import report
+from lrdiag import digest, files, formatting, markdown, report, terminal
 
 LRS = (0.01, 0.1, 1.0, 10.0)
 VERDICT_AT = {0.01: "plateaued", 0.1: "converging", 1.0: "oscillating", 10.0: "diverging"}
@@ -105,7 +105,7 @@ def test_json_is_strict_with_nan_inf_and_numpy_values():
         "g": {1: np.float64("nan"), "t": (np.int32(2), None)},
         "h": np.arange(4).reshape(2, 2),
     }
-    text = report.to_json_text(doc)
+    text = files.to_json_text(doc)
     assert text.endswith("\n")
     assert "NaN" not in text and "Infinity" not in text
 
@@ -125,13 +125,13 @@ def test_json_is_strict_with_nan_inf_and_numpy_values():
     }
     assert type(back["e"]) is int and type(back["f"]) is bool
     # the strict encoder accepts the converted document as it is
-    json.dumps(report.to_jsonable(doc), allow_nan=False)
+    json.dumps(files.to_jsonable(doc), allow_nan=False)
 
 
 def test_json_of_a_results_doc_round_trips():
     doc = make_doc()
     doc["runs"][0]["loss"] = np.array([0.7, np.nan, 0.5])
-    back = json.loads(report.to_json_text(doc))
+    back = json.loads(files.to_json_text(doc))
     assert back["runs"][0]["loss"] == [0.7, None, 0.5]
     assert back["runs"][1] == doc["runs"][1]
     assert back["summary"] == doc["summary"]
@@ -139,7 +139,7 @@ def test_json_of_a_results_doc_round_trips():
 
 def test_json_rejects_unknown_objects():
     with pytest.raises(TypeError, match="object"):
-        report.to_json_text({"x": object()})
+        files.to_json_text({"x": object()})
 
 
 # --------------------------------------------------------------------------- CSV
@@ -148,7 +148,7 @@ def test_json_rejects_unknown_objects():
 def test_csv_one_row_per_run_with_values():
     doc = make_doc()
     doc["runs"][1]["val"] = {"verdict": "plateaued", "metrics": {"final": 0.33}}
-    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert len(rows) == len(doc["runs"])
     for row, run in zip(rows, doc["runs"], strict=True):
         assert int(row["id"]) == run["id"]
@@ -180,11 +180,11 @@ def test_csv_has_the_validation_flags():
         "flags": ["overfitting", "noisy"],
         "metrics": {"final": 0.5},
     }
-    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert rows[2]["val_flags"] == "overfitting;noisy"
     assert rows[0]["val_flags"] == ""
-    assert {len(r) for r in csv.reader(io.StringIO(report.runs_to_csv_text(doc)))} == {
-        len(report.csv_columns(doc))
+    assert {len(r) for r in csv.reader(io.StringIO(files.runs_to_csv_text(doc)))} == {
+        len(files.csv_columns(doc))
     }
 
 
@@ -193,17 +193,17 @@ def test_csv_columns_are_stable_and_extras_sorted():
     doc["runs"][0]["metrics"]["zeta"] = 1
     doc["runs"][3]["metrics"]["alpha"] = np.float64(np.nan)
     doc["runs"][3]["metrics"]["not_scalar"] = [1, 2]
-    header = report.runs_to_csv_text(doc).splitlines()[0].split(",")
-    assert header[: len(report.CSV_COLUMNS)] == list(report.CSV_COLUMNS)
-    assert header[len(report.CSV_COLUMNS) :] == ["alpha", "sharpness_init", "zeta"]
-    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    header = files.runs_to_csv_text(doc).splitlines()[0].split(",")
+    assert header[: len(files.CSV_COLUMNS)] == list(files.CSV_COLUMNS)
+    assert header[len(files.CSV_COLUMNS) :] == ["alpha", "sharpness_init", "zeta"]
+    rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert rows[3]["alpha"] == "" and rows[0]["zeta"] == "1" and rows[1]["zeta"] == ""
 
 
 def test_csv_quotes_commas_and_newlines_in_reasons():
     doc = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
     doc["runs"][0]["reason"] = 'fell, then "rose"\nagain'
-    rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+    rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert rows[0]["reason"] == 'fell, then "rose"\nagain'
 
 
@@ -212,10 +212,10 @@ def test_csv_quotes_commas_and_newlines_in_reasons():
 
 def test_atomic_write_replaces_content_and_leaves_no_temp_files(tmp_path):
     path = tmp_path / "f.txt"
-    report.atomic_write_text(path, "old\n")
-    report.atomic_write_text(path, "new\n")
+    files.atomic_write_text(path, "old\n")
+    files.atomic_write_text(path, "new\n")
     assert path.read_text() == "new\n"
-    report.atomic_write_bytes(path, b"\x89bytes")
+    files.atomic_write_bytes(path, b"\x89bytes")
     assert path.read_bytes() == b"\x89bytes"
     assert os.listdir(tmp_path) == ["f.txt"]
 
@@ -229,7 +229,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        report.atomic_write_text(path, "new")
+        files.atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["f.txt"]
 
@@ -237,7 +237,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 def test_atomic_write_respects_umask(tmp_path):
     old = os.umask(0o022)
     try:
-        report.atomic_write_text(tmp_path / "f", "x")
+        files.atomic_write_text(tmp_path / "f", "x")
     finally:
         os.umask(old)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
@@ -260,7 +260,7 @@ def test_write_results_creates_dir_and_files(tmp_path):
 def test_render_sweep_grid_plain_text():
     doc = make_doc()
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     assert "\x1b[" not in out  # no colour codes
     assert all(ord(c) < 128 for c in out), "box characters in plain output"
@@ -280,10 +280,10 @@ def test_render_sweep_grid_plain_text():
 def test_render_sweep_falls_back_to_short_words_then_run_list():
     doc = make_doc(scales=(1.0, 2.0, 3.0), seeds=(0, 1, 2))
     console = plain_console(width=200)
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     assert "+ conv " in console.file.getvalue() or "+ converging" in console.file.getvalue()
     narrow = plain_console(width=80)
-    report.render_sweep(doc, narrow)
+    terminal.render_sweep(doc, narrow)
     out = narrow.file.getvalue()
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80
@@ -294,7 +294,7 @@ def test_render_sweep_falls_back_to_short_words_then_run_list():
 def test_render_sweep_few_lrs_lists_runs():
     doc = make_doc(lrs=(0.1, 1.0))
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     assert "verdict" in out and "flags" in out
     rows = [line for line in out.splitlines() if line.startswith("|") and "+ converging" in line]
@@ -311,32 +311,32 @@ def test_render_sweep_tolerates_missing_and_extra_parts():
     doc["runs"][0]["metrics"]["critical_lr"] = 0.8
     doc["extra_key"] = {"anything": 1}
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     assert "incomplete" in out and "not run" in out and "0.77" in out
     del doc["summary"]
-    report.render_sweep(doc, plain_console())
-    report.render_sweep({"runs": []}, plain_console())
+    terminal.render_sweep(doc, plain_console())
+    terminal.render_sweep({"runs": []}, plain_console())
 
 
 def test_render_sweep_reason_with_brackets_is_not_markup():
     doc = make_doc()
     doc["runs"][2]["reason"] = "oscillating: swings [bold]between[/bold] [0.1, 2]"
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     assert "[bold]between[/bold] [0.1, 2]" in console.file.getvalue()
 
 
 def test_render_sweep_colours_verdicts_on_a_terminal():
     console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
-    report.render_sweep(make_doc(), console)
+    terminal.render_sweep(make_doc(), console)
     out = console.file.getvalue()
     assert "\x1b[32m+ converging" in out  # green
     assert "\x1b[1;31m! diverging" in out  # bold red
 
 
 def test_lr_labels_distinguish_close_rates():
-    labels = report.lr_labels([0.1, 0.1001, 1e-4])
+    labels = formatting.lr_labels([0.1, 0.1001, 1e-4])
     assert len(set(labels.values())) == 3
     assert labels[1e-4] == "0.0001"
 
@@ -356,7 +356,7 @@ def test_render_classify():
         ],
     }
     console = plain_console()
-    report.render_classify(doc, console)
+    terminal.render_classify(doc, console)
     out = console.file.getvalue()
     for text in ("losses.csv", "run_a", "~ oscillating", "swings of 0.3", "borderline", "run_b"):
         assert text in out
@@ -377,7 +377,7 @@ def test_render_classify_fits_the_console_with_long_names(width):
         ],
     }
     console = plain_console(width)
-    report.render_classify(doc, console)
+    terminal.render_classify(doc, console)
     lines = console.file.getvalue().splitlines()
     assert lines[0] == "events.csv"
     assert all(len(line) <= width for line in lines), max(map(len, lines))
@@ -387,7 +387,7 @@ def test_render_classify_fits_the_console_with_long_names(width):
     assert "".join(row[0] for row in cells).startswith(name)
     assert reason in " ".join(row[3] for row in cells if row[3])
     assert "overfitting" in console.file.getvalue()
-    verdict = "! div" if width < report.CLASSIFY_SHORT_BELOW else "! diverging"
+    verdict = "! div" if width < terminal.CLASSIFY_SHORT_BELOW else "! diverging"
     assert cells[0][1] == verdict
 
 
@@ -397,7 +397,7 @@ def test_render_classify_fits_the_console_with_long_names(width):
 def test_markdown_summary():
     doc = make_doc()
     doc["runs"][1]["reason"] = "converging | with a pipe"
-    md = report.markdown_summary(doc)
+    md = markdown.markdown_summary(doc)
     assert md.startswith("## lrdiag: unit-doc\n") and md.endswith("\n")
     table = [line for line in md.splitlines() if line.startswith("|")]
     # grid: header + rule + one row per lr, summary: header + rule + one row per scale
@@ -408,9 +408,9 @@ def test_markdown_summary():
 
 
 def test_fmt_num_handles_null_and_nonfinite():
-    assert report.fmt_num(None) == "-"
-    assert report.fmt_num(math.nan) == "-"
-    assert report.fmt_num(np.float32(0.012345)) == "0.0123"
+    assert formatting.fmt_num(None) == "-"
+    assert formatting.fmt_num(math.nan) == "-"
+    assert formatting.fmt_num(np.float32(0.012345)) == "0.0123"
 
 
 def test_validation_verdicts_are_counted():
@@ -418,11 +418,11 @@ def test_validation_verdicts_are_counted():
     for r in doc["runs"][:3]:
         r["val"] = {"verdict": "diverging", "reason": "val rose", "flags": ["overfitting"]}
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     assert "validation verdicts: 0 converging, 0 oscillating, 3 diverging" in out
     assert "overfitting x3" in out
-    assert "validation verdicts" in report.markdown_summary(doc)
+    assert "validation verdicts" in markdown.markdown_summary(doc)
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 120])
@@ -430,7 +430,7 @@ def test_validation_verdicts_are_counted():
 def test_render_sweep_fits_the_console_without_trailing_spaces(width, lrs):
     doc = make_doc(lrs=lrs)
     console = plain_console(width)
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     for line in console.file.getvalue().splitlines():
         assert len(line) <= width and line == line.rstrip(), repr(line)
 
@@ -441,11 +441,11 @@ def test_flagged_runs_are_marked_and_explained():
         r["flags"] = ["early_spike"] if r["learning_rate"] == 1.0 else []
     doc["runs"][2]["reason"] = "converging: fell, with a transient spike at epoch 4"
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     assert "+ converging 0.117*" in out and "*: flagged" in out
     assert "[early_spike]: fell, with a transient spike at epoch 4" in out
-    assert "0.117\\*" in report.markdown_summary(doc)  # escaped in markdown
+    assert "0.117\\*" in markdown.markdown_summary(doc)  # escaped in markdown
 
 
 def test_single_run_and_all_diverged_docs():
@@ -456,12 +456,12 @@ def test_single_run_and_all_diverged_docs():
         ps["recommended_final_loss"] = None
     for doc in (single, diverged):
         console = plain_console()
-        report.render_sweep(doc, console)
+        terminal.render_sweep(doc, console)
         out = console.file.getvalue()
-        md = report.markdown_summary(doc)
-        rows = list(csv.DictReader(io.StringIO(report.runs_to_csv_text(doc))))
+        md = markdown.markdown_summary(doc)
+        rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
         assert len(rows) == len(doc["runs"])
-        json.loads(report.to_json_text(doc))
+        json.loads(files.to_json_text(doc))
     assert "16 diverging" in out and "none" in out and "! diverging @3" in out
     assert "made up for lr 0.01" in out  # why nothing converges: the lowest lr
     assert "none" in md
@@ -476,7 +476,7 @@ def test_render_sweep_breaks_lines_between_entries_not_inside_them(width):
     for r in doc["runs"][:3]:
         r["val"] = {"verdict": "converging", "flags": ["overfitting", "early_spike"]}
     console = plain_console(width)
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     lines = out.splitlines()
     whole = [
@@ -512,7 +512,7 @@ def test_markdown_renders_names_as_written_and_tables_as_tables():
     doc = make_doc()
     doc["config"]["name"] = name
     parser = markdown_it.MarkdownIt("commonmark").enable("table")
-    tokens = parser.parse(report.markdown_summary(doc))
+    tokens = parser.parse(markdown.markdown_summary(doc))
     assert not [t for t in tokens if t.type.startswith("html")]
     heading = next(tokens[i + 1] for i, t in enumerate(tokens) if t.type == "heading_open")
     children = heading.children or []
@@ -540,12 +540,12 @@ def test_why_does_not_say_diverging_twice():
     for r in doc["runs"]:
         r["reason"] = "diverged: loss became non-finite at epoch 3 (last finite 80)"
     console = plain_console()
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
-    md = report.markdown_summary(doc)
+    md = markdown.markdown_summary(doc)
     assert "! diverging: loss became non-finite at epoch 3" in out and "diverged:" not in out
     assert "**diverging**: loss became non-finite at epoch 3" in md and "diverged:" not in md
-    csv_text = report.runs_to_csv_text(doc)  # the files keep the reason whole
+    csv_text = files.runs_to_csv_text(doc)  # the files keep the reason whole
     assert "diverged: loss became non-finite" in csv_text
 
 
@@ -557,15 +557,15 @@ def test_why_says_how_many_runs_it_leaves_out():
     doc = make_doc(scales=scales, seeds=(0,))
     doc["summary"]["per_scale"] = [dict(s, bracket=[0.1, 1.0]) for s in doc["summary"]["per_scale"]]
     console = plain_console(200)
-    report.render_sweep(doc, console)
+    terminal.render_sweep(doc, console)
     out = console.file.getvalue()
     shown = [line for line in out.splitlines() if line.startswith("  lr ")]
-    assert len(shown) == report.MAX_NOTES
-    hidden = 3 * len(scales) - report.MAX_NOTES
+    assert len(shown) == digest.MAX_NOTES
+    hidden = 3 * len(scales) - digest.MAX_NOTES
     assert f"... and {hidden} more runs like these" in out
-    assert f"... and {hidden} more runs like these" in report.markdown_summary(doc)
+    assert f"... and {hidden} more runs like these" in markdown.markdown_summary(doc)
     small = make_doc(scales=(1.0,), seeds=(0,))
-    assert "more run" not in report.markdown_summary(small)
+    assert "more run" not in markdown.markdown_summary(small)
 
 
 @pytest.mark.parametrize(
@@ -593,5 +593,5 @@ def test_gradcheck_summary_line_counts_in_words(n_params, flipped, last_line):
         return g
 
     console = plain_console()
-    report.render_gradcheck(check_gradients(loss, grad, params), console)
+    terminal.render_gradcheck(check_gradients(loss, grad, params), console)
     assert console.file.getvalue().rstrip("\n").splitlines()[-1] == last_line

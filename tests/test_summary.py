@@ -50,7 +50,7 @@ def test_a_real_difference_is_not_a_tie():
 def test_ties_are_measured_from_the_lowest_loss_not_chained():
     """0.2, 0.2(1 + 0.8e-6), 0.2(1 + 1.6e-6): the second ties with the lowest, the third does
     not (it is 1.6e-6 above the lowest, although only 0.8e-6 above the second)."""
-    assert summary.TIE_RTOL == 1e-6  # the tolerance README.md states
+    assert summary.TIE_RTOL == 1e-6  # the tolerance docs/tutorial.md states
     rows = _rows({0.3: [0.2 * (1 + 1.6e-6)], 1.0: [0.2 * (1 + 0.8e-6)], 3.0: [0.2]})
     (s,) = summarize(rows)["per_scale"]
     assert s["recommended_lr"] == 1.0

@@ -8,11 +8,14 @@ Each page's transcripts run in order in a temporary directory of their own (``NO
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+
+from lrdiag import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +47,26 @@ def test_every_transcript_is_what_the_command_prints(page):
     stale = [o for o in transcripts.check_page(page) if not o.ok]
     shown = "\n".join(o.shown() for o in stale)
     assert not stale, f"python docs/transcripts.py --update writes this into the page:\n{shown}"
+
+
+def readme_examples() -> list[str]:
+    """The command lines of the README's ```` ```sh ```` blocks that run lrdiag."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```sh\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
+    return [line for block in blocks for line in block.splitlines() if line.startswith("lrdiag ")]
+
+
+def test_the_readme_shows_an_example_of_every_command():
+    shown = {line.split()[1] for line in readme_examples()}
+    assert shown == set(cli.cli.commands), "one example per command"
+
+
+@pytest.mark.parametrize("line", readme_examples())
+def test_every_example_of_the_readme_runs(tmp_path, line):
+    """Valid as shown: done (0) or a verdict, lint or gradient problem (1), never an error."""
+    output, status = transcripts.run(line, transcripts.workspace(tmp_path), 0)
+    assert status in (0, 1), f"{line} exited {status}:\n{output}"
+    assert "lrdiag: error" not in output
 
 
 # --------------------------------------------------------------------------- the matching

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdiag.classify.measure import _chance, _finite_float, _measure, _Measures, _prepare
+from lrdiag.classify.measure import _chance, _measure, _Measures, _prepare
 from lrdiag.classify.rules import (
     _borderline,
     _decide,
@@ -69,11 +69,12 @@ from lrdiag.classify.rules import (
     _stuck,
     _train_chance,
 )
-from lrdiag.classify.text import _Axis, _axis, _pct, _reason, plural
-from lrdiag.classify.thresholds import (
+from lrdiag.classify.text import _Axis, _axis, _pct, _reason
+from lrdiag.formatting import finite, plural
+from lrdiag.thresholds import (
     _DECISION_FIELDS as _DECISION_FIELDS,  # the thresholds borderline moves (tests read it)
 )
-from lrdiag.classify.thresholds import (
+from lrdiag.thresholds import (
     CHANCE_CLASSES,
     FLAGS,
     LOSS_NAMES,
@@ -89,7 +90,6 @@ __all__ = [
     "Thresholds",
     "Verdict",
     "classify",
-    "plural",
 ]
 
 
@@ -145,12 +145,12 @@ def _classify(
     raw = np.asarray(curve, dtype=float).reshape(-1)
 
     base: dict[str, float | int | None] = {
-        "initial": _finite_float(raw[0]) if n else None,
-        "final": _finite_float(raw[-1]) if n else None,
-        "last_finite": _finite_float(y[-1]) if y.size else None,
-        "min": _finite_float(y.min()) if y.size else None,
+        "initial": finite(raw[0]) if n else None,
+        "final": finite(raw[-1]) if n else None,
+        "last_finite": finite(y[-1]) if y.size else None,
+        "min": finite(y.min()) if y.size else None,
         "min_epoch": int(epochs[int(np.argmin(y))]) if y.size else None,
-        "max": _finite_float(y.max()) if y.size else None,
+        "max": finite(y.max()) if y.size else None,
         "diverged_epoch": diverged,
         "n_points": int(n),
         "n_finite": int(y.size),
@@ -218,13 +218,13 @@ def _empty_metrics(chance) -> dict[str, float | int | None]:
         "rebound_peak",
     )
     out: dict[str, float | int | None] = dict.fromkeys(keys)
-    out["chance"] = _finite_float(chance[0])
+    out["chance"] = finite(chance[0])
     out["chance_classes"] = chance[1] if chance[0] is not None else None
     return out
 
 
 def _ratio(a: float, b: float) -> float | None:
-    return _finite_float(a / b) if b > 0 else None
+    return finite(a / b) if b > 0 else None
 
 
 def _period(ms: _Measures, rule: str) -> float | None:
@@ -248,30 +248,30 @@ def _metrics(ms: _Measures, th, y, epochs, loss_name, rule, spike, overfit) -> d
     rebounds, rebound_peak = _rebounds(ms, th, y)
     return {
         "window": int(ms.window),
-        "final_level": _finite_float(ms.final_level),
-        "best_level": _finite_float(ms.best_level),
+        "final_level": finite(ms.final_level),
+        "best_level": finite(ms.best_level),
         "best_epoch": int(epochs[min(ms.best_epoch, epochs.size - 1)]),
-        "range": _finite_float(R),
-        "noise": _finite_float(ms.noise),
+        "range": finite(R),
+        "noise": finite(ms.noise),
         "noise_fraction": _ratio(ms.noise, R),
         "progress": _ratio(ms.net, R),
         "progress_snr": _ratio(ms.net, ms.noise),
         "kept": _ratio(ms.net, ms.drop),
         "rise": _ratio(ms.final_level - ms.initial, R),
-        "growth_rate": _finite_float(ms.growth),
+        "growth_rate": finite(ms.growth),
         "growth_steps": int(ms.growth_len),
-        "alternation": _finite_float(ms.alternation),
-        "turning_z": _finite_float(ms.turning_z),
+        "alternation": finite(ms.alternation),
+        "turning_z": finite(ms.turning_z),
         "swing": _ratio(ms.swing, R),
         "decline": _ratio(ms.decline, R),
         "spike_epoch": int(epochs[spike[0]]) if spike else None,
         "spike_height": _ratio(spike[1], R) if spike else None,
-        "chance": _finite_float(stuck[0] if stuck else ms.chance),
+        "chance": finite(stuck[0] if stuck else ms.chance),
         "chance_classes": stuck[1] if stuck else ms.chance_k,
         "floor_progress": floor,
         "overfit_rise": overfit,
         "swing_level": _ratio(ms.amplitude, ms.window_level) if ms.positive else None,
         "period": _period(ms, rule),
         "rebounds": rebounds,
-        "rebound_peak": _finite_float(rebound_peak),
+        "rebound_peak": finite(rebound_peak),
     }

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from lrdiag.classify.thresholds import CHANCE_CLASSES, Thresholds
+from lrdiag.thresholds import CHANCE_CLASSES, Thresholds
 
 
 @dataclass(frozen=True)
@@ -72,13 +71,6 @@ class _Measures:
     mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling), when a
     # fall of the curve is small enough for the noise rule (else 0: not needed)
     best_wide: float  # lowest rolling median over as many points as the final level takes
-
-
-def _finite_float(v: Any) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _odd(k: float) -> int:

@@ -18,7 +18,7 @@ from lrdiag.classify.measure import (
     _robust_noise,
     _rolling_median,
 )
-from lrdiag.classify.thresholds import _DECISION_FIELDS, LOSS_NAMES, Thresholds
+from lrdiag.thresholds import _DECISION_FIELDS, LOSS_NAMES, Thresholds
 
 
 def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from lrdiag.classify.measure import _Measures
 from lrdiag.classify.rules import _stuck
+from lrdiag.formatting import plural
 
 
 def _g(v: float) -> str:
@@ -60,11 +61,6 @@ class _Axis:
         if self.consecutive:
             return f"over {plural(n_points - 1, self.name)}"
         return f"over {self.span(0, n_points - 1)}"
-
-
-def plural(n: int, word: str) -> str:
-    """``n`` and ``word``, with an s unless there is exactly one: "1 epoch", "4 epochs"."""
-    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def _num(v: float) -> str:
