@@ -19,11 +19,13 @@ Same math as the engine, so losses can be compared run for run:
   the last batch may be smaller;
 * a run whose loss or weights become non-finite is diverged at that epoch: NaN from then on,
   and it stops training (as the engine drops it);
-* sgd: ``p -= lr * g``; momentum: ``v = beta * v + g; p -= lr * v`` (PyTorch's SGD).
+* sgd: ``p -= lr * g``; momentum: ``v = beta * v + g; p -= lr * v`` (PyTorch's SGD);
+  adam: PyTorch's Adam, its learning rate times a warmup + cosine multiplier (W4).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -147,7 +149,9 @@ class _Optimizer:
         self.beta = beta
         self.velocity = [(np.zeros_like(W), np.zeros_like(b)) for W, b in net] if kind else None
 
-    def step(self, net, grads):
+    def step(self, net, grads, factor=1.0):
+        if factor != 1.0:
+            raise ValueError("the loop schedules Adam only")
         if self.velocity is not None:
             for (vW, vb), (gW, gb) in zip(self.velocity, grads, strict=True):
                 vW *= self.beta
@@ -160,6 +164,43 @@ class _Optimizer:
             b -= self.lr * gb
 
 
+class _Adam:
+    """torch.optim.Adam (no weight decay): m, v from zero; bias-corrected; eps outside the root."""
+
+    def __init__(self, net, lr, betas, eps):
+        self.lr, (self.b1, self.b2), self.eps = float(lr), betas, eps
+        self.m = [(np.zeros_like(W), np.zeros_like(b)) for W, b in net]
+        self.v = [(np.zeros_like(W), np.zeros_like(b)) for W, b in net]
+        self.t = 0
+
+    def step(self, net, grads, factor=1.0):
+        self.t += 1
+        step_size = self.lr * factor / (1 - self.b1**self.t)
+        root = (1 - self.b2**self.t) ** 0.5
+        for layer, gs in enumerate(grads):
+            for j, g in enumerate(gs):
+                m, v, p = self.m[layer][j], self.v[layer][j], net[layer][j]
+                m *= self.b1
+                m += (1 - self.b1) * g
+                v *= self.b2
+                v += (1 - self.b2) * g * g
+                p -= (step_size * m / (np.sqrt(v) / root + self.eps)).astype(p.dtype)
+
+
+def schedule_factor(sched, t: int, total: int) -> float:
+    """PyTorch's SequentialLR(LinearLR warmup, CosineAnnealingLR) multiplier at step t (the
+    loop's own copy: constant or cosine after the warmup)."""
+    w = sched.warmup_steps
+    if t < w:
+        return sched.start_factor + (1 - sched.start_factor) * t / w
+    if sched.kind == "constant":
+        return 1.0
+    if sched.kind != "cosine":
+        raise ValueError(f"the loop schedules constant and cosine only, not {sched.kind}")
+    lo = sched.min_factor
+    return lo + (1 - lo) * (1 + math.cos(math.pi * (t - w) / max(total - w, 1))) / 2
+
+
 def train_run(cfg, X, Y, lr, scale, seed):
     """Train one run; returns (losses (E+1,) float64 with NaN from divergence on, diverged epoch
     or -1). ``X``, ``Y`` are already in the training dtype."""
@@ -169,8 +210,18 @@ def train_run(cfg, X, Y, lr, scale, seed):
     head = HEADS[(spec.output, spec.loss)]
     sizes = [X.shape[1], *spec.hidden, Y.shape[1]]
     net = init_network(sizes, cfg.init.scheme, scale, seed, X.dtype)
-    opt = _Optimizer(net, lr, t.optimizer == "momentum", t.momentum)
+    if t.optimizer == "adam":
+        opt = _Adam(net, lr, t.betas, t.eps)
+    else:
+        opt = _Optimizer(net, lr, t.optimizer == "momentum", t.momentum)
     losses = np.full(E + 1, np.nan)
+    n_steps = E if t.batch_size is None else E * -(-len(X) // t.batch_size)
+    steps = 0
+
+    def factor() -> float:
+        nonlocal steps
+        steps += 1
+        return schedule_factor(t.schedule, steps - 1, n_steps)
 
     if t.batch_size is None:
         for k in range(E + 1):
@@ -182,7 +233,7 @@ def train_run(cfg, X, Y, lr, scale, seed):
                 return losses, k
             losses[k] = loss
             if k < E:
-                opt.step(net, grads)
+                opt.step(net, grads, factor())
         return losses, -1
 
     loss = loss_only(net, X, Y, f, head)
@@ -199,7 +250,7 @@ def train_run(cfg, X, Y, lr, scale, seed):
             xb, yb = Xs[start : start + bs], Ys[start : start + bs]
             loss, grads = loss_and_grads(net, xb, yb, f, df, head)
             total += float(loss)
-            opt.step(net, grads)
+            opt.step(net, grads, factor())
             if not (np.isfinite(total) and _finite(net)):
                 return losses, k
         losses[k] = total / -(-n // bs)
@@ -234,10 +285,10 @@ FLOAT64_RTOL = 1e-10  # loop vs engine, float64, small cases (measured: 3e-16)
 
 def self_check() -> float:
     """The loop against lrdiag's engine on small float64 cases of every workload's shape (full
-    batch and mini-batch, sgd and momentum, stable learning rates: at unstable ones, the
-    dynamics amplify any reordering of the arithmetic, e.g. a bias folded into a product, far
-    beyond rounding): the largest relative difference of any recorded loss. Raises if above
-    FLOAT64_RTOL or if the runs that diverge differ."""
+    batch and mini-batch, sgd, momentum and Adam with warmup, stable learning rates: at
+    unstable ones, the dynamics amplify any reordering of the arithmetic, e.g. a bias folded
+    into a product, far beyond rounding): the largest relative difference of any recorded
+    loss. Raises if above FLOAT64_RTOL or if the runs that diverge differ."""
     from benchmarks import workloads as wl
     from lrdiag import sweep
 
@@ -249,6 +300,8 @@ def self_check() -> float:
                  "sweep.learning_rates": [0.01, 0.1, 0.3]}),
         (wl.W3, {"training.epochs": 50, "training.optimizer": "momentum",
                  "sweep.learning_rates": [0.01, 0.1, 0.5]}),
+        (wl.W4, {"training.epochs": 30, "model.hidden": [8, 5], "data.n_samples": 100,
+                 "sweep.learning_rates": [1e-3, 1e-2, 0.1]}),
     ]  # fmt: skip
     worst = 0.0
     for spec, changes in cases:

@@ -544,7 +544,7 @@ def main(argv=None) -> int:
         prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a timing")
-    ap.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
+    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions (medians reported)")
     budget_help = "seconds both loop variants may take over all reps, else they are subsampled"
     ap.add_argument("--loop-budget", type=float, default=90.0, help=budget_help)

@@ -7,6 +7,8 @@
   Gaussian means: lrdiag's ``blobs``, standardised; nothing downloaded); 784-128-64-10, relu,
   softmax + cross_entropy; mini-batch 128, 3 epochs; 16 learning rates 1e-3 ... 1 x 1 seed;
   lecun; float32. Matrix-product bound.
+* W4 (Adam + warmup): W1 with Adam, a 20-step linear warmup from 0.1 x lr and a cosine
+  decay; 32 learning rates 1e-4 ... 1 x 4 seeds. Element-wise bound (Adam's moments).
 * W3 (many tiny runs): 2-16-1 tanh, sigmoid + bce on moons (256 samples, noise 0.2,
   standardised), full batch, 500 epochs, 1,024 runs = 64 learning rates (1e-3 ... 10) x 4 init
   scales (0.5, 1, 2, 4) x 4 seeds; lecun; float32. Per-run overhead bound.
@@ -113,7 +115,17 @@ W3 = {
     "stability": NO_SHARPNESS,
 }
 
-BOUNDS = {"W1": "element-wise", "W2": "matmul", "W3": "per-run overhead"}
+# W4: W1's network and data trained with Adam after a warmup (issue 15): the optimizer's extra
+# element-wise work and the per-step schedule, beside W1's plain gradient descent.
+W4 = copy.deepcopy(W1)
+W4["name"] = "W4"
+W4["training"].update(
+    optimizer="adam",
+    schedule={"kind": "cosine", "warmup_steps": 20, "start_factor": 0.1, "min_factor": 0.0},
+)
+W4["sweep"]["learning_rates"] = _lrs(1e-4, 1.0, 32)
+
+BOUNDS = {"W1": "element-wise", "W2": "matmul", "W3": "per-run overhead", "W4": "element-wise"}
 
 # --quick: (dotted key, value) overrides that keep each workload's shape but cut its cost.
 LRS = "sweep.learning_rates"
@@ -122,6 +134,7 @@ QUICK = {
     "W2": {"data.n_samples": 1024, "training.epochs": 1, LRS: _lrs(1e-3, 1.0, 4)},
     "W3": {"training.epochs": 50, "init.scales": [1.0, 2.0], "training.seeds": [0, 1],
            LRS: _lrs(1e-3, 10.0, 16)},
+    "W4": {"training.epochs": 20, "training.seeds": [0, 1], LRS: _lrs(1e-4, 1.0, 8)},
 }  # fmt: skip
 
 
@@ -163,7 +176,7 @@ def workloads(names=("W1", "W2", "W3"), *, quick: bool = False) -> list[Workload
     """The named workloads (full size, or the --quick sizes)."""
     out = []
     for name in names:
-        spec = {"W1": W1, "W2": W2, "W3": W3}[name]
+        spec = {"W1": W1, "W2": W2, "W3": W3, "W4": W4}[name]
         if quick:
             spec = _override(spec, QUICK[name])
         out.append(build(spec, bound=BOUNDS[name]))

@@ -143,6 +143,8 @@ ALLOWED_SPECIAL = {
     ("training", "batch_size"): "`full` or an integer >= 1",
     ("sweep", "learning_rates"): "a list of numbers > 0, or `{min, max, num}`",
     ("data", "path"): "a `.npz` or `.csv` file",
+    ("training", "betas"): "two numbers in [0, 1)",
+    ("init", "path"): "an `.npz` file",
 }
 TYPE_WORDS = {int: "integer", float: "number", str: "string"}
 
@@ -153,6 +155,8 @@ def format_default(section: str, key: str, value: Any) -> str:
         return "full"
     if value is None:
         return "null"
+    if isinstance(value, float) and value == 1 / 3:
+        return "0.333"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
@@ -186,21 +190,33 @@ def allowed(section: str, cls: type, f: dataclasses.Field) -> str:
 
 
 def config_tables() -> str:
-    """The config reference: one Markdown table per section (classify: points elsewhere)."""
+    """The config reference: one Markdown table per section (classify: points elsewhere), and
+    one per nested mapping (training.schedule) after its section's."""
     out = []
     for section, cls in config.SECTIONS.items():
-        if section == "classify":
-            continue
-        helps = config.option_help(cls)
-        out += [f"### `{section}:`", "", "| key | default | allowed | meaning |"]
-        out.append("|---|---|---|---|")
-        for f in dataclasses.fields(cls):
-            default = format_default(section, f.name, f.default)
-            out.append(
-                f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} | {helps[f.name]} |"
-            )
-        out.append("")
+        if section != "classify":
+            out += _table(section, cls)
     return "\n".join(out)
+
+
+def _table(section: str, cls: type) -> list[str]:
+    helps = config.option_help(cls)
+    out = [f"### `{section}:`", "", "| key | default | allowed | meaning |", "|---|---|---|---|"]
+    nested = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default):
+            nested.append((f"{section}.{f.name}", type(f.default)))
+            where = f"a mapping: see `{section}.{f.name}:`"
+            first = dataclasses.fields(f.default)[0].name  # the default's first key says enough
+            default = f"{{{first}: {format_default(section, first, getattr(f.default, first))}}}"
+            out.append(f"| `{f.name}` | `{default}` | {where} | {helps[f.name]} |")
+            continue
+        default = format_default(section, f.name, f.default)
+        out.append(f"| `{f.name}` | `{default}` | {allowed(section, cls, f)} | {helps[f.name]} |")
+    out.append("")
+    for name, sub in nested:
+        out += _table(name, sub)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -296,8 +296,17 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option(
     "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
 )
+@click.option(
+    "--save-init",
+    metavar="DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
+    "init: {scheme: file} reads) before training.",
+)
 @traceback_option
-def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run):
+def sweep(
+    config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run, save_init
+):
     """Train every run of the experiment in CONFIG and judge each one.
 
     \b
@@ -339,6 +348,21 @@ def sweep(config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memo
             "training one run at a time anyway",
             err=True,
         )
+    if save_init is not None:
+        from lrdiag import weights
+
+        try:
+            written = weights.save_init(
+                engine.initial_weights(cfg, dataset.X.shape[1], dataset.Y.shape[1]), save_init
+            )
+        except OSError as e:
+            raise LrdiagError(
+                f"--save-init {printable(str(save_init))}: {e.strerror or e}"
+            ) from None
+        if not (quiet or as_json):
+            click.echo(
+                f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
+            )
     if dry_run:
         _print_plan(cfg, dataset, plan, as_json)
         return
@@ -561,8 +585,8 @@ def find_lr(
     step from find.min to find.max (fastai's 1e-7 to 10 in 100 steps), the loss is smoothed
     (beta 0.98, bias corrected) and a run stops once it is over 4 x its best. The suggestions
     are fastai's (steep, valley, minimum, slide), with how much they move from seed to seed;
-    the sweep around them finds the largest converging lr; for sgd and momentum with a full
-    batch the limit 2(1+beta)/lambda_max at init is shown too.
+    the sweep around them finds the largest converging lr; for sgd, momentum and nesterov with
+    a full batch the limit at init (2/lambda_max for sgd) is shown too.
 
     \b
     Example:

@@ -52,7 +52,8 @@ HEADS = (
     ("sigmoid", "cross_entropy"),  # what tf.keras computes: softmax cross-entropy of the logits
 )
 INIT_SCHEMES = ("uniform01", "normal", "xavier", "he", "lecun")
-OPTIMIZERS = ("sgd", "momentum")
+INIT_FILE = "file"  # init.scheme: the weights in init.path (lrdiag.weights)
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 DTYPES = ("float32", "float64")
 LOSS_REDUCTIONS = ("mean", "sum")
 DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
@@ -170,15 +171,61 @@ class ModelConfig:
 @dataclass(frozen=True)
 class InitConfig:
     scheme: str | tuple[str, ...] = _opt(
-        "normal", "weight distribution, or a list: one per weight matrix", choices=INIT_SCHEMES
+        "normal",
+        "weight distribution, a list (one per weight matrix), or `file` (init.path)",
+        choices=(*INIT_SCHEMES, INIT_FILE),
     )
+    path: str | None = _opt(None, "scheme: file: an .npz of W1, b1, W2, ... relative to the config")
     scales: tuple[float, ...] = _grid((1.0,), "grid axis: weight multiplier", check=grid_positive)
+
+
+SCHEDULE_KINDS = ("constant", "step", "exponential", "cosine", "linear")
+SCHEDULE_UNITS = ("step", "epoch")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    kind: str = _opt(
+        "constant", "decay after the warmup (torch.optim.lr_scheduler)", choices=SCHEDULE_KINDS
+    )
+    warmup_steps: int = _opt(
+        0, "linear warmup from start_factor x lr (LinearLR)", check=at_least(0)
+    )
+    start_factor: float = _opt(
+        1 / 3,
+        "the warmup's first multiplier (LinearLR's default 1/3)",
+        check=Check("in (0, 1]", lambda v: 0 < v <= 1),
+    )
+    min_factor: float = _opt(0.0, "cosine, linear: the last multiplier (eta_min / lr)", check=share)
+    gamma: float | None = _opt(
+        None, "step, exponential: decay factor; null: 0.1 (StepLR)", check=positive
+    )
+    step_size: int | None = _opt(
+        None, "step: decay every step_size units (StepLR)", check=at_least(1)
+    )
+    unit: str = _opt(
+        "step",
+        "what warmup_steps, step_size and the decay count: optimizer steps or epochs",
+        choices=SCHEDULE_UNITS,
+    )
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    optimizer: str = _opt("sgd", "update rule", choices=OPTIMIZERS)
-    momentum: float = _opt(0.9, "heavy-ball beta (optimizer: momentum)", check=in_unit_interval)
+    optimizer: str = _opt("sgd", "update rule, as torch.optim defines it", choices=OPTIMIZERS)
+    momentum: float | None = _opt(
+        None,
+        "momentum, nesterov, rmsprop; null: 0.9 (rmsprop, adam, adamw: 0)",
+        check=in_unit_interval,
+    )
+    dampening: float = _opt(0.0, "momentum's dampening (nesterov needs 0)", check=share)
+    weight_decay: float | None = _opt(
+        None, "L2 in the gradient; adamw: decoupled; null: 0 (adamw: 0.01)", check=at_least(0)
+    )
+    betas: tuple[float, ...] = _opt((0.9, 0.999), "adam, adamw: [beta1, beta2]")
+    eps: float = _opt(1e-8, "adam, adamw, rmsprop: added outside the square root", check=positive)
+    alpha: float = _opt(0.99, "rmsprop: smoothing of the squared gradients", check=share)
+    centered: bool = _opt(False, "rmsprop: divide by the gradient's variance, not its 2nd moment")
     batch_size: int | None = _opt(None, "`full` (gradient descent) or a mini-batch size")
     epochs: int = _opt(100, "passes over the training set", check=at_least(1))
     seeds: tuple[int, ...] = _grid((0,), "grid axis: initial weights", check=seed_range)
@@ -188,6 +235,34 @@ class TrainingConfig:
         "a batch's loss: mean, or sum (the step is then lr x batch size)",
         choices=LOSS_REDUCTIONS,
     )
+    schedule: ScheduleConfig = _opt(
+        ScheduleConfig(), "learning-rate multiplier per step: {kind, warmup_steps, ...}"
+    )
+    clip_grad_norm: float | None = _opt(
+        None, "clip each run's total gradient norm (clip_grad_norm_); null: off", check=positive
+    )
+
+    def __post_init__(self):
+        # null means PyTorch's default for the optimizer (kept concrete, so results show it)
+        for key, value in _OPTIMIZER_DEFAULTS.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value.get(self.optimizer, value[None]))
+
+
+# key -> {optimizer: its default when the key is null; None: every other optimizer}
+_OPTIMIZER_DEFAULTS = {
+    "momentum": {"rmsprop": 0.0, "adam": 0.0, "adamw": 0.0, None: 0.9},
+    "weight_decay": {"adamw": 0.01, None: 0.0},
+}
+# key -> the optimizers that read it (a key given for another optimizer is noted, not an error)
+USED_BY = {
+    "momentum": ("momentum", "nesterov", "rmsprop"),
+    "dampening": ("momentum", "nesterov"),
+    "betas": ("adam", "adamw"),
+    "eps": ("adam", "adamw", "rmsprop"),
+    "alpha": ("rmsprop",),
+    "centered": ("rmsprop",),
+}
 
 
 @dataclass(frozen=True)
@@ -420,12 +495,15 @@ def _notes(cfg: Config, d: Mapping) -> tuple[str, ...]:
     """Options given that this config does not use (allowed: the issue's own example sets
     momentum beside optimizer: sgd), so that a user who meant them to act hears of it."""
     training = d.get("training") or {}
-    if "momentum" in training and cfg.training.optimizer != "momentum":
-        return (
-            f"training.momentum ({cfg.training.momentum:g}) is unused with optimizer: "
-            f"{cfg.training.optimizer} (set optimizer: momentum to use it)",
-        )
-    return ()
+    if not isinstance(training, Mapping):
+        return ()
+    opt = cfg.training.optimizer
+    return tuple(
+        f"training.{key} ({_jsonable(getattr(cfg.training, key))}) is unused with optimizer: "
+        f"{opt} (read by optimizer: {', '.join(USED_BY[key])})"
+        for key in USED_BY
+        if key in training and opt not in USED_BY[key]
+    )
 
 
 def config_to_dict(cfg: Config) -> dict:
@@ -537,7 +615,9 @@ def log_spaced(lo: float, hi: float, num: int) -> tuple[float, ...]:
     return (float(lo), *inner, float(hi))
 
 
-def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
+def _parse_path(
+    v: Any, key: str, ctx: _Context, suffixes: tuple[str, ...] = DATA_SUFFIXES, what: str = "data"
+) -> str | None:
     if v is None:
         return None
     if not isinstance(v, str) or not v:
@@ -546,13 +626,15 @@ def _parse_path(v: Any, key: str, ctx: _Context) -> str | None:
     if not p.is_absolute():
         p = (ctx.base_dir or Path.cwd()) / p
     p = Path(os.path.abspath(p))
-    if p.suffix.lower() not in DATA_SUFFIXES:
-        raise ctx.error(
-            key, f"{quote(v)}: unsupported file type; allowed: {', '.join(DATA_SUFFIXES)}"
-        )
+    if p.suffix.lower() not in suffixes:
+        raise ctx.error(key, f"{quote(v)}: unsupported file type; allowed: {', '.join(suffixes)}")
     if not p.is_file():
-        raise ctx.error(key, f"data file not found: {p}")
+        raise ctx.error(key, f"{what} file not found: {p}")
     return str(p)
+
+
+def _parse_init_path(v: Any, key: str, ctx: _Context) -> str | None:
+    return _parse_path(v, key, ctx, (".npz",), "initial weights")
 
 
 def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
@@ -564,6 +646,8 @@ def _parse_sharpness(v: Any, key: str, ctx: _Context) -> str:
 
 def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
     """One scheme for every weight matrix, or a non-empty list of them (one per matrix)."""
+    if v == INIT_FILE:
+        return v
     values = v if isinstance(v, list) else [v]
     if not values:
         raise ctx.error(key, "an empty list: give a scheme, or one per weight matrix")
@@ -571,6 +655,29 @@ def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
         if not isinstance(item, str) or item not in INIT_SCHEMES:
             raise ctx.error(key, _not_a_choice(item, INIT_SCHEMES))
     return tuple(values) if isinstance(v, list) else v
+
+
+def _parse_betas(v: Any, key: str, ctx: _Context) -> tuple[float, float]:
+    betas = _checked(v, tuple[float, ...], in_unit_interval, key, ctx)
+    if len(betas) != 2:
+        raise ctx.error(key, f"must be two numbers [beta1, beta2], got {_describe(v)}")
+    return betas
+
+
+def _parse_schedule(v: Any, key: str, ctx: _Context) -> ScheduleConfig:
+    sched = _load_section(ScheduleConfig, v, key, ctx)
+    if sched.kind == "step" and sched.step_size is None:
+        raise ctx.error(f"{key}.step_size", "kind: step needs a step_size (StepLR has no default)")
+    if sched.kind == "exponential" and sched.gamma is None:
+        raise ctx.error(f"{key}.gamma", "kind: exponential needs a gamma (ExponentialLR's factor)")
+    if sched.gamma is None and sched.kind == "step":
+        sched = dataclasses.replace(sched, gamma=0.1)
+    for k, kinds in (("gamma", ("step", "exponential")), ("step_size", ("step",))):
+        if getattr(sched, k) is not None and sched.kind not in kinds:
+            raise ctx.error(
+                f"{key}.{k}", f"is read by kind: {' or '.join(kinds)}, not {sched.kind}"
+            )
+    return sched
 
 
 def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
@@ -583,8 +690,11 @@ def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
 
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("init", "scheme"): _parse_scheme,
+    ("init", "path"): _parse_init_path,
     ("stability", "sharpness"): _parse_sharpness,
     ("training", "batch_size"): _parse_batch_size,
+    ("training", "betas"): _parse_betas,
+    ("training", "schedule"): _parse_schedule,
     ("sweep", "learning_rates"): _parse_learning_rates,
     ("data", "path"): _parse_path,
     ("lints", "ignore"): _parse_ignore,
@@ -724,7 +834,16 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
         raise ctx.error(
             "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
         )
+    if cfg.training.optimizer == "nesterov" and cfg.training.dampening != 0:
+        raise ctx.error(
+            "training.dampening",
+            f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
+        )
     scheme = cfg.init.scheme
+    if (scheme == INIT_FILE) != (cfg.init.path is not None):
+        if scheme == INIT_FILE:
+            raise ctx.error("init.path", "scheme: file needs a path (an .npz of W1, b1, ...)")
+        raise ctx.error("init.path", f"is only used with scheme: file (scheme is {scheme!r})")
     if not isinstance(scheme, str) and len(scheme) != len(model.hidden) + 1:
         raise ctx.error(
             "init.scheme",

@@ -1167,6 +1167,7 @@ def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> 
         np.array([cfg.init.scales[0]], dtype=np.float64),
         np.array([cfg.training.seeds[0]]),
         np.float64,
+        path=cfg.init.path,
     )
     params = {k: np.array(v[0], dtype=np.float64) for k, v in batched.items()}
 

@@ -173,7 +173,12 @@ def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
     sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, 1)
     scales = np.array(cfg.init.scales, dtype=np.float64)
     params = model.init_params(
-        sizes, cfg.init.scheme, scales, [cfg.training.seeds[0]] * len(scales), np.float64
+        sizes,
+        cfg.init.scheme,
+        scales,
+        [cfg.training.seeds[0]] * len(scales),
+        np.float64,
+        path=cfg.init.path,
     )
     _, cache = model.forward(params, rows, cfg.model, keep=True)
     zs = [z for _, z, _ in cache[:-1]]  # the hidden layers' pre-activations, (R, B, H) each

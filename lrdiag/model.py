@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lrdiag import weights
+
 LEAKY_RELU_SLOPE = 0.01  # negative-side slope of leaky_relu (PyTorch's default)
 
 
@@ -248,13 +250,18 @@ def init_params(
     scales: Sequence[float],
     seeds: Sequence[int],
     dtype=np.float32,
+    path: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs; run r draws from ``seeds[r]`` and is multiplied by ``scales[r]``.
 
     ``scheme``: one for every weight matrix, or a sequence of one per matrix (in layer order).
     The draws of a seed do not depend on the scale or on the other runs, so two runs that share
     a seed start from the same weights up to their scale. Biases start at zero.
+    ``scheme="file"``: every run starts from the weights in ``path`` (lrdiag.weights), times
+    its scale, whatever its seed.
     """
+    if scheme == "file":
+        return weights.from_file(path, sizes, scales, dtype)
     schemes = [scheme] * (len(sizes) - 1) if isinstance(scheme, str) else list(scheme)
     if len(schemes) != len(sizes) - 1:
         raise ValueError(f"{len(schemes)} init schemes for {len(sizes) - 1} weight matrices")

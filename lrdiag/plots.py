@@ -628,6 +628,8 @@ def plot_sharpness(ax: Axes, runs: Sequence[Mapping], *, title: str | None = Non
         color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
         ax.plot(epochs, values, color=color, lw=1.6, marker="." if len(epochs) < 30 else None)
         starts += [float(v) for v in values[np.isfinite(values)][:1]]
+        if tracked.get("limit", 2.0) is None:  # an adaptive optimizer: no lr limit to draw
+            continue
         limit = float(tracked.get("limit", 2.0)) / lr
         if lr not in limits:
             ax.axhline(limit, color=color, ls="--", lw=0.9, alpha=0.8)

@@ -15,7 +15,7 @@ import numpy as np
 from lrdiag import __version__, lints
 from lrdiag.classify import FLAGS, classify
 from lrdiag.config import config_to_dict
-from lrdiag.stability import critical_lr
+from lrdiag.stability import stable_limit
 from lrdiag.summary import loss_scale, summarize
 from lrdiag.sweep import Run, TrainResult
 
@@ -91,15 +91,17 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
         if result.diverged_epoch[i] >= 0:
             metrics["diverged_epoch"] = int(result.diverged_epoch[i])
         row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
-        if result.sharpness_init is not None:
+        if result.sharpness_init is not None and _limit(cfg) is not None:
             _explain_with_sharpness(row, cfg, result, i, n_classes)
+    if result.clipped is not None:
+        _note_clipping(row, int(result.clipped[i]), int(result.steps[i]))
     row["loss"] = _finite_or_none(curve)
     row["sharpness"] = None
     if result.sharpness is not None:
         row["sharpness"] = {
             "epochs": list(result.sharpness_epochs),
             "values": _finite_or_none(result.sharpness[i]),
-            "limit": 2.0 * (1.0 + _momentum(cfg)),  # stable while sharpness < limit / lr
+            "limit": _limit(cfg),  # stable while sharpness < limit / lr (None: no such limit)
         }
     row["val_loss"] = None
     row["val"] = None
@@ -123,13 +125,31 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
     return row
 
 
+def _note_clipping(row: dict, clipped: int, steps: int) -> None:
+    """How often training.clip_grad_norm scaled the run's gradients: in the metrics, and in
+    the reason when it ever did (a run held stable by clipping is not plain gradient descent)."""
+    share = clipped / steps if steps else 0.0
+    row["metrics"]["clipped_steps"] = clipped
+    row["metrics"]["clipped_share"] = share
+    if clipped:
+        row["reason"] += f"; gradients clipped at {clipped} of {steps} steps ({share:.0%})"
+
+
+def _limit(cfg) -> float | None:
+    """lr * sharpness below which the optimizer is stable on a quadratic (None: adaptive)."""
+    return stable_limit(cfg.training.optimizer, cfg.training.momentum)
+
+
+def _limit_name(cfg) -> str:
+    beta, opt = cfg.training.momentum, cfg.training.optimizer
+    if opt == "nesterov":
+        return f"2(1 + {beta:g})/(1 + 2·{beta:g})"
+    return "2" if opt == "sgd" or beta == 0 else f"2(1 + {beta:g})"
+
+
 def _full_batch(cfg) -> bool:
     """Whether the runs are full-batch gradient descent: no sampling noise in their losses."""
     return cfg.training.batch_size is None
-
-
-def _momentum(cfg) -> float:
-    return cfg.training.momentum if cfg.training.optimizer == "momentum" else 0.0
 
 
 def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_classes) -> None:
@@ -139,9 +159,8 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_class
     is not a quadratic, so this is a prediction at init, and the reason says how it held up.
     """
     lam = float(result.sharpness_init[i])
-    beta = _momentum(cfg)
-    limit = 2.0 * (1.0 + beta)
-    crit = float(critical_lr(np.array([lam]), momentum=beta)[0])
+    limit = _limit(cfg)
+    crit = limit / lam if np.isfinite(lam) and lam > 0 else math.nan
     m = row["metrics"]
     m["sharpness_init"] = lam if np.isfinite(lam) else None
     m["critical_lr"] = crit if np.isfinite(crit) else None
@@ -149,7 +168,7 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_class
         return
     lr = row["learning_rate"]
     edge = limit / lr  # the sharpness above which a step at this lr is unstable
-    edge_name = f"{'2' if beta == 0 else f'2(1 + {beta:g})'}/lr = {edge:.3g}"
+    edge_name = f"{_limit_name(cfg)}/lr = {edge:.3g}"
     product = f"lr·λmax = {lr * lam:.3g} at init (stable below {limit:g})"
     tracked = _tracked_after_init(result, i)
     verdict = row["verdict"]

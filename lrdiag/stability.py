@@ -12,6 +12,7 @@ Contract (same run axis as lrdiag.model):
     top_eigenpair(..., start=None) -> Estimate(values (R,), vectors like params, steps (R,))
     bytes_per_run(params, n_samples, iters) -> working memory of one run, for chunking
     critical_lr(lam, momentum=0.0) -> 2 (1 + momentum) / lam, NaN where lam <= 0 or non-finite
+    stable_limit(optimizer, momentum) -> lr * lam limit on a quadratic (nesterov too), or None
     subset(X, Y, samples, seed) -> (X, Y) with at most ``samples`` rows, the same every time
 
 Hessian-vector products are forward-over-reverse (Pearlmutter's R-operator), derived by hand:
@@ -483,6 +484,25 @@ def critical_lr(lam, momentum: float = 0.0) -> np.ndarray:
     out = np.full(np.broadcast(lam, np.asarray(momentum)).shape, np.nan)
     np.divide(2.0 * (1.0 + np.asarray(momentum, dtype=np.float64)), lam, out=out, where=ok)
     return out
+
+
+def stable_limit(optimizer: str, momentum: float = 0.0) -> float | None:
+    """lr * lambda_max below which the optimizer is stable on a quadratic, or None where no
+    such limit exists at a fixed point (adaptive methods rescale the curvature as they go).
+
+    sgd: 2. Heavy ball (``momentum``): 2 (1 + beta). Nesterov as torch.optim.SGD steps it
+    (``b <- beta b + g``, ``p <- p - lr (g + beta b)``): on ``g = lam p`` the iteration matrix
+    ``[[1 - h (1 + beta), -beta^2], [h, beta]]`` (``h = lr lam``, the buffer scaled by lr) has
+    determinant ``beta (1 - h)`` and trace ``1 + beta - h (1 + beta)``; Jury's conditions hold
+    while ``h < 2 (1 + beta) / (1 + 2 beta)`` (1.36 at beta = 0.9).
+    """
+    if optimizer == "sgd":
+        return 2.0
+    if optimizer == "momentum":
+        return 2.0 * (1.0 + momentum)
+    if optimizer == "nesterov":
+        return 2.0 * (1.0 + momentum) / (1.0 + 2.0 * momentum)
+    return None
 
 
 def subset(X: np.ndarray, Y: np.ndarray, samples: int | None, seed: int = 0):

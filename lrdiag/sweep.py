@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lrdiag import model, stability
+from lrdiag import model, schedule, stability
 from lrdiag.errors import LrdiagError
-from lrdiag.optim import make_optimizer, select_runs
+from lrdiag.optim import BUFFERS, make_optimizer, select_runs
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes a chunk of runs may use for its working arrays
-# Per run: params, gradients, the first layer's [W1; b1] and its gradient, optimizer state.
-_ARRAYS_PER_PARAMETER = 5
+# Per run: params, gradients, the first layer's [W1; b1] and its gradient, and the optimizer's
+# buffers (optim.BUFFERS; at least one array's worth: the scratch of an in-place step).
+_ARRAYS_PER_PARAMETER = 4
 # Per training thread: activations and deltas of one block of runs, the logits' arrays, and
 # the full-data loss evaluation's activations (also computed a block of runs at a time).
 _BLOCKS_PER_THREAD = 3
@@ -73,6 +74,20 @@ class TrainResult:
     # (R, hidden layers): share of ReLU units never firing on the training rows after training
     # (NaN for a diverged or interrupted run); None unless the activation is relu
     dead_end: np.ndarray | None = None
+    # (R,) steps whose gradients were clipped, and steps taken; None without clip_grad_norm
+    clipped: np.ndarray | None = None
+    steps: np.ndarray | None = None
+
+
+def initial_weights(cfg, n_in: int, n_out: int) -> dict[int, dict[str, np.ndarray]]:
+    """Each seed's initial weights at scale 1, one network's arrays (W (in, out), b (out,)) in
+    float64: what ``lrdiag sweep --save-init`` writes (lrdiag.weights)."""
+    sizes = model.layer_sizes(n_in, cfg.model.hidden, n_out)
+    seeds = list(cfg.training.seeds)
+    params = model.init_params(
+        sizes, cfg.init.scheme, np.ones(len(seeds)), seeds, np.float64, path=cfg.init.path
+    )
+    return {s: {k: v[r] for k, v in params.items()} for r, s in enumerate(seeds)}
 
 
 def expand_grid(cfg) -> list[Run]:
@@ -132,7 +147,8 @@ def plan(
     sizes = model.layer_sizes(n_in, cfg.model.hidden, n_out)
     itemsize = np.dtype(cfg.training.dtype).itemsize
     n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
-    per_run = itemsize * _ARRAYS_PER_PARAMETER * n_params
+    arrays = _ARRAYS_PER_PARAMETER + max(1, BUFFERS[cfg.training.optimizer])
+    per_run = itemsize * arrays * n_params
     histories = n_runs * (2 if n_val else 1) * 8 * (cfg.training.epochs + 1)  # float64, all runs
     rows = max(n_train, n_val)  # the loss evaluations see every row
     one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
@@ -182,7 +198,12 @@ class _Sharpness:
 
     def __init__(self, cfg, dataset, n_runs: int, max_memory: int):
         mode = cfg.stability.sharpness
-        self.enabled = mode == "on" or (mode == "auto" and cfg.training.batch_size is None)
+        # auto: where a step's stability is read against lr * sharpness (full-batch, and not an
+        # adaptive optimizer, whose preconditioner changes the curvature a step sees)
+        auto = cfg.training.batch_size is None and stability.stable_limit(
+            cfg.training.optimizer, cfg.training.momentum
+        )
+        self.enabled = mode == "on" or (mode == "auto" and bool(auto))
         every = cfg.stability.track_every if self.enabled else None
         E = cfg.training.epochs
         self.epochs = list(range(0, E + 1, every)) if every else []
@@ -219,7 +240,12 @@ class _Sharpness:
             with np.errstate(all="ignore"):
                 part = unique[lo:hi]
                 params = model.init_params(
-                    sizes, cfg.init.scheme, part[:, 1], part[:, 0].astype(np.int64), dtype
+                    sizes,
+                    cfg.init.scheme,
+                    part[:, 1],
+                    part[:, 0].astype(np.int64),
+                    dtype,
+                    path=cfg.init.path,
                 )
                 lam[lo:hi] = self.factor * stability.sharpness(
                     params, self.X, self.Y, cfg.model, max_memory=self.max_memory
@@ -249,11 +275,38 @@ class _Sharpness:
         self.track[offset + c.rows, self._index[k]] = self.factor * est.values
 
 
+@dataclass
+class _Steps:
+    """Per-run step settings of a chunk's runs (warmup, clipping) and what the steps did."""
+
+    warmup: np.ndarray  # (R,) warmup steps of each run (its schedule's unit)
+    clip: np.ndarray | None  # (R,) max gradient norm per run (inf: off), or None: no clipping
+    clipped: np.ndarray  # (R,) int: steps whose gradients were clipped (written per run)
+    steps: np.ndarray  # (R,) int: optimizer steps taken
+
+    def rows(self, lo: int, hi: int) -> _Steps:
+        """Runs lo to hi: views, so that what their steps record lands in these arrays."""
+        clip = None if self.clip is None else self.clip[lo:hi]
+        return _Steps(self.warmup[lo:hi], clip, self.clipped[lo:hi], self.steps[lo:hi])
+
+
+def _steps_for(cfg, n_runs: int) -> _Steps:
+    clip = cfg.training.clip_grad_norm
+    return _Steps(
+        np.full(n_runs, cfg.training.schedule.warmup_steps, dtype=np.int64),
+        None if clip is None else np.full(n_runs, float(clip)),
+        np.zeros(n_runs, dtype=np.int64),
+        np.zeros(n_runs, dtype=np.int64),
+    )
+
+
 class _Chunk:
     """The live runs of one chunk: parameters, optimizer state, learning rates, run indices."""
 
-    def __init__(self, cfg, sizes, lrs, scales, seeds, dtype):
-        self.params = model.init_params(sizes, cfg.init.scheme, scales, seeds, dtype)
+    def __init__(self, cfg, sizes, lrs, scales, seeds, dtype, steps: _Steps, steps_per_epoch=1):
+        self.params = model.init_params(
+            sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path
+        )
         self.opt = make_optimizer(cfg.training)
         self.state = self.opt.init(self.params)
         self.lr = np.asarray(lrs, dtype=dtype)
@@ -261,6 +314,15 @@ class _Chunk:
         self.ws = model.Workspace()  # activation and gradient buffers reused every step
         self.eigvecs = None  # the last sharpness eigenvectors (a warm start for tracking)
         self.summed = cfg.training.loss_reduction == "sum"
+        self.record = steps  # the chunk's rows of the per-run step records
+        self.warmup = steps.warmup.copy()
+        self.clip = None if steps.clip is None else steps.clip.copy()
+        self.schedule = cfg.training.schedule
+        self.scheduled = self.schedule.kind != "constant" or bool(self.warmup.any())
+        by_epoch = self.schedule.unit == "epoch"
+        self.per_unit = steps_per_epoch if by_epoch else 1  # optimizer steps per schedule unit
+        self.total = cfg.training.epochs * (1 if by_epoch else steps_per_epoch)
+        self.t = 0  # optimizer steps taken so far
 
     def drop(self, bad: np.ndarray) -> None:
         keep = np.flatnonzero(~bad)
@@ -268,28 +330,44 @@ class _Chunk:
         self.state = select_runs(self.state, keep)
         self.lr = self.lr[keep]
         self.rows = self.rows[keep]
+        self.warmup = self.warmup[keep]
+        if self.clip is not None:
+            self.clip = self.clip[keep]
         if self.eigvecs is not None:
             self.eigvecs = {k: v[keep] for k, v in self.eigvecs.items()}
 
     def step(self, grads, rows: int) -> None:
         """One optimizer step in place on a batch of ``rows`` samples; ``grads`` (workspace
         buffers, gradients of the mean loss) are consumed. With ``loss_reduction: sum`` the
-        step is the summed loss's: the gradients times ``rows``."""
+        step is the summed loss's: the gradients times ``rows``; then clipping (on the
+        gradients the optimizer sees, as clip_grad_norm_ after backward) and the schedule."""
         if self.summed:
             for g in grads.values():
                 g *= rows
-        self.state = self.opt.apply(self.params, grads, self.state, self.lr)
+        if self.clip is not None:
+            self.record.clipped[self.rows] += schedule.clip(grads, self.clip)
+        lr = self.lr
+        if self.scheduled:
+            unit = self.t // self.per_unit
+            lr = lr * schedule.multipliers(self.schedule, unit, self.total, self.warmup)
+        self.state = self.opt.apply(self.params, grads, self.state, lr)
+        self.record.steps[self.rows] += 1
+        self.t += 1
 
 
 def _train_chunk(
     cfg, data, lrs, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset,
-    dead=None,
+    dead=None, steps=None,
 ):  # fmt: skip
     """Train one chunk (``_run_chunk``); then, with ``dead`` (its rows of TrainResult.dead_end),
-    the share of each hidden layer's ReLU units that never fire on the training rows."""
+    the share of each hidden layer's ReLU units that never fire on the training rows.
+    ``steps``: the chunk's rows of the per-run step settings and records (``_Steps``)."""
     X, Y = data[0], data[1]
     sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype)
+    steps = _steps_for(cfg, len(lrs)) if steps is None else steps
+    bs = cfg.training.batch_size
+    per_epoch = 1 if bs is None else -(-len(X) // bs)
+    c = _Chunk(cfg, sizes, lrs, scales, seeds, X.dtype, steps, per_epoch)
     _run_chunk(
         c, cfg, data, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
     )
@@ -460,6 +538,7 @@ def train(
     sharp.track_memory = max(1, p.max_memory - p.peak_bytes) // n_threads
     relu = cfg.model.activation == "relu" and len(cfg.model.hidden) > 0
     dead = np.full((R, len(cfg.model.hidden)), np.nan) if relu else None
+    steps = _steps_for(cfg, R)
 
     def work(lo: int, hi: int) -> None:
         try:
@@ -468,6 +547,7 @@ def train(
                     cfg, (X, Y, Xv, Yv), lrs[lo:hi], scales[lo:hi], seeds[lo:hi], loss[lo:hi],
                     None if val_loss is None else val_loss[lo:hi], diverged[lo:hi], done[lo:hi],
                     tick, stop, sharp, lo, None if dead is None else dead[lo:hi],
+                    steps.rows(lo, hi),
                 )  # fmt: skip
         except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
             stop.set()
@@ -497,6 +577,8 @@ def train(
     complete = not stop.is_set() and bool((done == E).all())
     result = TrainResult(loss, val_loss, diverged, done, wall - tracking, complete)
     result.dead_end = dead
+    if steps.clip is not None:
+        result.clipped, result.steps = steps.clipped, steps.steps
     if sharp.enabled:
         result.sharpness_init = sharp.init
         result.sharpness_seconds = sharp.init_seconds + tracking

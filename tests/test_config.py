@@ -61,7 +61,19 @@ DOCUMENTED_DEFAULTS = {
     "init.scheme": "normal",
     "init.scales": (1.0,),
     "training.optimizer": "sgd",
-    "training.momentum": 0.9,
+    "training.momentum": 0.9,  # SGD(momentum) has no default in torch; 0.9 as version 0.1
+    # torch.optim's documented defaults (issue 15)
+    "training.dampening": 0.0,
+    "training.weight_decay": 0.0,
+    "training.betas": (0.9, 0.999),
+    "training.eps": 1e-8,
+    "training.alpha": 0.99,
+    "training.centered": False,
+    "training.clip_grad_norm": None,  # off
+    "training.schedule": C.ScheduleConfig(
+        kind="constant", warmup_steps=0, start_factor=1 / 3, min_factor=0.0, unit="step"
+    ),  # a constant learning rate; start_factor is LinearLR's default
+    "init.path": None,
     "training.batch_size": None,  # full batch
     "training.epochs": 100,
     "training.seeds": (0,),
@@ -361,7 +373,7 @@ CHOICES = {
     "model.output": ["sigmoid", "softmax", "identity"],
     "model.loss": ["bce", "cross_entropy", "mse"],
     "init.scheme": ["uniform01", "normal", "xavier", "he", "lecun"],
-    "training.optimizer": ["sgd", "momentum"],
+    "training.optimizer": ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"],
     "training.dtype": ["float32", "float64"],
 }
 
@@ -758,3 +770,43 @@ def test_a_log_spaced_range_with_equal_values_is_refused():
     spec = {"min": 1.0, "max": 1.0 + 4e-16, "num": 5}
     e = error_of({"sweep": {"learning_rates": spec}})
     assert e.key == "sweep.learning_rates.num" and "not all distinct" in e.message
+
+
+# --- issue 15: the optimizers' keys ------------------------------------------------------------
+@pytest.mark.parametrize(
+    "optimizer, momentum, weight_decay",
+    # torch.optim's defaults: RMSprop(momentum=0), AdamW(weight_decay=0.01), the others 0
+    [("sgd", 0.9, 0.0), ("momentum", 0.9, 0.0), ("nesterov", 0.9, 0.0),
+     ("rmsprop", 0.0, 0.0), ("adam", 0.0, 0.0), ("adamw", 0.0, 0.01)],
+)  # fmt: skip
+def test_null_means_the_optimizers_own_default(optimizer, momentum, weight_decay):
+    t = config_from_dict({"training": {"optimizer": optimizer}}).training
+    assert (t.momentum, t.weight_decay) == (momentum, weight_decay)
+    t = config_from_dict({"training": {"optimizer": optimizer, "weight_decay": 0.5}}).training
+    assert t.weight_decay == 0.5
+
+
+@pytest.mark.parametrize(
+    "training, key, words",
+    [
+        ({"betas": [0.9]}, "training.betas", "two numbers"),
+        ({"betas": [0.9, 1.0]}, "training.betas[1]", "in [0, 1)"),
+        ({"betas": "fast"}, "training.betas[0]", "number"),
+        ({"eps": 0}, "training.eps", "> 0"),
+        ({"weight_decay": -1}, "training.weight_decay", ">= 0"),
+        ({"alpha": 1.5}, "training.alpha", "in [0, 1]"),
+        ({"centered": "yes"}, "training.centered", "true or false"),
+        ({"optimizer": "nesterov", "dampening": 0.1}, "training.dampening", "dampening 0"),
+        ({"optimizer": "adagrad"}, "training.optimizer", "adamw"),
+    ],
+)
+def test_optimizer_key_errors_name_the_key(training, key, words):
+    e = error_of({"training": training})
+    assert e.key == key and words in e.message, e.message
+
+
+def test_a_key_the_optimizer_does_not_read_is_noted():
+    cfg = config_from_dict({"training": {"optimizer": "sgd", "betas": [0.8, 0.9], "eps": 1e-6}})
+    assert len(cfg.notes) == 2 and all("adam" in n for n in cfg.notes)
+    assert config_from_dict({"training": {"optimizer": "adam", "betas": [0.8, 0.9]}}).notes == ()
+    assert config_from_dict(config_to_dict(cfg)) == cfg

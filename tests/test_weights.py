@@ -1,0 +1,142 @@
+"""init: {scheme: file, path} and lrdiag sweep --save-init: the layout, the round trip, and
+the errors a user's file can cause (one line naming the file and the array, exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lrdiag import model, weights
+from lrdiag.config import config_from_dict
+from lrdiag.errors import ConfigError, DataError
+
+SIZES = [2, 5, 1]
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+def good_arrays(rng):
+    return {"W1": rng.normal(size=(2, 5)), "b1": rng.normal(size=5),
+            "W2": rng.normal(size=(5, 1)), "b2": rng.normal(size=1)}  # fmt: skip
+
+
+def test_every_run_starts_from_the_file_times_its_scale(tmp_path):
+    arrays = good_arrays(np.random.default_rng(0))
+    path = write_npz(tmp_path / "w.npz", **arrays)
+    params = model.init_params(SIZES, "file", [1.0, 3.0], [0, 7], np.float64, path=str(path))
+    assert params["W1"].shape == (2, 2, 5) and params["b1"].shape == (2, 1, 5)
+    for r, scale in enumerate([1.0, 3.0]):
+        np.testing.assert_array_equal(params["W1"][r], scale * arrays["W1"])
+        np.testing.assert_array_equal(params["W2"][r], scale * arrays["W2"])
+        np.testing.assert_array_equal(params["b1"][r, 0], arrays["b1"])  # biases as given
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda a: a.pop("b2"), "lacks b2"),
+        (lambda a: a.update(W3=np.ones((1, 1))), "has W3 too"),
+        (lambda a: a.update(W1=np.ones((5, 2))), "W1 has shape (5, 2), the model needs (2, 5)"),
+        (lambda a: a.update(b1=np.ones((1, 5))), "b1 has shape (1, 5)"),
+        (lambda a: a.update(W2=np.full((5, 1), np.nan)), "W2 holds values that are not finite"),
+        (lambda a: a.update(W2=np.full((5, 1), "x")), "W2 holds"),
+    ],
+)
+def test_a_file_that_does_not_fit_the_model_is_a_data_error(tmp_path, change, words):
+    arrays = good_arrays(np.random.default_rng(1))
+    change(arrays)
+    path = write_npz(tmp_path / "w.npz", **arrays)
+    with pytest.raises(DataError, match="w.npz") as info:
+        weights.read_weights(path, SIZES)
+    assert words in str(info.value)
+
+
+def test_not_an_npz(tmp_path):
+    (tmp_path / "w.npz").write_text("hello")
+    with pytest.raises(DataError, match="cannot read initial weights"):
+        weights.read_weights(tmp_path / "w.npz", SIZES)
+
+
+def test_config_keys(tmp_path):
+    write_npz(tmp_path / "w.npz", **good_arrays(np.random.default_rng(2)))
+    cfg = config_from_dict({"init": {"scheme": "file", "path": "w.npz"}}, base_dir=tmp_path)
+    assert cfg.init.path == str((tmp_path / "w.npz").resolve())
+    for init, key, words in [
+        ({"scheme": "file"}, "init.path", "needs a path"),
+        ({"scheme": "he", "path": "w.npz"}, "init.path", "only used with scheme: file"),
+        ({"scheme": "file", "path": "w.csv"}, "init.path", "allowed: .npz"),
+        ({"scheme": "file", "path": "nope.npz"}, "init.path", "initial weights file not found"),
+        ({"scheme": ["file", "he"]}, "init.scheme", "is not one of"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            config_from_dict({"init": init}, file="x.yaml", base_dir=tmp_path)
+        assert info.value.key == key and words in info.value.message, info.value.message
+
+
+def sweep_config(tmp_path, init, seeds=(0, 1)) -> Path:
+    d = {
+        "data": {"kind": "moons", "n_samples": 64},
+        "model": {"hidden": [5]},
+        "init": init,
+        "training": {"epochs": 5, "seeds": list(seeds), "dtype": "float64"},
+        "sweep": {"learning_rates": [0.1, 1.0]},
+    }
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def sweep_json(argv) -> dict:
+    from lrdiag.cli import cli
+
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_save_init_then_start_from_it_reproduces_the_sweep(tmp_path):
+    """--save-init writes each seed's draws; a sweep from seed 1's file is seed 1's sweep."""
+    cfg = sweep_config(tmp_path, {"scheme": "he", "scales": [1.0, 2.0]})
+    first = sweep_json(["sweep", str(cfg), "--json", "--no-plots", "--out", str(tmp_path / "a"),
+                        "--save-init", str(tmp_path / "init")])  # fmt: skip
+    saved = sorted(p.name for p in (tmp_path / "init").iterdir())
+    assert saved == ["init_seed0.npz", "init_seed1.npz"]
+    with np.load(tmp_path / "init" / "init_seed1.npz") as f:
+        assert sorted(f.files) == ["W1", "W2", "b1", "b2"]
+        assert f["W1"].shape == (2, 5) and f["b1"].shape == (5,) and not f["b1"].any()
+        drawn = model.init_params([2, 5, 1], "he", [1.0], [1], np.float64)
+        np.testing.assert_array_equal(f["W1"], drawn["W1"][0])
+    again_cfg = sweep_config(
+        tmp_path, {"scheme": "file", "path": str(tmp_path / "init" / "init_seed1.npz"),
+                   "scales": [1.0, 2.0]}, seeds=(1,),
+    )  # fmt: skip
+    again = sweep_json(["sweep", str(again_cfg), "--json", "--no-plots",
+                        "--out", str(tmp_path / "b")])  # fmt: skip
+    want = [r for r in first["runs"] if r["seed"] == 1]
+    got = again["runs"]
+    assert [(r["learning_rate"], r["init_scale"]) for r in got] == [
+        (r["learning_rate"], r["init_scale"]) for r in want
+    ]
+    for a, b in zip(got, want, strict=True):
+        assert a["loss"] == b["loss"]
+
+
+def test_a_bad_weights_file_is_one_line_and_exit_2(tmp_path):
+    arrays = good_arrays(np.random.default_rng(3))
+    arrays["W1"] = np.ones((3, 5))
+    write_npz(tmp_path / "w.npz", **arrays)
+    cfg = sweep_config(tmp_path, {"scheme": "file", "path": "w.npz"})
+    from lrdiag.cli import cli
+
+    result = CliRunner().invoke(cli, ["sweep", str(cfg), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "w.npz: W1 has shape (3, 5), the model needs (2, 5)" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
