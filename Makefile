@@ -40,7 +40,7 @@ bench-peers: $(PEERS)/.installed
 	$(PEERS)/bin/python -m benchmarks.peers.run
 
 eval-classify: $(STAMP)
-	$(BIN)/python -m lrdiag.evaluate tests/data/corpus --outside tests/data/outside
+	$(BIN)/python -m tools.corpus.evaluate tests/data/corpus --outside tests/data/outside
 
 clean:
 	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info
