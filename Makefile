@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lrdiag tests benchmarks examples docs tools
 	$(BIN)/ruff format --check lrdiag tests benchmarks examples docs tools
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

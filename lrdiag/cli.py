@@ -51,7 +51,7 @@ def _show_version(ctx: click.Context, _param, value: bool) -> None:
         ctx.exit()
 
 
-class _SafeHelp:
+class _SafeHelp(click.Command):
     """A command whose --help survives a closed stdout (``_show_help``)."""
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 LEAKY_RELU_SLOPE = 0.01  # negative-side slope of leaky_relu (PyTorch's default)
 
@@ -36,7 +37,7 @@ class Activation(NamedTuple):
 
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    activate: Callable[[np.ndarray], None]
+    activate: Callable[[np.ndarray], object]  # its value is not used
     scale_by_df: Callable[[np.ndarray, np.ndarray], None]
     df_over: Callable[[np.ndarray], None] | None
 
@@ -245,8 +246,8 @@ def n_layers(params: dict[str, np.ndarray]) -> int:
 def init_params(
     sizes: Sequence[int],
     scheme: str | Sequence[str],
-    scales: Sequence[float],
-    seeds: Sequence[int],
+    scales: npt.ArrayLike,
+    seeds: npt.ArrayLike,
     dtype=np.float32,
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs; run r draws from ``seeds[r]`` and is multiplied by ``scales[r]``.
@@ -288,7 +289,7 @@ def forward(params, X, spec, *, keep: bool = False):
     act = ACTIVATIONS[spec.activation]
     L = n_layers(params)
     a = X
-    cache = []
+    cache: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     for layer in range(1, L):
         z = _linear(a, params[f"W{layer}"], params[f"b{layer}"])  # (R, B, H)
         h = act.f(z)

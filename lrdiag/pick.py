@@ -215,7 +215,7 @@ def _kind(col: Column) -> str | None:
     return None
 
 
-def _kind_note(name: str, kind: str) -> str:
+def _kind_note(name: str, kind: str | None) -> str:
     if kind == HIGHER_IS_BETTER:
         return (
             f"{name!r} is a metric where higher is better (accuracy, AUC, ...), not a loss: "

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,6 +24,10 @@ from threadpoolctl import threadpool_limits
 from lrdiag import model, stability
 from lrdiag.errors import LrdiagError
 from lrdiag.optim import make_optimizer, select_runs
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from lrdiag.config import Config
+    from lrdiag.data import Dataset
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes a chunk of runs may use for its working arrays
 # Per run: params, gradients, the first layer's [W1; b1] and its gradient, optimizer state.
@@ -75,9 +80,9 @@ class TrainResult:
     dead_end: np.ndarray | None = None
 
 
-def expand_grid(cfg) -> list[Run]:
+def expand_grid(cfg: Config) -> list[Run]:
     """Every (init scale, seed, learning rate), learning rate fastest."""
-    runs = []
+    runs: list[Run] = []
     for scale in cfg.init.scales:
         for seed in cfg.training.seeds:
             for lr in cfg.sweep.learning_rates:
@@ -110,7 +115,7 @@ def parse_memory(text: str | int) -> int:
 
 
 def plan(
-    cfg,
+    cfg: Config,
     n_train: int,
     n_val: int,
     n_in: int,
@@ -419,8 +424,8 @@ def default_threads() -> int:
 
 
 def train(
-    cfg,
-    dataset,
+    cfg: Config,
+    dataset: Dataset,
     runs: list[Run],
     *,
     max_memory: int | None = None,
@@ -447,7 +452,7 @@ def train(
     diverged = np.full(R, -1, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
     n_threads = max(1, threads or default_threads())
-    n_val = len(Xv) if has_val else 0
+    n_val = 0 if Xv is None else len(Xv)
     p = plan(cfg, len(X), n_val, X.shape[1], Y.shape[1], R, max_memory, n_threads)
     lrs = np.array([r.learning_rate for r in runs])
     scales = np.array([r.init_scale for r in runs])

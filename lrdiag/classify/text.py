@@ -40,7 +40,8 @@ class _Axis:
         return f"{self.name} {k if self.x is None else _num(self.x[k])}"
 
     def span(self, first: int, last: int) -> str:
-        """Positions of values first..last: "steps 0-5000"."""
+        """Positions of values first..last: "steps 0-5000" (only for an axis of positions)."""
+        assert self.x is not None  # a count of values, not a span, when positions are indices
         return f"{self.name}s {_num(self.x[first])}-{_num(self.x[last])}"
 
     def last(self, k: int, epochs: np.ndarray, level: str | None = None) -> str:
@@ -175,7 +176,9 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"downward trend"
         )
     if rule == "chance":
-        c, k = _stuck(ms, th)
+        stuck = _stuck(ms, th)
+        assert stuck is not None  # the chance rule fired on it
+        c, k = stuck
         if ms.chance is None:
             return (
                 f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "

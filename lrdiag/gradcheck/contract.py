@@ -124,8 +124,9 @@ class _Loss:
 
     def __call__(self) -> tuple[float, Any]:
         out = _call_loss(self.loss_fn, self.work, self.where, self.changed)
-        if self.kinks is not None and not np.array_equal(self.kinks(dict(self.work)), self.pattern):
-            self.crossed = True
+        if self.kinks is not None and self.pattern is not None:  # both or neither
+            if not np.array_equal(self.kinks(dict(self.work)), self.pattern):
+                self.crossed = True
         return out
 
 

@@ -4,12 +4,15 @@ ReLU kinks (the signs of the pre-activations) passed to the check.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lrdiag.gradcheck.finite import check_gradients
 from lrdiag.gradcheck.result import DEFAULT_SAMPLES, GradcheckResult
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from lrdiag.config import Config
 
 # --- lrdiag's own model -------------------------------------------------------------------------
 
@@ -19,7 +22,7 @@ CONFIG_MAX_ROWS = 256
 KINKED_ACTIVATIONS = ("relu", "leaky_relu")  # lrdiag's activations with a kink (at 0)
 
 
-def check_config(cfg: Any, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> GradcheckResult:
+def check_config(cfg: Config, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> GradcheckResult:
     """Check lrdiag's own model for ``cfg`` at the first run's initial weights, in float64.
 
     The first run is the first init scale and the first seed; the data are the config's dataset

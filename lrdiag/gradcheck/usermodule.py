@@ -138,6 +138,8 @@ def user_output_to_stderr() -> Iterator[None]:
     only)."""
     with contextlib.redirect_stdout(sys.stderr):
         try:
+            if sys.__stdout__ is None:  # started without a stdout
+                raise ValueError("no stdout")
             sys.__stdout__.flush()
             saved = os.dup(1)
         except (AttributeError, OSError, ValueError):  # no descriptor 1 to redirect
