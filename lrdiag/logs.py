@@ -437,10 +437,11 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
 
 
 def _run_label(r: Mapping) -> str:
-    def g(v):
+    def number(v):
         return f"{v:g}" if isinstance(v, int | float) else str(v)
 
-    return f"lr {g(r.get('learning_rate'))}, scale {g(r.get('init_scale'))}, seed {r.get('seed')}"
+    lr, scale = number(r.get("learning_rate")), number(r.get("init_scale"))
+    return f"lr {lr}, scale {scale}, seed {r.get('seed')}"
 
 
 def _results_curve(v: Any, source: str, what: str) -> np.ndarray | None:

@@ -167,8 +167,8 @@ def _explain_with_sharpness(row: dict, cfg: Config, result: TrainResult, i: int,
     # Edge of stability: the sharpness *during* training (after epoch 0) reached the edge; a
     # sharpness that started above it and only fell does not count.
     if verdict == "converging" and tracked is not None and tracked.max() >= EOS_NEAR * edge:
-        if "noisy" in row["flags"]:  # at the edge of stability the bouncing is the story, not
-            # noise (the flag's definition): judge again without the flag, same verdict
+        # at the edge of stability the bouncing is the story, not noise: judge again unflagged
+        if "noisy" in row["flags"]:
             quiet = dataclasses.replace(cfg.classify, noisy_sigma=math.inf)
             v = classify(result.loss[i], quiet, n_classes=n_classes, loss_name=cfg.model.loss)
             row["reason"], row["flags"] = v.reason, list(v.flags)
