@@ -9,6 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
+
+def run_row(i, lr, scale, seed, verdict, loss, metrics, *, flags=()):
+    """A run as results.json holds it, without a validation split; its reason is its verdict."""
+    return {
+        "id": i,
+        "learning_rate": lr,
+        "init_scale": scale,
+        "seed": seed,
+        "verdict": verdict,
+        "reason": verdict,
+        "flags": list(flags),
+        "metrics": metrics,
+        "loss": loss,
+        "val_loss": None,
+        "val": None,
+    }
+
+
 LRS = (0.01, 0.1, 1.0, 10.0)
 VERDICT_AT = {0.01: "plateaued", 0.1: "converging", 1.0: "oscillating", 10.0: "diverging"}
 
@@ -22,26 +40,17 @@ def table_run(i, lr, scale, seed, verdict, *, epochs=8):
         loss = [0.7 * 0.8**k for k in range(epochs + 1)]
         final, div = loss[-1], None
     finite = [x for x in loss if x is not None]
-    return {
-        "id": i,
-        "learning_rate": lr,
-        "init_scale": scale,
-        "seed": seed,
-        "verdict": verdict,
-        "reason": f"{verdict}: made up for lr {lr}",
-        "flags": ["early_spike", "borderline"] if verdict == "converging" else [],
-        "metrics": {
-            "initial": 0.7,
-            "final": final,
-            "min": min(finite),
-            "min_epoch": finite.index(min(finite)),
-            "diverged_epoch": div,
-            "sharpness_init": 2.5 * scale,
-        },
-        "loss": loss,
-        "val_loss": None,
-        "val": None,
+    metrics = {
+        "initial": 0.7,
+        "final": final,
+        "min": min(finite),
+        "min_epoch": finite.index(min(finite)),
+        "diverged_epoch": div,
+        "sharpness_init": 2.5 * scale,
     }
+    flags = ["early_spike", "borderline"] if verdict == "converging" else []
+    run = run_row(i, lr, scale, seed, verdict, loss, metrics, flags=flags)
+    return {**run, "reason": f"{verdict}: made up for lr {lr}"}
 
 
 def table_doc(lrs=LRS, scales=(1.0, 3.0), seeds=(0, 1), verdict_at=None):
@@ -92,19 +101,9 @@ def curve_run(i, lr, scale, seed, verdict, *, epochs=30, nan=False):
         loss = 0.7 * np.exp(-lr * scale * t) + 0.01 * (seed + 1)
         final, div = float(loss[-1]), None
     values = loss if nan else [None if not np.isfinite(x) else float(x) for x in loss]
-    return {
-        "id": i,
-        "learning_rate": lr,
-        "init_scale": scale,
-        "seed": seed,
-        "verdict": verdict,
-        "reason": verdict,
-        "flags": [],
-        "metrics": {"initial": 0.7, "final": final, "diverged_epoch": div},
-        "loss": values,
-        "val_loss": None,
-        "val": None,
-    }
+    return run_row(
+        i, lr, scale, seed, verdict, values, {"initial": 0.7, "final": final, "diverged_epoch": div}
+    )
 
 
 def curve_doc(lrs=(0.01, 0.1, 1.0, 10.0), scales=(1.0, 3.0), seeds=(0, 1), verdict=None, nan=False):
