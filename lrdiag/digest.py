@@ -7,6 +7,7 @@ non-finite number may arrive as None (from JSON) or NaN (from memory).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ def scale_rows(doc: Mapping) -> list[ScaleRow]:
         step = s.get("bracket")
         lcl, rec = s.get("largest_converging_lr"), s.get("recommended_lr")
         top = stable_up_to(s)
-        pred = (stable.get(s.get("init_scale")) or {}).get("predicted_critical_lr")
+        pred = (stable.get(s.get("init_scale", math.nan)) or {}).get("predicted_critical_lr")
         rows.append(
             ScaleRow(
                 init_scale=fmt_num(s.get("init_scale")),

@@ -15,8 +15,10 @@ import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 from matplotlib import rcParams
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
@@ -86,7 +88,8 @@ def _legend_to_figure(fig: Figure, ax: Axes, *, below: bool = False) -> None:
     legend = ax.get_legend()
     if legend is None:
         return
-    handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    handles = cast(list[Artist], legend.legend_handles)  # one artist per entry drawn
+    texts = [t.get_text() for t in legend.get_texts()]
     legend.remove()
     if below:
         rows = math.ceil(len(handles) / PHASE_LEGEND_COLS)

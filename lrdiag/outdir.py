@@ -33,7 +33,7 @@ from lrdiag.files import JSON_NAME, OUTPUT_NAMES
 try:  # POSIX; elsewhere a lock file created exclusively stands in (a stale one is named)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # checked before each use
 
 LOCK_NAME = ".lrdiag.lock"
 STAGING_PREFIX = ".lrdiag-staging-"

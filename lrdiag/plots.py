@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, rcParams
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
@@ -164,7 +165,7 @@ def _lr_handles(lrs: Sequence[float], *, diverged: bool) -> list[Any]:
     return handles
 
 
-def add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
+def add_lr_key(fig: FigureBase, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
     """One key for the learning-rate colours of ``axes``: a legend up to LEGEND_MAX_LRS learning
     rates, else a colour bar (plus a one-entry legend for the divergence marker). With
     ``lrs`` empty (the curves carry their labels), only the divergence marker's entry."""
@@ -558,7 +559,7 @@ def plot_phase(
             zorder=1.5,  # over the map, under the predicted diamonds
         )
 
-    handles = [Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS]
+    handles: list[Artist] = [Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS]
     if (cell == kinds.index("unknown")).any():
         handles.append(Patch(color=UNKNOWN_COLOR, label="other"))
     if (cell == kinds.index("missing")).any():
@@ -668,7 +669,7 @@ def plot_verdict_example(
     """
     loss = _loss_array(curve)
     color = VERDICT_COLORS.get(verdict, UNKNOWN_COLOR)
-    small = {"fontsize": 7}
+    small: dict[str, Any] = {"fontsize": 7}
     marker = "o" if loss.size < 12 else None
     ax.plot(np.arange(loss.size), loss, color=color, lw=1.6, marker=marker, ms=3.5, zorder=3)
     if train is not None:

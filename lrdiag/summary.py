@@ -121,9 +121,9 @@ def loss_scale(runs: list[dict]) -> list[dict]:
             points = []
             for lr in sorted(by_scale[scale]):
                 values = [_at(r.get("loss"), pick) for r in by_scale[scale][lr]]
-                values = [v for v in values if v is not None and v > 0]
-                if values:
-                    points.append((lr, float(np.median(values))))
+                positive = [v for v in values if v is not None and v > 0]
+                if positive:
+                    points.append((lr, float(np.median(positive))))
             fits[key] = _power_fit(points)
         if any(f is not None for f in fits.values()):
             found.append({"init_scale": scale, **fits, "rates": sorted(by_scale[scale])})

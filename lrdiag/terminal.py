@@ -62,7 +62,7 @@ def make_console(*, stderr: bool = False, on_broken_pipe: Callable[[], None] | N
         highlight=False,
         no_color=plain,
         soft_wrap=False,
-        **({"color_system": None} if plain else {}),
+        color_system=None if plain else "auto",  # "auto": rich's default
     )
 
 
@@ -195,8 +195,8 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
     labels = lr_labels(r["learning_rate"] for r in runs)
     has_val = any(r.get("val") for r in runs)
     table = Table(box=_box(console))
-    for name, justify in (("id", "right"), ("lr", "right"), ("scale", "right"), ("seed", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name in ("id", "lr", "scale", "seed"):
+        table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("final", justify="right", no_wrap=True)
     if has_val:
