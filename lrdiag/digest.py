@@ -175,7 +175,7 @@ def scale_rows(doc: Mapping) -> list[ScaleRow]:
                 stable_up_to=fmt_num(top) if top is not None else "none",
                 first_failure=fmt_num(step[1]) if step else "none",
                 largest_converging_lr=fmt_num(lcl) if lcl is not None else "none",
-                not_monotone=bool(step) and lcl is not None and lcl > step[1],
+                not_monotone=bool(step) and step is not None and lcl is not None and lcl > step[1],
                 recommended_lr=fmt_num(rec) if rec is not None else None,
                 final_loss=fmt_num(s.get("recommended_final_loss")),
                 predicted_critical_lr=fmt_num(pred) if pred is not None else None,

@@ -131,7 +131,8 @@ def range_test(cfg, dataset) -> RangeTest:
     clip_norm = cfg.training.clip_grad_norm
     lrs = ramp(f.min, f.max, T)
     loss, smoothed = np.full((R, T), np.nan), np.full((R, T), np.nan)
-    stopped, reason = np.full(R, -1, dtype=np.int64), [None] * R
+    stopped = np.full(R, -1, dtype=np.int64)
+    reason: list[str | None] = [None] * R
     live = np.arange(R)  # the runs still on the ramp
     avg, best = np.zeros(R), np.full(R, np.inf)
     ws = model.Workspace()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -47,10 +48,13 @@ def plot_find(ax: Axes, doc: Mapping, init_scale: float, *, title: str | None = 
     shape per method, the seed's colour), the limit at init (dashed) and the measured bracket
     (shaded from its last converging to its first failing lr)."""
     runs = [r for r in doc.get("runs") or [] if r.get("init_scale") == init_scale]
-    scale = next((s for s in doc.get("per_scale") or [] if s["init_scale"] == init_scale), {})
+    scale: Mapping = next(
+        (s for s in doc.get("per_scale") or [] if s["init_scale"] == init_scale), {}
+    )
     lrs = np.asarray(doc.get("lrs") or [], dtype=np.float64)
     colors = colormaps["tab10"](np.arange(max(len(runs), 1)) % 10)
-    handles, top, bottom = [], -math.inf, math.inf
+    handles: list[Artist] = []
+    top, bottom = -math.inf, math.inf
     for run, color in zip(runs, colors, strict=False):
         y = _curve(run.get("smoothed") or [])
         x = lrs[: len(y)]

@@ -57,7 +57,7 @@ def _stop_text(run: Mapping, factor) -> str:
     """Where a run stopped: "6.92 (step 98, >4x best)", or "-" when it ran the whole ramp."""
     if run.get("stopped_at") is None:
         return "-"
-    why = STOPS.get(run.get("stop_reason"), str(run.get("stop_reason")))
+    why = STOPS.get(str(run.get("stop_reason")), str(run.get("stop_reason")))
     why = why.format(factor=fmt_num(factor))
     return f"{fmt_num(run.get('stop_lr'))} (step {run['stopped_at']}, {why})"
 

@@ -84,6 +84,7 @@ def lr_line(config_file: str | os.PathLike, learning_rate: float | None) -> int 
                     return item.start_mark.line + 1
             except ValueError:
                 continue
+    assert key_node is not None  # set with node above
     return key_node.start_mark.line + 1
 
 

@@ -101,16 +101,16 @@ def markdown_summary(doc: Mapping) -> str:
     val_text = digest.val_counts_text(doc)
     if val_text is not None:
         lines += [_md(val_text), ""]
-    notes = digest.notable_runs(doc)
-    if notes:
+    notable = digest.notable_runs(doc)
+    if notable:
         lines.append("Why:")
         lines.append("")
-        for r in notes:
+        for r in notable:
             flags = f" [{', '.join(map(str, r['flags']))}]" if r.get("flags") else ""
             verdict = _md(r.get("verdict") or INCOMPLETE)
             label, why = digest.run_label(r, labels), _md(digest.reason(r))
             lines.append(f"- {label}: **{verdict}**{_md(flags)}: {why}")
-        more = digest.more_notes(doc, notes)
+        more = digest.more_notes(doc, notable)
         if more:
             lines.append(f"- {_md(more)}")
     warnings = doc.get("warnings") or []

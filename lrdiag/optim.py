@@ -43,7 +43,7 @@ class SgdState(NamedTuple):
 class MomentumState(NamedTuple):
     velocity: Params  # PyTorch's momentum_buffer, one per parameter
     hyper: dict = {}  # per-run hyper-parameters (R, 1, 1), or floats
-    count: int = 0  # steps taken
+    steps: int = 0  # steps taken
 
 
 class RMSpropState(NamedTuple):
@@ -51,17 +51,17 @@ class RMSpropState(NamedTuple):
     grad_avg: Params | None  # g_ave (centered only)
     momentum_buffer: Params | None  # b (momentum > 0 only)
     hyper: dict = {}
-    count: int = 0
+    steps: int = 0  # steps taken
 
 
 class AdamState(NamedTuple):
     exp_avg: Params  # m
     exp_avg_sq: Params  # v
     hyper: dict = {}
-    count: int = 0  # t: the bias corrections use t + 1 at the next step
+    steps: int = 0  # t: the bias corrections use t + 1 at the next step
 
 
-def _per_run(lr: np.ndarray, like: np.ndarray) -> np.ndarray:
+def _per_run(lr: Hyper, like: np.ndarray) -> np.ndarray:
     # (R,) -> (R, 1, 1), or (R, 1, 1, 1, 1) against a conv kernel (R, O, C, kh, kw)
     return np.asarray(lr, dtype=like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
 
@@ -144,7 +144,7 @@ def momentum(
         for k, g in grads.items():
             _add_l2(g, params[k], wd)
             v = state.velocity[k]
-            if state.count == 0 and dampening != 0:
+            if state.steps == 0 and dampening != 0:
                 np.copyto(v, g)  # the first buffer is the gradient, undampened
             else:  # from a zero buffer, beta * 0 + g is the gradient too
                 v *= b
@@ -155,7 +155,7 @@ def momentum(
                 np.copyto(g, v)
             g *= _per_run(lr, g)
             params[k] -= g
-        return state._replace(count=state.count + 1)
+        return state._replace(steps=state.steps + 1)
 
     return Optimizer(init, _pure(apply), apply)
 
@@ -205,7 +205,7 @@ def rmsprop(
                 np.copyto(g, buf)
             g *= _per_run(lr, g)
             p -= g
-        return state._replace(count=state.count + 1)
+        return state._replace(steps=state.steps + 1)
 
     return Optimizer(init, _pure(apply), apply)
 
@@ -230,7 +230,7 @@ def adam(
         return AdamState(zeros(), zeros(), _hyper(params, weight_decay=weight_decay))
 
     def apply(params, grads, state, lr):
-        t = state.count + 1
+        t = state.steps + 1
         wd = state.hyper["weight_decay"]
         lr = np.asarray(lr, dtype=np.float64)
         step_size = lr / (1 - beta1**t)  # (R,), in float64 as PyTorch's Python floats
@@ -252,7 +252,7 @@ def adam(
             np.divide(m, g, out=g)
             g *= _per_run(step_size, g)
             p -= g
-        return state._replace(count=t)
+        return state._replace(steps=t)
 
     return Optimizer(init, _pure(apply), apply)
 

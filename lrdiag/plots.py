@@ -374,9 +374,9 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
             m = float(np.median([f if f is not None else np.inf for f in finals]))
             # a median off the chart is a gap: the line never runs up to a triangle
             med.append(m if math.isfinite(m) and m <= cap else np.nan)
-            shown = [f for f in ok if f <= cap]  # the band spans the finals on the chart
-            lo.append(min(shown) if shown else np.nan)
-            hi.append(max(shown) if shown else np.nan)
+            on_chart = [f for f in ok if f <= cap]  # the band spans the finals on the chart
+            lo.append(min(on_chart) if on_chart else np.nan)
+            hi.append(max(on_chart) if on_chart else np.nan)
             off_chart += [(i, lr)] * sum(f is None or f > cap for f in finals)
         ax.plot(lrs, med, color=color, marker="o", ms=4, lw=1.6, label=f"init scale {scale:g}")
         lo_a, hi_a = np.array(lo), np.array(hi)
@@ -528,7 +528,7 @@ def plot_phase(
         majority = _majority(verdicts)[0]
         for v in sorted(shares, key=lambda v: _SEVERITY.index(v) if v in _SEVERITY else 9):
             width = shares[v] / len(verdicts)
-            color = VERDICT_COLORS.get(v, UNKNOWN_COLOR)
+            color = VERDICT_COLORS.get(str(v), UNKNOWN_COLOR)
             hatch = None if v == majority else "//"
             ax.add_patch(
                 Rectangle((x, j - 0.5), width, 1, fc=color, ec="white", lw=1.5, hatch=hatch)

@@ -96,7 +96,7 @@ def _row(cfg: Config, run: Run, i: int, result: TrainResult, n_classes: int | No
         row.update(verdict=v.verdict, reason=v.reason, flags=list(v.flags), metrics=metrics)
         if result.sharpness_init is not None and _limit(cfg) is not None:
             _explain_with_sharpness(row, cfg, result, i, n_classes)
-    if result.clipped is not None:
+    if result.clipped is not None and result.steps is not None:
         _note_clipping(row, int(result.clipped[i]), int(result.steps[i]))
     row["loss"] = _finite_or_none(curve)
     row["sharpness"] = None
@@ -164,6 +164,7 @@ def _explain_with_sharpness(row: dict, cfg: Config, result: TrainResult, i: int,
     assert result.sharpness_init is not None  # called only when sharpness was computed
     lam = float(result.sharpness_init[i])
     limit = _limit(cfg)
+    assert limit is not None  # called only for an optimizer with a limit
     crit = limit / lam if np.isfinite(lam) and lam > 0 else math.nan
     m = row["metrics"]
     m["sharpness_init"] = lam if np.isfinite(lam) else None

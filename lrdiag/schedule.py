@@ -91,6 +91,7 @@ def clip(grads: dict[str, np.ndarray], max_norm: float | np.ndarray) -> np.ndarr
         flat = g.reshape(len(g), -1)  # a view: (R, ...) of any rank (a conv kernel is 5-D)
         part = np.einsum("ri,ri->r", flat, flat, dtype=np.float64)  # (R,) without a copy
         sq = part if sq is None else sq + part
+    assert sq is not None  # a model has parameters
     norm = np.sqrt(sq)
     coef = np.asarray(max_norm, dtype=np.float64) / (norm + CLIP_EPS)
     clipped = coef < 1.0

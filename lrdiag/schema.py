@@ -45,7 +45,7 @@ def _type_schema(tp: Any, bounds: dict, choices: tuple = ()) -> dict:
         item = _type_schema(args[0], bounds, choices)
         # a list field also takes a single value (`scales: 2.0` means [2.0])
         return {"anyOf": [item, {"type": "array", "items": item}]}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _section_schema(tp, None)
     if tp is bool:
         return {"type": "boolean"}
@@ -66,7 +66,7 @@ def _option_schema(cls: type, f: dataclasses.Field, hint: Any, section: str | No
     if cls is config.Thresholds:
         check = config.THRESHOLD_CHECKS.get(f.name, config.THRESHOLD_CHECK)
     bounds = dict(check.bounds) if check is not None else {}
-    special = SPECIAL_SCHEMAS.get((section, f.name))
+    special = SPECIAL_SCHEMAS.get((section, f.name)) if section is not None else None
     if special is not None:
         schema = special()
     elif meta.get("grid"):
@@ -165,7 +165,7 @@ LR_PAIR = {"anyOf": [{"type": "array", "items": {"type": "number"}, "minItems": 
 
 
 def _object(props: dict, *, required: tuple | list | None = None, extra: bool = False) -> dict:
-    out = {
+    out: dict[str, Any] = {
         "type": "object",
         "properties": props,
         "required": list(props if required is None else required),
@@ -218,7 +218,7 @@ def _row() -> dict:
 
 def _lint() -> dict:
     fields = [f.name for f in dataclasses.fields(lints.Lint)]
-    props = {name: {"type": "string"} for name in fields}
+    props: dict[str, dict] = {name: {"type": "string"} for name in fields}
     props["id"] = {"enum": list(lints.LINTS)}
     return _object(props)
 

@@ -82,7 +82,8 @@ def save_init(params_by_seed: dict[int, dict[str, np.ndarray]], directory) -> li
         arrays = {k: (v.reshape(-1) if k.startswith("b") else v) for k, v in params.items()}
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            # numpy's stubs type savez's keyword arrays as its allow_pickle flag
+            np.savez(f, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
         paths.append(path)
     return paths
