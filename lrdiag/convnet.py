@@ -282,7 +282,7 @@ def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
     for n in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[n]
         first, kept, a = saved[n][0], saved[n][1], saved[n][2]
-        if a is not None:
+        if a is not None and layer.activation is not None:
             model.ACTIVATIONS[layer.activation].scale_by_df(delta, a)  # dL/dz
         need_input = n > shared_upto
         if layer.kind == "conv2d":

@@ -562,8 +562,7 @@ def train(
     X = inputs(cfg, np.ascontiguousarray(dataset.X, dtype=dtype), dataset)
     Y = np.ascontiguousarray(dataset.Y, dtype=dtype)
     has_val = dataset.X_val is not None and len(dataset.X_val) > 0
-    Xv = np.ascontiguousarray(dataset.X_val, dtype=dtype) if has_val else None
-    Xv = inputs(cfg, Xv, dataset) if has_val else None
+    Xv = inputs(cfg, np.ascontiguousarray(dataset.X_val, dtype=dtype), dataset) if has_val else None
     Yv = np.ascontiguousarray(dataset.Y_val, dtype=dtype) if has_val else None
     R, E = len(runs), cfg.training.epochs
     loss = np.full((R, E + 1), np.nan)
@@ -571,7 +570,7 @@ def train(
     diverged = np.full(R, -1, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
     n_threads = max(1, threads or default_threads())
-    n_val = len(Xv) if has_val else 0
+    n_val = 0 if Xv is None else len(Xv)
     p = plan(cfg, len(X), n_val, X.shape[1:], Y.shape[1], R, max_memory, n_threads)
     lrs = np.array([r.learning_rate for r in runs])
     scales = np.array([r.init_scale for r in runs])
