@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdiag import __version__, model, schedule, stability
+from lrdiag import __version__, model, schedule, stability, sweep
 from lrdiag.config import config_to_dict
 from lrdiag.optim import make_optimizer, select_runs
 from lrdiag.sweep import epoch_orders
@@ -119,13 +119,14 @@ def range_test(cfg, dataset) -> RangeTest:
     """
     f = cfg.find
     dtype = np.dtype(cfg.training.dtype)
-    X = np.ascontiguousarray(dataset.X, dtype=dtype)
+    X = sweep.inputs(cfg, np.ascontiguousarray(dataset.X, dtype=dtype), dataset)  # conv: images
     Y = np.ascontiguousarray(dataset.Y, dtype=dtype)
     seeds = np.tile(np.asarray(cfg.training.seeds, dtype=np.int64), len(cfg.init.scales))
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
     R, T = len(seeds), f.steps
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path)
+    net = sweep.network(cfg)  # lrdiag.model, or lrdiag.convnet for model.layers
+    sizes = sweep.architecture(cfg, X.shape[1:], Y.shape[1])
+    params = net.init_params(sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path)
     opt = make_optimizer(cfg.training)
     state = opt.init(params)
     clip_norm = cfg.training.clip_grad_norm
@@ -139,7 +140,7 @@ def range_test(cfg, dataset) -> RangeTest:
     summed = cfg.training.loss_reduction == "sum"
     with np.errstate(all="ignore"):
         for i, (xb, yb) in zip(range(T), _batches(X, Y, cfg, T), strict=False):
-            raw, grads = model.loss_and_grads(params, xb, yb, cfg.model, ws)
+            raw, grads = net.loss_and_grads(params, xb, yb, cfg.model, ws)
             raw = raw.astype(np.float64)
             avg = raw + f.beta * (avg - raw)  # torch.lerp(loss, avg, beta): AvgSmoothLoss
             s = avg / (1.0 - f.beta ** (i + 1))
@@ -319,9 +320,10 @@ def predicted_limits(cfg, dataset) -> np.ndarray | None:
         return None
     seeds = np.tile(np.asarray(cfg.training.seeds, dtype=np.int64), len(cfg.init.scales))
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
-    X, Y = stability.subset(dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed)
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(
+    images = sweep.inputs(cfg, dataset.X, dataset)
+    X, Y = stability.subset(images, dataset.Y, cfg.stability.samples, seed=cfg.data.seed)
+    sizes = sweep.architecture(cfg, X.shape[1:], Y.shape[1])
+    params = sweep.network(cfg).init_params(
         sizes, cfg.init.scheme, scales, seeds, np.float64, path=cfg.init.path
     )
     summed = cfg.training.loss_reduction == "sum"
