@@ -40,7 +40,8 @@ bench-peers: $(PEERS)/.installed
 	$(PEERS)/bin/python -m benchmarks.peers.run
 
 eval-classify: $(STAMP)
-	$(BIN)/python -m lrdiag.evaluate tests/data/corpus --outside tests/data/outside
+	$(BIN)/python -m lrdiag.evaluate tests/data/corpus --outside tests/data/outside \
+		--heldout tests/data/outside2
 
 clean:
 	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info

@@ -58,7 +58,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import lrdiag
-from benchmarks import loop, workloads
+from benchmarks import conv_loop, loop, workloads
 from lrdiag import model, sweep
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -149,15 +149,33 @@ def flops_per_update(sizes, batch: int) -> int:
     return fwd + dW + dX
 
 
+def conv_flops_per_sample(net) -> int:
+    """A conv net's products per sample and update: a layer's forward product is 2 * out * K
+    per output position (K = C*k*k for a kernel, ``in`` for a dense layer); dW costs the same,
+    and the input gradient the same again for every layer but the first."""
+    total = 0
+    for n, layer in enumerate(net.param_layers):
+        positions = int(np.prod(layer.out_shape[1:])) if layer.kind == "conv2d" else 1
+        fan_in = layer.fans[0]
+        fwd = 2 * layer.out_shape[0] * fan_in * positions
+        total += fwd * (3 if n else 2)
+    return total
+
+
 def training_flops(cfg, dataset, diverged_epoch: np.ndarray) -> dict:
     """FLOPs of the updates every run applied (a run diverged at epoch d applied d epochs'
     worth for full batch; for mini-batch its diverging epoch is counted whole: an upper bound)."""
     n, d = dataset.X.shape
-    sizes = model.layer_sizes(d, cfg.model.hidden, dataset.Y.shape[1])
     E = cfg.training.epochs
     bs = cfg.training.batch_size
     batches = [n] if bs is None else [min(bs, n - s) for s in range(0, n, bs)]
-    per_epoch = sum(flops_per_update(sizes, b) for b in batches)
+    if cfg.model.layers is not None:
+        per_sample = conv_flops_per_sample(sweep.architecture(cfg, sweep.input_shape(dataset),
+                                                              dataset.Y.shape[1]))  # fmt: skip
+        per_epoch = per_sample * n
+    else:
+        sizes = model.layer_sizes(d, cfg.model.hidden, dataset.Y.shape[1])
+        per_epoch = sum(flops_per_update(sizes, b) for b in batches)
     epochs = np.where(diverged_epoch < 0, E, diverged_epoch).astype(np.int64)
     run_epochs = int(epochs.sum())
     return {
@@ -211,12 +229,17 @@ def subset_indices(n_runs: int, n_sub: int) -> np.ndarray:
 LOOP_BLAS = {"default": None, "1 thread": 1}  # the loop under each BLAS thread setting
 
 
+def loop_for(cfg):
+    """The per-run loop for the workload: benchmarks/conv_loop.py for conv nets (W5)."""
+    return conv_loop if cfg.model.layers is not None else loop
+
+
 def run_loop(cfg, ds, runs, blas_threads):
     """The loop with NumPy's BLAS as installed (None) or limited to ``blas_threads`` threads."""
     if blas_threads is None:
-        return loop.train_runs(cfg, ds, runs)
+        return loop_for(cfg).train_runs(cfg, ds, runs)
     with threadpool_limits(limits=blas_threads, user_api="blas"):
-        return loop.train_runs(cfg, ds, runs)
+        return loop_for(cfg).train_runs(cfg, ds, runs)
 
 
 def time_workload(w, reps: int, loop_budget: float, log) -> dict:
@@ -297,7 +320,7 @@ def _child_train(spec: dict, side: str, max_memory, queue) -> None:
     if side == "engine":
         res = sweep.train(w.cfg, w.dataset, runs, max_memory=max_memory)
     else:
-        res = loop.train_runs(w.cfg, w.dataset, runs)
+        res = loop_for(w.cfg).train_runs(w.cfg, w.dataset, runs)
     seconds = time.perf_counter() - t
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -404,6 +427,8 @@ def time_sharpness(w) -> dict | None:
     except ImportError:
         return None
     cfg, ds = w.cfg, w.dataset
+    if cfg.model.layers is not None:  # W5 trains mini-batch: no sharpness (stability: auto)
+        return None
     runs = sweep.expand_grid(cfg)
     dtype = np.dtype(cfg.training.dtype)
     sizes = model.layer_sizes(ds.X.shape[1], cfg.model.hidden, ds.Y.shape[1])
@@ -544,7 +569,7 @@ def main(argv=None) -> int:
         prog="python -m benchmarks.run", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a timing")
-    ap.add_argument("--only", default="W1,W2,W3,W4", help="comma-separated workloads")
+    ap.add_argument("--only", default="W1,W2,W3,W4,W5", help="comma-separated workloads")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions (medians reported)")
     budget_help = "seconds both loop variants may take over all reps, else they are subsampled"
     ap.add_argument("--loop-budget", type=float, default=90.0, help=budget_help)

@@ -125,7 +125,47 @@ W4["training"].update(
 )
 W4["sweep"]["learning_rates"] = _lrs(1e-4, 1.0, 32)
 
-BOUNDS = {"W1": "element-wise", "W2": "matmul", "W3": "per-run overhead", "W4": "element-wise"}
+
+# W5 (issue 16): the CNN of configs/cnn_question.yaml on digits (1,797 images 8x8, inputs
+# 0..1): conv 8 (3x3 same) relu -> maxpool 2 -> conv 16 (3x3 same) relu -> maxpool 2 ->
+# flatten -> 10, softmax + cross_entropy; SGD, mini-batch 64, 10 epochs; 8 learning rates
+# 1e-4 ... 1e-1 x 4 seeds = 32 runs; he init; float32. Patches (im2col) and pooling bound.
+CNN_LAYERS = [
+    {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool", "size": 2},
+    {"type": "conv2d", "filters": 16, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool", "size": 2},
+    {"type": "flatten"},
+]
+W5 = {
+    "name": "W5",
+    "data": {"kind": "digits", "scale": 0.0625, "seed": 0},
+    "model": {
+        "layers": CNN_LAYERS,
+        "activation": "relu",
+        "output": "softmax",
+        "loss": "cross_entropy",
+    },
+    "init": {"scheme": "he", "scales": [1.0]},
+    "training": {
+        "optimizer": "sgd",
+        "batch_size": 64,
+        "epochs": 10,
+        "seeds": [0, 1, 2, 3],
+        "dtype": "float32",
+    },
+    "sweep": {"learning_rates": _lrs(1e-4, 1e-1, 8)},
+    "stability": NO_SHARPNESS,
+}
+
+SPECS = {"W1": W1, "W2": W2, "W3": W3, "W4": W4, "W5": W5}
+BOUNDS = {
+    "W1": "element-wise",
+    "W2": "matmul",
+    "W3": "per-run overhead",
+    "W4": "element-wise",
+    "W5": "conv",
+}
 
 # --quick: (dotted key, value) overrides that keep each workload's shape but cut its cost.
 LRS = "sweep.learning_rates"
@@ -135,6 +175,7 @@ QUICK = {
     "W3": {"training.epochs": 50, "init.scales": [1.0, 2.0], "training.seeds": [0, 1],
            LRS: _lrs(1e-3, 10.0, 16)},
     "W4": {"training.epochs": 20, "training.seeds": [0, 1], LRS: _lrs(1e-4, 1.0, 8)},
+    "W5": {"training.epochs": 2, "training.seeds": [0, 1], LRS: _lrs(1e-4, 1e-1, 4)},
 }  # fmt: skip
 
 
@@ -159,6 +200,11 @@ def title(cfg, dataset) -> str:
     """One line: data, layer sizes and activation, batch, epochs, runs."""
     n, d = dataset.X.shape
     sizes = "-".join(str(s) for s in (d, *cfg.model.hidden, dataset.Y.shape[1]))
+    if cfg.model.layers is not None:
+        names = {"conv2d": "conv", "maxpool": "pool", "avgpool": "avgpool", "dense": "dense"}
+        parts = [f"{names[c.type]}{c.filters or c.units or ''}" for c in cfg.model.layers
+                 if c.type != "flatten"]  # fmt: skip
+        sizes = "-".join(["x".join(map(str, dataset.image_shape)), *parts, str(dataset.Y.shape[1])])
     t = cfg.training
     batch = "full batch" if t.batch_size is None else f"bs {t.batch_size}"
     runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(t.seeds)
@@ -172,11 +218,11 @@ def build(spec: dict, *, bound: str = "") -> Workload:
     return Workload(spec["name"], title(cfg, dataset), bound, spec, cfg, dataset)
 
 
-def workloads(names=("W1", "W2", "W3"), *, quick: bool = False) -> list[Workload]:
+def workloads(names=("W1", "W2", "W3", "W4", "W5"), *, quick: bool = False) -> list[Workload]:
     """The named workloads (full size, or the --quick sizes)."""
     out = []
     for name in names:
-        spec = {"W1": W1, "W2": W2, "W3": W3, "W4": W4}[name]
+        spec = SPECS[name]
         if quick:
             spec = _override(spec, QUICK[name])
         out.append(build(spec, bound=BOUNDS[name]))

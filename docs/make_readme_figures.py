@@ -143,6 +143,7 @@ ALLOWED_SPECIAL = {
     ("training", "batch_size"): "`full` or an integer >= 1",
     ("sweep", "learning_rates"): "a list of numbers > 0, or `{min, max, num}`",
     ("data", "path"): "a `.npz` or `.csv` file",
+    ("model", "layers"): "a list of layers, or `null`",
     ("training", "betas"): "two numbers in [0, 1)",
     ("init", "path"): "an `.npz` file",
     ("sweep", "optimizer"): "a list of `training.optimizer` values, or `null`",

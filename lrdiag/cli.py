@@ -181,6 +181,43 @@ fail_on_option = click.option(
 )
 
 
+junit_option = click.option(
+    "--junit",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JUnit XML report to FILE for CI test dashboards: a test case per run or "
+    "curve, failures for the --fail-on matches.",
+)
+
+
+def _ci_reports(junit, suites, markdown: str, matched: list, config_file=None) -> None:
+    """--junit FILE, and under GitHub Actions the job summary ($GITHUB_STEP_SUMMARY) and an
+    ::error annotation per --fail-on match (on stderr, which the runner reads too)."""
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+
+    if junit is not None:
+        from lrdiag.files import atomic_write_text
+
+        try:
+            atomic_write_text(junit, junit_xml.to_xml(suites))
+        except OSError as exc:
+            raise LrdiagError(f"cannot write the JUnit report {junit}: {exc.strerror}") from None
+    if not github.active():
+        return
+    summary = github.summary_file()
+    if summary is not None:
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(markdown + "\n")
+        except OSError as exc:
+            raise LrdiagError(
+                f"cannot write $GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"
+            ) from None
+    for line in github.match_annotations(matched, config_file=config_file):
+        click.echo(line, err=True)
+
+
 def _sweep_verdicts(runs) -> list:
     """Every verdict a sweep printed, for --fail-on: each run's, and its validation curve's
     (as ``lrdiag classify`` counts every curve of a log, validation curves included)."""
@@ -275,6 +312,7 @@ def _claim_out(out: str | None, name: str, force: bool):
 @click.option("--force", is_flag=True, help="Overwrite results already in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
 @fail_on_option
+@junit_option
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option(
     "--quiet",
@@ -305,7 +343,18 @@ def _claim_out(out: str | None, name: str, force: bool):
 )
 @traceback_option
 def sweep(
-    config, out, force, as_json, fail_on, no_plots, quiet, dtype, max_memory, dry_run, save_init
+    config,
+    out,
+    force,
+    as_json,
+    fail_on,
+    junit,
+    no_plots,
+    quiet,
+    dtype,
+    max_memory,
+    dry_run,
+    save_init,
 ):
     """Train every run of the experiment in CONFIG and judge each one.
 
@@ -337,7 +386,7 @@ def sweep(
     n_runs = engine.n_runs(cfg)
     n_val = 0 if dataset.X_val is None else len(dataset.X_val)
     plan = engine.plan(
-        cfg, len(dataset.X), n_val, dataset.X.shape[1], dataset.Y.shape[1], n_runs, budget
+        cfg, len(dataset.X), n_val, engine.input_shape(dataset), dataset.Y.shape[1], n_runs, budget
     )
     if plan.peak_bytes > plan.max_memory:
         click.echo(
@@ -353,7 +402,8 @@ def sweep(
 
         try:
             written = weights.save_init(
-                engine.initial_weights(cfg, dataset.X.shape[1], dataset.Y.shape[1]), save_init
+                engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1]),
+                save_init,
             )
         except OSError as e:
             raise LrdiagError(
@@ -392,6 +442,17 @@ def sweep(
             )
             sys.exit(signals.exit_code)
     out_dir = claim.path
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+    from lrdiag.markdown import markdown_summary
+
+    _ci_reports(
+        junit,
+        [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
+        markdown_summary(doc),
+        github.verdict_matches(doc["runs"], fail_on),
+        config,
+    )
     if not doc["complete"] or signals.received():
         click.echo(
             f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
@@ -422,20 +483,24 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
 
-def _write_outputs(doc, claim, signals, *, plots: bool) -> None:
+def _write_outputs(doc, claim, signals, *, plots: bool, extra=None) -> None:
     """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
     staging directory and swapped in whole (``outdir``): an error or a second Ctrl-C while
     writing leaves the directory as it was. Plots of an earlier sweep (``--force``) that this
-    one does not redraw are removed: they would contradict the new results."""
+    one does not redraw are removed: they would contradict the new results. ``doc`` None: no
+    sweep files; ``extra(staging)`` writes more files (``lrdiag find``'s)."""
     from lrdiag import report
 
     staging = claim.stage()
     try:
-        if plots:
+        if doc is not None and plots:
             from lrdiag import figures
 
             figures.save_sweep_plots(doc, staging)
-        report.write_results(doc, staging)
+        if doc is not None:
+            report.write_results(doc, staging)
+        if extra is not None:
+            extra(staging)
         claim.seal(staging)
     except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
         claim.discard(staging)
@@ -533,6 +598,144 @@ def _size(n: int) -> str:
     if n < 2**20:
         return f"{n / 2**10:.1f} KiB"
     return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
+
+
+# --------------------------------------------------------------------------- find
+
+
+def _find_lr_option(name: str, meaning: str):
+    from lrdiag.config import GRID_MAX, GRID_MIN
+
+    return click.option(
+        name,
+        type=click.FloatRange(GRID_MIN, GRID_MAX),
+        metavar="LR",
+        help=f"Override find.{meaning} from the config.",
+    )
+
+
+@cli.command("find")
+@click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
+@click.option(
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Where to write find.json, find.csv, find.png and the sweep's files [default: "
+    "lrdiag-out/<name>-find, or <name>-find-2, ...].",
+)
+@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print find.json to stdout, nothing else.")
+@fail_on_option
+@click.option("--no-sweep", is_flag=True, help="Only the range test: no sweep to measure it.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the output directory.")
+@_find_lr_option("--min-lr", "min (the ramp's first learning rate)")
+@_find_lr_option("--max-lr", "max (the ramp's end)")
+@click.option(
+    "--steps", type=click.IntRange(6, 100_000), help="Override find.steps from the config."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Override training.dtype from the config.",
+)
+@click.option("--max-memory", metavar="SIZE", help="Memory budget of the sweep, as for sweep.")
+@traceback_option
+def find_lr(
+    config, out, force, as_json, fail_on, no_sweep, no_plots, quiet, min_lr, max_lr, steps,
+    dtype, max_memory,
+):  # fmt: skip
+    """Run the LR range test on CONFIG, then a short sweep that measures its answer.
+
+    One run per init scale x seed, all at once: the learning rate grows exponentially each
+    step from find.min to find.max (fastai's 1e-7 to 10 in 100 steps), the loss is smoothed
+    (beta 0.98, bias corrected) and a run stops once it is over 4 x its best. The suggestions
+    are fastai's (steep, valley, minimum, slide), with how much they move from seed to seed;
+    the sweep around them finds the largest converging lr; for sgd and momentum with a full
+    batch the limit 2(1+beta)/lambda_max at init is shown too.
+
+    \b
+    Example:
+      lrdiag find configs/find.yaml --out results/find
+
+    Writes find.json, find.csv, find.png and the sweep's results.json, results.csv,
+    report.md and plots to --out. Exit 1 when a --fail-on verdict matched in the sweep.
+    """
+    import dataclasses
+
+    from lrdiag import find, find_report
+    from lrdiag import sweep as engine
+    from lrdiag.config import load_config
+    from lrdiag.data import load_dataset
+
+    cfg = load_config(config)
+    f = cfg.find
+    f = dataclasses.replace(
+        f,
+        min=f.min if min_lr is None else min_lr,
+        max=f.max if max_lr is None else max_lr,
+        steps=f.steps if steps is None else steps,
+    )
+    if not f.min < f.max:
+        raise click.BadParameter(
+            f"the ramp must go up: min {f.min:g} is not below max {f.max:g}",
+            param_hint="--min-lr/--max-lr",
+        )
+    cfg = dataclasses.replace(cfg, find=f)
+    if dtype:
+        cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
+    budget = engine.parse_memory(max_memory) if max_memory else None
+    for note in cfg.notes:
+        click.echo(f"lrdiag: note: {printable(config)}: {printable(note)}", err=True)
+    dataset = load_dataset(cfg.data, cfg.model, file=str(config))
+    for note in dataset.notes:
+        click.echo(f"lrdiag: note: {printable(cfg.data.path)}: {printable(note)}", err=True)
+
+    from lrdiag.interrupt import Interrupts
+
+    plain = bool(os.environ.get("NO_COLOR"))
+    interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
+
+    def train(sweep_cfg, data, runs):
+        return _train_with_progress(engine, sweep_cfg, data, runs, budget, interactive)
+
+    def write_find(staging):
+        find_report.write_find(doc, staging)
+        if not no_plots:
+            from lrdiag import find_plot
+
+            find_plot.save_find_plot(doc, staging)
+
+    with Interrupts() as signals:
+        with _claimed(signals, out, f"{cfg.name}-find", force) as claim:
+            for note in claim.notes:
+                click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
+            doc, sweep_doc = find.run(cfg, dataset, sweep=not no_sweep, train=train)
+            with signals.deferred():  # a second signal abandons the write: the old files stay
+                _write_outputs(sweep_doc, claim, signals, plots=not no_plots, extra=write_find)
+        try:
+            if as_json:
+                echo_out(find_report.to_json_text(doc), nl=False)
+            elif quiet:
+                echo_out(str(claim.path))
+            else:
+                console = make_console()
+                find_report.render_find(doc, console)
+                console.print(
+                    f"Results written to {printable(claim.path)}/", soft_wrap=True, markup=False
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
+            )
+            sys.exit(signals.exit_code)
+    if not doc["complete"] or signals.received():
+        click.echo(
+            f"lrdiag: interrupted; partial results written to {printable(claim.path)}/", err=True
+        )
+        sys.exit(signals.exit_code)
+    if fail_on and sweep_doc and any(v in fail_on for v in _sweep_verdicts(sweep_doc["runs"])):
+        sys.exit(EXIT_MATCHED)
 
 
 # --------------------------------------------------------------------------- gradcheck
@@ -683,6 +886,7 @@ def _loss_name(_ctx, _param, value: str | None) -> str | None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON, nothing else.")
 @fail_on_option
+@junit_option
 @click.option(
     "--config",
     "config_file",
@@ -713,7 +917,9 @@ def _loss_name(_ctx, _param, value: str | None) -> str | None:
     "swings are oscillation however irregular [default: off; a results.json's own].",
 )
 @traceback_option
-def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_name, full_batch):
+def classify_logs(
+    files, columns, as_json, fail_on, junit, config_file, classes, loss_name, full_batch
+):
     """Judge the loss curves in log files the way the sweep judges its runs.
 
     \b
@@ -792,8 +998,125 @@ def classify_logs(files, columns, as_json, fail_on, config_file, classes, loss_n
             if i:
                 console.print()
             terminal.render_classify(doc, console)
-    if fail_on and any(c["verdict"] in fail_on for doc in docs for c in doc["curves"]):
+    from lrdiag import github
+    from lrdiag import junit as junit_xml
+
+    matched = github.curve_matches(docs, fail_on)
+    _ci_reports(
+        junit, junit_xml.classify_suites(docs, fail_on), github.classify_markdown(docs), matched
+    )
+    if matched:
         sys.exit(EXIT_MATCHED)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _change_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
+    from lrdiag.compare import FAIL_ON
+
+    names = tuple(v.strip() for v in (value or "").split(",") if v.strip())
+    bad = [v for v in names if v not in FAIL_ON]
+    if bad:
+        raise click.BadParameter(f"unknown change {bad[0]!r}; choose from {', '.join(FAIL_ON)}")
+    return names
+
+
+@cli.command("compare")
+@click.argument("before", metavar="BEFORE")
+@click.argument("after", metavar="AFTER")
+@click.option(
+    "--fail-on",
+    metavar="CHANGE[,CHANGE]",
+    callback=_change_list,
+    help="Exit 1 if any of these changes is found: boundary-down, new-divergence, verdict-change.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, max=1),
+    default=0.1,
+    show_default=True,
+    help="List final losses that moved by more than this share of the larger of the two.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON, nothing else.")
+@click.option("--markdown", is_flag=True, help="Print the comparison as Markdown, nothing else.")
+@junit_option
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The config AFTER was swept from: GitHub annotations point at its learning rates.",
+)
+@traceback_option
+def compare_cmd(before, after, fail_on, tolerance, as_json, markdown, junit, config_file):
+    """Compare two sweeps of the same grid: did the stability boundary move?
+
+    BEFORE and AFTER are results directories or results.json files (e.g. main's and a pull
+    request's). Per init scale (and any other axis the sweep varies): the learning rate the
+    runs are stable up to, the largest converging lr, the bracket and the predicted critical
+    lr, before and after; then the verdicts that changed run by run, and the final losses that
+    moved by more than --tolerance. A grid that only partly overlaps is compared on the
+    overlap, with a note; an axis with one value on each side (init.scales: [1] before, [3]
+    after) is compared across.
+
+    \b
+    Examples:
+      lrdiag compare main-results/ lrdiag-out/quickstart --fail-on boundary-down
+      lrdiag compare before.json after.json --markdown > comment.md
+
+    Exit 1 when a --fail-on change was found, 2 when a file cannot be read or the grids have
+    no run in common (the message names what differs).
+    """
+    from lrdiag import compare, compare_report, files
+
+    if as_json and markdown:
+        raise click.BadParameter("choose one of --json and --markdown", param_hint="--markdown")
+    doc = compare.compare(compare.load(before), compare.load(after), tolerance=tolerance)
+    matched = compare.matches(doc, fail_on)
+    if as_json:
+        echo_out(
+            files.to_json_text({**doc, "fail_on": list(fail_on), "matched": matched}), nl=False
+        )
+    elif markdown:
+        echo_out(compare_report.markdown_compare(doc, matched), nl=False)
+    else:
+        compare_report.render_compare(doc, matched, make_console())
+    from lrdiag import junit as junit_xml
+
+    _ci_reports(
+        junit,
+        [junit_xml.compare_suite(doc, matched)],
+        compare_report.markdown_compare(doc, matched),
+        matched,
+        config_file,
+    )
+    if matched:
+        sys.exit(EXIT_MATCHED)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cli.command("schema")
+@click.argument("name", type=click.Choice(["config", "results", "compare"]))
+@traceback_option
+def schema_cmd(name):
+    """Print the JSON Schema (draft 2020-12) of a config file, results.json or compare --json.
+
+    \b
+    Examples:
+      lrdiag schema config > lrdiag-config.schema.json
+      lrdiag schema results > results.schema.json
+
+    Point the YAML language server at the config schema with a first line
+    `# yaml-language-server: $schema=lrdiag-config.schema.json` and editors complete and
+    check the keys as you type.
+    """
+    from lrdiag import files
+    from lrdiag.schema import SCHEMAS
+
+    echo_out(files.to_json_text(SCHEMAS[name]()), nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -58,6 +58,9 @@ DTYPES = ("float32", "float64")
 LOSS_REDUCTIONS = ("mean", "sum")
 DATA_KINDS = ("blobs", "moons", "circles", "spirals", "xor", "linear", "digits", "file")
 DATA_SUFFIXES = (".npz", ".csv")  # what kind: file reads
+LAYER_TYPES = ("conv2d", "maxpool", "avgpool", "flatten", "dense")  # model.layers[i].type
+PADDINGS = ("valid", "same")  # conv2d padding (lrdiag.layers.conv_geometry)
+STRIDES = (1, 2)
 
 # Synthetic kinds with a fixed geometry: two features, two classes.
 PLANAR_KINDS = ("moons", "circles", "spirals", "xor")
@@ -69,30 +72,41 @@ TWO_CLASS_KINDS = ("moons", "circles", "xor")
 class Check:
     allowed: str  # what is allowed, for messages: ">= 1"
     ok: Callable[[Any], bool]
+    bounds: Mapping[str, float] = field(default_factory=dict)  # the same, as JSON Schema says it
 
 
 def at_least(lo: float) -> Check:
-    return Check(f">= {lo}", lambda v: v >= lo)
+    return Check(f">= {lo}", lambda v: v >= lo, {"minimum": lo})
 
 
-positive = Check("> 0", lambda v: v > 0)
+positive = Check("> 0", lambda v: v > 0, {"exclusiveMinimum": 0})
 # Learning rates and init scales far outside any experiment overflow float64 on the way (a loss
 # of lr * 1e300, a plot's axis padded past 1e308): refused at load time instead.
 GRID_MIN, GRID_MAX = 1e-100, 1e100
-grid_positive = Check(f"in [{GRID_MIN:g}, {GRID_MAX:g}]", lambda v: GRID_MIN <= v <= GRID_MAX)
+grid_positive = Check(
+    f"in [{GRID_MIN:g}, {GRID_MAX:g}]",
+    lambda v: GRID_MIN <= v <= GRID_MAX,
+    {"minimum": GRID_MIN, "maximum": GRID_MAX},
+)
 # Values a log-spaced range may hold (each becomes a Python float before any other check).
 MAX_GRID_VALUES = 10**7
-grid_count = Check(f"in [1, {MAX_GRID_VALUES:,}]", lambda v: 1 <= v <= MAX_GRID_VALUES)
+grid_count = Check(
+    f"in [1, {MAX_GRID_VALUES:,}]",
+    lambda v: 1 <= v <= MAX_GRID_VALUES,
+    {"minimum": 1, "maximum": MAX_GRID_VALUES},
+)
 # Training seeds pass through float64 on the way to NumPy's generator: exact up to 2**53.
 MAX_SEED = 2**53
-seed_range = Check(f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED)
-in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1)
+seed_range = Check(
+    f"in [0, 2**53 = {MAX_SEED}]", lambda v: 0 <= v <= MAX_SEED, {"minimum": 0, "maximum": MAX_SEED}
+)
+in_unit_interval = Check("in [0, 1)", lambda v: 0 <= v < 1, {"minimum": 0, "exclusiveMaximum": 1})
 # Every classifier threshold is a fraction, a count or a number of standard deviations: none
 # means anything below 0 (Thresholds lives in thresholds.py, without checks of its own).
 THRESHOLD_CHECK = at_least(0)
 # ... and some are shares of something (of the points, of the steps, of a level): at most 1;
 # others count points or steps: at least 1 (osc_alternation: 2 or min_window: 0 meant nothing).
-share = Check("in [0, 1]", lambda v: 0 <= v <= 1)
+share = Check("in [0, 1]", lambda v: 0 <= v <= 1, {"minimum": 0, "maximum": 1})
 THRESHOLD_CHECKS = {
     **dict.fromkeys(
         (
@@ -157,8 +171,40 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class LayerConfig:
+    """One entry of ``model.layers``; LAYER_KEYS says which keys each type takes."""
+
+    type: str = _opt("dense", "the layer", choices=LAYER_TYPES)
+    filters: int | None = _opt(None, "conv2d: output channels", check=at_least(1))
+    kernel: int | None = _opt(None, "conv2d: kernel height and width", check=at_least(1))
+    stride: int = _opt(1, "conv2d: step between patches", choices=STRIDES)
+    padding: str = _opt(
+        "valid", "conv2d: valid, or same (output ceil(size / stride))", choices=PADDINGS
+    )
+    size: int = _opt(2, "maxpool, avgpool: window and stride", check=at_least(1))
+    units: int | None = _opt(None, "dense: width", check=at_least(1))
+    activation: str | None = _opt(
+        None, "conv2d, dense (default model.activation)", choices=ACTIVATIONS
+    )
+
+
+# The keys each layer type takes, and those it needs.
+LAYER_KEYS: dict[str, tuple[str, ...]] = {
+    "conv2d": ("type", "filters", "kernel", "stride", "padding", "activation"),
+    "maxpool": ("type", "size"),
+    "avgpool": ("type", "size"),
+    "flatten": ("type",),
+    "dense": ("type", "units", "activation"),
+}
+LAYER_REQUIRED: dict[str, tuple[str, ...]] = {"conv2d": ("filters", "kernel"), "dense": ("units",)}
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     hidden: tuple[int, ...] = _opt((128, 64), "hidden widths; [] = linear", check=at_least(1))
+    layers: tuple[LayerConfig, ...] | None = _opt(
+        None, "instead of hidden: conv2d, maxpool, avgpool, flatten, dense (docs/layers.md)"
+    )
     activation: str = _opt("tanh", "hidden activation", choices=ACTIVATIONS)
     output: str = _opt("sigmoid", "output layer", choices=OUTPUTS)
     loss: str = _opt(
@@ -330,6 +376,39 @@ class StabilityConfig:
     )
 
 
+# The LR range test (`lrdiag find`): fastai's defaults (Learner.lr_find, LRFinder, AvgSmoothLoss).
+MAX_FIND_STEPS = 100_000  # a ramp is a few hundred steps; more is a typo, not a test
+
+
+@dataclass(frozen=True)
+class FindConfig:
+    min: float = _opt(1e-7, "first learning rate of the exponential ramp", check=grid_positive)
+    max: float = _opt(10.0, "the ramp's end: lr_i = min (max/min)^(i/steps)", check=grid_positive)
+    steps: int = _opt(
+        100,
+        "steps of the ramp, one batch each (fastai: at least 6)",
+        check=Check(f"in [6, {MAX_FIND_STEPS}]", lambda v: 6 <= v <= MAX_FIND_STEPS),
+    )
+    beta: float = _opt(
+        0.98, "smoothing of the loss (bias-corrected moving average)", check=in_unit_interval
+    )
+    stop_factor: float | None = _opt(
+        4.0,
+        "a seed stops once its smoothed loss exceeds this x its best (null: never)",
+        check=Check("> 1", lambda v: v > 1),
+    )
+    sweep_margin: float = _opt(
+        3.0,
+        "the short sweep spans the lowest suggestion / this to the ramp's reach x this",
+        check=at_least(1),
+    )
+    sweep_per_decade: int = _opt(
+        5,
+        "learning rates per decade in the short sweep",
+        check=Check("in [1, 100]", lambda v: 1 <= v <= 100),
+    )
+
+
 @dataclass(frozen=True)
 class LintsConfig:
     ignore: tuple[str, ...] = _opt(
@@ -348,6 +427,7 @@ class Config:
     classify: Thresholds = field(default_factory=Thresholds)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     lints: LintsConfig = field(default_factory=LintsConfig)
+    find: FindConfig = field(default_factory=FindConfig)
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
@@ -366,6 +446,7 @@ SECTIONS: dict[str, type] = {
     "classify": Thresholds,
     "stability": StabilityConfig,
     "lints": LintsConfig,
+    "find": FindConfig,
 }
 TOP_LEVEL_KEYS = ("name", *SECTIONS)
 
@@ -488,6 +569,13 @@ def config_from_dict(
     name = _parse_name(d.get("name", default_name), ctx)
     cfg = Config(name=name, **sections, source=file)
     _check_across(cfg, ctx)
+    if cfg.model.layers is not None:  # layers replace hidden: the MLP's widths are not used
+        widths = (d.get("model") or {}).get("hidden")
+        if widths:
+            raise ctx.error(
+                "model.hidden", "give model.layers or model.hidden (the MLP's widths), not both"
+            )
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=()))
     training = d.get("training")
     given = tuple(training) if isinstance(training, Mapping) else ()
     return dataclasses.replace(cfg, notes=_notes(cfg, d), given=given)
@@ -519,6 +607,8 @@ def config_to_dict(cfg: Config) -> dict:
         }
     if out["training"]["batch_size"] is None:
         out["training"]["batch_size"] = "full"
+    if cfg.model.layers is not None:
+        out["model"]["layers"] = [layer_to_dict(c) for c in cfg.model.layers]
     return out
 
 
@@ -659,6 +749,32 @@ def _parse_scheme(v: Any, key: str, ctx: _Context) -> str | tuple[str, ...]:
     return tuple(values) if isinstance(v, list) else v
 
 
+def _parse_layers(v: Any, key: str, ctx: _Context) -> tuple[LayerConfig, ...] | None:
+    """A non-empty list of layer mappings, each with a ``type`` and that type's keys."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v:
+        raise ctx.error(key, f"must be a non-empty list of layers, got {_describe(v)}")
+    out = []
+    for i, item in enumerate(v):
+        where = f"{key}[{i}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(
+                where, f"must be a mapping such as {{type: flatten}}, got {_describe(item)}"
+            )
+        kind = item.get("type")
+        if kind is None:
+            raise ctx.error(where, f"needs a type: one of {', '.join(LAYER_TYPES)}")
+        if not isinstance(kind, str) or kind not in LAYER_TYPES:
+            raise ctx.error(f"{where}.type", _not_a_choice(kind, LAYER_TYPES))
+        _reject_unknown(item, LAYER_KEYS[kind], where, ctx.file)
+        missing = [k for k in LAYER_REQUIRED.get(kind, ()) if k not in item]
+        if missing:
+            raise ctx.error(where, f"{kind} needs {' and '.join(missing)}")
+        out.append(_load_section(LayerConfig, item, where, ctx))
+    return tuple(out)
+
+
 def _parse_betas(v: Any, key: str, ctx: _Context) -> tuple[float, float]:
     betas = _checked(v, tuple[float, ...], in_unit_interval, key, ctx)
     if len(betas) != 2:
@@ -737,6 +853,7 @@ def _parse_batch_axis(v: Any, key: str, ctx: _Context) -> tuple | None:
 
 
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
+    ("model", "layers"): _parse_layers,
     ("init", "scheme"): _parse_scheme,
     ("init", "path"): _parse_init_path,
     ("stability", "sharpness"): _parse_sharpness,
@@ -900,16 +1017,32 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
             f"valid output+loss pairs: {pairs}",
         )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
+        )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):
         if scheme == INIT_FILE:
             raise ctx.error("init.path", "scheme: file needs a path (an .npz of W1, b1, ...)")
         raise ctx.error("init.path", f"is only used with scheme: file (scheme is {scheme!r})")
-    if not isinstance(scheme, str) and len(scheme) != len(model.hidden) + 1:
+    if model.layers is not None and scheme == INIT_FILE:
         raise ctx.error(
             "init.scheme",
-            f"lists {len(scheme)} schemes, but model.hidden {list(model.hidden)} makes "
-            f"{len(model.hidden) + 1} weight matrices: give one scheme per matrix, or one for all",
+            "scheme: file reads an MLP's weights (W (in, out)); model.layers cannot start "
+            "from a file yet: use he, lecun, xavier, normal or uniform01",
+        )
+    if model.layers is not None:
+        _check_layers(model.layers, ctx)
+        n_weights = sum(c.type in ("conv2d", "dense") for c in model.layers) + 1
+        makes = f"model.layers make {n_weights} weight matrices and kernels (with the output)"
+    else:
+        n_weights = len(model.hidden) + 1
+        makes = f"model.hidden {list(model.hidden)} makes {n_weights} weight matrices"
+    if not isinstance(scheme, str) and len(scheme) != n_weights:
+        raise ctx.error(
+            "init.scheme",
+            f"lists {len(scheme)} schemes, but {makes}: give one scheme per matrix, or one for all",
         )
     if data.kind == "file":
         if data.path is None:
@@ -927,6 +1060,39 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             "data.n_samples",
             f"kind {data.kind!r} needs n_samples >= {min_samples(data)}, got {data.n_samples}",
         )
+
+
+def _check_layers(layers: tuple[LayerConfig, ...], ctx: _Context) -> None:
+    """The order of layers: images (conv2d, pooling) before a flatten, dense after one."""
+    flat_at = None  # the first layer whose output is flat
+    for i, c in enumerate(layers):
+        if c.type in ("flatten", "dense") and flat_at is None:
+            flat_at = i
+        elif c.type in ("conv2d", "maxpool", "avgpool") and flat_at is not None:
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"{c.type} takes images, but layer {flat_at} ({layers[flat_at].type}) made "
+                "them flat: image layers come before the flatten",
+            )
+        if c.type == "dense" and i > 0 and layers[i - 1].type in ("conv2d", "maxpool", "avgpool"):
+            raise ctx.error(
+                f"model.layers[{i}]",
+                f"dense after {layers[i - 1].type} needs a {{type: flatten}} between them",
+            )
+    last = layers[-1].type
+    if last in ("conv2d", "maxpool", "avgpool"):
+        raise ctx.error(
+            f"model.layers[{len(layers) - 1}]",
+            f"the layers end with {last} (images): the output layer needs a {{type: flatten}}",
+        )
+
+
+def layer_to_dict(c: LayerConfig) -> dict:
+    """The keys of a layer's type only (activation when set): what config_from_dict reads."""
+    out = {k: getattr(c, k) for k in LAYER_KEYS[c.type]}
+    if out.get("activation", "") is None:
+        del out["activation"]
+    return out
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -28,10 +28,13 @@ UCI optical-recognition handwritten digits (1,797 images of 8x8 pixels, 0..16, 1
 ``lrdiag/datasets/README.md``), in the file's order.
 
 Files (``kind: file``): ``.npz`` with arrays ``X`` and ``y`` (``data.target`` names another
-array), or Keras's ``mnist.npz`` layout (``x_train``, ``y_train``, ``x_test``, ``y_test``: images
-are flattened and the test part is the validation data), or ``.csv`` with a header row (the
+array), or Keras's ``mnist.npz`` layout (``x_train``, ``y_train``, ``x_test``, ``y_test``: the
+test part is the validation data), or ``.csv`` with a header row (the
 target column is ``data.target``, default the last). ``data.scale`` multiplies the inputs after
 loading, before ``standardize``.
+Images (digits; an ``X`` of 3-D ``(n, H, W)`` or 4-D ``(n, C, H, W)``; Keras's 4-D arrays are
+channels-last and turned channels-first) become rows of ``X`` in C order, and their shape
+``(C, H, W)`` is ``Dataset.image_shape``, for conv layers (lrdiag.convnet).
 A target whose values are all non-negative integers (or whose rows are one-hot) is class labels
 ``0..K-1``; any other target is regression.
 
@@ -67,6 +70,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     target_name: str
     notes: tuple[str, ...] = ()  # worth knowing, not errors (printed on stderr by the CLI)
+    # (C, H, W) when the inputs are images: each row of X is one, flattened in C order
+    image_shape: tuple[int, int, int] | None = None
 
 
 # --- synthetic generators ----------------------------------------------------------------------
@@ -156,7 +161,7 @@ def digits(data: DataConfig, file: str | None):
     raw = (resources.files("lrdiag") / "datasets" / "digits.csv.gz").read_bytes()
     values = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",")
     names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))
-    return values[:, :-1], values[:, -1:], names, "digit", 0
+    return values[:, :-1].reshape(-1, 8, 8), values[:, -1:], names, "digit", 0
 
 
 BUNDLED = {"digits": digits}  # kind -> reader with _read_file's signature and result
@@ -186,9 +191,11 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
     """
     rng = data_rng(data)
     n_test = 0  # rows at the end of X that are the file's own test part (validation data)
+    image_shape = None
     if data.kind == "file" or data.kind in BUNDLED:
         read = _read_file if data.kind == "file" else BUNDLED[data.kind]
         X, t, feature_names, target_name, n_test = read(data, file)
+        X, image_shape = _flat_images(X)
         labels, k = _class_labels(t)
     else:
         with np.errstate(all="ignore"):  # a huge noise overflows: refused just below
@@ -249,7 +256,17 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
                     "standardize (overflow); rescale the features"
                 )
     notes = _absent_classes(t, labels, k, model) if data.kind == "file" else ()
-    return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name, notes)
+    return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name, notes, image_shape)
+
+
+def _flat_images(X: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int] | None]:
+    """Rows of X and the image shape (C, H, W): a 3-D X is (n, H, W) of one channel, a 4-D X
+    is (n, C, H, W), channels first; any other X has no image shape."""
+    if X.ndim == 3:
+        return X.reshape(len(X), -1), (1, *X.shape[1:])
+    if X.ndim == 4:
+        return X.reshape(len(X), -1), tuple(X.shape[1:])
+    return X, None
 
 
 def validation_size(n: int, split: float, file: str | None = None) -> int:
@@ -394,8 +411,11 @@ def _read_file(data: DataConfig, file: str | None):
         X = X[:, None]
     if t.ndim == 1:
         t = t[:, None]
-    if X.ndim != 2 or t.ndim != 2:
-        raise DataError(f"{path}: X must be 1-D or 2-D and y 1-D or 2-D, got {X.shape}, {t.shape}")
+    if X.ndim not in (2, 3, 4) or t.ndim != 2:
+        raise DataError(
+            f"{path}: X must be 1-D, 2-D, or images (n, H, W) or (n, C, H, W), and y 1-D or "
+            f"2-D, got {X.shape}, {t.shape}"
+        )
     if len(X) != len(t):
         raise DataError(f"{path}: X has {len(X)} rows but {target_name} has {len(t)}")
     if len(X) == 0:
@@ -411,16 +431,21 @@ KERAS_ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # keras.datasets.mnis
 
 
 def _read_keras(path: Path, z) -> tuple:
-    """Keras's layout: images flattened to rows, the test part appended (n_test rows)."""
+    """Keras's layout: the test part appended (n_test rows); images (n, H, W), or channels-last
+    (n, H, W, C) turned channels-first."""
     train_x, train_y, test_x, test_y = (z[name] for name in KERAS_ARRAYS)
     for name, a in zip(KERAS_ARRAYS, (train_x, train_y, test_x, test_y), strict=True):
         if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.number):
             raise DataError(f"{path}: array {quote(name)} is not numeric")
     if train_x.ndim < 1 or test_x.shape[1:] != train_x.shape[1:]:
         raise DataError(f"{path}: x_train {train_x.shape} and x_test {test_x.shape} differ")
-    X = np.concatenate([train_x.reshape(len(train_x), -1), test_x.reshape(len(test_x), -1)])
+    X = np.concatenate([train_x, test_x])
+    if X.ndim == 4:
+        X = np.moveaxis(X, -1, 1)
+    elif X.ndim > 4:
+        X = X.reshape(len(X), -1)
     t = np.concatenate([train_y.reshape(len(train_y), -1), test_y.reshape(len(test_y), -1)])
-    names = tuple(f"x{i}" for i in range(X.shape[1]))
+    names = tuple(f"x{i}" for i in range(math.prod(X.shape[1:])))
     return X.astype(np.float64), t.astype(np.float64), names, "y", len(test_x)
 
 
@@ -457,7 +482,7 @@ def _read_npz(path: Path, target: str | None, file: str | None):
         if np.iscomplexobj(a):
             raise DataError(f"{path}: array {quote(name)} is complex; real numbers are needed")
     X, t = X.astype(np.float64), t.astype(np.float64)
-    n_features = X.shape[1] if X.ndim == 2 else 1
+    n_features = math.prod(X.shape[1:]) if X.ndim >= 2 else 1
     return X, t, tuple(f"x{i}" for i in range(n_features)), target, 0
 
 

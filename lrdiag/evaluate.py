@@ -1,6 +1,7 @@
 """Measure the classifier against the labelled corpus (``make eval-classify``).
 
     python -m lrdiag.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
+        [--heldout tests/data/outside2]
 
 The corpus is a directory of JSON-lines files (tests/corpus_build.py writes them), one curve a
 line::
@@ -18,7 +19,9 @@ unambiguous miss with its why and the classifier's reason; exits 1 if there is o
 ``--outside DIR`` also measures the outside corpus (curves from real PyTorch/Keras training,
 labelled without lrdiag: tools/corpus/outside): ``DIR/labels.csv`` holds one row per judged
 curve column, ``DIR/curves/<id>.csv`` the curves (``step,loss`` or ``epoch,loss[,val_loss]``).
-Its dev and test halves are reported apart and never change the exit code.
+Its dev and test halves are reported apart and never change the exit code. ``--heldout DIR``
+reports a second outside set in the same format whose rows are all in the split ``heldout``
+(tests/data/outside2, "held-out set 2"), also without changing the exit code.
 """
 
 from __future__ import annotations
@@ -326,6 +329,7 @@ def format_report(outcomes: list[Outcome], corpus: str = "corpus", *, show_all=F
 # The outside corpus (tests/data/outside: labels.csv and curves/<id>.csv)
 
 SPLITS = ("dev", "test")
+HELDOUT = "heldout"  # every row of a held-out outside set (tests/data/outside2)
 CLASS_TAGS = {
     "class1": "edge-of-stability bouncing",
     "class2": "learning rate far too small",
@@ -365,8 +369,9 @@ def load_outside(path: str | Path, split: str | None = None) -> list[Case]:
     labels = path / "labels.csv"
     if not labels.is_file():
         raise CorpusError(f"{labels}: no such file")
-    if split is not None and split not in SPLITS:
-        raise CorpusError(f"split must be one of {SPLITS}, got {split!r}")
+    splits = (*SPLITS, HELDOUT)
+    if split is not None and split not in splits:
+        raise CorpusError(f"split must be one of {splits}, got {split!r}")
     with labels.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames != OUTSIDE_COLUMNS:
@@ -378,8 +383,8 @@ def load_outside(path: str | Path, split: str | None = None) -> list[Case]:
         where = f"labels.csv:{i} ({r['id']}, {r['column']})"
         if r["verdict"] not in VERDICTS:
             raise _fail(where, f"verdict must be one of {VERDICTS}, got {r['verdict']!r}")
-        if r["split"] not in SPLITS or r["unambiguous"] not in ("true", "false"):
-            raise _fail(where, f"split must be one of {SPLITS} and unambiguous true or false")
+        if r["split"] not in splits or r["unambiguous"] not in ("true", "false"):
+            raise _fail(where, f"split must be one of {splits} and unambiguous true or false")
         if split is not None and r["split"] != split:
             continue
         if r["id"] not in curves:
@@ -453,10 +458,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="also report the outside corpus's dev and test halves (never changes the exit code)",
     )
+    p.add_argument(
+        "--heldout",
+        metavar="DIR",
+        help="also report a held-out outside set, all rows split heldout (never the exit code)",
+    )
     args = p.parse_args(argv)
     try:
         cases = load_corpus(args.corpus)
         halves = {s: load_outside(args.outside, s) for s in SPLITS} if args.outside else {}
+        heldout = load_outside(args.heldout, HELDOUT) if args.heldout else None
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -469,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
                 evaluate(half), f"Outside corpus ({args.outside}), {s} half", show_all=args.all
             )
         )
+    if heldout is not None:
+        title = f"Outside corpus, held-out set 2 ({args.heldout})"
+        print()
+        print(format_outside(evaluate(heldout), title, show_all=args.all))
     bad = any(not o.right for o in outcomes if o.case.unambiguous)
     bad = bad or any(o.false_alarm for o in outcomes)
     return 1 if bad else 0

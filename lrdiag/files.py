@@ -31,7 +31,9 @@ PHASE_NAME = "phase.png"
 SHARPNESS_NAME = "sharpness.png"
 PLOT_NAMES = (CURVES_NAME, FINAL_LOSS_NAME, PHASE_NAME, SHARPNESS_NAME)
 # Every file a sweep may write into its directory (lrdiag.outdir guards them).
-OUTPUT_NAMES = (JSON_NAME, CSV_NAME, MARKDOWN_NAME, *PLOT_NAMES)
+# lrdiag find writes these beside the sweep it runs (find_report defines them from these)
+FIND_NAMES = ("find.json", "find.csv", "find.png")
+OUTPUT_NAMES = (JSON_NAME, CSV_NAME, MARKDOWN_NAME, *PLOT_NAMES, *FIND_NAMES)
 
 # The fixed leading CSV columns; every other scalar run metric follows, sorted by name.
 CSV_COLUMNS = (

@@ -212,22 +212,24 @@ HEADS: dict[tuple[str, str], Head] = {
 # --------------------------------------------------------------------------- initialisation
 
 
-def _uniform01(rng, fan_in, fan_out):
-    return rng.random((fan_in, fan_out))
+# A draw is (rng, fan_in, fan_out, shape=None) -> array of ``shape``, default (fan_in, fan_out);
+# a conv kernel passes its own shape with PyTorch's fans (lrdiag.convnet).
+def _uniform01(rng, fan_in, fan_out, shape=None):
+    return rng.random(shape or (fan_in, fan_out))
 
 
-def _normal(rng, fan_in, fan_out):
-    return rng.standard_normal((fan_in, fan_out))
+def _normal(rng, fan_in, fan_out, shape=None):
+    return rng.standard_normal(shape or (fan_in, fan_out))
 
 
 def _scaled_normal(variance: Callable[[int, int], float]):
-    def draw(rng, fan_in, fan_out):
-        return rng.standard_normal((fan_in, fan_out)) * np.sqrt(variance(fan_in, fan_out))
+    def draw(rng, fan_in, fan_out, shape=None):
+        return rng.standard_normal(shape or (fan_in, fan_out)) * np.sqrt(variance(fan_in, fan_out))
 
     return draw
 
 
-INIT_SCHEMES: dict[str, Callable[[np.random.Generator, int, int], np.ndarray]] = {
+INIT_SCHEMES: dict[str, Callable[..., np.ndarray]] = {
     "uniform01": _uniform01,  # U[0, 1), like np.random.rand
     "normal": _normal,  # N(0, 1)
     "xavier": _scaled_normal(lambda i, o: 2.0 / (i + o)),  # Glorot normal, untruncated

@@ -62,7 +62,8 @@ class AdamState(NamedTuple):
 
 
 def _per_run(lr: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return np.asarray(lr, dtype=like.dtype).reshape(-1, 1, 1)  # (R,) -> (R, 1, 1)
+    # (R,) -> (R, 1, 1), or (R, 1, 1, 1, 1) against a conv kernel (R, O, C, kh, kw)
+    return np.asarray(lr, dtype=like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
 
 
 def _hyper(params: Params, **values: Hyper) -> dict:

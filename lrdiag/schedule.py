@@ -88,7 +88,8 @@ def clip(grads: dict[str, np.ndarray], max_norm: float | np.ndarray) -> np.ndarr
     returns (R,) booleans: the runs whose gradients were scaled down."""
     sq = None
     for g in grads.values():
-        part = np.einsum("rij,rij->r", g, g, dtype=np.float64)  # (R,) without an (R, i, j) copy
+        flat = g.reshape(len(g), -1)  # a view: (R, ...) of any rank (a conv kernel is 5-D)
+        part = np.einsum("ri,ri->r", flat, flat, dtype=np.float64)  # (R,) without a copy
         sq = part if sq is None else sq + part
     norm = np.sqrt(sq)
     coef = np.asarray(max_norm, dtype=np.float64) / (norm + CLIP_EPS)
@@ -96,5 +97,5 @@ def clip(grads: dict[str, np.ndarray], max_norm: float | np.ndarray) -> np.ndarr
     if clipped.any():
         scale = np.minimum(coef, 1.0)
         for g in grads.values():
-            g *= scale.astype(g.dtype).reshape(-1, 1, 1)
+            g *= scale.astype(g.dtype).reshape(-1, *([1] * (g.ndim - 1)))
     return clipped

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from lrdiag import model, schedule, stability
+from lrdiag import convnet, model, schedule, stability
 from lrdiag.config import EXTRA_AXES
 from lrdiag.errors import LrdiagError
 from lrdiag.optim import BUFFERS, make_optimizer, preconditioner, select_runs
@@ -89,12 +89,13 @@ class TrainResult:
     steps: np.ndarray | None = None
 
 
-def initial_weights(cfg, n_in: int, n_out: int) -> dict[int, dict[str, np.ndarray]]:
+def initial_weights(cfg, n_in, n_out: int) -> dict[int, dict[str, np.ndarray]]:
     """Each seed's initial weights at scale 1, one network's arrays (W (in, out), b (out,)) in
-    float64: what ``lrdiag sweep --save-init`` writes (lrdiag.weights)."""
-    sizes = model.layer_sizes(n_in, cfg.model.hidden, n_out)
+    float64: what ``lrdiag sweep --save-init`` writes (lrdiag.weights). ``n_in``: the input's
+    width, or its shape (``input_shape``); a conv net's kernels are (out, in, kh, kw)."""
+    sizes = architecture(cfg, tuple(int(s) for s in np.atleast_1d(n_in)), n_out)
     seeds = list(cfg.training.seeds)
-    params = model.init_params(
+    params = network(cfg).init_params(
         sizes, cfg.init.scheme, np.ones(len(seeds)), seeds, np.float64, path=cfg.init.path
     )
     return {s: {k: v[r] for k, v in params.items()} for r, s in enumerate(seeds)}
@@ -177,11 +178,39 @@ def parse_memory(text: str | int) -> int:
     return value
 
 
+def network(cfg):
+    """What trains ``cfg.model``: lrdiag.convnet for ``model.layers``, else the MLP (lrdiag.model);
+    both have init_params, loss and loss_and_grads with the same contract."""
+    return convnet if cfg.model.layers is not None else model
+
+
+def inputs(cfg, X: np.ndarray, dataset) -> np.ndarray:
+    """Rows of ``dataset``'s inputs as the network takes them: images ``(n, C, H, W)`` for
+    conv layers (a dataset built by hand may leave out ``image_shape``)."""
+    image_shape = getattr(dataset, "image_shape", None)
+    if cfg.model.layers is not None and image_shape is not None:
+        return X.reshape(len(X), *image_shape)
+    return X
+
+
+def input_shape(dataset) -> tuple[int, ...]:
+    """One sample's shape: ``(C, H, W)`` for images, else ``(features,)``."""
+    return tuple(getattr(dataset, "image_shape", None) or dataset.X.shape[1:])
+
+
+def architecture(cfg, in_shape, n_out: int):
+    """What ``network(cfg).init_params`` takes: the MLP's layer sizes, or the built conv net
+    (a ConfigError names the layer that does not fit inputs of ``in_shape``)."""
+    if cfg.model.layers is not None:
+        return convnet.build(cfg.model, in_shape, n_out, file=cfg.source)
+    return model.layer_sizes(in_shape[0], cfg.model.hidden, n_out)
+
+
 def plan(
     cfg,
     n_train: int,
     n_val: int,
-    n_in: int,
+    n_in: int | tuple[int, ...],
     n_out: int,
     n_runs: int,
     max_memory=None,
@@ -193,27 +222,37 @@ def plan(
     of runs at a time (``model.run_block``), so they cost a fixed working set per thread, of
     at least one run's activations. What grows with a chunk's runs is their parameters,
     gradients and optimizer state; the loss histories of every run of the sweep are kept
-    from start to end, whatever the chunks.
+    from start to end, whatever the chunks. ``n_in``: the input's width, or its shape
+    (``input_shape``: a conv net's images).
     """
     max_memory = DEFAULT_MAX_MEMORY if max_memory is None else int(max_memory)
     threads = threads or default_threads()
-    sizes = model.layer_sizes(n_in, cfg.model.hidden, n_out)
     itemsize = np.dtype(cfg.training.dtype).itemsize
-    n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+    histories = n_runs * (2 if n_val else 1) * 8 * (cfg.training.epochs + 1)  # float64, all runs
+    rows = max(n_train, n_val)  # the loss evaluations see every row
+    shared = 0  # per thread: the first convolution's patches, built once for all runs
+    if cfg.model.layers is not None:  # n_in: the input's shape
+        net = architecture(cfg, tuple(int(s) for s in np.atleast_1d(n_in)), n_out)
+        n_params = net.n_params
+        # activations, im2col patches and deltas of one run
+        one_run = rows * net.floats_per_sample() * itemsize
+        per_block = convnet.run_block(net, rows, itemsize)
+        shared = rows * net.layers[0].floats_per_sample() * itemsize
+    else:
+        sizes = model.layer_sizes(int(np.prod(n_in)), cfg.model.hidden, n_out)
+        n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+        one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
+        per_block = model.run_block(sizes, rows, itemsize)
     optimizers = cfg.sweep.optimizer or (cfg.training.optimizer,)  # the hungriest group's
     arrays = _ARRAYS_PER_PARAMETER + max(1, *(BUFFERS[o] for o in optimizers))
     per_run = itemsize * arrays * n_params
-    histories = n_runs * (2 if n_val else 1) * 8 * (cfg.training.epochs + 1)  # float64, all runs
-    rows = max(n_train, n_val)  # the loss evaluations see every row
-    one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
-    per_block = model.run_block(sizes, rows, itemsize)
 
     def working(chunk: int) -> int:
         """The blocks of the shards trained at once (``train``: a chunk is split into
         ``threads`` shards); a shard smaller than a block needs only its own runs' worth."""
         shard = -(-chunk // threads)
         at_once = min(threads, -(-n_runs // shard))
-        return at_once * _BLOCKS_PER_THREAD * one_run * min(per_block, shard)
+        return at_once * (_BLOCKS_PER_THREAD * one_run * min(per_block, shard) + shared)
 
     lo, hi = 1, n_runs  # the largest chunk within the budget (at least one run)
     while lo < hi:
@@ -238,7 +277,7 @@ def _finite_params(params) -> np.ndarray:
     """(R,) True where every parameter of the run is finite (a sum propagates inf and NaN)."""
     ok = np.ones(next(iter(params.values())).shape[0], dtype=bool)
     for p in params.values():
-        ok &= np.isfinite(p.sum(axis=(-2, -1)))
+        ok &= np.isfinite(p.reshape(len(p), -1).sum(axis=1))
     return ok
 
 
@@ -250,7 +289,7 @@ class _Sharpness:
     at most ``stability.samples`` training rows, and its time is kept apart from training's.
     """
 
-    def __init__(self, cfg, dataset, n_runs: int, max_memory: int):
+    def __init__(self, cfg, dataset, n_runs: int, max_memory: int, X=None):
         mode = cfg.stability.sharpness
         # auto: where a step's stability is read against lr * sharpness (full-batch, and not an
         # adaptive optimizer, whose preconditioner changes the curvature a step sees)
@@ -277,7 +316,7 @@ class _Sharpness:
         self.factor = float(cfg.training.batch_size or len(dataset.X)) if summed else 1.0
         if self.enabled:
             self.X, self.Y = stability.subset(
-                dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
+                dataset.X if X is None else X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
             )
 
     def at_init(self, cfg, sizes, scales, seeds, dtype, pool, n_threads: int) -> None:
@@ -296,7 +335,7 @@ class _Sharpness:
         def work(lo: int, hi: int) -> None:
             with np.errstate(all="ignore"):
                 part = unique[lo:hi]
-                params = model.init_params(
+                params = network(cfg).init_params(
                     sizes,
                     cfg.init.scheme,
                     part[:, 1],
@@ -385,7 +424,8 @@ class _Chunk:
     """The live runs of one chunk: parameters, optimizer state, learning rates, run indices."""
 
     def __init__(self, cfg, sizes, lrs, scales, seeds, dtype, steps: _Steps, steps_per_epoch=1):
-        self.params = model.init_params(
+        self.net = network(cfg)  # lrdiag.model or lrdiag.convnet
+        self.params = self.net.init_params(
             sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path
         )
         self.opt = make_optimizer(cfg.training, steps.hyper)
@@ -444,7 +484,7 @@ def _train_chunk(
     the share of each hidden layer's ReLU units that never fire on the training rows.
     ``steps``: the chunk's rows of the per-run step settings and records (``_Steps``)."""
     X, Y = data[0], data[1]
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
+    sizes = architecture(cfg, X.shape[1:], Y.shape[1])
     steps = _steps_for(cfg, len(lrs)) if steps is None else steps
     bs = cfg.training.batch_size
     per_epoch = 1 if bs is None else -(-len(X) // bs)
@@ -495,7 +535,7 @@ def _run_chunk(
         if extra_bad is not None:
             bad |= extra_bad
         if val_loss is not None:
-            val = model.loss(c.params, Xv, Yv, spec)
+            val = c.net.loss(c.params, Xv, Yv, spec)
             bad |= ~np.isfinite(val)
             val_loss[c.rows, k] = np.where(bad, np.nan, val)
         loss[c.rows, k] = np.where(bad, np.nan, losses)
@@ -514,9 +554,9 @@ def _run_chunk(
             if len(c.rows) == 0 or stop.is_set():
                 return
             if k < E:
-                losses, grads = model.loss_and_grads(c.params, X, Y, spec, c.ws)
+                losses, grads = c.net.loss_and_grads(c.params, X, Y, spec, c.ws)
             else:
-                losses, grads = model.loss(c.params, X, Y, spec), None
+                losses, grads = c.net.loss(c.params, X, Y, spec), None
             bad = record(k, losses, ~_finite_params(c.params))
             done[c.rows] = k
             if grads is not None:
@@ -533,7 +573,7 @@ def _run_chunk(
     # Epoch 0's loss depends on the initial weights only: once per distinct (seed, scale).
     pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)
     _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
-    initial = model.loss({k: v[first] for k, v in c.params.items()}, X, Y, spec)
+    initial = c.net.loss({k: v[first] for k, v in c.params.items()}, X, Y, spec)
     retire(0, record(0, initial[np.reshape(inverse, -1)], ~_finite_params(c.params)))
     done[c.rows] = 0
     if sharp.epochs and len(c.rows):
@@ -544,7 +584,7 @@ def _run_chunk(
         Xs, Ys = X[order], Y[order]
         total = np.zeros(len(c.rows))
         for start in range(0, len(X), bs):
-            losses, grads = model.loss_and_grads(
+            losses, grads = c.net.loss_and_grads(
                 c.params, Xs[start : start + bs], Ys[start : start + bs], spec, c.ws
             )
             total += losses
@@ -659,10 +699,11 @@ def _train_group(cfg, dataset, runs, max_memory, progress, threads) -> TrainResu
     is returned with ``complete=False``.
     """
     dtype = np.dtype(cfg.training.dtype)
-    X = np.ascontiguousarray(dataset.X, dtype=dtype)
+    X = inputs(cfg, np.ascontiguousarray(dataset.X, dtype=dtype), dataset)
     Y = np.ascontiguousarray(dataset.Y, dtype=dtype)
     has_val = dataset.X_val is not None and len(dataset.X_val) > 0
     Xv = np.ascontiguousarray(dataset.X_val, dtype=dtype) if has_val else None
+    Xv = inputs(cfg, Xv, dataset) if has_val else None
     Yv = np.ascontiguousarray(dataset.Y_val, dtype=dtype) if has_val else None
     R, E = len(runs), cfg.training.epochs
     loss = np.full((R, E + 1), np.nan)
@@ -671,7 +712,7 @@ def _train_group(cfg, dataset, runs, max_memory, progress, threads) -> TrainResu
     done = np.zeros(R, dtype=np.int64)
     n_threads = max(1, threads or default_threads())
     n_val = len(Xv) if has_val else 0
-    p = plan(cfg, len(X), n_val, X.shape[1], Y.shape[1], R, max_memory, n_threads)
+    p = plan(cfg, len(X), n_val, X.shape[1:], Y.shape[1], R, max_memory, n_threads)
     lrs = np.array([r.learning_rate for r in runs])
     scales = np.array([r.init_scale for r in runs])
     seeds = np.array([r.seed for r in runs])
@@ -679,7 +720,13 @@ def _train_group(cfg, dataset, runs, max_memory, progress, threads) -> TrainResu
     shard = -(-p.chunk_size // n_threads)  # n_threads shards at a time fill one chunk's memory
     stop = threading.Event()
     # Sharpness at init runs alone, before training; tracking shares memory with training.
-    sharp = _Sharpness(cfg, dataset, R, p.max_memory // n_threads)
+    sharp = _Sharpness(
+        cfg,
+        dataset,
+        R,
+        p.max_memory // n_threads,
+        inputs(cfg, dataset.X, dataset),
+    )
     sharp.track_memory = max(1, p.max_memory - p.peak_bytes) // n_threads
     relu = cfg.model.activation == "relu" and len(cfg.model.hidden) > 0
     dead = np.full((R, len(cfg.model.hidden)), np.nan) if relu else None
@@ -697,7 +744,7 @@ def _train_group(cfg, dataset, runs, max_memory, progress, threads) -> TrainResu
         except KeyboardInterrupt:  # raised in a worker (a callback, a test): same as a Ctrl-C
             stop.set()
 
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
+    sizes = architecture(cfg, X.shape[1:], Y.shape[1])
     with threadpool_limits(limits=1, user_api="blas"):
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             futures = []

@@ -55,6 +55,7 @@ DOCUMENTED_DEFAULTS = {
     "data.validation_split": 0.0,
     "data.seed": 0,
     "model.hidden": (128, 64),
+    "model.layers": None,  # issue 16: the MLP unless a list of layers is given
     "model.activation": "tanh",
     "model.output": "sigmoid",
     "model.loss": "bce",
@@ -92,6 +93,13 @@ DOCUMENTED_DEFAULTS = {
     "stability.samples": 1024,
     "stability.track_every": None,
     "lints.ignore": (),
+    "find.min": 1e-7,  # issue 15: fastai's lr_find defaults
+    "find.max": 10.0,
+    "find.steps": 100,
+    "find.beta": 0.98,
+    "find.stop_factor": 4.0,
+    "find.sweep_margin": 3.0,
+    "find.sweep_per_decade": 5,
 }
 
 

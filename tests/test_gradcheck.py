@@ -1169,7 +1169,9 @@ def test_check_config_passes_on_every_shipped_config(path):
     result = gradcheck.check_config(config.load_config(path))
     assert result.ok, [p.message for p in result.parameters if not p.ok]
     assert {p.name for p in result.parameters} >= {"W1", "b1"}
-    assert all(len(p.shape) == 2 for p in result.parameters)  # without the run axis
+    # without the run axis: (in, out) and (1, out), a kernel (out, in, kh, kw)
+    assert all(len(p.shape) in (2, 4) for p in result.parameters)
+    assert all(len(p.shape) == 2 for p in result.parameters if p.name.startswith("b"))
 
 
 def test_check_config_catches_a_broken_model(monkeypatch):

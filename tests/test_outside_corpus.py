@@ -1,8 +1,9 @@
 """The outside corpus (tests/data/outside): its format, its labelling's independence, its loader.
 
 Curves from real PyTorch/Keras training, labelled from the verdict definitions by
-tools/corpus/outside/label.py and a look at every curve (never by lrdiag). No accuracy is asserted
-here: `make eval-classify` prints it. Needs neither torch nor keras.
+tools/corpus/outside/label.py and a look at every curve (never by lrdiag). `make eval-classify`
+prints the accuracy. Needs neither torch nor keras. Held-out set 2 (tests/data/outside2) is
+checked at the end: its format and that its labels are the rules' and overrides2.csv's alone.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from lrdiag.classify import VERDICTS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = ROOT / "tests" / "data" / "outside"
+OUTSIDE2 = ROOT / "tests" / "data" / "outside2"
 TOOLS = ROOT / "tools" / "corpus" / "outside"
 CLASSES = [f"class{i}" for i in range(1, 8)]
 LOSS_NAMES = {"", "bce", "cross_entropy", "mse"}
@@ -224,3 +226,89 @@ def test_no_healthy_run_is_called_diverging_or_oscillating(split):
         if o.got.verdict in ("diverging", "oscillating")
     ]
     assert not alarms
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out set 2 (tests/data/outside2): fresh seeds and settings, labelled before lrdiag saw it.
+# No accuracy floor: `make eval-classify` prints its measurement ("held-out set 2").
+
+
+def _rows2():
+    with (OUTSIDE2 / "labels.csv").open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+ROWS2 = _rows2()
+
+
+def test_set2_rows_are_valid_held_out_and_have_their_curves():
+    with (OUTSIDE2 / "labels.csv").open(encoding="utf-8") as f:
+        assert f.readline().strip().split(",") == ev.OUTSIDE_COLUMNS
+    assert len(ROWS2) >= 200
+    assert len({(r["id"], r["column"]) for r in ROWS2}) == len(ROWS2)
+    for r in ROWS2:
+        assert r["split"] == ev.HELDOUT, r
+        assert r["verdict"] in VERDICTS and r["unambiguous"] in ("true", "false"), r
+        assert r["why"].strip() and "\n" not in r["why"], r
+        assert set(r["tags"].split()) <= TAGS, r
+    files = sorted((OUTSIDE2 / "curves").glob("*.csv"))
+    assert {f.stem for f in files} == {r["id"] for r in ROWS2}
+    assert sum(f.stat().st_size for f in files) < 6 * 2**20
+    with (OUTSIDE2 / "manifest.csv").open(encoding="utf-8", newline="") as f:
+        assert {r["id"] for r in csv.DictReader(f)} == {f.stem for f in files}
+
+
+def test_set2_is_new_runs_not_copies_of_set1():
+    """Every set-2 run has a seed no set-1 run has (so new data and a new init)."""
+
+    def seeds(path):
+        with (path / "manifest.csv").open(encoding="utf-8", newline="") as f:
+            return {int(r["seed"]) for r in csv.DictReader(f)}
+
+    assert seeds(OUTSIDE).isdisjoint(seeds(OUTSIDE2))
+
+
+def test_set2_labels_are_what_the_rules_and_overrides2_make():
+    """outside2/labels.csv is label.py's output with overrides2.csv: no hand edit elsewhere."""
+    import io
+
+    from tools.corpus.outside import label
+
+    buf = io.StringIO()
+    label.write_labels(label.label_set(2), buf)
+    assert buf.getvalue() == (OUTSIDE2 / "labels.csv").read_text(encoding="utf-8")
+
+
+def test_set2_overrides_each_name_a_curve_and_say_why():
+    with (TOOLS / "overrides2.csv").open(encoding="utf-8", newline="") as f:
+        overrides = list(csv.DictReader(f))
+    keys = {(r["id"], r["column"]) for r in ROWS2}
+    for o in overrides:
+        assert (o["id"], o["column"]) in keys, o
+        assert o["why"].strip(), o
+        assert o["label"].removeprefix("ambiguous:") in (*VERDICTS, "ambiguous"), o
+
+
+def test_set2_loads_as_one_held_out_split():
+    cases = ev.load_outside(OUTSIDE2, ev.HELDOUT)
+    assert len(cases) == len(ROWS2)
+    assert ev.load_outside(OUTSIDE2, "dev") == [] and ev.load_outside(OUTSIDE2, "test") == []
+
+
+def test_evaluate_reports_a_held_out_set_without_changing_the_exit_code(tmp_path, capsys):
+    """--heldout DIR prints "held-out set 2" for rows split heldout; its misses never fail."""
+    import json
+
+    corpus = tmp_path / "c.jsonl"
+    case = {"id": "a", "source": "hand", "verdict": "converging", "unambiguous": True}
+    case |= {"why": "falls", "curve": [2.0, 1.0, 0.5, 0.25, 0.12, 0.06, 0.03, 0.02]}
+    corpus.write_text(json.dumps(case) + "\n")
+    held = tmp_path / "held"
+    (held / "curves").mkdir(parents=True)
+    (held / "curves" / "b.csv").write_text("step,loss\n0,1.5\n1,inf\n")
+    row = "b,loss,heldout,converging,true,made wrong on purpose,mse,,,torch,sgd,10,1,full,x"
+    (held / "labels.csv").write_text(",".join(ev.OUTSIDE_COLUMNS) + f"\n{row}\n")
+    assert ev.main([str(corpus), "--heldout", str(held)]) == 0
+    out = capsys.readouterr().out
+    assert f"Outside corpus, held-out set 2 ({held}): 1 curve columns, 1 unambiguous" in out
+    assert "accuracy on the unambiguous: 0/1" in out

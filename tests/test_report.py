@@ -243,6 +243,7 @@ def test_atomic_write_respects_umask(tmp_path):
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.made_up_results  # make_doc is a sketch of a document, not a sweep's
 def test_write_results_creates_dir_and_files(tmp_path):
     doc = make_doc()
     out = tmp_path / "a" / "b"

@@ -7,6 +7,7 @@ Each page's transcripts run in order in a temporary directory of their own (``NO
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 import shutil
@@ -45,8 +46,19 @@ def test_every_transcript_is_what_the_command_prints(page):
     if uses_jq and shutil.which("jq") is None:
         pytest.skip("jq is not installed")
     stale = [o for o in transcripts.check_page(page) if not o.ok]
-    shown = "\n".join(o.shown() for o in stale)
-    assert not stale, f"python docs/transcripts.py --update writes this into the page:\n{shown}"
+    text = page.read_text(encoding="utf-8")
+    diffs = [
+        "".join(
+            difflib.unified_diff(
+                text[o.transcript.start : o.transcript.end].splitlines(keepends=True),
+                o.shown().splitlines(keepends=True),
+                "shown",
+                "printed now",
+            )
+        )
+        for o in stale
+    ]
+    assert not stale, "stale (python docs/transcripts.py --update):\n" + "\n".join(diffs)
 
 
 def readme_examples() -> list[str]:

@@ -1,6 +1,6 @@
 """Contact sheets of the outside corpus: every curve, small, with its id and proposed label.
 
-    python -m tools.corpus.outside.contact [--out DIR] [--only PREFIX]
+    python -m tools.corpus.outside.contact [--out DIR] [--only PREFIX] [--set 2]
 
 Writes DIR/sheet-NN.png (6x6 plots a page; default DIR is a temporary directory, printed), for
 looking at every curve before trusting a label. Log-y when a curve spans more than two decades.
@@ -55,16 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="directory for the pages (default: a temp dir)")
     p.add_argument("--only", default="", help="only ids starting with this prefix")
     p.add_argument("--verdict", default="", help="only curves with this proposed verdict")
+    p.add_argument("--set", type=int, choices=sorted(lab.SETS), default=1, help="which set")
     args = p.parse_args(argv)
+    data = lab.SETS[args.set][0]
     out = Path(args.out or tempfile.mkdtemp(prefix="outside-contact-"))
     out.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in lab.label_all() if r["id"].startswith(args.only)]
+    rows = [r for r in lab.label_set(args.set) if r["id"].startswith(args.only)]
     rows = [r for r in rows if r["verdict"].startswith(args.verdict)]
     per = GRID * GRID
     for page in range(0, len(rows), per):
         fig, axes = plt.subplots(GRID, GRID, figsize=(14, 12))
         for ax, r in zip(axes.flat, rows[page : page + per], strict=False):
-            _, cols = lab.read_curve(lab.DATA / "curves" / f"{r['id']}.csv")
+            _, cols = lab.read_curve(data / "curves" / f"{r['id']}.csv")
             mark = "" if r["unambiguous"] == "true" else "?"
             col = "" if r["column"] == "loss" else " VAL"
             title = f"{r['id']}{col}\n{r['verdict']}{mark} {r['tags']}"

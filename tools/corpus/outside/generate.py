@@ -2,19 +2,26 @@
 
     .venv-corpus/bin/python -m tools.corpus.outside.generate            # every run, 2 processes
     .venv-corpus/bin/python -m tools.corpus.outside.generate --only eos  # runs whose id starts so
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --set 2     # the held-out set 2
 
 Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
 tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
 keras-* runs, skipped with a note when it is missing); imports nothing from lrdiag. Every run is
 seeded and single-threaded, so a rerun writes the same files.
+
+Set 2 (tests/data/outside2) is made from the same families by `set2_runs`: a share of each
+family's runs, each with a new seed (SET2_SEED_OFFSET added, so new data and a new init), its
+learning rate moved within the family's range and its hidden widths changed (see SET2_LR).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -27,7 +34,7 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 ROOT = Path(__file__).resolve().parents[3]
-OUT = ROOT / "tests" / "data" / "outside"
+OUTS = {1: ROOT / "tests" / "data" / "outside", 2: ROOT / "tests" / "data" / "outside2"}
 MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
 AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
 MANIFEST = (
@@ -136,6 +143,7 @@ def _spec(
     drop_by=0.01,
     init="torch",
     notes="",
+    set=1,
 ):
     return dict(locals())
 
@@ -358,7 +366,7 @@ def run_one(spec) -> tuple[str, float, str]:
         cols = (train_keras if spec["framework"] == "keras" else train_torch)(spec)
     except ImportError as e:
         return spec["id"], 0.0, f"skipped: {e}"
-    write_curve(OUT / "curves" / f"{spec['id']}.csv", spec["log"], cols)
+    write_curve(OUTS[spec["set"]] / "curves" / f"{spec['id']}.csv", spec["log"], cols)
     return spec["id"], time.perf_counter() - t0, ""
 
 
@@ -569,6 +577,96 @@ def runs() -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
+# Set 2: a fresh held-out set from the same families (new seeds, moved learning rates, widths)
+
+SET2_SEED_OFFSET = 7919  # added to every seed: new data, new init, new batch order
+SET2_KEEP = 0.55  # share of each family's runs kept (the first by sha256 of the set-1 id)
+# Learning-rate factors per family (one is picked per run): each keeps the family's intent
+# (good rates stay good, 1e-4 of good stays far too small, 100-1000x stays divergent).
+SET2_LR = {
+    "healthy": (0.5, 0.7, 1.4, 2.0),
+    "cnn_good": (0.5, 2.0),
+    "cnn_high": (0.5, 1.5),
+    "cnn_small": (0.5, 2.0),
+    "keras_good": (0.5, 2.0),
+    "keras_high": (0.5, 2.0),
+    "keras_small": (0.5, 2.0),
+    "class1": (0.8, 1.25),
+    "class2": (0.5, 2.0),
+    "class3": (0.7, 1.4),
+    "class4": (0.7, 1.4),
+    "class5": (0.8, 1.25),
+    "class6": (0.8, 1.2),
+    "class7": (0.7, 1.4),
+    "diverge": (1.5, 3.0),
+    "grid": (0.6, 1.7),
+    "bigstep": (0.5, 2.0),
+    "saturated": (0.7, 1.4),
+}
+SET2_WIDTH = (0.75, 1.5)  # hidden widths times one of these (the CNN keeps its shape)
+SET2_SCALE = {3.0: 4.0, 5.0: 6.0, 10.0: 7.0}  # init scales named in ids (cycle, saturated)
+GRID_RANGE = (0.03, 30.0)
+
+
+def _pick(key: str, options: tuple, salt: str):
+    return options[int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest(), 16) % len(options)]
+
+
+def _set2_spec(spec: dict) -> dict:
+    """One set-1 run moved to set 2: new seed, another lr in its family's range, other widths."""
+    x = dict(spec)
+    rid, kind = spec["id"], spec["kind"]
+    f = _pick(rid, SET2_LR[kind], "lr")
+    lr = spec["lr"] * f
+    if kind == "grid" and not GRID_RANGE[0] <= lr <= GRID_RANGE[1]:
+        lr = spec["lr"] / f
+    x["lr"] = float(f"{lr:.3g}")
+    w = _pick(rid, SET2_WIDTH, "width")
+    if spec["model"] == "mlp":
+        x["hidden"] = tuple(max(3, int(round(h * w))) for h in spec["hidden"])
+    x["seed"] = spec["seed"] + SET2_SEED_OFFSET
+    new_id = rid
+    # Ids that name a learning rate, an lr multiple, a width or an init scale say the new one.
+    new_id = re.sub(r"-lr[0-9pm.e]+", f"-lr{_lr_tag(x['lr'])}", new_id)
+    if kind == "diverge":
+        mult = round(x["lr"] / GOOD_LR[spec["opt"]])
+        new_id = re.sub(r"-x\d+$", f"-x{mult}", new_id)
+    if kind in ("class6", "saturated") and "-x" in rid and spec["init_scale"] in SET2_SCALE:
+        x["init_scale"] = SET2_SCALE[spec["init_scale"]]
+        new_id = re.sub(r"-x\d+", f"-x{x['init_scale']:g}", new_id)
+    new_id = re.sub(r"-tanh\d+-", f"-tanh{x['hidden'][0]}-", new_id)
+    x["id"] = new_id
+    x["set"] = 2
+    return x
+
+
+def set2_runs() -> list[dict]:
+    """Set 2: SET2_KEEP of each family's set-1 runs (by sha256 of the id), each moved."""
+    by_kind: dict[str, list[dict]] = {}
+    for spec in runs():
+        by_kind.setdefault(spec["kind"], []).append(spec)
+    out = []
+    for specs in by_kind.values():
+        order = sorted(specs, key=lambda x: hashlib.sha256(f"set2:{x['id']}".encode()).hexdigest())
+        keep = max(1, round(SET2_KEEP * len(specs)))
+        out += [_set2_spec(x) for x in order[:keep]]
+    seen: dict[str, int] = {}
+    for x in out:  # two runs moved onto the same name: the later ones get -b, -c, a new seed
+        n = seen.get(x["id"], 0)
+        seen[x["id"]] = n + 1
+        if n:
+            x["id"] += "-" + "abcdefgh"[n]
+            x["seed"] += 1000 * n
+    ids = [x["id"] for x in out]
+    assert len(ids) == len(set(ids)), "duplicate run id in set 2"
+    return out
+
+
+def specs_of(set_no: int) -> list[dict]:
+    return runs() if set_no == 1 else set2_runs()
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -576,12 +674,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="run only the ids starting with this prefix")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--manifest-only", action="store_true", help="rewrite manifest.csv only")
+    p.add_argument("--set", type=int, choices=(1, 2), default=1, help="which set (default 1)")
     args = p.parse_args(argv)
     if args.manifest_only:
-        write_manifest()
+        write_manifest(set_no=args.set)
         return 0
-    specs = [x for x in runs() if x["id"].startswith(args.only)]
-    (OUT / "curves").mkdir(parents=True, exist_ok=True)
+    specs = [x for x in specs_of(args.set) if x["id"].startswith(args.only)]
+    (OUTS[args.set] / "curves").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     # Longest runs first keeps both workers busy to the end.
     order = sorted(specs, key=lambda x: -x["epochs"] * (x["n_train"] // (x["batch"] or 10**9) + 1))
@@ -593,17 +692,20 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{rid}: {msg}", file=sys.stderr)
             else:
                 print(f"{rid}: {secs:.1f}s", flush=True)
-    write_manifest(skipped)
+    write_manifest(skipped, args.set)
     print(f"{len(specs) - len(skipped)} runs in {time.perf_counter() - t0:.0f}s")
     return 0
 
 
-def write_manifest(skipped=()) -> None:
+def write_manifest(skipped=(), set_no: int = 1) -> None:
     """manifest.csv: one row per run whose curve file exists, sorted by id."""
+    out = OUTS[set_no]
     made = [
-        x for x in runs() if x["id"] not in skipped and (OUT / "curves" / f"{x['id']}.csv").exists()
+        x
+        for x in specs_of(set_no)
+        if x["id"] not in skipped and (out / "curves" / f"{x['id']}.csv").exists()
     ]
-    with (OUT / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
+    with (out / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, MANIFEST, lineterminator="\n")
         w.writeheader()
         for x in sorted(made, key=lambda x: x["id"]):

@@ -1,11 +1,14 @@
 """Label the outside corpus from the verdict definitions alone (no lrdiag import, by design).
 
-    python -m tools.corpus.outside.label        # writes tests/data/outside/labels.csv
+    python -m tools.corpus.outside.label           # writes tests/data/outside/labels.csv
+    python -m tools.corpus.outside.label --set 2   # writes tests/data/outside2/labels.csv
 
 Reads tests/data/outside/manifest.csv (how each run was made, written by generate.py), every
 curve file, and tools/corpus/outside/overrides.csv (labels changed after looking at every curve,
-each with its why). The rules are simple and level-relative: every measure is a fraction of the
-curve's own level (the median of its final part), never of its range.
+each with its why). Set 2, the held-out set, is read from tests/data/outside2 with its own
+overrides2.csv, by the same rules; all its rows are in the split `heldout`. The rules are simple
+and level-relative: every measure is a fraction of the curve's own level (the median of its final
+part), never of its range.
 
 Definitions (what a practitioner would sign):
 - converging: the loss ends clearly below where it started and stays down; healthy noisy
@@ -19,6 +22,7 @@ Definitions (what a practitioner would sign):
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import math
@@ -32,6 +36,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data" / "outside"
 OVERRIDES = Path(__file__).resolve().parent / "overrides.csv"
+SETS = {  # set number -> (data directory, overrides file, split of every row or None)
+    1: (DATA, OVERRIDES, None),
+    2: (ROOT / "tests" / "data" / "outside2", OVERRIDES.with_name("overrides2.csv"), "heldout"),
+}
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 COLUMNS = (
     "id column split verdict unambiguous why loss_name n_classes tags framework optimizer lr "
@@ -328,8 +336,14 @@ def apply_override(label: Label, override: tuple[str, str] | None) -> Label:
     return Label(lab, True, f"{why} (rules said {label.verdict}: {label.why})", label.facts)
 
 
-def label_all(data: Path = DATA, overrides=None) -> list[dict]:
-    """Every curve-column of the manifest, labelled, tagged and split."""
+def label_set(set_no: int) -> list[dict]:
+    """label_all for set 1 (dev/test halves) or set 2 (all held out), with its overrides."""
+    data, overrides, split = SETS[set_no]
+    return label_all(data, read_overrides(overrides), split)
+
+
+def label_all(data: Path = DATA, overrides=None, split: str | None = None) -> list[dict]:
+    """Every curve-column of the manifest, labelled, tagged and split (all in `split` if given)."""
     overrides = read_overrides() if overrides is None else overrides
     with (data / "manifest.csv").open(encoding="utf-8") as f:
         manifest = list(csv.DictReader(f))
@@ -376,7 +390,7 @@ def label_all(data: Path = DATA, overrides=None) -> list[dict]:
         file_rows = [r for r in rows if r["id"] == meta["id"]]
         classes = sorted(t for r in file_rows for t in r["tags"].split() if t.startswith("class"))
         strata[meta["id"]] = classes[0] if classes else file_rows[0]["verdict"]
-    splits = assign_splits(strata)
+    splits = assign_splits(strata) if split is None else dict.fromkeys(strata, split)
     for r in rows:
         r["split"] = splits[r["id"]]
     return rows
@@ -393,9 +407,12 @@ def write_labels(rows: list[dict], out: Path | TextIO) -> None:
     w.writerows(rows)
 
 
-def main() -> int:
-    rows = label_all()
-    write_labels(rows, DATA / "labels.csv")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.corpus.outside.label")
+    p.add_argument("--set", type=int, choices=sorted(SETS), default=1, help="which set (default 1)")
+    args = p.parse_args(argv)
+    rows = label_set(args.set)
+    write_labels(rows, SETS[args.set][0] / "labels.csv")
     counts: dict[tuple[str, str], int] = {}
     for r in rows:
         key = (r["split"], r["verdict"] + ("" if r["unambiguous"] == "true" else "?"))

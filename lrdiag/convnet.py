@@ -1,0 +1,329 @@
+"""A network of layers (``model.layers``), batched over runs, backprop by hand.
+
+The same contract as lrdiag.model's MLP, so the sweep, the optimizers and gradcheck use it
+unchanged: ``init_params(net, scheme, scales, seeds, dtype)`` returns ``{"W1": ..., "b1": ...}``
+numbered from 1 over the layers that have parameters; ``loss(params, X, Y, spec)`` and
+``loss_and_grads(params, X, Y, spec, ws)`` return per-run losses ``(R,)`` and gradients shaped
+like the parameters. ``X`` is ``(B, C, H, W)`` for images (``(B, F)`` for flat data) and is
+shared by every run; the network is ``build(spec, X.shape[1:], Y.shape[1])``: the configured
+layers, then a dense output layer whose width comes from the targets (as the MLP's does).
+
+Layers and layouts are lrdiag.layers'. Runs go through forward and backward a block at a time
+(``run_block``) so that activations and patches stay bounded; the first convolution's patches
+depend on the data only and are built once for all blocks.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrdiag import layers, model
+from lrdiag.errors import ConfigError
+
+PARAMETRIC = ("conv2d", "dense")
+IMAGE_LAYERS = ("conv2d", "maxpool", "avgpool")
+BLOCK_BYTES = 16 << 20  # activations, patches and deltas of one block of runs
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a built network, with the shapes it maps between (no run or sample axis)."""
+
+    kind: str  # one of layers.LAYER_TYPES
+    index: int | None  # i of its parameters W<i>, b<i>; None without parameters
+    in_shape: tuple[int, ...]  # (C, H, W) or (F,)
+    out_shape: tuple[int, ...]
+    activation: str | None = None  # conv2d and hidden dense layers; None: the output layer
+    kernel: int = 0  # conv2d
+    stride: int = 1  # conv2d
+    padding: str = "valid"  # conv2d
+    size: int = 0  # pooling window (and stride)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        if self.kind == "conv2d":
+            return (self.out_shape[0], self.in_shape[0], self.kernel, self.kernel)
+        return (self.in_shape[0], self.out_shape[0])
+
+    @property
+    def fans(self) -> tuple[int, int]:
+        """(fan_in, fan_out) as PyTorch's ``_calculate_fan_in_and_fan_out`` computes them."""
+        if self.kind == "conv2d":
+            area = self.kernel * self.kernel
+            return self.in_shape[0] * area, self.out_shape[0] * area
+        return self.in_shape[0], self.out_shape[0]
+
+    @property
+    def n_params(self) -> int:
+        return math.prod(self.weight_shape) + self.out_shape[0] if self.index else 0
+
+    def floats_per_sample(self) -> int:
+        """Floats one sample of one run keeps between forward and backward (output, patches)."""
+        out = math.prod(self.out_shape)
+        if self.kind == "conv2d":
+            C, k = self.in_shape[0], self.kernel
+            return out + C * k * k * math.prod(self.out_shape[1:])
+        return out
+
+
+@dataclass(frozen=True)
+class Net:
+    layers: tuple[Layer, ...]
+    in_shape: tuple[int, ...]
+    n_out: int
+
+    @property
+    def param_layers(self) -> tuple[Layer, ...]:
+        return tuple(layer for layer in self.layers if layer.index)
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    def floats_per_sample(self) -> int:
+        """Floats per sample and run alive during a step: forward activations and patches, and
+        about as much again for the deltas and the patches' gradients of the backward pass."""
+        return 2 * sum(layer.floats_per_sample() for layer in self.layers)
+
+
+def _err(i: int, message: str, file: str | None) -> ConfigError:
+    return ConfigError(message, file=file, key=f"model.layers[{i}]")
+
+
+def build(spec, in_shape, n_out: int, *, file: str | None = None) -> Net:
+    """The network ``spec.layers`` makes on inputs of ``in_shape`` ((C, H, W) or (F,)), with
+    its dense output layer of ``n_out`` units. ConfigError (at ``model.layers[i]``) for a layer
+    that does not fit the shape it gets."""
+    return _build(spec.layers, spec.activation, tuple(int(s) for s in in_shape), int(n_out), file)
+
+
+@functools.lru_cache(maxsize=64)
+def _build(configs, default_act: str, in_shape, n_out: int, file) -> Net:
+    built: list[Layer] = []
+    shape, index = in_shape, 0
+    for i, c in enumerate(configs):
+        if c.type in IMAGE_LAYERS and len(shape) != 3:
+            what = "flat inputs" if i == 0 else f"the flat output of layer {i - 1}"
+            raise _err(
+                i,
+                f"{c.type} takes images (channels, height, width) but gets {what} of "
+                f"{shape[0]} features; image data: kind digits, Keras mnist.npz, or an .npz "
+                "whose X is 3-D (n, H, W) or 4-D (n, C, H, W)",
+                file,
+            )
+        if c.type == "dense" and len(shape) != 1:
+            raise _err(i, f"dense takes flat inputs but gets an image {shape}: add a flatten", file)
+        act = c.activation or default_act
+        if c.type == "conv2d":
+            C, H, W = shape
+            if c.padding == "valid" and (c.kernel > H or c.kernel > W):
+                raise _err(
+                    i, f"kernel {c.kernel} is larger than its {H}x{W} input (padding: valid)", file
+                )
+            Ho = layers.conv_geometry(H, c.kernel, c.stride, c.padding)[0]
+            Wo = layers.conv_geometry(W, c.kernel, c.stride, c.padding)[0]
+            index += 1
+            layer = Layer(
+                "conv2d", index, shape, (c.filters, Ho, Wo), act, c.kernel, c.stride, c.padding
+            )
+        elif c.type in ("maxpool", "avgpool"):
+            C, H, W = shape
+            if c.size > H or c.size > W:
+                raise _err(i, f"pool size {c.size} is larger than its {H}x{W} input", file)
+            layer = Layer(c.type, None, shape, (C, H // c.size, W // c.size), size=c.size)
+        elif c.type == "flatten":
+            layer = Layer("flatten", None, shape, (math.prod(shape),))
+        else:
+            index += 1
+            layer = Layer("dense", index, shape, (c.units,), act)
+        built.append(layer)
+        shape = layer.out_shape
+    if len(shape) != 1:
+        raise _err(
+            len(configs) - 1, f"the layers end with an image {shape}: end them with a flatten", file
+        )
+    built.append(Layer("dense", index + 1, shape, (n_out,)))
+    return Net(tuple(built), in_shape, n_out)
+
+
+def n_param_layers(spec) -> int:
+    """Weight matrices (and kernels) ``spec.layers`` makes, the output layer included."""
+    return sum(c.type in PARAMETRIC for c in spec.layers) + 1
+
+
+# --------------------------------------------------------------------------- initialisation
+
+
+def init_params(
+    net: Net, scheme, scales, seeds, dtype=np.float32, path: str | None = None
+) -> dict[str, np.ndarray]:
+    """Initial weights for R runs, as ``model.init_params``: run r draws from ``seeds[r]`` (in
+    layer order, each kernel in PyTorch's layout with PyTorch's fans) times ``scales[r]``;
+    biases start at zero. ``scheme``: one name, or one per parameter layer (``path``: the
+    MLP's ``scheme: file``, which the config refuses for layers)."""
+    plist = net.param_layers
+    schemes = [scheme] * len(plist) if isinstance(scheme, str) else list(scheme)
+    if len(schemes) != len(plist):
+        raise ValueError(f"{len(schemes)} init schemes for {len(plist)} parameter layers")
+    scales = np.asarray(scales, dtype=np.float64)
+    seeds = np.asarray(seeds, dtype=np.int64)
+    base = {}
+    for seed in np.unique(seeds):  # a few draws per distinct seed, shared by its runs
+        rng = np.random.default_rng(int(seed))
+        base[int(seed)] = [
+            model.INIT_SCHEMES[name](rng, *layer.fans, layer.weight_shape)
+            for name, layer in zip(schemes, plist, strict=True)
+        ]
+    params: dict[str, np.ndarray] = {}
+    for n, layer in enumerate(plist):
+        stacked = np.stack([base[int(s)][n] for s in seeds])  # (R, *weight_shape)
+        per_run = scales.reshape(-1, *([1] * (stacked.ndim - 1)))
+        params[f"W{layer.index}"] = (stacked * per_run).astype(dtype)
+        params[f"b{layer.index}"] = np.zeros((len(seeds), 1, layer.out_shape[0]), dtype=dtype)
+    return params
+
+
+# --------------------------------------------------------------------------- forward/backward
+
+
+def _net_for(params, X, spec) -> Net:
+    L = model.n_layers(params)
+    return build(spec, X.shape[1:], params[f"W{L}"].shape[-1])
+
+
+def run_block(net: Net, rows: int, itemsize: int) -> int:
+    """Runs per block: their activations, patches and deltas (``rows`` samples) fill
+    ``BLOCK_BYTES``."""
+    return max(1, BLOCK_BYTES // (rows * net.floats_per_sample() * itemsize))
+
+
+def _shared_input(net: Net, X: np.ndarray) -> np.ndarray:
+    """The data in the network's layout: ``(C, H, W, B)`` for images, else ``(B, F)``."""
+    return np.ascontiguousarray(np.moveaxis(X, 0, -1)) if X.ndim == 4 else X
+
+
+def _first_cols(net: Net, x0: np.ndarray):
+    """The first layer's patches ``(K, P*B)`` when it is a convolution: the same for every run."""
+    first = net.layers[0]
+    if first.kind != "conv2d":
+        return None
+    (_, H, W) = first.in_shape
+    out_hw, pads = layers.geometry2d(H, W, first.kernel, first.stride, first.padding)
+    return layers.im2col(x0, first.kernel, first.stride, pads, out_hw)
+
+
+def _forward(net: Net, params, x0, cols0, keep: bool):
+    """Logits ``(R, B, k)`` of a block of runs; with ``keep`` also what backward needs, per
+    layer: ``(input or its shape, patches or pooling offsets, activation output)``."""
+    x, shared = x0, True
+    saved = []
+    for layer in net.layers:
+        kept = None
+        if layer.kind == "conv2d":
+            W, b = params[f"W{layer.index}"], params[f"b{layer.index}"]
+            z, cols = layers.conv2d_forward(
+                x, W, b, layer.stride, layer.padding, cols=cols0 if shared else None
+            )
+            kept = (x.shape[-4:], cols)
+        elif layer.kind == "dense":
+            z = layers.dense_forward(x, params[f"W{layer.index}"], params[f"b{layer.index}"])
+            kept = (x, None)
+        elif layer.kind == "maxpool":
+            z, where = layers.maxpool_forward(x, layer.size)
+            kept = (x.shape, where)
+        elif layer.kind == "avgpool":
+            z = layers.avgpool_forward(x, layer.size)
+            kept = (x.shape, None)
+        elif shared:  # flatten of the shared data: (C, H, W, B) -> (B, C*H*W)
+            z = np.moveaxis(x, -1, 0).reshape(x.shape[-1], -1)
+            kept = (x.shape, None)
+        else:
+            z = layers.flatten_forward(x)
+            kept = (x.shape, None)
+        if layer.activation:
+            model.ACTIVATIONS[layer.activation].activate(z)
+        shared = shared and layer.index is None
+        if keep:
+            saved.append((*kept, z if layer.activation else None))
+        x = z
+    return x, saved
+
+
+def forward(params, X, spec, *, keep: bool = False):
+    """Logits ``(R, B, k)`` of every run (one block); with ``keep`` also the saved layers."""
+    net = _net_for(params, X, spec)
+    x0 = _shared_input(net, X)
+    logits, saved = _forward(net, params, x0, _first_cols(net, x0), keep)
+    return (logits, saved) if keep else logits
+
+
+def loss(params, X, Y, spec) -> np.ndarray:
+    """Per-run mean loss ``(R,)``, a block of runs at a time (bounded memory)."""
+    net = _net_for(params, X, spec)
+    R = params["W1"].shape[0]
+    head = model.head_for(spec)
+    x0 = _shared_input(net, X)
+    cols0 = _first_cols(net, x0)
+    rb = run_block(net, X.shape[0], params["W1"].dtype.itemsize)
+    out = np.empty(R, dtype=params["W1"].dtype)
+    for lo in range(0, R, rb):
+        block = {k: v[lo : lo + rb] for k, v in params.items()}
+        out[lo : lo + rb] = head.loss(_forward(net, block, x0, cols0, False)[0], Y)
+    return out
+
+
+def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
+    """Backprop ``delta`` (dL/dlogits of runs lo..hi) into ``grads[k][lo:hi]``."""
+    shared_upto = next(n for n, layer in enumerate(net.layers) if layer.index)
+    for n in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[n]
+        first, kept, a = saved[n][0], saved[n][1], saved[n][2]
+        if a is not None:
+            model.ACTIVATIONS[layer.activation].scale_by_df(delta, a)  # dL/dz
+        need_input = n > shared_upto
+        if layer.kind == "conv2d":
+            W = params[f"W{layer.index}"]
+            delta, dW, db = layers.conv2d_backward(
+                delta, kept, W, first, layer.stride, layer.padding, need_input
+            )
+        elif layer.kind == "dense":
+            W = params[f"W{layer.index}"]
+            delta, dW, db = layers.dense_backward(delta, first, W, need_input)
+        elif layer.kind == "maxpool":
+            delta = layers.maxpool_backward(delta, kept, first, layer.size)
+        elif layer.kind == "avgpool":
+            delta = layers.avgpool_backward(delta, first, layer.size)
+        else:
+            delta = layers.flatten_backward(delta, first)
+        if layer.index:
+            grads[f"W{layer.index}"][lo:hi] = dW
+            grads[f"b{layer.index}"][lo:hi] = db
+        if not need_input:
+            return
+
+
+def loss_and_grads(params, X, Y, spec, ws: model.Workspace | None = None):
+    """Per-run mean loss ``(R,)`` and its gradient for every parameter (``model.loss_and_grads``'s
+    contract); the gradients live in ``ws`` when one is given (valid until its next use)."""
+    net = _net_for(params, X, spec)
+    ws = ws or model.Workspace()
+    R = params["W1"].shape[0]
+    dtype = params["W1"].dtype
+    ws.begin(R)
+    grads = {k: ws.get(f"g{k}", v.shape, dtype) for k, v in params.items()}
+    losses = np.empty(R, dtype=dtype)
+    head = model.head_for(spec)
+    x0 = _shared_input(net, X)
+    cols0 = _first_cols(net, x0)
+    rb = run_block(net, X.shape[0], dtype.itemsize)
+    for lo in range(0, R, rb):
+        hi = min(R, lo + rb)
+        block = {k: v[lo:hi] for k, v in params.items()}
+        logits, saved = _forward(net, block, x0, cols0, True)
+        losses[lo:hi], delta = head.loss_and_dlogits(logits, Y)
+        _backward(net, block, saved, delta, grads, lo, hi)
+    return losses, grads
