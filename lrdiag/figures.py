@@ -33,6 +33,7 @@ from lrdiag.files import (
 )
 from lrdiag.formatting import finite
 from lrdiag.plots import (
+    END_LABELS_MAX,
     add_lr_key,
     plot_curves,
     plot_final_loss_vs_lr,
@@ -162,7 +163,9 @@ def curves_figure(doc: Mapping) -> Figure:
             used.append(ax)
         for k in range(len(scales), nrows * ncols):
             axes[block * nrows + k // ncols, k % ncols].set_visible(False)
-    add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
+    lrs = sorted({r["learning_rate"] for r in runs})
+    labelled = len(lrs) <= END_LABELS_MAX  # each curve's end names its learning rate
+    add_lr_key(fig, used, [] if labelled else lrs, diverged=diverged)
     title = f"{_name(doc)}: {'training and validation' if val_runs else 'training'} loss vs epoch"
     if len(seeds) > 1:
         others = "seed" + "s" * (len(seeds) > 2)

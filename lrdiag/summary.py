@@ -123,6 +123,13 @@ def bracket(runs: Iterable[Mapping]) -> list[float] | None:
     return _first_failure({lr: _converges(by_rate[lr]) for lr in sorted(by_rate)})
 
 
+def stable_up_to(entry: Mapping) -> float | None:
+    """The top of the first run of converging rates going up, for a ``per_scale`` entry: the
+    bracket's lower end, else the largest converging rate (no rate above it fails)."""
+    step = entry.get("bracket")
+    return step[0] if step else entry.get("largest_converging_lr")
+
+
 def _converges(runs: Iterable[Mapping]) -> bool:
     """A learning rate converges when the run of every seed at it converges."""
     return all(run.get("verdict") == "converging" for run in runs)

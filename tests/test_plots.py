@@ -6,6 +6,7 @@ Documents are built by hand (the results.json format), so these tests stand alon
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import matplotlib
@@ -84,10 +85,10 @@ def test_plot_curves_one_line_per_run_log_scale():
     assert ax.get_yscale() == "log"
     assert ax.get_title() == "t"
     assert ax.get_legend() is not None
-    # diverged runs are marked where their loss ends: epoch 5, the last finite one
+    # diverged runs end where they left the chart: 0.7 e^(3t) passes the top (70) at epoch 2
     (markers,) = ax.collections
     assert len(markers.get_offsets()) == 4
-    assert set(np.asarray(markers.get_offsets())[:, 0]) == {5}
+    assert set(np.asarray(markers.get_offsets())[:, 0]) == {2}
     # the top is capped so the blow-up (0.7 e^15) does not flatten the other curves
     assert ax.get_ylim()[1] == pytest.approx(plots.Y_CLIP_FACTOR * 0.7)
 
@@ -179,7 +180,12 @@ def test_plot_phase_majority_and_disagreement():
     ]
     assert cells.tolist() == [expected_row, expected_row]
     assert [t.get_text() for t in ax.texts] == ["2/3"]
-    assert [p.get_hatch() for p in ax.patches] == ["///"]
+    # the split cell: 1/3 diverging (hatched, the minority) then 2/3 converging, left to right
+    parts = [(p.get_x(), p.get_width(), p.get_hatch()) for p in ax.patches]
+    assert parts == [
+        (pytest.approx(0.5), pytest.approx(1 / 3), "//"),
+        (pytest.approx(0.5 + 1 / 3), pytest.approx(2 / 3), None),
+    ]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1", "1", "10"]
 
 
@@ -226,7 +232,8 @@ def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
     width, height = fig.bbox.width, fig.bbox.height
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
-    assert "predicted critical lr" in labels and "seeds disagree" in labels
+    assert "predicted critical lr (per scale)" in labels
+    assert "seeds disagree (split by share)" in labels
     (ax,) = fig.axes
     map_box = ax.get_window_extent(renderer)
     for text in legend.get_texts():
@@ -348,8 +355,8 @@ def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
     val_3 = [r for r in doc["runs"] if r["init_scale"] == 3.0]
     lines = shown[3].get_lines()
     assert len(lines) == len(val_3)
-    drawn = {tuple(np.round(ln.get_ydata()[:3], 9)) for ln in lines}
-    assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:3], float), 9)) for r in val_3}
+    drawn = {tuple(np.round(ln.get_ydata()[:2], 9)) for ln in lines}  # before any left the chart
+    assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:2], float), 9)) for r in val_3}
     assert "training and validation loss" in fig.get_suptitle()
     assert [ax.get_ylabel() for ax in shown] == ["training loss"] * 2 + ["validation loss"] * 2
     without = figures.curves_figure(make_doc(seeds=(0,)))
@@ -487,3 +494,110 @@ def test_plot_curves_a_bouncing_large_lr_does_not_hide_a_small_one():
     colours = image[rows, pixels[:, 0].round().astype(int)]
     nearer_small = np.linalg.norm(colours - small, axis=1) < np.linalg.norm(colours - large, axis=1)
     assert nearer_small.mean() > 0.9
+
+
+# --------------------------------------------------------------------------- issue 17: honest plots
+
+
+def _axes_y(ax, y):
+    """A data y as a fraction of the axes' height (0 bottom, 1 top)."""
+    return ax.transAxes.inverted().transform(ax.transData.transform((0, y)))[1]
+
+
+def test_curves_diverged_runs_stop_at_the_edge_where_they_left_with_a_marker():
+    doc = make_doc(lrs=(0.01, 0.1, 10.0), scales=(1.0,), seeds=(0,))
+    ax = plots.plot_curves(new_axes(), doc["runs"], legend=False)
+    top = ax.get_ylim()[1]
+    for run, line in zip(doc["runs"], ax.get_lines(), strict=True):
+        xs, ys = (np.asarray(v, dtype=float) for v in line.get_data())
+        loss = np.array([np.nan if v is None else v for v in run["loss"]])
+        if run["verdict"] == "diverging":
+            left = int(np.flatnonzero(~(loss <= top))[0])  # the first epoch off the chart
+            assert xs[-1] == left and ys[-1] == pytest.approx(top)
+            assert np.all(ys[:-1] <= top) and len(xs) == left + 1  # nothing after it
+        else:
+            assert len(xs) == len(loss)
+    (markers,) = ax.collections
+    np.testing.assert_allclose(markers.get_offsets(), [[2, top]])
+
+
+def test_curves_a_run_that_spikes_above_the_chart_and_recovers_is_drawn_whole():
+    run = make_run(0, 0.1, 1.0, 0, "converging")
+    run["loss"][3] = 1e6  # a spike far above the top, then back
+    ax = plots.plot_curves(new_axes(), [run], legend=False)
+    assert len(ax.get_lines()[0].get_xdata()) == len(run["loss"])
+    assert len(ax.collections) == 0  # no marker: it came back
+
+
+def test_curves_every_learning_rate_is_named_at_its_curve_s_end_apart_from_its_neighbours():
+    lrs = (0.01, 0.012, 0.014, 0.1, 10.0)  # three neighbours whose curves end close together
+    doc = make_doc(
+        lrs=lrs, scales=(1.0,), seeds=(0, 1), verdict=dict.fromkeys(lrs[:4], "converging")
+    )
+    ax = plots.plot_curves(new_axes(), doc["runs"], legend=False)
+    labels = {t.get_text(): t for t in ax.texts}
+    assert set(labels) == {"0.01", "0.012", "0.014", "0.1", "10"}  # one per lr, the solid seed
+    pairs = zip(doc["runs"], ax.get_lines(), strict=True)
+    colors = {r["learning_rate"]: line.get_color() for r, line in pairs}
+    for lr, text in zip(lrs, ("0.01", "0.012", "0.014", "0.1", "10"), strict=True):
+        assert text and labels[text].get_color() == colors[lr]
+    right = sorted(t.get_position()[1] for t in ax.texts if t.get_position()[0] == 1.01)
+    assert len(right) == 4  # lr 10 left the chart: its name is beside its marker instead
+    assert np.all(np.diff(right) >= plots.END_LABEL_GAP - 1e-9)
+    # each name sits near its curve's end: within the gap times the number of names
+    for r, line in zip(doc["runs"][:4], ax.get_lines()[:4], strict=True):
+        text = labels[
+            {0.01: "0.01", 0.012: "0.012", 0.014: "0.014", 0.1: "0.1"}[r["learning_rate"]]
+        ]
+        end = _axes_y(ax, line.get_ydata()[-1])
+        assert abs(text.get_position()[1] - end) <= 4 * plots.END_LABEL_GAP
+
+
+def test_curves_a_small_log_range_gets_plain_tick_labels():
+    run = make_run(0, 0.1, 1.0, 0, "converging")
+    run["loss"] = list(0.7 - 0.1 * np.linspace(0, 1, 31))  # 0.7 down to 0.6: a sixth of a decade
+    fig = Figure()
+    ax = plots.plot_curves(fig.add_subplot(), [run], legend=False)
+    fig.canvas.draw()  # tick labels are set at draw time
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(shown) >= 3 and all(re.fullmatch(r"0\.\d+", t) for t in shown), shown
+
+
+def test_final_loss_markers_only_for_runs_off_the_chart_and_never_under_a_line():
+    doc = make_doc(lrs=(0.01, 0.1, 1.0, 10.0), scales=(1.0,), seeds=(0, 1))
+    # lr 1: one seed ends far above the chart (finite), the other on it
+    for r in doc["runs"]:
+        if r["learning_rate"] == 1.0:
+            r["metrics"]["final"] = 500.0 if r["seed"] == 0 else 0.5
+    ax = plots.plot_final_loss_vs_lr(new_axes(), doc["runs"])
+    (line,) = ax.get_lines()
+    ys = np.asarray(line.get_ydata(), dtype=float)
+    cap = plots.FINAL_CLIP_FACTOR * 0.7
+    assert np.all(ys[np.isfinite(ys)] <= cap)  # the line never runs off the chart
+    triangles = [c for c in ax.collections if isinstance(c, PathCollection)]
+    xs = sorted(x for c in triangles for x in np.asarray(c.get_offsets())[:, 0])
+    off = sorted(
+        r["learning_rate"]
+        for r in doc["runs"]
+        if r["metrics"]["final"] is None or r["metrics"]["final"] > cap
+    )
+    assert xs == off == [1.0, 10.0, 10.0]
+    # the triangles sit above every point drawn: in the strip over the chart's data
+    data_top = max(_axes_y(ax, y) for y in ys[np.isfinite(ys)])
+    for c in triangles:
+        for y in np.asarray(c.get_offsets())[:, 1]:
+            assert y > data_top and y > _axes_y(ax, cap)
+
+
+def test_phase_predicted_lrs_of_different_scales_are_not_joined():
+    ax = plots.plot_phase(new_axes(), make_doc()["runs"], predicted={1.0: 1.0, 3.0: 0.1})
+    (line,) = ax.get_lines()
+    assert line.get_linestyle() == "None" and line.get_marker() == "D"
+
+
+@pytest.mark.parametrize("all_converge", [True, False])
+def test_phase_says_when_the_grid_never_reached_the_limit(all_converge):
+    verdict = "converging" if all_converge else {0.01: "converging"}
+    ax = plots.plot_phase(new_axes(), make_doc(verdict=verdict)["runs"])
+    notes = [t.get_text() for t in ax.texts if "never reached" in t.get_text()]
+    assert len(notes) == (1 if all_converge else 0)

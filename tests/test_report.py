@@ -270,7 +270,9 @@ def test_render_sweep_grid_plain_text():
     for verdict in ("converging", "oscillating", "diverging", "plateaued"):
         assert verdict in out
     assert "+ converging" in out and "! diverging @3" in out
-    assert "[0.1, 1]" in out  # bracket
+    # the bracket [0.1, 1] as "stable up to lr" 0.1 and "first failure" 1
+    (row,) = [line for line in out.splitlines() if line.startswith("|") and "0.0123" in line][:1]
+    assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["0.1", "1"]
     assert "0.0123" in out  # recommended final loss
     assert "4 converging, 4 oscillating, 4 diverging, 4 plateaued" in out
     assert "made up for lr 1" in out  # the reason of the first non-converging run
@@ -404,7 +406,7 @@ def test_markdown_summary():
     # grid: header + rule + one row per lr, summary: header + rule + one row per scale
     assert len(table) == 2 + len(LRS) + 2 + 2
     assert all(line.count(" | ") == table[0].count(" | ") for line in table[2 : 2 + len(LRS)])
-    assert "**0.1**" in md and "[0.1, 1]" in md
+    assert "**0.1**" in md and "| 0.1 | 1 | 0.1 | **0.1** |" in md
     assert "made up for lr 1" in md
 
 
