@@ -146,6 +146,13 @@ ALLOWED_SPECIAL = {
     ("model", "layers"): "a list of layers, or `null`",
     ("training", "betas"): "two numbers in [0, 1)",
     ("init", "path"): "an `.npz` file",
+    ("sweep", "optimizer"): "a list of `training.optimizer` values, or `null`",
+    ("sweep", "momentum"): "a list of numbers in [0, 1), or `null`",
+    ("sweep", "weight_decay"): "a list of numbers >= 0, or `null`",
+    ("sweep", "warmup_steps"): "a list of integers >= 0, or `null`",
+    ("sweep", "clip_grad_norm"): "a list of numbers > 0 or `null` (off), or `null`",
+    ("sweep", "batch_size"): "a list of `full` or integers >= 1, or `null`",
+    ("sweep", "compare"): "`init_scale`, `seed` or one of the axes above, or `null`",
 }
 TYPE_WORDS = {int: "integer", float: "number", str: "string"}
 

@@ -496,6 +496,8 @@ def _train_with_progress(cfg, dataset, runs, budget, interactive):
 
 
 def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
+    from lrdiag.sweep import axes as engine_axes
+
     info = {
         "name": cfg.name,
         "n_runs": plan.n_runs,
@@ -503,6 +505,7 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
             "learning_rates": len(cfg.sweep.learning_rates),
             "init_scales": len(cfg.init.scales),
             "seeds": len(cfg.training.seeds),
+            **{name: len(values) for name, values in engine_axes(cfg)},
         },
         "n_train": int(len(dataset.X)),
         "n_val": 0 if dataset.X_val is None else int(len(dataset.X_val)),
@@ -523,7 +526,9 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
     g = info["grid"]
     echo_out(
         f"{cfg.name}: {plural(plan.n_runs, 'run')} = {plural(g['learning_rates'], 'learning rate')}"
-        f" x {plural(g['init_scales'], 'init scale')} x {plural(g['seeds'], 'seed')}, "
+        f" x {plural(g['init_scales'], 'init scale')} x {plural(g['seeds'], 'seed')}"
+        + "".join(f" x {g[name]} {name.replace('_', ' ')}" for name, _ in engine_axes(cfg))
+        + ", "
         f"{plural(cfg.training.epochs, 'epoch')} on {plural(info['n_train'], 'sample')}"
     )
     echo_out(

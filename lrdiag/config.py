@@ -319,6 +319,38 @@ class SweepConfig:
         "grid axis: a list, or `{min, max, num}` log-spaced",
         check=grid_positive,
     )
+    # More grid axes (issue 15): each replaces the training key of its name for its runs.
+    optimizer: tuple[str, ...] | None = _opt(None, "grid axis: training.optimizer values")
+    momentum: tuple[float, ...] | None = _opt(None, "grid axis: training.momentum values")
+    weight_decay: tuple[float, ...] | None = _opt(None, "grid axis: training.weight_decay values")
+    warmup_steps: tuple[int, ...] | None = _opt(
+        None, "grid axis: training.schedule.warmup_steps values"
+    )
+    clip_grad_norm: tuple[float | None, ...] | None = _opt(
+        None, "grid axis: training.clip_grad_norm values (null: off)"
+    )
+    batch_size: tuple[int | None, ...] | None = _opt(
+        None, "grid axis: training.batch_size values (`full` or a size)"
+    )
+    compare: str | None = _opt(
+        None, "the second axis of the summary, table and phase map (null: init_scale)"
+    )
+
+
+# The grid axes beside learning_rates, init.scales and training.seeds, in the order the grid
+# nests them (outermost first); optimizer and batch_size train group by group, the others as
+# per-run arrays in one loop.
+EXTRA_AXES = (
+    "optimizer",
+    "batch_size",
+    "momentum",
+    "weight_decay",
+    "warmup_steps",
+    "clip_grad_norm",
+)
+COMPARE_AXES = ("init_scale", "seed", *EXTRA_AXES)
+# compare: the value an axis has "without" it (the summary's "(1e-3 without)")
+AXIS_OFF = {"momentum": 0.0, "weight_decay": 0.0, "warmup_steps": 0, "clip_grad_norm": None}
 
 
 SHARPNESS_MODES = ("auto", "on", "off")
@@ -399,6 +431,9 @@ class Config:
     source: str | None = None  # the config file, if any (not a config key)
     # worth knowing, not errors (printed on stderr by the CLI; not a config key)
     notes: tuple[str, ...] = field(default=(), compare=False)
+    # the training keys the file gave (not a config key): a sweep over optimizers gives each
+    # optimizer its own default momentum and weight_decay where the file gave none
+    given: tuple[str, ...] = field(default=(), compare=False)
 
 
 # The table of sections: top-level key -> dataclass. Add a section here (and on Config).
@@ -535,13 +570,15 @@ def config_from_dict(
     cfg = Config(name=name, **sections, source=file)
     _check_across(cfg, ctx)
     if cfg.model.layers is not None:  # layers replace hidden: the MLP's widths are not used
-        given = (d.get("model") or {}).get("hidden")
-        if given:
+        widths = (d.get("model") or {}).get("hidden")
+        if widths:
             raise ctx.error(
                 "model.hidden", "give model.layers or model.hidden (the MLP's widths), not both"
             )
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=()))
-    return dataclasses.replace(cfg, notes=_notes(cfg, d))
+    training = d.get("training")
+    given = tuple(training) if isinstance(training, Mapping) else ()
+    return dataclasses.replace(cfg, notes=_notes(cfg, d), given=given)
 
 
 def _notes(cfg: Config, d: Mapping) -> tuple[str, ...]:
@@ -550,12 +587,12 @@ def _notes(cfg: Config, d: Mapping) -> tuple[str, ...]:
     training = d.get("training") or {}
     if not isinstance(training, Mapping):
         return ()
-    opt = cfg.training.optimizer
+    opts = cfg.sweep.optimizer or (cfg.training.optimizer,)
     return tuple(
         f"training.{key} ({_jsonable(getattr(cfg.training, key))}) is unused with optimizer: "
-        f"{opt} (read by optimizer: {', '.join(USED_BY[key])})"
+        f"{', '.join(opts)} (read by optimizer: {', '.join(USED_BY[key])})"
         for key in USED_BY
-        if key in training and opt not in USED_BY[key]
+        if key in training and not set(opts) & set(USED_BY[key])
     )
 
 
@@ -769,6 +806,52 @@ def _parse_ignore(v: Any, key: str, ctx: _Context) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def _axis(elem: type, check: Check | None = None, choices: tuple = (), nullable: bool = False):
+    """A parser for a sweep axis: a non-empty list without duplicates, stored sorted (strings
+    in their given order; null, where allowed, first)."""
+
+    def parse(v: Any, key: str, ctx: _Context) -> tuple | None:
+        if v is None:
+            return None
+        items = v if isinstance(v, list) else [v]
+        if not items:
+            raise ctx.error(key, "must not be empty")
+        values: list[Any] = []
+        for i, x in enumerate(items):
+            where = f"{key}[{i}]"
+            if x is None and nullable:
+                values.append(None)
+                continue
+            x = _parse_value(x, elem, {"check": check, "choices": choices}, where, ctx)
+            if x in values:
+                raise ctx.error(
+                    where, f"duplicate value {quote(x)}; each grid value must appear once"
+                )
+            values.append(x)
+        if elem is str:
+            return tuple(values)
+        return tuple(sorted(values, key=lambda x: (x is not None, x if x is not None else 0)))
+
+    return parse
+
+
+def _parse_batch_axis(v: Any, key: str, ctx: _Context) -> tuple | None:
+    if v is None:
+        return None
+    items = v if isinstance(v, list) else [v]
+    if not items:
+        raise ctx.error(key, "must not be empty")
+    values = []
+    for i, x in enumerate(items):
+        b = _parse_batch_size(x, f"{key}[{i}]", ctx)
+        if b in values:
+            raise ctx.error(
+                f"{key}[{i}]", f"duplicate value {quote(x)}; each grid value must appear once"
+            )
+        values.append(b)
+    return tuple(sorted(values, key=lambda b: math.inf if b is None else b))  # full: the largest
+
+
 SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("model", "layers"): _parse_layers,
     ("init", "scheme"): _parse_scheme,
@@ -778,6 +861,15 @@ SPECIAL_PARSERS: dict[tuple[str, str], Callable[[Any, str, _Context], Any]] = {
     ("training", "betas"): _parse_betas,
     ("training", "schedule"): _parse_schedule,
     ("sweep", "learning_rates"): _parse_learning_rates,
+    ("sweep", "optimizer"): _axis(str, choices=OPTIMIZERS),
+    ("sweep", "momentum"): _axis(float, in_unit_interval),
+    ("sweep", "weight_decay"): _axis(float, at_least(0)),
+    ("sweep", "warmup_steps"): _axis(int, at_least(0)),
+    ("sweep", "clip_grad_norm"): _axis(float, positive, nullable=True),
+    ("sweep", "batch_size"): _parse_batch_axis,
+    ("sweep", "compare"): lambda v, key, ctx: _parse_value(
+        v, str | None, {"choices": (None, *COMPARE_AXES)}, key, ctx
+    ),
     ("data", "path"): _parse_path,
     ("lints", "ignore"): _parse_ignore,
 }
@@ -905,6 +997,19 @@ def min_samples(data: DataConfig) -> int:
 
 
 def _check_across(cfg: Config, ctx: _Context) -> None:
+    compare = cfg.sweep.compare
+    if compare in EXTRA_AXES and getattr(cfg.sweep, compare) is None:
+        raise ctx.error(
+            "sweep.compare",
+            f"{compare!r} is not an axis of this sweep: add sweep.{compare}: [...] or compare "
+            "init_scale or seed",
+        )
+    if cfg.training.optimizer == "nesterov" or "nesterov" in (cfg.sweep.optimizer or ()):
+        if cfg.training.dampening != 0:
+            raise ctx.error(
+                "training.dampening",
+                f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
+            )
     data, model = cfg.data, cfg.model
     if (model.output, model.loss) not in HEADS:
         pairs = ", ".join(f"{o}+{loss}" for o, loss in HEADS)
@@ -916,11 +1021,6 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
     if not cfg.find.min < cfg.find.max:
         raise ctx.error(
             "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
-        )
-    if cfg.training.optimizer == "nesterov" and cfg.training.dampening != 0:
-        raise ctx.error(
-            "training.dampening",
-            f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
         )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):

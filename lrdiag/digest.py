@@ -7,17 +7,20 @@ non-finite number may arrive as None (from JSON) or NaN (from memory).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lrdiag.config import EXTRA_AXES
 from lrdiag.errors import printable
 from lrdiag.files import CSV_NAME
 from lrdiag.formatting import finite, fmt_num, plural
+from lrdiag.summary import (
+    axis_order,  # noqa: F401 (the reports sort axis values with it)
+    stable_up_to,
+)
 from lrdiag.summary import bracket as summary_bracket
-from lrdiag.summary import stable_up_to
 from lrdiag.thresholds import VERDICTS
 
 INCOMPLETE = "incomplete"  # shown for a run without a verdict: the sweep was interrupted
@@ -85,6 +88,62 @@ def cell_text(run: Mapping, *, short: bool = False) -> str:
     return f"{verdict_label(run.get('verdict'), short=short)} {cell_value(run)}{flagged}"
 
 
+def compare(doc: Mapping) -> str:
+    """The summary's second axis: init_scale, or the axis a sweep compares (sweep.compare)."""
+    return str((doc.get("summary") or {}).get("compare") or "init_scale")
+
+
+def axis_label(name: str) -> str:
+    """ "init scale", "warmup steps": an axis as the reports name it."""
+    return name.replace("_", " ")
+
+
+def axis_value(value: Any, name: str = "") -> str:
+    """An axis value as reports print it: 0.5, adamw, off (no clipping), full (batch)."""
+    if value is None:
+        return "full" if name == "batch_size" else "off"
+    return value if isinstance(value, str) else fmt_num(value)
+
+
+def extra_axes(runs: list[Mapping]) -> list[str]:
+    """The sweep's other axes (optimizer, warmup_steps, ...) its rows carry, in grid order."""
+    return [a for a in EXTRA_AXES if any(a in r for r in runs)]
+
+
+def column_key(run: Mapping, names: list[str]) -> tuple:
+    """A run's column in the grid table: init scale, seed and its other axes' values."""
+    return (run["init_scale"], run["seed"], *(run.get(a) for a in names))
+
+
+def columns(runs: list[Mapping]) -> list[tuple[tuple, str]]:
+    """The grid table's columns in grid order: (key, header), the header naming what varies:
+    "scale 1, seed 0, warmup steps 100"."""
+    names = extra_axes(runs)
+    keys = sorted(
+        {column_key(r, names) for r in runs},
+        key=lambda k: tuple(axis_order(v) for v in k),
+    )
+    varies = [len({k[i] for k in keys}) > 1 for i in range(2 + len(names))]
+    out = []
+    for k in keys:
+        parts = [f"scale {k[0]:g}"]
+        if varies[1]:
+            parts.append(f"seed {k[1]}")
+        parts += [
+            f"{axis_label(n)} {axis_value(v, n)}"
+            for n, v, on in zip(names, k[2:], varies[2:], strict=True)
+            if on
+        ]
+        out.append((k, ", ".join(parts)))
+    return out
+
+
+def answer(doc: Mapping) -> list[str]:
+    """The summary's answer per compared value: "with warmup_steps 500 the largest converging
+    lr is 3e-3 (1e-3 without)"."""
+    return [printable(str(a)) for a in (doc.get("summary") or {}).get("answer") or []]
+
+
 def axes(runs: list[Mapping]) -> tuple[list[float], list[float], list[Any]]:
     """The grid's learning rates, init scales and seeds, each sorted."""
     lrs = sorted({r["learning_rate"] for r in runs})
@@ -139,17 +198,18 @@ def per_scale(doc: Mapping) -> list[Mapping]:
     return list(((doc.get("summary") or {}).get("per_scale")) or [])
 
 
-def stability(doc: Mapping) -> dict[float, Mapping]:
-    """The summary's sharpness rows, by init scale (empty without sharpness)."""
+def stability(doc: Mapping) -> dict[Any, Mapping]:
+    """The summary's sharpness rows, by init scale or compared value (empty without)."""
     stab = (doc.get("summary") or {}).get("stability") or {}
-    return {s["init_scale"]: s for s in stab.get("per_scale") or [] if "init_scale" in s}
+    key = compare(doc)
+    return {s[key]: s for s in stab.get("per_scale") or [] if key in s}
 
 
 @dataclass(frozen=True)
 class ScaleRow:
     """One init scale of the summary, each number as a report prints it."""
 
-    init_scale: str
+    init_scale: str  # the value of the summary's second axis (init scale unless compared)
     stable_up_to: str  # the top of the first run of converging rates going up, or "none"
     first_failure: str  # the first rate above it that does not converge, or "none"
     largest_converging_lr: str  # "none" when no rate converges
@@ -158,20 +218,22 @@ class ScaleRow:
     final_loss: str  # the recommended rate's median final loss
     predicted_critical_lr: str | None  # None when the sweep computed no sharpness for it
     with_stability: bool  # the sweep computed sharpness (a column for the prediction)
+    label: str = "scale"  # what the second axis is: "scale", "warmup steps"
 
 
 def scale_rows(doc: Mapping) -> list[ScaleRow]:
     """The per-scale summary as the terminal table, its one-line form and Markdown show it."""
     stable = stability(doc)
+    key = compare(doc)
     rows = []
     for s in per_scale(doc):
         step = s.get("bracket")
         lcl, rec = s.get("largest_converging_lr"), s.get("recommended_lr")
         top = stable_up_to(s)
-        pred = (stable.get(s.get("init_scale", math.nan)) or {}).get("predicted_critical_lr")
+        pred = (stable.get(s.get(key)) or {}).get("predicted_critical_lr")
         rows.append(
             ScaleRow(
-                init_scale=fmt_num(s.get("init_scale")),
+                init_scale=axis_value(s.get(key), key),
                 stable_up_to=fmt_num(top) if top is not None else "none",
                 first_failure=fmt_num(step[1]) if step else "none",
                 largest_converging_lr=fmt_num(lcl) if lcl is not None else "none",
@@ -180,6 +242,7 @@ def scale_rows(doc: Mapping) -> list[ScaleRow]:
                 final_loss=fmt_num(s.get("recommended_final_loss")),
                 predicted_critical_lr=fmt_num(pred) if pred is not None else None,
                 with_stability=bool(stable),
+                label="scale" if key == "init_scale" else axis_label(key),
             )
         )
     return rows
@@ -196,14 +259,14 @@ def scale_line(row: ScaleRow) -> tuple[str, str]:
         line += f" (final loss {row.final_loss})"
     if row.predicted_critical_lr is not None:
         line += f", predicted critical lr {row.predicted_critical_lr}"
-    return f"scale {row.init_scale}: ", line
+    return f"{row.label} {row.init_scale}: ", line
 
 
 def not_monotone_lines(rows: list[ScaleRow]) -> list[str]:
     """A line per init scale whose largest converging rate lies above its first failure, which
     the table marks with NOT_MONOTONE: "* scale 3: lr 0.1 fails, yet lr 0.3 converges ..."."""
     return [
-        f"{NOT_MONOTONE} scale {r.init_scale}: lr {r.first_failure} fails, yet lr "
+        f"{NOT_MONOTONE} {r.label} {r.init_scale}: lr {r.first_failure} fails, yet lr "
         f"{r.largest_converging_lr} converges: the verdicts are not monotone in the learning rate"
         for r in rows
         if r.not_monotone
@@ -219,11 +282,12 @@ def largest_text(row: ScaleRow) -> str:
     )
 
 
-def bracket(doc: Mapping, scale: float, runs: list[Mapping]) -> list[float] | None:
-    """The summary's bracket for ``scale``; summary.bracket of the runs when the summary
-    lacks it."""
+def bracket(doc: Mapping, scale: Any, runs: list[Mapping]) -> list[float] | None:
+    """The summary's bracket for ``scale`` (a value of its second axis); summary.bracket of
+    the runs when the summary lacks it."""
+    key = compare(doc)
     for s in per_scale(doc):
-        if s.get("init_scale") == scale and "bracket" in s:
+        if s.get(key) == scale and "bracket" in s:
             return s["bracket"]
     return summary_bracket(runs)
 
@@ -238,10 +302,11 @@ def notable_runs(doc: Mapping, limit: int = MAX_NOTES) -> list[Mapping]:
     bouncing, ...), since a flag on a converging run is often the answer to "what happened?".
     """
     runs = list(doc.get("runs") or [])
-    scales = sorted({r["init_scale"] for r in runs})
+    key = compare(doc)
+    scales = sorted({r.get(key) for r in runs}, key=axis_order)
     ordered = {
         scale: sorted(
-            (r for r in runs if r["init_scale"] == scale),
+            (r for r in runs if r.get(key) == scale),
             key=lambda r: (r["learning_rate"], str(r.get("seed"))),
         )
         for scale in scales
@@ -288,8 +353,13 @@ def more_notes(doc: Mapping, shown: list[Mapping]) -> str | None:
 
 
 def run_label(run: Mapping, labels: Mapping[float, str]) -> str:
-    """ "lr 0.1, scale 1, seed 0", with the learning rate's label from ``labels``."""
-    return f"lr {labels[run['learning_rate']]}, scale {run['init_scale']:g}, seed {run.get('seed')}"
+    """ "lr 0.1, scale 1, seed 0" (and the run's other axes: ", warmup steps 100"), with the
+    learning rate's label from ``labels``."""
+    extra = "".join(f", {axis_label(a)} {axis_value(run[a], a)}" for a in EXTRA_AXES if a in run)
+    return (
+        f"lr {labels[run['learning_rate']]}, scale {run['init_scale']:g}, seed {run.get('seed')}"
+        + extra
+    )
 
 
 def reason(run: Mapping) -> str:
@@ -313,15 +383,24 @@ def headline(doc: Mapping, *, with_name: bool = True) -> str:
     parts = [plural(len(runs), "run")]
     if runs:
         lrs, scales, seeds = axes(runs)
+        extra = "".join(
+            f" x {len({r.get(a) for r in runs})} {axis_label(a)}" for a in extra_axes(runs)
+        )
         parts[0] += (
             f" ({plural(len(lrs), 'learning rate')} x {plural(len(scales), 'init scale')} x "
-            f"{plural(len(seeds), 'seed')})"
+            f"{plural(len(seeds), 'seed')}{extra})"
         )
-    if training.get("optimizer"):
+    if training.get("optimizer") and "optimizer" not in extra_axes(runs):
         opt = str(training["optimizer"])
-        if opt == "momentum" and training.get("momentum") is not None:
+        if opt in ("momentum", "nesterov") and training.get("momentum") is not None:
             opt += f" {training['momentum']}"
         parts.append(opt)
+    varied = extra_axes(runs)
+    parts += [
+        p
+        for p in _training_extras(training)
+        if not (p.startswith("clip") and "clip_grad_norm" in varied)
+    ]
     if training.get("epochs") is not None:
         parts.append(f"{training['epochs']} epochs")
     seconds = finite((doc.get("timing") or {}).get("train_seconds"))
@@ -331,6 +410,22 @@ def headline(doc: Mapping, *, with_name: bool = True) -> str:
     if sharp:  # computed outside the training time (at init) or beside it (tracking)
         parts.append(f"sharpness {sharp:.3g} s")
     return (f"{name}: " if with_name else "") + ", ".join(parts)
+
+
+def _training_extras(training: Mapping) -> list[str]:
+    """The schedule and clipping, when the config has them: "cosine after 10 warmup steps",
+    "clip 1"."""
+    out = []
+    sched = training.get("schedule") or {}
+    kind, warm = sched.get("kind"), sched.get("warmup_steps") or 0
+    unit = sched.get("unit") or "step"
+    if kind and kind != "constant":
+        out.append(f"{kind}" + (f" after {warm} warmup {unit}s" if warm else ""))
+    elif warm:
+        out.append(f"{warm} warmup {unit}s")
+    if training.get("clip_grad_norm") is not None:
+        out.append(f"clip {fmt_num(training['clip_grad_norm'])}")
+    return out
 
 
 def loss_scale_lines(doc: Mapping) -> list[str]:

@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 
+from lrdiag import digest
 from lrdiag.files import (
     CURVES_NAME,
     FINAL_LOSS_NAME,
@@ -73,11 +74,12 @@ def _missing_glyphs_quiet() -> Iterator[None]:
 
 def _predicted(doc: Mapping) -> dict[float, float]:
     stability = (doc.get("summary") or {}).get("stability") or {}
+    key = digest.compare(doc)
     out = {}
     for s in stability.get("per_scale") or []:
         lr = finite(s.get("predicted_critical_lr"))
-        if lr is not None and "init_scale" in s:
-            out[s["init_scale"]] = lr
+        if lr is not None and key in s:
+            out[s[key]] = lr
     return out
 
 
@@ -193,7 +195,8 @@ def phase_figure(doc: Mapping) -> Figure:
     """The verdict map, with the predicted critical learning rates when the doc has them."""
     runs = list(doc.get("runs") or [])
     n_lrs = len({r["learning_rate"] for r in runs})
-    n_scales = len({r["init_scale"] for r in runs})
+    axis = digest.compare(doc)
+    n_scales = len({r.get(axis) for r in runs})
     fig = Figure(
         figsize=(max(7.0, 0.55 * n_lrs + 2.5), max(3.2, 0.45 * n_scales + 2.2) + 0.4),
         dpi=DPI,
@@ -202,12 +205,12 @@ def phase_figure(doc: Mapping) -> Figure:
     # The key goes under the map: the figure's width is there for the learning rates anyway, so a
     # row of entries fits with room to spare, where a right margin is sized to its longest label
     # and left the text no slack (at some resolutions its last letters fell off the image).
-    ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None)
+    ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None, axis=axis)
     _legend_to_figure(fig, ax, below=True)
     seeds = {r.get("seed") for r in runs}
     _suptitle(
         fig,
-        f"{_name(doc)}: verdict by learning rate and init scale"
+        f"{_name(doc)}: verdict by learning rate and {digest.axis_label(axis)}"
         + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
     )
     return fig

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from lrdiag.config import EXTRA_AXES
+
 JSON_NAME = "results.json"
 CSV_NAME = "results.csv"
 MARKDOWN_NAME = "report.md"
@@ -159,7 +161,10 @@ def csv_columns(doc: Mapping) -> list[str]:
             if key not in _RENAMED_METRICS and _is_scalar(value):
                 extra.add(str(key))
     extra -= set(CSV_COLUMNS)
-    return [*CSV_COLUMNS, *sorted(extra)]
+    axes = [a for a in EXTRA_AXES if any(a in r for r in doc.get("runs") or [])]
+    lead = list(CSV_COLUMNS)
+    lead[lead.index("seed") + 1 : lead.index("seed") + 1] = axes  # a sweep's other axes
+    return [*lead, *sorted(extra - set(axes))]
 
 
 def _csv_row(run: Mapping) -> dict[str, Any]:
@@ -177,6 +182,9 @@ def _csv_row(run: Mapping) -> dict[str, Any]:
         "val_flags": ";".join(str(f) for f in val.get("flags") or ()),
         "val_final_loss": (val.get("metrics") or {}).get("final"),
     }
+    for axis in EXTRA_AXES:
+        if axis in run:
+            row[axis] = run[axis]
     for key, value in metrics.items():
         if _is_scalar(value):
             row.setdefault(_RENAMED_METRICS.get(key, key), value)

@@ -85,20 +85,24 @@ def check_grid(cfg: Config, summary: dict, runs: list[dict]) -> list[Lint]:
     """``grid_misses_boundary`` for a sweep's summary and result rows (verdicts)."""
     notes = []
     rates = sorted(cfg.sweep.learning_rates)
+    axis = summary.get("compare", "init_scale")  # the summary's second axis
     for s in summary.get("per_scale", []):
-        scale = s["init_scale"]
-        verdicts = [r["verdict"] for r in runs if r["init_scale"] == scale]
+        scale = s[axis]
+        verdicts = [r["verdict"] for r in runs if r.get(axis) == scale]
         bracket = s.get("bracket")
+        at = f"{axis.replace('_', ' ')} {scale:g}" if isinstance(scale, float | int) else (
+            f"{axis.replace('_', ' ')} {scale or 'off'}"
+        )  # fmt: skip
         if all(v == "converging" for v in verdicts):
             lo, hi = rates[-1], rates[-1] * GRID_EXTEND
-            notes.append(f"every lr converges at init scale {scale:g}: extend upward to {hi:.3g}")
+            notes.append(f"every lr converges at {at}: extend upward to {hi:.3g}")
         elif all(v == "diverging" for v in verdicts):
             lo, hi = rates[0] / GRID_EXTEND, rates[0]
-            notes.append(f"every lr diverges at init scale {scale:g}: extend downward to {lo:.3g}")
+            notes.append(f"every lr diverges at {at}: extend downward to {lo:.3g}")
         elif bracket and bracket[1] / bracket[0] > GRID_BRACKET_FACTOR:
             lo, hi = bracket
             notes.append(
-                f"the bracket at init scale {scale:g} is {lo:g} -> {hi:g}, a factor of "
+                f"the bracket at {at} is {lo:g} -> {hi:g}, a factor of "
                 f"{hi / lo:.3g}: refine between them"
             )
         else:

@@ -41,21 +41,18 @@ def markdown_summary(doc: Mapping) -> str:
     if not runs:
         return "\n".join([*lines, "No runs."]) + "\n"
 
-    lrs, scales, seeds = digest.axes(runs)
+    lrs, _, _ = digest.axes(runs)
     labels = lr_labels(lrs)
-    by_key = {(r["learning_rate"], r["init_scale"], r["seed"]): r for r in runs}
-    header = ["lr"] + [
-        f"scale {s:g}" + (f", seed {seed}" if len(seeds) > 1 else "")
-        for s in scales
-        for seed in seeds
-    ]
+    names = digest.extra_axes(runs)
+    by_key = {(r["learning_rate"], digest.column_key(r, names)): r for r in runs}
+    cols = digest.columns(runs)
+    header = ["lr"] + [_md(h) for _, h in cols]
     rows = []
     for lr in lrs:
         row = [labels[lr]]
-        for scale in scales:
-            for seed in seeds:
-                r = by_key.get((lr, scale, seed))
-                row.append(_md(digest.cell_text(r)) if r is not None else "not run")
+        for key, _ in cols:
+            r = by_key.get((lr, key))
+            row.append(_md(digest.cell_text(r)) if r is not None else "not run")
         rows.append(row)
     lines += _md_table(header, rows, ["r"] + ["l"] * (len(header) - 1))
     lines += [
@@ -68,7 +65,7 @@ def markdown_summary(doc: Mapping) -> str:
     scale_rows = digest.scale_rows(doc)
     if scale_rows:
         header = [
-            "init scale",
+            digest.axis_label(digest.compare(doc)),
             "stable up to lr",
             "first failure",
             "largest converging lr",
@@ -94,6 +91,9 @@ def markdown_summary(doc: Mapping) -> str:
         notes = digest.not_monotone_lines(scale_rows)
         lines += [_md(line) for line in notes] + ([""] if notes else [])
 
+    lines += [f"{_md(line.capitalize())}." for line in digest.answer(doc)]
+    if digest.answer(doc):
+        lines.append("")
     lines += [f"{_md(line)}." for line in digest.loss_scale_lines(doc)]
     if digest.loss_scale_lines(doc):
         lines.append("")

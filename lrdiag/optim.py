@@ -296,6 +296,26 @@ def make_optimizer(training, hyper: dict[str, np.ndarray] | None = None) -> Opti
     return OPTIMIZERS[training.optimizer](training, hyper or {})
 
 
+def preconditioner(state, training) -> Params | None:
+    """Each run's diagonal preconditioner P (like params) of an adaptive optimizer's state, as
+    its next step divides by it: Adam/AdamW (1 - beta1^t) (sqrt(v_hat) + eps), RMSprop
+    sqrt(v~) + eps; None before the first step (the buffers are still zero) or for others."""
+    if isinstance(state, AdamState) and state.steps > 0:
+        beta1, beta2 = training.betas
+        t = state.steps
+        return {
+            k: (1 - beta1**t) * (np.sqrt(v / (1 - beta2**t)) + training.eps)
+            for k, v in state.exp_avg_sq.items()
+        }
+    if isinstance(state, RMSpropState) and state.steps > 0:
+        out = {}
+        for k, v in state.square_avg.items():
+            centred = v if state.grad_avg is None else v - state.grad_avg[k] ** 2
+            out[k] = np.sqrt(np.maximum(centred, 0)) + training.eps
+        return out
+    return None
+
+
 def select_runs(state, keep: np.ndarray):
     """The optimizer state restricted to the runs ``keep`` (an index array along axis 0):
     every array in it (buffers, per-run hyper-parameters) carries the runs on axis 0."""

@@ -45,7 +45,7 @@ def load_data(cfg: Config, path: str | os.PathLike | None = None) -> Dataset:
 
 def grid_size(cfg: Config) -> int:
     """The number of runs, from the grid's axes (a dry run of a huge grid builds no Run)."""
-    return len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
+    return engine.n_runs(cfg)
 
 
 def make_plan(cfg: Config, dataset: Dataset, max_memory: int | str | None = None) -> Plan:

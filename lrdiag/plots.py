@@ -31,8 +31,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
-from lrdiag.digest import final_loss, initial_loss
+from lrdiag.digest import axis_label, axis_value, final_loss, initial_loss
 from lrdiag.formatting import finite, lr_labels
+from lrdiag.summary import axis_order
 from lrdiag.thresholds import VERDICTS
 
 # Verdict colours (colour-blind aware: green / amber / red / blue differ in lightness too).
@@ -476,12 +477,18 @@ def _majority(verdicts: list[Any]) -> tuple[Any, int]:
 
 
 def plot_phase(
-    ax: Axes, runs: Sequence[Mapping], *, predicted: Mapping[float, float] | None = None
+    ax: Axes,
+    runs: Sequence[Mapping],
+    *,
+    predicted: Mapping[Any, float] | None = None,
+    axis: str = "init_scale",
 ) -> Axes:
     """The verdict map: a cell per (learning rate, init scale), coloured by the majority
     verdict over seeds. A cell whose seeds disagree is split by share of seeds, worst verdict
     first, the minority's parts hatched, with a ``k/n`` note (k seeds of n gave the majority).
     When every run converged, a note says the grid never reached the stability limit.
+    ``axis`` is the map's second axis: init_scale, or the axis a sweep compares
+    (warmup_steps, optimizer, ...); its cells then hold every run with that value.
 
     ``predicted`` maps init scale -> a predicted critical learning rate, drawn as diamonds
     (the only Line2D on the axes, markers only: the predictions of different init scales are
@@ -491,7 +498,7 @@ def plot_phase(
     """
     runs = list(runs)
     lrs = sorted({r["learning_rate"] for r in runs})
-    scales = sorted({r["init_scale"] for r in runs})
+    scales = sorted({r.get(axis) for r in runs}, key=axis_order)
     kinds = [*VERDICTS, "unknown", "missing"]
     colors = [VERDICT_COLORS[v] for v in VERDICTS] + [UNKNOWN_COLOR, MISSING_COLOR]
     cell = np.full((len(scales), len(lrs)), kinds.index("missing"))
@@ -499,9 +506,7 @@ def plot_phase(
     for j, scale in enumerate(scales):
         for i, lr in enumerate(lrs):
             verdicts = [
-                r.get("verdict")
-                for r in runs
-                if r["init_scale"] == scale and r["learning_rate"] == lr
+                r.get("verdict") for r in runs if r.get(axis) == scale and r["learning_rate"] == lr
             ]
             if not verdicts:
                 continue
@@ -627,11 +632,11 @@ def plot_phase(
     ax.set_xticks(range(len(lrs)))
     ax.set_xticklabels([labels[lr] for lr in lrs], rotation=45 if len(lrs) > 6 else 0)
     ax.set_yticks(range(len(scales)))
-    ax.set_yticklabels([f"{s:g}" for s in scales])
+    ax.set_yticklabels([axis_value(s, axis) for s in scales])
     ax.set_xlim(-0.5, len(lrs) - 0.5)
     ax.set_ylim(-0.5, len(scales) - 0.5)
     ax.set_xlabel("learning rate")
-    ax.set_ylabel("init scale")
+    ax.set_ylabel(axis_label(axis))
     ax.tick_params(length=0)
     ax.tick_params(axis="y", pad=tick_pad)
     for spine in ax.spines.values():

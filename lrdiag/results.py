@@ -18,11 +18,11 @@ from lrdiag import __version__, lints
 from lrdiag.classify import FLAGS, classify
 from lrdiag.config import Config, config_to_dict
 from lrdiag.formatting import finite
-from lrdiag.stability import stable_limit
+from lrdiag.stability import adaptive_limit, stable_limit
 from lrdiag.summary import loss_scale, summarize
-from lrdiag.sweep import Run, TrainResult
+from lrdiag.sweep import Run, TrainResult, run_config
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: issue 15 (axis values, sharpness kind, summary compare)
 EOS_NEAR = 0.9  # edge of stability: tracked sharpness reached this fraction of 2(1 + beta)/lr
 
 
@@ -65,6 +65,7 @@ def judge(cfg: Config, runs: list[Run], result: TrainResult, n_classes: int | No
 
 
 def _row(cfg: Config, run: Run, i: int, result: TrainResult, n_classes: int | None, *, judge: bool):
+    cfg = run_config(cfg, run)  # the optimizer, momentum, ... this run trained with
     curve = result.loss[i]
     E = cfg.training.epochs
     row: dict[str, Any] = {
@@ -72,6 +73,7 @@ def _row(cfg: Config, run: Run, i: int, result: TrainResult, n_classes: int | No
         "learning_rate": run.learning_rate,
         "init_scale": run.init_scale,
         "seed": run.seed,
+        **dict(run.axes),  # the sweep's other axes (optimizer, warmup_steps, ...)
     }
     if result.epochs_done[i] < E or not judge:
         reason = (
@@ -101,11 +103,17 @@ def _row(cfg: Config, run: Run, i: int, result: TrainResult, n_classes: int | No
     row["loss"] = _finite_or_none(curve)
     row["sharpness"] = None
     if result.sharpness is not None:
+        adaptive = adaptive_limit(cfg.training)
         row["sharpness"] = {
             "epochs": list(result.sharpness_epochs or ()),
             "values": _finite_or_none(result.sharpness[i]),
-            "limit": _limit(cfg),  # stable while sharpness < limit / lr (None: no such limit)
+            # stable while sharpness < limit / lr (None: no such limit)
+            "limit": adaptive if adaptive is not None else _limit(cfg),
+            # "hessian": lambda_max(H); "preconditioned": lambda_max(P^-1 H), adaptive optimizers
+            "kind": "preconditioned" if adaptive is not None else "hessian",
         }
+        if adaptive is not None and row["verdict"] is not None:
+            _explain_adaptive(row, cfg, result, i, adaptive)
     row["val_loss"] = None
     row["val"] = None
     if result.val_loss is not None:
@@ -136,6 +144,31 @@ def _note_clipping(row: dict, clipped: int, steps: int) -> None:
     row["metrics"]["clipped_share"] = share
     if clipped:
         row["reason"] += f"; gradients clipped at {clipped} of {steps} steps ({share:.0%})"
+
+
+def _explain_adaptive(row: dict, cfg, result: TrainResult, i: int, limit: float) -> None:
+    """The measured preconditioned sharpness beside the adaptive threshold (a measurement along
+    training, never a prediction at init: the preconditioner moves as the moments do)."""
+    assert result.sharpness is not None and result.sharpness_epochs is not None  # tracked
+    values = np.asarray(result.sharpness[i], dtype=np.float64)
+    ok = np.isfinite(values)
+    if not ok.any():
+        return
+    k = int(np.nanargmax(np.where(ok, values, -np.inf)))
+    peak, epoch = float(values[k]), int(result.sharpness_epochs[k])
+    lr = row["learning_rate"]
+    edge = limit / lr
+    name = "Adam's" if cfg.training.optimizer in ("adam", "adamw") else "RMSprop's"
+    where = "above" if peak > edge else ("at" if peak >= EOS_NEAR * edge else "below")
+    row["metrics"]["preconditioned_sharpness_max"] = peak
+    row["metrics"]["adaptive_threshold"] = edge
+    row["reason"] += (
+        f"; measured: the preconditioned sharpness λmax(P⁻¹H) peaked at {peak:.3g} (epoch "
+        f"{epoch}), {where} {name} threshold {limit:.3g}/lr = {edge:.3g}"
+    )
+    if where != "below":
+        flags = {*row["flags"], "edge_of_stability"}
+        row["flags"] = [f for f in FLAGS if f in flags]
 
 
 def _limit(cfg) -> float | None:
@@ -268,21 +301,24 @@ def _rose(curve: np.ndarray) -> bool:
     return bool(np.any(np.diff(y) > tol))
 
 
-def stability_summary(rows: list[dict], per_scale: list[dict]) -> dict | None:
-    """Per init scale: the predicted critical lr (median over seeds) beside the observed bracket."""
-    by_scale: dict[float, list[float]] = {}
+def stability_summary(
+    rows: list[dict], per_scale: list[dict], compare: str = "init_scale"
+) -> dict | None:
+    """Per init scale (or compared value): the predicted critical lr (median over seeds) beside
+    the observed bracket."""
+    by_scale: dict[Any, list[float]] = {}
     for r in rows:
         crit = (r.get("metrics") or {}).get("critical_lr", "absent")
         if crit == "absent":
             return None  # sharpness was not computed
-        by_scale.setdefault(r["init_scale"], []).append(np.nan if crit is None else crit)
+        by_scale.setdefault(r.get(compare), []).append(np.nan if crit is None else crit)
     out = []
     for s in per_scale:
-        crits = np.array(by_scale.get(s["init_scale"], [np.nan]))
+        crits = np.array(by_scale.get(s[compare], [np.nan]))
         finite = crits[np.isfinite(crits)]
         out.append(
             {
-                "init_scale": s["init_scale"],
+                compare: s[compare],
                 "predicted_critical_lr": float(np.median(finite)) if finite.size else None,
                 "observed_bracket": s["bracket"],
             }
@@ -305,7 +341,7 @@ def document(
     """
     rows = judge(cfg, runs, result, n_classes)
     judged = all(r["verdict"] is not None or "incomplete" not in r["flags"] for r in rows)
-    summary = _summary(rows)
+    summary = _summary(rows, cfg.sweep.compare or "init_scale")
     judged_rows = [r for r in rows if r["verdict"] is not None]
     found = [
         *lints_found,
@@ -326,10 +362,10 @@ def document(
     }
 
 
-def _summary(rows: list[dict]) -> dict:
+def _summary(rows: list[dict], compare: str = "init_scale") -> dict:
     judged = [r for r in rows if r["verdict"] is not None]
-    summary = summarize(judged)
-    stab = stability_summary(judged, summary["per_scale"]) if judged else None
+    summary = summarize(judged, compare)
+    stab = stability_summary(judged, summary["per_scale"], compare) if judged else None
     if stab is not None:
         summary["stability"] = stab
     growth = loss_scale(judged)

@@ -126,7 +126,13 @@ def _sharpness() -> dict:
 
 def _scheme() -> dict:
     names = {"enum": list(config.INIT_SCHEMES)}
-    return {"anyOf": [names, {"type": "array", "items": names, "minItems": 1}]}
+    one = {"enum": [*config.INIT_SCHEMES, config.INIT_FILE]}
+    return {"anyOf": [one, {"type": "array", "items": names, "minItems": 1}]}
+
+
+def _batch_axis() -> dict:
+    size = {"anyOf": [{"const": "full"}, {"type": "integer", "minimum": 1}, {"type": "null"}]}
+    return {"anyOf": [size, {"type": "array", "items": size, "minItems": 1}]}
 
 
 # Options read by a parser of their own (config.SPECIAL_PARSERS): their schema, by hand.
@@ -135,6 +141,7 @@ SPECIAL_SCHEMAS = {
     ("stability", "sharpness"): _sharpness,
     ("training", "batch_size"): _batch_size,
     ("sweep", "learning_rates"): _learning_rates,
+    ("sweep", "batch_size"): _batch_axis,
     ("data", "path"): _path,
 }
 
@@ -204,8 +211,13 @@ def _row() -> dict:
                     {
                         "epochs": {"type": "array", "items": {"type": "integer"}},
                         "values": CURVE,
-                        "limit": {"type": "number"},
-                    }
+                        # stable while a value < limit / lr; null: no such limit (adaptive
+                        # optimizers without their preconditioned sharpness)
+                        "limit": NUMBER_OR_NULL,
+                        # lambda_max of the Hessian, or of P^-1 H (adaptive optimizers)
+                        "kind": {"enum": ["hessian", "preconditioned"]},
+                    },
+                    required=["epochs", "values", "limit"],
                 ),
                 {"type": "null"},
             ]
@@ -213,7 +225,21 @@ def _row() -> dict:
         "val_loss": {"anyOf": [CURVE, {"type": "null"}]},
         "val": {"anyOf": [_object(_judged()), {"type": "null"}]},
     }
-    return _object(props)
+    # a sweep's other axes (sweep.optimizer, ...): present when the sweep varies them
+    axes = _axis_values()
+    return _object({**props, **axes}, required=list(props))
+
+
+def _axis_values() -> dict:
+    """The value of each of a sweep's other axes (config.EXTRA_AXES), as a row holds it."""
+    return {
+        "optimizer": {"enum": list(config.OPTIMIZERS)},
+        "batch_size": {"type": ["integer", "null"], "minimum": 1},
+        "momentum": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "weight_decay": {"type": "number", "minimum": 0},
+        "warmup_steps": {"type": "integer", "minimum": 0},
+        "clip_grad_norm": {"type": ["number", "null"], "exclusiveMinimum": 0},
+    }
 
 
 def _lint() -> dict:
@@ -224,25 +250,26 @@ def _lint() -> dict:
 
 
 def _summary() -> dict:
-    per_scale = _object(
-        {
-            "init_scale": {"type": "number"},
-            "largest_converging_lr": NUMBER_OR_NULL,
-            "bracket": LR_PAIR,
-            "recommended_lr": NUMBER_OR_NULL,
-            "recommended_final_loss": NUMBER_OR_NULL,
-        }
-    )
+    # one entry per value of the summary's second axis: init_scale, or sweep.compare's axis
+    compared = {"init_scale": {"type": "number"}, "seed": {"type": "integer"}, **_axis_values()}
+    numbers = {
+        "largest_converging_lr": NUMBER_OR_NULL,
+        "bracket": LR_PAIR,
+        "recommended_lr": NUMBER_OR_NULL,
+        "recommended_final_loss": NUMBER_OR_NULL,
+    }
+    per_scale = _object({**compared, **numbers}, required=list(numbers))
     stability = _object(
         {
             "per_scale": {
                 "type": "array",
                 "items": _object(
                     {
-                        "init_scale": {"type": "number"},
+                        **compared,
                         "predicted_critical_lr": NUMBER_OR_NULL,
                         "observed_bracket": LR_PAIR,
-                    }
+                    },
+                    required=["predicted_critical_lr", "observed_bracket"],
                 ),
             }
         }
@@ -263,6 +290,9 @@ def _summary() -> dict:
             "verdict_counts": counts,
             "stability": stability,
             "loss_scale": {"type": "array", "items": growth},
+            # sweep.compare, and the answer per compared value ("with warmup_steps 50 ...")
+            "compare": {"enum": list(config.COMPARE_AXES)},
+            "answer": {"type": "array", "items": {"type": "string"}},
         },
         required=["per_scale", "verdict_counts"],
     )

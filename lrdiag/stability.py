@@ -367,11 +367,20 @@ def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
     return T
 
 
-def _lanczos_top(lin: _Linearisation, layout: _Layout, q: np.ndarray, iters: int, tol: float):
+def _lanczos_top(
+    lin: _Linearisation,
+    layout: _Layout,
+    q: np.ndarray,
+    iters: int,
+    tol: float,
+    scale: np.ndarray | None = None,
+):
     """Largest algebraic eigenpair of every run's Hessian from unit start vectors q (R, P).
 
-    Returns values (R,), Ritz vectors (R, P) and steps (R,). Runs that finish (estimate
-    settled, Krylov space exhausted, or ``iters`` reached) or go non-finite leave the batch.
+    With ``scale`` (R, P), of ``D H D`` for D = diag(scale): with scale = P^(-1/2), the
+    eigenvalues of the preconditioned Hessian P^(-1) H. Returns values (R,), Ritz vectors
+    (R, P) and steps (R,). Runs that finish (estimate settled, Krylov space exhausted, or
+    ``iters`` reached) or go non-finite leave the batch.
     """
     R, P = q.shape
     m = max(1, min(int(iters), P))  # a Krylov space of dimension P holds the whole spectrum
@@ -386,7 +395,10 @@ def _lanczos_top(lin: _Linearisation, layout: _Layout, q: np.ndarray, iters: int
     for j in range(m):
         n = len(rows)
         Q[:n, j] = q
-        w = layout.join(*lin.product(*layout.split(q)))  # (n, P): H q
+        if scale is None:
+            w = layout.join(*lin.product(*layout.split(q)))  # (n, P): H q
+        else:
+            w = layout.join(*lin.product(*layout.split(q * scale))) * scale  # D H D q
         alpha[:n, j] = np.einsum("rp,rp->r", w, q)
         w -= alpha[:n, j, None] * q
         if j > 0:
@@ -422,6 +434,8 @@ def _lanczos_top(lin: _Linearisation, layout: _Layout, q: np.ndarray, iters: int
             alpha[: len(keep)] = alpha[keep]
             beta[: len(keep)] = beta[keep]
             rows, w, theta = rows[keep], w[keep], theta[keep]
+            if scale is not None:
+                scale = scale[keep]
         q = w / beta[: len(rows), j, None]
         previous = theta
     return values, vectors, steps
@@ -448,6 +462,7 @@ def top_eigenpair(
     seed: int = 0,
     start: Params | None = None,
     max_memory: int | None = DEFAULT_MAX_MEMORY,
+    precondition: Params | None = None,
 ) -> Estimate:
     """Largest algebraic eigenvalue of the Hessian of each run's mean loss on (X, Y), with
     its eigenvector, by batched Lanczos on exact Hessian-vector products in float64.
@@ -459,6 +474,9 @@ def top_eigenpair(
     with non-finite parameters, or whose loss overflows, give NaN; no warning escapes.
     Runs with identical parameters (at initialisation, every learning rate of a seed) are
     computed once. ``max_memory`` (bytes, None = unbounded) splits the runs into chunks.
+    ``precondition`` (like params: each entry of each run's diagonal preconditioner P, > 0)
+    gives the top eigenpair of P^(-1) H instead (as P^(-1/2) H P^(-1/2), symmetric), the
+    preconditioned sharpness of an adaptive optimizer (Cohen et al., 2022).
     """
     params64 = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     X64 = np.asarray(X, dtype=np.float64)
@@ -470,9 +488,17 @@ def top_eigenpair(
     vectors = np.full((R, P), np.nan)
     steps = np.zeros(R, dtype=np.int64)
     finite = np.isfinite(flat).all(axis=1)
+    scale = None
+    if precondition is not None:
+        pre = _flatten({k: np.asarray(v, dtype=np.float64) for k, v in precondition.items()})
+        with np.errstate(all="ignore"):
+            scale = 1.0 / np.sqrt(pre)
+        finite &= np.isfinite(scale).all(axis=1)
     if finite.any():
-        # one computation per distinct parameter vector (and start vector)
+        # one computation per distinct parameter vector (and start vector, preconditioner)
         key = flat if start is None else np.hstack([flat, _flatten(start)])
+        if scale is not None:
+            key = np.hstack([key, scale])
         _, first, inverse = np.unique(key[finite], axis=0, return_index=True, return_inverse=True)
         runs = np.flatnonzero(finite)[first]  # a representative of each distinct run
         inverse = np.reshape(inverse, -1)
@@ -494,7 +520,8 @@ def top_eigenpair(
                 part = slice(lo, lo + chunk)
                 sel = runs[part]
                 lin = _linearisation_for({k: v[sel] for k, v in params64.items()}, X64, Y64, spec)
-                out = _lanczos_top(lin, layout, q0[part], iters, tol)
+                d = None if scale is None else scale[sel]
+                out = _lanczos_top(lin, layout, q0[part], iters, tol, d)
                 for dest, src in zip(got, out, strict=True):
                     dest[part] = src
         values[finite], vectors[finite], steps[finite] = (g[inverse] for g in got)
@@ -554,6 +581,24 @@ def stable_limit(optimizer: str, momentum: float = 0.0) -> float | None:
         return 2.0 * (1.0 + momentum)
     if optimizer == "nesterov":
         return 2.0 * (1.0 + momentum) / (1.0 + 2.0 * momentum)
+    return None
+
+
+def adaptive_limit(training) -> float | None:
+    """lr * preconditioned sharpness (lambda_max of P^(-1) H) above which an adaptive
+    optimizer's step is unstable on a quadratic with its preconditioner P frozen, or None.
+
+    Adam, AdamW: (2 + 2 beta1) / (1 - beta1), 38 at beta1 = 0.9, with P = (1 - beta1^t)
+    (sqrt(v_hat) + eps) (Cohen et al., 2022, "Adaptive gradient methods at the edge of
+    stability"). RMSprop: heavy ball on the preconditioned gradient, 2 (1 + momentum), with
+    P = sqrt(v~) + eps. A threshold, not a prediction: P changes as training goes, so it is
+    compared with the preconditioned sharpness measured along the way.
+    """
+    if training.optimizer in ("adam", "adamw"):
+        beta1 = training.betas[0]
+        return (2.0 + 2.0 * beta1) / (1.0 - beta1)
+    if training.optimizer == "rmsprop":
+        return 2.0 * (1.0 + training.momentum)
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -23,13 +24,16 @@ from lrdiag.thresholds import VERDICTS
 TIE_RTOL = 1e-6
 
 
-def summarize(runs: list[dict]) -> dict:
-    """``runs`` are result rows with learning_rate, init_scale, verdict and metrics.final."""
-    by_scale: dict[float, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
+def summarize(runs: list[dict], compare: str = "init_scale") -> dict:
+    """``runs`` are result rows with learning_rate, ``compare`` (init_scale unless the sweep
+    compares another axis), verdict and metrics.final. ``per_scale`` holds one entry per value
+    of ``compare`` (keyed by it: ``{"init_scale": 1.0, ...}`` or ``{"warmup_steps": 500,
+    ...}``); ``answer`` says, for each value, how its largest converging lr compares."""
+    by_scale: dict[Any, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
-        by_scale[run["init_scale"]][run["learning_rate"]].append(run)
+        by_scale[run.get(compare)][run["learning_rate"]].append(run)
     per_scale = []
-    for scale in sorted(by_scale):
+    for scale in sorted(by_scale, key=axis_order):
         rates = sorted(by_scale[scale])
         ok = {lr: _converges(by_scale[scale][lr]) for lr in rates}
         converging = [lr for lr in rates if ok[lr]]
@@ -40,7 +44,7 @@ def summarize(runs: list[dict]) -> dict:
         best = _recommended(finals)
         per_scale.append(
             {
-                "init_scale": scale,
+                compare: scale,
                 "largest_converging_lr": max(converging) if converging else None,
                 "bracket": _first_failure(ok),
                 "recommended_lr": best,
@@ -48,10 +52,66 @@ def summarize(runs: list[dict]) -> dict:
             }
         )
     counts = Counter(run["verdict"] for run in runs)
-    return {
+    out = {
         "per_scale": per_scale,
         "verdict_counts": {v: counts.get(v, 0) for v in VERDICTS},
     }
+    if compare != "init_scale":
+        out["compare"] = compare
+        out["answer"] = answer(per_scale, compare)
+    return out
+
+
+def axis_order(value) -> tuple:
+    """Sort key of an axis value: null (off, full batch) first, numbers, then names."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, str):
+        return (2, 0.0, value)
+    return (1, float(value), "")
+
+
+def short(x: float | None) -> str:
+    """A learning rate as people write it: 3e-3, 0.05, 2."""
+    if x is None:
+        return "none"
+    if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e4):
+        mantissa, exponent = f"{x:.2e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{x:.3g}"
+
+
+# compare axis -> its value that means "without" (the summary's "(1e-3 without)")
+WITHOUT = {"warmup_steps": 0, "momentum": 0.0, "weight_decay": 0.0, "clip_grad_norm": None}
+
+
+def answer(per_scale: list[dict], compare: str) -> list[str]:
+    """One sentence per compared value: "with warmup_steps 500 the largest converging lr is
+    3e-3 (1e-3 without)"; axes without an off value compare with their first value."""
+    if len(per_scale) < 2:
+        return []
+    off = WITHOUT.get(compare, "no such value")
+    base = next((p for p in per_scale if p[compare] == off), None)
+    words = "without"
+    if base is None:
+        base = per_scale[0]
+        words = f"with {compare} {_value(base[compare], compare)}"
+    ref = base["largest_converging_lr"]
+    ref_text = "none" if ref is None else short(ref)
+    out = []
+    for p in per_scale:
+        if p is base:
+            continue
+        lr = p["largest_converging_lr"]
+        found = "no lr converges" if lr is None else f"the largest converging lr is {short(lr)}"
+        out.append(f"with {compare} {_value(p[compare], compare)} {found} ({ref_text} {words})")
+    return out
+
+
+def _value(v, compare: str) -> str:
+    if v is None:
+        return "full" if compare == "batch_size" else "off"
+    return v if isinstance(v, str) else f"{v:g}"
 
 
 def bracket(runs: Iterable[Mapping]) -> list[float] | None:

@@ -9,6 +9,8 @@ the others.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import re
 import threading
@@ -16,14 +18,15 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lrdiag import convnet, model, schedule, stability
+from lrdiag.config import EXTRA_AXES
 from lrdiag.errors import LrdiagError
-from lrdiag.optim import BUFFERS, make_optimizer, select_runs
+from lrdiag.optim import BUFFERS, make_optimizer, preconditioner, select_runs
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from lrdiag.config import Config
@@ -44,6 +47,12 @@ class Run:
     learning_rate: float
     init_scale: float
     seed: int
+    # the run's values of the sweep's other axes (config.EXTRA_AXES), as (name, value) pairs
+    axes: tuple[tuple[str, Any], ...] = ()
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """The run's value on axis ``name``, or ``default`` when the sweep does not vary it."""
+        return dict(self.axes).get(name, default)
 
 
 @dataclass(frozen=True)
@@ -96,14 +105,57 @@ def initial_weights(cfg, n_in, n_out: int) -> dict[int, dict[str, np.ndarray]]:
     return {s: {k: v[r] for k, v in params.items()} for r, s in enumerate(seeds)}
 
 
+def axes(cfg) -> list[tuple[str, tuple]]:
+    """The sweep's other axes (config.EXTRA_AXES) that it varies: (name, values)."""
+    return [(a, getattr(cfg.sweep, a)) for a in EXTRA_AXES if getattr(cfg.sweep, a) is not None]
+
+
+def n_runs(cfg) -> int:
+    """The grid's size, from its axes (without building a Run for each)."""
+    n = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
+    for _, values in axes(cfg):
+        n *= len(values)
+    return n
+
+
 def expand_grid(cfg: Config) -> list[Run]:
-    """Every (init scale, seed, learning rate), learning rate fastest."""
+    """Every (init scale, seed, other axes, learning rate), learning rate fastest."""
     runs: list[Run] = []
+    names = [name for name, _ in axes(cfg)]
+    combos = list(itertools.product(*(values for _, values in axes(cfg))))
     for scale in cfg.init.scales:
         for seed in cfg.training.seeds:
-            for lr in cfg.sweep.learning_rates:
-                runs.append(Run(len(runs), float(lr), float(scale), int(seed)))
+            for combo in combos:
+                pairs = tuple(zip(names, combo, strict=True))
+                for lr in cfg.sweep.learning_rates:
+                    runs.append(Run(len(runs), float(lr), float(scale), int(seed), pairs))
     return runs
+
+
+def run_config(cfg, run: Run):
+    """The config as ``run`` saw it: its group's (optimizer, batch size) and its momentum,
+    weight decay, warmup and clipping written into training (for reasons and limits)."""
+    if not run.axes:
+        return cfg
+    t = cfg.training
+    cfg = group_config(
+        cfg, run.value("optimizer", t.optimizer), run.value("batch_size", t.batch_size)
+    )
+    changes = {k: v for k, v in run.axes if k in ("momentum", "weight_decay", "clip_grad_norm")}
+    if "warmup_steps" in dict(run.axes):
+        sched = dataclasses.replace(t.schedule, warmup_steps=run.value("warmup_steps"))
+        changes["schedule"] = sched
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, **changes))
+
+
+def group_config(cfg, optimizer: str, batch_size: int | None):
+    """The config one group of a sweep trains with: its optimizer and batch size, and that
+    optimizer's own default momentum and weight_decay unless the file gave them."""
+    changes = {"optimizer": optimizer, "batch_size": batch_size}
+    for key in ("momentum", "weight_decay"):
+        if key not in cfg.given:
+            changes[key] = None  # resolved by TrainingConfig for the group's optimizer
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, **changes))
 
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -195,7 +247,8 @@ def plan(
         n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
         one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
         per_block = model.run_block(sizes, rows, itemsize)
-    arrays = _ARRAYS_PER_PARAMETER + max(1, BUFFERS[cfg.training.optimizer])
+    optimizers = cfg.sweep.optimizer or (cfg.training.optimizer,)  # the hungriest group's
+    arrays = _ARRAYS_PER_PARAMETER + max(1, *(BUFFERS[o] for o in optimizers))
     per_run = itemsize * arrays * n_params
 
     def working(chunk: int) -> int:
@@ -248,6 +301,9 @@ class _Sharpness:
             cfg.training.optimizer, cfg.training.momentum
         )
         self.enabled = mode == "on" or (mode == "auto" and bool(auto))
+        # adaptive optimizers: tracking measures the preconditioned sharpness (P^-1 H)
+        self.training = cfg.training
+        self.adaptive = stability.adaptive_limit(cfg.training) is not None
         every = cfg.stability.track_every if self.enabled else None
         E = cfg.training.epochs
         self.epochs = list(range(0, E + 1, every)) if every else []
@@ -309,9 +365,20 @@ class _Sharpness:
         """Track epoch k's sharpness for the live runs (warm-started from the last vectors)."""
         if k not in self._index:
             return
+        pre = None
+        if self.adaptive:  # with the preconditioner the next step divides by
+            pre = preconditioner(c.state, self.training)
+            if pre is None:
+                return  # before the first step: the moments are still zero
         start = time.perf_counter()
         est = stability.top_eigenpair(
-            c.params, self.X, self.Y, spec, start=c.eigvecs, max_memory=self.track_memory
+            c.params,
+            self.X,
+            self.Y,
+            spec,
+            start=c.eigvecs,
+            max_memory=self.track_memory,
+            precondition=pre,
         )
         with self._lock:
             self.track_seconds += time.perf_counter() - start
@@ -327,21 +394,34 @@ class _Steps:
     clip: np.ndarray | None  # (R,) max gradient norm per run (inf: off), or None: no clipping
     clipped: np.ndarray  # (R,) int: steps whose gradients were clipped (written per run)
     steps: np.ndarray  # (R,) int: optimizer steps taken
+    hyper: dict  # optimizer hyper-parameters a sweep varies: name -> (R,) (optim.make_optimizer)
 
     def rows(self, lo: int, hi: int) -> _Steps:
         """Runs lo to hi: views, so that what their steps record lands in these arrays."""
         clip = None if self.clip is None else self.clip[lo:hi]
-        return _Steps(self.warmup[lo:hi], clip, self.clipped[lo:hi], self.steps[lo:hi])
+        hyper = {k: v[lo:hi] for k, v in self.hyper.items()}
+        return _Steps(self.warmup[lo:hi], clip, self.clipped[lo:hi], self.steps[lo:hi], hyper)
 
 
-def _steps_for(cfg, n_runs: int) -> _Steps:
-    clip = cfg.training.clip_grad_norm
-    return _Steps(
-        np.full(n_runs, cfg.training.schedule.warmup_steps, dtype=np.int64),
-        None if clip is None else np.full(n_runs, float(clip)),
-        np.zeros(n_runs, dtype=np.int64),
-        np.zeros(n_runs, dtype=np.int64),
+def _steps_for(cfg, runs_or_count) -> _Steps:
+    """Each run's warmup, clipping and varied hyper-parameters: the run's axis value, else
+    the config's."""
+    runs = (
+        [Run(0, 0.0, 1.0, 0)] * runs_or_count if isinstance(runs_or_count, int) else runs_or_count
     )
+    t = cfg.training
+    warmup = np.array([r.value("warmup_steps", t.schedule.warmup_steps) for r in runs], np.int64)
+    clips = [r.value("clip_grad_norm", t.clip_grad_norm) for r in runs]
+    clip = None
+    if any(c is not None for c in clips):
+        clip = np.array([np.inf if c is None else float(c) for c in clips])  # inf: off
+    hyper = {
+        key: np.array([float(r.value(key)) for r in runs])
+        for key in ("momentum", "weight_decay")
+        if getattr(cfg.sweep, key) is not None
+    }
+    zeros = np.zeros(len(runs), dtype=np.int64)
+    return _Steps(warmup, clip, zeros, zeros.copy(), hyper)
 
 
 class _Chunk:
@@ -352,7 +432,7 @@ class _Chunk:
         self.params = self.net.init_params(
             sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path
         )
-        self.opt = make_optimizer(cfg.training)
+        self.opt = make_optimizer(cfg.training, steps.hyper)
         self.state = self.opt.init(self.params)
         self.lr = np.asarray(lrs, dtype=dtype)
         self.rows = np.arange(len(lrs))  # row of each live run in the chunk's histories
@@ -553,6 +633,70 @@ def train(
 ) -> TrainResult:
     """Train ``runs`` on ``dataset``; ``progress(n)`` is called with run-epochs done.
 
+    Runs that differ in optimizer or batch size cannot share a loop: they train group by
+    group (``group_config``), every group with the whole memory budget; within a group, the
+    runs' momentum, weight decay, warmup and clipping are per-run arrays of one loop.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        key = (
+            run.value("optimizer", cfg.training.optimizer),
+            run.value("batch_size", cfg.training.batch_size),
+        )
+        groups.setdefault(key, []).append(i)
+    if len(groups) == 1 and (cfg.sweep.optimizer is None and cfg.sweep.batch_size is None):
+        return _train_group(cfg, dataset, runs, max_memory, progress, threads)
+    R, E = len(runs), cfg.training.epochs
+    has_val = dataset.X_val is not None and len(dataset.X_val) > 0
+    out = TrainResult(
+        np.full((R, E + 1), np.nan),
+        np.full((R, E + 1), np.nan) if has_val else None,
+        np.full(R, -1, dtype=np.int64),
+        np.zeros(R, dtype=np.int64),
+        0.0,
+    )
+    complete = True
+    for (optimizer, batch_size), rows in groups.items():
+        gcfg = group_config(cfg, optimizer, batch_size)
+        part = _train_group(gcfg, dataset, [runs[i] for i in rows], max_memory, progress, threads)
+        _scatter(out, part, np.array(rows), R)
+        if not part.complete:
+            complete = False
+            break  # interrupted: the groups not yet trained stay at 0 epochs done
+    out.complete = complete and bool((out.epochs_done == E).all())
+    return out
+
+
+def _scatter(out: TrainResult, part: TrainResult, rows: np.ndarray, R: int) -> None:
+    """Copy one group's result into the sweep's at ``rows``."""
+    out.loss[rows] = part.loss
+    if out.val_loss is not None:
+        out.val_loss[rows] = part.val_loss
+    out.diverged_epoch[rows] = part.diverged_epoch
+    out.epochs_done[rows] = part.epochs_done
+    out.seconds += part.seconds
+    out.sharpness_seconds += part.sharpness_seconds
+    for name, shape in (("sharpness_init", ()), ("clipped", ()), ("steps", ())):
+        value = getattr(part, name)
+        if value is not None:
+            if getattr(out, name) is None:
+                fill = np.nan if name == "sharpness_init" else 0
+                setattr(out, name, np.full((R, *shape), fill, dtype=value.dtype))
+            getattr(out, name)[rows] = value
+    if part.sharpness is not None:
+        if out.sharpness is None:
+            out.sharpness_epochs = part.sharpness_epochs
+            out.sharpness = np.full((R, part.sharpness.shape[1]), np.nan)
+        out.sharpness[rows] = part.sharpness
+    if part.dead_end is not None:
+        if out.dead_end is None:
+            out.dead_end = np.full((R, part.dead_end.shape[1]), np.nan)
+        out.dead_end[rows] = part.dead_end
+
+
+def _train_group(cfg, dataset, runs, max_memory, progress, threads) -> TrainResult:
+    """``train`` for runs that share an optimizer and a batch size.
+
     Runs are independent, so a chunk is split into ``threads`` shards trained concurrently
     (NumPy releases the GIL in ufuncs and matrix products), each with a single-threaded BLAS:
     small batched products gain nothing from BLAS threads, and its spinning threads collapse
@@ -592,7 +736,7 @@ def train(
     sharp.track_memory = max(1, p.max_memory - p.peak_bytes) // n_threads
     relu = cfg.model.activation == "relu" and len(cfg.model.hidden) > 0
     dead = np.full((R, len(cfg.model.hidden)), np.nan) if relu else None
-    steps = _steps_for(cfg, R)
+    steps = _steps_for(cfg, runs)
 
     def work(lo: int, hi: int) -> None:
         try:

@@ -170,33 +170,34 @@ def _val_counts_entries(doc: Mapping) -> list[Text] | None:
 
 def _grid_table(doc: Mapping, console: Console, *, short: bool) -> Table:
     runs = doc["runs"]
-    lrs, scales, seeds = digest.axes(runs)
+    lrs, _, _ = digest.axes(runs)
     labels = lr_labels(lrs)
-    by_key = {(r["learning_rate"], r["init_scale"], r["seed"]): r for r in runs}
+    names = digest.extra_axes(runs)
+    by_key = {(r["learning_rate"], digest.column_key(r, names)): r for r in runs}
     table = Table(box=_box(console), title_justify="left")
     table.add_column("lr", justify="right", no_wrap=True)
-    many_seeds = len(seeds) > 1
-    for scale in scales:
-        for seed in seeds:
-            header = f"scale {scale:g}" + (f"\nseed {seed}" if many_seeds else "")
-            table.add_column(header, no_wrap=True)
+    cols = digest.columns(runs)
+    for _, header in cols:
+        table.add_column(header.replace(", ", "\n"), no_wrap=True)
     for lr in lrs:
-        cells = [
-            _cell(by_key.get((lr, scale, seed)), short=short) for scale in scales for seed in seeds
-        ]
+        cells = [_cell(by_key.get((lr, key)), short=short) for key, _ in cols]
         table.add_row(Text(labels[lr]), *cells)
     return table
 
 
 def _runs_table(doc: Mapping, console: Console) -> Table:
+    names = digest.extra_axes(doc["runs"])
     runs = sorted(
-        doc["runs"], key=lambda r: (r["init_scale"], str(r.get("seed")), r["learning_rate"])
-    )
+        doc["runs"],
+        key=lambda r: (*(digest.axis_order(v) for v in digest.column_key(r, names)),
+                       r["learning_rate"]),
+    )  # fmt: skip
     labels = lr_labels(r["learning_rate"] for r in runs)
     has_val = any(r.get("val") for r in runs)
     table = Table(box=_box(console))
-    for name in ("id", "lr", "scale", "seed"):
-        table.add_column(name, justify="right", no_wrap=True)
+    heads = ("id", "lr", "scale", "seed", *(digest.axis_label(n) for n in names))
+    for name in heads:
+        table.add_column(name, justify="left" if name == "optimizer" else "right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("final", justify="right", no_wrap=True)
     if has_val:
@@ -211,6 +212,7 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
             Text(labels[r["learning_rate"]]),
             Text(f"{r['init_scale']:g}"),
             Text(str(r.get("seed"))),
+            *(Text(digest.axis_value(r.get(n), n)) for n in names),
             _verdict_text(r.get("verdict")),
             Text(final_text),
         ]
@@ -279,7 +281,8 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
     if not rows:
         return None
     table = Table(box=_box(console))
-    table.add_column("init\nscale", justify="right", no_wrap=True)
+    label = "init scale" if rows[0].label == "scale" else rows[0].label
+    table.add_column(label.replace(" ", "\n"), justify="right", no_wrap=True)
     table.add_column("stable\nup to lr", justify="right", no_wrap=True)
     table.add_column("first\nfailure", justify="right", no_wrap=True)
     table.add_column("largest\nconverging lr", justify="right", no_wrap=True)
@@ -328,8 +331,14 @@ def render_sweep(doc: Mapping, console: Console) -> None:
     summary = _summary_table(doc, console)
     if summary is not None:
         console.print()
+        axis = digest.compare(doc)
+        over = "seeds" if axis == "init_scale" else "runs"  # runs: seeds and other axes
         _print_hanging(
-            console, "", Text("per init scale (a learning rate converges when all its seeds do):")
+            console,
+            "",
+            Text(
+                f"per {digest.axis_label(axis)} (a learning rate converges when all its {over} do):"
+            ),
         )
         if _table_width(summary, console) <= console.width:
             console.print(summary)
@@ -338,6 +347,8 @@ def render_sweep(doc: Mapping, console: Console) -> None:
                 _print_hanging(console, f"  {label}", Text(line))
         for line in digest.not_monotone_lines(digest.scale_rows(doc)):
             _print_hanging(console, "", Text(line, style="yellow"))
+    for line in digest.answer(doc):
+        _print_hanging(console, "", Text(line, style="bold"))
     for line in digest.loss_scale_lines(doc):
         _print_hanging(console, "", Text(line, style="yellow"))
     console.print()

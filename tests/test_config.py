@@ -81,6 +81,14 @@ DOCUMENTED_DEFAULTS = {
     "training.dtype": "float32",
     "training.loss_reduction": "mean",
     "sweep.learning_rates": (0.01, 0.1, 1.0),
+    # issue 15's other axes: none unless given; the summary compares init scales
+    "sweep.optimizer": None,
+    "sweep.momentum": None,
+    "sweep.weight_decay": None,
+    "sweep.warmup_steps": None,
+    "sweep.clip_grad_norm": None,
+    "sweep.batch_size": None,
+    "sweep.compare": None,
     "stability.sharpness": "auto",  # issue 5: full-batch runs only
     "stability.samples": 1024,
     "stability.track_every": None,
