@@ -125,8 +125,10 @@ def _sharpness() -> dict:
 
 
 def _scheme() -> dict:
+    # one scheme, or "file" (the weights in init.path), or a list of schemes, one per matrix
     names = {"enum": list(config.INIT_SCHEMES)}
-    return {"anyOf": [names, {"type": "array", "items": names, "minItems": 1}]}
+    one = {"enum": [*config.INIT_SCHEMES, config.INIT_FILE]}
+    return {"anyOf": [one, {"type": "array", "items": names, "minItems": 1}]}
 
 
 # Options read by a parser of their own (config.SPECIAL_PARSERS): their schema, by hand.
