@@ -646,8 +646,8 @@ def find_lr(
     step from find.min to find.max (fastai's 1e-7 to 10 in 100 steps), the loss is smoothed
     (beta 0.98, bias corrected) and a run stops once it is over 4 x its best. The suggestions
     are fastai's (steep, valley, minimum, slide), with how much they move from seed to seed;
-    the sweep around them finds the largest converging lr; for sgd and momentum with a full
-    batch the limit 2(1+beta)/lambda_max at init is shown too.
+    the sweep around them finds the largest converging lr; for sgd, momentum and nesterov with
+    a full batch the limit at init (2/lambda_max for sgd) is shown too.
 
     \b
     Example:
@@ -658,7 +658,7 @@ def find_lr(
     """
     import dataclasses
 
-    from lrdiag import find, find_report
+    from lrdiag import files, find, find_report
     from lrdiag import sweep as engine
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
@@ -710,7 +710,7 @@ def find_lr(
                 _write_outputs(sweep_doc, claim, signals, plots=not no_plots, extra=write_find)
         try:
             if as_json:
-                echo_out(find_report.to_json_text(doc), nl=False)
+                echo_out(files.to_json_text(doc), nl=False)
             elif quiet:
                 echo_out(str(claim.path))
             else:

@@ -912,14 +912,14 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
             f"valid output+loss pairs: {pairs}",
         )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
+        )
     if cfg.training.optimizer == "nesterov" and cfg.training.dampening != 0:
         raise ctx.error(
             "training.dampening",
             f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
-        )
-    if not cfg.find.min < cfg.find.max:
-        raise ctx.error(
-            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
         )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):

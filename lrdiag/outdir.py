@@ -41,8 +41,8 @@ COMPLETE = ".complete"  # written last into a staging directory: it holds a whol
 
 
 def output_names() -> tuple[str, ...]:
-    """Every file a sweep (or ``lrdiag find``, which runs one) may write into its directory
-    (results.json, the file a reader trusts, is moved in last)."""
+    """Every file a sweep may write into its directory (results.json, the file a reader
+    trusts, is moved in last)."""
     return OUTPUT_NAMES
 
 
