@@ -125,6 +125,7 @@ def _sharpness() -> dict:
 
 
 def _scheme() -> dict:
+    # one scheme, or "file" (the weights in init.path), or a list of schemes, one per matrix
     names = {"enum": list(config.INIT_SCHEMES)}
     one = {"enum": [*config.INIT_SCHEMES, config.INIT_FILE]}
     return {"anyOf": [one, {"type": "array", "items": names, "minItems": 1}]}

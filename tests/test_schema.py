@@ -62,6 +62,7 @@ REFUSED = [
     (lambda d: d["sweep"].update(learning_rates={"min": 1e-4, "max": 1}), "sweep.learning_rates"),
     (lambda d: d["sweep"].update(learning_rates=[0.1, -1.0]), "sweep.learning_rates[1]"),
     (lambda d: d["init"].update(scheme=["xavier", "glorot"]), "init.scheme"),
+    (lambda d: d["init"].update(scheme=["xavier", "file"]), "init.scheme"),
     (lambda d: d.update(classify={"osc_alternation": 1.5}), "classify.osc_alternation"),
     (lambda d: d.update(classify={"window_fraction": 0.2}), "classify.window_fraction"),
     (lambda d: d.update(stability={"sharpness": "sometimes"}), "stability.sharpness"),
