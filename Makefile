@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lrdiag tests benchmarks examples docs tools
 	$(BIN)/ruff format --check lrdiag tests benchmarks examples docs tools
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -40,7 +41,7 @@ bench-peers: $(PEERS)/.installed
 	$(PEERS)/bin/python -m benchmarks.peers.run
 
 eval-classify: $(STAMP)
-	$(BIN)/python -m lrdiag.evaluate tests/data/corpus --outside tests/data/outside \
+	$(BIN)/python -m tools.corpus.evaluate tests/data/corpus --outside tests/data/outside \
 		--heldout tests/data/outside2
 
 clean:

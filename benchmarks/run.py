@@ -334,8 +334,8 @@ def _child_train(spec: dict, side: str, max_memory, queue) -> None:
     }
     if side == "engine":
         p = sweep.plan(
-            w.cfg, len(w.dataset.X), 0, w.dataset.X.shape[1], w.dataset.Y.shape[1], len(runs),
-            max_memory,
+            w.cfg, len(w.dataset.X), 0, sweep.input_shape(w.dataset), w.dataset.Y.shape[1],
+            len(runs), max_memory,
         )  # fmt: skip
         out["plan"] = {"chunk_size": p.chunk_size, "n_chunks": p.n_chunks,
                        "bytes_per_run": p.bytes_per_run, "peak_bytes": p.peak_bytes}  # fmt: skip

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from enum import IntEnum
 from pathlib import Path
 
 import click
@@ -20,9 +21,19 @@ from lrdiag import __version__
 from lrdiag.errors import LrdiagError, printable
 from lrdiag.interrupt import Terminated
 
-EXIT_OK, EXIT_MATCHED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by a broken pipe
+
+class ExitStatus(IntEnum):
+    """lrdiag's exit codes (see the module docstring)."""
+
+    OK = 0
+    MATCHED = 1  # a --fail-on verdict matched, a lint fired, a gradient check failed
+    USAGE = 2  # a bad command line, config, data or input file, or too little memory
+    INTERNAL = 3  # a bug in lrdiag
+    INTERRUPTED = 130  # 128 + SIGINT (Ctrl-C)
+    BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by a broken pipe
+    TERMINATED = 143  # 128 + SIGTERM
+
+
 _TRACEBACK = "lrdiag.traceback"
 
 
@@ -40,7 +51,7 @@ def _show_version(ctx: click.Context, _param, value: bool) -> None:
         ctx.exit()
 
 
-class _SafeHelp:
+class _SafeHelp(click.Command):
     """A command whose --help survives a closed stdout (``_show_help``)."""
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
@@ -68,35 +79,35 @@ class _Lrdiag(_SafeHelp, click.Group):
             # One line, like every exit-2 message (click's own is a usage block over four lines),
             # and never click's generic exit 1, which CI reads as a verdict.
             click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{_hint(exc)}", err=True)
-            ctx.exit(EXIT_USAGE)
+            ctx.exit(ExitStatus.USAGE)
         except LrdiagError as exc:
-            _fail(ctx, EXIT_USAGE, f"lrdiag: error: {_one_line(exc)}")
+            _fail(ctx, ExitStatus.USAGE, f"lrdiag: error: {_one_line(exc)}")
         except Terminated:
             click.echo("lrdiag: terminated", err=True)
-            ctx.exit(EXIT_TERMINATED)
+            ctx.exit(ExitStatus.TERMINATED)
         except KeyboardInterrupt:
             click.echo("lrdiag: interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            ctx.exit(ExitStatus.INTERRUPTED)
         except BrokenPipeError:  # stdout's reader left (| head) where a command did not expect it
             _stdout_gone()
-            ctx.exit(EXIT_BROKEN_PIPE)
+            ctx.exit(ExitStatus.BROKEN_PIPE)
         except OSError as exc:  # the machine's, not ours: stdout on a full disk, a vanished file
             message = _one_line(exc)
             if exc.filename is None:  # a stream, stdout or stderr, that cannot take more
                 _stdout_gone()
                 message = f"cannot write its output: {exc.strerror or message}"
-            _fail(ctx, EXIT_USAGE, f"lrdiag: error: {message}")
+            _fail(ctx, ExitStatus.USAGE, f"lrdiag: error: {message}")
         except MemoryError:  # an experiment too large for this machine: the input's size
             _fail(
                 ctx,
-                EXIT_USAGE,
+                ExitStatus.USAGE,
                 "lrdiag: error: out of memory: the experiment is too large for this machine "
                 "(fewer runs, epochs or samples; `lrdiag sweep CONFIG --dry-run` shows its size)",
             )
         except Exception as exc:  # a bug of ours, not the user's
             _fail(
                 ctx,
-                EXIT_INTERNAL,
+                ExitStatus.INTERNAL,
                 f"lrdiag: internal error: {type(exc).__name__}: {_one_line(exc)} "
                 "(a bug in lrdiag: please report it; --traceback shows where)",
             )
@@ -287,7 +298,7 @@ def _claimed(signals, out: str | None, name: str, force: bool):
         claim = _claim_out(out, name, force)
     if signals.received():
         claim.release()
-        raise Terminated if signals.exit_code == EXIT_TERMINATED else KeyboardInterrupt
+        raise Terminated if signals.exit_code == ExitStatus.TERMINATED else KeyboardInterrupt
     return claim
 
 
@@ -301,7 +312,7 @@ def _claim_out(out: str | None, name: str, force: bool):
     return outdir.claim(out, force=force)
 
 
-@cli.command()
+@cli.command("sweep")
 @click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
 @click.option(
     "--out",
@@ -342,7 +353,7 @@ def _claim_out(out: str | None, name: str, force: bool):
     "init: {scheme: file} reads) before training.",
 )
 @traceback_option
-def sweep(
+def sweep_command(
     config,
     out,
     force,
@@ -366,28 +377,17 @@ def sweep(
     final_loss_vs_lr.png, phase.png (and sharpness.png when stability.track_every tracks it) to
     --out. Exit 1 when a --fail-on verdict matched.
     """
-    import dataclasses
+    from lrdiag import pipeline
+    from lrdiag.sweep import parse_memory
 
-    from lrdiag import lints, results
-    from lrdiag import sweep as engine
-    from lrdiag.config import load_config
-    from lrdiag.data import load_dataset
-
-    cfg = load_config(config)
-    if dtype:
-        cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, dtype=dtype))
-    budget = engine.parse_memory(max_memory) if max_memory else None
+    cfg = pipeline.configure(config, dtype=dtype)
+    budget = parse_memory(max_memory) if max_memory else None
     for note in cfg.notes:
         click.echo(f"lrdiag: note: {printable(config)}: {printable(note)}", err=True)
-    dataset = load_dataset(cfg.data, cfg.model, file=str(config))
+    dataset = pipeline.load_data(cfg, config)
     for note in dataset.notes:
         click.echo(f"lrdiag: note: {printable(cfg.data.path)}: {printable(note)}", err=True)
-    # The grid's size from its axes: a dry run of a huge grid must not build a Run for each.
-    n_runs = len(cfg.sweep.learning_rates) * len(cfg.init.scales) * len(cfg.training.seeds)
-    n_val = 0 if dataset.X_val is None else len(dataset.X_val)
-    plan = engine.plan(
-        cfg, len(dataset.X), n_val, engine.input_shape(dataset), dataset.Y.shape[1], n_runs, budget
-    )
+    plan = pipeline.make_plan(cfg, dataset, budget)
     if plan.peak_bytes > plan.max_memory:
         click.echo(
             f"lrdiag: warning: the memory budget ({_size(plan.max_memory)}) is less than "
@@ -398,6 +398,7 @@ def sweep(
             err=True,
         )
     if save_init is not None:
+        from lrdiag import sweep as engine
         from lrdiag import weights
 
         try:
@@ -418,6 +419,7 @@ def sweep(
         return
 
     from lrdiag.interrupt import Interrupts
+    from lrdiag.sweep import expand_grid
 
     # The handlers stay until the command ends: a signal while the report prints (the results
     # are written by then) stops the printing with 130 / 143, as one while training does.
@@ -425,15 +427,14 @@ def sweep(
         with _claimed(signals, out, cfg.name, force) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
-            runs = engine.expand_grid(cfg)
+            runs = expand_grid(cfg)
             # the progress bar moves the cursor with escape codes: none with NO_COLOR
             plain = bool(os.environ.get("NO_COLOR"))
             interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
-            result = _train_with_progress(engine, cfg, dataset, runs, budget, interactive)
-            found = lints.check_config(cfg, dataset)
-            doc = results.document(cfg, runs, result, dataset.n_classes, found)
+            result = _train_with_progress(cfg, dataset, runs, budget, interactive)
+            doc = pipeline.judge(cfg, dataset, runs, result)
             with signals.deferred():  # a second signal abandons the write: the old files stay
-                _write_outputs(doc, claim, signals, plots=not no_plots)
+                pipeline.write_outputs(doc, claim, plots=not no_plots, hold=signals.held)
         try:
             _print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
         except KeyboardInterrupt:
@@ -459,7 +460,7 @@ def sweep(
         )
         sys.exit(signals.exit_code)
     if fail_on and any(v in fail_on for v in _sweep_verdicts(doc["runs"])):
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
 def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
@@ -483,46 +484,15 @@ def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: boo
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
 
-def _write_outputs(doc, claim, signals, *, plots: bool, extra=None) -> None:
-    """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
-    staging directory and swapped in whole (``outdir``): an error or a second Ctrl-C while
-    writing leaves the directory as it was. Plots of an earlier sweep (``--force``) that this
-    one does not redraw are removed: they would contradict the new results. ``doc`` None: no
-    sweep files; ``extra(staging)`` writes more files (``lrdiag find``'s)."""
-    from lrdiag import report
+def _train_with_progress(cfg, dataset, runs, budget, interactive):
+    """pipeline.train, with a progress bar on stderr when ``interactive``."""
+    from lrdiag import pipeline, terminal
 
-    staging = claim.stage()
-    try:
-        if doc is not None and plots:
-            from lrdiag import figures
-
-            figures.save_sweep_plots(doc, staging)
-        if doc is not None:
-            report.write_results(doc, staging)
-        if extra is not None:
-            extra(staging)
-        claim.seal(staging)
-    except OSError as exc:  # a full disk, a read-only or vanished directory: not our bug
-        claim.discard(staging)
-        raise LrdiagError(f"cannot write results to {claim.path}: {exc}") from None
-    except BaseException:
-        claim.discard(staging)
-        raise
-    try:  # a commit cut short leaves the sealed staging directory: the next claim finishes it
-        with signals.held():
-            claim.commit(staging)
-    except OSError as exc:
-        raise LrdiagError(f"cannot write results to {claim.path}: {exc}") from None
-
-
-def _train_with_progress(engine, cfg, dataset, runs, budget, interactive):
     if not interactive:
-        return engine.train(cfg, dataset, runs, max_memory=budget)
-    from lrdiag import terminal
-
+        return pipeline.train(cfg, dataset, runs, max_memory=budget)
     total = len(runs) * cfg.training.epochs
     with terminal.training_progress(len(runs), total, make_console(stderr=True)) as advance:
-        return engine.train(cfg, dataset, runs, max_memory=budget, progress=advance)
+        return pipeline.train(cfg, dataset, runs, max_memory=budget, progress=advance)
 
 
 def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
@@ -646,8 +616,8 @@ def find_lr(
     step from find.min to find.max (fastai's 1e-7 to 10 in 100 steps), the loss is smoothed
     (beta 0.98, bias corrected) and a run stops once it is over 4 x its best. The suggestions
     are fastai's (steep, valley, minimum, slide), with how much they move from seed to seed;
-    the sweep around them finds the largest converging lr; for sgd and momentum with a full
-    batch the limit 2(1+beta)/lambda_max at init is shown too.
+    the sweep around them finds the largest converging lr; for sgd, momentum and nesterov with
+    a full batch the limit at init (2/lambda_max for sgd) is shown too.
 
     \b
     Example:
@@ -658,7 +628,7 @@ def find_lr(
     """
     import dataclasses
 
-    from lrdiag import find, find_report
+    from lrdiag import files, find, find_report, pipeline
     from lrdiag import sweep as engine
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
@@ -692,7 +662,7 @@ def find_lr(
     interactive = not (quiet or as_json or plain) and sys.stderr.isatty()
 
     def train(sweep_cfg, data, runs):
-        return _train_with_progress(engine, sweep_cfg, data, runs, budget, interactive)
+        return _train_with_progress(sweep_cfg, data, runs, budget, interactive)
 
     def write_find(staging):
         find_report.write_find(doc, staging)
@@ -707,10 +677,12 @@ def find_lr(
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
             doc, sweep_doc = find.run(cfg, dataset, sweep=not no_sweep, train=train)
             with signals.deferred():  # a second signal abandons the write: the old files stay
-                _write_outputs(sweep_doc, claim, signals, plots=not no_plots, extra=write_find)
+                pipeline.write_outputs(
+                    sweep_doc, claim, plots=not no_plots, hold=signals.held, extra=write_find
+                )
         try:
             if as_json:
-                echo_out(find_report.to_json_text(doc), nl=False)
+                echo_out(files.to_json_text(doc), nl=False)
             elif quiet:
                 echo_out(str(claim.path))
             else:
@@ -730,7 +702,7 @@ def find_lr(
         )
         sys.exit(signals.exit_code)
     if fail_on and sweep_doc and any(v in fail_on for v in _sweep_verdicts(sweep_doc["runs"])):
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
 # --------------------------------------------------------------------------- gradcheck
@@ -738,7 +710,7 @@ def find_lr(
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
-@cli.command()
+@cli.command("gradcheck")
 @click.argument("target", metavar="CONFIG|MODULE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--samples",
@@ -763,7 +735,7 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON, nothing else.")
 @traceback_option
-def gradcheck(target, samples, seed, timeout, as_json):
+def gradcheck_command(target, samples, seed, timeout, as_json):
     """Compare gradients with finite differences and name the bug.
 
     CONFIG (.yaml) checks lrdiag's own model for that config at the first run's initial
@@ -800,14 +772,14 @@ def gradcheck(target, samples, seed, timeout, as_json):
     else:
         terminal.render_gradcheck(result, make_console())
     if not result.ok:
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
-@cli.command()
+@cli.command("check")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the lints as JSON, nothing else.")
 @traceback_option
-def check(config, as_json):
+def check_command(config, as_json):
     """Name the config and data mistakes that look like learning-rate problems.
 
     Loads CONFIG and its data and runs the lints (output_loss_mismatch, unscaled_inputs,
@@ -836,7 +808,7 @@ def check(config, as_json):
         else:
             console.print(f"{printable(config)}: no lint", markup=False)
     if found:
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
 # --------------------------------------------------------------------------- classify
@@ -1001,7 +973,7 @@ def classify_logs(
         junit, junit_xml.classify_suites(docs, fail_on), github.classify_markdown(docs), matched
     )
     if matched:
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
 # --------------------------------------------------------------------------- compare
@@ -1087,7 +1059,7 @@ def compare_cmd(before, after, fail_on, tolerance, as_json, markdown, junit, con
         config_file,
     )
     if matched:
-        sys.exit(EXIT_MATCHED)
+        sys.exit(ExitStatus.MATCHED)
 
 
 # --------------------------------------------------------------------------- schema
@@ -1127,15 +1099,15 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("lrdiag: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitStatus.INTERRUPTED)
     except click.exceptions.NoArgsIsHelpError as exc:  # plain `lrdiag`: the help
         exc.show()
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitStatus.USAGE)
     except click.ClickException as exc:  # one line, as inside a command (see _Lrdiag.invoke)
         click.echo(f"lrdiag: error: {_one_line(exc.format_message())}{_hint(exc)}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitStatus.USAGE)
     _flush_stdout()
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(code if isinstance(code, int) else ExitStatus.OK)
 
 
 def _flush_stdout() -> None:
@@ -1148,7 +1120,7 @@ def _flush_stdout() -> None:
     except OSError as exc:
         _stdout_gone()
         click.echo(f"lrdiag: error: cannot write to stdout: {_one_line(exc)}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitStatus.USAGE)
 
 
 if __name__ == "__main__":  # pragma: no cover

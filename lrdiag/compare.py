@@ -24,7 +24,7 @@ from typing import Any
 
 from lrdiag.errors import InputError, printable
 from lrdiag.results import stability_summary
-from lrdiag.summary import summarize
+from lrdiag.summary import stable_up_to, summarize
 
 COMPARE_VERSION = 1  # the compare document's layout; `lrdiag schema compare` describes it
 RESULTS_NAME = "results.json"
@@ -324,13 +324,6 @@ def _side(doc: Mapping) -> dict:
 # --------------------------------------------------------------------------- the changes
 
 
-def boundary(per_scale: Mapping) -> float | None:
-    """Top of the first run of converging rates going up: the bracket's lower end, else the
-    largest converging rate (every rate above it converges too, or none is above it)."""
-    bracket = per_scale.get("bracket")
-    return bracket[0] if bracket else per_scale.get("largest_converging_lr")
-
-
 def _summary(rows: list[dict]) -> dict:
     (s,) = summarize(rows)["per_scale"]
     stab = stability_summary(rows, [s])
@@ -338,7 +331,7 @@ def _summary(rows: list[dict]) -> dict:
     return {
         "largest_converging_lr": s["largest_converging_lr"],
         "bracket": s["bracket"],
-        "boundary_lr": boundary(s),
+        "boundary_lr": stable_up_to(s),
         "recommended_lr": s["recommended_lr"],
         "predicted_critical_lr": predicted,
     }

@@ -11,14 +11,14 @@ from rich.text import Text
 
 from lrdiag.compare import fmt, run_label, value_text
 from lrdiag.markdown import _md, _md_table
-from lrdiag.terminal import _box, _print_hanging
+from lrdiag.terminal import _box, _print_hanging, print_table
 
 MOVED_STYLES = {"down": "bold red", "up": "green", "same": ""}
 MAX_LISTED = 20  # verdict and loss changes listed before "... and N more"
 
 
-def _bracket(b) -> str:
-    return f"[{fmt(b[0])}, {fmt(b[1])}]" if b else "none"
+def _first_failure(b) -> str:
+    return fmt(b[1]) if b else "none"
 
 
 def _arrow(before, after) -> str:
@@ -33,13 +33,18 @@ def _group_cells(g: Mapping) -> list[str]:
             for k, v in g["axes"].items()
         ),
         _arrow(fmt(b["boundary_lr"]), fmt(a["boundary_lr"])),
+        _arrow(_first_failure(b["bracket"]), _first_failure(a["bracket"])),
         _arrow(fmt(b["largest_converging_lr"]), fmt(a["largest_converging_lr"])),
-        _arrow(_bracket(b["bracket"]), _bracket(a["bracket"])),
         _arrow(fmt(b["predicted_critical_lr"]), fmt(a["predicted_critical_lr"])),
     ]
 
 
-GROUP_HEADER = ("stable up to lr", "largest converging lr", "bracket", "predicted critical lr")
+GROUP_HEADER = (
+    "stable up to lr",
+    "first failure",
+    "largest converging lr",
+    "predicted critical lr",
+)
 AXIS_HEADER = {"init_scale": "init scale"}
 
 
@@ -75,7 +80,7 @@ def render_compare(doc: Mapping, matched: list[dict], console: Console) -> None:
         cells = [Text(c) for c in _group_cells(g)]
         cells[len(doc["axes"])].stylize(MOVED_STYLES[g["boundary_moved"]])
         table.add_row(*cells)
-    console.print(table)
+    print_table(console, table)
     changes = doc["verdict_changes"]
     console.print(Text(f"verdict changes: {len(changes) or 'none'}"))
     for c in changes[:MAX_LISTED]:

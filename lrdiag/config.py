@@ -794,7 +794,7 @@ def _load_section(cls: type, d: Any, name: str, ctx: _Context) -> Any:
     values = {}
     for key, v in d.items():
         f, dotted = fields[key], f"{name}.{key}"
-        meta = f.metadata
+        meta: Mapping[str, Any] = f.metadata
         if cls is Thresholds:
             meta = {**meta, "check": THRESHOLD_CHECKS.get(key, THRESHOLD_CHECK)}
         special = SPECIAL_PARSERS.get((name, key))
@@ -820,7 +820,8 @@ def _parse_value(v: Any, tp: Any, meta: Mapping, key: str, ctx: _Context) -> Any
 
 
 def _parse_grid(v: Any, elem: type, check: Check | None, key: str, ctx: _Context) -> tuple:
-    values = _checked(v, tuple[elem, ...], check, key, ctx)
+    # the annotation is built at run time from the field's: tuple[float, ...], tuple[int, ...]
+    values = _checked(v, tuple.__class_getitem__((elem, ...)), check, key, ctx)
     if not values:
         raise ctx.error(key, "must not be empty")
     seen = set()
@@ -912,14 +913,14 @@ def _check_across(cfg: Config, ctx: _Context) -> None:
             f"output {model.output!r} with loss {model.loss!r} is not a valid pair; "
             f"valid output+loss pairs: {pairs}",
         )
+    if not cfg.find.min < cfg.find.max:
+        raise ctx.error(
+            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
+        )
     if cfg.training.optimizer == "nesterov" and cfg.training.dampening != 0:
         raise ctx.error(
             "training.dampening",
             f"nesterov needs dampening 0 (as torch.optim.SGD), got {cfg.training.dampening:g}",
-        )
-    if not cfg.find.min < cfg.find.max:
-        raise ctx.error(
-            "find.max", f"must be above find.min ({cfg.find.min:g}), got {cfg.find.max:g}"
         )
     scheme = cfg.init.scheme
     if (scheme == INIT_FILE) != (cfg.init.path is not None):

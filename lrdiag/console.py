@@ -127,7 +127,11 @@ def _dicts(lines) -> list[Row]:
 
 def _keras(lines) -> list[Row]:
     rows: list[Row] = []
-    epoch, header, updates = None, 0, []  # updates: (line, counter or None, metrics)
+    epoch: int | None = None
+    header = 0
+    updates: list[
+        tuple[int, tuple[str, ...] | None, dict[str, float]]
+    ] = []  # line, "3/10", metrics
 
     def close():
         if epoch is None:
@@ -195,12 +199,11 @@ def _epoch_lines(lines) -> list[Row]:
             got = metrics(text)
             if got:
                 found, index = got, heading
-        if found is None:
+        if found is None or index is None:
             continue
         key, n = index
         row = rows[-1] if rows else None
-        same = row is not None and row.values.get(key) == n
-        if same and not set(found).intersection(row.values):
+        if row is not None and row.values.get(key) == n and not set(found) & set(row.values):
             row.values.update(found)  # the same epoch's validation line
             row.last = lineno
         else:
@@ -216,7 +219,7 @@ def _epoch_batch_lines(lines) -> list[Row]:
         for part in reversed(_updates(text)):  # a terminal shows a line's last update
             m = EPOCH_BATCH.match(part)
             got = metrics(part[m.end() :]) if m else None
-            if got:
+            if m is not None and got:
                 values = {"epoch": float(m.group(1)), "batch": float(m.group(2)), **got}
                 rows.append(Row(values, lineno, lineno))
                 break

@@ -215,7 +215,7 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
         k = None if labels is None else data.n_classes
         feature_names = tuple(f"x{i}" for i in range(X.shape[1]))
         target_name = "y" if labels is None else "label"
-    source = data.path if data.kind == "file" else f"kind {data.kind!r}"
+    source = str(data.path) if data.kind == "file" else f"kind {data.kind!r}"
     Y, n_classes = _shape_targets(t, labels, k, model, source, file)
     X = np.asarray(X, dtype=np.float64)
     if data.scale != 1:
@@ -396,6 +396,8 @@ def _label_values(values: np.ndarray) -> str:
 def _read_file(data: DataConfig, file: str | None):
     """(X (n, d), t (n, k), feature_names, target_name, n_test) from ``data.path``; the last
     ``n_test`` rows are the file's own test part (Keras's x_test, y_test), else 0."""
+    if data.path is None:  # config.py asks for it with kind: file; a hand-made DataConfig may not
+        raise ConfigError("kind: file needs a path", file=file, key="data.path")
     path = Path(data.path)
     if not path.is_file():
         raise ConfigError(f"data file not found: {path}", file=file, key="data.path")

@@ -7,6 +7,7 @@ non-finite number may arrive as None (from JSON) or NaN (from memory).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from lrdiag.errors import printable
 from lrdiag.files import CSV_NAME
 from lrdiag.formatting import finite, fmt_num, plural
 from lrdiag.summary import bracket as summary_bracket
+from lrdiag.summary import stable_up_to
 from lrdiag.thresholds import VERDICTS
 
 INCOMPLETE = "incomplete"  # shown for a run without a verdict: the sweep was interrupted
@@ -24,6 +26,8 @@ MARKERS = {"converging": "+", "oscillating": "~", "diverging": "!", "plateaued":
 UNKNOWN_MARKER = "?"
 FLAG_MARK = "*"  # after a grid cell: the run has flags (listed in the run table and notes)
 SHORT = {"converging": "conv", "oscillating": "osc", "diverging": "div", "plateaued": "plat"}
+# Marks a largest converging rate above the scale's first failure (explained under the table).
+NOT_MONOTONE = "(*)"
 # How many notable runs ("why") the terminal and markdown reports explain at most.
 MAX_NOTES = 8
 
@@ -146,8 +150,10 @@ class ScaleRow:
     """One init scale of the summary, each number as a report prints it."""
 
     init_scale: str
+    stable_up_to: str  # the top of the first run of converging rates going up, or "none"
+    first_failure: str  # the first rate above it that does not converge, or "none"
     largest_converging_lr: str  # "none" when no rate converges
-    bracket: str  # "[lo, hi]", or "none"
+    not_monotone: bool  # the largest converging rate lies above the first failure
     recommended_lr: str | None  # None when no rate converges
     final_loss: str  # the recommended rate's median final loss
     predicted_critical_lr: str | None  # None when the sweep computed no sharpness for it
@@ -161,12 +167,15 @@ def scale_rows(doc: Mapping) -> list[ScaleRow]:
     for s in per_scale(doc):
         step = s.get("bracket")
         lcl, rec = s.get("largest_converging_lr"), s.get("recommended_lr")
-        pred = (stable.get(s.get("init_scale")) or {}).get("predicted_critical_lr")
+        top = stable_up_to(s)
+        pred = (stable.get(s.get("init_scale", math.nan)) or {}).get("predicted_critical_lr")
         rows.append(
             ScaleRow(
                 init_scale=fmt_num(s.get("init_scale")),
+                stable_up_to=fmt_num(top) if top is not None else "none",
+                first_failure=fmt_num(step[1]) if step else "none",
                 largest_converging_lr=fmt_num(lcl) if lcl is not None else "none",
-                bracket=f"[{fmt_num(step[0])}, {fmt_num(step[1])}]" if step else "none",
+                not_monotone=bool(step) and lcl is not None and lcl > step[1],
                 recommended_lr=fmt_num(rec) if rec is not None else None,
                 final_loss=fmt_num(s.get("recommended_final_loss")),
                 predicted_critical_lr=fmt_num(pred) if pred is not None else None,
@@ -178,16 +187,36 @@ def scale_rows(doc: Mapping) -> list[ScaleRow]:
 
 def scale_line(row: ScaleRow) -> tuple[str, str]:
     """A summary row in words, for a console too narrow for the table: ("scale 1: ",
-    "largest converging lr 10, bracket [10, 100], recommended lr 1 (final loss 0.02)")."""
-    line = (
-        f"largest converging lr {row.largest_converging_lr}, bracket {row.bracket}, "
-        f"recommended lr {row.recommended_lr or 'none'}"
-    )
+    "stable up to lr 10 (first failure 100), recommended lr 1 (final loss 0.02)")."""
+    line = f"stable up to lr {row.stable_up_to} (first failure {row.first_failure})"
+    if row.largest_converging_lr != row.stable_up_to:
+        line += f", largest converging lr {row.largest_converging_lr}"
+    line += f", recommended lr {row.recommended_lr or 'none'}"
     if row.recommended_lr is not None:
         line += f" (final loss {row.final_loss})"
     if row.predicted_critical_lr is not None:
         line += f", predicted critical lr {row.predicted_critical_lr}"
     return f"scale {row.init_scale}: ", line
+
+
+def not_monotone_lines(rows: list[ScaleRow]) -> list[str]:
+    """A line per init scale whose largest converging rate lies above its first failure, which
+    the table marks with NOT_MONOTONE: "* scale 3: lr 0.1 fails, yet lr 0.3 converges ..."."""
+    return [
+        f"{NOT_MONOTONE} scale {r.init_scale}: lr {r.first_failure} fails, yet lr "
+        f"{r.largest_converging_lr} converges: the verdicts are not monotone in the learning rate"
+        for r in rows
+        if r.not_monotone
+    ]
+
+
+def largest_text(row: ScaleRow) -> str:
+    """The largest converging rate as the tables show it, marked when above a failure."""
+    return (
+        f"{row.largest_converging_lr} {NOT_MONOTONE}"
+        if row.not_monotone
+        else row.largest_converging_lr
+    )
 
 
 def bracket(doc: Mapping, scale: float, runs: list[Mapping]) -> list[float] | None:

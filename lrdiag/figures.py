@@ -15,8 +15,10 @@ import textwrap
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 from matplotlib import rcParams
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
@@ -32,6 +34,7 @@ from lrdiag.files import (
 )
 from lrdiag.formatting import finite
 from lrdiag.plots import (
+    END_LABELS_MAX,
     add_lr_key,
     plot_curves,
     plot_final_loss_vs_lr,
@@ -85,7 +88,8 @@ def _legend_to_figure(fig: Figure, ax: Axes, *, below: bool = False) -> None:
     legend = ax.get_legend()
     if legend is None:
         return
-    handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+    handles = cast(list[Artist], legend.legend_handles)  # one artist per entry drawn
+    texts = [t.get_text() for t in legend.get_texts()]
     legend.remove()
     if below:
         rows = math.ceil(len(handles) / PHASE_LEGEND_COLS)
@@ -160,7 +164,9 @@ def curves_figure(doc: Mapping) -> Figure:
             used.append(ax)
         for k in range(len(scales), nrows * ncols):
             axes[block * nrows + k // ncols, k % ncols].set_visible(False)
-    add_lr_key(fig, used, sorted({r["learning_rate"] for r in runs}), diverged=diverged)
+    lrs = sorted({r["learning_rate"] for r in runs})
+    labelled = len(lrs) <= END_LABELS_MAX  # each curve's end names its learning rate
+    add_lr_key(fig, used, [] if labelled else lrs, diverged=diverged)
     title = f"{_name(doc)}: {'training and validation' if val_runs else 'training'} loss vs epoch"
     if len(seeds) > 1:
         others = "seed" + "s" * (len(seeds) > 2)

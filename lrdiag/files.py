@@ -28,9 +28,12 @@ FINAL_LOSS_NAME = "final_loss_vs_lr.png"
 PHASE_NAME = "phase.png"
 SHARPNESS_NAME = "sharpness.png"
 PLOT_NAMES = (CURVES_NAME, FINAL_LOSS_NAME, PHASE_NAME, SHARPNESS_NAME)
-# Every file a sweep may write into its directory (lrdiag.outdir guards them).
-# lrdiag find writes these beside the sweep it runs (find_report defines them from these)
-FIND_NAMES = ("find.json", "find.csv", "find.png")
+# lrdiag find's own files (lrdiag.find_report, lrdiag.find_plot), beside its sweep's.
+FIND_JSON_NAME = "find.json"
+FIND_CSV_NAME = "find.csv"
+FIND_PNG_NAME = "find.png"
+FIND_NAMES = (FIND_JSON_NAME, FIND_CSV_NAME, FIND_PNG_NAME)
+# Every file a sweep or lrdiag find may write into its directory (lrdiag.outdir guards them).
 OUTPUT_NAMES = (JSON_NAME, CSV_NAME, MARKDOWN_NAME, *PLOT_NAMES, *FIND_NAMES)
 
 # The fixed leading CSV columns; every other scalar run metric follows, sorted by name.

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdiag import __version__, model, stability
+from lrdiag import __version__, model, schedule, stability
 from lrdiag.config import config_to_dict
 from lrdiag.optim import make_optimizer, select_runs
 from lrdiag.sweep import epoch_orders
@@ -47,13 +47,13 @@ SLIDE_LR_DIFF = 15  # slide(): points between the two ends of the window it slid
 SLIDE_THRESH = 0.005  # slide(): |gradient difference| (loss units a step) that ends the slide
 SLIDE_ADJUST = 1.0  # slide(): the suggestion's multiplier
 MINIMUM_DIVISOR = 10.0  # minimum(): one tenth of the learning rate of the lowest loss
-# Optimizers with a stable limit at init on a quadratic (lrdiag.stability.critical_lr): the
-# momentum each one's limit 2 (1 + momentum) / lambda_max takes.
-LIMIT_MOMENTUM: dict[str, Callable] = {
-    "sgd": lambda training: 0.0,
-    "momentum": lambda training: training.momentum,
+# The limit at init, as the report names it, for the optimizers that have one on a quadratic
+# (lrdiag.stability.stable_limit: lr * lambda_max below it is stable); adaptive ones have none.
+LIMIT_NAMES = {
+    "sgd": "2/lambda_max",
+    "momentum": "2(1+beta)/lambda_max",
+    "nesterov": "2(1+beta)/(1+2beta)/lambda_max",
 }
-LIMIT_FORMULA = {"sgd": "2/lambda_max", "momentum": "2(1+beta)/lambda_max"}  # for reports
 
 
 def ramp(lo: float, hi: float, steps: int) -> np.ndarray:
@@ -112,8 +112,10 @@ def _batches(X, Y, cfg, steps: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 def range_test(cfg, dataset) -> RangeTest:
     """Run the test for every (init scale, seed) of ``cfg`` at once (see the module docstring).
 
-    The optimizer is the config's (``optim.make_optimizer``), stepped with one learning rate per
-    run; ``loss_reduction: sum`` steps on the summed loss, as the sweep does.
+    The optimizer is the config's (``optim.make_optimizer``: its momentum, betas, weight decay),
+    stepped with one learning rate per run; ``loss_reduction: sum`` steps on the summed loss and
+    ``clip_grad_norm`` clips, as the sweep does. ``training.schedule`` (and its warmup) is not
+    used: the ramp is the schedule, as fastai's lr_find replaces the learner's.
     """
     f = cfg.find
     dtype = np.dtype(cfg.training.dtype)
@@ -123,9 +125,10 @@ def range_test(cfg, dataset) -> RangeTest:
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
     R, T = len(seeds), f.steps
     sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(sizes, cfg.init.scheme, scales, seeds, dtype)
+    params = model.init_params(sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path)
     opt = make_optimizer(cfg.training)
     state = opt.init(params)
+    clip_norm = cfg.training.clip_grad_norm
     lrs = ramp(f.min, f.max, T)
     loss, smoothed = np.full((R, T), np.nan), np.full((R, T), np.nan)
     stopped, reason = np.full(R, -1, dtype=np.int64), [None] * R
@@ -159,6 +162,8 @@ def range_test(cfg, dataset) -> RangeTest:
             if summed:
                 for g in grads.values():
                     g *= len(xb)
+            if clip_norm is not None:  # as the sweep: clip_grad_norm_ on what the optimizer sees
+                schedule.clip(grads, clip_norm)
             state = opt.apply(params, grads, state, np.full(len(live), lrs[i], dtype=dtype))
     return RangeTest(lrs, loss, smoothed, stopped, reason, scales, seeds)
 
@@ -302,23 +307,27 @@ def sweep_config(cfg, rows: list[dict]):
 
 
 def predicted_limits(cfg, dataset) -> np.ndarray | None:
-    """(R,) 2 (1 + momentum) / lambda_max at each run's initial weights, in the order of
-    ``range_test``'s runs; None where the stability section or the optimizer has no such limit
-    (``stability.sharpness`` off, or auto with mini-batches; an adaptive optimizer)."""
+    """(R,) the stable limit at each run's initial weights, ``stable_limit / lambda_max``
+    (2 / lambda_max for sgd), in the order of ``range_test``'s runs; None where the stability
+    section or the optimizer has no such limit (``stability.sharpness`` off, or auto with
+    mini-batches; an adaptive optimizer)."""
     mode = cfg.stability.sharpness
     on = mode == "on" or (mode == "auto" and cfg.training.batch_size is None)
-    if not on or cfg.training.optimizer not in LIMIT_MOMENTUM:
+    limit = stability.stable_limit(cfg.training.optimizer, cfg.training.momentum)
+    if not on or limit is None:
         return None
     seeds = np.tile(np.asarray(cfg.training.seeds, dtype=np.int64), len(cfg.init.scales))
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
     X, Y = stability.subset(dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed)
     sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(sizes, cfg.init.scheme, scales, seeds, np.float64)
+    params = model.init_params(
+        sizes, cfg.init.scheme, scales, seeds, np.float64, path=cfg.init.path
+    )
     summed = cfg.training.loss_reduction == "sum"
     factor = float(cfg.training.batch_size or len(dataset.X)) if summed else 1.0
     with np.errstate(all="ignore"):
         lam = factor * stability.sharpness(params, X, Y, cfg.model)
-    return stability.critical_lr(lam, LIMIT_MOMENTUM[cfg.training.optimizer](cfg.training))
+    return limit / 2.0 * stability.critical_lr(lam)  # critical_lr: 2 / lambda_max
 
 
 # --------------------------------------------------------------------------- the document
@@ -402,7 +411,7 @@ def document(
         "lrs": [float(x) for x in test.lrs],
         "runs": rows,
         "per_scale": _per_scale(rows, sweep_doc),
-        "limit": LIMIT_FORMULA.get(cfg.training.optimizer) if limits is not None else None,
+        "limit": LIMIT_NAMES.get(cfg.training.optimizer) if limits is not None else None,
         "sweep": sweep,
     }
 

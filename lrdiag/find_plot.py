@@ -4,7 +4,7 @@ suggestion on its curve, the limit at init and the short sweep's measured bracke
 ``plot_find(ax, doc, init_scale)`` draws on the axes it is given and returns them, as
 pytorch-lr-finder's ``LRFinder.plot(ax=...)`` does and fastai's ``plot_lr_find`` draws the
 suggestions (a marker per method on the curve); ``find_figure`` lays out one axes per init scale;
-only ``save_find_plot`` writes a file. No pyplot (see plots.py).
+only ``save_find_plot`` writes a file. No pyplot (see figures.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lrdiag.files import FIND_NAMES, atomic_write_bytes
-
-PNG_NAME = FIND_NAMES[2]  # find.png
+from lrdiag.files import FIND_PNG_NAME, atomic_write_bytes
 
 DPI = 100
 MARKERS = {"steep": "v", "valley": "o", "minimum": "s", "slide": "D"}  # one per method
@@ -106,4 +104,4 @@ def find_figure(doc: Mapping) -> Figure:
 def save_find_plot(doc: Mapping, out_dir: str | os.PathLike) -> Path:
     buf = io.BytesIO()
     find_figure(doc).savefig(buf, format="png", dpi=DPI)
-    return atomic_write_bytes(Path(out_dir) / PNG_NAME, buf.getvalue())
+    return atomic_write_bytes(Path(out_dir) / FIND_PNG_NAME, buf.getvalue())

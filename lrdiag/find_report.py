@@ -29,12 +29,10 @@ from rich.table import Table
 from rich.text import Text
 
 from lrdiag.errors import printable
-from lrdiag.files import FIND_NAMES, atomic_write_text, to_json_text  # noqa: F401 (for the CLI)
+from lrdiag.files import FIND_CSV_NAME, FIND_JSON_NAME, atomic_write_text, to_json_text
 from lrdiag.formatting import fmt_num, plural
 from lrdiag.terminal import _box, _print_hanging, render_warnings
 
-NAMES = FIND_NAMES
-JSON_NAME, CSV_NAME, PNG_NAME = FIND_NAMES  # the PNG is drawn by find_plot
 CSV_COLUMNS = ("init_scale", "seed", "step", "lr", "loss", "smoothed_loss")
 STOPS = {"diverged": ">{factor}x best", "not_finite": "not finite"}
 
@@ -206,6 +204,6 @@ def write_find(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
     """find.json and find.csv into ``out_dir``, each written atomically."""
     out_dir = Path(out_dir)
     return [
-        atomic_write_text(out_dir / JSON_NAME, to_json_text(doc)),
-        atomic_write_text(out_dir / CSV_NAME, csv_text(doc)),
+        atomic_write_text(out_dir / FIND_JSON_NAME, to_json_text(doc)),
+        atomic_write_text(out_dir / FIND_CSV_NAME, csv_text(doc)),
     ]

@@ -12,7 +12,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+# What signal.signal takes and returns: a function, SIG_DFL or SIG_IGN (ints), or None.
+Handler = Callable[[int, FrameType | None], Any] | int | None
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -31,7 +36,7 @@ class Interrupts:
         self.signum: int | None = None  # the first signal received
         self._mode = "raise"  # "raise", "defer" (the first is kept back) or "hold" (all are)
         self._kept_back = 0
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Handler] = {}
 
     @property
     def exit_code(self) -> int:

@@ -11,10 +11,15 @@ nothing here prints.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lrdiag.config import LINT_IDS
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from lrdiag.config import Config
+    from lrdiag.data import Dataset
 
 LINTS = LINT_IDS
 
@@ -60,7 +65,7 @@ def _first_scale_over(share: np.ndarray, limit: float) -> tuple[int, str] | None
     return r, _per_layer(share[r])
 
 
-def check_config(cfg, dataset) -> list[Lint]:
+def check_config(cfg: Config, dataset: Dataset) -> list[Lint]:
     """The lints that need no training, on ``cfg`` and its loaded ``dataset``."""
     found = [
         _output_loss_mismatch(cfg),
@@ -76,7 +81,7 @@ def _kept(cfg, found: list[Lint]) -> list[Lint]:
     return [lint for lint in found if lint.id not in cfg.lints.ignore]
 
 
-def check_grid(cfg, summary: dict, runs: list[dict]) -> list[Lint]:
+def check_grid(cfg: Config, summary: dict, runs: list[dict]) -> list[Lint]:
     """``grid_misses_boundary`` for a sweep's summary and result rows (verdicts)."""
     notes = []
     rates = sorted(cfg.sweep.learning_rates)
@@ -111,7 +116,7 @@ def check_grid(cfg, summary: dict, runs: list[dict]) -> list[Lint]:
     return []
 
 
-def _output_loss_mismatch(cfg) -> Lint | None:
+def _output_loss_mismatch(cfg: Config) -> Lint | None:
     output, loss = cfg.model.output, cfg.model.loss
     if (output, loss) == ("sigmoid", "cross_entropy"):
         return Lint(
@@ -125,7 +130,7 @@ def _output_loss_mismatch(cfg) -> Lint | None:
     return None
 
 
-def _unscaled_inputs(cfg, X: np.ndarray) -> Lint | None:
+def _unscaled_inputs(cfg: Config, X: np.ndarray) -> Lint | None:
     if not X.size:
         return None
     rms = float(np.sqrt(np.mean(X * X)))
@@ -146,7 +151,7 @@ def _unscaled_inputs(cfg, X: np.ndarray) -> Lint | None:
     )
 
 
-def _sum_reduction(cfg, n_train: int) -> Lint | None:
+def _sum_reduction(cfg: Config, n_train: int) -> Lint | None:
     if cfg.training.loss_reduction != "sum":
         return None
     batch = cfg.training.batch_size or n_train
@@ -162,7 +167,7 @@ def _sum_reduction(cfg, n_train: int) -> Lint | None:
     )
 
 
-def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
+def _init_lints(cfg: Config, X: np.ndarray) -> list[Lint]:
     """saturated_init and dead_relu at the initial weights (first seed, each init scale)."""
     from lrdiag import model  # the numeric core; imported here to keep imports light
 
@@ -223,7 +228,7 @@ def _init_lints(cfg, X: np.ndarray) -> list[Lint]:
 TRAINED_SHOWN = 3  # runs named in the message of dead_relu after training (the rest counted)
 
 
-def check_trained(cfg, runs, dead_end) -> list[Lint]:
+def check_trained(cfg: Config, runs, dead_end) -> list[Lint]:
     """``dead_relu`` after training: ``dead_end`` (R, hidden layers) is TrainResult.dead_end,
     the share of each layer's ReLU units that never fire on the training rows (NaN: diverged or
     interrupted; None: not a ReLU network). ``runs`` are the sweep's Runs, in the same order."""

@@ -182,15 +182,17 @@ def _decode(data: bytes, source: str) -> str:
 def _from_printed(printed: console.Printed, source: str, columns) -> LossLog:
     """A Keras console log or a log of one line an epoch (lrdiag.console) as a table."""
     cols: dict[str, Column] = {}
+    lines_of: dict[str, list[int]] = {}  # each column's lines (Column.lines)
     for r, row in enumerate(printed.rows):
         for name, value in row.values.items():
             if name not in cols:
                 cols[name] = make_column(name)
-                cols[name].place, cols[name].lines = "line {line}, {name!r}", []
+                lines_of[name] = []
+                cols[name].place, cols[name].lines = "line {line}, {name!r}", lines_of[name]
             c = cols[name]
             c.rows.append(r)
             c.cells.append(value)
-            c.lines.append(row.last)
+            lines_of[name].append(row.last)
     spans = [(row.first, row.last) for row in printed.rows]
     table = Table(source, printed.format, list(cols.values()), len(printed.rows), spans=spans)
     return pick_curves(table, columns)
@@ -234,12 +236,13 @@ def _from_table(lines, source, columns) -> LossLog:
             f"{source}: line {header_no}: expected a header row naming the columns "
             "(e.g. epoch,loss), found only numbers"
         )
-    cols = []
+    cols, line_lists = [], []  # line_lists[i]: cols[i].lines
     for i, h in enumerate(header):
         c = make_column(h or f"column {i + 1}", decimal_comma=decimal_comma)
         c.place, c.lines = "line {line}, column {name!r}", []
         c.is_index = c.is_index or not h
         cols.append(c)
+        line_lists.append(c.lines)
     n_rows, spans = 0, []
     body = lines[1:]
     try:
@@ -255,11 +258,11 @@ def _from_table(lines, source, columns) -> LossLog:
             raise InputError(
                 f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
             )
-        for col, cell in zip(cols, cells, strict=False):
+        for col, col_lines, cell in zip(cols, line_lists, cells, strict=False):
             if not is_missing(cell):
                 col.rows.append(n_rows)
                 col.cells.append(cell)
-                col.lines.append(lineno)
+                col_lines.append(lineno)
         spans.append((lineno, lineno))
         n_rows += 1
     return pick_curves(Table(source, fmt, cols, n_rows, spans=spans), columns)
@@ -395,11 +398,11 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
     wanted = [find_column(list(available), c, source) for c in columns] or list(available)
     curves, skipped, n_classes = [], 0, None
     for r in runs:
-        flags = r.get("flags") if isinstance(r.get("flags"), list) else []
+        flags = r["flags"] if isinstance(r.get("flags"), list) else []
         if r.get("verdict") is None and "incomplete" in flags:
             skipped += 1
             continue
-        metrics = r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {}
+        metrics = r["metrics"] if isinstance(r.get("metrics"), Mapping) else {}
         chance = parse_number(metrics.get("chance", "")) if "chance" in metrics else None
         if n_classes is None and isinstance(chance, float) and math.log(2) <= chance < 20:
             n_classes = int(round(math.exp(chance)))  # the sweep's chance loss is ln K
@@ -415,7 +418,7 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
     k = data.get("n_classes")
     if n_classes is None and data.get("kind") != "file" and type(k) is int and k >= 2:
         n_classes = k
-    notes = ()
+    notes: tuple[str, ...] = ()
     if skipped:
         notes = (f"skipped {skipped} interrupted run{'s' if skipped > 1 else ''}",)
     if not curves:
@@ -436,10 +439,11 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
 
 
 def _run_label(r: Mapping) -> str:
-    def g(v):
+    def number(v):
         return f"{v:g}" if isinstance(v, int | float) else str(v)
 
-    return f"lr {g(r.get('learning_rate'))}, scale {g(r.get('init_scale'))}, seed {r.get('seed')}"
+    lr, scale = number(r.get("learning_rate")), number(r.get("init_scale"))
+    return f"lr {lr}, scale {scale}, seed {r.get('seed')}"
 
 
 def _results_curve(v: Any, source: str, what: str) -> np.ndarray | None:

@@ -67,15 +67,23 @@ def markdown_summary(doc: Mapping) -> str:
 
     scale_rows = digest.scale_rows(doc)
     if scale_rows:
-        header = ["init scale", "largest converging lr", "bracket", "recommended lr", "final loss"]
+        header = [
+            "init scale",
+            "stable up to lr",
+            "first failure",
+            "largest converging lr",
+            "recommended lr",
+            "final loss",
+        ]
         if scale_rows[0].with_stability:
             header.append("predicted critical lr")
         rows = []
         for s in scale_rows:
             row = [
                 s.init_scale,
-                s.largest_converging_lr,
-                s.bracket,
+                s.stable_up_to,
+                s.first_failure,
+                _md(digest.largest_text(s)),
                 f"**{s.recommended_lr}**" if s.recommended_lr is not None else "none",
                 s.final_loss,
             ]
@@ -83,6 +91,8 @@ def markdown_summary(doc: Mapping) -> str:
                 row.append(s.predicted_critical_lr or "-")
             rows.append(row)
         lines += _md_table(header, rows, ["r"] * len(header)) + [""]
+        notes = digest.not_monotone_lines(scale_rows)
+        lines += [_md(line) for line in notes] + ([""] if notes else [])
 
     lines += [f"{_md(line)}." for line in digest.loss_scale_lines(doc)]
     if digest.loss_scale_lines(doc):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from lrdiag import weights
 
@@ -38,7 +39,7 @@ class Activation(NamedTuple):
 
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    activate: Callable[[np.ndarray], None]
+    activate: Callable[[np.ndarray], object]  # its value is not used
     scale_by_df: Callable[[np.ndarray, np.ndarray], None]
     df_over: Callable[[np.ndarray], None] | None
 
@@ -249,8 +250,8 @@ def n_layers(params: dict[str, np.ndarray]) -> int:
 def init_params(
     sizes: Sequence[int],
     scheme: str | Sequence[str],
-    scales: Sequence[float],
-    seeds: Sequence[int],
+    scales: npt.ArrayLike,
+    seeds: npt.ArrayLike,
     dtype=np.float32,
     path: str | None = None,
 ) -> dict[str, np.ndarray]:
@@ -297,7 +298,7 @@ def forward(params, X, spec, *, keep: bool = False):
     act = ACTIVATIONS[spec.activation]
     L = n_layers(params)
     a = X
-    cache = []
+    cache: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     for layer in range(1, L):
         z = _linear(a, params[f"W{layer}"], params[f"b{layer}"])  # (R, B, H)
         h = act.f(z)

@@ -33,7 +33,7 @@ from lrdiag.files import JSON_NAME, OUTPUT_NAMES
 try:  # POSIX; elsewhere a lock file created exclusively stands in (a stale one is named)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # checked before each use
 
 LOCK_NAME = ".lrdiag.lock"
 STAGING_PREFIX = ".lrdiag-staging-"
@@ -41,8 +41,8 @@ COMPLETE = ".complete"  # written last into a staging directory: it holds a whol
 
 
 def output_names() -> tuple[str, ...]:
-    """Every file a sweep (or ``lrdiag find``, which runs one) may write into its directory
-    (results.json, the file a reader trusts, is moved in last)."""
+    """Every file a sweep may write into its directory (results.json, the file a reader
+    trusts, is moved in last)."""
     return OUTPUT_NAMES
 
 

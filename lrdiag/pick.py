@@ -215,7 +215,7 @@ def _kind(col: Column) -> str | None:
     return None
 
 
-def _kind_note(name: str, kind: str) -> str:
+def _kind_note(name: str, kind: str | None) -> str:
     if kind == HIGHER_IS_BETTER:
         return (
             f"{name!r} is a metric where higher is better (accuracy, AUC, ...), not a loss: "
@@ -235,7 +235,7 @@ def _curve_name(column: str, kind: str | None, run: Run | None) -> str:
 
 
 def _single(table: Table, col: Column, k: int, name: str) -> str:
-    return f"{name!r} ({_g(col.values[k])} at {_where(table, col.rows[k])})"
+    return f"{name!r} ({_sig6(col.values[k])} at {_where(table, col.rows[k])})"
 
 
 def _single_note(items: list[str]) -> str:
@@ -245,7 +245,8 @@ def _single_note(items: list[str]) -> str:
     return f"{len(items)} columns hold one value each, not curves; not judged: {shown}"
 
 
-def _g(v: float) -> str:
+def _sig6(v: float) -> str:
+    """``v`` in 6 significant digits."""
     return f"{v:.6g}"
 
 
@@ -399,7 +400,7 @@ def _accuracy_pairs(table: Table, index: _Index) -> tuple[AccuracyPair, ...]:
             row = int(rows[k])
             place = _where(table, row)
             if epoch is not None and np.isfinite(epoch[row]):
-                place += f" (epoch {_g(epoch[row])})"
+                place += f" (epoch {_sig6(epoch[row])})"
             return place
 
         return at

@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps, rcParams
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
-from matplotlib.figure import Figure
+from matplotlib.figure import FigureBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from lrdiag.digest import final_loss, initial_loss
 from lrdiag.formatting import finite, lr_labels
@@ -54,6 +55,10 @@ LIMIT_REACH = 10.0
 FINAL_CLIP_FACTOR = 10.0
 # Up to this many learning rates get a legend entry each; more get a colour bar.
 LEGEND_MAX_LRS = 8
+# Up to this many learning rates get their value written at the end of their curve ...
+END_LABELS_MAX = 12
+# ... at least this far apart (a fraction of the axes' height), so that neighbours never touch.
+END_LABEL_GAP = 0.055
 # Up to this many learning rates label the x axis of final loss vs lr with their own values.
 LR_TICKS_MAX = 10
 # Cells of the verdict map get a "k/n seeds" note only while there are at most this many lrs.
@@ -150,19 +155,24 @@ def _lr_handles(lrs: Sequence[float], *, diverged: bool) -> list[Any]:
             Line2D(
                 [],
                 [],
-                color="black",
-                marker="x",
+                color="grey",
+                marker="^",
+                mec="black",
                 ls="none",
-                label="last finite loss (then NaN/inf)",
+                label="diverged: left the chart here",
             )
         )
     return handles
 
 
-def add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
+def add_lr_key(fig: FigureBase, axes: Any, lrs: Sequence[float], *, diverged: bool) -> None:
     """One key for the learning-rate colours of ``axes``: a legend up to LEGEND_MAX_LRS learning
-    rates, else a colour bar (plus a one-entry legend for the divergence marker)."""
+    rates, else a colour bar (plus a one-entry legend for the divergence marker). With
+    ``lrs`` empty (the curves carry their labels), only the divergence marker's entry."""
     if not lrs:
+        if diverged:
+            fig.legend(handles=_lr_handles([], diverged=True), loc="outside right center",
+                       fontsize="small", frameon=False)  # fmt: skip
         return
     target = axes if isinstance(axes, Axes) else list(np.ravel(axes))
     if len(lrs) <= LEGEND_MAX_LRS:
@@ -192,75 +202,146 @@ def add_lr_key(fig: Figure, axes: Any, lrs: Sequence[float], *, diverged: bool) 
 
 
 def plot_curves(
-    ax: Axes, runs: Sequence[Mapping], *, title: str | None = None, legend: bool = True
+    ax: Axes,
+    runs: Sequence[Mapping],
+    *,
+    title: str | None = None,
+    legend: bool = True,
+    end_labels: bool = True,
 ) -> Axes:
     """Loss vs epoch, one line per run (``ax.get_lines()`` has one Line2D a run, in order).
 
     Colour encodes the learning rate on a log scale; smaller learning rates are drawn over
     larger ones. When the runs hold several seeds, the first seed is drawn solid and the others
-    faint (under every solid line). An ``x`` marks the last finite loss of a
-    run whose loss became non-finite (on the top edge when that loss is off the chart, which
-    is capped at Y_CLIP_FACTOR times the highest initial loss). With ``legend``: an entry per
-    learning rate, or a colour bar when there are more than LEGEND_MAX_LRS of them (needs
-    ``ax.figure``).
+    faint (under every solid line). The top is capped at Y_CLIP_FACTOR times the highest initial
+    loss. A run that diverged (its verdict, or a non-finite loss) ends where it left the chart
+    (went above the top, or non-finite): its line rises to the top edge at that epoch and stops
+    there under a ``^`` marker (``ax.collections[0]``), instead of a tangle along the top.
+    With ``end_labels`` (up to END_LABELS_MAX learning rates) each solid curve's learning rate
+    is written at its end, in its colour: beside the right edge for a curve that stayed, beside
+    its marker for one that left. With ``legend``: an entry per learning rate, or a colour bar
+    when there are more than LEGEND_MAX_LRS of them (needs ``ax.figure``).
     """
     runs = list(runs)
     lrs = sorted({r["learning_rate"] for r in runs})
     norm = _lr_norm(lrs)
+    labels = lr_labels(lrs)
     seeds = sorted({r.get("seed") for r in runs}, key=seed_key)
     first_seed = seeds[0] if seeds else None
-    all_values = []
-    diverged_points = []
-    for r in runs:
-        loss = _loss_array(r.get("loss"))
+    losses = [_loss_array(r.get("loss")) for r in runs]
+    values = np.concatenate(losses) if losses else np.zeros(0)
+    _set_loss_scale(ax, values, (initial_loss(r) for r in runs), Y_CLIP_FACTOR)
+    inits = [abs(x) for x in (initial_loss(r) for r in runs) if x]
+    cap = Y_CLIP_FACTOR * max(inits) if inits else np.inf
+    exits = []  # (line, epoch it left, colour, solid, lr)
+    ends = []  # (epoch, last value, colour, lr) of the solid curves that stayed on the chart
+    for r, loss in zip(runs, losses, strict=True):
         lr = r["learning_rate"]
         color = _LR_CMAP(norm(lr)) if lr > 0 else "black"
-        faint = r.get("seed") != first_seed
+        solid = r.get("seed") == first_seed
         # smaller learning rates on top: a large one's bouncing would paint over them
         above = 0.05 * (len(lrs) - 1 - lrs.index(lr)) / max(len(lrs) - 1, 1)
-        ax.plot(
-            np.arange(loss.size),
-            loss,
+        left = _left_chart(loss, cap, diverged=r.get("verdict") == "diverging")
+        shown = loss if left is None else loss[:left]
+        (line,) = ax.plot(
+            np.arange(shown.size),
+            shown,
             color=color,
-            lw=1.0 if faint else 1.6,
-            alpha=0.3 if faint else 0.95,
-            zorder=(1.9 if faint else 2.0) + above,
+            lw=1.6 if solid else 1.0,
+            alpha=0.95 if solid else 0.3,
+            zorder=(2.0 if solid else 1.9) + above,
         )
-        all_values.append(loss)
-        finite = np.flatnonzero(np.isfinite(loss))
-        if finite.size and finite[-1] < loss.size - 1:  # non-finite at the end: diverged
-            diverged_points.append((finite[-1], loss[finite[-1]], color))
-
-    values = np.concatenate(all_values) if all_values else np.zeros(0)
-    _set_loss_scale(ax, values, (initial_loss(r) for r in runs), Y_CLIP_FACTOR)
-    if diverged_points:
+        if left is not None:
+            exits.append((line, left, color, solid, lr))
+        elif solid and np.isfinite(loss).any():
+            last = int(np.flatnonzero(np.isfinite(loss))[-1])
+            ends.append((last, float(loss[last]), color, lr))
+    longest = max((v.size for v in losses), default=0)
+    if longest > 1:
+        ax.set_xlim(-0.02 * (longest - 1), 1.02 * (longest - 1))  # show epochs after a blow-up
+    if exits:
         top = ax.get_ylim()[1]
-        xs, ys, cs = zip(*diverged_points, strict=True)
+        ax.set_ylim(top=top)  # fixed: the points on the edge must not move it
+        for line, left, *_ in exits:
+            xs, ys = line.get_data()
+            line.set_data(np.append(xs, left), np.append(ys, top))
         ax.scatter(
-            xs,
-            np.minimum(ys, top),
-            c=list(cs),
-            marker="x",
+            [e[1] for e in exits],
+            [top] * len(exits),
+            c=[e[2] for e in exits],
+            marker="^",
             s=40,
-            linewidths=1.5,
+            edgecolors="black",
+            linewidths=0.5,
             zorder=3,
             clip_on=False,
         )
     if not np.isfinite(values).any():
         ax.text(0.5, 0.5, "no finite loss", ha="center", va="center", transform=ax.transAxes)
-
-    longest = max((v.size for v in all_values), default=0)
-    if longest > 1:
-        ax.set_xlim(-0.02 * (longest - 1), 1.02 * (longest - 1))  # show epochs after a blow-up
+    if end_labels and 0 < len(lrs) <= END_LABELS_MAX:
+        _label_ends(ax, ends, [(e[1], e[2], e[4]) for e in exits if e[3]], labels)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _readable_log_ticks(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax.grid(True, which="major", alpha=0.3)
     if title:
         ax.set_title(title)
     if legend:
-        add_lr_key(ax.figure, ax, lrs, diverged=bool(diverged_points))
+        add_lr_key(ax.figure, ax, lrs, diverged=bool(exits))
     return ax
+
+
+def _left_chart(loss: np.ndarray, cap: float, *, diverged: bool) -> int | None:
+    """The epoch a diverged run left the chart: its first loss above ``cap`` or non-finite
+    (None for a run that did not diverge, or stayed on the chart)."""
+    gone = ~np.isfinite(loss)
+    if not (diverged or gone.any()):
+        return None
+    out = np.flatnonzero(gone | (np.nan_to_num(loss, nan=np.inf) > cap))
+    return int(out[0]) if out.size else None
+
+
+def _label_ends(ax: Axes, ends: list, exits: list, labels: Mapping[float, str]) -> None:
+    """Each solid curve's learning rate at its end: beside the right edge at its last value
+    (labels pushed apart to END_LABEL_GAP of the height), or beside its exit marker."""
+    to_axes = ax.transAxes.inverted()
+    placed = []
+    for x, y, color, lr in ends:
+        fy = float(to_axes.transform(ax.transData.transform((x, y)))[1])
+        placed.append([min(max(fy, 0.0), 1.0), color, lr])
+    placed.sort(key=lambda p: p[0])
+    for i in range(1, len(placed)):  # upward, then back down from the top
+        placed[i][0] = max(placed[i][0], placed[i - 1][0] + END_LABEL_GAP)
+    for i in range(len(placed) - 1, -1, -1):
+        ceiling = 1.0 if i == len(placed) - 1 else placed[i + 1][0] - END_LABEL_GAP
+        placed[i][0] = min(placed[i][0], ceiling)
+    for fy, color, lr in placed:
+        ax.text(1.01, fy, labels[lr], transform=ax.transAxes, color=color, fontsize="small",
+                va="center", ha="left", clip_on=False)  # fmt: skip
+    top = ax.get_ylim()[1]
+    row_of: dict[int, int] = {}
+    span = max(ax.get_xlim()[1] - ax.get_xlim()[0], 1e-12)
+    for x, color, lr in sorted(exits, key=lambda e: e[0]):
+        near = [k for k in row_of if abs(k - x) < END_LABEL_GAP * 2 * span]
+        row = len(near)
+        row_of[x + row * 1e-9 * span] = row
+        ax.annotate(labels[lr], (x, top), xytext=(6, -4 - 9 * row), textcoords="offset points",
+                    color=color, fontsize="x-small", ha="left", va="top",
+                    annotation_clip=False)  # fmt: skip
+
+
+def _readable_log_ticks(ax: Axes) -> None:
+    """On a log axis spanning less than a decade, plain numbers at a few steps (0.6, 0.7), not
+    the one power of ten (or none) matplotlib would label."""
+    if ax.get_yscale() != "log":
+        return
+    lo, hi = ax.get_ylim()
+    if lo <= 0 or hi / lo >= 10:
+        return
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.3g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
 def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
@@ -291,9 +372,11 @@ def plot_final_loss_vs_lr(ax: Axes, runs: Sequence[Mapping]) -> Axes:
             finite_finals += ok
             # inf for a seed that did not finish: the median is honest, or inf (a gap).
             m = float(np.median([f if f is not None else np.inf for f in finals]))
-            med.append(m if math.isfinite(m) else np.nan)
-            lo.append(min(ok) if ok else np.nan)
-            hi.append(max(ok) if ok else np.nan)
+            # a median off the chart is a gap: the line never runs up to a triangle
+            med.append(m if math.isfinite(m) and m <= cap else np.nan)
+            shown = [f for f in ok if f <= cap]  # the band spans the finals on the chart
+            lo.append(min(shown) if shown else np.nan)
+            hi.append(max(shown) if shown else np.nan)
             off_chart += [(i, lr)] * sum(f is None or f > cap for f in finals)
         ax.plot(lrs, med, color=color, marker="o", ms=4, lw=1.6, label=f"init scale {scale:g}")
         lo_a, hi_a = np.array(lo), np.array(hi)
@@ -396,10 +479,13 @@ def plot_phase(
     ax: Axes, runs: Sequence[Mapping], *, predicted: Mapping[float, float] | None = None
 ) -> Axes:
     """The verdict map: a cell per (learning rate, init scale), coloured by the majority
-    verdict over seeds. Hatched cells are where seeds disagree (with a ``k/n`` note).
+    verdict over seeds. A cell whose seeds disagree is split by share of seeds, worst verdict
+    first, the minority's parts hatched, with a ``k/n`` note (k seeds of n gave the majority).
+    When every run converged, a note says the grid never reached the stability limit.
 
     ``predicted`` maps init scale -> a predicted critical learning rate, drawn as diamonds
-    joined by a line (the only Line2D on the axes), interpolated on the log-lr axis between
+    (the only Line2D on the axes, markers only: the predictions of different init scales are
+    not joined, which would read as a boundary), interpolated on the log-lr axis between
     cells; a value beyond the swept range by more than half a cell sits on the edge of the map,
     drawn whole, with its value beside it.
     """
@@ -422,7 +508,7 @@ def plot_phase(
             majority, count = _majority(verdicts)
             cell[j, i] = kinds.index(majority) if majority in VERDICTS else kinds.index("unknown")
             if count < len(verdicts):
-                disagree.append((i, j, count, len(verdicts)))
+                disagree.append((i, j, count, verdicts))
 
     cmap = ListedColormap(colors)
     norm = BoundaryNorm(np.arange(len(kinds) + 1) - 0.5, len(kinds))
@@ -435,29 +521,57 @@ def plot_phase(
         edgecolors="white",
         linewidth=1.5,
     )
-    for i, j, count, total in disagree:
-        ax.add_patch(
-            Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#333333", lw=0)
-        )
+    for i, j, count, verdicts in disagree:
+        # the cell split by share of seeds, worst verdict first; the note counts the majority
+        x = i - 0.5
+        shares = Counter(verdicts)
+        majority = _majority(verdicts)[0]
+        for v in sorted(shares, key=lambda v: _SEVERITY.index(v) if v in _SEVERITY else 9):
+            width = shares[v] / len(verdicts)
+            color = VERDICT_COLORS.get(v, UNKNOWN_COLOR)
+            hatch = None if v == majority else "//"
+            ax.add_patch(
+                Rectangle((x, j - 0.5), width, 1, fc=color, ec="white", lw=1.5, hatch=hatch)
+            )
+            x += width
         if len(lrs) <= PHASE_TEXT_MAX_LRS:
             ax.text(
                 i,
                 j,
-                f"{count}/{total}",
+                f"{count}/{len(verdicts)}",
                 ha="center",
                 va="center",
                 fontsize="small",
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
             )
+    seen = cell[cell != kinds.index("missing")]
+    if seen.size and (seen == kinds.index("converging")).all() and not disagree:
+        ax.text(
+            0.5,
+            0.5,
+            "every run converged: the grid never reached the stability limit\n"
+            "(sweep larger learning rates to find it)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize="small",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "grey", "alpha": 0.9},
+            zorder=1.5,  # over the map, under the predicted diamonds
+        )
 
-    handles = [Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS]
+    handles: list[Artist] = [Patch(color=VERDICT_COLORS[v], label=v) for v in VERDICTS]
     if (cell == kinds.index("unknown")).any():
         handles.append(Patch(color=UNKNOWN_COLOR, label="other"))
     if (cell == kinds.index("missing")).any():
         handles.append(Patch(facecolor=MISSING_COLOR, edgecolor="grey", label="not run"))
     if disagree:
         handles.append(
-            Patch(facecolor="white", edgecolor="#333333", hatch="///", label="seeds disagree")
+            Patch(
+                facecolor="white",
+                edgecolor="#333333",
+                hatch="//",
+                label="seeds disagree (split by share)",
+            )
         )
 
     tick_pad = rcParams["ytick.major.pad"]
@@ -503,9 +617,8 @@ def plot_phase(
                 ms=7,
                 mfc="white",
                 mew=1.5,
-                lw=1.2,
-                ls="--",
-                label="predicted critical lr",
+                ls="none",  # one per init scale: joined, they would read as a boundary
+                label="predicted critical lr (per scale)",
                 clip_on=False,
             )
             handles.append(line)
@@ -556,7 +669,7 @@ def plot_verdict_example(
     """
     loss = _loss_array(curve)
     color = VERDICT_COLORS.get(verdict, UNKNOWN_COLOR)
-    small = {"fontsize": 7}
+    small: dict[str, Any] = {"fontsize": 7}
     marker = "o" if loss.size < 12 else None
     ax.plot(np.arange(loss.size), loss, color=color, lw=1.6, marker=marker, ms=3.5, zorder=3)
     if train is not None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from lrdiag import __version__, lints
 from lrdiag.classify import FLAGS, classify
-from lrdiag.config import config_to_dict
+from lrdiag.config import Config, config_to_dict
+from lrdiag.formatting import finite
 from lrdiag.stability import stable_limit
 from lrdiag.summary import loss_scale, summarize
 from lrdiag.sweep import Run, TrainResult
@@ -24,7 +27,7 @@ EOS_NEAR = 0.9  # edge of stability: tracked sharpness reached this fraction of 
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
+    return [finite(v) for v in values]
 
 
 def _partial_metrics(curve: np.ndarray) -> dict:
@@ -42,7 +45,7 @@ def _partial_metrics(curve: np.ndarray) -> dict:
     }
 
 
-def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
+def judge(cfg: Config, runs: list[Run], result: TrainResult, n_classes: int | None) -> list[dict]:
     """Result rows: the run, its verdict (via classify), reason, flags, metrics and curves.
 
     A Ctrl-C (KeyboardInterrupt) while judging stops it: the runs not judged yet get no
@@ -61,10 +64,10 @@ def judge(cfg, runs: list[Run], result: TrainResult, n_classes: int | None) -> l
     return rows
 
 
-def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, judge: bool):
+def _row(cfg: Config, run: Run, i: int, result: TrainResult, n_classes: int | None, *, judge: bool):
     curve = result.loss[i]
     E = cfg.training.epochs
-    row = {
+    row: dict[str, Any] = {
         "id": run.id,
         "learning_rate": run.learning_rate,
         "init_scale": run.init_scale,
@@ -99,7 +102,7 @@ def _row(cfg, run: Run, i: int, result: TrainResult, n_classes: int | None, *, j
     row["sharpness"] = None
     if result.sharpness is not None:
         row["sharpness"] = {
-            "epochs": list(result.sharpness_epochs),
+            "epochs": list(result.sharpness_epochs or ()),
             "values": _finite_or_none(result.sharpness[i]),
             "limit": _limit(cfg),  # stable while sharpness < limit / lr (None: no such limit)
         }
@@ -152,12 +155,13 @@ def _full_batch(cfg) -> bool:
     return cfg.training.batch_size is None
 
 
-def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_classes) -> None:
+def _explain_with_sharpness(row: dict, cfg: Config, result: TrainResult, i: int, n_classes) -> None:
     """Add sharpness_init and critical_lr to the metrics, and what they say to the reason.
 
     Gradient descent on a quadratic is stable exactly when lr < 2(1 + beta)/lambda_max; a network
     is not a quadratic, so this is a prediction at init, and the reason says how it held up.
     """
+    assert result.sharpness_init is not None  # called only when sharpness was computed
     lam = float(result.sharpness_init[i])
     limit = _limit(cfg)
     crit = limit / lam if np.isfinite(lam) and lam > 0 else math.nan
@@ -194,8 +198,8 @@ def _explain_with_sharpness(row: dict, cfg, result: TrainResult, i: int, n_class
     # Edge of stability: the sharpness *during* training (after epoch 0) reached the edge; a
     # sharpness that started above it and only fell does not count.
     if verdict == "converging" and tracked is not None and tracked.max() >= EOS_NEAR * edge:
-        if "noisy" in row["flags"]:  # at the edge of stability the bouncing is the story, not
-            # noise (the flag's definition): judge again without the flag, same verdict
+        # at the edge of stability the bouncing is the story, not noise: judge again unflagged
+        if "noisy" in row["flags"]:
             quiet = dataclasses.replace(cfg.classify, noisy_sigma=math.inf)
             v = classify(
                 result.loss[i],
@@ -230,16 +234,18 @@ def _tracked_after_init(result: TrainResult, i: int) -> np.ndarray | None:
     """Run i's finite tracked sharpness values after epoch 0, or None if there are none."""
     if result.sharpness is None:
         return None
+    assert result.sharpness is not None  # called only when sharpness was tracked
     epochs = np.asarray(result.sharpness_epochs)
-    values = np.asarray(result.sharpness[i], dtype=float)[epochs > 0]
+    values = np.asarray(result.sharpness[i], dtype=np.float64)[epochs > 0]
     values = values[np.isfinite(values)]
     return values if values.size else None
 
 
 def _sharpness_path(lam: float, result: TrainResult, i: int) -> str:
     """How the tracked sharpness got to its highest point after init, in words."""
+    assert result.sharpness is not None  # called only when sharpness was tracked
     epochs = np.asarray(result.sharpness_epochs)
-    values = np.asarray(result.sharpness[i], dtype=float)
+    values = np.asarray(result.sharpness[i], dtype=np.float64)
     ok = np.isfinite(values) & (epochs > 0)
     k = int(np.flatnonzero(ok)[np.argmax(values[ok])])  # the peak after init
     peak = float(values[k])
@@ -284,7 +290,11 @@ def stability_summary(rows: list[dict], per_scale: list[dict]) -> dict | None:
 
 
 def document(
-    cfg, runs: list[Run], result: TrainResult, n_classes: int | None, lints_found=()
+    cfg: Config,
+    runs: list[Run],
+    result: TrainResult,
+    n_classes: int | None,
+    lints_found: Iterable[lints.Lint] = (),
 ) -> dict:
     """The results document (what results.json holds).
 

@@ -260,6 +260,7 @@ def _hvp(lin: _Linearisation, VW: list[np.ndarray], Vb: list[np.ndarray]):
                 Rz[i] = z_dot
         else:
             tangent = z_dot
+    assert tangent is not None  # set by the last layer of the loop
     r_delta = lin.head_apply(lin.head, tangent)  # (R, B, k): tangent of dL/dlogits
     gW: list[np.ndarray] = [None] * L  # type: ignore[list-item]
     gb: list[np.ndarray] = [None] * L  # type: ignore[list-item]
@@ -272,8 +273,9 @@ def _hvp(lin: _Linearisation, VW: list[np.ndarray], Vb: list[np.ndarray]):
             r_da = np.matmul(r_delta, np.swapaxes(lin.W[i], -1, -2))  # (R, B, in)
             r_da += np.matmul(lin.deltas[i], np.swapaxes(VW[i], -1, -2))
             r_da *= lin.dact[i - 1]
-            if lin.curv[i - 1] is not None:
-                r_da += lin.curv[i - 1] * Rz[i - 1]
+            curv, rz = lin.curv[i - 1], Rz[i - 1]
+            if curv is not None and rz is not None:  # Rz is kept exactly where curv is
+                r_da += curv * rz
             r_delta = r_da
     return gW, gb
 
@@ -311,7 +313,8 @@ class _Layout(NamedTuple):
     def split(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Views of a flat (R, P) array as per-layer (R, in, out) and (R, 1, out) arrays."""
         R, start = flat.shape[0], 0
-        VW, Vb = [], []
+        VW: list[np.ndarray] = []
+        Vb: list[np.ndarray] = []
         for w_shape, b_shape in self.shapes:
             for shape, out in ((w_shape, VW), (b_shape, Vb)):
                 n = int(np.prod(shape))

@@ -63,6 +63,13 @@ def bracket(runs: Iterable[Mapping]) -> list[float] | None:
     return _first_failure({lr: _converges(by_rate[lr]) for lr in sorted(by_rate)})
 
 
+def stable_up_to(entry: Mapping) -> float | None:
+    """The top of the first run of converging rates going up, for a ``per_scale`` entry: the
+    bracket's lower end, else the largest converging rate (no rate above it fails)."""
+    step = entry.get("bracket")
+    return step[0] if step else entry.get("largest_converging_lr")
+
+
 def _converges(runs: Iterable[Mapping]) -> bool:
     """A learning rate converges when the run of every seed at it converges."""
     return all(run.get("verdict") == "converging" for run in runs)
@@ -114,9 +121,9 @@ def loss_scale(runs: list[dict]) -> list[dict]:
             points = []
             for lr in sorted(by_scale[scale]):
                 values = [_at(r.get("loss"), pick) for r in by_scale[scale][lr]]
-                values = [v for v in values if v is not None and v > 0]
-                if values:
-                    points.append((lr, float(np.median(values))))
+                positive = [v for v in values if v is not None and v > 0]
+                if positive:
+                    points.append((lr, float(np.median(positive))))
             fits[key] = _power_fit(points)
         if any(f is not None for f in fits.values()):
             found.append({"init_scale": scale, **fits, "rates": sorted(by_scale[scale])})

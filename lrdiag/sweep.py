@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -23,6 +24,10 @@ from threadpoolctl import threadpool_limits
 from lrdiag import convnet, model, schedule, stability
 from lrdiag.errors import LrdiagError
 from lrdiag.optim import BUFFERS, make_optimizer, select_runs
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from lrdiag.config import Config
+    from lrdiag.data import Dataset
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3  # bytes a chunk of runs may use for its working arrays
 # Per run: params, gradients, the first layer's [W1; b1] and its gradient, and the optimizer's
@@ -91,9 +96,9 @@ def initial_weights(cfg, n_in, n_out: int) -> dict[int, dict[str, np.ndarray]]:
     return {s: {k: v[r] for k, v in params.items()} for r, s in enumerate(seeds)}
 
 
-def expand_grid(cfg) -> list[Run]:
+def expand_grid(cfg: Config) -> list[Run]:
     """Every (init scale, seed, learning rate), learning rate fastest."""
-    runs = []
+    runs: list[Run] = []
     for scale in cfg.init.scales:
         for seed in cfg.training.seeds:
             for lr in cfg.sweep.learning_rates:
@@ -154,7 +159,7 @@ def architecture(cfg, in_shape, n_out: int):
 
 
 def plan(
-    cfg,
+    cfg: Config,
     n_train: int,
     n_val: int,
     n_in: int | tuple[int, ...],
@@ -537,8 +542,8 @@ def default_threads() -> int:
 
 
 def train(
-    cfg,
-    dataset,
+    cfg: Config,
+    dataset: Dataset,
     runs: list[Run],
     *,
     max_memory: int | None = None,

@@ -62,7 +62,7 @@ def make_console(*, stderr: bool = False, on_broken_pipe: Callable[[], None] | N
         highlight=False,
         no_color=plain,
         soft_wrap=False,
-        **({"color_system": None} if plain else {}),
+        color_system=None if plain else "auto",  # "auto": rich's default
     )
 
 
@@ -195,8 +195,8 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
     labels = lr_labels(r["learning_rate"] for r in runs)
     has_val = any(r.get("val") for r in runs)
     table = Table(box=_box(console))
-    for name, justify in (("id", "right"), ("lr", "right"), ("scale", "right"), ("seed", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)
+    for name in ("id", "lr", "scale", "seed"):
+        table.add_column(name, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("final", justify="right", no_wrap=True)
     if has_val:
@@ -222,6 +222,21 @@ def _runs_table(doc: Mapping, console: Console) -> Table:
     return table
 
 
+def print_table(console: Console, table: Table) -> None:
+    """A table at the console's width when it fits, else at its own width: a long line rather
+    than a name cut to an ellipsis or split over lines (off a terminal the width is COLUMNS, or
+    80 when unset, and a log or file is read whole)."""
+    need, width = _table_width(table, console), console.width
+    if need <= width:
+        console.print(table)
+        return
+    console.width = need  # print() caps its own width at the console's
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
 def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
     """Choose the layout: a grid when there are at least GRID_MIN_LRS learning rates and it
     fits the console with verdict words, or failing that with short words; else a run list."""
@@ -232,6 +247,20 @@ def _sweep_table(doc: Mapping, console: Console) -> tuple[Table, str]:
             if _table_width(table, console) <= console.width:
                 return table, "grid"
     return _runs_table(doc, console), "runs"
+
+
+def _print_run_lines(doc: Mapping, console: Console) -> None:
+    """The runs as lines, "lr 0.1, scale 1, seed 0: + converging 0.31 [flags]", for a console
+    too narrow for the run table: wrapped at spaces under their label, never cut."""
+    runs = sorted(
+        doc["runs"], key=lambda r: (r["init_scale"], str(r.get("seed")), r["learning_rate"])
+    )
+    labels = lr_labels(r["learning_rate"] for r in runs)
+    for r in runs:
+        body = _cell(r, short=False)
+        if r.get("flags"):
+            body.append(f" [{', '.join(map(str, r['flags']))}]", style="dim")
+        _print_hanging(console, f"{digest.run_label(r, labels)}: ", body)
 
 
 def _legend(runs: list[Mapping], layout: str) -> list[Text]:
@@ -251,8 +280,9 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
         return None
     table = Table(box=_box(console))
     table.add_column("init\nscale", justify="right", no_wrap=True)
+    table.add_column("stable\nup to lr", justify="right", no_wrap=True)
+    table.add_column("first\nfailure", justify="right", no_wrap=True)
     table.add_column("largest\nconverging lr", justify="right", no_wrap=True)
-    table.add_column("bracket", justify="right", no_wrap=True)
     table.add_column("recommended\nlr", justify="right", no_wrap=True)
     table.add_column("its final\nloss", justify="right", no_wrap=True)
     if rows[0].with_stability:
@@ -260,8 +290,9 @@ def _summary_table(doc: Mapping, console: Console) -> Table | None:
     for s in rows:
         row = [
             Text(s.init_scale),
-            Text(s.largest_converging_lr),
-            Text(s.bracket),
+            Text(s.stable_up_to),
+            Text(s.first_failure),
+            Text(digest.largest_text(s), style="yellow" if s.not_monotone else ""),
             Text(s.recommended_lr, style="bold green")
             if s.recommended_lr is not None
             else Text("none", style="red"),
@@ -278,7 +309,8 @@ def render_sweep(doc: Mapping, console: Console) -> None:
 
     Layout: a grid (rows: learning rates; columns: init scale x seed; each cell a marker, the
     verdict and the final loss, or ``@N`` for a run that diverged at epoch N) when there are at
-    least ``GRID_MIN_LRS`` learning rates and it fits the console width; else one row per run.
+    least ``GRID_MIN_LRS`` learning rates and it fits the console width; else one row per run;
+    on a console too narrow for that too, a line per run (a name is never cut to fit).
     """
     runs = list(doc.get("runs") or [])
     _print_hanging(console, "", Text(digest.headline(doc), style="bold"))
@@ -288,7 +320,10 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         console.print("no runs")
         return
     table, layout = _sweep_table(doc, console)
-    console.print(table)
+    if _table_width(table, console) <= console.width:
+        console.print(table)
+    else:  # narrower than any table: a line per run, no name cut or split
+        _print_run_lines(doc, console)
     _print_entries(console, _legend(runs, layout))
     summary = _summary_table(doc, console)
     if summary is not None:
@@ -301,6 +336,8 @@ def render_sweep(doc: Mapping, console: Console) -> None:
         else:  # too narrow for the table: a line per scale, hanging under its label
             for label, line in map(digest.scale_line, digest.scale_rows(doc)):
                 _print_hanging(console, f"  {label}", Text(line))
+        for line in digest.not_monotone_lines(digest.scale_rows(doc)):
+            _print_hanging(console, "", Text(line, style="yellow"))
     for line in digest.loss_scale_lines(doc):
         _print_hanging(console, "", Text(line, style="yellow"))
     console.print()

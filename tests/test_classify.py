@@ -1,7 +1,8 @@
 """lrdiag.classify against curves whose verdict is fixed by construction (tests/curves.py):
 closed-form decays, gradient descent on quadratics iterated here, the logistic map, flat curves
 at the chance loss, spikes, blow-ups, NaN tails, noisy mini-batch curves; invariance to shifting
-and scaling (hypothesis); and, when /work/shared is present, the real Keras logs."""
+and scaling (hypothesis); and, when ../shared (beside the repository) is present, the real Keras
+logs."""
 
 from __future__ import annotations
 

@@ -246,7 +246,7 @@ def test_naming_the_loss_never_flips_the_verdict_of_a_clear_curve():
     """Every unambiguous corpus curve that has a loss name gets the same verdict without it,
     unless the name adds the one fact it carries: a chance loss, ln 2 or ln K with K given,
     met to chance_tol (5%) where a chance loss found unasked must be met to chance_round."""
-    from lrdiag import evaluate as ev
+    from tools.corpus import evaluate as ev
 
     corpus = Path(__file__).parent / "data" / "corpus"
     named = [c for c in ev.load_corpus(corpus) if c.unambiguous and c.loss_name is not None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -87,6 +88,8 @@ def test_the_changes_between_two_scales_are_the_runs_that_changed(two_sweeps):
     assert doc["paired"] == {"init_scale": [1.0, CHANGED_SCALE]}
     assert any("compared with each other" in n for n in doc["notes"])
     assert doc["runs_compared"] == len(rb)
+    schema = json.loads(CliRunner().invoke(cli, ["schema", "compare"]).stdout)
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(doc)) == []
 
 
 @pytest.mark.parametrize("forward", [True, False], ids=["1->100", "100->1"])

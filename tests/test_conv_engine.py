@@ -286,3 +286,23 @@ def test_adam_with_clipping_trains_each_conv_run_as_if_alone():
     for run in runs:
         alone = sweep.train(cfg, ds, [sweep.Run(0, run.learning_rate, run.init_scale, run.seed)])
         np.testing.assert_allclose(together.loss[run.id], alone.loss[0], rtol=1e-10)
+
+
+def test_the_lr_range_test_ramps_conv_nets():
+    """lrdiag find's range test on a conv net: its first step's loss is the loss at init."""
+    from lrdiag import find
+
+    base = make_cfg(batch_size=8, seeds=(0, 1))
+    cfg = dataclasses.replace(
+        base, find=dataclasses.replace(base.find, min=1e-4, max=10.0, steps=12)
+    )
+    ds = make_dataset()
+    test = find.range_test(cfg, ds)
+    assert test.loss.shape == (2, 12)
+    X = ds.X.reshape(-1, *SHAPE)
+    net = convnet.build(cfg.model, SHAPE, 2)
+    params = convnet.init_params(net, "he", [1.0, 1.0], [0, 1], np.float64)
+    first = next(sweep.epoch_orders(len(X), 1, cfg.data.seed))[:8]
+    np.testing.assert_allclose(
+        test.loss[:, 0], convnet.loss(params, X[first], ds.Y[first], cfg.model), rtol=1e-10
+    )

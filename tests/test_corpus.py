@@ -1,8 +1,8 @@
-"""The classifier against the labelled corpus in tests/data/corpus (built by corpus_build.py).
+"""The classifier against the labelled corpus in tests/data/corpus (built by tools/corpus/build.py).
 
 The acceptance test of the classifier: every unambiguous case is right (verdict and expected
 flags), and no healthy noisy mini-batch run is called diverging or oscillating. Also: the corpus
-is big and varied enough, and follows its format; lrdiag.evaluate counts correctly.
+is big and varied enough, and follows its format; tools/corpus/evaluate.py counts correctly.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrdiag import evaluate as ev
 from lrdiag.classify import VERDICTS, Verdict
+from tools.corpus import evaluate as ev
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 CASES = ev.load_corpus(CORPUS)
@@ -124,7 +124,7 @@ def test_load_corpus_names_file_and_line_of_a_bad_case(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# lrdiag.evaluate's arithmetic, against counts made by hand
+# tools/corpus/evaluate.py's arithmetic, against counts made by hand
 
 
 def _outcome(expected, got, flags=(), got_flags=(), unambiguous=True, tags=()):
@@ -176,11 +176,9 @@ def test_main_exit_codes_and_report(tmp_path, capsys):
 @pytest.mark.parametrize("group", ["closed_form", "hand"])
 def test_committed_groups_are_what_the_builder_makes(group):
     """The formula-made groups rebuild byte for byte (sweep/external need training or
-    /work/shared, so they are only rebuilt by hand: python tests/corpus_build.py)."""
-    import corpus_build
+    ../shared, so they are only rebuilt by hand: python -m tools.corpus.build)."""
+    from tools.corpus import build
 
-    made = [
-        json.dumps(c, separators=(",", ":"), allow_nan=False) for c in corpus_build.GROUPS[group]()
-    ]
+    made = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in build.GROUPS[group]()]
     committed = (CORPUS / f"{group}.jsonl").read_text(encoding="utf-8").splitlines()
     assert made == committed

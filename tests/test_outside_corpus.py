@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrdiag import evaluate as ev
 from lrdiag.classify import VERDICTS
+from tools.corpus import evaluate as ev
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = ROOT / "tests" / "data" / "outside"

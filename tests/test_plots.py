@@ -6,11 +6,12 @@ Documents are built by hand (the results.json format), so these tests stand alon
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
-import matplotlib
 import numpy as np
 import pytest
+from factories import curve_doc, curve_run
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.image import imread
@@ -18,46 +19,6 @@ from matplotlib.image import imread
 from lrdiag import figures, plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def make_run(i, lr, scale, seed, verdict, *, epochs=30, nan=False):
-    """A run: diverging runs blow up and are null (or NaN) from epoch 6."""
-    t = np.arange(epochs + 1)
-    if verdict == "diverging":
-        loss = 0.7 * np.exp(3.0 * t)
-        loss[6:] = np.nan
-        final, div = None, 6
-    elif verdict == "oscillating":
-        loss = 0.7 * np.exp(-0.05 * t) * (1 + 0.4 * (-1.0) ** t)
-        final, div = float(loss[-1]), None
-    else:
-        loss = 0.7 * np.exp(-lr * scale * t) + 0.01 * (seed + 1)
-        final, div = float(loss[-1]), None
-    values = loss if nan else [None if not np.isfinite(x) else float(x) for x in loss]
-    return {
-        "id": i,
-        "learning_rate": lr,
-        "init_scale": scale,
-        "seed": seed,
-        "verdict": verdict,
-        "reason": verdict,
-        "flags": [],
-        "metrics": {"initial": 0.7, "final": final, "diverged_epoch": div},
-        "loss": values,
-        "val_loss": None,
-        "val": None,
-    }
-
-
-def make_doc(lrs=(0.01, 0.1, 1.0, 10.0), scales=(1.0, 3.0), seeds=(0, 1), verdict=None, nan=False):
-    verdict = verdict or {0.01: "converging", 0.1: "converging", 1.0: "oscillating"}
-    runs = []
-    for scale in scales:
-        for seed in seeds:
-            for lr in lrs:
-                v = verdict.get(lr, "diverging") if isinstance(verdict, dict) else verdict
-                runs.append(make_run(len(runs), lr, scale, seed, v, nan=nan))
-    return {"config": {"name": "plot-doc"}, "runs": runs, "summary": {}}
 
 
 def new_axes(**kw):
@@ -77,31 +38,31 @@ def check_png(path):
 
 
 def test_plot_curves_one_line_per_run_log_scale():
-    doc = make_doc()
+    doc = curve_doc()
     ax = new_axes()
     assert plots.plot_curves(ax, doc["runs"], title="t") is ax
     assert len(ax.get_lines()) == len(doc["runs"])
     assert ax.get_yscale() == "log"
     assert ax.get_title() == "t"
     assert ax.get_legend() is not None
-    # diverged runs are marked where their loss ends: epoch 5, the last finite one
+    # diverged runs end where they left the chart: 0.7 e^(3t) passes the top (70) at epoch 2
     (markers,) = ax.collections
     assert len(markers.get_offsets()) == 4
-    assert set(np.asarray(markers.get_offsets())[:, 0]) == {5}
+    assert set(np.asarray(markers.get_offsets())[:, 0]) == {2}
     # the top is capped so the blow-up (0.7 e^15) does not flatten the other curves
     assert ax.get_ylim()[1] == pytest.approx(plots.Y_CLIP_FACTOR * 0.7)
 
 
 def test_plot_curves_seeds_after_the_first_are_faint():
     ax = new_axes()
-    runs = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1, 2))["runs"]
+    runs = curve_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1, 2))["runs"]
     plots.plot_curves(ax, runs)
     alphas = [line.get_alpha() for line in ax.get_lines()]
     assert alphas[0] > 0.9 and all(a < 0.5 for a in alphas[1:])
 
 
 def test_plot_curves_accepts_nan_arrays_and_none():
-    runs = make_doc(nan=True)["runs"]
+    runs = curve_doc(nan=True)["runs"]
     runs[0]["loss"] = np.asarray(runs[0]["loss"], dtype=np.float32)
     ax = plots.plot_curves(new_axes(), runs)
     assert len(ax.get_lines()) == len(runs)
@@ -109,7 +70,7 @@ def test_plot_curves_accepts_nan_arrays_and_none():
 
 def test_plot_curves_zero_loss_uses_symlog_and_many_lrs_a_colorbar():
     lrs = tuple(np.logspace(-3, 0, 12))
-    runs = make_doc(lrs=lrs, scales=(1.0,), seeds=(0,), verdict="converging")["runs"]
+    runs = curve_doc(lrs=lrs, scales=(1.0,), seeds=(0,), verdict="converging")["runs"]
     runs[0]["loss"][-1] = 0.0
     fig = Figure()
     ax = plots.plot_curves(fig.add_subplot(), runs)
@@ -122,7 +83,7 @@ def test_a_loss_near_the_largest_float_draws_without_overflow(tmp_path):
     scale let matplotlib pad the data's limits in log space, and 10**(303 + padding) overflowed
     in its exp (a RuntimeWarning on stderr). The chart is capped at Y_CLIP_FACTOR times the
     initial loss whatever the data, so nothing near 1e308 needs drawing."""
-    doc = make_doc(lrs=(0.1, 1e8), scales=(1.0,), seeds=(0,), verdict="converging")
+    doc = curve_doc(lrs=(0.1, 1e8), scales=(1.0,), seeds=(0,), verdict="converging")
     doc["runs"][1]["loss"] = [2.2, 5.9e50, 4.5e303]
     doc["runs"][1]["metrics"].update(initial=2.2, final=4.5e303)
     with warnings.catch_warnings():
@@ -136,7 +97,7 @@ def test_a_loss_near_the_largest_float_draws_without_overflow(tmp_path):
 
 
 def test_plot_final_loss_vs_lr_one_line_per_scale():
-    doc = make_doc()
+    doc = curve_doc()
     ax = new_axes()
     assert plots.plot_final_loss_vs_lr(ax, doc["runs"]) is ax
     lines = ax.get_lines()
@@ -155,7 +116,7 @@ def test_plot_final_loss_vs_lr_one_line_per_scale():
 
 
 def test_plot_final_loss_vs_lr_all_diverged():
-    runs = make_doc(verdict="diverging")["runs"]
+    runs = curve_doc(verdict="diverging")["runs"]
     ax = plots.plot_final_loss_vs_lr(new_axes(), runs)
     assert len(ax.get_lines()) == 2
     assert all(np.isnan(np.asarray(line.get_ydata(), dtype=float)).all() for line in ax.get_lines())
@@ -163,7 +124,7 @@ def test_plot_final_loss_vs_lr_all_diverged():
 
 
 def test_plot_phase_majority_and_disagreement():
-    doc = make_doc(seeds=(0, 1, 2))
+    doc = curve_doc(seeds=(0, 1, 2))
     # at lr 0.1, scale 1: two seeds converge, one diverges -> converging, hatched, "2/3"
     for r in doc["runs"]:
         if r["learning_rate"] == 0.1 and r["init_scale"] == 1.0 and r["seed"] == 2:
@@ -179,12 +140,17 @@ def test_plot_phase_majority_and_disagreement():
     ]
     assert cells.tolist() == [expected_row, expected_row]
     assert [t.get_text() for t in ax.texts] == ["2/3"]
-    assert [p.get_hatch() for p in ax.patches] == ["///"]
+    # the split cell: 1/3 diverging (hatched, the minority) then 2/3 converging, left to right
+    parts = [(p.get_x(), p.get_width(), p.get_hatch()) for p in ax.patches]
+    assert parts == [
+        (pytest.approx(0.5), pytest.approx(1 / 3), "//"),
+        (pytest.approx(0.5 + 1 / 3), pytest.approx(2 / 3), None),
+    ]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1", "1", "10"]
 
 
 def test_plot_phase_ties_go_to_the_worse_verdict():
-    doc = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1), verdict="converging")
+    doc = curve_doc(lrs=(0.1,), scales=(1.0,), seeds=(0, 1), verdict="converging")
     doc["runs"][1]["verdict"] = "oscillating"
     ax = plots.plot_phase(new_axes(), doc["runs"])
     assert np.asarray(ax.collections[0].get_array()).ravel().tolist() == [
@@ -193,7 +159,7 @@ def test_plot_phase_ties_go_to_the_worse_verdict():
 
 
 def test_plot_phase_predicted_line():
-    doc = make_doc()
+    doc = curve_doc()
     ax = plots.plot_phase(new_axes(), doc["runs"], predicted={1.0: 1.0, 3.0: 1e-6})
     (line,) = ax.get_lines()
     xs, ys = line.get_data()
@@ -211,7 +177,7 @@ def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     lrs = tuple(float(x) for x in np.logspace(-3, 1, n_lrs))
-    doc = make_doc(lrs=lrs, seeds=(0, 1, 2), verdict={lr: "converging" for lr in lrs[:2]})
+    doc = curve_doc(lrs=lrs, seeds=(0, 1, 2), verdict={lr: "converging" for lr in lrs[:2]})
     doc["runs"][1]["verdict"] = "plateaued"  # seeds disagree somewhere: one more entry
     doc["summary"]["stability"] = {
         "per_scale": [
@@ -226,7 +192,8 @@ def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
     width, height = fig.bbox.width, fig.bbox.height
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
-    assert "predicted critical lr" in labels and "seeds disagree" in labels
+    assert "predicted critical lr (per scale)" in labels
+    assert "seeds disagree (split by share)" in labels
     (ax,) = fig.axes
     map_box = ax.get_window_extent(renderer)
     for text in legend.get_texts():
@@ -240,7 +207,7 @@ def test_phase_figure_key_sits_inside_the_image_with_room_to_spare(dpi, n_lrs):
 
 
 def test_save_sweep_plots_writes_valid_pngs(tmp_path):
-    doc = make_doc()
+    doc = curve_doc()
     doc["summary"]["stability"] = {
         "per_scale": [{"init_scale": 1.0, "predicted_critical_lr": 2.0, "observed_bracket": None}]
     }
@@ -257,9 +224,9 @@ def test_save_sweep_plots_writes_valid_pngs(tmp_path):
 @pytest.mark.parametrize(
     "doc",
     [
-        make_doc(verdict="diverging"),
-        make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,)),
-        make_doc(lrs=tuple(np.logspace(-4, 1, 16)), scales=(0.5, 1.0, 2.0, 4.0), seeds=(0,)),
+        curve_doc(verdict="diverging"),
+        curve_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,)),
+        curve_doc(lrs=tuple(np.logspace(-4, 1, 16)), scales=(0.5, 1.0, 2.0, 4.0), seeds=(0,)),
     ],
     ids=["all-diverged", "single-run", "wide"],
 )
@@ -272,14 +239,46 @@ def test_save_sweep_plots_no_runs(tmp_path):
     assert figures.save_sweep_plots({"runs": []}, tmp_path) == []
 
 
-def test_no_pyplot_state(tmp_path):
-    # the module draws on Figure objects: nothing registers with pyplot
+PYPLOT_CHECK = """
+import json, sys
+from pathlib import Path
+
+from lrdiag import figures
+
+doc, out, with_pyplot = json.loads(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), sys.argv[3]
+if with_pyplot == "yes":  # a user's pyplot session, open before the plots are saved
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.figure()
+    backend = matplotlib.get_backend()
+figures.save_sweep_plots(doc, out)
+if with_pyplot == "yes":
+    assert plt.get_fignums() == [1], plt.get_fignums()  # the user's figure, and no other
+    assert matplotlib.get_backend() == backend
+else:
+    assert "matplotlib.pyplot" not in sys.modules, "saving the plots imported pyplot"
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("with_pyplot", ["yes", "no"])
+def test_no_pyplot_state(tmp_path, with_pyplot):
+    """The figures are Figure objects: saving them never imports pyplot, and leaves a user's
+    pyplot session (its figures, its backend) as it was. In a fresh interpreter, so that it
+    checks the same thing whatever other tests imported before it."""
+    import json
+    import subprocess
     import sys
 
-    figures.save_sweep_plots(make_doc(), tmp_path)
-    if "matplotlib.pyplot" in sys.modules:
-        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
-    assert matplotlib.get_backend()  # untouched, whatever it is
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps(curve_doc()))
+    script = [sys.executable, "-c", PYPLOT_CHECK, str(doc), str(tmp_path / "out"), with_pyplot]
+    done = subprocess.run(script, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr[-2000:]
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
 # --------------------------------------------------------------------------- titles
@@ -295,7 +294,7 @@ def test_figure_titles_are_the_name_verbatim_and_fit_the_image(name):
     raised on "$x^$") and a long one wraps onto more lines, every character inside the image."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    doc = make_doc(seeds=(0, 1, 2))
+    doc = curve_doc(seeds=(0, 1, 2))
     doc["config"]["name"] = name
     doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
     for make in (
@@ -321,7 +320,7 @@ def test_figure_titles_are_the_name_verbatim_and_fit_the_image(name):
 def test_a_name_the_font_cannot_draw_warns_nothing(tmp_path):
     """A config name in a script DejaVu Sans lacks (名前): matplotlib draws boxes and warned
     'Glyph 21517 missing from font(s)' several times a figure on the user's stderr."""
-    doc = make_doc()
+    doc = curve_doc()
     doc["config"]["name"] = "名前 実験"
     doc["runs"][0]["sharpness"] = {"epochs": [0, 5], "values": [1.0, 2.0], "limit": 2.0}
     with warnings.catch_warnings():
@@ -336,7 +335,7 @@ def test_a_name_the_font_cannot_draw_warns_nothing(tmp_path):
 def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
     """With a validation split: a validation panel under each scale's training panel, each
     holding that scale's validation curves (here the training loss + 1, so they differ)."""
-    doc = make_doc(seeds=(0,))
+    doc = curve_doc(seeds=(0,))
     for r in doc["runs"]:
         r["val_loss"] = [None if v is None else v + 1.0 for v in r["loss"]]
     fig = figures.curves_figure(doc)
@@ -348,17 +347,17 @@ def test_curves_figure_draws_validation_losses_in_panels_of_their_own():
     val_3 = [r for r in doc["runs"] if r["init_scale"] == 3.0]
     lines = shown[3].get_lines()
     assert len(lines) == len(val_3)
-    drawn = {tuple(np.round(ln.get_ydata()[:3], 9)) for ln in lines}
-    assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:3], float), 9)) for r in val_3}
+    drawn = {tuple(np.round(ln.get_ydata()[:2], 9)) for ln in lines}  # before any left the chart
+    assert drawn == {tuple(np.round(np.asarray(r["val_loss"][:2], float), 9)) for r in val_3}
     assert "training and validation loss" in fig.get_suptitle()
     assert [ax.get_ylabel() for ax in shown] == ["training loss"] * 2 + ["validation loss"] * 2
-    without = figures.curves_figure(make_doc(seeds=(0,)))
+    without = figures.curves_figure(curve_doc(seeds=(0,)))
     assert [ax.get_title() for ax in without.axes if ax.get_title()] == titles[:2]
 
 
 def test_curves_title_names_the_faint_seeds():
-    assert "(seed 0; seed 1 faint)" in figures.curves_figure(make_doc()).get_suptitle()
-    doc = make_doc(seeds=(0, 1, 2))
+    assert "(seed 0; seed 1 faint)" in figures.curves_figure(curve_doc()).get_suptitle()
+    doc = curve_doc(seeds=(0, 1, 2))
     assert "(seed 0; seeds 1, 2 faint)" in figures.curves_figure(doc).get_suptitle()
 
 
@@ -438,7 +437,7 @@ def test_phase_predicted_beyond_the_grid_is_drawn_whole_with_its_value(n_lrs):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     lrs = (0.01, 0.1, 1.0)[:n_lrs]
-    doc = make_doc(lrs=lrs, seeds=(0,), verdict="converging")
+    doc = curve_doc(lrs=lrs, seeds=(0,), verdict="converging")
     doc["summary"]["stability"] = {
         "per_scale": [
             {"init_scale": 1.0, "predicted_critical_lr": 1e-6},
@@ -470,8 +469,8 @@ def test_plot_curves_a_bouncing_large_lr_does_not_hide_a_small_one():
     epochs = 2000
     bounce = np.where(np.arange(epochs + 1) % 2 == 0, 0.1, 10.0)
     runs = [
-        make_run(0, 0.01, 1.0, 0, "converging", epochs=epochs),
-        make_run(1, 10.0, 1.0, 0, "converging", epochs=epochs),
+        curve_run(0, 0.01, 1.0, 0, "converging", epochs=epochs),
+        curve_run(1, 10.0, 1.0, 0, "converging", epochs=epochs),
     ]
     runs[0]["loss"] = [1.0] * (epochs + 1)
     runs[1]["loss"] = bounce.tolist()
@@ -487,3 +486,110 @@ def test_plot_curves_a_bouncing_large_lr_does_not_hide_a_small_one():
     colours = image[rows, pixels[:, 0].round().astype(int)]
     nearer_small = np.linalg.norm(colours - small, axis=1) < np.linalg.norm(colours - large, axis=1)
     assert nearer_small.mean() > 0.9
+
+
+# --------------------------------------------------------------------------- issue 17: honest plots
+
+
+def _axes_y(ax, y):
+    """A data y as a fraction of the axes' height (0 bottom, 1 top)."""
+    return ax.transAxes.inverted().transform(ax.transData.transform((0, y)))[1]
+
+
+def test_curves_diverged_runs_stop_at_the_edge_where_they_left_with_a_marker():
+    doc = curve_doc(lrs=(0.01, 0.1, 10.0), scales=(1.0,), seeds=(0,))
+    ax = plots.plot_curves(new_axes(), doc["runs"], legend=False)
+    top = ax.get_ylim()[1]
+    for run, line in zip(doc["runs"], ax.get_lines(), strict=True):
+        xs, ys = (np.asarray(v, dtype=float) for v in line.get_data())
+        loss = np.array([np.nan if v is None else v for v in run["loss"]])
+        if run["verdict"] == "diverging":
+            left = int(np.flatnonzero(~(loss <= top))[0])  # the first epoch off the chart
+            assert xs[-1] == left and ys[-1] == pytest.approx(top)
+            assert np.all(ys[:-1] <= top) and len(xs) == left + 1  # nothing after it
+        else:
+            assert len(xs) == len(loss)
+    (markers,) = ax.collections
+    np.testing.assert_allclose(markers.get_offsets(), [[2, top]])
+
+
+def test_curves_a_run_that_spikes_above_the_chart_and_recovers_is_drawn_whole():
+    run = curve_run(0, 0.1, 1.0, 0, "converging")
+    run["loss"][3] = 1e6  # a spike far above the top, then back
+    ax = plots.plot_curves(new_axes(), [run], legend=False)
+    assert len(ax.get_lines()[0].get_xdata()) == len(run["loss"])
+    assert len(ax.collections) == 0  # no marker: it came back
+
+
+def test_curves_every_learning_rate_is_named_at_its_curve_s_end_apart_from_its_neighbours():
+    lrs = (0.01, 0.012, 0.014, 0.1, 10.0)  # three neighbours whose curves end close together
+    doc = curve_doc(
+        lrs=lrs, scales=(1.0,), seeds=(0, 1), verdict=dict.fromkeys(lrs[:4], "converging")
+    )
+    ax = plots.plot_curves(new_axes(), doc["runs"], legend=False)
+    labels = {t.get_text(): t for t in ax.texts}
+    assert set(labels) == {"0.01", "0.012", "0.014", "0.1", "10"}  # one per lr, the solid seed
+    pairs = zip(doc["runs"], ax.get_lines(), strict=True)
+    colors = {r["learning_rate"]: line.get_color() for r, line in pairs}
+    for lr, text in zip(lrs, ("0.01", "0.012", "0.014", "0.1", "10"), strict=True):
+        assert text and labels[text].get_color() == colors[lr]
+    right = sorted(t.get_position()[1] for t in ax.texts if t.get_position()[0] == 1.01)
+    assert len(right) == 4  # lr 10 left the chart: its name is beside its marker instead
+    assert np.all(np.diff(right) >= plots.END_LABEL_GAP - 1e-9)
+    # each name sits near its curve's end: within the gap times the number of names
+    for r, line in zip(doc["runs"][:4], ax.get_lines()[:4], strict=True):
+        text = labels[
+            {0.01: "0.01", 0.012: "0.012", 0.014: "0.014", 0.1: "0.1"}[r["learning_rate"]]
+        ]
+        end = _axes_y(ax, line.get_ydata()[-1])
+        assert abs(text.get_position()[1] - end) <= 4 * plots.END_LABEL_GAP
+
+
+def test_curves_a_small_log_range_gets_plain_tick_labels():
+    run = curve_run(0, 0.1, 1.0, 0, "converging")
+    run["loss"] = list(0.7 - 0.1 * np.linspace(0, 1, 31))  # 0.7 down to 0.6: a sixth of a decade
+    fig = Figure()
+    ax = plots.plot_curves(fig.add_subplot(), [run], legend=False)
+    fig.canvas.draw()  # tick labels are set at draw time
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert len(shown) >= 3 and all(re.fullmatch(r"0\.\d+", t) for t in shown), shown
+
+
+def test_final_loss_markers_only_for_runs_off_the_chart_and_never_under_a_line():
+    doc = curve_doc(lrs=(0.01, 0.1, 1.0, 10.0), scales=(1.0,), seeds=(0, 1))
+    # lr 1: one seed ends far above the chart (finite), the other on it
+    for r in doc["runs"]:
+        if r["learning_rate"] == 1.0:
+            r["metrics"]["final"] = 500.0 if r["seed"] == 0 else 0.5
+    ax = plots.plot_final_loss_vs_lr(new_axes(), doc["runs"])
+    (line,) = ax.get_lines()
+    ys = np.asarray(line.get_ydata(), dtype=float)
+    cap = plots.FINAL_CLIP_FACTOR * 0.7
+    assert np.all(ys[np.isfinite(ys)] <= cap)  # the line never runs off the chart
+    triangles = [c for c in ax.collections if isinstance(c, PathCollection)]
+    xs = sorted(x for c in triangles for x in np.asarray(c.get_offsets())[:, 0])
+    off = sorted(
+        r["learning_rate"]
+        for r in doc["runs"]
+        if r["metrics"]["final"] is None or r["metrics"]["final"] > cap
+    )
+    assert xs == off == [1.0, 10.0, 10.0]
+    # the triangles sit above every point drawn: in the strip over the chart's data
+    data_top = max(_axes_y(ax, y) for y in ys[np.isfinite(ys)])
+    for c in triangles:
+        for y in np.asarray(c.get_offsets())[:, 1]:
+            assert y > data_top and y > _axes_y(ax, cap)
+
+
+def test_phase_predicted_lrs_of_different_scales_are_not_joined():
+    ax = plots.plot_phase(new_axes(), curve_doc()["runs"], predicted={1.0: 1.0, 3.0: 0.1})
+    (line,) = ax.get_lines()
+    assert line.get_linestyle() == "None" and line.get_marker() == "D"
+
+
+@pytest.mark.parametrize("all_converge", [True, False])
+def test_phase_says_when_the_grid_never_reached_the_limit(all_converge):
+    verdict = "converging" if all_converge else {0.01: "converging"}
+    ax = plots.plot_phase(new_axes(), curve_doc(verdict=verdict)["runs"])
+    notes = [t.get_text() for t in ax.texts if "never reached" in t.get_text()]
+    assert len(notes) == (1 if all_converge else 0)

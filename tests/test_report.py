@@ -14,77 +14,10 @@ import os
 
 import numpy as np
 import pytest
+from factories import LRS, table_doc
 from rich.console import Console
 
 from lrdiag import digest, files, formatting, markdown, report, terminal
-
-LRS = (0.01, 0.1, 1.0, 10.0)
-VERDICT_AT = {0.01: "plateaued", 0.1: "converging", 1.0: "oscillating", 10.0: "diverging"}
-
-
-def make_run(i, lr, scale, seed, verdict, *, epochs=8):
-    """A run dict as results.json holds it; a diverging run has nulls after epoch 3."""
-    if verdict == "diverging":
-        loss = [0.7, 5.0, 80.0] + [None] * (epochs - 2)
-        final, div = None, 3
-    else:
-        loss = [0.7 * 0.8**k for k in range(epochs + 1)]
-        final, div = loss[-1], None
-    finite = [x for x in loss if x is not None]
-    return {
-        "id": i,
-        "learning_rate": lr,
-        "init_scale": scale,
-        "seed": seed,
-        "verdict": verdict,
-        "reason": f"{verdict}: made up for lr {lr}",
-        "flags": ["early_spike", "borderline"] if verdict == "converging" else [],
-        "metrics": {
-            "initial": 0.7,
-            "final": final,
-            "min": min(finite),
-            "min_epoch": finite.index(min(finite)),
-            "diverged_epoch": div,
-            "sharpness_init": 2.5 * scale,
-        },
-        "loss": loss,
-        "val_loss": None,
-        "val": None,
-    }
-
-
-def make_doc(lrs=LRS, scales=(1.0, 3.0), seeds=(0, 1), verdict_at=None):
-    verdict_at = verdict_at or VERDICT_AT
-    runs = []
-    for scale in scales:
-        for seed in seeds:
-            for lr in lrs:
-                runs.append(make_run(len(runs), lr, scale, seed, verdict_at[lr]))
-    return {
-        "schema_version": 1,
-        "lrdiag_version": "0.1.0",
-        "complete": True,
-        "config": {
-            "name": "unit-doc",
-            "training": {"optimizer": "sgd", "epochs": 8, "seeds": list(seeds)},
-            "sweep": {"learning_rates": list(lrs)},
-        },
-        "runs": runs,
-        "summary": {
-            "per_scale": [
-                {
-                    "init_scale": s,
-                    "largest_converging_lr": 0.1,
-                    "bracket": [0.1, 1.0],
-                    "recommended_lr": 0.1,
-                    "recommended_final_loss": 0.0123,
-                }
-                for s in scales
-            ],
-            "verdict_counts": {},
-        },
-        "timing": {"train_seconds": 0.5, "n_runs": len(runs)},
-    }
 
 
 def plain_console(width=120):
@@ -129,7 +62,7 @@ def test_json_is_strict_with_nan_inf_and_numpy_values():
 
 
 def test_json_of_a_results_doc_round_trips():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][0]["loss"] = np.array([0.7, np.nan, 0.5])
     back = json.loads(files.to_json_text(doc))
     assert back["runs"][0]["loss"] == [0.7, None, 0.5]
@@ -146,7 +79,7 @@ def test_json_rejects_unknown_objects():
 
 
 def test_csv_one_row_per_run_with_values():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][1]["val"] = {"verdict": "plateaued", "metrics": {"final": 0.33}}
     rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert len(rows) == len(doc["runs"])
@@ -174,7 +107,7 @@ def test_csv_one_row_per_run_with_values():
 
 def test_csv_has_the_validation_flags():
     """overfitting is a flag only a validation curve gets: the spreadsheet has it, in one cell."""
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][2]["val"] = {
         "verdict": "converging",
         "flags": ["overfitting", "noisy"],
@@ -189,7 +122,7 @@ def test_csv_has_the_validation_flags():
 
 
 def test_csv_columns_are_stable_and_extras_sorted():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][0]["metrics"]["zeta"] = 1
     doc["runs"][3]["metrics"]["alpha"] = np.float64(np.nan)
     doc["runs"][3]["metrics"]["not_scalar"] = [1, 2]
@@ -201,7 +134,7 @@ def test_csv_columns_are_stable_and_extras_sorted():
 
 
 def test_csv_quotes_commas_and_newlines_in_reasons():
-    doc = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
+    doc = table_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
     doc["runs"][0]["reason"] = 'fell, then "rose"\nagain'
     rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
     assert rows[0]["reason"] == 'fell, then "rose"\nagain'
@@ -245,7 +178,7 @@ def test_atomic_write_respects_umask(tmp_path):
 
 @pytest.mark.made_up_results  # make_doc is a sketch of a document, not a sweep's
 def test_write_results_creates_dir_and_files(tmp_path):
-    doc = make_doc()
+    doc = table_doc()
     out = tmp_path / "a" / "b"
     paths = report.write_results(doc, out)
     assert sorted(p.name for p in paths) == ["report.md", "results.csv", "results.json"]
@@ -259,7 +192,7 @@ def test_write_results_creates_dir_and_files(tmp_path):
 
 
 def test_render_sweep_grid_plain_text():
-    doc = make_doc()
+    doc = table_doc()
     console = plain_console()
     terminal.render_sweep(doc, console)
     out = console.file.getvalue()
@@ -270,7 +203,9 @@ def test_render_sweep_grid_plain_text():
     for verdict in ("converging", "oscillating", "diverging", "plateaued"):
         assert verdict in out
     assert "+ converging" in out and "! diverging @3" in out
-    assert "[0.1, 1]" in out  # bracket
+    # the bracket [0.1, 1] as "stable up to lr" 0.1 and "first failure" 1
+    (row,) = [line for line in out.splitlines() if line.startswith("|") and "0.0123" in line][:1]
+    assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["0.1", "1"]
     assert "0.0123" in out  # recommended final loss
     assert "4 converging, 4 oscillating, 4 diverging, 4 plateaued" in out
     assert "made up for lr 1" in out  # the reason of the first non-converging run
@@ -279,7 +214,7 @@ def test_render_sweep_grid_plain_text():
 
 
 def test_render_sweep_falls_back_to_short_words_then_run_list():
-    doc = make_doc(scales=(1.0, 2.0, 3.0), seeds=(0, 1, 2))
+    doc = table_doc(scales=(1.0, 2.0, 3.0), seeds=(0, 1, 2))
     console = plain_console(width=200)
     terminal.render_sweep(doc, console)
     assert "+ conv " in console.file.getvalue() or "+ converging" in console.file.getvalue()
@@ -293,7 +228,7 @@ def test_render_sweep_falls_back_to_short_words_then_run_list():
 
 
 def test_render_sweep_few_lrs_lists_runs():
-    doc = make_doc(lrs=(0.1, 1.0))
+    doc = table_doc(lrs=(0.1, 1.0))
     console = plain_console()
     terminal.render_sweep(doc, console)
     out = console.file.getvalue()
@@ -303,7 +238,7 @@ def test_render_sweep_few_lrs_lists_runs():
 
 
 def test_render_sweep_tolerates_missing_and_extra_parts():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"] = doc["runs"][:5]  # interrupted
     doc["complete"] = False
     doc["summary"]["stability"] = {
@@ -316,12 +251,17 @@ def test_render_sweep_tolerates_missing_and_extra_parts():
     out = console.file.getvalue()
     assert "incomplete" in out and "not run" in out and "0.77" in out
     del doc["summary"]
-    terminal.render_sweep(doc, plain_console())
-    terminal.render_sweep({"runs": []}, plain_console())
+    console = plain_console()
+    terminal.render_sweep(doc, console)
+    out = console.file.getvalue()
+    assert "not run" in out and "per init scale" not in out and "verdicts:" in out
+    console = plain_console()
+    terminal.render_sweep({"runs": []}, console)
+    assert console.file.getvalue().splitlines() == ["sweep: 0 runs", "no runs"]
 
 
 def test_render_sweep_reason_with_brackets_is_not_markup():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][2]["reason"] = "oscillating: swings [bold]between[/bold] [0.1, 2]"
     console = plain_console()
     terminal.render_sweep(doc, console)
@@ -330,7 +270,7 @@ def test_render_sweep_reason_with_brackets_is_not_markup():
 
 def test_render_sweep_colours_verdicts_on_a_terminal():
     console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
-    terminal.render_sweep(make_doc(), console)
+    terminal.render_sweep(table_doc(), console)
     out = console.file.getvalue()
     assert "\x1b[32m+ converging" in out  # green
     assert "\x1b[1;31m! diverging" in out  # bold red
@@ -396,7 +336,7 @@ def test_render_classify_fits_the_console_with_long_names(width):
 
 
 def test_markdown_summary():
-    doc = make_doc()
+    doc = table_doc()
     doc["runs"][1]["reason"] = "converging | with a pipe"
     md = markdown.markdown_summary(doc)
     assert md.startswith("## lrdiag: unit-doc\n") and md.endswith("\n")
@@ -404,7 +344,7 @@ def test_markdown_summary():
     # grid: header + rule + one row per lr, summary: header + rule + one row per scale
     assert len(table) == 2 + len(LRS) + 2 + 2
     assert all(line.count(" | ") == table[0].count(" | ") for line in table[2 : 2 + len(LRS)])
-    assert "**0.1**" in md and "[0.1, 1]" in md
+    assert "**0.1**" in md and "| 0.1 | 1 | 0.1 | **0.1** |" in md
     assert "made up for lr 1" in md
 
 
@@ -415,7 +355,7 @@ def test_fmt_num_handles_null_and_nonfinite():
 
 
 def test_validation_verdicts_are_counted():
-    doc = make_doc()
+    doc = table_doc()
     for r in doc["runs"][:3]:
         r["val"] = {"verdict": "diverging", "reason": "val rose", "flags": ["overfitting"]}
     console = plain_console()
@@ -429,7 +369,7 @@ def test_validation_verdicts_are_counted():
 @pytest.mark.parametrize("width", [40, 60, 80, 120])
 @pytest.mark.parametrize("lrs", [LRS, (0.1, 1.0)], ids=["grid", "run-list"])
 def test_render_sweep_fits_the_console_without_trailing_spaces(width, lrs):
-    doc = make_doc(lrs=lrs)
+    doc = table_doc(lrs=lrs)
     console = plain_console(width)
     terminal.render_sweep(doc, console)
     for line in console.file.getvalue().splitlines():
@@ -437,7 +377,7 @@ def test_render_sweep_fits_the_console_without_trailing_spaces(width, lrs):
 
 
 def test_flagged_runs_are_marked_and_explained():
-    doc = make_doc(verdict_at={lr: "converging" for lr in LRS})
+    doc = table_doc(verdict_at={lr: "converging" for lr in LRS})
     for r in doc["runs"]:
         r["flags"] = ["early_spike"] if r["learning_rate"] == 1.0 else []
     doc["runs"][2]["reason"] = "converging: fell, with a transient spike at epoch 4"
@@ -450,8 +390,8 @@ def test_flagged_runs_are_marked_and_explained():
 
 
 def test_single_run_and_all_diverged_docs():
-    single = make_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
-    diverged = make_doc(verdict_at={lr: "diverging" for lr in LRS})
+    single = table_doc(lrs=(0.1,), scales=(1.0,), seeds=(0,), verdict_at={0.1: "converging"})
+    diverged = table_doc(verdict_at={lr: "diverging" for lr in LRS})
     for ps in diverged["summary"]["per_scale"]:
         ps.update(largest_converging_lr=None, bracket=None, recommended_lr=None)
         ps["recommended_final_loss"] = None
@@ -462,7 +402,10 @@ def test_single_run_and_all_diverged_docs():
         md = markdown.markdown_summary(doc)
         rows = list(csv.DictReader(io.StringIO(files.runs_to_csv_text(doc))))
         assert len(rows) == len(doc["runs"])
-        json.loads(files.to_json_text(doc))
+        assert json.loads(files.to_json_text(doc))["runs"] == doc["runs"]
+        if doc is single:  # one run: a row of its own, counted in words
+            assert "1 run (1 learning rate x 1 init scale x 1 seed)" in out
+            assert "+ converging" in out and "1 converging" in out and "1 converging" in md
     assert "16 diverging" in out and "none" in out and "! diverging @3" in out
     assert "made up for lr 0.01" in out  # why nothing converges: the lowest lr
     assert "none" in md
@@ -473,7 +416,7 @@ def test_render_sweep_breaks_lines_between_entries_not_inside_them(width):
     """The key, the counts and the per-scale summary wrap at a narrow console, but no entry is
     split ('*:' on one line, 'flagged' on the next; '0' apart from 'plateaued'), and each scale
     of the summary in words hangs under its own label."""
-    doc = make_doc(scales=(1.0,), seeds=(0,))
+    doc = table_doc(scales=(1.0,), seeds=(0,))
     for r in doc["runs"][:3]:
         r["val"] = {"verdict": "converging", "flags": ["overfitting", "early_spike"]}
     console = plain_console(width)
@@ -510,7 +453,7 @@ def test_markdown_renders_names_as_written_and_tables_as_tables():
     cell per column in every row."""
     markdown_it = pytest.importorskip("markdown_it")
     name = "<my model> costs $x$ | a*b"
-    doc = make_doc()
+    doc = table_doc()
     doc["config"]["name"] = name
     parser = markdown_it.MarkdownIt("commonmark").enable("table")
     tokens = parser.parse(markdown.markdown_summary(doc))
@@ -537,7 +480,7 @@ def test_markdown_renders_names_as_written_and_tables_as_tables():
 def test_why_does_not_say_diverging_twice():
     """The classifier's reason for a loss that became non-finite starts "diverged:"; after the
     verdict it would read "! diverging: diverged: loss became ...", in markdown too."""
-    doc = make_doc(verdict_at={lr: "diverging" for lr in LRS}, scales=(1.0,), seeds=(0,))
+    doc = table_doc(verdict_at={lr: "diverging" for lr in LRS}, scales=(1.0,), seeds=(0,))
     for r in doc["runs"]:
         r["reason"] = "diverged: loss became non-finite at epoch 3 (last finite 80)"
     console = plain_console()
@@ -555,7 +498,7 @@ def test_why_says_how_many_runs_it_leaves_out():
     rate (0.01 plateaus) and a flagged run (0.1): 18 runs are worth explaining; why shows
     MAX_NOTES of them and says how many more there are."""
     scales = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
-    doc = make_doc(scales=scales, seeds=(0,))
+    doc = table_doc(scales=scales, seeds=(0,))
     doc["summary"]["per_scale"] = [dict(s, bracket=[0.1, 1.0]) for s in doc["summary"]["per_scale"]]
     console = plain_console(200)
     terminal.render_sweep(doc, console)
@@ -565,7 +508,7 @@ def test_why_says_how_many_runs_it_leaves_out():
     hidden = 3 * len(scales) - digest.MAX_NOTES
     assert f"... and {hidden} more runs like these" in out
     assert f"... and {hidden} more runs like these" in markdown.markdown_summary(doc)
-    small = make_doc(scales=(1.0,), seeds=(0,))
+    small = table_doc(scales=(1.0,), seeds=(0,))
     assert "more run" not in markdown.markdown_summary(small)
 
 

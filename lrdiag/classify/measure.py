@@ -61,15 +61,15 @@ class _Measures:
     half_swings: int  # moves from the bottom quarter of the swings' band to the top, or back
     acf_peak: float  # highest autocorrelation (about the trend) at a lag after it went negative
     acf_lag: int  # that lag: the period of a periodic swing
-    acf_one: float  # lag-1 autocorrelation of the swings (noise: about 0; a swing that lasts
-    # several steps, such as a catapult rising and decaying: well above)
+    # lag-1 autocorrelation of the swings: about 0 for noise, well above for a lasting swing
+    acf_one: float
     bounce_from: int  # first point of the bouncing that the final window shows
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
     p10: float  # 10th percentile of the final window
-    mk_z: float  # Mann-Kendall trend of the whole curve, in std devs (> 0: falling), when a
-    # fall of the curve is small enough for the noise rule (else 0: not needed)
+    # Mann-Kendall trend in std devs (> 0: falling), for a fall small enough for the noise rule
+    mk_z: float
     best_wide: float  # lowest rolling median over as many points as the final level takes
 
 

@@ -5,8 +5,8 @@ re-decides without measuring again. The rules are written out in docs/verdicts.m
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
     # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
     rounding = th.chance_flat * c * ms.window
     quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
-    return (c, int(k)) if near and quiet else None
+    return (c, int(k)) if near and quiet and k is not None else None
 
 
 def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
@@ -71,7 +71,8 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     if ms.half_swings < 3:  # down and back up once is a V, not a swing: unless too short to say
         return "irregular" if short and ms.net < 2 * a else None
     z = min(th.osc_z, ms.turning_z_max)
-    if ms.alternation >= th.osc_alternation and ms.turning_z >= z:
+    alternating = ms.alternation is not None and ms.alternation >= th.osc_alternation
+    if alternating and ms.turning_z is not None and ms.turning_z >= z:
         return "alternating"
     if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
         return "periodic"
@@ -157,6 +158,7 @@ def _decide(
     swings = _swinging(ms, th, full_batch)
     if (
         ms.alternation is not None
+        and ms.turning_z is not None  # None together with alternation
         and ms.alternation >= th.osc_alternation
         and ms.turning_z >= min(th.osc_z, ms.turning_z_max)
         and ms.swing >= th.osc_swing * R
@@ -213,7 +215,7 @@ def _borderline(
     values = vars(th)
     for name in _DECISION_FIELDS:
         for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
-            moved = SimpleNamespace(**{**values, name: values[name] * factor})
+            moved = dataclasses.replace(th, **{name: values[name] * factor})
             other, _ = _decide(ms, moved, loss_name, full_batch)
             if other != verdict:
                 return name, other

@@ -13,7 +13,8 @@ from lrdiag.classify.rules import _stuck
 from lrdiag.formatting import plural
 
 
-def _g(v: float) -> str:
+def _sig3(v: float) -> str:
+    """``v`` in 3 significant digits."""
     return f"{v:.3g}"
 
 
@@ -22,7 +23,7 @@ def _level(v: float, scale: float) -> str:
     curve's range): 3, more when the level is much larger than the range, so that a curve near
     ln 2 reads "fell from 0.693696 to 0.693168", not "from 0.694 to 0.693"."""
     if v == 0.0 or not (math.isfinite(v) and math.isfinite(scale) and scale > 0.0):
-        return _g(v)
+        return _sig3(v)
     digits = math.ceil(math.log10(abs(v)) - math.log10(scale)) + 2  # v / scale may underflow
     return f"{v:.{min(max(3, digits), 12)}g}"
 
@@ -40,7 +41,8 @@ class _Axis:
         return f"{self.name} {k if self.x is None else _num(self.x[k])}"
 
     def span(self, first: int, last: int) -> str:
-        """Positions of values first..last: "steps 0-5000"."""
+        """Positions of values first..last: "steps 0-5000" (only for an axis of positions)."""
+        assert self.x is not None  # a count of values, not a span, when positions are indices
         return f"{self.name}s {_num(self.x[first])}-{_num(self.x[last])}"
 
     def last(self, k: int, epochs: np.ndarray, level: str | None = None) -> str:
@@ -119,15 +121,15 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         if ms.n_finite == 1 < ms.n_points:
             return (
                 f"plateaued: only one of its {ms.n_points} values is finite "
-                f"({_g(ms.initial)}, at {axis.at(int(epochs[0]))}): nothing to judge"
+                f"({_sig3(ms.initial)}, at {axis.at(int(epochs[0]))}): nothing to judge"
             )
         stuck = _stuck(ms, th)
         if stuck:
             return (
-                f"plateaued: the loss stays at {_g(ms.initial)} ≈ ln {stuck[1]} (chance for "
+                f"plateaued: the loss stays at {_sig3(ms.initial)} ≈ ln {stuck[1]} (chance for "
                 f"{stuck[1]} classes) {axis.over(ms.n_points)}"
             )
-        return f"plateaued: the loss stays at {_g(ms.initial)} {axis.over(ms.n_points)}"
+        return f"plateaued: the loss stays at {_sig3(ms.initial)} {axis.over(ms.n_points)}"
     if rule == "multiple":
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} is "
@@ -185,21 +187,23 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"downward trend"
         )
     if rule == "chance":
-        c, k = _stuck(ms, th)
+        stuck = _stuck(ms, th)
+        assert stuck is not None  # the chance rule fired on it
+        c, k = stuck
         if ms.chance is None:
             return (
                 f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "
                 f"(chance with {k} classes) for the second half of the run and not falling"
             )
         return (
-            f"plateaued: the loss ends at {_g(ms.final_level)} ≈ ln {k} = "
+            f"plateaued: the loss ends at {_sig3(ms.final_level)} ≈ ln {k} = "
             f"{c:.4g} (chance for {k} classes) and is not falling"
         )
     if rule == "noise":
         return (
             f"plateaued: net progress {axis.over(ms.n_points)} ({lv(ms.initial)} to "
             f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
-            f"({_g(ms.noise)})"
+            f"({_sig3(ms.noise)})"
         )
     if rule == "range":
         return (
@@ -221,7 +225,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             )
         return (
             f"plateaued: rose by {_pct(share)} of its level {axis.over(ms.n_points)} {moved}, "
-            f"too little against its noise ({_g(ms.noise)}) and range to call diverging"
+            f"too little against its noise ({_sig3(ms.noise)}) and range to call diverging"
         )
     s = (
         f"converging: loss fell from {lv(ms.initial)} to {lv(ms.final_level)} "

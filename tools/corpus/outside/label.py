@@ -78,7 +78,8 @@ class Label:
     facts: dict
 
 
-def _f(v: float) -> str:
+def _sig4(v: float) -> str:
+    """``v`` in 4 significant digits."""
     return f"{v:.4g}"
 
 
@@ -166,7 +167,10 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     # final part above it
     low = min(start, f["first"])
     if level >= (1 + CLEAR_RISE) * low and f["fin_q10"] > low:
-        why = f"ends at {_f(level)}, {level / low:.2f}x its start {_f(low)}, final part above it"
+        why = (
+            f"ends at {_sig4(level)}, {level / low:.2f}x its start {_sig4(low)}, "
+            "final part above it"
+        )
         bouncing = spread >= OSC_SWING and f["turns"] >= OSC_TURNS and not mini_batch
         if bouncing and level < BOUNCE_ABOVE * low:
             why += ", bouncing: diverging or oscillating"
@@ -186,7 +190,7 @@ def propose(y: np.ndarray, meta: dict) -> Label:
         if violent and level < LATE_DROP * mid_level and level < start:
             why = (
                 f"swings by {mid_spread:.0%} of its level through the middle, then drops to "
-                f"{_f(level)} ({start / max(level, 1e-12):.1f}x below the start): converging "
+                f"{_sig4(level)} ({start / max(level, 1e-12):.1f}x below the start): converging "
                 "with instability or oscillating"
             )
             return Label("converging", False, why, facts | {"late_drop": True})
@@ -196,13 +200,13 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     noise = mini_batch and level <= MB_PROGRESS * start and (mb_step or f["step"] < MB_VIOLENT)
     if osc and noise:
         why = (
-            f"mini-batch noise ({spread:.0%} of its level) on a run that fell from {_f(start)} "
-            f"to {_f(level)}"
+            f"mini-batch noise ({spread:.0%} of its level) on a run that fell from {_sig4(start)} "
+            f"to {_sig4(level)}"
         )
         return Label("converging", True, why, facts)
     if osc:
         why = (
-            f"final part swings by {spread:.0%} of its level {_f(level)} "
+            f"final part swings by {spread:.0%} of its level {_sig4(level)} "
             f"({f['turns']} turns, trend {f['trend']:+.0%} of the level)"
         )
         return Label("oscillating", True, why, facts)
@@ -210,27 +214,27 @@ def propose(y: np.ndarray, meta: dict) -> Label:
     best = f["best"]
     if best > 0 and f["fin_q10"] >= JUMP_MAYBE * best:
         ratio = level / best
-        why = f"best level {_f(best)}, then up to {_f(level)} ({ratio:.1f}x) and stays there"
+        why = f"best level {_sig4(best)}, then up to {_sig4(level)} ({ratio:.1f}x) and stays there"
         sure = ratio >= JUMP or level >= start
         return Label(
             "diverging", sure, why if sure else why + " (a partial loss of progress)", facts
         )
     # plateaued: flat at chance
     if chance and abs(level - chance) <= CHANCE_TOL * chance and spread < CHANCE_SWING:
-        why = f"flat at chance {_f(chance)} (final level {_f(level)}, start {_f(start)})"
+        why = f"flat at chance {_sig4(chance)} (final level {_sig4(level)}, start {_sig4(start)})"
         return Label("plateaued", True, why, facts | {"at_chance": True})
     # plateaued: not moving
     if abs(rel_move) < STILL and spread < STILL_SWING and f["step"] < STILL_SWING:
-        why = f"moves by {abs(rel_move):.3%} of its level ({_f(start)} -> {_f(level)})"
+        why = f"moves by {abs(rel_move):.3%} of its level ({_sig4(start)} -> {_sig4(level)})"
         return Label("plateaued", True, why, facts)
     if rel_move <= -CLEAR_DROP and chance and chance <= level <= (1 + NEAR_CHANCE) * chance:
         why = (
-            f"falls from {_f(start)} to {_f(level)}, only toward chance {_f(chance)}: "
+            f"falls from {_sig4(start)} to {_sig4(level)}, only toward chance {_sig4(chance)}: "
             "converging by the numbers, a net that learns nothing but its output bias"
         )
         return Label("converging", False, why, facts | {"toward_chance": True})
     if rel_move <= -CLEAR_DROP:
-        why = f"falls from {_f(start)} to {_f(level)} ({-rel_move:.0%}) and stays down"
+        why = f"falls from {_sig4(start)} to {_sig4(level)} ({-rel_move:.0%}) and stays down"
         return Label("converging", True, why, facts)
     if rel_move < 0 and spread < STILL_SWING:
         why = f"falls by only {-rel_move:.1%} of its level: slow progress or a plateau"
@@ -287,7 +291,7 @@ def tags_for(column: str, label: Label, meta: dict, x: dict[str, np.ndarray]) ->
 # Splits: fixed before anyone evaluates
 
 
-def _h(s: str) -> str:
+def _sha256(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
 
@@ -300,8 +304,8 @@ def assign_splits(strata: dict[str, str]) -> dict[str, str]:
     for cid, stratum in strata.items():
         groups.setdefault(stratum, []).append(cid)
     for stratum, ids in groups.items():
-        first = int(_h(stratum), 16) % 2  # which half gets the odd one out
-        for i, cid in enumerate(sorted(ids, key=_h)):
+        first = int(_sha256(stratum), 16) % 2  # which half gets the odd one out
+        for i, cid in enumerate(sorted(ids, key=_sha256)):
             out[cid] = ("dev", "test")[(i + first) % 2]
     return out
 

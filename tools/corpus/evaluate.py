@@ -1,9 +1,9 @@
 """Measure the classifier against the labelled corpus (``make eval-classify``).
 
-    python -m lrdiag.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
+    python -m tools.corpus.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
         [--heldout tests/data/outside2]
 
-The corpus is a directory of JSON-lines files (tests/corpus_build.py writes them), one curve a
+The corpus is a directory of JSON-lines files (tools/corpus/build.py writes them), one curve a
 line::
 
     {"id": "hand-spike-0", "source": "hand", "verdict": "converging", "unambiguous": true,
@@ -448,7 +448,7 @@ def format_outside(outcomes: list[Outcome], title: str, *, show_all=False) -> st
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m lrdiag.evaluate",
+        prog="python -m tools.corpus.evaluate",
         description="Measure lrdiag.classify against a labelled corpus of loss curves.",
     )
     p.add_argument("corpus", nargs="?", default="tests/data/corpus", help="directory or .jsonl")

@@ -1,0 +1,134 @@
+"""The import graph reads like the pipeline: config -> data -> model/optim -> sweep -> classify
+-> report/plots -> cli, with no edge upward; plots never pulls in rich; nothing imports cli.
+
+The edges are read from the source (every ``import`` and ``from ... import``, at the top of a
+module or inside a function), so an import that runs only in one command counts too; the
+last tests import modules in a fresh interpreter and look at what was loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lrdiag"
+
+# Lowest first. A module may import modules of its own layer and of the layers below.
+LAYERS = (
+    ("__init__", "errors", "formatting", "thresholds", "files", "interrupt"),  # leaves
+    ("config",),
+    ("data",),
+    ("model", "optim", "layers", "convnet", "weights", "schedule"),
+    ("stability", "sweep"),
+    ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
+    ("gradcheck", "results", "find", "compare"),
+    ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
+    ("find_report", "find_plot", "compare_report", "schema", "junit", "github"),
+    ("pipeline",),
+    ("cli", "__main__"),
+)
+LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
+
+
+def unit(path: Path) -> str:
+    """The unit of the graph a file belongs to: a top-level module, or a subpackage whole."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return parts[0]
+
+
+def imported(path: Path) -> set[str]:
+    """The lrdiag units ``path`` imports (relative imports resolved), anywhere in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                raise AssertionError(f"{path.name}: relative import (lrdiag imports absolutely)")
+            base = node.module or ""
+            names = [base] if base != "lrdiag" else [f"lrdiag.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "lrdiag" and len(parts) > 1:
+                found.add(parts[1] if is_module(parts[1]) else "__init__")  # __version__
+    return found
+
+
+def is_module(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name / "__init__.py").is_file()
+
+
+def edges() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        graph.setdefault(unit(path), set()).update(imported(path) - {unit(path)})
+    return graph
+
+
+def test_every_module_has_a_layer():
+    assert set(edges()) - set(LAYER) == set()
+
+
+def test_no_module_imports_a_later_stage_of_the_pipeline():
+    upward = [
+        f"{source} (layer {LAYER[source]}) imports {target} (layer {LAYER[target]})"
+        for source, targets in edges().items()
+        for target in targets
+        if LAYER[target] > LAYER[source]
+    ]
+    assert upward == []
+
+
+def test_nothing_imports_the_cli():
+    assert [source for source, targets in edges().items() if "cli" in targets] == ["__main__"]
+
+
+def test_config_and_report_do_not_depend_on_the_classifier():
+    graph = edges()
+    for name in ("config", "report", "digest", "markdown", "terminal", "plots", "figures"):
+        assert "classify" not in graph[name], name
+
+
+def test_a_detected_upward_edge_fails(tmp_path):
+    """The check itself: an import of a later stage is seen (here, data importing cli)."""
+    module = tmp_path / "lrdiag" / "data.py"
+    module.parent.mkdir()
+    module.write_text("def f():\n    from lrdiag import cli\n")
+    assert imported(module) == {"cli"}
+    assert LAYER["cli"] > LAYER["data"]
+
+
+def loaded_by(module: str) -> set[str]:
+    """The top-level packages and lrdiag modules in sys.modules after importing ``module``."""
+    code = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps(sorted({n if n.startswith('lrdiag') else n.split('.')[0] "
+        "for n in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return set(json.loads(out))
+
+
+@pytest.mark.parametrize("module", ["lrdiag.plots", "lrdiag.figures", "lrdiag.markdown"])
+def test_plots_and_markdown_never_load_rich(module):
+    assert "rich" not in loaded_by(module)
+
+
+@pytest.mark.parametrize("module", ["lrdiag.config", "lrdiag.report", "lrdiag.pipeline"])
+def test_the_numeric_core_and_the_files_load_neither_rich_nor_matplotlib(module):
+    loaded = loaded_by(module)
+    assert "rich" not in loaded and "matplotlib" not in loaded
+
+
+def test_config_loads_no_classifier():
+    assert not any(name.startswith("lrdiag.classify") for name in loaded_by("lrdiag.config"))
