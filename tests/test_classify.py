@@ -960,3 +960,11 @@ def test_a_run_that_ends_above_its_start_never_recovered_from_its_spike():
     assert np.median(y[-10:]) > y[0]
     v = classify(y)
     assert "early_spike" not in v.flags, (v.verdict, v.flags, v.reason)
+
+
+def test_a_curve_near_the_float64_limit_gets_a_reason():
+    """Found by Hypothesis: values near -1.8e308 / 2 make the range's ratios overflow; the
+    reason says the share could not be computed instead of failing."""
+    v = classify([-8.98846567431158e307, 0.0, -8.988465674311579e307])
+    assert v.verdict in ("oscillating", "plateaued", "converging", "diverging")
+    assert "None" not in v.reason and "nan" not in v.reason

@@ -93,8 +93,11 @@ def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
-def _pct(v: float) -> str:
-    """A percentage: whole numbers, and one significant digit below 1% (so not "0%")."""
+def _pct(v: float | None) -> str:
+    """A percentage: whole numbers, and one significant digit below 1% (so not "0%"). A share
+    that overflowed (values near the float64 limit make ranges and ratios infinite) says so."""
+    if v is None or not math.isfinite(v):
+        return "an incalculable share"
     p = 100.0 * v
     return f"{p:.0f}%" if p == 0.0 or abs(p) >= 0.995 else f"{p:.1g}%"
 
