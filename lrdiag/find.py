@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrdiag import __version__, model, schedule, stability
+from lrdiag import sweep as engine
 from lrdiag.config import config_to_dict
 from lrdiag.optim import make_optimizer, select_runs
-from lrdiag.sweep import epoch_orders
 
 SCHEMA_VERSION = 1
 METHODS = ("steep", "valley", "minimum", "slide")  # fastai's SuggestionMethod, in this order
@@ -103,7 +103,7 @@ def _batches(X, Y, cfg, steps: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             yield X, Y
         return
     per_epoch = -(-len(X) // bs)
-    for order in epoch_orders(len(X), -(-steps // per_epoch), cfg.data.seed):
+    for order in engine.epoch_orders(len(X), -(-steps // per_epoch), cfg.data.seed):
         for start in range(0, len(X), bs):
             rows = order[start : start + bs]
             yield X[rows], Y[rows]
@@ -119,13 +119,14 @@ def range_test(cfg, dataset) -> RangeTest:
     """
     f = cfg.find
     dtype = np.dtype(cfg.training.dtype)
-    X = np.ascontiguousarray(dataset.X, dtype=dtype)
+    X = engine.inputs(cfg, np.ascontiguousarray(dataset.X, dtype=dtype), dataset)
     Y = np.ascontiguousarray(dataset.Y, dtype=dtype)
     seeds = np.tile(np.asarray(cfg.training.seeds, dtype=np.int64), len(cfg.init.scales))
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
     R, T = len(seeds), f.steps
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path)
+    net = engine.network(cfg)  # lrdiag.model (an MLP) or lrdiag.convnet, as the sweep trains
+    sizes = engine.architecture(cfg, X.shape[1:], Y.shape[1])
+    params = net.init_params(sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path)
     opt = make_optimizer(cfg.training)
     state = opt.init(params)
     clip_norm = cfg.training.clip_grad_norm
@@ -138,7 +139,7 @@ def range_test(cfg, dataset) -> RangeTest:
     summed = cfg.training.loss_reduction == "sum"
     with np.errstate(all="ignore"):
         for i, (xb, yb) in zip(range(T), _batches(X, Y, cfg, T), strict=False):
-            raw, grads = model.loss_and_grads(params, xb, yb, cfg.model, ws)
+            raw, grads = net.loss_and_grads(params, xb, yb, cfg.model, ws)
             raw = raw.astype(np.float64)
             avg = raw + f.beta * (avg - raw)  # torch.lerp(loss, avg, beta): AvgSmoothLoss
             s = avg / (1.0 - f.beta ** (i + 1))
@@ -318,9 +319,10 @@ def predicted_limits(cfg, dataset) -> np.ndarray | None:
         return None
     seeds = np.tile(np.asarray(cfg.training.seeds, dtype=np.int64), len(cfg.init.scales))
     scales = np.repeat(np.asarray(cfg.init.scales, dtype=np.float64), len(cfg.training.seeds))
-    X, Y = stability.subset(dataset.X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed)
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    params = model.init_params(
+    X = engine.inputs(cfg, np.asarray(dataset.X, dtype=np.float64), dataset)
+    X, Y = stability.subset(X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed)
+    sizes = engine.architecture(cfg, X.shape[1:], Y.shape[1])
+    params = engine.network(cfg).init_params(
         sizes, cfg.init.scheme, scales, seeds, np.float64, path=cfg.init.path
     )
     summed = cfg.training.loss_reduction == "sum"
@@ -426,7 +428,6 @@ def run(cfg, dataset, *, sweep: bool = True, train: Trainer | None = None):
     and the sweep's results document (None without a sweep, or when no run gave a suggestion).
     """
     from lrdiag import lints, results
-    from lrdiag import sweep as engine
 
     test = range_test(cfg, dataset)
     limits = predicted_limits(cfg, dataset)
