@@ -437,23 +437,24 @@ def sweep_command(
                 pipeline.write_outputs(doc, claim, plots=not no_plots, hold=signals.held)
         try:
             _print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
+            # still under the handlers: a signal while these import and write exits 130 / 143
+            from lrdiag import github
+            from lrdiag import junit as junit_xml
+            from lrdiag.markdown import markdown_summary
+
+            _ci_reports(
+                junit,
+                [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
+                markdown_summary(doc),
+                github.verdict_matches(doc["runs"], fail_on),
+                config,
+            )
         except KeyboardInterrupt:
             click.echo(
                 f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
             )
             sys.exit(signals.exit_code)
     out_dir = claim.path
-    from lrdiag import github
-    from lrdiag import junit as junit_xml
-    from lrdiag.markdown import markdown_summary
-
-    _ci_reports(
-        junit,
-        [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
-        markdown_summary(doc),
-        github.verdict_matches(doc["runs"], fail_on),
-        config,
-    )
     if not doc["complete"] or signals.received():
         click.echo(
             f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True

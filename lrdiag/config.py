@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from lrdiag.errors import ConfigError, printable, quote
+from lrdiag.files import EXTRA_AXES
 from lrdiag.thresholds import Thresholds
 
 # --- the valid choices -------------------------------------------------------------------------
@@ -340,14 +341,7 @@ class SweepConfig:
 # The grid axes beside learning_rates, init.scales and training.seeds, in the order the grid
 # nests them (outermost first); optimizer and batch_size train group by group, the others as
 # per-run arrays in one loop.
-EXTRA_AXES = (
-    "optimizer",
-    "batch_size",
-    "momentum",
-    "weight_decay",
-    "warmup_steps",
-    "clip_grad_norm",
-)
+# (defined in the leaf files.py, whose CSV writer names them too)
 COMPARE_AXES = ("init_scale", "seed", *EXTRA_AXES)
 # compare: the value an axis has "without" it (the summary's "(1e-3 without)")
 AXIS_OFF = {"momentum": 0.0, "weight_decay": 0.0, "warmup_steps": 0, "clip_grad_norm": None}

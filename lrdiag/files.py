@@ -20,7 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag.config import EXTRA_AXES
+# The sweep's grid axes beside learning_rates, init.scales and training.seeds, in the order the
+# grid nests them (outermost first); config validates them, results rows and the CSV carry them.
+EXTRA_AXES = (
+    "optimizer",
+    "batch_size",
+    "momentum",
+    "weight_decay",
+    "warmup_steps",
+    "clip_grad_norm",
+)
+
 
 JSON_NAME = "results.json"
 CSV_NAME = "results.csv"
