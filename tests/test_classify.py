@@ -17,7 +17,7 @@ from pathlib import Path
 import curves as cv
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lrdiag import classify as clf
@@ -640,8 +640,11 @@ def test_any_curve_gives_a_valid_verdict_and_exact_power_of_two_scaling(values, 
         assert v.verdict == "diverging"
     # multiplying by a power of two is exact in floating point, so the verdict must not move
     # (chance_round 0: the chance loss found unasked, ln K, is the one absolute level read)
+    # (exact unless a value is subnormal or underflows: Hypothesis found 5e-324 * 2**-20 = 0)
+    scaled = y * 2.0**power
+    assume(np.array_equal(scaled / 2.0**power, y, equal_nan=True))
     unasked_off = Thresholds(chance_round=0.0)
-    assert _same(classify(y, unasked_off), classify(y * 2.0**power, unasked_off))
+    assert _same(classify(y, unasked_off), classify(scaled, unasked_off))
 
 
 # --------------------------------------------------------------------------------------------
