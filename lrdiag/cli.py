@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from enum import IntEnum
@@ -1101,6 +1102,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("stdout", "stderr"):  # started with the stream closed (2>&-): print nowhere
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    # SIGTERM outside a command's own handlers (before they are set, after they are restored,
+    # while the results print or the process exits) ends with 143 too, never a kill by signal.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
     except click.exceptions.Abort:
@@ -1114,6 +1118,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitStatus.USAGE)
     _flush_stdout()
     sys.exit(code if isinstance(code, int) else ExitStatus.OK)
+
+
+def _terminated(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _flush_stdout() -> None:
