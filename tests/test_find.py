@@ -387,3 +387,39 @@ def test_clipping_bounds_each_step_as_the_sweep_clips():
     free = find.range_test(cfg, ds)
     # clipped steps are tiny: the loss barely moves where the unclipped run has fallen
     assert test.loss[0, -1] > 0.9 * test.loss[0, 0] and free.loss[0, -1] < 0.5 * free.loss[0, 0]
+
+
+def test_a_conv_net_runs_the_range_test_as_the_sweep_trains_it():
+    """model.layers (lrdiag.convnet): all runs at once equal one at a time, and the limit at
+    init is 2 / the sharpness the sweep computes for the same weights."""
+    cfg = config_from_dict(
+        {
+            "data": {"kind": "digits", "seed": 0},
+            "model": {
+                "layers": [
+                    {"type": "conv2d", "filters": 2, "kernel": 3, "activation": "tanh"},
+                    {"type": "flatten"},
+                ],
+                "output": "softmax",
+                "loss": "cross_entropy",
+            },
+            "init": {"scheme": "he", "scales": [1.0]},
+            "training": {"seeds": [0, 1], "dtype": "float64", "batch_size": 64},
+            "find": {"steps": 20, "max": 1.0},
+            "stability": {"sharpness": "on", "samples": 64},
+        }
+    )
+    ds = load_dataset(cfg.data, cfg.model)
+    test = find.range_test(cfg, ds)
+    assert np.isfinite(test.loss[:, 0]).all()
+    one = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, seeds=(1,)))
+    alone = find.range_test(one, ds)
+    np.testing.assert_allclose(alone.loss[0], test.loss[1], rtol=1e-10, equal_nan=True)
+    from lrdiag import stability, sweep
+
+    X = sweep.inputs(cfg, ds.X, ds)
+    Xs, Ys = stability.subset(X, ds.Y, 64, seed=0)
+    net = sweep.architecture(cfg, X.shape[1:], ds.Y.shape[1])
+    params = sweep.network(cfg).init_params(net, "he", [1.0, 1.0], [0, 1], np.float64)
+    lam = stability.sharpness(params, Xs, Ys, cfg.model)
+    np.testing.assert_allclose(find.predicted_limits(cfg, ds), 2.0 / lam, rtol=1e-6)

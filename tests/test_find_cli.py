@@ -200,16 +200,18 @@ def test_a_sweep_config_accepts_a_find_section(tmp_path):
 
 
 def test_configs_find_yaml_suggests_below_the_exact_limit():
-    """configs/find.yaml's comment: every suggestion below 2 / lambda_max (computed here, about
-    0.78), valley and slide far below, and the sweep measures 0.631, bracket [0.631, 1]."""
+    """configs/find.yaml's comment: lambda_max about 2.58 (computed here), every suggestion
+    below 2 / lambda_max = 0.775, valley and slide far below, and the sweep measures 0.631,
+    bracket [0.631, 1]."""
     from lrdiag import find as finder
     from lrdiag.config import load_config
 
     cfg = load_config(Path(__file__).resolve().parent.parent / "configs" / "find.yaml")
     ds = load_dataset(cfg.data, cfg.model, file=cfg.source)
     Xt = np.column_stack([ds.X, np.ones(len(ds.X))])
-    limit = 2.0 / float(np.linalg.eigvalsh(2.0 / len(Xt) * Xt.T @ Xt).max())
-    assert limit == pytest.approx(0.78, abs=0.01)
+    lam = float(np.linalg.eigvalsh(2.0 / len(Xt) * Xt.T @ Xt).max())
+    limit = 2.0 / lam
+    assert lam == pytest.approx(2.58, abs=0.005) and limit == pytest.approx(0.775, abs=0.0005)
     doc, _ = finder.run(cfg, ds)
     for row in doc["runs"]:
         assert all(v is not None and v < limit for v in row["suggestions"].values())
