@@ -103,7 +103,10 @@ def test_an_interrupted_sweep_leaves_nothing_new_or_one_whole_sweep(
         return
     if now is None or now == was or now == {}:  # nothing new: any moment, even Python's start-up
         return
-    assert code in (0, 128 + signum), err[-2000:]
+    # -signum: killed by the signal itself, which a shell reports as 128 + signum too. Python
+    # restores the default handlers while the interpreter shuts down, so a signal in those last
+    # milliseconds (long under load) ends the process so, after its files were complete.
+    assert code in (0, 128 + signum, -signum), err[-2000:]
     assert not [n for n in now if n.endswith(".tmp") or n.startswith(outdir.STAGING_PREFIX)]
     assert outdir.LOCK_NAME not in now
     doc = check_self_consistent(now, "new")
