@@ -434,7 +434,8 @@ def _from_results(doc: Mapping, source: str, columns) -> LossLog:
         n_classes=n_classes,
         thresholds=thresholds,
         notes=notes,
-        full_batch="batch_size" in training and training["batch_size"] is None,
+        # a full batch is written "full" (null before schema_version 2)
+        full_batch="batch_size" in training and training["batch_size"] in (None, "full"),
     )
 
 

@@ -731,3 +731,21 @@ def test_full_batch_turns_irregular_swings_into_oscillation(tmp_path):
     assert strict_loads(run(path, "--json").stdout)["curves"][0]["verdict"] == "converging"
     doc = strict_loads(run(path, "--json", "--full-batch").stdout)
     assert doc["curves"][0]["verdict"] == "oscillating"
+
+
+@pytest.mark.parametrize(
+    "batch_size, verdict", [("full", "oscillating"), (None, "oscillating"), (8, "converging")]
+)
+def test_a_full_batch_sweeps_results_are_rejudged_as_full_batch(tmp_path, batch_size, verdict):
+    """A results.json of a sweep without mini-batches ("full", or null before schema 2) carries
+    the hint that --full-batch gives: irregular swings of its runs are their dynamics."""
+    x, chaos = 0.3, []
+    for _ in range(600):
+        x = 3.99 * x * (1.0 - x)
+        chaos.append(1.0 + 0.8 * (x - 0.5))
+    loss = [float(v) for v in np.r_[np.geomspace(3.0, 1.0, 40), chaos]]
+    row = {"id": 0, "learning_rate": 1.0, "init_scale": 1.0, "seed": 0, "verdict": "converging"}
+    doc = {"config": {"training": {"batch_size": batch_size}}, "runs": [{**row, "loss": loss}]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(doc))
+    assert strict_loads(run(path, "--json").stdout)["curves"][0]["verdict"] == verdict
