@@ -64,7 +64,6 @@ from lrdiag.classify.rules import (
     _decide,
     _flags,
     _overfit_rise,
-    _rebounds,
     _spike,
     _stuck,
     _train_chance,
@@ -176,7 +175,7 @@ def _classify(
     if n < th.short_curve or flipped or few_turns:
         flags.add("borderline")
     overfit = _overfit_rise(ms, th, y, epochs, train_curve) if "overfitting" in flags else None
-    metrics = {**base, **_metrics(ms, th, y, epochs, loss_name, rule, spike, overfit)}
+    metrics = {**base, **_metrics(ms, th, epochs, loss_name, rule, spike, overfit)}
     reason = _reason(ms, th, verdict, rule, flags, epochs, metrics, spike, axis)
     if n < th.short_curve:
         reason += f"; borderline, with only {plural(n, 'point')}"
@@ -239,13 +238,12 @@ def _period(ms: _Measures, rule: str) -> float | None:
     return None
 
 
-def _metrics(ms: _Measures, th, y, epochs, loss_name, rule, spike, overfit) -> dict:
+def _metrics(ms: _Measures, th, epochs, loss_name, rule, spike, overfit) -> dict:
     R = ms.range_
     floor = None
     if (loss_name in LOSS_NAMES or ms.positive) and ms.initial > 0:
         floor = _ratio(ms.net, ms.initial)
     stuck = _stuck(ms, th)
-    rebounds, rebound_peak = _rebounds(ms, th, y)
     return {
         "window": int(ms.window),
         "final_level": finite(ms.final_level),
@@ -272,6 +270,6 @@ def _metrics(ms: _Measures, th, y, epochs, loss_name, rule, spike, overfit) -> d
         "overfit_rise": overfit,
         "swing_level": _ratio(ms.amplitude, ms.window_level) if ms.positive else None,
         "period": _period(ms, rule),
-        "rebounds": rebounds,
-        "rebound_peak": finite(rebound_peak),
+        "rebounds": ms.rebounds,
+        "rebound_peak": finite(ms.rebound_peak),
     }

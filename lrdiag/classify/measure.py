@@ -71,6 +71,8 @@ class _Measures:
     # Mann-Kendall trend in std devs (> 0: falling), for a fall small enough for the noise rule
     mk_z: float
     best_wide: float  # lowest rolling median over as many points as the final level takes
+    rebounds: int  # separate rises rebound_level above the lowest level so far (short curves)
+    rebound_peak: float | None  # the highest such rise, as a ratio to that level
 
 
 def _odd(k: float) -> int:
@@ -228,6 +230,25 @@ def _prepare(curve) -> tuple[np.ndarray, np.ndarray, int, int | None]:
     return x[fin], epochs, n, diverged
 
 
+def _rebounds(y: np.ndarray, positive: bool, th: Thresholds) -> tuple[int, float | None]:
+    """How many separate times a short loss > 0 rose rebound_level above its lowest level so
+    far, and the highest such rise (as a ratio to that level).
+
+    An episode starts when the loss exceeds (1 + rebound_level) x its running minimum and ends
+    when it comes back under that line; the first point (often the loss at initialisation) only
+    sets the running minimum. Long curves (min_window points or more) have none: their swings
+    are judged by the oscillation rules on a final window.
+    """
+    finite = y[np.isfinite(y)]
+    if not positive or y.size >= th.min_window or th.rebound_level <= 0 or finite.size < 3:
+        return 0, None
+    runmin = np.minimum.accumulate(finite)[:-1]
+    ratio = finite[1:] / runmin
+    above = ratio > 1.0 + th.rebound_level
+    count = int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1]))
+    return count, (float(ratio.max()) if count else None)
+
+
 def _measure(
     y: np.ndarray, n_points: int, diverged: int | None, th: Thresholds, chance, guess_ok: bool
 ) -> _Measures:
@@ -298,6 +319,7 @@ def _measure(
     acf_one = float(acf[1])
     low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
+    rebounds, rebound_peak = _rebounds(y, positive, th)
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
     # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
     # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
@@ -360,4 +382,6 @@ def _measure(
         p10=p10,
         mk_z=_mann_kendall_z(y) if 0 < initial - final_level <= hidden else 0.0,
         best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
+        rebounds=rebounds,
+        rebound_peak=rebound_peak,
     )

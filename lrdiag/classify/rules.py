@@ -264,8 +264,7 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     flags: set[str] = set()
     if ms.constant:
         return flags | ({"stuck_at_chance"} if _is_stuck(ms, th) else set())
-    rebounds, _ = _rebounds(ms, th, y)
-    if verdict == "converging" and (ms.above_share >= 0.5 or rebounds >= th.rebound_count):
+    if verdict == "converging" and (ms.above_share >= 0.5 or ms.rebounds >= th.rebound_count):
         flags.add("unstable")
     elif spike is not None:
         flags.add("early_spike")
@@ -295,25 +294,6 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     if train_curve is not None and not at_chance and _overfit_rise(ms, th, y, epochs, train_curve):
         flags.add("overfitting")
     return flags
-
-
-def _rebounds(ms, th, y) -> tuple[int, float | None]:
-    """How many separate times a short loss > 0 rose rebound_level above its lowest level so
-    far, and the highest such rise (as a ratio to that level).
-
-    An episode starts when the loss exceeds (1 + rebound_level) x its running minimum and ends
-    when it comes back under that line; the first point (often the loss at initialisation) only
-    sets the running minimum. Long curves (min_window points or more) have none: their swings
-    are judged by the oscillation rules on a final window.
-    """
-    finite = y[np.isfinite(y)]
-    if not ms.positive or y.size >= th.min_window or th.rebound_level <= 0 or finite.size < 3:
-        return 0, None
-    runmin = np.minimum.accumulate(finite)[:-1]
-    ratio = finite[1:] / runmin
-    above = ratio > 1.0 + th.rebound_level
-    count = int(above[0]) + int(np.count_nonzero(above[1:] & ~above[:-1]))
-    return count, (float(ratio.max()) if count else None)
 
 
 def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
