@@ -137,3 +137,30 @@ def overfitting_pair(n=200, *, turn=60):
     train = 0.05 + 0.95 * np.exp(-t / 30.0)
     val = 0.3 + 0.7 * np.exp(-t / 20.0) + 0.001 * np.maximum(t - turn, 0.0)
     return train, val
+
+
+def logistic(n, *, r=3.99, x0=0.3):
+    """Bounded chaos: n steps of the logistic map x <- r x (1 - x), deterministic and irregular
+    (at r = 3.99 it changes direction far less regularly than a period-2 bounce)."""
+    x, out = x0, []
+    for _ in range(n):
+        x = r * x * (1.0 - x)
+        out.append(x)
+    return np.array(out)
+
+
+def full_batch_chaos(n=600):
+    """A fall from 3 to 1, then n points swinging about 1 by the logistic map (about ±35%)."""
+    return np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.8 * (logistic(n) - 0.5)]
+
+
+def rebound_episodes(y, share=0.3):
+    """Separate episodes in which a curve stood more than ``share`` above its lowest value so
+    far (the definition of a rebound in docs/verdicts.md), counted one point at a time."""
+    low, inside, episodes = y[0], False, 0
+    for v in y[1:]:
+        now = v > (1 + share) * low
+        episodes += now and not inside
+        inside = now
+        low = min(low, v)
+    return episodes

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from curves import full_batch_chaos, logistic, rebound_episodes
 
 from lrdiag.classify import classify
 
@@ -134,18 +135,6 @@ def test_4_ten_epochs_jumping_by_a_third_of_the_level_are_not_plateaued():
     assert classify(quiet).verdict == "plateaued", classify(quiet).reason
 
 
-def _rises_above_the_low(y, share=0.3):
-    """Separate episodes in which a curve stood more than ``share`` above its lowest value so
-    far (the definition of a rebound in docs/verdicts.md), counted one point at a time."""
-    low, inside, episodes = y[0], False, 0
-    for v in y[1:]:
-        now = v > (1 + share) * low
-        episodes += now and not inside
-        inside = now
-        low = min(low, v)
-    return episodes
-
-
 @pytest.mark.parametrize(
     "y",
     [
@@ -156,10 +145,10 @@ def _rises_above_the_low(y, share=0.3):
     ],
 )
 def test_4_a_short_fall_that_jumps_back_up_twice_is_unstable(y):
-    assert _rises_above_the_low(y) >= 2
+    assert rebound_episodes(y) >= 2
     v = classify(y)
     assert v.verdict == "converging" and "unstable" in v.flags, v.reason
-    assert v.metrics["rebounds"] == _rises_above_the_low(y)
+    assert v.metrics["rebounds"] == rebound_episodes(y)
     assert "not steadily" in v.reason
 
 
@@ -172,7 +161,7 @@ def test_4_a_short_fall_that_jumps_back_up_twice_is_unstable(y):
     ],
 )
 def test_4_a_short_fall_with_one_rebound_or_small_wiggles_is_not_unstable(y):
-    assert _rises_above_the_low(y) <= 1
+    assert rebound_episodes(y) <= 1
     v = classify(y)
     assert v.verdict == "converging" and "unstable" not in v.flags, v.reason
 
@@ -182,7 +171,7 @@ def test_4_rebounds_are_only_counted_on_short_curves():
     y = np.r_[np.geomspace(2.0, 0.2, 30), np.geomspace(0.2, 0.02, 30)]
     y[10] *= 2.0
     y[40] *= 2.0
-    assert _rises_above_the_low(list(y)) == 2
+    assert rebound_episodes(list(y)) == 2
     assert "unstable" not in classify(y).flags
 
 
@@ -317,18 +306,10 @@ def test_a_curve_with_one_finite_value_says_so():
 # 1b. Bounded chaos of full-batch gradient descent ---------------------------------------------
 
 
-def _logistic(n: int, r: float = 3.99) -> np.ndarray:
-    x, out = 0.3, []
-    for _ in range(n):
-        x = r * x * (1.0 - x)
-        out.append(x)
-    return np.array(out)
-
-
 def test_1b_irregular_swings_are_oscillating_only_when_the_curve_is_full_batch():
     """The same shape is the dynamics of full-batch gradient descent (no samples drawn, so no
     noise) and sampling noise about a level in a mini-batch run."""
-    y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.8 * (_logistic(600) - 0.5)]
+    y = full_batch_chaos(600)
     assert np.ptp(y[-300:]) / np.median(y[-300:]) > 0.6  # swings of about ±35% of the level
     assert classify(y, full_batch=True).verdict == "oscillating"
     assert classify(y).verdict == "converging"
@@ -336,5 +317,5 @@ def test_1b_irregular_swings_are_oscillating_only_when_the_curve_is_full_batch()
 
 def test_1b_small_full_batch_wiggles_are_not_oscillation():
     """Swings under osc_chaos (±30%) of the level with no structure stay converging."""
-    y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.2 * (_logistic(600) - 0.5)]
+    y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.2 * (logistic(600) - 0.5)]
     assert classify(y, full_batch=True).verdict == "converging"

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from curves import full_batch_chaos
 
 from lrdiag import classify as classifier
 from lrdiag import logs
@@ -722,11 +723,7 @@ def test_notes_on_stderr_escape_control_characters_of_names(tmp_path):
 
 def test_full_batch_turns_irregular_swings_into_oscillation(tmp_path):
     """--full-batch: the curve has no sampling noise, so swings that last are dynamics."""
-    x, chaos = 0.3, []
-    for _ in range(600):
-        x = 3.99 * x * (1.0 - x)  # the logistic map: bounded, irregular, deterministic
-        chaos.append(1.0 + 0.8 * (x - 0.5))
-    values = np.r_[np.geomspace(3.0, 1.0, 40), chaos]
+    values = full_batch_chaos()  # the logistic map: bounded, irregular, deterministic
     path = text_file(tmp_path / "chaos.txt", values)
     assert strict_loads(run(path, "--json").stdout)["curves"][0]["verdict"] == "converging"
     doc = strict_loads(run(path, "--json", "--full-batch").stdout)
@@ -739,11 +736,7 @@ def test_full_batch_turns_irregular_swings_into_oscillation(tmp_path):
 def test_a_full_batch_sweeps_results_are_rejudged_as_full_batch(tmp_path, batch_size, verdict):
     """A results.json of a sweep without mini-batches ("full", or null before schema 2) carries
     the hint that --full-batch gives: irregular swings of its runs are their dynamics."""
-    x, chaos = 0.3, []
-    for _ in range(600):
-        x = 3.99 * x * (1.0 - x)
-        chaos.append(1.0 + 0.8 * (x - 0.5))
-    loss = [float(v) for v in np.r_[np.geomspace(3.0, 1.0, 40), chaos]]
+    loss = [float(v) for v in full_batch_chaos()]
     row = {"id": 0, "learning_rate": 1.0, "init_scale": 1.0, "seed": 0, "verdict": "converging"}
     doc = {"config": {"training": {"batch_size": batch_size}}, "runs": [{**row, "loss": loss}]}
     path = tmp_path / "results.json"

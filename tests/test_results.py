@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from curves import full_batch_chaos
 
 from lrdiag import results
 from lrdiag.config import config_from_dict
@@ -122,22 +123,13 @@ def test_diverging_below_the_predicted_limit_says_what_the_tracking_saw(track, s
     assert "\n" not in row["reason"] and ". " not in row["reason"]
 
 
-def _logistic_chaos(n: int) -> np.ndarray:
-    """Bounded chaos: the logistic map at r = 3.99, a deterministic and irregular sequence."""
-    x, out = 0.3, []
-    for _ in range(n):
-        x = 3.99 * x * (1.0 - x)
-        out.append(x)
-    return np.array(out)
-
-
 @pytest.mark.parametrize("batch_size, verdict", [(None, "oscillating"), (8, "converging")])
 def test_a_full_batch_run_that_swings_irregularly_is_oscillating(batch_size, verdict):
     """A fall, then swings of about ±35% of the level with no structure (no alternation, no
     period): the dynamics of full-batch gradient descent, which draws no samples, but noise
     about a level in a mini-batch run."""
     epochs = 400
-    curve = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.8 * (_logistic_chaos(epochs - 39) - 0.5)]
+    curve = full_batch_chaos(epochs - 39)
     cfg = config_from_dict(
         {
             "data": {"kind": "moons", "n_samples": 64},
