@@ -319,9 +319,11 @@ class _Sharpness:
         summed = cfg.training.loss_reduction == "sum"
         self.factor = float(cfg.training.batch_size or len(dataset.X)) if summed else 1.0
         if self.enabled:
-            self.X, self.Y = stability.subset(
+            X, Y = stability.subset(
                 dataset.X if X is None else X, dataset.Y, cfg.stability.samples, seed=cfg.data.seed
             )
+            # float64 whatever the dataset's dtype (a float32 sweep's data is loaded in float32)
+            self.X, self.Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
 
     def at_init(self, cfg, sizes, scales, seeds, dtype, pool, n_threads: int) -> None:
         """Sharpness at the initial weights of every run, before training starts.
@@ -575,6 +577,15 @@ def _run_chunk(
         return
 
     bs = cfg.training.batch_size
+    # A batch's rows are gathered into buffers reused every step: no shuffled copy of the whole
+    # data per epoch (per thread), and the rows a step reads are the ones just written.
+    x_buf = np.empty((min(bs, len(X)), *X.shape[1:]), X.dtype)
+    y_buf = np.empty((min(bs, len(Y)), *Y.shape[1:]), Y.dtype)
+
+    def batch(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = len(rows)
+        return np.take(X, rows, axis=0, out=x_buf[:m]), np.take(Y, rows, axis=0, out=y_buf[:m])
+
     # Epoch 0's loss depends on the initial weights only: once per distinct (seed, scale).
     pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)
     _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
@@ -586,12 +597,10 @@ def _run_chunk(
     for k, order in enumerate(epoch_orders(len(X), E, cfg.data.seed), start=1):
         if len(c.rows) == 0 or stop.is_set():
             return
-        Xs, Ys = X[order], Y[order]
         total = np.zeros(len(c.rows))
         for start in range(0, len(X), bs):
-            losses, grads = c.net.loss_and_grads(
-                c.params, Xs[start : start + bs], Ys[start : start + bs], spec, c.ws
-            )
+            xb, yb = batch(order[start : start + bs])
+            losses, grads = c.net.loss_and_grads(c.params, xb, yb, spec, c.ws)
             total += losses
             c.step(grads, min(bs, len(X) - start))
             # A run whose weights overflow shows it in its next loss; its weights are checked
