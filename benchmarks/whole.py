@@ -42,7 +42,10 @@ def write_inputs(cfg, dataset, where: Path, name: str) -> Path:
 
     Y = np.asarray(dataset.Y)
     labels = Y[:, 0] if Y.shape[1] == 1 else np.argmax(Y, axis=1)
-    np.savez(where / f"{name}.npz", X=np.asarray(dataset.X, np.float32), y=labels.astype(np.int64))
+    X = np.asarray(dataset.X, np.float32)
+    if getattr(dataset, "image_shape", None):  # images as a user has them: (n, C, H, W)
+        X = X.reshape(len(X), *dataset.image_shape)
+    np.savez(where / f"{name}.npz", X=X, y=labels.astype(np.int64))
     from lrdiag.config import config_to_dict
 
     spec = config_to_dict(cfg)
@@ -52,6 +55,12 @@ def write_inputs(cfg, dataset, where: Path, name: str) -> Path:
     path = where / f"{name}.yaml"
     path.write_text(json.dumps(spec, indent=1, default=float))
     return path
+
+
+def n_runs(cfg) -> int:
+    from lrdiag import sweep
+
+    return sweep.n_runs(cfg)
 
 
 def command(config: Path, out: Path) -> list[str]:
