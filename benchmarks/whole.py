@@ -52,6 +52,8 @@ def write_inputs(cfg, dataset, where: Path, name: str) -> Path:
     spec["name"] = name
     spec["data"] = {"kind": "file", "path": f"{name}.npz", "seed": cfg.data.seed}
     spec["stability"] = {"sharpness": "off"}
+    # only the training keys the workload gave: the others would each print a note (unused)
+    spec["training"] = {k: v for k, v in spec["training"].items() if k in cfg.given}
     path = where / f"{name}.yaml"
     path.write_text(json.dumps(spec, indent=1, default=float))
     return path
