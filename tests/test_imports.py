@@ -24,7 +24,7 @@ LAYERS = (
     ("config",),
     ("data",),
     ("model", "optim", "layers", "convnet", "weights", "schedule"),
-    ("stability", "sweep"),
+    ("stability", "chunk", "sweep"),
     ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
     ("gradcheck", "results", "find", "compare"),
     ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
