@@ -1,6 +1,7 @@
 """Command line: the click group, and the one place that maps errors to exit codes.
 
-The commands live in lrdiag.commands, one module each.
+The commands live in lrdiag.commands, one module each, imported only when one runs; this module
+stays light, so ``lrdiag --help`` and ``--version`` load neither NumPy, rich nor matplotlib.
 ``ExitStatus`` is defined in lrdiag.commands.common (the commands exit with it).
 
 Exit codes: 0 done; 1 a ``--fail-on`` verdict matched (or a check failed); 2 a bad command
@@ -11,15 +12,15 @@ by SIGTERM (a sweep writes the results so far, marked incomplete).
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterator, Mapping
 
 import click
 
 from lrdiag import __version__
-from lrdiag.commands.check import check_command
-from lrdiag.commands.classify import classify_command
 from lrdiag.commands.common import (
     ExitStatus,
     SafeHelp,
@@ -29,15 +30,42 @@ from lrdiag.commands.common import (
     one_line,
     stdout_gone,
 )
-from lrdiag.commands.compare import compare_command
-from lrdiag.commands.find import find_command
-from lrdiag.commands.gradcheck import gradcheck_command
-from lrdiag.commands.schema import schema_command
-from lrdiag.commands.sweep import sweep_command
 from lrdiag.errors import LrdiagError
 from lrdiag.interrupt import Terminated
 
-__all__ = ["ExitStatus", "cli", "main"]  # ExitStatus: lrdiag.cli's, as before
+__all__ = ["COMMANDS", "ExitStatus", "cli", "main"]  # ExitStatus: lrdiag.cli's, as before
+
+# Each command: its module lrdiag.commands.<name> defines <name>_command; beside it, the first
+# sentence of its help, which `lrdiag --help` lists without importing the module (a test checks
+# these against the commands' own help).
+COMMANDS: dict[str, str] = {
+    "check": "Name the config and data mistakes that look like learning-rate problems.",
+    "classify": "Judge the loss curves in log files the way the sweep judges its runs.",
+    "compare": "Compare two sweeps of the same grid: did the stability boundary move?",
+    "find": "Run the LR range test on CONFIG, then a short sweep that measures its answer.",
+    "gradcheck": "Compare gradients with finite differences and name the bug.",
+    "schema": "Print the JSON Schema (draft 2020-12) of a config file, results.json or compare "
+    "--json.",
+    "sweep": "Train every run of the experiment in CONFIG and judge each one.",
+}
+
+
+class _LazyCommands(Mapping[str, click.Command]):
+    """The group's commands by name, each module imported when its command is first looked up
+    (to run it, or to show its help): ``lrdiag --help`` and ``--version`` import none."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in COMMANDS:
+            raise KeyError(name)
+        module = importlib.import_module(f"lrdiag.commands.{name}")
+        command: click.Command = getattr(module, f"{name}_command")
+        return command
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
 
 
 def _show_version(ctx: click.Context, _param, value: bool) -> None:
@@ -48,6 +76,16 @@ def _show_version(ctx: click.Context, _param, value: bool) -> None:
 
 class _Lrdiag(SafeHelp, click.Group):
     """A click group that turns exceptions into one-line messages and exit codes."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing under "Commands", from COMMANDS' sentences: no command is imported."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name]).get_short_help_str(limit))
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -94,15 +132,7 @@ class _Lrdiag(SafeHelp, click.Group):
 
 @click.group(
     cls=_Lrdiag,
-    commands=[
-        check_command,
-        classify_command,
-        compare_command,
-        find_command,
-        gradcheck_command,
-        schema_command,
-        sweep_command,
-    ],
+    commands=_LazyCommands(),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option(
