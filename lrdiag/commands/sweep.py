@@ -177,14 +177,17 @@ def sweep_command(
 
 def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
-    report and where the files went."""
-    from lrdiag import files, terminal
-
+    report and where the files went. rich (lrdiag.terminal) is imported only to print the
+    report: --json and --quiet do without it."""
     if as_json:
+        from lrdiag import files
+
         echo_out(files.to_json_text(doc), nl=False)
     elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
         echo_out(str(out_dir))
     else:
+        from lrdiag import terminal
+
         console = make_console()
         timing = {
             "train_seconds": result.seconds,
