@@ -321,3 +321,13 @@ def test_evaluate_reports_a_held_out_set_without_changing_the_exit_code(tmp_path
     out = capsys.readouterr().out
     assert f"Outside corpus, held-out set 2 ({held}): 1 curve columns, 1 unambiguous" in out
     assert "accuracy on the unambiguous: 0/1" in out
+    # a second --heldout is reported too, numbered by its directory name's last digits
+    set3 = tmp_path / "outside3"
+    (set3 / "curves").mkdir(parents=True)
+    (set3 / "curves" / "b.csv").write_text("step,loss\n0,1.5\n1,1.0\n2,0.5\n3,0.25\n")
+    (set3 / "labels.csv").write_text(",".join(ev.OUTSIDE_COLUMNS) + f"\n{row}\n")
+    assert ev.main([str(corpus), "--heldout", str(held), "--heldout", str(set3)]) == 0
+    out = capsys.readouterr().out
+    assert f"held-out set 2 ({held})" in out
+    assert f"Outside corpus, held-out set 3 ({set3}): 1 curve columns, 1 unambiguous" in out
+    assert out.count("accuracy on the unambiguous") == 2
