@@ -347,6 +347,21 @@ def test_a_bouncing_band_on_a_falling_level_is_converging(period):
     assert classify(flat, full_batch=True).verdict == "oscillating"
 
 
+def test_a_band_falling_about_as_much_as_it_bounces_is_a_close_call():
+    """A +-12% bounce whose level falls from 0.1 to 0.068 or to 0.062: between the middle fifth
+    and the last fifth the level falls by about 0.7 and 0.8 times the bounce's height (24% of
+    the level). One is oscillating, the other converging, and both are flagged borderline,
+    naming osc_fall: a practitioner could call either way."""
+    t = np.arange(800)
+    for end, verdict in ((0.068, "oscillating"), (0.062, "converging")):
+        level = 0.1 * (end / 0.1) ** (t / 799)
+        fall = np.median(level[320:480]) - np.median(level[640:])
+        assert 0.5 < fall / (0.24 * np.median(level[640:])) < 1.0
+        v = classify(falling_band(800, end=end), full_batch=True)
+        assert v.verdict == verdict, v.reason
+        assert "borderline" in v.flags and "moving osc_fall by 20%" in v.reason, v.reason
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_correlated_scatter_on_a_slow_fall_is_converging(seed):
     """A per-epoch loss falling from 3 to 0.9 over 400 epochs, with scatter of +-35% of its
