@@ -9,8 +9,9 @@ would only slow the check). What is kept, per config: the training loss ``(R, E+
 validation loss when there is one (float64, NaN where a run diverged) and each run's verdict.
 
 tests/test_reference_losses.py trains the same shortened configs and compares: losses equal to
-rounding, verdicts identical. Rewrite the file only on purpose (a change meant to alter
-results, such as a new default), never to make that test pass after an engine change.
+rounding, verdicts identical. Rewrite the file only on purpose, from main (a change meant to
+alter results: a new default, a classifier rule), never to make that test pass after an engine
+change. To record from another revision, export it and run this file inside the copy.
 """
 
 from __future__ import annotations
