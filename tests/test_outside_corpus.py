@@ -2,9 +2,9 @@
 
 Curves from real PyTorch/Keras training, labelled from the verdict definitions by
 tools/corpus/outside/label.py and a look at every curve (never by lrdiag). `make eval-classify`
-prints the accuracy. Needs neither torch nor keras. Held-out sets 2, 3 and 4 (tests/data/outside2,
-tests/data/outside3, outside4) are checked at the end: their format and that their labels are the rules'
-and overrides2.csv's (overrides3.csv's) alone.
+prints the accuracy. Needs neither torch nor keras. Held-out sets 2, 3 and 4
+(tests/data/outside2, outside3, outside4) are checked at the end: their format and that their
+labels are the rules' and overridesN.csv's alone.
 """
 
 from __future__ import annotations
@@ -232,8 +232,9 @@ def test_no_healthy_run_is_called_diverging_or_oscillating(split):
 
 
 # --------------------------------------------------------------------------------------------
-# Held-out sets 2, 3 and 4 (tests/data/outside2, outside3, outside4): fresh runs, labelled before lrdiag saw
-# them. No accuracy floor: `make eval-classify` prints their measurements ("held-out set N").
+# Held-out sets 2, 3 and 4 (tests/data/outside2, outside3, outside4): fresh runs, labelled
+# before lrdiag saw them. No accuracy floor: `make eval-classify` prints their measurements
+# ("held-out set N").
 
 HELD = {2: OUTSIDE2, 3: OUTSIDE3, 4: OUTSIDE4}
 

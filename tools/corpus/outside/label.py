@@ -9,9 +9,9 @@ Reads tests/data/outside/manifest.csv (how each run was made, written by generat
 curve file, and tools/corpus/outside/overrides.csv (labels changed after looking at every curve,
 each with its why). Set 2, the held-out set, is read from tests/data/outside2 with its own
 overrides2.csv, by the same rules; all its rows are in the split `heldout`; set 3 likewise
-(tests/data/outside3, overrides3.csv) and set 4 (tests/data/outside4, overrides4.csv). The rules are simple
-and level-relative: every measure is a fraction of the curve's own level (the median of its final
-part), never of its range.
+(tests/data/outside3, overrides3.csv) and set 4 (tests/data/outside4, overrides4.csv). The
+rules are simple and level-relative: every measure is a fraction of the curve's own level (the
+median of its final part), never of its range.
 
 Definitions (what a practitioner would sign):
 - converging: the loss ends clearly below where it started and stays down; healthy noisy

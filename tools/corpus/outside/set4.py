@@ -180,8 +180,12 @@ def set4_runs() -> list[dict]:
     # (6) limit cycles after a huge first loss: 2-128-64-K at N(0, 1/fan_in) x3 to x6.
     cycle = {"hidden": (128, 64), "opt": "sgd", "epochs": 500, "init": "normal", "n_train": 200}
     for i, (act, (loss, data), lr, scale) in enumerate(
-        product(["tanh", "silu"], [("cross_entropy", "spirals3"), ("bce", "moons")],
-                [1.5, 3.0], [3.0, 6.0])  # fmt: skip
+        product(
+            ["tanh", "silu"],
+            [("cross_entropy", "spirals3"), ("bce", "moons")],
+            [1.5, 3.0],
+            [3.0, 6.0],
+        )  # fmt: skip
     ):
         add(f"cycle-{act}-{loss[:3]}-{data}-lr{_lr_tag(lr)}-x{scale:g}", "class6", data,
             act=act, lr=lr, loss=loss, init_scale=scale, seed=1200 + i, **cycle,
