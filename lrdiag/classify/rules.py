@@ -27,20 +27,22 @@ def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
     chance_tol; or, unasked, an ln K of CHANCE_CLASSES that both the final level and the median
     of the second half sit on, to chance_round (plus noise_snr standard errors of a median, at
     most chance_round again): flat at chance for most of the run. Either way also a curve that
-    came down onto the chance loss, never got below it, and stayed on it (within
-    chance_settle) for the last third of the run, however steep its fall before."""
+    came down onto the chance loss (its final level on it to chance_round, so measured), never
+    got below it, and stayed on it (within chance_settle) for the last third of the run,
+    however steep its fall before."""
     if ms.chance is not None:
         c, k = ms.chance, ms.chance_k
-        tol = th.chance_tol * c
-        near = abs(ms.final_level - c) <= tol
     elif ms.guess is not None:
         c, k = ms.guess, ms.guess_k
-        tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
-        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
     else:
         return None
     if k is None:
         return None
+    tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
+    if ms.chance is not None:
+        near = abs(ms.final_level - c) <= th.chance_tol * c
+    else:
+        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
     # A network that learned only the class shares relaxes onto chance and stops there; one
     # that learns goes on past it (nine tenths of the last third within chance_settle of c).
     settled = (
