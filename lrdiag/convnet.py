@@ -27,6 +27,9 @@ from lrdiag.errors import ConfigError
 PARAMETRIC = ("conv2d", "dense")
 IMAGE_LAYERS = ("conv2d", "maxpool", "avgpool")
 BLOCK_BYTES = 16 << 20  # activations, patches and deltas of one block of runs
+# Per training thread, beside its arrays: what the interpreter allocates during a step (dicts of
+# views, small results), which tracemalloc counts too (measured: under 100 KiB)
+THREAD_SLACK = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,130 @@ def init_params(
     return params
 
 
+# --------------------------------------------------------------------------- memory
+
+
+class _Ledger:
+    """Bytes alive while a pass runs, and the most ever alive at once."""
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def alloc(self, n: int) -> None:
+        self.live += n
+        self.peak = max(self.peak, self.live)
+
+    def free(self, n: int) -> None:
+        self.live -= n
+
+
+def _padded(layer: Layer) -> int:
+    """Elements of a convolution's zero-padded input (0 without padding: no copy is made)."""
+    C, H, W = layer.in_shape
+    _, (top, bottom, left, right) = layers.geometry2d(
+        H, W, layer.kernel, layer.stride, layer.padding
+    )
+    return C * (H + top + bottom) * (W + left + right) if top + bottom + left + right else 0
+
+
+def pass_bytes(net: Net, rows: int, runs: int, itemsize: int, backward: bool) -> int:
+    """The most bytes alive at once while ``runs`` runs (one block) go forward through the
+    network on ``rows`` samples and, with ``backward``, back: the arrays ``_forward``,
+    ``_backward`` and the head make, followed in their order, with the shared input's copy and
+    the first convolution's patches. An upper bound on what NumPy allocates (tracemalloc's
+    peak): every temporary counts, and nothing is taken as freed before it is."""
+    one = rows * itemsize  # bytes of one float per sample
+    run = runs * one  # ... for every run of the block
+    led = _Ledger()
+    if len(net.in_shape) == 3:  # _shared_input: the images moved to samples-last (a copy)
+        led.alloc(math.prod(net.in_shape) * one)
+    shared = True  # the layer's input is the data (no run axis): per sample, not per run
+    held = 0  # what the previous layer's ``kept`` holds: a pass without backward frees it late
+    for n, layer in enumerate(net.layers):
+        unit = one if shared else run  # bytes of one element of the input, for all its runs
+        mask = rows if shared else runs * rows  # ... of a uint8 or bool array that size
+        n_in, n_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        x = n_in * unit if n else 0  # the input (the data itself is the caller's)
+        keeps = 0  # what the layer's ``kept`` holds that is not also its input or output
+        if layer.kind == "conv2d":
+            pad, cols = _padded(layer), layer.fans[0] * math.prod(layer.out_shape[1:])
+            led.alloc((pad + cols) * unit)  # im2col (the first layer's: once for all blocks)
+            led.free(pad * unit)
+            keeps = cols * unit if n else 0
+            led.alloc(n_out * run)  # the product (bias and activation in place)
+        elif layer.kind == "maxpool":
+            led.alloc(n_out * unit + 3 * n_out * mask)  # output, where, bigger, step
+            led.free(2 * n_out * mask)
+            keeps = n_out * mask
+        elif layer.kind == "dense":
+            led.alloc(2 * n_out * run)  # the product, and the product plus the bias
+            led.free(n_out * run)
+        else:  # flatten, avgpool: a new array the output's size
+            led.alloc(n_out * unit)
+        if layer.activation == "leaky_relu":  # its mask (z < 0)
+            led.alloc(n_out * runs * rows)
+            led.free(n_out * runs * rows)
+        if backward:  # kept and activation outputs stay; a dense layer keeps its input
+            if n and not (layer.kind == "dense" or net.layers[n - 1].activation):
+                led.free(x)
+        else:  # the previous layer's kept goes now, this layer's input once it is done
+            led.free(held + (0 if layer.kind == "dense" else x))
+            held = keeps + (x if layer.kind == "dense" else 0)
+        shared = shared and layer.index is None
+    logits = net.n_out * run
+    led.alloc(4 * logits + 3 * run)  # the head's temporaries: (R, B, k) and (R, B) arrays
+    led.free(3 * logits + 3 * run)  # all but the first delta (dlogits)
+    if not backward:
+        return led.peak
+    led.free(logits)
+    delta = logits
+    stop = next(n for n, layer in enumerate(net.layers) if layer.index)
+    for n in range(len(net.layers) - 1, stop - 1, -1):
+        layer = net.layers[n]
+        if layer.index:  # dW and db (kept until the next layer's replace them: never freed)
+            led.alloc((math.prod(layer.weight_shape) + layer.out_shape[0]) * runs * itemsize)
+        if n == stop:  # the first layer with parameters needs no input gradient
+            break
+        n_in, n_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        new = n_in * run
+        if layer.kind == "conv2d":  # the patches' gradient, folded into the padded input's
+            cols = layer.fans[0] * math.prod(layer.out_shape[1:])
+            new = (_padded(layer) or n_in) * run
+            led.alloc(cols * run + new)
+            led.free(cols * run)
+        elif layer.kind == "maxpool":  # dx, and one window offset's mask at a time
+            led.alloc(new + n_out * runs * rows)
+            led.free(n_out * runs * rows)
+        elif layer.kind == "avgpool":  # dx, and the share of each window
+            led.alloc(new + n_out * run)
+            led.free(n_out * run)
+        else:  # dense, flatten
+            led.alloc(new)
+        led.free(delta)
+        delta = new
+    return led.peak
+
+
+def thread_bytes(net: Net, runs: int, batch: int, rows: tuple[int, ...], itemsize: int) -> int:
+    """Bytes one training thread needs for its arrays with ``runs`` runs (a shard), beside the
+    runs' parameters, gradients and optimizer state: the larger of a training step on
+    ``batch`` samples and a loss evaluation on each of ``rows`` (the training and validation
+    data), a block of runs at a time; and each epoch's shuffled copy of the training data."""
+    step = pass_bytes(net, batch, min(runs, run_block(net, batch, itemsize)), itemsize, True)
+    evals = [
+        pass_bytes(net, n, min(runs, run_block(net, n, itemsize)), itemsize, False)
+        for n in rows
+        if n
+    ]
+    shuffled = data_bytes(net, rows[0], itemsize) if batch < rows[0] else 0
+    return max(step, *evals, shuffled) + shuffled + THREAD_SLACK  # two copies between epochs
+
+
+def data_bytes(net: Net, rows: int, itemsize: int) -> int:
+    """The training and validation data (``rows`` samples) in the training dtype."""
+    return rows * (math.prod(net.in_shape) + net.n_out) * itemsize
+
+
 # --------------------------------------------------------------------------- forward/backward
 
 
@@ -306,6 +433,16 @@ def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
             return
 
 
+def _train_block(net: Net, block, x0, cols0, Y, head, grads, lo: int, hi: int) -> np.ndarray:
+    """Loss of runs lo..hi (``block``, their parameters) and their gradients into ``grads``;
+    the block's activations are freed on return, before the next block's are made."""
+    logits, saved = _forward(net, block, x0, cols0, True)
+    losses, delta = head.loss_and_dlogits(logits, Y)
+    del logits
+    _backward(net, block, saved, delta, grads, lo, hi)
+    return losses
+
+
 def loss_and_grads(params, X, Y, spec, ws: model.Workspace | None = None):
     """Per-run mean loss ``(R,)`` and its gradient for every parameter (``model.loss_and_grads``'s
     contract); the gradients live in ``ws`` when one is given (valid until its next use)."""
@@ -323,7 +460,5 @@ def loss_and_grads(params, X, Y, spec, ws: model.Workspace | None = None):
     for lo in range(0, R, rb):
         hi = min(R, lo + rb)
         block = {k: v[lo:hi] for k, v in params.items()}
-        logits, saved = _forward(net, block, x0, cols0, True)
-        losses[lo:hi], delta = head.loss_and_dlogits(logits, Y)
-        _backward(net, block, saved, delta, grads, lo, hi)
+        losses[lo:hi] = _train_block(net, block, x0, cols0, Y, head, grads, lo, hi)
     return losses, grads
