@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdiag import layers, model
+from lrdiag import layers, model, weights
 from lrdiag.errors import ConfigError
 
 PARAMETRIC = ("conv2d", "dense")
@@ -166,8 +166,13 @@ def init_params(
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs, as ``model.init_params``: run r draws from ``seeds[r]`` (in
     layer order, each kernel in PyTorch's layout with PyTorch's fans) times ``scales[r]``;
-    biases start at zero. ``scheme``: one name, or one per parameter layer (``path``: the
-    MLP's ``scheme: file``, which the config refuses for layers)."""
+    biases start at zero. ``scheme``: one name, or one per parameter layer; ``"file"``: every
+    run starts from the weights in ``path`` (``file_shapes``), times its scale."""
+    if scheme == "file":
+        layout = "kernels (out, in, kh, kw) as Conv2d.weight, dense (in, out), biases (out,)"
+        return weights.stacked(
+            weights.read_arrays(str(path), file_shapes(net), layout), scales, dtype
+        )
     plist = net.param_layers
     schemes = [scheme] * len(plist) if isinstance(scheme, str) else list(scheme)
     if len(schemes) != len(plist):
@@ -188,6 +193,16 @@ def init_params(
         params[f"W{layer.index}"] = (stacked * per_run).astype(dtype)
         params[f"b{layer.index}"] = np.zeros((len(seeds), 1, layer.out_shape[0]), dtype=dtype)
     return params
+
+
+def file_shapes(net: Net) -> dict[str, tuple[int, ...]]:
+    """The arrays of ``init: {scheme: file}`` and ``--save-init`` for ``net``: ``W<i>`` a kernel
+    ``(out, in, kh, kw)`` or a dense ``(in, out)``, ``b<i>`` ``(out,)``, layer by layer."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in net.param_layers:
+        shapes[f"W{layer.index}"] = layer.weight_shape
+        shapes[f"b{layer.index}"] = (layer.out_shape[0],)
+    return shapes
 
 
 # --------------------------------------------------------------------------- memory
