@@ -145,25 +145,29 @@ def time_workload(w, sides, reps, budget, log) -> dict:
     return out
 
 
+COLUMN = 21  # characters per side in the table
+
+
 def table(results) -> str:
     names = list(results["sides"])
-    lines = [f"{'':5}" + "".join(f"{n:>18}" for n in names)]
+    w = COLUMN
+    lines = [f"{'':5}" + "".join(f"{n:>{w}}" for n in names)]
     for r in results["workloads"]:
         cells = []
         for n in names:
             s = r["sides"].get(n)
             cells.append(
-                f"{'-':>18}"
+                f"{'-':>{w}}"
                 if s is None
-                else f"{s['seconds']:16.2f}{'*' if s['extrapolated'] else ' '} "
+                else f"{s['seconds']:{w - 2}.2f}{'*' if s['extrapolated'] else ' '} "
             )
         lines.append(f"{r['workload']:5}" + "".join(cells))
         eng = r["sides"].get("lrdiag engine")
         if eng:
             ratio = "".join(
-                f"{r['sides'][n]['seconds'] / eng['seconds']:17.2f}x"
+                f"{r['sides'][n]['seconds'] / eng['seconds']:{w - 1}.2f}x"
                 if n in r["sides"]
-                else f"{'-':>18}"
+                else f"{'-':>{w}}"
                 for n in names
             )
             lines.append(f"{'  x':5}{ratio}   (time / engine time)")
@@ -181,6 +185,12 @@ def table(results) -> str:
             if "check" in s:
                 c = s["check"]
                 verdict = "OK" if c["ok"] else "MISMATCH"
+                if not c["stable_runs"]:  # nothing compared: say so rather than OK
+                    lines.append(
+                        f"{r['workload']} {n}: no stable run among the {s['runs_timed']} trained: "
+                        "losses not compared"
+                    )
+                    continue
                 lines.append(
                     f"{r['workload']} {n}: final loss vs engine on {c['stable_runs']} stable runs: "
                     f"max rel diff {c['max_rel_diff_final_loss']:.1e} ({verdict})"
