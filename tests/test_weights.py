@@ -234,3 +234,63 @@ def test_a_file_that_does_not_fit_the_conv_net_names_the_parameter(tmp_path, cha
         convnet.init_params(net, "file", [1.0], [0], np.float64, path=str(path))
     message = str(info.value)
     assert message.startswith(str(path)) and words in message and "\n" not in message
+
+
+def conv_sweep_config(tmp_path, init, seeds=(0, 1)) -> Path:
+    d = {
+        "data": {"kind": "digits", "scale": 0.0625, "validation_split": 0.2},
+        "model": {"layers": CONV_LAYERS, "output": "softmax", "loss": "cross_entropy"},
+        "init": init,
+        "training": {"epochs": 2, "batch_size": 256, "seeds": list(seeds), "dtype": "float32"},
+        "sweep": {"learning_rates": [0.01, 0.3]},
+    }
+    path = tmp_path / "cnn.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return path
+
+
+def test_conv_save_init_then_start_from_it_reproduces_the_sweep(tmp_path):
+    """--save-init writes a conv net's kernels (out, in, kh, kw); seed 0's file is seed 0."""
+    from lrdiag import convnet
+
+    cfg = conv_sweep_config(tmp_path, {"scheme": "he", "scales": [1.0, 2.0]})
+    first = sweep_json(["sweep", str(cfg), "--json", "--no-plots", "--out", str(tmp_path / "a"),
+                        "--save-init", str(tmp_path / "init")])  # fmt: skip
+    with np.load(tmp_path / "init" / "init_seed0.npz") as f:
+        shapes = {k: f[k].shape for k in f.files}
+        kernel = f["W1"]
+    assert shapes == {"W1": (3, 1, 3, 3), "b1": (3,), "W2": (4, 3, 2, 2), "b2": (4,),
+                      "W3": (16, 5), "b3": (5,), "W4": (5, 10), "b4": (10,)}  # fmt: skip
+    # PyTorch's kaiming_normal_ for Conv2d(1, 3, 3): std sqrt(2 / fan_in), fan_in = 1 * 3 * 3
+    spec = config_from_dict({"model": {"layers": CONV_LAYERS}}).model
+    net = convnet.build(spec, (1, 8, 8), 10)
+    drawn = np.random.default_rng(0).standard_normal((3, 1, 3, 3)) * np.sqrt(2 / 9)
+    assert net.layers[0].weight_shape == (3, 1, 3, 3)
+    np.testing.assert_array_equal(kernel, drawn)
+    again_cfg = conv_sweep_config(
+        tmp_path, {"scheme": "file", "path": str(tmp_path / "init" / "init_seed0.npz"),
+                   "scales": [1.0, 2.0]}, seeds=(0,),
+    )  # fmt: skip
+    again = sweep_json(["sweep", str(again_cfg), "--json", "--no-plots",
+                        "--out", str(tmp_path / "b")])  # fmt: skip
+    want = [r for r in first["runs"] if r["seed"] == 0]
+    got = again["runs"]
+    assert [(r["learning_rate"], r["init_scale"]) for r in got] == [
+        (r["learning_rate"], r["init_scale"]) for r in want
+    ]
+    for a, b in zip(got, want, strict=True):
+        assert a["loss"] == b["loss"] and a["val_loss"] == b["val_loss"]
+
+
+def test_a_conv_weights_file_of_the_wrong_shape_is_one_line_and_exit_2(tmp_path):
+    arrays = exported(pytorch_state_dict())
+    arrays["W2"] = np.ones((4, 3, 3, 3))  # a 3x3 kernel where the model has 2x2
+    write_npz(tmp_path / "w.npz", **arrays)
+    cfg = conv_sweep_config(tmp_path, {"scheme": "file", "path": "w.npz"})
+    from lrdiag.cli import cli
+
+    result = CliRunner().invoke(cli, ["sweep", str(cfg), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "w.npz: W2 has shape (4, 3, 3, 3), the model needs (4, 3, 2, 2)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output + result.stderr
