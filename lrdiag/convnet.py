@@ -306,11 +306,11 @@ def thread_bytes(net: Net, runs: int, batch: int, rows: tuple[int, ...], itemsiz
     ``batch`` samples and a loss evaluation on each of ``rows`` (the training and validation
     data), a block of runs at a time; and each epoch's shuffled copy of the training data."""
     step = pass_bytes(net, batch, min(runs, run_block(net, batch, itemsize)), itemsize, True)
-    evals = [
-        pass_bytes(net, n, min(runs, run_block(net, n, itemsize, False)), itemsize, False)
-        for n in rows
-        if n
-    ]
+    evals = []
+    for n in (n for n in rows if n):  # in slices of row_block samples
+        rows_at_once = row_block(net, n, itemsize)
+        block = min(runs, run_block(net, rows_at_once, itemsize, False))
+        evals.append(pass_bytes(net, rows_at_once, block, itemsize, False))
     shuffled = data_bytes(net, rows[0], itemsize) if batch < rows[0] else 0
     return max(step, *evals, shuffled) + shuffled + THREAD_SLACK  # two copies between epochs
 
@@ -409,19 +409,36 @@ def forward(params, X, spec, *, keep: bool = False):
     return (logits, saved) if keep else logits
 
 
+def row_block(net: Net, rows: int, itemsize: int) -> int:
+    """Samples per slice of a loss evaluation: as many as keep one run's forward pass within
+    ``BLOCK_BYTES`` (a pass's bytes grow in proportion to its samples), all ``rows`` if they
+    fit; at least one."""
+    return max(1, min(rows, BLOCK_BYTES // pass_bytes(net, 1, 1, itemsize, False)))
+
+
 def loss(params, X, Y, spec) -> np.ndarray:
-    """Per-run mean loss ``(R,)``, a block of runs at a time (bounded memory)."""
+    """Per-run mean loss ``(R,)``, a block of runs and a slice of samples at a time: memory
+    stays bounded however many samples there are (the slices' means are weighted by their
+    sizes)."""
     net = _net_for(params, X, spec)
-    R = params["W1"].shape[0]
+    R, dtype = params["W1"].shape[0], params["W1"].dtype
     head = model.head_for(spec)
-    x0 = _shared_input(net, X)
-    cols0 = _first_cols(net, x0)
-    rb = run_block(net, X.shape[0], params["W1"].dtype.itemsize, False)
-    out = np.empty(R, dtype=params["W1"].dtype)
-    for lo in range(0, R, rb):
-        block = {k: v[lo : lo + rb] for k, v in params.items()}
-        out[lo : lo + rb] = head.loss(_forward(net, block, x0, cols0, False)[0], Y)
-    return out
+    n = X.shape[0]
+    step = row_block(net, n, dtype.itemsize)
+    rb = run_block(net, step, dtype.itemsize, False)
+    out = np.empty(R, dtype=dtype) if step == n else np.zeros(R)
+    for start in range(0, n, step):
+        x0 = _shared_input(net, X[start : start + step])
+        cols0 = _first_cols(net, x0)
+        Ys = Y[start : start + step]
+        for lo in range(0, R, rb):
+            block = {k: v[lo : lo + rb] for k, v in params.items()}
+            part = head.loss(_forward(net, block, x0, cols0, False)[0], Ys)
+            if step == n:
+                out[lo : lo + rb] = part
+            else:
+                out[lo : lo + rb] += part * (len(Ys) / n)
+    return out.astype(dtype, copy=False)
 
 
 def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
