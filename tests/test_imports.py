@@ -26,7 +26,7 @@ LAYERS = (
     ("model", "optim", "layers", "convnet", "weights", "schedule"),
     ("stability", "sweep"),
     ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
-    ("gradcheck", "results", "find", "compare"),
+    ("gradcheck", "results", "find", "compare", "chunks", "shards", "executor"),
     ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
     ("find_report", "find_plot", "compare_report", "schema", "junit", "github"),
     ("pipeline",),
