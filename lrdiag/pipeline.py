@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lrdiag import chunks, executor, lints, outdir, results, shards
+from lrdiag import chunks, curvestore, executor, lints, outdir, results, shards
 from lrdiag import sweep as engine
 from lrdiag.config import Config, load_config
 from lrdiag.data import Dataset, load_dataset
 from lrdiag.errors import LrdiagError
+from lrdiag.files import atomic_write_bytes
 from lrdiag.report import write_results
 from lrdiag.sweep import Plan, Run, TrainResult
 
@@ -146,6 +147,7 @@ def merge(
     *,
     force: bool = False,
     plots: bool = True,
+    curves: str = "auto",
 ) -> dict[str, Any]:
     """Shards' output directories (``lrdiag sweep --shard K/N``) as one sweep: its results
     document, written to ``out`` as ``lrdiag sweep`` would (``shards.merge`` checks them)."""
@@ -154,7 +156,7 @@ def merge(
     doc["config_hash"] = merged.config_hash
     if out is not None:
         with outdir.claim(Path(out), force=force) as claim:
-            write_outputs(doc, claim, plots=plots)
+            write_outputs(doc, claim, plots=plots, curves=curves)
     return doc
 
 
@@ -165,20 +167,27 @@ def write_outputs(
     plots: bool = True,
     hold: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     extra: Callable[[Path], None] | None = None,
+    curves: str = "auto",
 ) -> None:
     """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
     staging directory of ``claim`` and swapped in whole (``outdir``): an error while writing
     leaves the directory as it was. Plots of an earlier sweep (``--force``) that this one does
     not redraw are removed: they would contradict the new results. ``hold()`` is entered around
     the swap (the CLI holds signals there). ``doc`` None: no sweep files; ``extra(staging)``
-    writes more files (``lrdiag find``'s)."""
+    writes more files (``lrdiag find``'s). ``curves`` (``--curves``: auto, json, parquet or
+    npz): where the loss curves go (``curvestore.choose``); the document itself keeps them."""
+    fmt = None if doc is None else curvestore.choose(curves, doc)
     staging = claim.stage()
     try:
         if doc is not None and plots:
             from lrdiag import figures  # matplotlib: imported only when plots are wanted
 
             figures.save_sweep_plots(doc, staging)
-        if doc is not None:
+        if doc is not None and fmt is not None:
+            stripped, name, data = curvestore.split(doc, fmt)
+            atomic_write_bytes(staging / name, data)
+            write_results(doc, staging, json_doc=stripped)
+        elif doc is not None:
             write_results(doc, staging)
         if extra is not None:
             extra(staging)
@@ -208,13 +217,15 @@ def run_sweep(
     resume: bool = False,
     shard: tuple[int, int] | None = None,
     scheduler: str | None = None,
+    curves: str = "auto",
 ) -> dict[str, Any]:
     """Sweep the experiment in the YAML file ``config`` and return its results document.
 
     With ``out``, the files ``lrdiag sweep --out`` writes go there too (``force``: replace
     results already there; ``plots``: the PNGs), and the finished chunks as they end
     (``resume``: train only those missing). ``dtype``, ``max_memory``, ``shard`` (K, N) and
-    ``scheduler`` are the CLI's ``--dtype``, ``--max-memory``, ``--shard`` and ``--scheduler``.
+    ``scheduler`` are the CLI's ``--dtype``, ``--max-memory``, ``--shard`` and ``--scheduler``;
+    ``curves``: ``--curves`` (auto, json, parquet or npz).
     """
     cfg = configure(config, dtype=dtype)
     dataset = load_data(cfg, config)
@@ -230,6 +241,6 @@ def run_sweep(
             force=force, shard=shard, scheduler=scheduler,
         )  # fmt: skip
         doc = chunked_document(cfg, dataset, swept)
-        write_outputs(doc, claim, plots=plots)
+        write_outputs(doc, claim, plots=plots, curves=curves)
         finish_chunks(swept, doc)
     return doc

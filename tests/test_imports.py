@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lrdiag"
 
 # Lowest first. A module may import modules of its own layer and of the layers below.
 LAYERS = (
-    ("__init__", "errors", "formatting", "thresholds", "files", "interrupt"),  # leaves
+    ("__init__", "errors", "formatting", "thresholds", "files", "interrupt", "curvestore"),
     ("config",),
     ("data",),
     ("model", "optim", "layers", "convnet", "weights", "schedule"),

@@ -82,7 +82,10 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 def test_the_names_a_claim_guards_are_the_names_a_sweep_writes():
     find_files = {"find.json", "find.csv", "find.png"}  # lrdiag find: its own and a sweep's
-    assert set(outdir.output_names()) == RESULT_FILES | set(lrdiag.figures.ALL_NAMES) | find_files
+    curves = {"curves.parquet", "curves.npz"}  # the curves as columns, past a size
+    assert set(outdir.output_names()) == (
+        RESULT_FILES | set(lrdiag.figures.ALL_NAMES) | find_files | curves
+    )
 
 
 def test_a_second_sweep_into_a_directory_in_use_is_refused(tmp_path):
