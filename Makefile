@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.executor
 
 # Optional: JAX and PyTorch (CPU) in their own virtualenv, timed beside the engine. Never in CI.
 PEERS ?= .venv-peers

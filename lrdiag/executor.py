@@ -111,19 +111,18 @@ def _in_process(cfg, dataset, runs, todo, max_memory, tick, finished, outcome) -
 # --------------------------------------------------------------------------- Dask
 
 
-def train_chunk(cfg, dataset, runs: list[Run], max_memory: int | None) -> TrainResult:
-    """A Dask task: one chunk trained by the engine, on the cores this task may use (the
-    worker's cores over its concurrent tasks)."""
-    threads = None
-    try:
-        from distributed import get_worker
+def train_chunk(cfg, dataset, runs: list[Run], max_memory: int | None, threads=None):
+    """A Dask task: one chunk trained by the engine on ``threads`` threads (default: the
+    worker's cores over the tasks it runs at once)."""
+    if threads is None:
+        try:
+            from distributed import get_worker
 
-        worker = get_worker()
-        state = getattr(worker, "state", worker)
-        slots = int(getattr(state, "nthreads", 1) or 1)
-        threads = max(1, engine.default_threads() // slots)
-    except (ImportError, ValueError):  # not on a worker (called directly)
-        pass
+            worker = get_worker()
+            slots = int(getattr(getattr(worker, "state", worker), "nthreads", 1) or 1)
+            threads = max(1, engine.default_threads() // slots)
+        except (ImportError, ValueError):  # not on a worker (called directly)
+            pass
     return engine.train(cfg, dataset, runs, max_memory=max_memory, threads=threads)
 
 
@@ -183,6 +182,9 @@ def _retries_of(client, keys: list[str]) -> int:
 def _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, outcome) -> None:
     client, cluster = _connect(scheduler)
     E = cfg.training.epochs
+    # local:N shares this machine's cores between N workers; a remote worker knows its own
+    n_local = parse_scheduler(scheduler)[1]
+    threads = None if n_local is None else max(1, engine.default_threads() // n_local)
     try:
         from distributed import as_completed
 
@@ -191,7 +193,7 @@ def _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, ou
         futures = {}
         for lo, hi in todo:
             f = client.submit(
-                train_chunk, cfg, data, runs[lo:hi], max_memory,
+                train_chunk, cfg, data, runs[lo:hi], max_memory, threads,
                 key=f"lrdiag-{os.getpid()}-{lo}-{hi}", retries=RETRIES, pure=False,
             )  # fmt: skip
             futures[f.key] = (f, lo, hi)
