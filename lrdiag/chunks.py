@@ -49,12 +49,21 @@ _ARRAYS = (
 
 def config_hash(cfg: Config, dataset) -> str:
     """The sweep's identity: a SHA-256 of its canonical config (every option resolved, and the
-    training options the file gave) and of its data's arrays (dtype, shape and bytes)."""
+    training options the file gave) and of what its files hold: the data's arrays (dtype,
+    shape and bytes) and, with ``init: {scheme: file}``, the initial weights. Files count by
+    their content, not their path, so shards on machines with other checkouts agree."""
     h = hashlib.sha256()
-    canonical = {"config": config_to_dict(cfg), "given": sorted(cfg.given)}
+    config = config_to_dict(cfg)
+    config["data"]["path"] = config["init"]["path"] = None  # their content is hashed below
+    canonical = {"config": config, "given": sorted(cfg.given)}
     h.update(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode())
-    for name in ("X", "Y", "X_val", "Y_val"):
-        a = getattr(dataset, name, None)
+    arrays = [(name, getattr(dataset, name, None)) for name in ("X", "Y", "X_val", "Y_val")]
+    if cfg.init.path is not None:
+        weights = engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1])
+        arrays += [
+            (f"init{seed}.{k}", v) for seed, params in weights.items() for k, v in params.items()
+        ]
+    for name, a in arrays:
         if a is None:
             h.update(f"{name}:none;".encode())
             continue

@@ -227,3 +227,19 @@ def test_resume_refuses_chunks_of_another_config(tiny, tmp_path):
     # --force starts over: the old chunks go
     pipeline.run_sweep(changed, out, plots=False, force=True)
     assert (out / JSON_NAME).exists() and not (out / "chunks").exists()
+
+
+def test_the_config_hash_counts_a_data_file_by_its_content_not_its_path(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{a:.6f},{b:.6f},{int(a > b)}" for a, b in rng.normal(size=(40, 2)))
+
+    def digest(where: str, text: str) -> str:
+        (tmp_path / where).mkdir(exist_ok=True)
+        (tmp_path / where / "points.csv").write_text("x1,x2,label\n" + text + "\n")
+        config = write_config(tmp_path / where, data__kind="file", data__path="points.csv")
+        cfg = pipeline.configure(config)
+        return chunks.config_hash(cfg, pipeline.load_data(cfg, config))
+
+    here = digest("a", rows)
+    assert digest("b", rows) == here  # the same file elsewhere (another checkout)
+    assert digest("c", rows.replace("1\n", "0\n", 1)) != here  # one label changed
