@@ -29,7 +29,7 @@ CHOICES = ("auto", "json", *FORMATS)  # --curves
 FILE_NAMES = {"parquet": CURVES_PARQUET_NAME, "npz": CURVES_NPZ_NAME}
 # auto: curves whose JSON text would pass this many bytes go to a columnar file
 AUTO_BYTES = 50 * 2**20
-JSON_BYTES_PER_VALUE = 20  # a loss as results.json writes it ("0.6931471805599453,\n" + indent)
+JSON_BYTES_PER_VALUE = 40  # a loss in results.json, indented: "        0.6931471805599453,"
 
 
 def has_pyarrow() -> bool:
