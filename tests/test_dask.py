@@ -92,3 +92,27 @@ def test_a_worker_killed_mid_chunk_is_retried_and_the_sweep_completes(tmp_path):
     assert swept.outcome.retries >= 1
     assert swept.outcome.result.complete
     assert to_json_text(pipeline.chunked_document(cfg, ds, swept)) == to_json_text(whole)
+
+
+def test_ctrl_c_cancels_the_chunks_running_and_keeps_those_finished(tmp_path):
+    config = write_config(tmp_path)
+    budget = budget_for(config, 6)
+    cfg = pipeline.configure(config)
+    ds = pipeline.load_data(cfg, config)
+    whole = pipeline.run_sweep(config, max_memory=budget)
+
+    def interrupt(n: int) -> None:  # Ctrl-C as the first chunk comes back
+        raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    out.mkdir()
+    swept = pipeline.train_in_chunks(
+        cfg, ds, out, max_memory=budget, progress=interrupt, scheduler="local:2"
+    )
+    assert not swept.outcome.result.complete
+    assert swept.outcome.trained >= 1
+    kept = len(list((out / "chunks").glob("runs-*.npz")))
+    assert kept == swept.outcome.trained < 6
+    resumed = pipeline.train_in_chunks(cfg, ds, out, max_memory=budget, resume=True)
+    assert resumed.outcome.reused == kept
+    assert to_json_text(pipeline.chunked_document(cfg, ds, resumed)) == to_json_text(whole)
