@@ -141,6 +141,14 @@ def finish_chunks(swept: Chunked, doc: dict[str, Any]) -> None:
         swept.store.remove()
 
 
+def merged_document(merged: shards.Merged) -> dict[str, Any]:
+    """The results document of shards merged (``shards.merge``): one sweep's, as ``judge``
+    would write it, from the config, classes and lints the shards recorded."""
+    doc = results.document(merged.cfg, merged.runs, merged.result, merged.n_classes, merged.lints)
+    doc["config_hash"] = merged.config_hash
+    return doc
+
+
 def merge(
     dirs: list[str | os.PathLike],
     out: str | os.PathLike | None = None,
@@ -151,9 +159,7 @@ def merge(
 ) -> dict[str, Any]:
     """Shards' output directories (``lrdiag sweep --shard K/N``) as one sweep: its results
     document, written to ``out`` as ``lrdiag sweep`` would (``shards.merge`` checks them)."""
-    merged = shards.merge([Path(d) for d in dirs])
-    doc = results.document(merged.cfg, merged.runs, merged.result, merged.n_classes, merged.lints)
-    doc["config_hash"] = merged.config_hash
+    doc = merged_document(shards.merge([Path(d) for d in dirs]))
     if out is not None:
         with outdir.claim(Path(out), force=force) as claim:
             write_outputs(doc, claim, plots=plots, curves=curves)
