@@ -3,13 +3,13 @@
     python -m benchmarks.executor [--quick] [--workers 2] [--out benchmarks/results/executor.json]
 
 A 4,096-run sweep (moons, a 2-32-1 tanh MLP, full batch, 64 learning rates x 8 init scales x
-8 seeds) is trained three ways, one after the other in this process's session:
+8 seeds) is trained both ways, alternated ``--reps`` times (medians reported):
 
 1. in process: ``pipeline.train_in_chunks`` without a scheduler (chunk after chunk, each on
    every core), the wall clock of training and each chunk's own time;
 2. on ``local:N``: the same chunks on a LocalCluster of N worker processes (one task at a
-   time each, the cores shared out), the wall clock including the cluster's start, and
-   without it (the cluster started beforehand and given as a tcp:// address);
+   time each, the cores shared out), the wall clock with and without the cluster's start and
+   close (``Outcome.startup_seconds``);
 3. what moves: the pickled dataset (sent once to each worker) and each chunk's pickled
    ``TrainResult`` (sent back), in bytes.
 
@@ -36,6 +36,10 @@ from lrdiag.config import config_from_dict
 RESULTS = Path(__file__).resolve().parent / "results" / "executor.json"
 BANDWIDTH = 125e6  # bytes/s: a 1 Gbit/s network, for the expected scaling
 MACHINES = (1, 2, 4, 8, 16, 32)
+
+
+def median(xs) -> float:
+    return float(np.median(np.asarray(xs, dtype=float)))
 
 
 def bench_config(quick: bool):
@@ -74,11 +78,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="256 runs, 100 epochs")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3, help="alternated reps (medians)")
     parser.add_argument("--bandwidth", type=float, default=BANDWIDTH)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    from distributed import LocalCluster
-
     cfg = bench_config(args.quick)
     ds = pipeline.load_data(cfg)
     R = engine.n_runs(cfg)
@@ -87,39 +90,38 @@ def main(argv=None) -> int:
     print(f"{R:,} runs x {cfg.training.epochs} epochs in {len(spans)} chunks; "
           f"{engine.default_threads()} cores")  # fmt: skip
 
-    # 1. in process, chunk by chunk (the chunk's own time too)
-    start = time.perf_counter()
-    parts = []
-    for lo, hi in spans:
-        t = time.perf_counter()
-        part = engine.train(cfg, ds, runs[lo:hi])
-        parts.append((lo, hi, part, time.perf_counter() - t))
-    in_process = time.perf_counter() - start
-    t = time.perf_counter()
-    reference = chunks.assemble(R, cfg.training.epochs, False, [p[:3] for p in parts])
-    doc = pipeline.judge(cfg, ds, runs, reference)
-    judge = time.perf_counter() - t
-
-    # 2. local:N, with and without the cluster's start
-    start = time.perf_counter()
-    swept = pipeline.train_in_chunks(cfg, ds, None, scheduler=f"local:{args.workers}")
-    with_start = time.perf_counter() - start
-    same = pipeline.judge(cfg, ds, runs, swept.outcome.result) == doc
-    cluster = LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    try:
+    # 1. and 2., alternated: in process chunk by chunk (each chunk's own time too), then
+    # local:N (its cluster's start and close timed apart)
+    local = f"local:{args.workers}"
+    inproc, dask_wall, dask_started, chunk_times = [], [], [], []
+    same = True
+    doc = judge = None
+    for _ in range(args.reps):
         start = time.perf_counter()
-        pipeline.train_in_chunks(cfg, ds, None, scheduler=cluster.scheduler_address)
-        started = time.perf_counter() - start
-    finally:
-        cluster.close()
-    # (a tcp:// address: each task takes the worker's cores over its slots, as on a cluster)
+        parts = []
+        for lo, hi in spans:
+            t = time.perf_counter()
+            part = engine.train(cfg, ds, runs[lo:hi])
+            parts.append((lo, hi, part, time.perf_counter() - t))
+        inproc.append(time.perf_counter() - start)
+        chunk_times.append([p[3] for p in parts])
+        if doc is None:
+            t = time.perf_counter()
+            reference = chunks.assemble(R, cfg.training.epochs, False, [p[:3] for p in parts])
+            doc = pipeline.judge(cfg, ds, runs, reference)
+            judge = time.perf_counter() - t
+        start = time.perf_counter()
+        swept = pipeline.train_in_chunks(cfg, ds, None, scheduler=local)
+        dask_wall.append(time.perf_counter() - start)
+        dask_started.append(dask_wall[-1] - swept.outcome.startup_seconds)
+        same = same and pipeline.judge(cfg, ds, runs, swept.outcome.result) == doc
+    in_process, with_start, started = median(inproc), median(dask_wall), median(dask_started)
+    chunk_seconds = list(np.median(np.array(chunk_times), axis=0))
+    assert judge is not None
 
     # 3. what moves
     data_bytes = len(pickle.dumps(ds, protocol=5))
     result_bytes = [len(pickle.dumps(p[2], protocol=5)) for p in parts]
-    chunk_seconds = [p[3] for p in parts]
     one_core = sum(chunk_seconds)  # the chunks trained on every core of this machine
     expected = {
         m: expected_seconds(chunk_seconds, result_bytes, data_bytes, m, args.bandwidth, judge)
@@ -130,6 +132,9 @@ def main(argv=None) -> int:
         "epochs": cfg.training.epochs,
         "chunks": len(spans),
         "workers": args.workers,
+        "reps": args.reps,
+        "in_process_all": inproc,
+        "local_all": dask_wall,
         "cores": engine.default_threads(),
         "in_process_seconds": in_process,
         "local_seconds_with_start": with_start,
@@ -150,9 +155,9 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"in process            {in_process:8.2f} s")
-    print(f"local:{args.workers} (with start)  {with_start:8.2f} s  "
+    print(f"{local} (with start)  {with_start:8.2f} s  "
           f"overhead {report['overhead_with_start']:+.1%}")  # fmt: skip
-    print(f"local:{args.workers} (started)     {started:8.2f} s  "
+    print(f"{local} (started)     {started:8.2f} s  "
           f"overhead {report['overhead_started']:+.1%}")  # fmt: skip
     print(f"same results: {same}; judging {judge:.2f} s")
     print(f"per chunk: {report['chunk_seconds_median']:.3f} s, result "

@@ -20,7 +20,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from lrdiag import chunks
 from lrdiag import sweep as engine
@@ -41,6 +40,7 @@ class Outcome:
     reused: int = 0  # chunks read back from the store (a resume)
     retries: int = 0  # chunks trained again after their worker died (Dask)
     workers: int = 0  # Dask workers when the sweep started (0: in this process)
+    startup_seconds: float = 0.0  # connecting to Dask (starting a LocalCluster) and closing it
 
 
 def train_chunks(
@@ -88,7 +88,7 @@ def train_chunks(
         _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, outcome)
     result = chunks.assemble(n_runs, E, has_val, sorted(parts, key=lambda p: p[0]))
     if scheduler is not None:  # chunks trained side by side: the wall clock, not their sum
-        result.seconds = time.perf_counter() - start
+        result.seconds = time.perf_counter() - start - outcome.startup_seconds
     outcome.result = result
     return outcome
 
@@ -180,7 +180,9 @@ def _retries_of(client, keys: list[str]) -> int:
 
 
 def _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, outcome) -> None:
+    start = time.perf_counter()
     client, cluster = _connect(scheduler)
+    outcome.startup_seconds = time.perf_counter() - start
     E = cfg.training.epochs
     # local:N shares this machine's cores between N workers; a remote worker knows its own
     n_local = parse_scheduler(scheduler)[1]
@@ -213,20 +215,13 @@ def _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, ou
                 raise LrdiagError(f"--scheduler: a chunk's workers kept dying: {exc}") from None
             raise
     finally:
+        start = time.perf_counter()
         client.close()
         if cluster is not None:
             cluster.close()
+        outcome.startup_seconds += time.perf_counter() - start
 
 
 def scheduler_from(option: str | None) -> str | None:
     """``--scheduler``, else ``$LRDIAG_SCHEDULER``, else None (train in this process)."""
     return option or os.environ.get(SCHEDULER_ENV) or None
-
-
-def describe(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "trained": outcome.trained,
-        "reused": outcome.reused,
-        "retries": outcome.retries,
-        "workers": outcome.workers,
-    }
