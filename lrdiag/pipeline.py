@@ -92,6 +92,15 @@ class Chunked:
     span: tuple[int, int]  # the runs' first index and end in the grid
 
 
+def sweep_span(
+    cfg: Config, dataset: Dataset, shard: tuple[int, int] | None, grid: list[Run] | None = None
+) -> tuple[int, int]:
+    """The runs a sweep trains: the grid's first and end, or shard K of N's (``shards``)."""
+    if shard is None:
+        return 0, grid_size(cfg)
+    return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
+
+
 def train_in_chunks(
     cfg: Config,
     dataset: Dataset,
@@ -110,9 +119,7 @@ def train_in_chunks(
     ``scheduler``: on Dask (``executor``)."""
     budget = engine.parse_memory(max_memory) if max_memory is not None else None
     grid = engine.expand_grid(cfg)
-    lo, hi = 0, len(grid)
-    if shard is not None:
-        lo, hi = shards.shard_span(cfg, len(dataset.X), grid, *shard)
+    lo, hi = sweep_span(cfg, dataset, shard, grid)
     spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
     store = None
     if out_dir is not None:
