@@ -1,4 +1,4 @@
-"""Typed exceptions. Library code raises these; only cli.py maps them to messages and exits."""
+"""Typed exceptions. Library code raises these; only the CLI (commands/) maps them to exits."""
 
 from __future__ import annotations
 

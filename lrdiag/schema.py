@@ -85,9 +85,9 @@ def _option_schema(cls: type, f: dataclasses.Field, hint: Any, section: str | No
 
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
-        return config._jsonable(f.default)
+        return config.jsonable(f.default)
     if f.default_factory is not dataclasses.MISSING:
-        return config._jsonable(f.default_factory())
+        return config.jsonable(f.default_factory())
     return dataclasses.MISSING
 
 

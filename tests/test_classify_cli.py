@@ -23,7 +23,8 @@ from curves import full_batch_chaos
 
 from lrdiag import classify as classifier
 from lrdiag import logs
-from lrdiag.cli import LOSS_ALIASES, cli
+from lrdiag.cli import cli
+from lrdiag.commands.classify import LOSS_ALIASES
 
 HERE = Path(__file__).resolve().parent
 EXTERNAL_COPIES = HERE / "data" / "logs" / "external"

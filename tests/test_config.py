@@ -1,4 +1,4 @@
-"""config.py: defaults, every class of error (file + dotted key + what is allowed), grids."""
+"""lrdiag.config: defaults, every class of error (file + dotted key + what is allowed), grids."""
 
 from __future__ import annotations
 

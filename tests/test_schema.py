@@ -10,6 +10,7 @@ validates every results.json the tests write); its version against a stored copy
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_every_option_is_described_with_its_default():
     schema = _schema("config")
     for name, cls in config.SECTIONS.items():
         section = schema["properties"][name]["anyOf"][0]["properties"]
-        for f in config.dataclasses.fields(cls):
+        for f in dataclasses.fields(cls):
             assert f.name in section, f"{name}.{f.name} is not in the schema"
             if f.metadata.get("help"):
                 assert section[f.name]["description"] == f.metadata["help"]

@@ -1,0 +1,271 @@
+"""`lrdiag sweep`: train every run of a config, judge each, write and print the results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lrdiag.commands.common import (
+    ExitStatus,
+    SafeHelp,
+    ci_reports,
+    claimed,
+    echo_out,
+    fail_on_option,
+    junit_option,
+    make_console,
+    sweep_verdicts,
+    traceback_option,
+    train_with_progress,
+    wants_progress,
+)
+from lrdiag.errors import LrdiagError, printable
+
+
+@click.command("sweep", cls=SafeHelp)
+@click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
+@click.option(
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Where to write results and plots [default: lrdiag-out/<name>, or <name>-2, ...].",
+)
+@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
+@fail_on_option
+@junit_option
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print only the output directory: no table, summary or progress bar.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Override training.dtype from the config.",
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    help="Memory budget for training, e.g. 256MB, 2GB: runs that do not fit at once are "
+    "trained in chunks [default: 2GiB].",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
+)
+@click.option(
+    "--save-init",
+    metavar="DIR",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
+    "init: {scheme: file} reads) before training.",
+)
+@traceback_option
+def sweep_command(
+    config,
+    out,
+    force,
+    as_json,
+    fail_on,
+    junit,
+    no_plots,
+    quiet,
+    dtype,
+    max_memory,
+    dry_run,
+    save_init,
+):
+    """Train every run of the experiment in CONFIG and judge each one.
+
+    \b
+    Example:
+      lrdiag sweep configs/tanh_spike.yaml --out results/tanh --fail-on diverging
+
+    Writes results.json, results.csv, report.md and the plots curves.png,
+    final_loss_vs_lr.png, phase.png (and sharpness.png when stability.track_every tracks it) to
+    --out. Exit 1 when a --fail-on verdict matched.
+    """
+    from lrdiag import pipeline
+    from lrdiag.sweep import parse_memory
+
+    cfg = pipeline.configure(config, dtype=dtype)
+    budget = parse_memory(max_memory) if max_memory else None
+    for note in cfg.notes:
+        click.echo(f"lrdiag: note: {printable(config)}: {printable(note)}", err=True)
+    dataset = pipeline.load_data(cfg, config)
+    for note in dataset.notes:
+        click.echo(f"lrdiag: note: {printable(cfg.data.path)}: {printable(note)}", err=True)
+    plan = pipeline.make_plan(cfg, dataset, budget)
+    if plan.peak_bytes > plan.max_memory:
+        click.echo(
+            f"lrdiag: warning: the memory budget ({_size(plan.max_memory)}) is less than "
+            f"training one run at a time needs (~{_size(plan.peak_bytes)}: "
+            f"{_size(plan.bytes_per_run)} for its weights, gradients and optimizer state, "
+            f"{_size(plan.fixed_bytes)} for working arrays and every run's loss history); "
+            "training one run at a time anyway",
+            err=True,
+        )
+    if save_init is not None:
+        from lrdiag import sweep as engine
+        from lrdiag import weights
+
+        try:
+            written = weights.save_init(
+                engine.initial_weights(cfg, engine.input_shape(dataset), dataset.Y.shape[1]),
+                save_init,
+            )
+        except OSError as e:
+            raise LrdiagError(
+                f"--save-init {printable(str(save_init))}: {e.strerror or e}"
+            ) from None
+        if not (quiet or as_json):
+            click.echo(
+                f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
+            )
+    if dry_run:
+        _print_plan(cfg, dataset, plan, as_json)
+        return
+
+    from lrdiag.interrupt import Interrupts
+    from lrdiag.sweep import expand_grid
+
+    # The handlers stay until the command ends: a signal while the report prints (the results
+    # are written by then) stops the printing with 130 / 143, as one while training does.
+    with Interrupts() as signals:
+        with claimed(signals, out, cfg.name, force) as claim:
+            for note in claim.notes:
+                click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
+            runs = expand_grid(cfg)
+            progress = wants_progress(quiet, as_json)
+            result = train_with_progress(cfg, dataset, runs, budget, progress)
+            doc = pipeline.judge(cfg, dataset, runs, result)
+            with signals.deferred():  # a second signal abandons the write: the old files stay
+                pipeline.write_outputs(doc, claim, plots=not no_plots, hold=signals.held)
+        try:
+            _print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
+            # still under the handlers: a signal while these import and write exits 130 / 143
+            from lrdiag import github
+            from lrdiag import junit as junit_xml
+            from lrdiag.markdown import markdown_summary
+
+            ci_reports(
+                junit,
+                [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
+                markdown_summary(doc),
+                github.verdict_matches(doc["runs"], fail_on),
+                config,
+            )
+        except KeyboardInterrupt:
+            click.echo(
+                f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
+            )
+            sys.exit(signals.exit_code)
+    out_dir = claim.path
+    if not doc["complete"] or signals.received():
+        click.echo(
+            f"lrdiag: interrupted; partial results written to {printable(out_dir)}/", err=True
+        )
+        sys.exit(signals.exit_code)
+    if fail_on and any(v in fail_on for v in sweep_verdicts(doc["runs"])):
+        sys.exit(ExitStatus.MATCHED)
+
+
+def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
+    """The sweep's stdout: its results document (--json), its directory (--quiet), or the
+    report and where the files went."""
+    from lrdiag import files, terminal
+
+    if as_json:
+        echo_out(files.to_json_text(doc), nl=False)
+    elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
+        echo_out(str(out_dir))
+    else:
+        console = make_console()
+        timing = {
+            "train_seconds": result.seconds,
+            "sharpness_seconds": result.sharpness_seconds,
+            "n_runs": n_runs,
+        }
+        terminal.render_sweep({**doc, "timing": timing}, console)
+        # a path is printed whole (never wrapped) and literally (brackets are not markup)
+        console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
+
+
+def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
+    from lrdiag.sweep import axes as engine_axes
+
+    info = {
+        "name": cfg.name,
+        "n_runs": plan.n_runs,
+        "grid": {
+            "learning_rates": len(cfg.sweep.learning_rates),
+            "init_scales": len(cfg.init.scales),
+            "seeds": len(cfg.training.seeds),
+            **{name: len(values) for name, values in engine_axes(cfg)},
+        },
+        "n_train": int(len(dataset.X)),
+        "n_val": 0 if dataset.X_val is None else int(len(dataset.X_val)),
+        "epochs": cfg.training.epochs,
+        "bytes_per_run": plan.bytes_per_run,
+        "chunk_size": plan.chunk_size,
+        "n_chunks": plan.n_chunks,
+        "peak_bytes": plan.peak_bytes,
+        "max_memory": plan.max_memory,
+        "results_bytes": _results_bytes(plan.n_runs, cfg.training.epochs, dataset.X_val),
+        "data_bytes": _data_bytes(dataset),
+    }
+    if as_json:
+        echo_out(json.dumps(info, indent=2))
+        return
+    from lrdiag.formatting import plural
+
+    g = info["grid"]
+    echo_out(
+        f"{cfg.name}: {plural(plan.n_runs, 'run')} = {plural(g['learning_rates'], 'learning rate')}"
+        f" x {plural(g['init_scales'], 'init scale')} x {plural(g['seeds'], 'seed')}"
+        + "".join(f" x {g[name]} {name.replace('_', ' ')}" for name, _ in engine_axes(cfg))
+        + ", "
+        f"{plural(cfg.training.epochs, 'epoch')} on {plural(info['n_train'], 'sample')}"
+    )
+    echo_out(
+        f"memory: ~{_size(plan.bytes_per_run)} per run, ~{_size(plan.peak_bytes)} at peak "
+        f"(budget {_size(plan.max_memory)}); {plural(plan.n_chunks, 'chunk')} of up to "
+        f"{plural(min(plan.chunk_size, plan.n_runs), 'run')}"
+    )
+    echo_out(
+        f"not in the budget: the data as loaded (~{_size(info['data_bytes'])}), judging and "
+        f"writing the results (results.json ~{_size(info['results_bytes'])}; a few times that "
+        f"in memory)"
+    )
+    echo_out("dry run: nothing trained")
+
+
+def _data_bytes(dataset) -> int:
+    """Bytes of the loaded data's arrays (training and validation inputs and targets): what
+    loading cost, held for the whole sweep beside the budget."""
+    arrays = (dataset.X, dataset.Y, dataset.X_val, dataset.Y_val)
+    return int(sum(a.nbytes for a in arrays if a is not None))
+
+
+# Bytes results.json spends on one loss value (a line "        0.6931471805599453,"): it holds
+# every run's training (and validation) curve, kept in memory beside the budget while written.
+RESULTS_BYTES_PER_VALUE = 40
+
+
+def _results_bytes(n_runs: int, epochs: int, X_val) -> int:
+    curves = 1 if X_val is None or len(X_val) == 0 else 2
+    return RESULTS_BYTES_PER_VALUE * n_runs * (epochs + 1) * curves
+
+
+def _size(n: int) -> str:
+    """A size in bytes for people: 1000 B, 3.8 KiB, 12.5 MiB, 2.00 GiB."""
+    if n < 1024:
+        return f"{n} B"
+    if n < 2**20:
+        return f"{n / 2**10:.1f} KiB"
+    return f"{n / 2**20:.1f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
