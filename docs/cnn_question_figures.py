@@ -17,7 +17,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from lrdiag import plots
+from lrdiag import figures
 
 IMG = Path(__file__).resolve().parent / "img"
 # (learning rate, seed) of the runs shown, from configs/cnn_question_high.yaml (init scale 1)
@@ -54,7 +54,7 @@ def behaviours_figure(doc: dict) -> Figure:
 def main(argv: list[str]) -> int:
     question, high = (load(d) for d in argv)
     IMG.mkdir(exist_ok=True)
-    plots.phase_figure(question).savefig(IMG / "cnn-question-phase.png", dpi=60)
+    figures.phase_figure(question).savefig(IMG / "cnn-question-phase.png", dpi=60)
     behaviours_figure(high).savefig(IMG / "cnn-question-behaviours.png", dpi=70)
     for name in ("cnn-question-phase.png", "cnn-question-behaviours.png"):
         print(IMG / name, (IMG / name).stat().st_size, "bytes")

@@ -13,7 +13,7 @@ import math
 import os
 import textwrap
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -111,6 +111,12 @@ def _name(doc: Mapping) -> str:
     return str((doc.get("config") or {}).get("name") or "sweep")
 
 
+def _of_seeds(runs: Sequence[Mapping], summary: str) -> str:
+    """A title's note that each point sums up several seeds ("(median of 3 seeds)"), or ""."""
+    seeds = {r.get("seed") for r in runs}
+    return f" ({summary} of {len(seeds)} seeds)" if len(seeds) > 1 else ""
+
+
 def _suptitle(fig: Figure, text: str) -> None:
     """Set the figure's title as plain text, wrapped at spaces to TITLE_WIDTH of the figure.
 
@@ -182,12 +188,7 @@ def final_loss_figure(doc: Mapping) -> Figure:
     runs = list(doc.get("runs") or [])
     fig = Figure(figsize=(8.0, 4.8), dpi=DPI, layout="constrained")
     _legend_to_figure(fig, plot_final_loss_vs_lr(fig.add_subplot(), runs))
-    seeds = {r.get("seed") for r in runs}
-    _suptitle(
-        fig,
-        f"{_name(doc)}: final loss vs learning rate"
-        + (f" (median of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
-    )
+    _suptitle(fig, f"{_name(doc)}: final loss vs learning rate{_of_seeds(runs, 'median')}")
     return fig
 
 
@@ -207,11 +208,10 @@ def phase_figure(doc: Mapping) -> Figure:
     # and left the text no slack (at some resolutions its last letters fell off the image).
     ax = plot_phase(fig.add_subplot(), runs, predicted=_predicted(doc) or None, axis=axis)
     _legend_to_figure(fig, ax, below=True)
-    seeds = {r.get("seed") for r in runs}
     _suptitle(
         fig,
         f"{_name(doc)}: verdict by learning rate and {digest.axis_label(axis)}"
-        + (f" (majority of {len(seeds)} seeds)" if len(seeds) > 1 else ""),
+        + _of_seeds(runs, "majority"),
     )
     return fig
 

@@ -66,6 +66,8 @@ class Thresholds:
     osc_slow: float = 0.2  # oscillating, slow swings: reaching +-this share of the level
     osc_corr: float = 0.4  # oscillating, slow swings: or a lag-1 autocorrelation this high
     osc_chaos: float = 0.3  # oscillating, full-batch: swings of no structure of +-this of level
+    osc_fall: float = 0.75  # not oscillating: the level 2 windows back was up this x swing height
+    osc_floor: float = 1e-6  # not oscillating (> 0): a level below this share of the start
     trend_snr: float = 6.0  # plateaued by noise: unless the early level is this many SEs up
     plateau_progress: float = 0.05  # plateaued: initial minus final level below this share of R
     floor_progress: float = 0.02  # plateaued (a loss > 0): moved less than this of its level
@@ -103,6 +105,8 @@ _DECISION_FIELDS = (
     "osc_slow",
     "osc_corr",
     "osc_chaos",
+    "osc_fall",
+    "osc_floor",
     "trend_snr",
     "plateau_progress",
     "floor_progress",

@@ -164,3 +164,35 @@ def rebound_episodes(y, share=0.3):
         inside = now
         low = min(low, v)
     return episodes
+
+
+def falling_band(n, *, start=0.1, end=0.05, swing=0.12, period=2):
+    """A bounce of +-`swing` of the level, period 2 (up, down) or 4 (up, half-up, down,
+    half-down), on a level that falls geometrically from `start` to `end` over n points
+    (end == start: a bounce about a flat level)."""
+    t = np.arange(n, dtype=float)
+    level = start * (end / start) ** (t / (n - 1))
+    shape = np.array([1.0, -1.0] if period == 2 else [1.0, 0.3, -1.0, -0.3])
+    return level * (1.0 + swing * shape[np.arange(n) % period])
+
+
+def correlated_scatter(n, *, start=3.0, end=0.9, swing=0.35, phi=0.7, seed=0):
+    """A level falling geometrically from `start` to `end`, times log-normal noise that is
+    correlated from point to point (AR(1) with coefficient `phi`), +-`swing` (5-95%) of the
+    level: the scatter of a per-epoch loss of a small mini-batch run that memorises."""
+    rng = np.random.default_rng(seed)
+    sigma = swing / 1.645 * math.sqrt(1.0 - phi * phi)  # stationary std = swing / 1.645
+    e = np.empty(n)
+    e[0] = rng.standard_normal() * swing / 1.645
+    for k in range(1, n):
+        e[k] = phi * e[k - 1] + sigma * rng.standard_normal()
+    t = np.arange(n, dtype=float)
+    return start * (end / start) ** (t / (n - 1)) * np.exp(e)
+
+
+def to_a_floor(n, *, start=0.25, floor=5e-15, reach=0.3, swing=0.25, seed=0):
+    """Falls geometrically from `start` to `floor` by `reach` of the run, then wobbles there by
+    +-`swing` of it in slow correlated swings (a float64 loss at its rounding floor)."""
+    k = int(reach * n)
+    fall = start * (floor / start) ** (np.arange(k) / (k - 1))
+    return np.r_[fall, correlated_scatter(n - k, start=floor, end=floor, swing=swing, seed=seed)]

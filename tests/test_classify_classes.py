@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curves import full_batch_chaos, logistic, rebound_episodes
+from curves import (
+    correlated_scatter,
+    falling_band,
+    full_batch_chaos,
+    logistic,
+    rebound_episodes,
+    to_a_floor,
+)
 
 from lrdiag.classify import classify
 
@@ -319,3 +326,62 @@ def test_1b_small_full_batch_wiggles_are_not_oscillation():
     """Swings under osc_chaos (±30%) of the level with no structure stay converging."""
     y = np.r_[np.geomspace(3.0, 1.0, 40), 1.0 + 0.2 * (logistic(600) - 0.5)]
     assert classify(y, full_batch=True).verdict == "converging"
+
+
+# Bouncing on a falling trend, and rounding at the floor (held-out outside set 2) ---------------
+
+
+@pytest.mark.parametrize("period", [2, 4])
+def test_a_bouncing_band_on_a_falling_level_is_converging(period):
+    """A full-batch loss bouncing by +-12% of its level with a period of 2 or 4 steps while the
+    level halves, from 0.1 to 0.05 (on a log scale a straight falling band): from the middle
+    fifth of the run to its last fifth the level falls by a quarter, more than the bounce's
+    height, so the bouncing rides net progress: converging. The same bounce about a flat level
+    is oscillating."""
+    y = falling_band(800, period=period)
+    level = 0.1 * 0.5 ** (np.arange(800) / 799)
+    assert level[-160:].mean() < 0.8 * level[320:480].mean()  # progress over the last 60%
+    v = classify(y, full_batch=True)
+    assert v.verdict == "converging", v.reason
+    flat = falling_band(800, end=0.1, period=period)
+    assert classify(flat, full_batch=True).verdict == "oscillating"
+
+
+def test_a_band_falling_about_as_much_as_it_bounces_is_a_close_call():
+    """A +-12% bounce whose level falls from 0.1 to 0.068 or to 0.062: between the middle fifth
+    and the last fifth the level falls by about 0.7 and 0.8 times the bounce's height (24% of
+    the level). One is oscillating, the other converging, and both are flagged borderline,
+    naming osc_fall: a practitioner could call either way."""
+    t = np.arange(800)
+    for end, verdict in ((0.068, "oscillating"), (0.062, "converging")):
+        level = 0.1 * (end / 0.1) ** (t / 799)
+        fall = np.median(level[320:480]) - np.median(level[640:])
+        assert 0.5 < fall / (0.24 * np.median(level[640:])) < 1.0
+        v = classify(falling_band(800, end=end), full_batch=True)
+        assert v.verdict == verdict, v.reason
+        assert "borderline" in v.flags and "moving osc_fall by 20%" in v.reason, v.reason
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_correlated_scatter_on_a_slow_fall_is_converging(seed):
+    """A per-epoch loss falling from 3 to 0.9 over 400 epochs, with scatter of +-35% of its
+    level that lasts several epochs (lag-1 correlation 0.7): the level falls by 40% over the
+    last 60% of the run, more than the scatter hides: converging. The same scatter about a
+    flat level makes no progress: never converging."""
+    y = correlated_scatter(400, seed=seed)
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    flat = correlated_scatter(400, start=0.9, seed=seed)
+    assert classify(flat).verdict != "converging", classify(flat).reason
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_wobbling_at_the_float64_floor_is_converging(seed):
+    """A loss that fell from 0.25 to 5e-15 by 30% of the run and then wobbles by +-25% there
+    for 1,000 epochs has converged: its swings are rounding at a floor 5e13 times below its
+    start, not oscillation. The same wobble about a level of 0.05 (a fifth of the start) is."""
+    y = to_a_floor(1500, seed=seed)
+    v = classify(y, full_batch=True)
+    assert v.verdict == "converging", v.reason
+    high = to_a_floor(1500, floor=0.05, seed=seed)
+    assert classify(high, full_batch=True).verdict == "oscillating"

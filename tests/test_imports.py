@@ -33,6 +33,11 @@ LAYERS = (
     ("cli", "commands", "__main__"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
+# Inside a package split by jobs, its modules in layers too (lowest first), checked the same way.
+PACKAGE_LAYERS = {
+    "plots": (("common",), ("curves", "grid"), ("__init__",)),
+    "stability": (("curvature", "limits"), ("lanczos",), ("__init__",)),
+}
 
 
 def unit(path: Path) -> str:
@@ -85,6 +90,56 @@ def test_no_module_imports_a_later_stage_of_the_pipeline():
         if LAYER[target] > LAYER[source]
     ]
     assert upward == []
+
+
+def inner_edges(package: str) -> dict[str, set[str]]:
+    """Which modules of ``package`` each of its modules imports (``from lrdiag.<package>.x``)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / package).glob("*.py")):
+        found = graph.setdefault(path.stem, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[:2] == ["lrdiag", package] and len(parts) > 2:
+                    found.add(parts[2])
+            elif isinstance(node, ast.Import):
+                found.update(
+                    alias.name.split(".")[2]
+                    for alias in node.names
+                    if alias.name.split(".")[:2] == ["lrdiag", package]
+                    and alias.name.count(".") > 1
+                )
+    return graph
+
+
+def upward_inside(package: str, graph: dict[str, set[str]]) -> list[str]:
+    """The imports of a module of ``package`` from a later layer of PACKAGE_LAYERS."""
+    layer = {name: i for i, names in enumerate(PACKAGE_LAYERS[package]) for name in names}
+    return [
+        f"{package}/{source} imports {target}"
+        for source, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer[target] > layer[source]
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGE_LAYERS))
+def test_the_modules_of_a_package_import_only_lower_ones(package):
+    graph = inner_edges(package)
+    assert set(graph) == {name for names in PACKAGE_LAYERS[package] for name in names}
+    assert upward_inside(package, graph) == []
+
+
+def test_an_upward_edge_inside_a_package_is_seen(tmp_path, monkeypatch):
+    """The check itself: plots/common importing plots/curves is seen, and is upward."""
+    package = tmp_path / "lrdiag"
+    (package / "plots").mkdir(parents=True)
+    (package / "plots" / "common.py").write_text("from lrdiag.plots.curves import plot_curves\n")
+    (package / "plots" / "curves.py").write_text("import lrdiag.plots.common\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    graph = inner_edges("plots")
+    assert graph == {"common": {"curves"}, "curves": {"common"}}
+    assert upward_inside("plots", graph) == ["plots/common imports curves"]
 
 
 def test_nothing_imports_the_cli():

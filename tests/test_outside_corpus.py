@@ -2,8 +2,9 @@
 
 Curves from real PyTorch/Keras training, labelled from the verdict definitions by
 tools/corpus/outside/label.py and a look at every curve (never by lrdiag). `make eval-classify`
-prints the accuracy. Needs neither torch nor keras. Held-out set 2 (tests/data/outside2) is
-checked at the end: its format and that its labels are the rules' and overrides2.csv's alone.
+prints the accuracy. Needs neither torch nor keras. Held-out sets 2 and 3 (tests/data/outside2,
+tests/data/outside3) are checked at the end: their format and that their labels are the rules'
+and overrides2.csv's (overrides3.csv's) alone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tools.corpus import evaluate as ev
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = ROOT / "tests" / "data" / "outside"
 OUTSIDE2 = ROOT / "tests" / "data" / "outside2"
+OUTSIDE3 = ROOT / "tests" / "data" / "outside3"
 TOOLS = ROOT / "tools" / "corpus" / "outside"
 CLASSES = [f"class{i}" for i in range(1, 8)]
 LOSS_NAMES = {"", "bce", "cross_entropy", "mse"}
@@ -107,7 +109,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", ["label.py", "generate.py", "contact.py"])
+@pytest.mark.parametrize("name", ["label.py", "generate.py", "set3.py", "contact.py"])
 def test_labelling_and_generation_import_nothing_from_lrdiag(name):
     names = _imports(TOOLS / name)
     assert names, name
@@ -229,70 +231,77 @@ def test_no_healthy_run_is_called_diverging_or_oscillating(split):
 
 
 # --------------------------------------------------------------------------------------------
-# Held-out set 2 (tests/data/outside2): fresh seeds and settings, labelled before lrdiag saw it.
-# No accuracy floor: `make eval-classify` prints its measurement ("held-out set 2").
+# Held-out sets 2 and 3 (tests/data/outside2, outside3): fresh runs, labelled before lrdiag saw
+# them. No accuracy floor: `make eval-classify` prints their measurements ("held-out set N").
+
+HELD = {2: OUTSIDE2, 3: OUTSIDE3}
 
 
-def _rows2():
-    with (OUTSIDE2 / "labels.csv").open(encoding="utf-8", newline="") as f:
+def _held_rows(path):
+    with (path / "labels.csv").open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
 
-ROWS2 = _rows2()
-
-
-def test_set2_rows_are_valid_held_out_and_have_their_curves():
-    with (OUTSIDE2 / "labels.csv").open(encoding="utf-8") as f:
+@pytest.mark.parametrize("set_no", sorted(HELD))
+def test_held_out_rows_are_valid_and_have_their_curves(set_no):
+    path = HELD[set_no]
+    rows = _held_rows(path)
+    with (path / "labels.csv").open(encoding="utf-8") as f:
         assert f.readline().strip().split(",") == ev.OUTSIDE_COLUMNS
-    assert len(ROWS2) >= 200
-    assert len({(r["id"], r["column"]) for r in ROWS2}) == len(ROWS2)
-    for r in ROWS2:
+    assert len(rows) >= 200
+    assert len({(r["id"], r["column"]) for r in rows}) == len(rows)
+    for r in rows:
         assert r["split"] == ev.HELDOUT, r
         assert r["verdict"] in VERDICTS and r["unambiguous"] in ("true", "false"), r
         assert r["why"].strip() and "\n" not in r["why"], r
         assert set(r["tags"].split()) <= TAGS, r
-    files = sorted((OUTSIDE2 / "curves").glob("*.csv"))
-    assert {f.stem for f in files} == {r["id"] for r in ROWS2}
+    files = sorted((path / "curves").glob("*.csv"))
+    assert {f.stem for f in files} == {r["id"] for r in rows}
     assert sum(f.stat().st_size for f in files) < 6 * 2**20
-    with (OUTSIDE2 / "manifest.csv").open(encoding="utf-8", newline="") as f:
+    with (path / "manifest.csv").open(encoding="utf-8", newline="") as f:
         assert {r["id"] for r in csv.DictReader(f)} == {f.stem for f in files}
 
 
-def test_set2_is_new_runs_not_copies_of_set1():
-    """Every set-2 run has a seed no set-1 run has (so new data and a new init)."""
+def test_held_out_sets_are_new_runs_not_copies():
+    """No two sets share a seed (so each set's runs have new data and a new init)."""
 
     def seeds(path):
         with (path / "manifest.csv").open(encoding="utf-8", newline="") as f:
             return {int(r["seed"]) for r in csv.DictReader(f)}
 
-    assert seeds(OUTSIDE).isdisjoint(seeds(OUTSIDE2))
+    one, two, three = seeds(OUTSIDE), seeds(OUTSIDE2), seeds(OUTSIDE3)
+    assert one.isdisjoint(two) and one.isdisjoint(three) and two.isdisjoint(three)
 
 
-def test_set2_labels_are_what_the_rules_and_overrides2_make():
-    """outside2/labels.csv is label.py's output with overrides2.csv: no hand edit elsewhere."""
+@pytest.mark.parametrize("set_no", sorted(HELD))
+def test_held_out_labels_are_what_the_rules_and_overrides_make(set_no):
+    """labels.csv is label.py's output with that set's overrides: no hand edit elsewhere."""
     import io
 
     from tools.corpus.outside import label
 
     buf = io.StringIO()
-    label.write_labels(label.label_set(2), buf)
-    assert buf.getvalue() == (OUTSIDE2 / "labels.csv").read_text(encoding="utf-8")
+    label.write_labels(label.label_set(set_no), buf)
+    assert buf.getvalue() == (HELD[set_no] / "labels.csv").read_text(encoding="utf-8")
 
 
-def test_set2_overrides_each_name_a_curve_and_say_why():
-    with (TOOLS / "overrides2.csv").open(encoding="utf-8", newline="") as f:
+@pytest.mark.parametrize("set_no", sorted(HELD))
+def test_held_out_overrides_each_name_a_curve_and_say_why(set_no):
+    with (TOOLS / f"overrides{set_no}.csv").open(encoding="utf-8", newline="") as f:
         overrides = list(csv.DictReader(f))
-    keys = {(r["id"], r["column"]) for r in ROWS2}
+    keys = {(r["id"], r["column"]) for r in _held_rows(HELD[set_no])}
     for o in overrides:
         assert (o["id"], o["column"]) in keys, o
         assert o["why"].strip(), o
         assert o["label"].removeprefix("ambiguous:") in (*VERDICTS, "ambiguous"), o
 
 
-def test_set2_loads_as_one_held_out_split():
-    cases = ev.load_outside(OUTSIDE2, ev.HELDOUT)
-    assert len(cases) == len(ROWS2)
-    assert ev.load_outside(OUTSIDE2, "dev") == [] and ev.load_outside(OUTSIDE2, "test") == []
+@pytest.mark.parametrize("set_no", sorted(HELD))
+def test_held_out_set_loads_as_one_held_out_split(set_no):
+    path = HELD[set_no]
+    cases = ev.load_outside(path, ev.HELDOUT)
+    assert len(cases) == len(_held_rows(path))
+    assert ev.load_outside(path, "dev") == [] and ev.load_outside(path, "test") == []
 
 
 def test_evaluate_reports_a_held_out_set_without_changing_the_exit_code(tmp_path, capsys):
@@ -312,3 +321,13 @@ def test_evaluate_reports_a_held_out_set_without_changing_the_exit_code(tmp_path
     out = capsys.readouterr().out
     assert f"Outside corpus, held-out set 2 ({held}): 1 curve columns, 1 unambiguous" in out
     assert "accuracy on the unambiguous: 0/1" in out
+    # a second --heldout is reported too, numbered by its directory name's last digits
+    set3 = tmp_path / "outside3"
+    (set3 / "curves").mkdir(parents=True)
+    (set3 / "curves" / "b.csv").write_text("step,loss\n0,1.5\n1,1.0\n2,0.5\n3,0.25\n")
+    (set3 / "labels.csv").write_text(",".join(ev.OUTSIDE_COLUMNS) + f"\n{row}\n")
+    assert ev.main([str(corpus), "--heldout", str(held), "--heldout", str(set3)]) == 0
+    out = capsys.readouterr().out
+    assert f"held-out set 2 ({held})" in out
+    assert f"Outside corpus, held-out set 3 ({set3}): 1 curve columns, 1 unambiguous" in out
+    assert out.count("accuracy on the unambiguous") == 2

@@ -1,4 +1,4 @@
-"""plots.py: axes functions return their axes with the promised artists; files are real PNGs.
+"""lrdiag.plots: axes functions return their axes with the promised artists; files are real PNGs.
 
 Documents are built by hand (the results.json format), so these tests stand alone.
 """

@@ -73,6 +73,9 @@ class _Measures:
     best_wide: float  # lowest rolling median over as many points as the final level takes
     rebounds: int  # separate rises rebound_level above the lowest level so far (short curves)
     rebound_peak: float | None  # the highest such rise, as a ratio to that level
+    # median of the window two windows before the final one minus the final window's median
+    # (0 on a curve shorter than three windows): a bounce riding a falling trend
+    fall_back: float
 
 
 def _odd(k: float) -> int:
@@ -320,6 +323,11 @@ def _measure(
     low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     rebounds, rebound_peak = _rebounds(y, positive, th)
+    # the level two windows back (points m - 3w to m - 2w): a sustained swing keeps its level,
+    # one on a slowly falling trend has left it by more than its own amplitude
+    fall_back = (
+        float(np.median(y[m - 3 * w : m - 2 * w])) - float(np.median(win)) if m >= 3 * w else 0.0
+    )
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
     # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
     # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
@@ -384,4 +392,5 @@ def _measure(
         best_wide=float(np.min(_rolling_median(y, _odd(level_n)))),
         rebounds=rebounds,
         rebound_peak=rebound_peak,
+        fall_back=fall_back,
     )

@@ -59,6 +59,10 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     "chaotic"). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
+    # A loss that fell to a millionth of its start has converged to its floor of 0: what is
+    # left is rounding (a float64 loss wobbling at 5e-15 after starting at 0.25), not swings.
+    if ms.window_level < th.osc_floor * ms.initial:
+        return None
     a = ms.amplitude
     short = ms.window < th.min_window  # a curve of fewer points than a final window has
     if (
@@ -155,9 +159,14 @@ def _decide(
         and lost > th.plateau_progress * R
     ):
         return "diverging", "jumped"
-    swings = _swinging(ms, th, full_batch)
+    # A bounce riding a falling trend is not oscillating: two windows before the final one the
+    # level was higher by more than osc_fall of the swing's full height (5-95%, twice the
+    # amplitude): progress over the last three windows, however the final one alone looks.
+    falling = ms.amplitude > 0 and ms.fall_back > th.osc_fall * 2 * ms.amplitude
+    swings = None if falling else _swinging(ms, th, full_batch)
     if (
-        ms.alternation is not None
+        not falling
+        and ms.alternation is not None
         and ms.turning_z is not None  # None together with alternation
         and ms.alternation >= th.osc_alternation
         and ms.turning_z >= min(th.osc_z, ms.turning_z_max)

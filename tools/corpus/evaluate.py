@@ -1,7 +1,7 @@
 """Measure the classifier against the labelled corpus (``make eval-classify``).
 
     python -m tools.corpus.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
-        [--heldout tests/data/outside2]
+        [--heldout tests/data/outside2 --heldout tests/data/outside3]
 
 The corpus is a directory of JSON-lines files (tools/corpus/build.py writes them), one curve a
 line::
@@ -20,8 +20,9 @@ unambiguous miss with its why and the classifier's reason; exits 1 if there is o
 labelled without lrdiag: tools/corpus/outside): ``DIR/labels.csv`` holds one row per judged
 curve column, ``DIR/curves/<id>.csv`` the curves (``step,loss`` or ``epoch,loss[,val_loss]``).
 Its dev and test halves are reported apart and never change the exit code. ``--heldout DIR``
-reports a second outside set in the same format whose rows are all in the split ``heldout``
-(tests/data/outside2, "held-out set 2"), also without changing the exit code.
+(repeatable) reports a further outside set in the same format whose rows are all in the split
+``heldout`` (tests/data/outside2, "held-out set 2"; tests/data/outside3, "held-out set 3"),
+also without changing the exit code.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -329,7 +331,7 @@ def format_report(outcomes: list[Outcome], corpus: str = "corpus", *, show_all=F
 # The outside corpus (tests/data/outside: labels.csv and curves/<id>.csv)
 
 SPLITS = ("dev", "test")
-HELDOUT = "heldout"  # every row of a held-out outside set (tests/data/outside2)
+HELDOUT = "heldout"  # every row of a held-out outside set (tests/data/outside2, outside3)
 CLASS_TAGS = {
     "class1": "edge-of-stability bouncing",
     "class2": "learning rate far too small",
@@ -446,6 +448,13 @@ def format_outside(outcomes: list[Outcome], title: str, *, show_all=False) -> st
     return "\n".join(lines) + "\n"
 
 
+def _set_number(where: str, i: int) -> int:
+    """A held-out set's number: the digits its directory name ends in (tests/data/outside3 is
+    set 3), else 2 for the first --heldout, 3 for the second, ..."""
+    m = re.search(r"(\d+)$", Path(where).name)
+    return int(m.group(1)) if m else 2 + i
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m tools.corpus.evaluate",
@@ -461,13 +470,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--heldout",
         metavar="DIR",
-        help="also report a held-out outside set, all rows split heldout (never the exit code)",
+        action="append",
+        default=[],
+        help="also report a held-out outside set, all rows split heldout (never the exit code); "
+        "repeat for more sets",
     )
     args = p.parse_args(argv)
     try:
         cases = load_corpus(args.corpus)
         halves = {s: load_outside(args.outside, s) for s in SPLITS} if args.outside else {}
-        heldout = load_outside(args.heldout, HELDOUT) if args.heldout else None
+        heldout = [load_outside(d, HELDOUT) for d in args.heldout]
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -480,10 +492,10 @@ def main(argv: list[str] | None = None) -> int:
                 evaluate(half), f"Outside corpus ({args.outside}), {s} half", show_all=args.all
             )
         )
-    if heldout is not None:
-        title = f"Outside corpus, held-out set 2 ({args.heldout})"
+    for i, (where, held) in enumerate(zip(args.heldout, heldout, strict=True)):
+        title = f"Outside corpus, held-out set {_set_number(where, i)} ({where})"
         print()
-        print(format_outside(evaluate(heldout), title, show_all=args.all))
+        print(format_outside(evaluate(held), title, show_all=args.all))
     bad = any(not o.right for o in outcomes if o.case.unambiguous)
     bad = bad or any(o.false_alarm for o in outcomes)
     return 1 if bad else 0

@@ -3,6 +3,7 @@
     .venv-corpus/bin/python -m tools.corpus.outside.generate            # every run, 2 processes
     .venv-corpus/bin/python -m tools.corpus.outside.generate --only eos  # runs whose id starts so
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 2     # the held-out set 2
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --set 3     # the held-out set 3
 
 Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
 tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
@@ -12,6 +13,10 @@ seeded and single-threaded, so a rerun writes the same files.
 Set 2 (tests/data/outside2) is made from the same families by `set2_runs`: a share of each
 family's runs, each with a new seed (SET2_SEED_OFFSET added, so new data and a new init), its
 learning rate moved within the family's range and its hidden widths changed (see SET2_LR).
+Set 3 (tests/data/outside3) adds kinds of run the first two lack, listed in `set3.py`: other
+data (rings, XOR, scikit-learn's bundled iris, wine and breast cancer, a sine), activations,
+normalisation, dropout, residual MLPs, another CNN, weight decay, Nesterov, AdamW, Adagrad,
+Nadam, learning-rate schedules, Huber and L1 losses, and more Keras.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ import numpy as np
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 ROOT = Path(__file__).resolve().parents[3]
-OUTS = {1: ROOT / "tests" / "data" / "outside", 2: ROOT / "tests" / "data" / "outside2"}
+OUTS = {
+    1: ROOT / "tests" / "data" / "outside",
+    2: ROOT / "tests" / "data" / "outside2",
+    3: ROOT / "tests" / "data" / "outside3",
+}
 MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
 AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
 MANIFEST = (
@@ -80,6 +89,35 @@ def _gauss_reg(n, rng, d=5):
     return X, y
 
 
+def _rings(n, rng, noise=0.1):
+    lab = rng.integers(0, 2, n)
+    a = rng.uniform(0, 2 * math.pi, n)
+    r = np.where(lab == 1, 0.5, 1.0)
+    X = np.stack([r * np.cos(a), r * np.sin(a)], 1) + noise * rng.standard_normal((n, 2))
+    return X, lab.astype(np.int64)
+
+
+def _xor(n, rng, noise=0.35):
+    corner = rng.integers(0, 2, (n, 2))
+    X = (2.0 * corner - 1.0) + noise * rng.standard_normal((n, 2))
+    return X, (corner[:, 0] ^ corner[:, 1]).astype(np.int64)
+
+
+def _sine_reg(n, rng):
+    x = rng.uniform(-2, 2, (n, 1))
+    return x, np.sin(3 * x[:, 0]) + 0.1 * rng.standard_normal(n)
+
+
+def _sklearn_set(name, n, rng):
+    """A bundled scikit-learn table (no download), standardised, n rows drawn without repeats."""
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    X = (X - X.mean(0)) / (X.std(0) + 1e-9)
+    idx = rng.permutation(len(y))[:n]
+    return X[idx], y[idx].astype(np.int64), len(set(y.tolist()))
+
+
 def _digits(n, rng):
     from sklearn.datasets import load_digits
 
@@ -107,6 +145,17 @@ def make_data(name: str, n: int, seed: int):
     elif name == "digits":
         X, y = _digits(n, rng)
         k = 10
+    elif name == "rings":
+        X, y = _rings(n, rng)
+        k = 2
+    elif name == "xor":
+        X, y = _xor(n, rng)
+        k = 2
+    elif name == "sine_reg":
+        X, y = _sine_reg(n, rng)
+        return X.astype(np.float32), y.astype(np.float32), "reg", None
+    elif name in ("iris", "wine", "breast_cancer"):
+        X, y, k = _sklearn_set(name, n, rng)
     else:
         raise ValueError(f"unknown data {name!r}")
     return X.astype(np.float32), y, "class", k
@@ -144,6 +193,9 @@ def _spec(
     init="torch",
     notes="",
     set=1,
+    sched=None,
+    norm=None,
+    dropout=0.0,
 ):
     return dict(locals())
 
@@ -153,6 +205,9 @@ def _torch_model(spec, d_in, d_out):
     from torch import nn
 
     acts = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
+    acts |= {"gelu": nn.GELU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU}
+    if spec["model"] in ("cnn2", "resmlp") or spec["norm"] or spec["dropout"]:
+        return _torch_model3(spec, d_in, d_out, acts)
     if spec["model"] == "cnn":
         net = nn.Sequential(
             nn.Unflatten(1, (1, 8, 8)),
@@ -184,6 +239,64 @@ def _torch_model(spec, d_in, d_out):
     return net
 
 
+def _torch_model3(spec, d_in, d_out, acts):
+    """Set 3's models: a second CNN, a residual MLP, MLPs with normalisation or dropout."""
+    import torch
+    from torch import nn
+
+    act = acts[spec["act"]]
+    if spec["model"] == "cnn2":
+        net = nn.Sequential(
+            nn.Unflatten(1, (1, 8, 8)),
+            nn.Conv2d(1, 6, 3),
+            act(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 12, 3, padding=1),
+            act(),
+            nn.Flatten(),
+            nn.Linear(12 * 3 * 3, d_out),
+        )
+    elif spec["model"] == "resmlp":
+        net = _ResMLP(d_in, spec["hidden"][0], len(spec["hidden"]), d_out, act)
+    else:
+        layers, width = [], d_in
+        for h in spec["hidden"]:
+            layers.append(nn.Linear(width, h))
+            if spec["norm"] == "batch":
+                layers.append(nn.BatchNorm1d(h))
+            elif spec["norm"] == "layer":
+                layers.append(nn.LayerNorm(h))
+            layers.append(act())
+            if spec["dropout"]:
+                layers.append(nn.Dropout(spec["dropout"]))
+            width = h
+        net = nn.Sequential(*layers, nn.Linear(width, d_out))
+    with torch.no_grad():
+        mods = [m for m in net.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+        for m in mods:
+            m.weight.mul_(spec["init_scale"])
+        for m in mods[:-1]:
+            m.bias.add_(spec["bias_shift"])
+        if spec["out_bias"]:
+            mods[-1].bias.copy_(spec["out_bias"] * torch.randn(d_out))
+    return net
+
+
+def _ResMLP(d_in, width, blocks, d_out, act):
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.f = nn.Sequential(nn.Linear(width, width), act(), nn.Linear(width, width))
+
+        def forward(self, x):
+            return x + self.f(x)
+
+    return nn.Sequential(nn.Linear(d_in, width), act(), *[Block() for _ in range(blocks)],
+                         nn.Linear(width, d_out))  # fmt: skip
+
+
 def _torch_opt(spec, params):
     import torch
 
@@ -193,7 +306,33 @@ def _torch_opt(spec, params):
         "momentum": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9),
         "adam": lambda: torch.optim.Adam(params, lr=lr),
         "rmsprop": lambda: torch.optim.RMSprop(params, lr=lr),
+        "nesterov": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True),
+        "sgdwd": lambda: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4),
+        "adamw": lambda: torch.optim.AdamW(params, lr=lr, weight_decay=0.01),
+        "adagrad": lambda: torch.optim.Adagrad(params, lr=lr),
+        "rmsprop_m": lambda: torch.optim.RMSprop(params, lr=lr, momentum=0.9),
+        "nadam": lambda: torch.optim.NAdam(params, lr=lr),
     }[spec["opt"]]()
+
+
+def _torch_sched(spec, opt, total: int):
+    """A per-step learning-rate schedule over `total` steps, or None."""
+    import torch
+
+    s, sch = spec["sched"], torch.optim.lr_scheduler
+    if s is None:
+        return None
+    if s == "step":  # x0.3 at each third of the run
+        return sch.StepLR(opt, step_size=max(1, total // 3), gamma=0.3)
+    if s == "cosine":
+        return sch.CosineAnnealingLR(opt, T_max=total)
+    if s == "exp":  # down to 5% of the rate by the end
+        return sch.ExponentialLR(opt, gamma=0.05 ** (1 / max(1, total)))
+    if s == "warmup":  # linear warm-up over the first 10% of the steps
+        return sch.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(1, total // 10)))
+    if s == "onecycle":
+        return sch.OneCycleLR(opt, max_lr=spec["lr"], total_steps=total + 1)
+    raise ValueError(f"unknown schedule {s!r}")
 
 
 def _prepare(spec):
@@ -221,7 +360,7 @@ def _targets(spec, y, task, k):
         return y.astype(np.int64), k
     if spec["loss"] == "bce":
         return y.astype(np.float32)[:, None], 1
-    if task == "class":  # MSE on a two-class set: targets -1 and +1
+    if task == "class":  # MSE (or Huber, L1) on a two-class set: targets -1 and +1
         return (2.0 * y - 1.0).astype(np.float32)[:, None], 1
     return y.astype(np.float32)[:, None], 1
 
@@ -240,12 +379,15 @@ def train_torch(spec) -> dict[str, list[float]]:
         "cross_entropy": nn.CrossEntropyLoss,
         "bce": nn.BCEWithLogitsLoss,
         "mse": nn.MSELoss,
+        "huber": nn.HuberLoss,
+        "l1": nn.L1Loss,
     }[spec["loss"]]()
     opt = _torch_opt(spec, net.parameters())
     n, batch = len(X), spec["batch"] or len(X)
     per_epoch = -(-n // batch)
     total = spec["epochs"] * per_epoch
     drop = None if spec["drop_at"] is None else int(spec["drop_at"] * total)
+    sched = _torch_sched(spec, opt, total)
     g = torch.Generator().manual_seed(spec["seed"])
     out: dict[str, list[float]] = {"loss": []}
     if spec["n_val"]:
@@ -269,6 +411,8 @@ def train_torch(spec) -> dict[str, list[float]]:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             step += 1
             if not math.isfinite(value):
                 bad += 1
@@ -277,8 +421,10 @@ def train_torch(spec) -> dict[str, list[float]]:
         if spec["log"] == "epoch":
             out["loss"].append(float(np.mean(sums)))
             if spec["n_val"]:
+                net.eval()
                 with torch.no_grad():
                     out["val_loss"].append(float(loss_fn(net(XV), YV)))
+                net.train()
         if bad > AFTER_NONFINITE or (bad and spec["log"] == "epoch"):
             break
     return out
@@ -294,19 +440,44 @@ def train_keras(spec) -> dict[str, list[float]]:
     yt, d_out = _targets(spec, yt, task, k)
     init = keras.initializers.VarianceScaling(spec["init_scale"] ** 2, "fan_avg", "uniform")
     layers = [keras.Input((Xt.shape[1],))]
-    layers += [keras.layers.Dense(h, spec["act"], kernel_initializer=init) for h in spec["hidden"]]
+    for h in spec["hidden"]:
+        if spec["norm"] == "batch":
+            dense = keras.layers.Dense(h, kernel_initializer=init)
+            layers += [dense, keras.layers.BatchNormalization()]
+            layers.append(keras.layers.Activation(spec["act"]))
+        else:
+            layers.append(keras.layers.Dense(h, spec["act"], kernel_initializer=init))
+        if spec["dropout"]:
+            layers.append(keras.layers.Dropout(spec["dropout"]))
     layers.append(keras.layers.Dense(d_out, kernel_initializer=init))
     model = keras.Sequential(layers)
+    lr = spec["lr"]
+    if spec["sched"] is not None:  # per-step schedules over the whole run
+        steps = spec["epochs"] * -(-len(Xt) // (spec["batch"] or len(Xt)))
+        lr = {
+            "cosine": lambda: keras.optimizers.schedules.CosineDecay(spec["lr"], steps),
+            "exp": lambda: keras.optimizers.schedules.ExponentialDecay(spec["lr"], steps, 0.05),
+            "step": lambda: keras.optimizers.schedules.PiecewiseConstantDecay(
+                [steps // 3, 2 * steps // 3], [spec["lr"], spec["lr"] * 0.3, spec["lr"] * 0.09]
+            ),
+        }[spec["sched"]]()
     opt = {
-        "sgd": lambda: keras.optimizers.SGD(spec["lr"]),
-        "momentum": lambda: keras.optimizers.SGD(spec["lr"], momentum=0.9),
-        "adam": lambda: keras.optimizers.Adam(spec["lr"]),
-        "rmsprop": lambda: keras.optimizers.RMSprop(spec["lr"]),
+        "sgd": lambda: keras.optimizers.SGD(lr),
+        "momentum": lambda: keras.optimizers.SGD(lr, momentum=0.9),
+        "adam": lambda: keras.optimizers.Adam(lr),
+        "rmsprop": lambda: keras.optimizers.RMSprop(lr),
+        "nesterov": lambda: keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+        "sgdwd": lambda: keras.optimizers.SGD(lr, momentum=0.9, weight_decay=5e-4),
+        "adamw": lambda: keras.optimizers.AdamW(lr, weight_decay=0.01),
+        "adagrad": lambda: keras.optimizers.Adagrad(lr),
+        "nadam": lambda: keras.optimizers.Nadam(lr),
     }[spec["opt"]]()
     loss = {
         "cross_entropy": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         "bce": keras.losses.BinaryCrossentropy(from_logits=True),
         "mse": keras.losses.MeanSquaredError(),
+        "huber": keras.losses.Huber(),
+        "l1": keras.losses.MeanAbsoluteError(),
     }[spec["loss"]]
     model.compile(optimizer=opt, loss=loss)
     val = None
@@ -374,9 +545,23 @@ def manifest_row(spec) -> dict[str, object]:
     _, _, _, _, task, k = _prepare(spec | {"n_train": 8, "n_val": 0})
     if spec["model"] == "cnn":
         model = f"cnn(conv8-conv16-pool-fc,{spec['act']})"
+    elif spec["model"] == "cnn2":
+        model = f"cnn2(conv6-pool-conv12-fc,{spec['act']})"
+    elif spec["model"] == "resmlp":
+        model = f"resmlp({spec['hidden'][0]}x{len(spec['hidden'])} blocks,{spec['act']})"
     else:
         model = f"mlp({'-'.join(str(h) for h in spec['hidden'])},{spec['act']})"
     notes = [spec["notes"]] if spec["notes"] else []
+    if spec["sched"]:
+        notes.append(f"lr schedule {spec['sched']}")
+    if spec["norm"]:
+        notes.append(f"{spec['norm']} norm")
+    if spec["dropout"]:
+        notes.append(f"dropout {spec['dropout']}")
+    extra = {"nesterov": "momentum 0.9 Nesterov", "sgdwd": "momentum 0.9, weight decay 5e-4",
+             "adamw": "weight decay 0.01", "rmsprop_m": "momentum 0.9"}  # fmt: skip
+    if spec["opt"] in extra:
+        notes.append(extra[spec["opt"]])
     if spec["random_labels"]:
         notes.append("random training labels")
     if spec["label_noise"]:
@@ -663,6 +848,10 @@ def set2_runs() -> list[dict]:
 
 
 def specs_of(set_no: int) -> list[dict]:
+    if set_no == 3:
+        from tools.corpus.outside.set3 import set3_runs
+
+        return set3_runs()
     return runs() if set_no == 1 else set2_runs()
 
 
@@ -674,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="run only the ids starting with this prefix")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--manifest-only", action="store_true", help="rewrite manifest.csv only")
-    p.add_argument("--set", type=int, choices=(1, 2), default=1, help="which set (default 1)")
+    p.add_argument("--set", type=int, choices=(1, 2, 3), default=1, help="which set (default 1)")
     args = p.parse_args(argv)
     if args.manifest_only:
         write_manifest(set_no=args.set)

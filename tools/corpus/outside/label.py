@@ -2,11 +2,13 @@
 
     python -m tools.corpus.outside.label           # writes tests/data/outside/labels.csv
     python -m tools.corpus.outside.label --set 2   # writes tests/data/outside2/labels.csv
+    python -m tools.corpus.outside.label --set 3   # writes tests/data/outside3/labels.csv
 
 Reads tests/data/outside/manifest.csv (how each run was made, written by generate.py), every
 curve file, and tools/corpus/outside/overrides.csv (labels changed after looking at every curve,
 each with its why). Set 2, the held-out set, is read from tests/data/outside2 with its own
-overrides2.csv, by the same rules; all its rows are in the split `heldout`. The rules are simple
+overrides2.csv, by the same rules; all its rows are in the split `heldout`; set 3 likewise
+(tests/data/outside3, overrides3.csv). The rules are simple
 and level-relative: every measure is a fraction of the curve's own level (the median of its final
 part), never of its range.
 
@@ -39,6 +41,7 @@ OVERRIDES = Path(__file__).resolve().parent / "overrides.csv"
 SETS = {  # set number -> (data directory, overrides file, split of every row or None)
     1: (DATA, OVERRIDES, None),
     2: (ROOT / "tests" / "data" / "outside2", OVERRIDES.with_name("overrides2.csv"), "heldout"),
+    3: (ROOT / "tests" / "data" / "outside3", OVERRIDES.with_name("overrides3.csv"), "heldout"),
 }
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 COLUMNS = (
@@ -98,8 +101,11 @@ def chance_level(meta: dict) -> float | None:
         return math.log(int(meta["n_classes"]))
     if meta["loss_name"] == "bce":
         return math.log(2.0)
-    if meta["loss_name"] == "mse" and meta["data"] in ("moons", "spirals2"):
+    two_class = meta["data"] in ("moons", "spirals2", "rings", "xor")
+    if meta["loss_name"] in ("mse", "l1") and two_class:
         return 1.0  # predicting 0 for targets -1 and +1
+    if meta["loss_name"] == "huber" and two_class:
+        return 0.5  # predicting 0 for targets -1 and +1 (Huber with delta 1)
     return None
 
 
