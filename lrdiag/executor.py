@@ -17,6 +17,7 @@ imported only here and only with a scheduler (``pip install lrdiag[dask]``).
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,11 +193,12 @@ def _on_dask(scheduler, cfg, dataset, runs, todo, max_memory, tick, finished, ou
 
         outcome.workers = len(client.scheduler_info().get("workers", {}))
         data = client.scatter(dataset, broadcast=True)
+        sweep_id = f"lrdiag-{os.getpid()}-{secrets.token_hex(4)}"  # task keys of this sweep only
         futures = {}
         for lo, hi in todo:
             f = client.submit(
                 train_chunk, cfg, data, runs[lo:hi], max_memory, threads,
-                key=f"lrdiag-{os.getpid()}-{lo}-{hi}", retries=RETRIES, pure=False,
+                key=f"{sweep_id}-{lo}-{hi}", retries=RETRIES, pure=False,
             )  # fmt: skip
             futures[f.key] = (f, lo, hi)
         try:
