@@ -35,10 +35,27 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path):
     assert (tmp_path / "out" / JSON_NAME).exists()
 
 
-distributed = pytest.importorskip("distributed")
+def test_a_scheduler_without_dask_installed_is_one_line(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    code = (
+        "import sys; sys.modules['distributed'] = None; from lrdiag.cli import main; "
+        f"main(['sweep', {str(config)!r}, '-o', {str(tmp_path / 'out')!r}, "
+        "'--scheduler', 'local:2'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == (
+        "lrdiag: error: --scheduler needs Dask: pip install 'lrdiag[dask]' (dask[distributed])"
+    )
 
 
-def test_a_local_cluster_gives_the_in_process_results(tmp_path):
+@pytest.fixture
+def distributed():
+    """dask.distributed (the dask extra, which `make test` installs), else the test is skipped."""
+    return pytest.importorskip("distributed")
+
+
+def test_a_local_cluster_gives_the_in_process_results(tmp_path, distributed):
     config = write_config(tmp_path)
     budget = budget_for(config, 4)
     whole = pipeline.run_sweep(config, max_memory=budget)
@@ -49,7 +66,7 @@ def test_a_local_cluster_gives_the_in_process_results(tmp_path):
     assert (tmp_path / "dask" / JSON_NAME).read_text() == to_json_text(whole)
 
 
-def test_a_worker_killed_mid_chunk_is_retried_and_the_sweep_completes(tmp_path):
+def test_a_worker_killed_mid_chunk_is_retried_and_the_sweep_completes(tmp_path, distributed):
     config = write_config(tmp_path, training__epochs=600)  # a chunk takes about a second
     budget = budget_for(config, 4)
     cfg = pipeline.configure(config)
@@ -94,7 +111,7 @@ def test_a_worker_killed_mid_chunk_is_retried_and_the_sweep_completes(tmp_path):
     assert to_json_text(pipeline.chunked_document(cfg, ds, swept)) == to_json_text(whole)
 
 
-def test_ctrl_c_cancels_the_chunks_running_and_keeps_those_finished(tmp_path):
+def test_ctrl_c_cancels_the_chunks_running_and_keeps_those_finished(tmp_path, distributed):
     config = write_config(tmp_path)
     budget = budget_for(config, 6)
     cfg = pipeline.configure(config)
