@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.executor
 
 # Optional: JAX and PyTorch (CPU) in their own virtualenv, timed beside the engine. Never in CI.
 PEERS ?= .venv-peers
@@ -42,7 +43,7 @@ bench-peers: $(PEERS)/.installed
 
 eval-classify: $(STAMP)
 	$(BIN)/python -m tools.corpus.evaluate tests/data/corpus --outside tests/data/outside \
-		--heldout tests/data/outside2 --heldout tests/data/outside3
+		--heldout tests/data/outside2 --heldout tests/data/outside3 --heldout tests/data/outside4
 
 clean:
 	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info

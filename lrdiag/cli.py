@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "compare": "Compare two sweeps of the same grid: did the stability boundary move?",
     "find": "Run the LR range test on CONFIG, then a short sweep that measures its answer.",
     "gradcheck": "Compare gradients with finite differences and name the bug.",
+    "merge": "Merge the shards of lrdiag sweep --shard K/N into the results of one sweep.",
     "schema": "Print the JSON Schema (draft 2020-12) of a config file, results.json or compare "
     "--json.",
     "sweep": "Train every run of the experiment in CONFIG and judge each one.",

@@ -10,7 +10,8 @@ layers, then a dense output layer whose width comes from the targets (as the MLP
 
 Layers and layouts are lrdiag.layers'. Runs go through forward and backward a block at a time
 (``run_block``) so that activations and patches stay bounded; the first convolution's patches
-depend on the data only and are built once for all blocks.
+depend on the data only and are built once for all blocks. ``pass_bytes`` follows the arrays a
+pass makes, in order: the memory plan (``thread_bytes``) and the block size rest on it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrdiag import layers, model
+from lrdiag import layers, model, weights
 from lrdiag.errors import ConfigError
 
 PARAMETRIC = ("conv2d", "dense")
 IMAGE_LAYERS = ("conv2d", "maxpool", "avgpool")
-BLOCK_BYTES = 16 << 20  # activations, patches and deltas of one block of runs
+# The arrays one block of runs has alive in a pass (pass_bytes): patches, activations, deltas.
+# W5 trains as fast in blocks of 4 MB as of 16 MB (11.4 and 11.2 s, medians of 3 on a busy
+# machine); the smaller keeps memory small.
+BLOCK_BYTES = 4 << 20
+# Per training thread, beside its arrays: what the interpreter allocates during a step (dicts of
+# views, small results), which tracemalloc counts too (measured: under 100 KiB)
+THREAD_SLACK = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -61,14 +68,6 @@ class Layer:
     def n_params(self) -> int:
         return math.prod(self.weight_shape) + self.out_shape[0] if self.index else 0
 
-    def floats_per_sample(self) -> int:
-        """Floats one sample of one run keeps between forward and backward (output, patches)."""
-        out = math.prod(self.out_shape)
-        if self.kind == "conv2d":
-            C, k = self.in_shape[0], self.kernel
-            return out + C * k * k * math.prod(self.out_shape[1:])
-        return out
-
 
 @dataclass(frozen=True)
 class Net:
@@ -83,11 +82,6 @@ class Net:
     @property
     def n_params(self) -> int:
         return sum(layer.n_params for layer in self.layers)
-
-    def floats_per_sample(self) -> int:
-        """Floats per sample and run alive during a step: forward activations and patches, and
-        about as much again for the deltas and the patches' gradients of the backward pass."""
-        return 2 * sum(layer.floats_per_sample() for layer in self.layers)
 
 
 def _err(i: int, message: str, file: str | None) -> ConfigError:
@@ -163,8 +157,13 @@ def init_params(
 ) -> dict[str, np.ndarray]:
     """Initial weights for R runs, as ``model.init_params``: run r draws from ``seeds[r]`` (in
     layer order, each kernel in PyTorch's layout with PyTorch's fans) times ``scales[r]``;
-    biases start at zero. ``scheme``: one name, or one per parameter layer (``path``: the
-    MLP's ``scheme: file``, which the config refuses for layers)."""
+    biases start at zero. ``scheme``: one name, or one per parameter layer; ``"file"``: every
+    run starts from the weights in ``path`` (``file_shapes``), times its scale."""
+    if scheme == "file":
+        layout = "kernels (out, in, kh, kw) as Conv2d.weight, dense (in, out), biases (out,)"
+        return weights.stacked(
+            weights.read_arrays(str(path), file_shapes(net), layout), scales, dtype
+        )
     plist = net.param_layers
     schemes = [scheme] * len(plist) if isinstance(scheme, str) else list(scheme)
     if len(schemes) != len(plist):
@@ -187,6 +186,140 @@ def init_params(
     return params
 
 
+def file_shapes(net: Net) -> dict[str, tuple[int, ...]]:
+    """The arrays of ``init: {scheme: file}`` and ``--save-init`` for ``net``: ``W<i>`` a kernel
+    ``(out, in, kh, kw)`` or a dense ``(in, out)``, ``b<i>`` ``(out,)``, layer by layer."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in net.param_layers:
+        shapes[f"W{layer.index}"] = layer.weight_shape
+        shapes[f"b{layer.index}"] = (layer.out_shape[0],)
+    return shapes
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class _Ledger:
+    """Bytes alive while a pass runs, and the most ever alive at once."""
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def alloc(self, n: int) -> None:
+        self.live += n
+        self.peak = max(self.peak, self.live)
+
+    def free(self, n: int) -> None:
+        self.live -= n
+
+
+def _padded(layer: Layer) -> int:
+    """Elements of a convolution's zero-padded input (0 without padding: no copy is made)."""
+    C, H, W = layer.in_shape
+    _, (top, bottom, left, right) = layers.geometry2d(
+        H, W, layer.kernel, layer.stride, layer.padding
+    )
+    return C * (H + top + bottom) * (W + left + right) if top + bottom + left + right else 0
+
+
+def pass_bytes(net: Net, rows: int, runs: int, itemsize: int, backward: bool) -> int:
+    """The most bytes alive at once while ``runs`` runs (one block) go forward through the
+    network on ``rows`` samples and, with ``backward``, back: the arrays ``_forward``,
+    ``_backward`` and the head make, followed in their order, with the shared input's copy and
+    the first convolution's patches. An upper bound on what NumPy allocates (tracemalloc's
+    peak): every temporary counts, and nothing is taken as freed before it is."""
+    one = rows * itemsize  # bytes of one float per sample
+    run = runs * one  # ... for every run of the block
+    led = _Ledger()
+    if len(net.in_shape) == 3:  # _shared_input: the images moved to samples-last (a copy)
+        led.alloc(math.prod(net.in_shape) * one)
+    shared = True  # the layer's input is the data (no run axis): per sample, not per run
+    held = 0  # what the previous layer's ``kept`` holds: a pass without backward frees it late
+    for n, layer in enumerate(net.layers):
+        unit = one if shared else run  # bytes of one element of the input, for all its runs
+        mask = rows if shared else runs * rows  # ... of a uint8 or bool array that size
+        n_in, n_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        x = n_in * unit if n else 0  # the input (the data itself is the caller's)
+        keeps = 0  # what the layer's ``kept`` holds that is not also its input or output
+        if layer.kind == "conv2d":
+            pad, cols = _padded(layer), layer.fans[0] * math.prod(layer.out_shape[1:])
+            led.alloc((pad + cols) * unit)  # im2col (the first layer's: once for all blocks)
+            led.free(pad * unit)
+            keeps = cols * unit if n else 0
+            led.alloc(n_out * run)  # the product (bias and activation in place)
+        elif layer.kind == "maxpool":
+            led.alloc(n_out * unit + 3 * n_out * mask)  # output, where, bigger, step
+            led.free(2 * n_out * mask)
+            keeps = n_out * mask
+        elif layer.kind == "dense":
+            led.alloc(2 * n_out * run)  # the product, and the product plus the bias
+            led.free(n_out * run)
+        else:  # flatten, avgpool: a new array the output's size
+            led.alloc(n_out * unit)
+        if layer.activation == "leaky_relu":  # its mask (z < 0)
+            led.alloc(n_out * runs * rows)
+            led.free(n_out * runs * rows)
+        if backward:  # kept and activation outputs stay; a dense layer keeps its input
+            if n and not (layer.kind == "dense" or net.layers[n - 1].activation):
+                led.free(x)
+        else:  # the previous layer's kept goes now, this layer's input once it is done
+            led.free(held + (0 if layer.kind == "dense" else x))
+            held = keeps + (x if layer.kind == "dense" else 0)
+        shared = shared and layer.index is None
+    logits = net.n_out * run
+    led.alloc(4 * logits + 3 * run)  # the head's temporaries: (R, B, k) and (R, B) arrays
+    led.free(3 * logits + 3 * run)  # all but the first delta (dlogits)
+    if not backward:
+        return led.peak
+    led.free(logits)
+    delta = logits
+    stop = next(n for n, layer in enumerate(net.layers) if layer.index)
+    for n in range(len(net.layers) - 1, stop - 1, -1):
+        layer = net.layers[n]
+        if layer.index:  # dW and db (kept until the next layer's replace them: never freed)
+            led.alloc((math.prod(layer.weight_shape) + layer.out_shape[0]) * runs * itemsize)
+        if n == stop:  # the first layer with parameters needs no input gradient
+            break
+        n_in, n_out = math.prod(layer.in_shape), math.prod(layer.out_shape)
+        new = n_in * run
+        if layer.kind == "conv2d":  # the patches' gradient, folded into the padded input's
+            cols = layer.fans[0] * math.prod(layer.out_shape[1:])
+            new = (_padded(layer) or n_in) * run
+            led.alloc(cols * run + new)
+            led.free(cols * run)
+        elif layer.kind == "maxpool":  # dx, and one window offset's mask at a time
+            led.alloc(new + n_out * runs * rows)
+            led.free(n_out * runs * rows)
+        elif layer.kind == "avgpool":  # dx, and the share of each window
+            led.alloc(new + n_out * run)
+            led.free(n_out * run)
+        else:  # dense, flatten
+            led.alloc(new)
+        led.free(delta)
+        delta = new
+    return led.peak
+
+
+def thread_bytes(net: Net, runs: int, batch: int, rows: tuple[int, ...], itemsize: int) -> int:
+    """Bytes one training thread needs for its arrays with ``runs`` runs (a shard), beside the
+    runs' parameters, gradients and optimizer state: the larger of a training step on
+    ``batch`` samples and a loss evaluation on each of ``rows`` (the training and validation
+    data), a block of runs at a time; and each epoch's shuffled copy of the training data."""
+    step = pass_bytes(net, batch, min(runs, run_block(net, batch, itemsize)), itemsize, True)
+    evals = []
+    for n in (n for n in rows if n):  # in slices of row_block samples
+        rows_at_once = row_block(net, n, itemsize)
+        block = min(runs, run_block(net, rows_at_once, itemsize, False))
+        evals.append(pass_bytes(net, rows_at_once, block, itemsize, False))
+    shuffled = data_bytes(net, rows[0], itemsize) if batch < rows[0] else 0
+    return max(step, *evals, shuffled) + shuffled + THREAD_SLACK  # two copies between epochs
+
+
+def data_bytes(net: Net, rows: int, itemsize: int) -> int:
+    """The training and validation data (``rows`` samples) in the training dtype."""
+    return rows * (math.prod(net.in_shape) + net.n_out) * itemsize
+
+
 # --------------------------------------------------------------------------- forward/backward
 
 
@@ -195,10 +328,25 @@ def _net_for(params, X, spec) -> Net:
     return build(spec, X.shape[1:], params[f"W{L}"].shape[-1])
 
 
-def run_block(net: Net, rows: int, itemsize: int) -> int:
-    """Runs per block: their activations, patches and deltas (``rows`` samples) fill
-    ``BLOCK_BYTES``."""
-    return max(1, BLOCK_BYTES // (rows * net.floats_per_sample() * itemsize))
+def run_block(net: Net, rows: int, itemsize: int, backward: bool = True) -> int:
+    """Runs per block: as many as keep a pass's arrays (``pass_bytes``, on ``rows`` samples,
+    with or without ``backward``) within ``BLOCK_BYTES``; at least one."""
+    return _run_block(net, rows, itemsize, backward, BLOCK_BYTES)
+
+
+@functools.lru_cache(maxsize=256)
+def _run_block(net: Net, rows: int, itemsize: int, backward: bool, limit: int) -> int:
+    def fits(runs: int) -> bool:
+        return pass_bytes(net, rows, runs, itemsize, backward) <= limit
+
+    runs = 1
+    while runs < 1 << 16 and fits(2 * runs):
+        runs *= 2
+    lo, hi = runs, 2 * runs  # lo fits (or is 1), hi does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
 
 
 def _shared_input(net: Net, X: np.ndarray) -> np.ndarray:
@@ -261,19 +409,36 @@ def forward(params, X, spec, *, keep: bool = False):
     return (logits, saved) if keep else logits
 
 
+def row_block(net: Net, rows: int, itemsize: int) -> int:
+    """Samples per slice of a loss evaluation: as many as keep one run's forward pass within
+    ``BLOCK_BYTES`` (a pass's bytes grow in proportion to its samples), all ``rows`` if they
+    fit; at least one."""
+    return max(1, min(rows, BLOCK_BYTES // pass_bytes(net, 1, 1, itemsize, False)))
+
+
 def loss(params, X, Y, spec) -> np.ndarray:
-    """Per-run mean loss ``(R,)``, a block of runs at a time (bounded memory)."""
+    """Per-run mean loss ``(R,)``, a block of runs and a slice of samples at a time: memory
+    stays bounded however many samples there are (the slices' means are weighted by their
+    sizes)."""
     net = _net_for(params, X, spec)
-    R = params["W1"].shape[0]
+    R, dtype = params["W1"].shape[0], params["W1"].dtype
     head = model.head_for(spec)
-    x0 = _shared_input(net, X)
-    cols0 = _first_cols(net, x0)
-    rb = run_block(net, X.shape[0], params["W1"].dtype.itemsize)
-    out = np.empty(R, dtype=params["W1"].dtype)
-    for lo in range(0, R, rb):
-        block = {k: v[lo : lo + rb] for k, v in params.items()}
-        out[lo : lo + rb] = head.loss(_forward(net, block, x0, cols0, False)[0], Y)
-    return out
+    n = X.shape[0]
+    step = row_block(net, n, dtype.itemsize)
+    rb = run_block(net, step, dtype.itemsize, False)
+    out = np.empty(R, dtype=dtype) if step == n else np.zeros(R)
+    for start in range(0, n, step):
+        x0 = _shared_input(net, X[start : start + step])
+        cols0 = _first_cols(net, x0)
+        Ys = Y[start : start + step]
+        for lo in range(0, R, rb):
+            block = {k: v[lo : lo + rb] for k, v in params.items()}
+            part = head.loss(_forward(net, block, x0, cols0, False)[0], Ys)
+            if step == n:
+                out[lo : lo + rb] = part
+            else:
+                out[lo : lo + rb] += part * (len(Ys) / n)
+    return out.astype(dtype, copy=False)
 
 
 def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
@@ -306,6 +471,16 @@ def _backward(net: Net, params, saved, delta, grads, lo: int, hi: int) -> None:
             return
 
 
+def _train_block(net: Net, block, x0, cols0, Y, head, grads, lo: int, hi: int) -> np.ndarray:
+    """Loss of runs lo..hi (``block``, their parameters) and their gradients into ``grads``;
+    the block's activations are freed on return, before the next block's are made."""
+    logits, saved = _forward(net, block, x0, cols0, True)
+    losses, delta = head.loss_and_dlogits(logits, Y)
+    del logits
+    _backward(net, block, saved, delta, grads, lo, hi)
+    return losses
+
+
 def loss_and_grads(params, X, Y, spec, ws: model.Workspace | None = None):
     """Per-run mean loss ``(R,)`` and its gradient for every parameter (``model.loss_and_grads``'s
     contract); the gradients live in ``ws`` when one is given (valid until its next use)."""
@@ -323,7 +498,5 @@ def loss_and_grads(params, X, Y, spec, ws: model.Workspace | None = None):
     for lo in range(0, R, rb):
         hi = min(R, lo + rb)
         block = {k: v[lo:hi] for k, v in params.items()}
-        logits, saved = _forward(net, block, x0, cols0, True)
-        losses[lo:hi], delta = head.loss_and_dlogits(logits, Y)
-        _backward(net, block, saved, delta, grads, lo, hi)
+        losses[lo:hi] = _train_block(net, block, x0, cols0, Y, head, grads, lo, hi)
     return losses, grads

@@ -46,7 +46,15 @@ FIND_CSV_NAME = "find.csv"
 FIND_PNG_NAME = "find.png"
 FIND_NAMES = (FIND_JSON_NAME, FIND_CSV_NAME, FIND_PNG_NAME)
 # Every file a sweep or lrdiag find may write into its directory (lrdiag.outdir guards them).
-OUTPUT_NAMES = (JSON_NAME, CSV_NAME, MARKDOWN_NAME, *PLOT_NAMES, *FIND_NAMES)
+# the loss curves as columns (lrdiag.curvestore), when results.json would be too large
+CURVES_PARQUET_NAME = "curves.parquet"
+CURVES_NPZ_NAME = "curves.npz"
+# the finished chunks of a sweep (lrdiag.chunks), kept for --resume and lrdiag merge
+CHUNKS_NAME = "chunks"
+OUTPUT_NAMES = (
+    JSON_NAME, CSV_NAME, MARKDOWN_NAME, CURVES_PARQUET_NAME, CURVES_NPZ_NAME, *PLOT_NAMES,
+    *FIND_NAMES,
+)  # fmt: skip
 
 # The fixed leading CSV columns; every other scalar run metric follows, sorted by name.
 CSV_COLUMNS = (

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag import consistency, console
+from lrdiag import consistency, console, curvestore
 from lrdiag.classify import LOSS_NAMES, Thresholds, classify
 from lrdiag.errors import InputError
 from lrdiag.logtable import (
@@ -380,8 +380,16 @@ def _tensorboard_json(doc: list, source: str) -> Table:
 
 
 def _from_results(doc: Mapping, source: str, columns) -> LossLog:
-    """An lrdiag results.json: every finished run's loss and val_loss."""
+    """An lrdiag results.json: every finished run's loss and val_loss (from the columnar file
+    beside it, when its curves are there: ``curvestore``)."""
     from lrdiag.config import thresholds_from_dict
+
+    if isinstance(doc.get("curves"), Mapping):
+        if source == STDIN:
+            raise InputError(
+                f"{source}: this results.json keeps its curves in a file beside it: give its path"
+            )
+        doc = curvestore.join(doc, Path(source).parent)
 
     config = doc["config"]
     model = config.get("model") if isinstance(config.get("model"), Mapping) else {}

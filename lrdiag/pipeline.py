@@ -21,11 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lrdiag import lints, outdir, results
+from lrdiag import chunks, curvestore, executor, lints, outdir, results, shards
 from lrdiag import sweep as engine
 from lrdiag.config import Config, load_config
 from lrdiag.data import Dataset, load_dataset
 from lrdiag.errors import LrdiagError
+from lrdiag.files import atomic_write_bytes
 from lrdiag.report import write_results
 from lrdiag.sweep import Plan, Run, TrainResult
 
@@ -74,9 +75,104 @@ def train(
 
 
 def judge(cfg: Config, dataset: Dataset, runs: list[Run], result: TrainResult) -> dict[str, Any]:
-    """The results document: every run judged, the summary and the lints (results.json)."""
+    """The results document: every run judged, the summary and the lints (results.json), and
+    the sweep's identity (``config_hash``: what ``--resume`` and ``lrdiag merge`` check)."""
     found = lints.check_config(cfg, dataset)
-    return results.document(cfg, runs, result, dataset.n_classes, found)
+    doc = results.document(cfg, runs, result, dataset.n_classes, found)
+    doc["config_hash"] = chunks.config_hash(cfg, dataset)
+    return doc
+
+
+@dataclasses.dataclass
+class Chunked:
+    """A sweep trained chunk by chunk (``train_in_chunks``)."""
+
+    runs: list[Run]  # the runs swept: the grid's, or the shard's
+    outcome: executor.Outcome  # their TrainResult (outcome.result), chunks trained and reused
+    store: chunks.Store | None  # the chunks kept in the output directory
+    shard: tuple[int, int] | None  # (K, N) of --shard K/N
+    span: tuple[int, int]  # the runs' first index and end in the grid
+
+
+def sweep_span(
+    cfg: Config, dataset: Dataset, shard: tuple[int, int] | None, grid: list[Run] | None = None
+) -> tuple[int, int]:
+    """The runs a sweep trains: the grid's first and end, or shard K of N's (``shards``)."""
+    if shard is None:
+        return 0, grid_size(cfg)
+    return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
+
+
+def train_in_chunks(
+    cfg: Config,
+    dataset: Dataset,
+    out_dir: Path | None,
+    *,
+    max_memory: int | str | None = None,
+    progress: Callable[[int], None] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    shard: tuple[int, int] | None = None,
+    scheduler: str | None = None,
+) -> Chunked:
+    """Train the grid (or shard K of N) chunk by chunk (``chunks.layout``), keeping each
+    finished chunk in ``out_dir``/chunks (claimed by the caller) as it ends; ``resume``: train
+    only the chunks missing there (``LrdiagError`` when the config or data changed);
+    ``scheduler``: on Dask (``executor``)."""
+    budget = engine.parse_memory(max_memory) if max_memory is not None else None
+    grid = engine.expand_grid(cfg)
+    lo, hi = sweep_span(cfg, dataset, shard, grid)
+    spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
+    store = None
+    if out_dir is not None:
+        info = chunks.manifest(cfg, dataset, lints.check_config(cfg, dataset), len(grid))
+        store = chunks.Store.open(out_dir, info, resume=resume, force=force)
+    outcome = executor.train_chunks(
+        cfg, dataset, grid, spans, max_memory=budget, progress=progress, store=store,
+        scheduler=scheduler,
+    )  # fmt: skip
+    return Chunked(grid[lo:hi], outcome, store, shard, (lo, hi))
+
+
+def chunked_document(cfg: Config, dataset: Dataset, swept: Chunked) -> dict[str, Any]:
+    """``judge`` of a chunked sweep; a shard's document says which shard and runs it holds."""
+    doc = judge(cfg, dataset, swept.runs, swept.outcome.result)
+    if swept.shard is not None:
+        k, n = swept.shard
+        doc["shard"] = {"index": k, "of": n, "runs": list(swept.span)}
+    return doc
+
+
+def finish_chunks(swept: Chunked, doc: dict[str, Any]) -> None:
+    """After the results are written: a whole sweep's chunks are no longer needed (a shard's
+    stay, for ``lrdiag merge``; an unfinished sweep's, for ``--resume``)."""
+    if swept.store is not None and swept.shard is None and doc["complete"]:
+        swept.store.remove()
+
+
+def merged_document(merged: shards.Merged) -> dict[str, Any]:
+    """The results document of shards merged (``shards.merge``): one sweep's, as ``judge``
+    would write it, from the config, classes and lints the shards recorded."""
+    doc = results.document(merged.cfg, merged.runs, merged.result, merged.n_classes, merged.lints)
+    doc["config_hash"] = merged.config_hash
+    return doc
+
+
+def merge(
+    dirs: list[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    plots: bool = True,
+    curves: str = "auto",
+) -> dict[str, Any]:
+    """Shards' output directories (``lrdiag sweep --shard K/N``) as one sweep: its results
+    document, written to ``out`` as ``lrdiag sweep`` would (``shards.merge`` checks them)."""
+    doc = merged_document(shards.merge([Path(d) for d in dirs]))
+    if out is not None:
+        with outdir.claim(Path(out), force=force) as claim:
+            write_outputs(doc, claim, plots=plots, curves=curves)
+    return doc
 
 
 def write_outputs(
@@ -86,20 +182,27 @@ def write_outputs(
     plots: bool = True,
     hold: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     extra: Callable[[Path], None] | None = None,
+    curves: str = "auto",
 ) -> None:
     """results.json, .csv, report.md and (unless ``plots`` is false) the PNGs, written into a
     staging directory of ``claim`` and swapped in whole (``outdir``): an error while writing
     leaves the directory as it was. Plots of an earlier sweep (``--force``) that this one does
     not redraw are removed: they would contradict the new results. ``hold()`` is entered around
     the swap (the CLI holds signals there). ``doc`` None: no sweep files; ``extra(staging)``
-    writes more files (``lrdiag find``'s)."""
+    writes more files (``lrdiag find``'s). ``curves`` (``--curves``: auto, json, parquet or
+    npz): where the loss curves go (``curvestore.choose``); the document itself keeps them."""
+    fmt = None if doc is None else curvestore.choose(curves, doc)
     staging = claim.stage()
     try:
         if doc is not None and plots:
             from lrdiag import figures  # matplotlib: imported only when plots are wanted
 
             figures.save_sweep_plots(doc, staging)
-        if doc is not None:
+        if doc is not None and fmt is not None:
+            stripped, name, data = curvestore.split(doc, fmt)
+            atomic_write_bytes(staging / name, data)
+            write_results(doc, staging, json_doc=stripped)
+        elif doc is not None:
             write_results(doc, staging)
         if extra is not None:
             extra(staging)
@@ -126,19 +229,33 @@ def run_sweep(
     dtype: str | None = None,
     max_memory: int | str | None = None,
     progress: Callable[[int], None] | None = None,
+    resume: bool = False,
+    shard: tuple[int, int] | None = None,
+    scheduler: str | None = None,
+    curves: str = "auto",
 ) -> dict[str, Any]:
     """Sweep the experiment in the YAML file ``config`` and return its results document.
 
     With ``out``, the files ``lrdiag sweep --out`` writes go there too (``force``: replace
-    results already there; ``plots``: the PNGs). ``dtype`` and ``max_memory`` are the CLI's
-    ``--dtype`` and ``--max-memory``.
+    results already there; ``plots``: the PNGs), and the finished chunks as they end
+    (``resume``: train only those missing). ``dtype``, ``max_memory``, ``shard`` (K, N) and
+    ``scheduler`` are the CLI's ``--dtype``, ``--max-memory``, ``--shard`` and ``--scheduler``;
+    ``curves``: ``--curves`` (auto, json, parquet or npz).
     """
     cfg = configure(config, dtype=dtype)
     dataset = load_data(cfg, config)
-    runs = engine.expand_grid(cfg)
-    result = train(cfg, dataset, runs, max_memory=max_memory, progress=progress)
-    doc = judge(cfg, dataset, runs, result)
-    if out is not None:
-        with outdir.claim(Path(out), force=force) as claim:
-            write_outputs(doc, claim, plots=plots)
+    if out is None:
+        swept = train_in_chunks(
+            cfg, dataset, None, max_memory=max_memory, progress=progress, shard=shard,
+            scheduler=scheduler,
+        )  # fmt: skip
+        return chunked_document(cfg, dataset, swept)
+    with outdir.claim(Path(out), force=force or resume) as claim:
+        swept = train_in_chunks(
+            cfg, dataset, claim.path, max_memory=max_memory, progress=progress, resume=resume,
+            force=force, shard=shard, scheduler=scheduler,
+        )  # fmt: skip
+        doc = chunked_document(cfg, dataset, swept)
+        write_outputs(doc, claim, plots=plots, curves=curves)
+        finish_chunks(swept, doc)
     return doc

@@ -29,13 +29,16 @@ from lrdiag.files import (
 from lrdiag.markdown import markdown_summary
 
 
-def write_results(doc: Mapping, out_dir: str | os.PathLike) -> list[Path]:
+def write_results(
+    doc: Mapping, out_dir: str | os.PathLike, *, json_doc: Mapping | None = None
+) -> list[Path]:
     """Write results.json, results.csv and report.md into ``out_dir`` (created if needed),
-    each atomically. Returns the paths written."""
+    each atomically. Returns the paths written. ``json_doc``: what results.json holds instead
+    of ``doc`` (its curves moved to a columnar file: ``curvestore.split``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [
-        atomic_write_text(out / JSON_NAME, to_json_text(doc)),
+        atomic_write_text(out / JSON_NAME, to_json_text(doc if json_doc is None else json_doc)),
         atomic_write_text(out / CSV_NAME, runs_to_csv_text(doc)),
         atomic_write_text(out / MARKDOWN_NAME, markdown_summary(doc)),
     ]

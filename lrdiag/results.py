@@ -22,7 +22,7 @@ from lrdiag.stability import adaptive_limit, stable_limit
 from lrdiag.summary import loss_scale, summarize
 from lrdiag.sweep import Run, TrainResult, run_config
 
-SCHEMA_VERSION = 2  # 2: issue 15 (axis values, sharpness kind, summary compare)
+SCHEMA_VERSION = 3  # 3: issue 18 (config_hash, shard, curves in a columnar file)
 EOS_NEAR = 0.9  # edge of stability: tracked sharpness reached this fraction of 2(1 + beta)/lr
 
 

@@ -205,7 +205,7 @@ def _row() -> dict:
         "init_scale": {"type": "number", "exclusiveMinimum": 0},
         "seed": {"type": "integer", "minimum": 0},
         **_judged(),
-        "loss": CURVE,
+        "loss": {"anyOf": [CURVE, {"type": "null"}]},  # null: in the curves file
         "sharpness": {
             "anyOf": [
                 _object(
@@ -310,7 +310,34 @@ def results_schema() -> dict:
             "runs": {"type": "array", "items": _row()},
             "summary": _summary(),
             "warnings": {"type": "array", "items": _lint()},
-        }
+            # the sweep's identity: its canonical config and data, hashed (lrdiag.chunks)
+            "config_hash": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+            # a shard's results (lrdiag sweep --shard K/N): which one, and its runs [lo, hi)
+            "shard": _object(
+                {
+                    "index": {"type": "integer", "minimum": 1},
+                    "of": {"type": "integer", "minimum": 1},
+                    "runs": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 0},
+                        "minItems": 2,
+                        "maxItems": 2,
+                    },
+                }
+            ),
+            # the loss curves in a columnar file beside results.json (rows' loss and val_loss
+            # are then null): its name and format (lrdiag.curvestore)
+            "curves": _object({"file": {"type": "string"}, "format": {"enum": ["parquet", "npz"]}}),
+        },
+        required=[
+            "schema_version",
+            "lrdiag_version",
+            "complete",
+            "config",
+            "runs",
+            "summary",
+            "warnings",
+        ],
     )
     return {
         "$schema": DRAFT,

@@ -237,19 +237,25 @@ def plan(
     itemsize = np.dtype(cfg.training.dtype).itemsize
     histories = n_runs * (2 if n_val else 1) * 8 * (cfg.training.epochs + 1)  # float64, all runs
     rows = max(n_train, n_val)  # the loss evaluations see every row
-    shared = 0  # per thread: the first convolution's patches, built once for all runs
+    data = 0  # a conv net's data in the training dtype (the MLP's blocks cover its small data)
     if cfg.model.layers is not None:  # n_in: the input's shape
         net = architecture(cfg, tuple(int(s) for s in np.atleast_1d(n_in)), n_out)
         n_params = net.n_params
-        # activations, im2col patches and deltas of one run
-        one_run = rows * net.floats_per_sample() * itemsize
-        per_block = convnet.run_block(net, rows, itemsize)
-        shared = rows * net.layers[0].floats_per_sample() * itemsize
+        batch = min(cfg.training.batch_size or n_train, n_train)
+
+        def thread_bytes(runs: int) -> int:  # blocks, patches and data copies (lrdiag.convnet)
+            return convnet.thread_bytes(net, runs, batch, (n_train, n_val), itemsize)
+
+        data = convnet.data_bytes(net, n_train + n_val, itemsize)
     else:
         sizes = model.layer_sizes(int(np.prod(n_in)), cfg.model.hidden, n_out)
         n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
         one_run = 2 * rows * sum(sizes[1:]) * itemsize  # activations and deltas of one run
         per_block = model.run_block(sizes, rows, itemsize)
+
+        def thread_bytes(runs: int) -> int:
+            return _BLOCKS_PER_THREAD * one_run * min(per_block, runs)
+
     optimizers = cfg.sweep.optimizer or (cfg.training.optimizer,)  # the hungriest group's
     arrays = _ARRAYS_PER_PARAMETER + max(1, *(BUFFERS[o] for o in optimizers))
     per_run = itemsize * arrays * n_params
@@ -259,17 +265,17 @@ def plan(
         ``threads`` shards); a shard smaller than a block needs only its own runs' worth."""
         shard = -(-chunk // threads)
         at_once = min(threads, -(-n_runs // shard))
-        return at_once * (_BLOCKS_PER_THREAD * one_run * min(per_block, shard) + shared)
+        return at_once * thread_bytes(shard)
 
     lo, hi = 1, n_runs  # the largest chunk within the budget (at least one run)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if per_run * mid + working(mid) + histories <= max_memory:
+        if per_run * mid + working(mid) + histories + data <= max_memory:
             lo = mid
         else:
             hi = mid - 1
     chunk = lo
-    fixed = working(chunk) + histories
+    fixed = working(chunk) + histories + data
     return Plan(n_runs, int(per_run), int(chunk), -(-n_runs // chunk), max_memory, int(fixed))
 
 

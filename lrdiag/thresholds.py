@@ -56,6 +56,8 @@ class Thresholds:
     growth_rate: float = 0.02  # diverging: increments at the end growing this much per epoch
     growth_steps: int = 4  # diverging: the growing increments last this many steps
     blowup_keep: float = 0.5  # late_blowup: the final level keeps less than this of its progress
+    blowup_rise: float = 0.25  # late_blowup (a loss > 0): and sits this share above its best
+    ends_above: float = 0.04  # diverging (a loss > 0): ends at least this share above its start
     osc_alternation: float = 0.8  # oscillating: final-window steps change direction this often
     osc_z: float = 3.0  # oscillating: and this many std devs more often than noise does
     osc_swing: float = 0.05  # oscillating: with a median final-window step of this share of R
@@ -65,6 +67,8 @@ class Thresholds:
     osc_acf: float = 0.5  # oscillating, periodic: the swings' autocorrelation peaks this high
     osc_slow: float = 0.2  # oscillating, slow swings: reaching +-this share of the level
     osc_corr: float = 0.4  # oscillating, slow swings: or a lag-1 autocorrelation this high
+    osc_slow_swings: int = 4  # oscillating, slow swings: at least this many half-swings
+    osc_keep: float = 1.0  # oscillating: a last half swinging +-this of the level is sustained
     osc_chaos: float = 0.3  # oscillating, full-batch: swings of no structure of +-this of level
     osc_fall: float = 0.75  # not oscillating: the level 2 windows back was up this x swing height
     osc_floor: float = 1e-6  # not oscillating (> 0): a level below this share of the start
@@ -75,6 +79,7 @@ class Thresholds:
     chance_quiet: float = 0.02  # stuck_at_chance: falling less than this share of R in the window
     chance_flat: float = 1e-6  # stuck_at_chance: or less than this share of chance per point
     chance_round: float = 0.005  # stuck_at_chance, loss unnamed: ln K matched to this share
+    chance_settle: float = 0.02  # stuck_at_chance, unnamed: or the last third within this of ln K
     spike_height: float = 0.2  # early_spike: a rise over the running minimum of this of R
     spike_snr: float = 6.0  # early_spike: and of this many noise std devs
     spike_level: float = 0.5  # early_spike (a loss > 0): and of this share of its level then
@@ -96,6 +101,8 @@ _DECISION_FIELDS = (
     "positive_rise",
     "growth_rate",
     "blowup_keep",
+    "blowup_rise",
+    "ends_above",
     "osc_alternation",
     "osc_z",
     "osc_swing",
@@ -104,6 +111,8 @@ _DECISION_FIELDS = (
     "osc_acf",
     "osc_slow",
     "osc_corr",
+    "osc_slow_swings",
+    "osc_keep",
     "osc_chaos",
     "osc_fall",
     "osc_floor",
@@ -114,4 +123,5 @@ _DECISION_FIELDS = (
     "chance_quiet",
     "chance_flat",
     "chance_round",
+    "chance_settle",
 )

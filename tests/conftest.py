@@ -51,17 +51,18 @@ def _results_json_validates(results_validator):
     """Session-wide, so that module-scoped fixtures' sweeps are validated too."""
     write = report.write_results
 
-    def checked(doc, out_dir):
+    def checked(doc, out_dir, *, json_doc=None):
+        written = doc if json_doc is None else json_doc  # json_doc: its curves in a file
         errors = (
             []
             if _made_up
-            else schema_errors(results_validator, json.loads(files.to_json_text(doc)))
+            else schema_errors(results_validator, json.loads(files.to_json_text(written)))
         )
         assert not errors, (
             "results.json does not validate against `lrdiag schema results` (describe the new "
             "layout in lrdiag/schema.py and bump results.SCHEMA_VERSION): " + "; ".join(errors[:5])
         )
-        return write(doc, out_dir)
+        return write(doc, out_dir, json_doc=json_doc)
 
     report.write_results = checked
     yield

@@ -196,3 +196,35 @@ def to_a_floor(n, *, start=0.25, floor=5e-15, reach=0.3, swing=0.25, seed=0):
     k = int(reach * n)
     fall = start * (floor / start) ** (np.arange(k) / (k - 1))
     return np.r_[fall, correlated_scatter(n - k, start=floor, end=floor, swing=swing, seed=seed)]
+
+
+def onto_chance(n, *, k=4, start=3.5, reach=0.65):
+    """A dead network's loss: the output bias relaxing to the class shares, a smooth decay from
+    `start` that reaches ln `k` (to 1e-4 of it) at `reach` of the run and stays there."""
+    c = math.log(k)
+    rate = math.log((start - c) / (1e-4 * c)) / (reach * (n - 1))
+    return c + (start - c) * np.exp(-rate * np.arange(n))
+
+
+def dip_and_back(n, *, start=2.3, dip=0.11, end=0.026, at=0.1, seed=0):
+    """Falls by `dip` of `start` by `at` of the run, then climbs back to `end` above `start`
+    and stays flat there (mini-batch scatter of 0.2% of the level): a network that learned a
+    little and forgot it, ending about where it began."""
+    t = np.arange(n, dtype=float)
+    k = max(2, int(at * n))
+    low, top = start * (1.0 - dip), start * (1.0 + end)
+    y = np.where(t <= k, start + (low - start) * t / k, top + (low - top) * np.exp(-(t - k) / 5.0))
+    return y * (1.0 + 0.002 * np.random.default_rng(seed).standard_normal(n))
+
+
+def catapults(n, *, base=0.25, every=40, heights=(8.0, 6.0, 3.0, 2.0), start=0.7, calm=0.4):
+    """Full-batch catapult spikes: a base level `base` (reached from `start` over the first
+    `every` points) with a spike every `every` points from `calm` of the run on, whose heights
+    (times the base) cycle through `heights`: spikes that vary in size but never stop."""
+    y = np.full(n, base) * (1.0 + 0.02 * np.sin(np.arange(n) / 3.0))
+    y[:every] = start + (base - start) * np.arange(every) / every
+    peaks = np.arange(int(calm * n), n - 5, every)
+    for j, p in enumerate(peaks):
+        h = heights[j % len(heights)] * base
+        y[p : p + 5] = [h / 3, 2 * h / 3, h, 2 * h / 3, h / 3]
+    return y

@@ -591,6 +591,8 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
         floor_progress=0.0,
         osc_level=0.0,
         chance_round=0.0,
+        ends_above=0.0,
+        blowup_rise=0.0,
     )
     base = classify(y, no_level)
     shifted = classify(y + shift * max(spread, 1e-300), no_level)

@@ -18,10 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from curves import (
+    catapults,
     correlated_scatter,
+    dip_and_back,
     falling_band,
     full_batch_chaos,
+    learn_then_jump,
     logistic,
+    onto_chance,
     rebound_episodes,
     to_a_floor,
 )
@@ -385,3 +389,73 @@ def test_wobbling_at_the_float64_floor_is_converging(seed):
     assert v.verdict == "converging", v.reason
     high = to_a_floor(1500, floor=0.05, seed=seed)
     assert classify(high, full_batch=True).verdict == "oscillating"
+
+
+# Set 3's misses (issue 11, round 4): each kind by a curve of our own ------------------------
+
+
+def test_a_dip_and_a_return_to_about_the_start_is_plateaued_not_diverging():
+    """Down by 11% of its level, back up to 2.6% above its first value, flat: it learned a
+    little and lost it, but it did not go up; 'diverging' needs the loss to end clearly above
+    where it started (or to jump on its own level), and this one is not moving."""
+    v = classify(dip_and_back(300))
+    assert v.verdict == "plateaued", v.reason
+    # the same shape ending 30% above its start did go up and stay there
+    v = classify(dip_and_back(300, end=0.3))
+    assert v.verdict == "diverging", v.reason
+    # and a fall to a tenth, then back to six tenths, lost most of real progress: diverging
+    y = learn_then_jump(100, to=0.6)
+    assert classify(y).verdict == "diverging"
+
+
+@pytest.mark.parametrize("k,n", [(2, 30), (4, 30), (6, 300)])
+def test_a_loss_relaxing_onto_ln_k_and_staying_is_stuck_at_chance(k, n):
+    """A dead network's loss decays smoothly onto ln K by two thirds of the run and stays there:
+    flat at chance for the last third, however steep the fall before, is stuck at chance (K
+    found unasked), and so is its validation curve beside it."""
+    y = onto_chance(n, k=k)
+    v = classify(y)
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    assert v.metrics["chance_classes"] == k
+    val = onto_chance(n, k=k, start=3.0) * 1.001  # 0.1% above chance: a held-out set's level
+    v = classify(val, train_curve=y)
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+
+
+def test_a_loss_passing_ln_k_on_its_way_down_is_converging():
+    """The same decay, but to a floor below ln 4: it crosses chance and keeps learning."""
+    y = 1.0 + (3.5 - 1.0) * np.exp(-np.arange(30) / 6.0)  # passes ln 4 = 1.386 near point 11
+    v = classify(y)
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    # and one falling straight onto ln 4 at its last point has not stayed there
+    y = np.linspace(3.5, math.log(4.0), 30)
+    assert classify(y).verdict == "converging"
+
+
+def test_catapult_spikes_of_varying_height_for_the_final_part_are_oscillating():
+    """A base of 0.25 with a catapult spike every 40 steps for the last 60% of 1,000 full-batch
+    steps, 20x the base, the last two 6x: the final window's last half swings less than half
+    as much as the whole window, but still by more than its own level: not dying out."""
+    y = catapults(1000, heights=(20.0,) * 13 + (6.0, 6.0))
+    v = classify(y, full_batch=True)
+    assert v.verdict == "oscillating", v.reason
+    # the last two spikes only 2x the base: a last half within +-100% of its level has settled
+    y = catapults(1000, heights=(20.0,) * 13 + (1.0, 1.0))
+    assert classify(y, full_batch=True).verdict == "converging"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_and_a_half_slow_swings_after_a_long_fall_are_not_oscillation(seed):
+    """A mini-batch loss that fell 100x, whose final window of 60 points wanders by +-60% in
+    1.8 slow periods (three half-swings): fewer than two full swings is a wander about a low
+    level, not sustained oscillation."""
+    n = 300
+    t = np.arange(n, dtype=float)
+    y = 1.6 * (0.016 / 1.6) ** np.minimum(t / 120.0, 1.0)
+    y[-60:] *= 1.0 + 0.6 * np.sin(2 * np.pi * np.arange(60) / 34.0)  # 1.8 periods in 60 points
+    y *= 1.0 + 0.01 * np.random.default_rng(seed).standard_normal(n)
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    # two and a half such swings in the window are oscillation
+    y[-60:] = 0.016 * (1.0 + 0.6 * np.sin(2 * np.pi * np.arange(60) / 24.0))
+    assert classify(y).verdict == "oscillating"

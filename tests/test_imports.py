@@ -20,13 +20,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lrdiag"
 
 # Lowest first. A module may import modules of its own layer and of the layers below.
 LAYERS = (
-    ("__init__", "errors", "formatting", "thresholds", "files", "interrupt"),  # leaves
+    ("__init__", "errors", "formatting", "thresholds", "files", "interrupt", "curvestore"),
     ("config",),
     ("data",),
     ("model", "optim", "layers", "convnet", "weights", "schedule"),
     ("stability", "chunk", "sweep"),
     ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
-    ("gradcheck", "results", "find", "compare"),
+    ("gradcheck", "results", "find", "compare", "chunks", "shards", "executor"),
     ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
     ("find_report", "find_plot", "compare_report", "schema", "junit", "github"),
     ("pipeline",),

@@ -1,7 +1,8 @@
 """A property over signals (issue 12's acceptance): a sweep interrupted at a random moment by
 SIGINT or SIGTERM leaves its output directory either as it was or holding one complete,
 self-consistent set of its own files, never a mix; a directory with results is never touched
-without --force.
+without --force. Beside an unfinished sweep, chunks/ (issue 18: what was trained, for --resume)
+holds whole chunks only, and goes once a sweep is complete.
 
 Each example runs the real entry point in a subprocess on a tiny config (about two seconds from
 start to finish) and signals it after a random delay: during start-up, training, judging or
@@ -23,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrdiag import outdir
+from lrdiag import chunks, outdir
+from lrdiag.files import CHUNKS_NAME
 from tests.test_cli import BIN, PLOT_FILES, RESULT_FILES, TINY, sweep, write_config
 
 NEW = {**TINY, "training": {**TINY["training"], "epochs": 2000}}
@@ -39,9 +41,23 @@ def old_results(tmp_path_factory) -> Path:
 
 
 def snapshot(path: Path) -> dict[str, bytes] | None:
+    """The directory's files; chunks/ (what was trained, for --resume) is checked apart."""
     if not path.exists():
         return None
-    return {p.name: p.read_bytes() for p in path.iterdir()}
+    return {p.name: p.read_bytes() for p in path.iterdir() if p.name != CHUNKS_NAME}
+
+
+def check_chunks(out: Path, code: int, now: dict[str, bytes] | None) -> None:
+    """chunks/ stays only beside an unfinished sweep, and holds only whole chunks."""
+    if not (out / CHUNKS_NAME).exists():
+        return
+    store = chunks.Store.read(out)
+    for lo, hi in store.done():
+        assert len(store.load(lo, hi).loss) == hi - lo
+    names = {p.name for p in (out / CHUNKS_NAME).iterdir()}
+    assert names == {chunks.MANIFEST_NAME} | {chunks.chunk_name(*s) for s in store.done()}
+    finished = now and "results.json" in now and json.loads(now["results.json"])["complete"]
+    assert not finished or code != 0
 
 
 def check_self_consistent(files: dict[str, bytes], name: str) -> dict:
@@ -96,6 +112,7 @@ def test_an_interrupted_sweep_leaves_nothing_new_or_one_whole_sweep(
     err = err.decode(errors="replace")
     code = proc.returncode
     now = snapshot(out)
+    check_chunks(out, code, now)
 
     assert code != 3, err[-2000:]  # never "a bug in lrdiag"
     if before == "old":  # never touched without --force

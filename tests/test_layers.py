@@ -319,6 +319,16 @@ def test_runs_do_not_mix_and_blocks_do_not_matter(monkeypatch):
             close(g1[k], grads[k][r : r + 1])
 
 
+def test_a_loss_evaluated_in_slices_of_samples_is_the_naive_mean(monkeypatch):
+    """Slices of samples (row_block) and blocks of runs: each run's mean over all samples."""
+    cfg, X, Y, net, params = network_case(seed=5, B=7, R=3)
+    monkeypatch.setattr(convnet, "BLOCK_BYTES", 3 * convnet.pass_bytes(net, 1, 1, 8, False))
+    assert convnet.row_block(net, len(X), 8) == 3  # slices of 3, 3 and 1 samples
+    losses = convnet.loss(params, X, Y, cfg.model)
+    for r in range(3):
+        close(losses[r], naive_network_loss(params, r, X, Y, net))
+
+
 def test_init_shapes_are_the_shapes_apply_returns():
     cfg, X, Y, net, params = network_case()
     assert params["W1"].shape == (2, 3, 2, 3, 3)  # (R, out_channels, in_channels, kh, kw)

@@ -82,7 +82,10 @@ def snapshot(out: Path) -> dict[str, bytes]:
 
 def test_the_names_a_claim_guards_are_the_names_a_sweep_writes():
     find_files = {"find.json", "find.csv", "find.png"}  # lrdiag find: its own and a sweep's
-    assert set(outdir.output_names()) == RESULT_FILES | set(lrdiag.figures.ALL_NAMES) | find_files
+    curves = {"curves.parquet", "curves.npz"}  # the curves as columns, past a size
+    assert set(outdir.output_names()) == (
+        RESULT_FILES | set(lrdiag.figures.ALL_NAMES) | find_files | curves
+    )
 
 
 def test_a_second_sweep_into_a_directory_in_use_is_refused(tmp_path):
@@ -135,7 +138,8 @@ def test_ctrl_c_while_judging_writes_the_results_so_far(tmp_path, monkeypatch):
     assert doc["runs"][0]["verdict"] is not None
     assert [r["verdict"] for r in doc["runs"][1:]] == [None, None]
     assert all("incomplete" in r["flags"] for r in doc["runs"][1:])
-    assert RESULT_FILES | PLOT_FILES == set(os.listdir(out))
+    # chunks/: what was trained, for --resume (lrdiag.chunks)
+    assert RESULT_FILES | PLOT_FILES | {"chunks"} == set(os.listdir(out))
 
 
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left"), KeyboardInterrupt])
@@ -166,7 +170,7 @@ def test_sigterm_while_training_writes_the_results_so_far_and_exits_143(tmp_path
     assert "interrupted" in err and "Traceback" not in err
     doc = read_doc(out)
     assert doc["complete"] is False
-    assert RESULT_FILES | PLOT_FILES == set(os.listdir(out))
+    assert RESULT_FILES | PLOT_FILES | {"chunks"} == set(os.listdir(out))  # chunks/: --resume
 
 
 def test_what_a_sigkill_left_is_cleaned_up_by_the_next_sweep(tmp_path):

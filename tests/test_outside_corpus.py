@@ -2,9 +2,9 @@
 
 Curves from real PyTorch/Keras training, labelled from the verdict definitions by
 tools/corpus/outside/label.py and a look at every curve (never by lrdiag). `make eval-classify`
-prints the accuracy. Needs neither torch nor keras. Held-out sets 2 and 3 (tests/data/outside2,
-tests/data/outside3) are checked at the end: their format and that their labels are the rules'
-and overrides2.csv's (overrides3.csv's) alone.
+prints the accuracy. Needs neither torch nor keras. Held-out sets 2, 3 and 4
+(tests/data/outside2, outside3, outside4) are checked at the end: their format and that their
+labels are the rules' and overridesN.csv's alone.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = ROOT / "tests" / "data" / "outside"
 OUTSIDE2 = ROOT / "tests" / "data" / "outside2"
 OUTSIDE3 = ROOT / "tests" / "data" / "outside3"
+OUTSIDE4 = ROOT / "tests" / "data" / "outside4"
 TOOLS = ROOT / "tools" / "corpus" / "outside"
 CLASSES = [f"class{i}" for i in range(1, 8)]
 LOSS_NAMES = {"", "bce", "cross_entropy", "mse"}
@@ -231,10 +232,11 @@ def test_no_healthy_run_is_called_diverging_or_oscillating(split):
 
 
 # --------------------------------------------------------------------------------------------
-# Held-out sets 2 and 3 (tests/data/outside2, outside3): fresh runs, labelled before lrdiag saw
-# them. No accuracy floor: `make eval-classify` prints their measurements ("held-out set N").
+# Held-out sets 2, 3 and 4 (tests/data/outside2, outside3, outside4): fresh runs, labelled
+# before lrdiag saw them. No accuracy floor: `make eval-classify` prints their measurements
+# ("held-out set N").
 
-HELD = {2: OUTSIDE2, 3: OUTSIDE3}
+HELD = {2: OUTSIDE2, 3: OUTSIDE3, 4: OUTSIDE4}
 
 
 def _held_rows(path):
@@ -269,8 +271,10 @@ def test_held_out_sets_are_new_runs_not_copies():
         with (path / "manifest.csv").open(encoding="utf-8", newline="") as f:
             return {int(r["seed"]) for r in csv.DictReader(f)}
 
-    one, two, three = seeds(OUTSIDE), seeds(OUTSIDE2), seeds(OUTSIDE3)
-    assert one.isdisjoint(two) and one.isdisjoint(three) and two.isdisjoint(three)
+    sets = [seeds(path) for path in (OUTSIDE, *HELD.values())]
+    for i, a in enumerate(sets):
+        for b in sets[i + 1 :]:
+            assert a.isdisjoint(b)
 
 
 @pytest.mark.parametrize("set_no", sorted(HELD))

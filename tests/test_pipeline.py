@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from lrdiag import pipeline
+from lrdiag import curvestore, pipeline
 from lrdiag.cli import cli
 from lrdiag.errors import ConfigError, LrdiagError
 from lrdiag.files import FIND_NAMES, OUTPUT_NAMES, PLOT_NAMES, to_json_text
@@ -46,7 +46,7 @@ def test_run_sweep_writes_the_files_of_the_command(config, tmp_path):
     out = tmp_path / "out"
     doc = pipeline.run_sweep(config, out, plots=False)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
-        set(OUTPUT_NAMES) - set(PLOT_NAMES) - set(FIND_NAMES)
+        set(OUTPUT_NAMES) - set(PLOT_NAMES) - set(FIND_NAMES) - set(curvestore.FILE_NAMES.values())
     )
     assert json.loads((out / "results.json").read_text(encoding="utf-8")) == json.loads(
         to_json_text(doc)

@@ -59,8 +59,10 @@ NETS = {
 ACT = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.01)}
 
 
-def torch_net(net: convnet.Net, params: dict[str, np.ndarray]) -> nn.Sequential:
-    """The same network in PyTorch, holding run 0's weights."""
+def torch_net(
+    net: convnet.Net, params: dict[str, np.ndarray], run: int = 0, dtype=torch.float64
+) -> nn.Sequential:
+    """The same network in PyTorch, holding run ``run``'s weights, in ``dtype``."""
     mods: list[nn.Module] = []
     for layer in net.layers:
         if layer.kind == "conv2d":
@@ -70,13 +72,13 @@ def torch_net(net: convnet.Net, params: dict[str, np.ndarray]) -> nn.Sequential:
             if top or bottom or left or right:
                 mods.append(nn.ZeroPad2d((left, right, top, bottom)))
             conv = nn.Conv2d(layer.in_shape[0], layer.out_shape[0], layer.kernel, layer.stride)
-            conv.weight.data = torch.tensor(params[f"W{layer.index}"][0])
-            conv.bias.data = torch.tensor(params[f"b{layer.index}"][0, 0])
+            conv.weight.data = torch.tensor(params[f"W{layer.index}"][run])
+            conv.bias.data = torch.tensor(params[f"b{layer.index}"][run, 0])
             mods.append(conv)
         elif layer.kind == "dense":
             lin = nn.Linear(layer.in_shape[0], layer.out_shape[0])
-            lin.weight.data = torch.tensor(params[f"W{layer.index}"][0].T.copy())
-            lin.bias.data = torch.tensor(params[f"b{layer.index}"][0, 0])
+            lin.weight.data = torch.tensor(params[f"W{layer.index}"][run].T.copy())
+            lin.bias.data = torch.tensor(params[f"b{layer.index}"][run, 0])
             mods.append(lin)
         elif layer.kind == "maxpool":
             mods.append(nn.MaxPool2d(layer.size))
@@ -86,7 +88,7 @@ def torch_net(net: convnet.Net, params: dict[str, np.ndarray]) -> nn.Sequential:
             mods.append(nn.Flatten())
         if layer.activation:
             mods.append(ACT[layer.activation]())
-    return nn.Sequential(*mods).double()
+    return nn.Sequential(*mods).to(dtype)
 
 
 def compare(name: str, layer_list) -> float:

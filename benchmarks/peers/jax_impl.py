@@ -7,10 +7,13 @@ runs (data shared), ``jit`` compiles the lot. Compilation is excluded from the t
 function is compiled ahead of time (``.lower(...).compile()``) and only the compiled call is
 timed, up to ``block_until_ready``.
 
-Same math as lrdiag (init from lrdiag.model.init_params, mean losses from the logits, plain
+Same math as lrdiag (init from lrdiag's ``init_params``, mean losses from the logits, plain
 SGD, the loss recorded before each full-batch update, the mean of the batch losses for a
-mini-batch epoch). Runs that diverge are not dropped (vmap cannot); their losses are set to NaN
-from the first non-finite one afterwards, as the engine records them.
+mini-batch epoch, a last partial batch included). A conv net (W5) is lrdiag.convnet's
+network in ``jax.lax``: ``conv_general_dilated`` (NCHW, OIHW: PyTorch's layout, with the
+engine's explicit padding), ``reduce_window`` for pooling, a C-order flatten. Runs that
+diverge are not dropped (vmap cannot); their losses are set to NaN from the first non-finite
+one afterwards, as the engine records them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lrdiag import model, sweep
+from lrdiag import convnet, layers, model, sweep
 
 NAME = "jax vmap+jit"
 
@@ -44,8 +47,46 @@ def _head(output, loss):
     return lambda z, y: jnp.mean((jax.nn.sigmoid(z) - y) ** 2)
 
 
-def _loss_fn(spec):
-    f, head = ACT[spec.activation], _head(spec.output, spec.loss)
+def _conv_forward(net: convnet.Net):
+    """Logits of one run's conv net: ``params`` a tuple of (W, b) per parameter layer (kernels
+    (O, C, k, k), dense weights (in, out)), ``a`` a batch of images (B, C, H, W)."""
+
+    def pool(a, size, init, op):
+        window = (1, 1, size, size)
+        return jax.lax.reduce_window(a, init, op, window, window, "VALID")
+
+    def forward(params, a):
+        for layer in net.layers:
+            if layer.kind == "conv2d":
+                W, b = params[layer.index - 1]
+                (_, H, Wd) = layer.in_shape
+                _, pads = layers.geometry2d(H, Wd, layer.kernel, layer.stride, layer.padding)
+                a = jax.lax.conv_general_dilated(
+                    a, W, (layer.stride, layer.stride), (pads[:2], pads[2:]),
+                    dimension_numbers=("NCHW", "OIHW", "NCHW"),
+                ) + b[None, :, None, None]  # fmt: skip
+            elif layer.kind == "dense":
+                W, b = params[layer.index - 1]
+                a = a @ W + b
+            elif layer.kind == "maxpool":
+                a = pool(a, layer.size, -jnp.inf, jax.lax.max)
+            elif layer.kind == "avgpool":
+                a = pool(a, layer.size, 0.0, jax.lax.add) / (layer.size * layer.size)
+            else:
+                a = a.reshape(a.shape[0], -1)
+            if layer.activation:
+                a = ACT[layer.activation](a)
+        return a
+
+    return forward
+
+
+def _loss_fn(spec, net=None):
+    head = _head(spec.output, spec.loss)
+    if isinstance(net, convnet.Net):
+        forward = _conv_forward(net)
+        return lambda params, X, Y: head(forward(params, X), Y)
+    f = ACT[spec.activation]
 
     def loss(params, X, Y):  # params: tuple of (W (in, out), b (out,)) for one run
         a = X
@@ -57,8 +98,8 @@ def _loss_fn(spec):
     return loss
 
 
-def _train_fn(cfg, n: int):
-    loss = _loss_fn(cfg.model)
+def _train_fn(cfg, n: int, net=None):
+    loss = _loss_fn(cfg.model, net)
     value_and_grad = jax.value_and_grad(loss)
     E, bs = cfg.training.epochs, cfg.training.batch_size
 
@@ -77,21 +118,23 @@ def _train_fn(cfg, n: int):
 
         return train
 
-    if n % bs:
-        raise ValueError(f"the JAX peer needs whole batches: {n} samples, batch size {bs}")
-    nb = n // bs
+    nb, rest = divmod(n, bs)  # whole batches, and the samples of a last partial one
 
     def train(params, lr, X, Y, orders):
+        def step(p, xy):
+            value, g = value_and_grad(p, *xy)
+            return sgd(p, g, lr), value
+
         def epoch(p, order):
-            Xb = X[order].reshape(nb, bs, X.shape[1])
-            Yb = Y[order].reshape(nb, bs, Y.shape[1])
-
-            def step(p, xy):
-                value, g = value_and_grad(p, *xy)
-                return sgd(p, g, lr), value
-
+            Xs, Ys = X[order], Y[order]
+            Xb = Xs[: nb * bs].reshape(nb, bs, *X.shape[1:])
+            Yb = Ys[: nb * bs].reshape(nb, bs, *Y.shape[1:])
             p, values = jax.lax.scan(step, p, (Xb, Yb))
-            return p, jnp.mean(values)
+            total = jnp.sum(values)
+            if rest:
+                p, value = step(p, (Xs[nb * bs :], Ys[nb * bs :]))
+                total = total + value
+            return p, total / (nb + (rest > 0))
 
         first = loss(params, X, Y)
         _, per_epoch = jax.lax.scan(epoch, params, orders)
@@ -111,10 +154,10 @@ def _nan_after_divergence(curves: np.ndarray) -> np.ndarray:
 def prepare(cfg, dataset, runs):
     """Compile (not timed) and return ``call() -> (R, E+1) float64 losses``."""
     dtype = np.dtype(cfg.training.dtype)
-    X = jnp.asarray(dataset.X, dtype=dtype)
+    X = jnp.asarray(sweep.inputs(cfg, np.asarray(dataset.X, dtype=dtype), dataset))
     Y = jnp.asarray(dataset.Y, dtype=dtype)
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    p = model.init_params(
+    sizes = sweep.architecture(cfg, sweep.input_shape(dataset), Y.shape[1])
+    p = sweep.network(cfg).init_params(
         sizes, cfg.init.scheme, [r.init_scale for r in runs], [r.seed for r in runs], dtype
     )
     L = model.n_layers(p)
@@ -127,7 +170,7 @@ def prepare(cfg, dataset, runs):
     )
     if cfg.training.optimizer != "sgd":
         raise ValueError("the JAX peer implements plain sgd only")
-    fn = jax.jit(jax.vmap(_train_fn(cfg, len(X)), in_axes=(0, 0, None, None, None)))
+    fn = jax.jit(jax.vmap(_train_fn(cfg, len(X), sizes), in_axes=(0, 0, None, None, None)))
     compiled = fn.lower(params, lrs, X, Y, orders).compile()
 
     def call():

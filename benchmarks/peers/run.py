@@ -1,6 +1,6 @@
 """``make bench-peers``: lrdiag's engine, the NumPy loop, PyTorch and JAX on the same workloads.
 
-    python -m benchmarks.peers.run [--quick] [--only W1,W2] [--reps 3] [--budget 60]
+    python -m benchmarks.peers.run [--quick] [--only W1,W2,W5] [--reps 3] [--budget 60]
                                    [--out benchmarks/results/peers.json]
 
 Every framework that imports is timed in this one process, in alternation, ``--reps`` times
@@ -16,8 +16,10 @@ rounding as training amplifies it.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,10 +43,10 @@ def _numpy_loop(cfg, ds, runs):
     return res.loss, res.seconds
 
 
-def _torch(name):
+def _torch(name, **kwargs):
     def load():
         impl = importlib.import_module("benchmarks.peers.torch_impl")
-        return getattr(impl, name)
+        return functools.partial(getattr(impl, name), **kwargs)
 
     return load
 
@@ -52,15 +54,19 @@ def _torch(name):
 def _jax():
     impl = importlib.import_module("benchmarks.peers.jax_impl")
     cache = {}
+    compile_seconds = {}  # id(cfg) -> seconds of the last compilation (reported apart)
 
     def train(cfg, ds, runs):
         key = (id(cfg), tuple(r.id for r in runs))
-        if key not in cache:  # compile once per (workload, runs): not timed
+        if key not in cache:  # compile once per (workload, runs): not in the training time
+            t = time.perf_counter()
             cache[key] = impl.prepare(cfg, ds, runs)
+            compile_seconds[id(cfg)] = time.perf_counter() - t
         t = time.perf_counter()
         losses = cache[key]()
         return losses, time.perf_counter() - t
 
+    train.compile_seconds = compile_seconds  # type: ignore[attr-defined]
     return train
 
 
@@ -114,12 +120,19 @@ SIDES = {
     PROCESS: _process,
     "numpy loop": lambda: _numpy_loop,
     "torch loop": _torch("train_loop"),
+    "torch loop 1 thread": _torch("train_loop", threads=1),
     "torch.func vmap": _torch("train_vmap"),
     "jax vmap+jit": _jax,
 }
 
 
-PER_RUN = ("numpy loop", "torch loop")  # the sides that may be subsampled (cost is per run)
+# the sides that may be subsampled (cost is per run)
+PER_RUN = ("numpy loop", "torch loop", "torch loop 1 thread")
+# (workload, side) left out, and why
+SKIP = {
+    ("W5", "torch.func vmap"): "vmap over nn.Conv2d with per-run weights: 36x the engine's time "
+    "at W5's --quick size, so its reps at the full size would take half an hour",
+}
 
 
 def load_sides(log) -> dict:
@@ -136,7 +149,11 @@ def time_workload(w, sides, reps, budget, log) -> dict:
     cfg, ds = w.cfg, w.dataset
     runs = sweep.expand_grid(cfg)
     R = len(runs)
+    load_start = os.getloadavg()  # (1, 5, 15 minutes), as uptime prints them
     chosen = {}
+    for name in [n for n in sides if (w.name, n) in SKIP]:
+        log(f"  {w.name}: skipping {name}: {SKIP[w.name, name]}")
+    sides = {n: train for n, train in sides.items() if (w.name, n) not in SKIP}
     for name, train in sides.items():
         if name not in PER_RUN:  # vectorised sides always train every run
             chosen[name] = np.arange(R)
@@ -157,37 +174,45 @@ def time_workload(w, sides, reps, budget, log) -> dict:
             + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
         )
     out = {"workload": w.name, "title": w.title, "n_runs": R, "sides": {}}
+    out["load_average"] = {"start": load_start, "end": os.getloadavg()}
     ref = losses.get("lrdiag engine")
     for name in sides:
         sub = chosen[name]
         t = median(times[name]) * R / len(sub)
         entry = {"seconds": t, "measured": times[name], "runs_timed": int(len(sub))}
         entry["extrapolated"] = len(sub) < R
+        compiled = getattr(sides[name], "compile_seconds", {})
+        if id(cfg) in compiled:
+            entry["compile_seconds"] = compiled[id(cfg)]
         if ref is not None and name != "lrdiag engine":
             entry["check"] = compare(ref[sub], losses[name])
         out["sides"][name] = entry
     return out
 
 
+COLUMN = 21  # characters per side in the table
+
+
 def table(results) -> str:
     names = list(results["sides"])
-    lines = [f"{'':5}" + "".join(f"{n:>18}" for n in names)]
+    w = COLUMN
+    lines = [f"{'':5}" + "".join(f"{n:>{w}}" for n in names)]
     for r in results["workloads"]:
         cells = []
         for n in names:
             s = r["sides"].get(n)
             cells.append(
-                f"{'-':>18}"
+                f"{'-':>{w}}"
                 if s is None
-                else f"{s['seconds']:16.2f}{'*' if s['extrapolated'] else ' '} "
+                else f"{s['seconds']:{w - 2}.2f}{'*' if s['extrapolated'] else ' '} "
             )
         lines.append(f"{r['workload']:5}" + "".join(cells))
         eng = r["sides"].get("lrdiag engine")
         if eng:
             ratio = "".join(
-                f"{r['sides'][n]['seconds'] / eng['seconds']:17.2f}x"
+                f"{r['sides'][n]['seconds'] / eng['seconds']:{w - 1}.2f}x"
                 if n in r["sides"]
-                else f"{'-':>18}"
+                else f"{'-':>{w}}"
                 for n in names
             )
             lines.append(f"{'  x':5}{ratio}   (time / engine time)")
@@ -197,9 +222,23 @@ def table(results) -> str:
     )
     for r in results["workloads"]:
         for n, s in r["sides"].items():
+            if "compile_seconds" in s:
+                lines.append(
+                    f"{r['workload']} {n}: compilation {s['compile_seconds']:.2f} s (apart)"
+                )
+        start, end = (", ".join(f"{x:.2f}" for x in r["load_average"][k]) for k in ("start", "end"))
+        lines.append(f"{r['workload']} load average (1, 5, 15 min): start {start}; end {end}")
+    for r in results["workloads"]:
+        for n, s in r["sides"].items():
             if "check" in s:
                 c = s["check"]
                 verdict = "OK" if c["ok"] else "MISMATCH"
+                if not c["stable_runs"]:  # nothing compared: say so rather than OK
+                    lines.append(
+                        f"{r['workload']} {n}: no stable run among the {s['runs_timed']} trained: "
+                        "losses not compared"
+                    )
+                    continue
                 lines.append(
                     f"{r['workload']} {n}: final loss vs engine on {c['stable_runs']} stable runs: "
                     f"max rel diff {c['max_rel_diff_final_loss']:.1e} ({verdict})"
@@ -210,7 +249,7 @@ def table(results) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.peers.run")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
-    ap.add_argument("--only", default="W1,W2", help="comma-separated workloads")
+    ap.add_argument("--only", default="W1,W2,W5", help="comma-separated workloads")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--budget", type=float, default=60.0, help="seconds per side over all reps")
     ap.add_argument("--out", type=Path, default=OUT)

@@ -6,11 +6,17 @@
   ``vmap(grad_and_value(loss))`` computes every run's loss and gradient in one call per step;
   the SGD update is an in-place ``sub_`` with a per-run learning rate.
 
-Both start from lrdiag.model.init_params (nn.Linear stores W transposed, ``(out, in)``), use
-PyTorch's own mean losses (``binary_cross_entropy_with_logits``, ``cross_entropy`` with class
-indices, ``mse_loss``), record the loss before each full-batch update and the mean of the batch
-losses for a mini-batch epoch, and visit the samples in the engine's order. A run that turns
-non-finite stops (loop) or is recorded as NaN from then on (vmap, which cannot drop it).
+Both start from lrdiag's initial weights (``init_params`` of lrdiag.model, or of
+lrdiag.convnet for a conv net: W5, built as tools.conv_vs_torch builds it, ``nn.Conv2d`` with
+``nn.ZeroPad2d`` where padding is needed, ``nn.MaxPool2d``, ``nn.Flatten``, ``nn.Linear``;
+nn.Linear stores W transposed, ``(out, in)``), use PyTorch's own mean losses
+(``binary_cross_entropy_with_logits``, ``cross_entropy`` with class indices, ``mse_loss``),
+record the loss before each full-batch update and the mean of the batch losses for a mini-batch
+epoch, and visit the samples in the engine's order. A run that turns non-finite stops (loop) or
+is recorded as NaN from then on (vmap, which cannot drop it).
+PyTorch uses as many threads as the engine trains with (``torch.set_num_threads``); the loop
+also runs on one thread (``threads=1``): on a busy machine OpenMP's threads wait for each other
+on every small operator, and one thread is then many times faster.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrdiag import model, sweep
+from lrdiag import convnet, sweep
+from tools.conv_vs_torch import torch_net
 
 ACT = {
     "tanh": nn.Tanh,
@@ -45,14 +52,16 @@ def _loss_fn(spec):
     return lambda z, y: F.mse_loss(torch.sigmoid(z), y)
 
 
-def _setup(cfg, dataset, runs):
+def _setup(cfg, dataset, runs, threads=None):
     if cfg.training.optimizer != "sgd":
         raise ValueError("the PyTorch peers implement plain sgd only")
+    torch.set_num_threads(threads or sweep.default_threads())
     dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.training.dtype]
-    X = torch.as_tensor(np.asarray(dataset.X, dtype=cfg.training.dtype))
+    X_np = sweep.inputs(cfg, np.asarray(dataset.X, dtype=cfg.training.dtype), dataset)
+    X = torch.as_tensor(X_np)  # (n, C, H, W) for a conv net
     Y = torch.as_tensor(np.asarray(dataset.Y, dtype=cfg.training.dtype))
-    sizes = model.layer_sizes(X.shape[1], cfg.model.hidden, Y.shape[1])
-    p = model.init_params(
+    sizes = sweep.architecture(cfg, sweep.input_shape(dataset), Y.shape[1])
+    p = sweep.network(cfg).init_params(
         sizes, cfg.init.scheme, [r.init_scale for r in runs], [r.seed for r in runs],
         cfg.training.dtype,
     )  # fmt: skip
@@ -63,6 +72,9 @@ def _setup(cfg, dataset, runs):
 
 
 def _network(spec, sizes, p, r, dtype):
+    """Run r's network: ``sizes`` is the MLP's layer widths or a built lrdiag.convnet.Net."""
+    if isinstance(sizes, convnet.Net):
+        return torch_net(sizes, p, run=r, dtype=dtype)
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
         lin = nn.Linear(fan_in, fan_out, dtype=dtype)
@@ -75,9 +87,10 @@ def _network(spec, sizes, p, r, dtype):
     return nn.Sequential(*layers)
 
 
-def train_loop(cfg, dataset, runs):
-    """(losses (R, E+1), seconds): one run at a time, nn.Sequential + torch.optim.SGD."""
-    dtype, X, Y, sizes, p, orders = _setup(cfg, dataset, runs)
+def train_loop(cfg, dataset, runs, threads=None):
+    """(losses (R, E+1), seconds): one run at a time, nn.Sequential + torch.optim.SGD, on
+    ``threads`` threads (default: the engine's)."""
+    dtype, X, Y, sizes, p, orders = _setup(cfg, dataset, runs, threads)
     E, bs = cfg.training.epochs, cfg.training.batch_size
     loss_fn = _loss_fn(cfg.model)
     out = np.full((len(runs), E + 1), np.nan)

@@ -51,6 +51,7 @@ class _Measures:
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
     guess_k: int | None
     half_level: float  # median of the second half of the points
+    third_high: float  # 90th percentile of the last third of the points
     level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
     noise_end: float  # noise over the final level's points alone (when 20 or more)
     window_level: float  # median of the final window
@@ -372,6 +373,7 @@ def _measure(
         guess=guess,
         guess_k=guess_k,
         half_level=float(np.median(y[m // 2 :])),
+        third_high=float(np.percentile(y[m - max(1, m // 3) :], 90)),
         level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
         noise_end=noise_end,
         window_level=float(np.median(win)),

@@ -26,21 +26,36 @@ def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
     final window. The chance loss is the one given (ln 2 for bce, ln K for K classes), within
     chance_tol; or, unasked, an ln K of CHANCE_CLASSES that both the final level and the median
     of the second half sit on, to chance_round (plus noise_snr standard errors of a median, at
-    most chance_round again): flat at chance for most of the run."""
+    most chance_round again): flat at chance for most of the run. Either way also a curve that
+    came down onto the chance loss (its final level on it to chance_round, so measured), never
+    got below it, and stayed on it (within chance_settle) for the last third of the run,
+    however steep its fall before."""
     if ms.chance is not None:
         c, k = ms.chance, ms.chance_k
-        near = abs(ms.final_level - c) <= th.chance_tol * c
     elif ms.guess is not None:
         c, k = ms.guess, ms.guess_k
-        tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
-        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
     else:
         return None
+    if k is None:
+        return None
+    tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
+    if ms.chance is not None:
+        near = abs(ms.final_level - c) <= th.chance_tol * c
+    else:
+        near = abs(ms.final_level - c) <= tol and abs(ms.half_level - c) <= tol
+    # A network that learned only the class shares relaxes onto chance and stops there; one
+    # that learns goes on past it (nine tenths of the last third within chance_settle of c).
+    settled = (
+        ms.net > th.chance_settle * c  # came down onto it (one that sat there all along: below)
+        and abs(ms.final_level - c) <= tol
+        and ms.best_level >= c - tol
+        and ms.third_high - c <= th.chance_settle * c
+    )
     # Falling no more than noise, a small part of the range, or, relative to the chance loss
     # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
     rounding = th.chance_flat * c * ms.window
     quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
-    return (c, int(k)) if near and quiet and k is not None else None
+    return (c, int(k)) if settled or (near and quiet) else None
 
 
 def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
@@ -67,7 +82,9 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     short = ms.window < th.min_window  # a curve of fewer points than a final window has
     if (
         a < th.osc_level * ms.window_level
-        or ms.amp_late < a / 2
+        # dying out: the last half swings less than half as much, unless that is still a swing
+        # of osc_keep of the level (catapult spikes whose heights vary from one to the next)
+        or (ms.amp_late < a / 2 and ms.amp_late < th.osc_keep * ms.window_level)
         or ms.half_swings < 2
         or ms.decline >= th.osc_trend * 2 * a
     ):
@@ -81,7 +98,12 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
         return "periodic"
     correlated = ms.acf_one >= max(th.osc_corr, 3.0 / math.sqrt(ms.window))
-    if (ms.turning_z <= -th.osc_z or correlated) and a >= th.osc_slow * ms.window_level:
+    # two full slow swings at least: one and a half in the whole window is a wander, not a swing
+    if (
+        ms.half_swings >= th.osc_slow_swings
+        and (ms.turning_z <= -th.osc_z or correlated)
+        and a >= th.osc_slow * ms.window_level
+    ):
         return "smooth"
     # Swings like independent noise: on a long curve that is mini-batch noise about a level
     # (plateaued or converging, whatever its size), on a short one too few points to tell.
@@ -107,8 +129,12 @@ def _decide(
     # floor_progress of the initial loss is no change at all, whatever R says.
     level = ms.positive or known
     moved = not level or abs(rise) > th.floor_progress * ms.initial
+    # Up means up on its own level too: a loss > 0 ending within ends_above of where it started
+    # (a dip, then back to about its first value) has not gone anywhere.
+    up = not ms.positive or rise > th.ends_above * ms.initial
     if (
         moved
+        and up
         and rise > th.diverge_rise * R
         and (
             rise > th.noise_snr * sd  # more than noise (or than bouncing) can explain
@@ -147,6 +173,8 @@ def _decide(
         and (not level or ms.drop > th.floor_progress * ms.initial)
         and ms.net < th.blowup_keep * ms.drop
         and lost > th.noise_snr * sd
+        # a loss > 0 jumped on its own level, not back by a few percent to where it started
+        and (not ms.positive or lost > th.blowup_rise * ms.best_level)
     ):
         return "diverging", "blowup"
     # On its own level: a loss > 0 that more than doubled from its best and stayed there jumped

@@ -194,9 +194,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         assert stuck is not None  # the chance rule fired on it
         c, k = stuck
         if ms.chance is None:
+            # on ln K for the second half (to chance_round and a median's standard errors), or
+            # came down onto it and stayed for the last third (chance_settle)
+            tol = th.chance_round * c + min(th.noise_snr * ms.level_se, th.chance_round * c)
+            span = "the second half" if abs(ms.half_level - c) <= tol else "the last third"
             return (
                 f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "
-                f"(chance with {k} classes) for the second half of the run and not falling"
+                f"(chance with {k} classes) for {span} of the run and not falling"
             )
         return (
             f"plateaued: the loss ends at {_sig3(ms.final_level)} ≈ ln {k} = "

@@ -19,10 +19,30 @@ from lrdiag.commands.common import (
     make_console,
     sweep_verdicts,
     traceback_option,
-    train_with_progress,
     wants_progress,
 )
 from lrdiag.errors import LrdiagError, printable
+
+curves_option = click.option(
+    "--curves",
+    type=click.Choice(["auto", "json", "parquet", "npz"]),
+    default="auto",
+    show_default=True,
+    help="Where the loss curves go: results.json (json), or a columnar file beside it, one row "
+    "per run and epoch (parquet needs pyarrow; npz); auto: a file past 50 MB of curves.",
+)
+
+
+def _shard(_ctx, _param, value):
+    """--shard K/N as (K, N)."""
+    if value is None:
+        return None
+    from lrdiag.shards import parse_shard
+
+    try:
+        return parse_shard(value)
+    except LrdiagError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--shard {value!r}: ")) from None
 
 
 @click.command("sweep", cls=SafeHelp)
@@ -65,6 +85,28 @@ from lrdiag.errors import LrdiagError, printable
     help="Write each seed's initial weights to DIR/init_seed<seed>.npz (W1, b1, ...: what "
     "init: {scheme: file} reads) before training.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish the sweep in --out: train only the chunks not in --out/chunks/ (refused when "
+    "the config or data changed).",
+)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    callback=_shard,
+    help="Train only the K-th of N slices of the grid (balanced by cost); lrdiag merge joins "
+    "the shards' directories.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="LRDIAG_SCHEDULER",
+    show_envvar=True,
+    help="Train the chunks on a Dask cluster: tcp://host:8786, or local:N for N worker "
+    "processes on this machine (pip install 'lrdiag[dask]').",
+)
+@curves_option
 @traceback_option
 def sweep_command(
     config,
@@ -79,6 +121,10 @@ def sweep_command(
     max_memory,
     dry_run,
     save_init,
+    resume,
+    shard,
+    scheduler,
+    curves,
 ):
     """Train every run of the experiment in CONFIG and judge each one.
 
@@ -88,7 +134,8 @@ def sweep_command(
 
     Writes results.json, results.csv, report.md and the plots curves.png,
     final_loss_vs_lr.png, phase.png (and sharpness.png when stability.track_every tracks it) to
-    --out. Exit 1 when a --fail-on verdict matched.
+    --out, and each finished chunk of runs to --out/chunks/ until the sweep is whole
+    (--resume finishes a sweep cut short). Exit 1 when a --fail-on verdict matched.
     """
     from lrdiag import pipeline
     from lrdiag.sweep import parse_memory
@@ -132,22 +179,25 @@ def sweep_command(
         return
 
     from lrdiag.interrupt import Interrupts
-    from lrdiag.sweep import expand_grid
 
     # The handlers stay until the command ends: a signal while the report prints (the results
     # are written by then) stops the printing with 130 / 143, as one while training does.
     with Interrupts() as signals:
-        with claimed(signals, out, cfg.name, force) as claim:
+        with claimed(signals, out, cfg.name, force or resume) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
-            runs = expand_grid(cfg)
-            progress = wants_progress(quiet, as_json)
-            result = train_with_progress(cfg, dataset, runs, budget, progress)
-            doc = pipeline.judge(cfg, dataset, runs, result)
+            how = {"resume": resume, "force": force, "shard": shard, "scheduler": scheduler}
+            swept = _train(cfg, dataset, claim.path, budget, wants_progress(quiet, as_json), how)
+            result, runs = swept.outcome.result, swept.runs
+            _chunk_notes(swept, claim.path)
+            doc = pipeline.chunked_document(cfg, dataset, swept)
             with signals.deferred():  # a second signal abandons the write: the old files stay
-                pipeline.write_outputs(doc, claim, plots=not no_plots, hold=signals.held)
+                pipeline.write_outputs(
+                    doc, claim, plots=not no_plots, hold=signals.held, curves=curves
+                )
+                pipeline.finish_chunks(swept, doc)
         try:
-            _print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
+            print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
             # still under the handlers: a signal while these import and write exits 130 / 143
             from lrdiag import github
             from lrdiag import junit as junit_xml
@@ -175,7 +225,46 @@ def sweep_command(
         sys.exit(ExitStatus.MATCHED)
 
 
-def _print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
+def _train(cfg, dataset, out_dir, budget, interactive: bool, how: dict):
+    """pipeline.train_in_chunks, with a progress bar on stderr when ``interactive``."""
+    from lrdiag import pipeline, terminal
+
+    if not interactive:
+        return pipeline.train_in_chunks(cfg, dataset, out_dir, max_memory=budget, **how)
+    lo, hi = pipeline.sweep_span(cfg, dataset, how["shard"])
+    total = (hi - lo) * cfg.training.epochs
+    with terminal.training_progress(hi - lo, total, make_console(stderr=True)) as advance:
+        return pipeline.train_in_chunks(
+            cfg, dataset, out_dir, max_memory=budget, progress=advance, **how
+        )
+
+
+def _chunk_notes(swept, out_dir) -> None:
+    """What a resumed, sharded or Dask sweep did beside training, on stderr."""
+    from lrdiag.formatting import plural
+
+    o, where = swept.outcome, printable(str(out_dir))
+    if o.reused:
+        click.echo(
+            f"lrdiag: note: resumed: {plural(o.reused, 'chunk')} of {o.reused + o.trained} "
+            f"already trained in {where}/chunks/",
+            err=True,
+        )
+    if o.retries:
+        click.echo(
+            f"lrdiag: note: {plural(o.retries, 'chunk')} trained again after a Dask worker died",
+            err=True,
+        )
+    if swept.shard is not None:
+        (k, n), (lo, hi) = swept.shard, swept.span
+        click.echo(
+            f"lrdiag: note: shard {k}/{n}: runs {lo} to {hi - 1}; lrdiag merge joins the "
+            "shards' directories",
+            err=True,
+        )
+
+
+def print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
     report and where the files went. rich (lrdiag.terminal) is imported only to print the
     report: --json and --quiet do without it."""

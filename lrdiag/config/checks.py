@@ -60,6 +60,7 @@ THRESHOLD_CHECKS = {
             "blowup_keep",
             "chance_tol",
             "chance_round",
+            "chance_settle",
             "osc_acf",
             "osc_corr",
         ),

@@ -165,12 +165,6 @@ def check_init(init: InitConfig, model: ModelConfig, ctx: Context) -> None:
         if scheme == INIT_FILE:
             raise ctx.error("init.path", "scheme: file needs a path (an .npz of W1, b1, ...)")
         raise ctx.error("init.path", f"is only used with scheme: file (scheme is {scheme!r})")
-    if model.layers is not None and scheme == INIT_FILE:
-        raise ctx.error(
-            "init.scheme",
-            "scheme: file reads an MLP's weights (W (in, out)); model.layers cannot start "
-            "from a file yet: use he, lecun, xavier, normal or uniform01",
-        )
     if model.layers is not None:
         _check_layers(model.layers, ctx)
         n_weights = sum(c.type in ("conv2d", "dense") for c in model.layers) + 1

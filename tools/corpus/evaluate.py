@@ -1,7 +1,7 @@
 """Measure the classifier against the labelled corpus (``make eval-classify``).
 
     python -m tools.corpus.evaluate tests/data/corpus [--all] [--outside tests/data/outside]
-        [--heldout tests/data/outside2 --heldout tests/data/outside3]
+        [--heldout tests/data/outside2 --heldout tests/data/outside3 ...]
 
 The corpus is a directory of JSON-lines files (tools/corpus/build.py writes them), one curve a
 line::
@@ -21,8 +21,8 @@ labelled without lrdiag: tools/corpus/outside): ``DIR/labels.csv`` holds one row
 curve column, ``DIR/curves/<id>.csv`` the curves (``step,loss`` or ``epoch,loss[,val_loss]``).
 Its dev and test halves are reported apart and never change the exit code. ``--heldout DIR``
 (repeatable) reports a further outside set in the same format whose rows are all in the split
-``heldout`` (tests/data/outside2, "held-out set 2"; tests/data/outside3, "held-out set 3"),
-also without changing the exit code.
+``heldout`` (tests/data/outside2, "held-out set 2"; tests/data/outside3, "held-out set 3";
+tests/data/outside4, "held-out set 4"), also without changing the exit code.
 """
 
 from __future__ import annotations
@@ -331,7 +331,7 @@ def format_report(outcomes: list[Outcome], corpus: str = "corpus", *, show_all=F
 # The outside corpus (tests/data/outside: labels.csv and curves/<id>.csv)
 
 SPLITS = ("dev", "test")
-HELDOUT = "heldout"  # every row of a held-out outside set (tests/data/outside2, outside3)
+HELDOUT = "heldout"  # every row of a held-out outside set (tests/data/outside2, 3, 4)
 CLASS_TAGS = {
     "class1": "edge-of-stability bouncing",
     "class2": "learning rate far too small",

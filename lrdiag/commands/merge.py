@@ -1,0 +1,83 @@
+"""`lrdiag merge`: the shards of `lrdiag sweep --shard K/N` written as one sweep's results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lrdiag.commands.common import (
+    ExitStatus,
+    SafeHelp,
+    ci_reports,
+    claimed,
+    fail_on_option,
+    junit_option,
+    sweep_verdicts,
+    traceback_option,
+)
+from lrdiag.commands.sweep import curves_option, print_sweep
+from lrdiag.errors import printable
+
+
+@click.command("merge", cls=SafeHelp)
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    metavar="DIR",
+    help="Where to write the merged results and plots [default: lrdiag-out/<name>, or "
+    "<name>-2, ...].",
+)
+@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
+@fail_on_option
+@junit_option
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print only the output directory: no table or summary."
+)
+@curves_option
+@traceback_option
+def merge_command(dirs, out, force, as_json, fail_on, junit, no_plots, quiet, curves):
+    """Merge the shards of lrdiag sweep --shard K/N into the results of one sweep.
+
+    \b
+    Example:
+      lrdiag merge shard-1 shard-2 shard-3 --out results --fail-on diverging
+
+    DIRS are the shards' output directories. Checks that they come from one config and data
+    and cover the grid exactly once (else exit 2), then writes results.json, results.csv,
+    report.md and the plots as one sweep of the whole grid would. Exit 1 when a --fail-on
+    verdict matched.
+    """
+    from lrdiag import github, pipeline, shards
+    from lrdiag import junit as junit_xml
+    from lrdiag.interrupt import Interrupts
+    from lrdiag.markdown import markdown_summary
+
+    merged = shards.merge(list(dirs))
+    doc = pipeline.merged_document(merged)
+    with Interrupts() as signals:
+        with claimed(signals, out, merged.cfg.name, force) as claim:
+            with signals.deferred():  # a second signal abandons the write: the old files stay
+                pipeline.write_outputs(
+                    doc, claim, plots=not no_plots, hold=signals.held, curves=curves
+                )
+        try:
+            print_sweep(doc, claim.path, merged.result, len(merged.runs), as_json=as_json,
+                        quiet=quiet)  # fmt: skip
+            ci_reports(
+                junit,
+                [junit_xml.sweep_suite(doc, fail_on, merged.result.seconds)],
+                markdown_summary(doc),
+                github.verdict_matches(doc["runs"], fail_on),
+            )
+        except KeyboardInterrupt:
+            click.echo(
+                f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
+            )
+            sys.exit(signals.exit_code)
+    if fail_on and any(v in fail_on for v in sweep_verdicts(doc["runs"])):
+        sys.exit(ExitStatus.MATCHED)

@@ -1,0 +1,128 @@
+"""`lrdiag sweep --resume / --shard / --curves` and `lrdiag merge` from the command line (issue 18).
+
+The library's behaviour is tested in test_chunks.py, test_dask.py and test_curvestore.py; here,
+the real entry point: a sweep killed with SIGKILL and resumed, shards merged, and each refusal
+as exit 2 with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from lrdiag.cli import cli
+from lrdiag.files import JSON_NAME
+from tests.test_chunks import ROOT, budget_for, write_config
+from tests.test_cli import BIN, one_line
+
+
+def lrdiag(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_a_sweep_killed_midway_resumes_to_the_results_of_an_uninterrupted_one(tmp_path):
+    config = write_config(tmp_path, training__epochs=300)
+    budget = budget_for(config, 6)
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q",
+                   "--max-memory", budget)  # fmt: skip
+    assert whole.exit_code == 0, whole.output
+    out = tmp_path / "killed"
+    argv = [BIN / "lrdiag", "sweep", config, "--out", out, "--no-plots", "-q",
+            "--max-memory", str(budget)]  # fmt: skip
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    try:
+        while not list((out / "chunks").glob("runs-*.npz")):
+            assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / JSON_NAME).exists(), "killed after it finished: the test proves nothing"
+    refused = lrdiag("sweep", config, "--out", out, "--no-plots", "--max-memory", budget)
+    assert refused.exit_code == 2
+    assert "--resume to finish it" in one_line(refused.stderr)
+    resumed = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--max-memory", budget,
+                     "--resume")  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert "lrdiag: note: resumed: " in resumed.stderr
+    assert (out / JSON_NAME).read_bytes() == (tmp_path / "whole" / JSON_NAME).read_bytes()
+    assert not (out / "chunks").exists()
+
+
+def test_resume_refuses_a_changed_config_in_one_line(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "chunks").mkdir()
+    (out / "chunks" / "manifest.json").write_text(json.dumps({"config_hash": "0" * 24}))
+    result = lrdiag("sweep", config, "--out", out, "--no-plots", "--resume")
+    assert result.exit_code == 2
+    line = one_line(result.stderr)
+    assert "another config or data" in line and "0" * 24 in line
+
+
+def test_three_shards_merge_into_the_whole_sweep_and_bad_sets_are_refused(tmp_path):
+    config = write_config(tmp_path)
+    for k in (1, 2, 3):
+        shard = lrdiag("sweep", config, "--shard", f"{k}/3", "--out", tmp_path / f"s{k}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+        assert f"shard {k}/3: runs " in shard.stderr
+        assert json.loads((tmp_path / f"s{k}" / JSON_NAME).read_text())["shard"]["of"] == 3
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
+    merged = lrdiag("merge", *(tmp_path / f"s{k}" for k in (3, 1, 2)), "--out", tmp_path / "m",
+                    "--no-plots", "--fail-on", "diverging")  # fmt: skip
+    assert whole.exit_code == 0 and merged.exit_code == 1  # the grid reaches lr 300
+    assert (tmp_path / "m" / JSON_NAME).read_bytes() == (
+        tmp_path / "whole" / JSON_NAME
+    ).read_bytes()
+    assert "diverging" in merged.stdout  # the report, as a sweep prints it
+    other = write_config(tmp_path, name="other", training__epochs=29)
+    lrdiag("sweep", other, "--shard", "2/3", "--out", tmp_path / "o2", "--no-plots", "-q")
+    for dirs, says in [
+        (["s1", "s3"], "are in no shard given"),
+        (["s1", "s2", "s3", "s2"], "are in both"),
+        (["s1", "o2", "s3"], "another config or data"),
+    ]:
+        result = lrdiag("merge", *(tmp_path / d for d in dirs), "--out", tmp_path / "bad")
+        assert result.exit_code == 2, result.output
+        assert says in one_line(result.stderr)
+    assert not (tmp_path / "bad").exists()
+    bad = lrdiag("sweep", config, "--shard", "4/3")
+    assert bad.exit_code == 2 and "1 <= K <= N" in one_line(bad.stderr)
+
+
+def test_curves_as_columns_from_the_command_line(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "out"
+    result = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--curves", "npz")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / JSON_NAME).read_text())
+    assert doc["curves"] == {"file": "curves.npz", "format": "npz"}
+    assert all(r["loss"] is None for r in doc["runs"])
+    inline = lrdiag("sweep", config, "--out", tmp_path / "json", "--no-plots", "-q")
+    assert inline.exit_code == 0, inline.output
+    columnar = json.loads(lrdiag("classify", out, "--json").stdout)
+    judged = json.loads(lrdiag("classify", tmp_path / "json", "--json").stdout)
+    assert len(columnar["curves"]) == len(doc["runs"])
+    assert columnar["curves"] == judged["curves"]  # the same curves, the same verdicts
+
+
+def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    env = {**os.environ, "LRDIAG_SCHEDULER": "local:0"}
+    result = subprocess.run(
+        [BIN / "lrdiag", "sweep", config, "--out", tmp_path / "out", "--no-plots"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "local:N needs N >= 1" in one_line(result.stderr)
+    assert sys.executable  # the same interpreter's entry point (BIN)
