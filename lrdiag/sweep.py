@@ -8,7 +8,7 @@ the others.
 
 Here: the grid, the plan (memory per run, chunk size), and ``train``, which splits the runs
 into groups (optimizer, batch size) and shards of chunks trained on threads. The epoch loop of
-one chunk is ``lrdiag.chunk``'s (``epoch_orders``, ``dead_units`` and ``network`` are
+one chunk is ``lrdiag.trainer``'s (``epoch_orders``, ``dead_units`` and ``network`` are
 re-exported from it).
 """
 
@@ -29,13 +29,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from lrdiag import convnet, model
-from lrdiag.chunk import Sharpness, steps_for, train_chunk
-from lrdiag.chunk import dead_units as dead_units
-from lrdiag.chunk import epoch_orders as epoch_orders
-from lrdiag.chunk import network as network
 from lrdiag.config import EXTRA_AXES
 from lrdiag.errors import LrdiagError
 from lrdiag.optim import BUFFERS
+from lrdiag.trainer import Sharpness, steps_for, train_chunk
+from lrdiag.trainer import dead_units as dead_units
+from lrdiag.trainer import epoch_orders as epoch_orders
+from lrdiag.trainer import network as network
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from lrdiag.config import Config

@@ -24,7 +24,7 @@ LAYERS = (
     ("config",),
     ("data",),
     ("model", "optim", "layers", "convnet", "weights", "schedule"),
-    ("stability", "chunk", "sweep"),
+    ("stability", "trainer", "sweep"),
     ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
     ("gradcheck", "results", "find", "compare", "chunks", "shards", "executor"),
     ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
