@@ -3,9 +3,10 @@
 What this guards: an engine change (fused element-wise work, reused buffers, another product
 layout, data read straight into the training dtype) may change a loss by rounding, never
 more, and may change no verdict. tests/data/reference_losses.npz was written by
-tools/reference_losses.py from main (1a86d8f, before issue 19's engine work; re-recorded at
-3f15cad for the verdicts of issue 11's classifier, with the same losses): each config of
-configs/, shortened (a few epochs for the conv nets, at most 60 for the others, sharpness off).
+tools/reference_losses.py from main: first at 1a86d8f, before issue 19's engine work; again at
+e64f5fc, for the classifier's new rules (issue 11) and the conv engine's changes (issue 16),
+whose losses moved by float32 rounding (at most 1.6e-7). Each config of configs/ is shortened
+(a few epochs for the conv nets, at most 60 for the others, sharpness off).
 It is a recording, not a derivation: the math itself is checked elsewhere (finite differences,
 per-run loops, PyTorch); this only says that a faster engine computes what the old one did.
 """

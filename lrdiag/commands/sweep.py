@@ -226,11 +226,14 @@ def sweep_command(
 
 
 def _train(cfg, dataset, out_dir, budget, interactive: bool, how: dict):
-    """pipeline.train_in_chunks, with a progress bar on stderr when ``interactive``."""
-    from lrdiag import pipeline, terminal
+    """pipeline.train_in_chunks, with a progress bar on stderr when ``interactive`` (rich is
+    imported only then)."""
+    from lrdiag import pipeline
 
     if not interactive:
         return pipeline.train_in_chunks(cfg, dataset, out_dir, max_memory=budget, **how)
+    from lrdiag import terminal
+
     lo, hi = pipeline.sweep_span(cfg, dataset, how["shard"])
     total = (hi - lo) * cfg.training.epochs
     with terminal.training_progress(hi - lo, total, make_console(stderr=True)) as advance:
