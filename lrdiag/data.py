@@ -62,8 +62,8 @@ from lrdiag.errors import ConfigError, DataError, printable, quote
 
 @dataclass(frozen=True)
 class Dataset:
-    X: np.ndarray  # (n, d) float64: training inputs
-    Y: np.ndarray  # (n, k) float64: training targets shaped for the loss
+    X: np.ndarray  # (n, d) training inputs: float64, or the dtype load_dataset was asked for
+    Y: np.ndarray  # (n, k) training targets shaped for the loss, in X's dtype
     X_val: np.ndarray | None  # (m, d) held-out inputs, None without a validation split
     Y_val: np.ndarray | None  # (m, k)
     n_classes: int | None  # None for regression
@@ -183,9 +183,15 @@ def data_rng(data: DataConfig) -> np.random.Generator:
 
 
 # --- the public entry --------------------------------------------------------------------------
-def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = None) -> Dataset:
+def load_dataset(
+    data: DataConfig, model: ModelConfig, *, file: str | None = None, dtype=np.float64
+) -> Dataset:
     """Generate or read the data of ``data``, with targets shaped for ``model.loss``.
 
+    Inputs and targets come in ``dtype`` (a sweep's training dtype: converted here, once).
+    Scaling and standardizing are computed in float64 and then converted, so the values are
+    those of the float64 data rounded once; a file's array that needs neither is converted
+    straight from the type it is stored in (no float64 copy of a float32 file).
     ``file`` is the config file, named in ConfigErrors. A data file's contents that cannot be
     read are DataErrors; a target that does not fit the loss is a ConfigError at ``model.loss``.
     """
@@ -217,7 +223,9 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
         target_name = "y" if labels is None else "label"
     source = str(data.path) if data.kind == "file" else f"kind {data.kind!r}"
     Y, n_classes = _shape_targets(t, labels, k, model, source, file)
-    X = np.asarray(X, dtype=np.float64)
+    dtype = np.dtype(dtype)
+    arithmetic = data.scale != 1 or data.standardize
+    X = np.asarray(X, dtype=np.float64 if arithmetic else np.result_type(X.dtype, dtype))
     if data.scale != 1:
         X = X * data.scale
 
@@ -256,6 +264,9 @@ def load_dataset(data: DataConfig, model: ModelConfig, *, file: str | None = Non
                     "standardize (overflow); rescale the features"
                 )
     notes = _absent_classes(t, labels, k, model) if data.kind == "file" else ()
+    X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+    if X_val is not None and Y_val is not None:
+        X_val, Y_val = X_val.astype(dtype, copy=False), Y_val.astype(dtype, copy=False)
     return Dataset(X, Y, X_val, Y_val, n_classes, feature_names, target_name, notes, image_shape)
 
 
@@ -423,6 +434,8 @@ def _read_file(data: DataConfig, file: str | None):
     if len(X) == 0:
         raise DataError(f"{path}: no samples")
     for name, a in (("X", X), (target_name, t)):
+        if np.isfinite(a).all():  # one pass; the first bad row is searched for only if any
+            continue
         bad = np.argwhere(~np.isfinite(a))
         if len(bad):
             raise DataError(f"{path}: {name} has a non-finite value at row {bad[0][0]}")
@@ -483,7 +496,9 @@ def _read_npz(path: Path, target: str | None, file: str | None):
             raise DataError(f"{path}: array {quote(name)} is not numeric (dtype {a.dtype})")
         if np.iscomplexobj(a):
             raise DataError(f"{path}: array {quote(name)} is complex; real numbers are needed")
-    X, t = X.astype(np.float64), t.astype(np.float64)
+    # X stays in its stored type (load_dataset converts it once); integers and bools as float64
+    X = X if X.dtype.kind == "f" else X.astype(np.float64)
+    t = t.astype(np.float64)
     n_features = math.prod(X.shape[1:]) if X.ndim >= 2 else 1
     return X, t, tuple(f"x{i}" for i in range(n_features)), target, 0
 

@@ -40,8 +40,10 @@ def configure(path: str | os.PathLike, *, dtype: str | None = None) -> Config:
 
 
 def load_data(cfg: Config, path: str | os.PathLike | None = None) -> Dataset:
-    """The config's dataset; ``path``, the config's file, names it in errors."""
-    return load_dataset(cfg.data, cfg.model, file=None if path is None else str(path))
+    """The config's dataset, in its training dtype; ``path``, the config's file, names it in
+    errors."""
+    file = None if path is None else str(path)
+    return load_dataset(cfg.data, cfg.model, file=file, dtype=cfg.training.dtype)
 
 
 def grid_size(cfg: Config) -> int:

@@ -545,3 +545,30 @@ def test_noise_that_overflows_is_a_config_error():
         with pytest.raises(ConfigError, match="overflow") as info:
             dataset(kind="moons", noise=1e308, n_samples=24)
     assert info.value.key == "data.noise"
+
+
+# --- the training dtype ------------------------------------------------------------------------
+@pytest.mark.parametrize("stored", [np.float32, np.float64, np.uint8])
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("split", [0.0, 0.25])
+def test_data_in_a_training_dtype_is_the_float64_data_rounded_once(
+    tmp_path, stored, standardize, split
+):
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 3)) * 200).astype(stored)
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(40) % 3)
+    data = {"standardize": standardize, "validation_split": split, "seed": 1}
+    wide = file_dataset(tmp_path / "d.npz", **data)
+    narrow = load_dataset(
+        DataConfig(kind="file", path=str(tmp_path / "d.npz"), **data), CE, dtype=np.float32
+    )
+    assert wide.X.dtype == wide.Y.dtype == np.float64  # the default is unchanged
+    names = ("X", "Y", "X_val", "Y_val") if split else ("X", "Y")
+    if not split:
+        assert wide.X_val is None and narrow.X_val is None
+    for name in names:
+        want, got = getattr(wide, name), getattr(narrow, name)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want.astype(np.float32))  # exactly, not to rounding
+    if not standardize and split == 0:
+        np.testing.assert_array_equal(narrow.X, X.astype(np.float32))  # the stored values

@@ -254,14 +254,16 @@ def test_the_dry_run_says_what_is_outside_the_memory_budget(tmp_path):
     assert "judging and writing the results" in text.stdout
     plan = json.loads(sweep(config, "--dry-run", "--json").stdout)
     assert plan["results_bytes"] == 40 * 20 * 100  # 20 runs of 100 losses
-    # the data the config makes: its samples' inputs and one-hot or scalar targets, in float64
+    # the data the config makes: its samples' inputs and one-hot or scalar targets, loaded in
+    # the training dtype (float32 by default: 4 bytes a number)
     from lrdiag.config import load_config
     from lrdiag.data import load_dataset
 
     cfg = load_config(config)
     d = load_dataset(cfg.data, cfg.model)
     n, width = d.X.shape[0], d.X.shape[1] + d.Y.shape[1]
-    assert plan["data_bytes"] == 8 * n * width
+    assert cfg.training.dtype == "float32"
+    assert plan["data_bytes"] == 4 * n * width
 
 
 # Pieces of loss logs as people write them, and as they break: headers, restarts, console

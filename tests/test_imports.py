@@ -24,7 +24,7 @@ LAYERS = (
     ("config",),
     ("data",),
     ("model", "optim", "layers", "convnet", "weights", "schedule"),
-    ("stability", "sweep"),
+    ("stability", "trainer", "sweep"),
     ("classify", "summary", "consistency", "logtable", "console", "pick", "logs", "lints"),
     ("gradcheck", "results", "find", "compare", "chunks", "shards", "executor"),
     ("digest", "markdown", "report", "terminal", "plots", "figures", "outdir"),
@@ -188,3 +188,19 @@ def test_the_numeric_core_and_the_files_load_neither_rich_nor_matplotlib(module)
 
 def test_config_loads_no_classifier():
     assert not any(name.startswith("lrdiag.classify") for name in loaded_by("lrdiag.config"))
+
+
+def test_a_quiet_sweep_without_plots_loads_neither_rich_nor_matplotlib(tmp_path):
+    """What a script waits for (issue 19): rich is for drawing and printing, matplotlib for
+    plots; ``lrdiag sweep --quiet --no-plots`` needs neither, from start to exit."""
+    config = PACKAGE.parent / "configs" / "quickstart.yaml"
+    argv = ["sweep", str(config), "--out", str(tmp_path / "out"), "--quiet", "--no-plots"]
+    code = (
+        "import json, sys\nfrom lrdiag.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert (tmp_path / "out" / "results.json").is_file()
+    assert "rich" not in loaded and "matplotlib" not in loaded

@@ -70,9 +70,54 @@ def _jax():
     return train
 
 
+# --------------------------------------------------------------------------- whole process
+# Issue 19: what a user waits for. ``lrdiag sweep W.yaml --no-plots --quiet`` as a child
+# process (benchmarks.whole), timed from start to exit in alternation with the other sides;
+# its losses are read back from results.json and checked like the others'.
+
+
+def _process():
+    from benchmarks import whole
+
+    written = {}  # id(cfg) -> whole.Process: the workload's .npz and config, written once
+
+    def train(cfg, ds, runs):
+        if len(runs) != whole.n_runs(cfg):
+            raise ValueError("the whole process trains every run of the workload")
+        if id(cfg) not in written:
+            written[id(cfg)] = whole.Process(cfg, ds, "workload")
+        return written[id(cfg)].run()
+
+    return train
+
+
+def whole_table(results) -> str:
+    """Issue 19's table: JAX's training time against lrdiag's whole process."""
+    lines = [
+        "whole process: `lrdiag sweep W.yaml --no-plots --quiet` from start to exit",
+        f"{'':5}{'JAX training':>14}{'lrdiag process':>16}{'JAX / process':>15}"
+        f"{'lrdiag training':>17}",
+    ]
+    for r in results["workloads"]:
+        jax, proc = r["sides"].get("jax vmap+jit"), r["sides"].get(PROCESS)
+        eng = r["sides"].get("lrdiag engine")
+        if not (jax and proc and eng):
+            continue
+        ratio = jax["seconds"] / proc["seconds"]
+        lines.append(
+            f"{r['workload']:5}{jax['seconds']:13.2f}s{proc['seconds']:15.2f}s"
+            f"{ratio:14.2f}x{eng['seconds']:16.2f}s"
+        )
+    lines.append("seconds, medians of the same reps; JAX: compiled call, compilation excluded")
+    return "\n".join(lines)
+
+
+PROCESS = "lrdiag process"
+
 # side -> loader of train(cfg, dataset, runs) -> (losses (R, E+1), seconds)
 SIDES = {
     "lrdiag engine": lambda: _engine,
+    PROCESS: _process,
     "numpy loop": lambda: _numpy_loop,
     "torch loop": _torch("train_loop"),
     "torch loop 1 thread": _torch("train_loop", threads=1),
@@ -171,7 +216,10 @@ def table(results) -> str:
                 for n in names
             )
             lines.append(f"{'  x':5}{ratio}   (time / engine time)")
-    lines.append("seconds, training only, medians; * extrapolated per run from a subset")
+    lines.append(
+        "seconds, training only (lrdiag process: the whole command), medians; "
+        "* extrapolated per run from a subset"
+    )
     for r in results["workloads"]:
         for n, s in r["sides"].items():
             if "compile_seconds" in s:
@@ -224,6 +272,8 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=float))
     print(table(results))
+    print()
+    print(whole_table(results))
     print(f"\nwritten: {args.out}")
     bad = [
         f"{r['workload']} {n}"

@@ -243,11 +243,14 @@ def wants_progress(quiet: bool, as_json: bool) -> bool:
 
 
 def train_with_progress(cfg, dataset, runs, budget, interactive: bool):
-    """pipeline.train, with a progress bar on stderr when ``interactive``."""
-    from lrdiag import pipeline, terminal
+    """pipeline.train, with a progress bar on stderr when ``interactive`` (rich is imported
+    only then)."""
+    from lrdiag import pipeline
 
     if not interactive:
         return pipeline.train(cfg, dataset, runs, max_memory=budget)
+    from lrdiag import terminal
+
     total = len(runs) * cfg.training.epochs
     with terminal.training_progress(len(runs), total, make_console(stderr=True)) as advance:
         return pipeline.train(cfg, dataset, runs, max_memory=budget, progress=advance)

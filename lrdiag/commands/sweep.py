@@ -226,11 +226,14 @@ def sweep_command(
 
 
 def _train(cfg, dataset, out_dir, budget, interactive: bool, how: dict):
-    """pipeline.train_in_chunks, with a progress bar on stderr when ``interactive``."""
-    from lrdiag import pipeline, terminal
+    """pipeline.train_in_chunks, with a progress bar on stderr when ``interactive`` (rich is
+    imported only then)."""
+    from lrdiag import pipeline
 
     if not interactive:
         return pipeline.train_in_chunks(cfg, dataset, out_dir, max_memory=budget, **how)
+    from lrdiag import terminal
+
     lo, hi = pipeline.sweep_span(cfg, dataset, how["shard"])
     total = (hi - lo) * cfg.training.epochs
     with terminal.training_progress(hi - lo, total, make_console(stderr=True)) as advance:
@@ -266,14 +269,17 @@ def _chunk_notes(swept, out_dir) -> None:
 
 def print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool) -> None:
     """The sweep's stdout: its results document (--json), its directory (--quiet), or the
-    report and where the files went."""
-    from lrdiag import files, terminal
-
+    report and where the files went. rich (lrdiag.terminal) is imported only to print the
+    report: --json and --quiet do without it."""
     if as_json:
+        from lrdiag import files
+
         echo_out(files.to_json_text(doc), nl=False)
     elif quiet:  # the one thing a script needs: where the results are (dir=$(lrdiag ... -q))
         echo_out(str(out_dir))
     else:
+        from lrdiag import terminal
+
         console = make_console()
         timing = {
             "train_seconds": result.seconds,
