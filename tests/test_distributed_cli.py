@@ -126,3 +126,16 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "local:N needs N >= 1" in one_line(result.stderr)
     assert sys.executable  # the same interpreter's entry point (BIN)
+
+
+def test_resume_on_a_finished_sweep_does_not_overwrite_its_results_without_force(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    out = tmp_path / "out"
+    first = lrdiag("sweep", config, "--out", out, "--no-plots", "-q")
+    assert first.exit_code == 0, first.output
+    before = (out / JSON_NAME).read_bytes()
+    other = write_config(tmp_path, name="other", training__epochs=4)
+    result = lrdiag("sweep", other, "--out", out, "--no-plots", "-q", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "already holds results" in one_line(result.stderr)
+    assert (out / JSON_NAME).read_bytes() == before

@@ -22,6 +22,7 @@ from lrdiag.commands.common import (
     wants_progress,
 )
 from lrdiag.errors import LrdiagError, printable
+from lrdiag.files import CHUNKS_NAME
 
 curves_option = click.option(
     "--curves",
@@ -183,7 +184,10 @@ def sweep_command(
     # The handlers stay until the command ends: a signal while the report prints (the results
     # are written by then) stops the printing with 130 / 143, as one while training does.
     with Interrupts() as signals:
-        with claimed(signals, out, cfg.name, force or resume) as claim:
+        # --resume replaces the results of the unfinished sweep whose chunks are there, never
+        # those of a finished one (which has no chunks): that still takes --force.
+        unfinished = out is not None and (Path(out) / CHUNKS_NAME).is_dir()
+        with claimed(signals, out, cfg.name, force or (resume and unfinished)) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
             how = {"resume": resume, "force": force, "shard": shard, "scheduler": scheduler}
