@@ -139,3 +139,17 @@ def test_resume_on_a_finished_sweep_does_not_overwrite_its_results_without_force
     assert result.exit_code == 2, result.output
     assert "already holds results" in one_line(result.stderr)
     assert (out / JSON_NAME).read_bytes() == before
+
+
+def test_merge_refuses_an_out_that_is_one_of_its_shards_even_with_force(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k in (1, 2):
+        shard = lrdiag("sweep", config, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    before = (tmp_path / "s1" / JSON_NAME).read_bytes()
+    result = lrdiag("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "s1",
+                    "--no-plots", "-q", "--force")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "is one of the shards" in one_line(result.stderr)
+    assert (tmp_path / "s1" / JSON_NAME).read_bytes() == before
