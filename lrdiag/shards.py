@@ -21,7 +21,7 @@ from lrdiag import chunks
 from lrdiag import sweep as engine
 from lrdiag.config import Config
 from lrdiag.errors import LrdiagError, printable
-from lrdiag.files import JSON_NAME
+from lrdiag.files import CHUNKS_NAME, JSON_NAME
 from lrdiag.lints import Lint
 from lrdiag.sweep import Run, TrainResult
 
@@ -85,7 +85,16 @@ class Merged:
 
 
 def _read_doc(path: Path) -> dict:
+    name = printable(str(path))
+    if not path.exists():
+        raise LrdiagError(f"merge: {name}: no such directory")
+    if not path.is_dir():
+        raise LrdiagError(f"merge: {name}: not a directory: give the shards' output directories")
     file = path / JSON_NAME
+    if not file.exists():
+        raise LrdiagError(
+            f"merge: {name}: not a shard: it holds no {JSON_NAME} of lrdiag sweep --shard K/N"
+        )
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -112,6 +121,11 @@ def merge(dirs: list[Path]) -> Merged:
             raise LrdiagError(
                 f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG "
                 f"--out {name} --resume (and its --shard)"
+            )
+        if not (d / CHUNKS_NAME / chunks.MANIFEST_NAME).is_file():
+            raise LrdiagError(
+                f"merge: {name}: not a shard: it has no {CHUNKS_NAME}/ (the results of a whole "
+                "sweep, or copied without them); merge the directories of lrdiag sweep --shard K/N"
             )
         store = chunks.Store.read(d)
         if store.config_hash != doc["config_hash"]:

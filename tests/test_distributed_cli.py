@@ -153,3 +153,21 @@ def test_merge_refuses_an_out_that_is_one_of_its_shards_even_with_force(tmp_path
     assert result.exit_code == 2, result.output
     assert "is one of the shards" in one_line(result.stderr)
     assert (tmp_path / "s1" / JSON_NAME).read_bytes() == before
+
+
+def test_merge_says_what_is_wrong_with_a_directory_that_is_not_a_shard(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
+    assert whole.exit_code == 0, whole.output
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    for name, says in [
+        ("whole", "whole: not a shard"),
+        ("empty", "empty: not a shard"),
+        ("file.txt", "file.txt: not a directory"),
+        ("missing", "missing: no such directory"),
+    ]:
+        result = lrdiag("merge", tmp_path / name, "--out", tmp_path / "m")
+        assert result.exit_code == 2, result.output
+        assert says in one_line(result.stderr)
+        assert "cannot read" not in result.stderr
