@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import time
 import pytest
 
 from lrdiag import pipeline
+from lrdiag.errors import LrdiagError
 from lrdiag.files import JSON_NAME, to_json_text
 from tests.test_chunks import budget_for, write_config
 
@@ -133,3 +135,13 @@ def test_ctrl_c_cancels_the_chunks_running_and_keeps_those_finished(tmp_path, di
     resumed = pipeline.train_in_chunks(cfg, ds, out, max_memory=budget, resume=True)
     assert resumed.outcome.reused == kept
     assert to_json_text(pipeline.chunked_document(cfg, ds, resumed)) == to_json_text(whole)
+
+
+def test_a_scheduler_that_refuses_the_connection_is_one_line_naming_why(tmp_path, distributed):
+    config = write_config(tmp_path, training__epochs=3)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(LrdiagError, match=rf"^--scheduler {address}: cannot connect: .*refused"):
+        pipeline.run_sweep(config, scheduler=address)
