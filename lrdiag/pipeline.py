@@ -127,10 +127,15 @@ def train_in_chunks(
     if out_dir is not None:
         info = chunks.manifest(cfg, dataset, lints.check_config(cfg, dataset), len(grid))
         store = chunks.Store.open(out_dir, info, resume=resume, force=force)
-    outcome = executor.train_chunks(
-        cfg, dataset, grid, spans, max_memory=budget, progress=progress, store=store,
-        scheduler=scheduler,
-    )  # fmt: skip
+    try:
+        outcome = executor.train_chunks(
+            cfg, dataset, grid, spans, max_memory=budget, progress=progress, store=store,
+            scheduler=scheduler,
+        )  # fmt: skip
+    except BaseException:
+        if store is not None and not store.done():
+            store.remove()  # nothing trained (a scheduler unreached): nothing to resume
+        raise
     return Chunked(grid[lo:hi], outcome, store, shard, (lo, hi))
 
 
