@@ -171,3 +171,20 @@ def test_merge_says_what_is_wrong_with_a_directory_that_is_not_a_shard(tmp_path)
         assert result.exit_code == 2, result.output
         assert says in one_line(result.stderr)
         assert "cannot read" not in result.stderr
+
+
+def test_a_directory_with_results_and_chunks_points_to_resume_not_only_force(tmp_path):
+    # What Ctrl-C leaves: the partial results and the chunks finished so far (here, a shard's).
+    config = write_config(tmp_path, training__epochs=3)
+    out = tmp_path / "out"
+    shard = lrdiag("sweep", config, "--shard", "1/2", "--out", out, "--no-plots", "-q")
+    assert shard.exit_code == 0, shard.output
+    again = lrdiag("sweep", config, "--out", out, "--no-plots", "-q")
+    assert again.exit_code == 2
+    line = one_line(again.stderr)
+    assert "--resume" in line and "--force" in line
+    resumed = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
+    assert whole.exit_code == 0, whole.output
+    assert (out / JSON_NAME).read_bytes() == (tmp_path / "whole" / JSON_NAME).read_bytes()

@@ -187,6 +187,11 @@ def sweep_command(
         # --resume replaces the results of the unfinished sweep whose chunks are there, never
         # those of a finished one (which has no chunks): that still takes --force.
         unfinished = out is not None and (Path(out) / CHUNKS_NAME).is_dir()
+        if unfinished and not (force or resume):  # say so before "already holds results"
+            raise LrdiagError(
+                f"--out: {printable(str(out))} holds the chunks of a sweep ({CHUNKS_NAME}/): "
+                "pass --resume to finish it, --force to start over, or pick another --out"
+            )
         with claimed(signals, out, cfg.name, force or (resume and unfinished)) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
