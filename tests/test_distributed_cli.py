@@ -188,3 +188,11 @@ def test_a_directory_with_results_and_chunks_points_to_resume_not_only_force(tmp
     whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
     assert whole.exit_code == 0, whole.output
     assert (out / JSON_NAME).read_bytes() == (tmp_path / "whole" / JSON_NAME).read_bytes()
+
+
+def test_resume_without_out_is_refused_rather_than_a_fresh_sweep(tmp_path, monkeypatch):
+    config = write_config(tmp_path, training__epochs=3)
+    monkeypatch.chdir(tmp_path)  # where a default lrdiag-out/ would go
+    result = CliRunner().invoke(cli, ["sweep", str(config), "--resume", "--no-plots"])
+    assert result.exit_code == 2, result.output
+    assert "--resume needs --out" in one_line(result.stderr)

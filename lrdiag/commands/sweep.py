@@ -141,6 +141,8 @@ def sweep_command(
     from lrdiag import pipeline
     from lrdiag.sweep import parse_memory
 
+    if resume and out is None:  # a fresh default directory would hold nothing to resume
+        raise LrdiagError("--resume needs --out DIR: the directory of the sweep to finish")
     cfg = pipeline.configure(config, dtype=dtype)
     budget = parse_memory(max_memory) if max_memory else None
     for note in cfg.notes:
