@@ -84,6 +84,13 @@ class Merged:
     config_hash: str
 
 
+def _unfinished(name: str) -> str:
+    return (
+        f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG --out {name} "
+        "--resume (and its --shard)"
+    )
+
+
 def _read_doc(path: Path) -> dict:
     name = printable(str(path))
     if not path.exists():
@@ -91,6 +98,8 @@ def _read_doc(path: Path) -> dict:
     if not path.is_dir():
         raise LrdiagError(f"merge: {name}: not a directory: give the shards' output directories")
     file = path / JSON_NAME
+    if not file.exists() and (path / CHUNKS_NAME).is_dir():  # killed before its results
+        raise LrdiagError(_unfinished(name))
     if not file.exists():
         raise LrdiagError(
             f"merge: {name}: not a shard: it holds no {JSON_NAME} of lrdiag sweep --shard K/N"
@@ -118,10 +127,7 @@ def merge(dirs: list[Path]) -> Merged:
         doc = _read_doc(d)
         name = printable(str(d))
         if not doc.get("complete"):
-            raise LrdiagError(
-                f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG "
-                f"--out {name} --resume (and its --shard)"
-            )
+            raise LrdiagError(_unfinished(name))
         if not (d / CHUNKS_NAME / chunks.MANIFEST_NAME).is_file():
             raise LrdiagError(
                 f"merge: {name}: not a shard: it has no {CHUNKS_NAME}/ (the results of a whole "

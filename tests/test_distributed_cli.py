@@ -196,3 +196,16 @@ def test_resume_without_out_is_refused_rather_than_a_fresh_sweep(tmp_path, monke
     result = CliRunner().invoke(cli, ["sweep", str(config), "--resume", "--no-plots"])
     assert result.exit_code == 2, result.output
     assert "--resume needs --out" in one_line(result.stderr)
+
+
+def test_merge_names_a_killed_shard_as_unfinished(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k in (1, 2):
+        shard = lrdiag("sweep", config, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    (tmp_path / "s1" / JSON_NAME).unlink()  # as a kill before the results leaves it: chunks/
+    result = lrdiag("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    assert "s1 is an unfinished sweep" in one_line(result.stderr)
+    assert "--resume" in result.stderr
