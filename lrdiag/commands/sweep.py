@@ -22,7 +22,6 @@ from lrdiag.commands.common import (
     wants_progress,
 )
 from lrdiag.errors import LrdiagError, printable
-from lrdiag.files import CHUNKS_NAME
 
 curves_option = click.option(
     "--curves",
@@ -139,6 +138,7 @@ def sweep_command(
     (--resume finishes a sweep cut short). Exit 1 when a --fail-on verdict matched.
     """
     from lrdiag import pipeline
+    from lrdiag.files import CHUNKS_NAME
     from lrdiag.sweep import parse_memory
 
     if resume and out is None:  # a fresh default directory would hold nothing to resume
