@@ -84,6 +84,11 @@ class Merged:
     config_hash: str
 
 
+def _which(doc: dict) -> str:
+    shard = doc.get("shard")
+    return f"shard {shard['index']}/{shard['of']}" if shard else "a whole sweep"
+
+
 def _unfinished(name: str) -> str:
     return (
         f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG --out {name} "
@@ -122,7 +127,7 @@ def merge(dirs: list[Path]) -> Merged:
     different configs or data, are unfinished, overlap or leave runs out."""
     if not dirs:
         raise LrdiagError("merge: no shard directories given")
-    found = []
+    found, docs = [], []
     for d in dirs:
         doc = _read_doc(d)
         name = printable(str(d))
@@ -139,6 +144,7 @@ def merge(dirs: list[Path]) -> Merged:
         shard = doc.get("shard")
         lo, hi = shard["runs"] if shard else (0, store.info["n_runs"])
         found.append((int(lo), int(hi), d, store))
+        docs.append((doc, d))
     first = found[0]
     for _, _, d, store in found[1:]:
         if store.config_hash != first[3].config_hash:
@@ -147,6 +153,13 @@ def merge(dirs: list[Path]) -> Merged:
                 f"{printable(str(first[2]))} (config hash {store.config_hash}, not "
                 f"{first[3].config_hash})"
             )
+    splits = {(doc.get("shard") or {}).get("of"): (doc, d) for doc, d in docs}
+    if len(splits) > 1:  # 1/2 beside 2/3: they overlap or leave a gap, but say why
+        (a, da), (b, db) = list(splits.values())[:2]
+        raise LrdiagError(
+            f"merge: {printable(str(da))} is {_which(a)} but {printable(str(db))} is "
+            f"{_which(b)}: give the N shards of one --shard K/N split"
+        )
     n_runs = int(first[3].info["n_runs"])
     found.sort(key=lambda f: (f[0], f[1]))
     at, last = 0, None

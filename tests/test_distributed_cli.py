@@ -209,3 +209,15 @@ def test_merge_names_a_killed_shard_as_unfinished(tmp_path):
     assert result.exit_code == 2, result.output
     assert "s1 is an unfinished sweep" in one_line(result.stderr)
     assert "--resume" in result.stderr
+
+
+def test_merge_names_shards_of_two_different_splits(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k, n in [(1, 2), (2, 3)]:
+        shard = lrdiag("sweep", config, "--shard", f"{k}/{n}", "--out", tmp_path / f"s{k}of{n}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    result = lrdiag("merge", tmp_path / "s1of2", tmp_path / "s2of3", "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    line = one_line(result.stderr)
+    assert "shard 1/2" in line and "shard 2/3" in line
