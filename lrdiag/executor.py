@@ -141,6 +141,26 @@ def parse_scheduler(text: str) -> tuple[str, int | None]:
     return text, None
 
 
+def _probe(address: str) -> None:
+    """A tcp:// address that refuses or does not resolve fails at once, in one line, rather
+    than after Dask's CONNECT_SECONDS of retries."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:  # a port that is not a number
+        raise LrdiagError(f"--scheduler {address}: {exc}") from None
+    if parts.scheme != "tcp" or not host or port is None:
+        return  # Dask's defaults and other protocols: Client decides
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise LrdiagError(f"--scheduler {address}: cannot connect: {why}") from None
+
+
 def _connect(scheduler: str):
     """A Dask client (and the LocalCluster it owns, for local:N)."""
     address, n_workers = parse_scheduler(scheduler)
@@ -161,6 +181,7 @@ def _connect(scheduler: str):
             silence_logs=logging.ERROR,
         )
         return Client(cluster), cluster
+    _probe(address)
     try:
         return Client(address, timeout=CONNECT_SECONDS), None
     except (OSError, TimeoutError, ValueError) as exc:

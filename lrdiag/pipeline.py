@@ -26,7 +26,7 @@ from lrdiag import sweep as engine
 from lrdiag.config import Config, load_config
 from lrdiag.data import Dataset, load_dataset
 from lrdiag.errors import LrdiagError
-from lrdiag.files import atomic_write_bytes
+from lrdiag.files import CHUNKS_NAME, atomic_write_bytes
 from lrdiag.report import write_results
 from lrdiag.sweep import Plan, Run, TrainResult
 
@@ -127,10 +127,15 @@ def train_in_chunks(
     if out_dir is not None:
         info = chunks.manifest(cfg, dataset, lints.check_config(cfg, dataset), len(grid))
         store = chunks.Store.open(out_dir, info, resume=resume, force=force)
-    outcome = executor.train_chunks(
-        cfg, dataset, grid, spans, max_memory=budget, progress=progress, store=store,
-        scheduler=scheduler,
-    )  # fmt: skip
+    try:
+        outcome = executor.train_chunks(
+            cfg, dataset, grid, spans, max_memory=budget, progress=progress, store=store,
+            scheduler=scheduler,
+        )  # fmt: skip
+    except BaseException:
+        if store is not None and not store.done():
+            store.remove()  # nothing trained (a scheduler unreached): nothing to resume
+        raise
     return Chunked(grid[lo:hi], outcome, store, shard, (lo, hi))
 
 
@@ -250,7 +255,8 @@ def run_sweep(
             scheduler=scheduler,
         )  # fmt: skip
         return chunked_document(cfg, dataset, swept)
-    with outdir.claim(Path(out), force=force or resume) as claim:
+    unfinished = (Path(out) / CHUNKS_NAME).is_dir()  # a finished sweep's results need force
+    with outdir.claim(Path(out), force=force or (resume and unfinished)) as claim:
         swept = train_in_chunks(
             cfg, dataset, claim.path, max_memory=max_memory, progress=progress, resume=resume,
             force=force, shard=shard, scheduler=scheduler,

@@ -21,7 +21,7 @@ from lrdiag import chunks
 from lrdiag import sweep as engine
 from lrdiag.config import Config
 from lrdiag.errors import LrdiagError, printable
-from lrdiag.files import JSON_NAME
+from lrdiag.files import CHUNKS_NAME, JSON_NAME
 from lrdiag.lints import Lint
 from lrdiag.sweep import Run, TrainResult
 
@@ -84,8 +84,31 @@ class Merged:
     config_hash: str
 
 
+def _which(doc: dict) -> str:
+    shard = doc.get("shard")
+    return f"shard {shard['index']}/{shard['of']}" if shard else "a whole sweep"
+
+
+def _unfinished(name: str) -> str:
+    return (
+        f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG --out {name} "
+        "--resume (and its --shard)"
+    )
+
+
 def _read_doc(path: Path) -> dict:
+    name = printable(str(path))
+    if not path.exists():
+        raise LrdiagError(f"merge: {name}: no such directory")
+    if not path.is_dir():
+        raise LrdiagError(f"merge: {name}: not a directory: give the shards' output directories")
     file = path / JSON_NAME
+    if not file.exists() and (path / CHUNKS_NAME).is_dir():  # killed before its results
+        raise LrdiagError(_unfinished(name))
+    if not file.exists():
+        raise LrdiagError(
+            f"merge: {name}: not a shard: it holds no {JSON_NAME} of lrdiag sweep --shard K/N"
+        )
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -104,14 +127,16 @@ def merge(dirs: list[Path]) -> Merged:
     different configs or data, are unfinished, overlap or leave runs out."""
     if not dirs:
         raise LrdiagError("merge: no shard directories given")
-    found = []
+    found, docs = [], []
     for d in dirs:
         doc = _read_doc(d)
         name = printable(str(d))
         if not doc.get("complete"):
+            raise LrdiagError(_unfinished(name))
+        if not (d / CHUNKS_NAME / chunks.MANIFEST_NAME).is_file():
             raise LrdiagError(
-                f"merge: {name} is an unfinished sweep: finish it with lrdiag sweep CONFIG "
-                f"--out {name} --resume (and its --shard)"
+                f"merge: {name}: not a shard: it has no {CHUNKS_NAME}/ (the results of a whole "
+                "sweep, or copied without them); merge the directories of lrdiag sweep --shard K/N"
             )
         store = chunks.Store.read(d)
         if store.config_hash != doc["config_hash"]:
@@ -119,6 +144,7 @@ def merge(dirs: list[Path]) -> Merged:
         shard = doc.get("shard")
         lo, hi = shard["runs"] if shard else (0, store.info["n_runs"])
         found.append((int(lo), int(hi), d, store))
+        docs.append((doc, d))
     first = found[0]
     for _, _, d, store in found[1:]:
         if store.config_hash != first[3].config_hash:
@@ -127,6 +153,13 @@ def merge(dirs: list[Path]) -> Merged:
                 f"{printable(str(first[2]))} (config hash {store.config_hash}, not "
                 f"{first[3].config_hash})"
             )
+    splits = {(doc.get("shard") or {}).get("of"): (doc, d) for doc, d in docs}
+    if len(splits) > 1:  # 1/2 beside 2/3: they overlap or leave a gap, but say why
+        (a, da), (b, db) = list(splits.values())[:2]
+        raise LrdiagError(
+            f"merge: {printable(str(da))} is {_which(a)} but {printable(str(db))} is "
+            f"{_which(b)}: give the N shards of one --shard K/N split"
+        )
     n_runs = int(first[3].info["n_runs"])
     found.sort(key=lambda f: (f[0], f[1]))
     at, last = 0, None

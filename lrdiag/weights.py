@@ -28,6 +28,11 @@ def read_arrays(path: str | os.PathLike, shapes: dict[str, tuple[int, ...]], lay
     the model needs otherwise (``layout``: the model's shapes in words, for the message)."""
     name = printable(str(path))
     try:
+        if Path(path).is_file() and not zipfile.is_zipfile(path):  # .npy, text: numpy says
+            raise DataError(  # "pickled data" or fails on `with`
+                f"{name}: cannot read initial weights: not an .npz (a zip of arrays, as "
+                "numpy.savez writes)"
+            )
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:

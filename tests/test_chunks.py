@@ -158,10 +158,12 @@ def test_merge_refuses_overlapping_missing_and_mismatched_shards(tiny, tmp_path)
     with pytest.raises(LrdiagError, match="a shard is missing"):
         pipeline.merge([tmp_path / "s1"])
     with pytest.raises(LrdiagError, match=r"runs 0 to \d+ are in both"):
+        pipeline.merge([tmp_path / "s1", tmp_path / "s2", tmp_path / "s1"])
+    with pytest.raises(LrdiagError, match=r"is shard \d/2 but .* is shard 1/3"):
         pipeline.merge([tmp_path / "s1", tmp_path / "s2", tmp_path / "t1"])
     with pytest.raises(LrdiagError, match="another config or data"):
         pipeline.merge([tmp_path / "s1", tmp_path / "o2"])
-    with pytest.raises(LrdiagError, match="nothing/results.json: cannot read it"):
+    with pytest.raises(LrdiagError, match="nothing: no such directory"):
         pipeline.merge([tmp_path / "s1", tmp_path / "nothing"])
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / JSON_NAME).write_text('{"runs": []}')

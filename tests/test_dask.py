@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import time
 import pytest
 
 from lrdiag import pipeline
+from lrdiag.errors import LrdiagError
 from lrdiag.files import JSON_NAME, to_json_text
 from tests.test_chunks import budget_for, write_config
 
@@ -133,3 +135,32 @@ def test_ctrl_c_cancels_the_chunks_running_and_keeps_those_finished(tmp_path, di
     resumed = pipeline.train_in_chunks(cfg, ds, out, max_memory=budget, resume=True)
     assert resumed.outcome.reused == kept
     assert to_json_text(pipeline.chunked_document(cfg, ds, resumed)) == to_json_text(whole)
+
+
+def closed_port_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    return f"tcp://127.0.0.1:{port}"
+
+
+def test_a_scheduler_that_refuses_the_connection_is_one_line_naming_why(tmp_path, distributed):
+    config = write_config(tmp_path, training__epochs=3)
+    address = closed_port_address()
+    with pytest.raises(LrdiagError, match=rf"^--scheduler {address}: cannot connect: .*refused"):
+        pipeline.run_sweep(config, scheduler=address)
+
+
+def test_a_sweep_that_fails_before_any_chunk_leaves_nothing_to_resume(tmp_path, distributed):
+    config = write_config(tmp_path, training__epochs=3)
+    out = tmp_path / "out"
+    with pytest.raises(LrdiagError, match="cannot connect"):
+        pipeline.run_sweep(config, out, plots=False, scheduler=closed_port_address())
+    assert not out.exists()  # no chunks/ that a sweep without --resume would refuse
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(LrdiagError, match="cannot connect"):
+        pipeline.run_sweep(config, kept, plots=False, scheduler=closed_port_address())
+    assert list(kept.iterdir()) == []
+    pipeline.run_sweep(config, kept, plots=False)  # no --resume, no --force needed
+    assert (kept / JSON_NAME).is_file()

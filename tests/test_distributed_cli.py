@@ -126,3 +126,98 @@ def test_a_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
     assert result.returncode == 2
     assert "local:N needs N >= 1" in one_line(result.stderr)
     assert sys.executable  # the same interpreter's entry point (BIN)
+
+
+def test_resume_on_a_finished_sweep_does_not_overwrite_its_results_without_force(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    out = tmp_path / "out"
+    first = lrdiag("sweep", config, "--out", out, "--no-plots", "-q")
+    assert first.exit_code == 0, first.output
+    before = (out / JSON_NAME).read_bytes()
+    other = write_config(tmp_path, name="other", training__epochs=4)
+    result = lrdiag("sweep", other, "--out", out, "--no-plots", "-q", "--resume")
+    assert result.exit_code == 2, result.output
+    assert "already holds results" in one_line(result.stderr)
+    assert (out / JSON_NAME).read_bytes() == before
+
+
+def test_merge_refuses_an_out_that_is_one_of_its_shards_even_with_force(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k in (1, 2):
+        shard = lrdiag("sweep", config, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    before = (tmp_path / "s1" / JSON_NAME).read_bytes()
+    result = lrdiag("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "s1",
+                    "--no-plots", "-q", "--force")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "is one of the shards" in one_line(result.stderr)
+    assert (tmp_path / "s1" / JSON_NAME).read_bytes() == before
+
+
+def test_merge_says_what_is_wrong_with_a_directory_that_is_not_a_shard(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
+    assert whole.exit_code == 0, whole.output
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    for name, says in [
+        ("whole", "whole: not a shard"),
+        ("empty", "empty: not a shard"),
+        ("file.txt", "file.txt: not a directory"),
+        ("missing", "missing: no such directory"),
+    ]:
+        result = lrdiag("merge", tmp_path / name, "--out", tmp_path / "m")
+        assert result.exit_code == 2, result.output
+        assert says in one_line(result.stderr)
+        assert "cannot read" not in result.stderr
+
+
+def test_a_directory_with_results_and_chunks_points_to_resume_not_only_force(tmp_path):
+    # What Ctrl-C leaves: the partial results and the chunks finished so far (here, a shard's).
+    config = write_config(tmp_path, training__epochs=3)
+    out = tmp_path / "out"
+    shard = lrdiag("sweep", config, "--shard", "1/2", "--out", out, "--no-plots", "-q")
+    assert shard.exit_code == 0, shard.output
+    again = lrdiag("sweep", config, "--out", out, "--no-plots", "-q")
+    assert again.exit_code == 2
+    line = one_line(again.stderr)
+    assert "--resume" in line and "--force" in line
+    resumed = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    whole = lrdiag("sweep", config, "--out", tmp_path / "whole", "--no-plots", "-q")
+    assert whole.exit_code == 0, whole.output
+    assert (out / JSON_NAME).read_bytes() == (tmp_path / "whole" / JSON_NAME).read_bytes()
+
+
+def test_resume_without_out_is_refused_rather_than_a_fresh_sweep(tmp_path, monkeypatch):
+    config = write_config(tmp_path, training__epochs=3)
+    monkeypatch.chdir(tmp_path)  # where a default lrdiag-out/ would go
+    result = CliRunner().invoke(cli, ["sweep", str(config), "--resume", "--no-plots"])
+    assert result.exit_code == 2, result.output
+    assert "--resume needs --out" in one_line(result.stderr)
+
+
+def test_merge_names_a_killed_shard_as_unfinished(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k in (1, 2):
+        shard = lrdiag("sweep", config, "--shard", f"{k}/2", "--out", tmp_path / f"s{k}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    (tmp_path / "s1" / JSON_NAME).unlink()  # as a kill before the results leaves it: chunks/
+    result = lrdiag("merge", tmp_path / "s1", tmp_path / "s2", "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    assert "s1 is an unfinished sweep" in one_line(result.stderr)
+    assert "--resume" in result.stderr
+
+
+def test_merge_names_shards_of_two_different_splits(tmp_path):
+    config = write_config(tmp_path, training__epochs=3)
+    for k, n in [(1, 2), (2, 3)]:
+        shard = lrdiag("sweep", config, "--shard", f"{k}/{n}", "--out", tmp_path / f"s{k}of{n}",
+                       "--no-plots", "-q")  # fmt: skip
+        assert shard.exit_code == 0, shard.output
+    result = lrdiag("merge", tmp_path / "s1of2", tmp_path / "s2of3", "--out", tmp_path / "m")
+    assert result.exit_code == 2, result.output
+    line = one_line(result.stderr)
+    assert "shard 1/2" in line and "shard 2/3" in line

@@ -61,7 +61,15 @@ def test_a_file_that_does_not_fit_the_model_is_a_data_error(tmp_path, change, wo
 
 def test_not_an_npz(tmp_path):
     (tmp_path / "w.npz").write_text("hello")
-    with pytest.raises(DataError, match="cannot read initial weights"):
+    with pytest.raises(DataError, match="cannot read initial weights") as info:
+        weights.read_weights(tmp_path / "w.npz", SIZES)
+    assert "pickle" not in str(info.value)  # numpy's guess for a file it does not know
+
+
+def test_a_single_npy_array_named_npz_is_a_data_error(tmp_path):
+    with open(tmp_path / "w.npz", "wb") as f:
+        np.save(f, good_arrays(np.random.default_rng(1))["W1"])  # np.save, not np.savez
+    with pytest.raises(DataError, match=r"w.npz: .*not an \.npz"):
         weights.read_weights(tmp_path / "w.npz", SIZES)
 
 

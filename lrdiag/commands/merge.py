@@ -18,7 +18,7 @@ from lrdiag.commands.common import (
     traceback_option,
 )
 from lrdiag.commands.sweep import curves_option, print_sweep
-from lrdiag.errors import printable
+from lrdiag.errors import LrdiagError, printable
 
 
 @click.command("merge", cls=SafeHelp)
@@ -58,6 +58,12 @@ def merge_command(dirs, out, force, as_json, fail_on, junit, no_plots, quiet, cu
     from lrdiag.markdown import markdown_summary
 
     merged = shards.merge(list(dirs))
+    for d in dirs:
+        if out is not None and Path(out).resolve() == d.resolve():
+            raise LrdiagError(
+                f"--out: {printable(str(d))} is one of the shards given: the merge would "
+                "overwrite its results; pick another --out"
+            )
     doc = pipeline.merged_document(merged)
     with Interrupts() as signals:
         with claimed(signals, out, merged.cfg.name, force) as claim:

@@ -138,8 +138,11 @@ def sweep_command(
     (--resume finishes a sweep cut short). Exit 1 when a --fail-on verdict matched.
     """
     from lrdiag import pipeline
+    from lrdiag.files import CHUNKS_NAME
     from lrdiag.sweep import parse_memory
 
+    if resume and out is None:  # a fresh default directory would hold nothing to resume
+        raise LrdiagError("--resume needs --out DIR: the directory of the sweep to finish")
     cfg = pipeline.configure(config, dtype=dtype)
     budget = parse_memory(max_memory) if max_memory else None
     for note in cfg.notes:
@@ -183,7 +186,15 @@ def sweep_command(
     # The handlers stay until the command ends: a signal while the report prints (the results
     # are written by then) stops the printing with 130 / 143, as one while training does.
     with Interrupts() as signals:
-        with claimed(signals, out, cfg.name, force or resume) as claim:
+        # --resume replaces the results of the unfinished sweep whose chunks are there, never
+        # those of a finished one (which has no chunks): that still takes --force.
+        unfinished = out is not None and (Path(out) / CHUNKS_NAME).is_dir()
+        if unfinished and not (force or resume):  # say so before "already holds results"
+            raise LrdiagError(
+                f"--out: {printable(str(out))} holds the chunks of a sweep ({CHUNKS_NAME}/): "
+                "pass --resume to finish it, --force to start over, or pick another --out"
+            )
+        with claimed(signals, out, cfg.name, force or (resume and unfinished)) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
             how = {"resume": resume, "force": force, "shard": shard, "scheduler": scheduler}
