@@ -153,6 +153,13 @@ junit_option = click.option(
 )
 
 
+force_option = click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+no_plots_option = click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+results_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else."
+)
+
+
 # --------------------------------------------------------------------------- CI reports
 
 

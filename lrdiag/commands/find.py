@@ -13,7 +13,9 @@ from lrdiag.commands.common import (
     claimed,
     echo_out,
     fail_on_option,
+    force_option,
     make_console,
+    no_plots_option,
     sweep_verdicts,
     traceback_option,
     train_with_progress,
@@ -42,11 +44,11 @@ def _find_lr_option(name: str, meaning: str):
     help="Where to write find.json, find.csv, find.png and the sweep's files [default: "
     "lrdiag-out/<name>-find, or <name>-find-2, ...].",
 )
-@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print find.json to stdout, nothing else.")
 @fail_on_option
 @click.option("--no-sweep", is_flag=True, help="Only the range test: no sweep to measure it.")
-@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@no_plots_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the output directory.")
 @_find_lr_option("--min-lr", "min (the ramp's first learning rate)")
 @_find_lr_option("--max-lr", "max (the ramp's end)")

@@ -13,7 +13,10 @@ from lrdiag.commands.common import (
     ci_reports,
     claimed,
     fail_on_option,
+    force_option,
     junit_option,
+    no_plots_option,
+    results_json_option,
     sweep_verdicts,
     traceback_option,
 )
@@ -30,11 +33,11 @@ from lrdiag.errors import LrdiagError, printable
     help="Where to write the merged results and plots [default: lrdiag-out/<name>, or "
     "<name>-2, ...].",
 )
-@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
-@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
+@force_option
+@results_json_option
 @fail_on_option
 @junit_option
-@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@no_plots_option
 @click.option(
     "--quiet", "-q", is_flag=True, help="Print only the output directory: no table or summary."
 )

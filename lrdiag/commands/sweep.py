@@ -15,8 +15,11 @@ from lrdiag.commands.common import (
     claimed,
     echo_out,
     fail_on_option,
+    force_option,
     junit_option,
     make_console,
+    no_plots_option,
+    results_json_option,
     sweep_verdicts,
     traceback_option,
     wants_progress,
@@ -53,11 +56,11 @@ def _shard(_ctx, _param, value):
     metavar="DIR",
     help="Where to write results and plots [default: lrdiag-out/<name>, or <name>-2, ...].",
 )
-@click.option("--force", is_flag=True, help="Overwrite results already in --out.")
-@click.option("--json", "as_json", is_flag=True, help="Print results.json to stdout, nothing else.")
+@force_option
+@results_json_option
 @fail_on_option
 @junit_option
-@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@no_plots_option
 @click.option(
     "--quiet",
     "-q",
