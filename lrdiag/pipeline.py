@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ from lrdiag import sweep as engine
 from lrdiag.config import Config, load_config
 from lrdiag.data import Dataset, load_dataset
 from lrdiag.errors import LrdiagError
-from lrdiag.files import CHUNKS_NAME, atomic_write_bytes
+from lrdiag.files import CHUNKS_NAME, JSON_NAME, atomic_write_bytes
 from lrdiag.report import write_results
 from lrdiag.sweep import Plan, Run, TrainResult
 
@@ -103,6 +104,30 @@ def sweep_span(
     return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
 
 
+def _same_shard(out_dir: Path, shard: tuple[int, int] | None) -> None:
+    """``--resume`` finishes the sweep or shard whose results are in ``out_dir``, or grows a
+    shard into the whole grid (its results are then part of the whole's); it never replaces
+    them with another shard's (a shard's directory keeps its chunks for ``lrdiag merge``, so
+    ``--resume`` is allowed there)."""
+    try:
+        doc = json.loads((Path(out_dir) / JSON_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no results yet (killed before any): nothing another shard could replace
+    held = doc.get("shard") if isinstance(doc, dict) else None
+    had = (held.get("index"), held.get("of")) if isinstance(held, dict) else None
+    if shard is None or had == tuple(shard):
+        return
+
+    def name(s):
+        return "the whole grid" if s is None else f"shard {s[0]}/{s[1]}"
+
+    how = "without --shard" if had is None else f"with --shard {had[0]}/{had[1]} (or without)"
+    raise LrdiagError(
+        f"--resume: {out_dir} holds {name(had)}, not {name(shard)}: resume it {how}, or pick "
+        "another --out"
+    )
+
+
 def train_in_chunks(
     cfg: Config,
     dataset: Dataset,
@@ -124,6 +149,8 @@ def train_in_chunks(
     lo, hi = sweep_span(cfg, dataset, shard, grid)
     spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
     store = None
+    if out_dir is not None and resume:
+        _same_shard(out_dir, shard)
     if out_dir is not None:
         info = chunks.manifest(cfg, dataset, lints.check_config(cfg, dataset), len(grid))
         store = chunks.Store.open(out_dir, info, resume=resume, force=force)

@@ -219,3 +219,23 @@ def test_merge_names_shards_of_two_different_splits(tmp_path):
     assert result.exit_code == 2, result.output
     line = one_line(result.stderr)
     assert "shard 1/2" in line and "shard 2/3" in line
+
+
+def test_resume_refuses_to_turn_one_shard_into_another(tmp_path):
+    # A shard's directory keeps its chunks (for merge), so --resume is allowed on it; asking it
+    # for another shard must not replace the shard's results with the other's. (Without
+    # --shard it grows into the whole grid: test_a_directory_with_results_and_chunks_...)
+    config = write_config(tmp_path, training__epochs=3)
+    first = lrdiag("sweep", config, "--shard", "1/2", "--out", tmp_path / "s1", "--no-plots", "-q")
+    assert first.exit_code == 0, first.output
+    before = (tmp_path / "s1" / JSON_NAME).read_bytes()
+    for wrong in (["--shard", "2/2"], ["--shard", "1/3"]):
+        result = lrdiag("sweep", config, *wrong, "--out", tmp_path / "s1", "--resume",
+                        "--no-plots", "-q")  # fmt: skip
+        assert result.exit_code == 2, (wrong, result.output)
+        assert "holds shard 1/2, not " in one_line(result.stderr)
+        assert (tmp_path / "s1" / JSON_NAME).read_bytes() == before
+    again = lrdiag("sweep", config, "--shard", "1/2", "--out", tmp_path / "s1", "--resume",
+                   "--no-plots", "-q")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "s1" / JSON_NAME).read_text())["shard"]["index"] == 1
