@@ -239,3 +239,16 @@ def test_resume_refuses_to_turn_one_shard_into_another(tmp_path):
                    "--no-plots", "-q")  # fmt: skip
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "s1" / JSON_NAME).read_text())["shard"]["index"] == 1
+
+
+def test_a_dry_run_checks_the_scheduler_address_too(tmp_path, monkeypatch):
+    config = write_config(tmp_path, training__epochs=3)
+    bad = lrdiag("sweep", config, "--dry-run", "--scheduler", "garbage")
+    assert bad.exit_code == 2
+    assert "expected a scheduler address (tcp://host:8786) or local:N" in one_line(bad.stderr)
+    monkeypatch.setenv("LRDIAG_SCHEDULER", "local:0")
+    from_env = lrdiag("sweep", config, "--dry-run")
+    assert from_env.exit_code == 2
+    assert "local:N needs N >= 1" in one_line(from_env.stderr)
+    monkeypatch.setenv("LRDIAG_SCHEDULER", "local:2")
+    assert lrdiag("sweep", config, "--dry-run").exit_code == 0

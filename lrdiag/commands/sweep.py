@@ -48,6 +48,20 @@ def _shard(_ctx, _param, value):
         raise click.BadParameter(str(exc).removeprefix(f"--shard {value!r}: ")) from None
 
 
+def _scheduler(_ctx, _param, value):
+    """--scheduler (or $LRDIAG_SCHEDULER) checked for its form before anything runs, so a dry
+    run says a mistyped address too (whether it answers is known only when training starts)."""
+    if not value:
+        return None
+    from lrdiag.executor import parse_scheduler
+
+    try:
+        parse_scheduler(value)
+    except LrdiagError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"--scheduler {value!r}: ")) from None
+    return value
+
+
 @click.command("sweep", cls=SafeHelp)
 @click.argument("config", type=click.Path(path_type=Path))  # load_config explains a bad path
 @click.option(
@@ -106,6 +120,7 @@ def _shard(_ctx, _param, value):
     metavar="ADDRESS",
     envvar="LRDIAG_SCHEDULER",
     show_envvar=True,
+    callback=_scheduler,
     help="Train the chunks on a Dask cluster: tcp://host:8786, or local:N for N worker "
     "processes on this machine (pip install 'lrdiag[dask]').",
 )
