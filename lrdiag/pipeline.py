@@ -104,6 +104,13 @@ def sweep_span(
     return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
 
 
+def may_replace(out: str | os.PathLike, *, force: bool, resume: bool) -> bool:
+    """Whether a sweep into ``out`` may replace the results there: with ``force``, or to
+    ``resume`` the unfinished sweep whose chunks are there (a finished sweep has none left:
+    replacing its results still takes ``force``)."""
+    return force or (resume and (Path(out) / CHUNKS_NAME).is_dir())
+
+
 def _same_shard(out_dir: Path, shard: tuple[int, int] | None) -> None:
     """``--resume`` finishes the sweep or shard whose results are in ``out_dir``, or grows a
     shard into the whole grid (its results are then part of the whole's); it never replaces
@@ -282,8 +289,7 @@ def run_sweep(
             scheduler=scheduler,
         )  # fmt: skip
         return chunked_document(cfg, dataset, swept)
-    unfinished = (Path(out) / CHUNKS_NAME).is_dir()  # a finished sweep's results need force
-    with outdir.claim(Path(out), force=force or (resume and unfinished)) as claim:
+    with outdir.claim(Path(out), force=may_replace(out, force=force, resume=resume)) as claim:
         swept = train_in_chunks(
             cfg, dataset, claim.path, max_memory=max_memory, progress=progress, resume=resume,
             force=force, shard=shard, scheduler=scheduler,

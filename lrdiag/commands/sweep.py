@@ -204,15 +204,14 @@ def sweep_command(
     # The handlers stay until the command ends: a signal while the report prints (the results
     # are written by then) stops the printing with 130 / 143, as one while training does.
     with Interrupts() as signals:
-        # --resume replaces the results of the unfinished sweep whose chunks are there, never
-        # those of a finished one (which has no chunks): that still takes --force.
         unfinished = out is not None and (Path(out) / CHUNKS_NAME).is_dir()
         if unfinished and not (force or resume):  # say so before "already holds results"
             raise LrdiagError(
                 f"--out: {printable(str(out))} holds the chunks of a sweep ({CHUNKS_NAME}/): "
                 "pass --resume to finish it, --force to start over, or pick another --out"
             )
-        with claimed(signals, out, cfg.name, force or (resume and unfinished)) as claim:
+        replace = force if out is None else pipeline.may_replace(out, force=force, resume=resume)
+        with claimed(signals, out, cfg.name, replace) as claim:
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
             how = {"resume": resume, "force": force, "shard": shard, "scheduler": scheduler}
