@@ -153,10 +153,13 @@ def assemble(
 # --------------------------------------------------------------------------- the store
 
 
-def manifest(cfg: Config, dataset, found: Iterable[Lint], n_runs: int) -> dict[str, Any]:
-    """What a chunks directory records of its sweep besides the chunks."""
+def manifest(
+    cfg: Config, dataset, found: Iterable[Lint], n_runs: int, identity: str
+) -> dict[str, Any]:
+    """What a chunks directory records of its sweep besides the chunks (``identity``: its
+    ``config_hash``)."""
     return {
-        "config_hash": config_hash(cfg, dataset),
+        "config_hash": identity,
         "n_runs": n_runs,
         "config": config_to_dict(cfg),
         "given": list(cfg.given),

@@ -28,6 +28,7 @@ from lrdiag.config import Config, load_config
 from lrdiag.data import Dataset, load_dataset
 from lrdiag.errors import LrdiagError
 from lrdiag.files import CHUNKS_NAME, JSON_NAME, atomic_write_bytes
+from lrdiag.lints import Lint
 from lrdiag.report import write_results
 from lrdiag.sweep import Plan, Run, TrainResult
 
@@ -75,12 +76,22 @@ def train(
     return engine.train(cfg, dataset, runs, max_memory=budget, progress=progress)
 
 
-def judge(cfg: Config, dataset: Dataset, runs: list[Run], result: TrainResult) -> dict[str, Any]:
+def judge(
+    cfg: Config,
+    dataset: Dataset,
+    runs: list[Run],
+    result: TrainResult,
+    *,
+    found: list[Lint] | None = None,
+    config_hash: str | None = None,
+) -> dict[str, Any]:
     """The results document: every run judged, the summary and the lints (results.json), and
-    the sweep's identity (``config_hash``: what ``--resume`` and ``lrdiag merge`` check)."""
-    found = lints.check_config(cfg, dataset)
+    the sweep's identity (``config_hash``: what ``--resume`` and ``lrdiag merge`` check).
+    ``found`` and ``config_hash``: the config's lints and hash, when the caller has them."""
+    if found is None:
+        found = lints.check_config(cfg, dataset)
     doc = results.document(cfg, runs, result, dataset.n_classes, found)
-    doc["config_hash"] = chunks.config_hash(cfg, dataset)
+    doc["config_hash"] = chunks.config_hash(cfg, dataset) if config_hash is None else config_hash
     return doc
 
 
@@ -93,6 +104,8 @@ class Chunked:
     store: chunks.Store | None  # the chunks kept in the output directory
     shard: tuple[int, int] | None  # (K, N) of --shard K/N
     span: tuple[int, int]  # the runs' first index and end in the grid
+    found: list[Lint]  # the config's lints (lints.check_config), for the manifest and judging
+    config_hash: str  # chunks.config_hash, likewise: each computed once a sweep
 
 
 def sweep_span(
@@ -158,8 +171,10 @@ def train_in_chunks(
     store = None
     if out_dir is not None and resume:
         _same_shard(out_dir, shard)
+    found = lints.check_config(cfg, dataset)
+    identity = chunks.config_hash(cfg, dataset)
     if out_dir is not None:
-        info = chunks.manifest(cfg, dataset, lints.check_config(cfg, dataset), len(grid))
+        info = chunks.manifest(cfg, dataset, found, len(grid), identity)
         store = chunks.Store.open(out_dir, info, resume=resume, force=force)
     try:
         outcome = executor.train_chunks(
@@ -170,12 +185,15 @@ def train_in_chunks(
         if store is not None and not store.done():
             store.remove()  # nothing trained (a scheduler unreached): nothing to resume
         raise
-    return Chunked(grid[lo:hi], outcome, store, shard, (lo, hi))
+    return Chunked(grid[lo:hi], outcome, store, shard, (lo, hi), found, identity)
 
 
 def chunked_document(cfg: Config, dataset: Dataset, swept: Chunked) -> dict[str, Any]:
     """``judge`` of a chunked sweep; a shard's document says which shard and runs it holds."""
-    doc = judge(cfg, dataset, swept.runs, swept.outcome.result)
+    doc = judge(
+        cfg, dataset, swept.runs, swept.outcome.result, found=swept.found,
+        config_hash=swept.config_hash,
+    )  # fmt: skip
     if swept.shard is not None:
         k, n = swept.shard
         doc["shard"] = {"index": k, "of": n, "runs": list(swept.span)}

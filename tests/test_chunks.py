@@ -222,7 +222,12 @@ def test_resume_refuses_chunks_of_another_config(tiny, tmp_path):
     out = tmp_path / "out"
     cfg = pipeline.configure(config)
     ds = pipeline.load_data(cfg, config)
-    chunks.Store.open(out, chunks.manifest(cfg, ds, [], 48), resume=False, force=False)
+    chunks.Store.open(
+        out,
+        chunks.manifest(cfg, ds, [], 48, chunks.config_hash(cfg, ds)),
+        resume=False,
+        force=False,
+    )
     changed = write_config(tmp_path, name="changed", data__noise=0.3)
     with pytest.raises(LrdiagError, match="another config or data"):
         pipeline.run_sweep(changed, out, plots=False, resume=True)
