@@ -6,6 +6,7 @@ re-decides without measuring again. The rules are written out in docs/verdicts.m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from lrdiag.classify.measure import (
     _measure,
     _Measures,
+    _median,
     _odd,
     _prepare,
     _robust_noise,
@@ -249,14 +251,23 @@ def _borderline(
     ms: _Measures, th: Thresholds, loss_name, verdict, full_batch: bool = False
 ) -> tuple[str, str] | None:
     """The first decision threshold that, moved by +-borderline_margin, changes the verdict."""
-    values = vars(th)
-    for name in _DECISION_FIELDS:
-        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
-            moved = dataclasses.replace(th, **{name: values[name] * factor})
-            other, _ = _decide(ms, moved, loss_name, full_batch)
-            if other != verdict:
-                return name, other
+    for name, moved in _moved(th):
+        other, _ = _decide(ms, moved, loss_name, full_batch)
+        if other != verdict:
+            return name, other
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _moved(th: Thresholds) -> tuple[tuple[str, Thresholds], ...]:
+    """Each decision threshold moved down, then up, by borderline_margin, in _DECISION_FIELDS
+    order: made once per set of thresholds (a sweep judges every run with the same one)."""
+    values = vars(th)
+    return tuple(
+        (name, dataclasses.replace(th, **{name: values[name] * factor}))
+        for name in _DECISION_FIELDS
+        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin)
+    )
 
 
 def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, float, float] | None:
@@ -291,7 +302,7 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, fl
         return None
     premin = float(runmin[k])
     allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
-    settled = float(np.median(after))
+    settled = _median(after)
     if settled > premin + allowed or settled > ms.initial:  # the noise allowance aside, a run
         return None  # that ends above where it started has not recovered
     return peak, h, premin, settled
@@ -345,7 +356,7 @@ def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
     if seg.size < 3:
         return None
     k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
-    t_fall = float(np.median(seg[:3]) - np.median(seg[-k:]))
+    t_fall = _median(seg[:3]) - _median(seg[-k:])
     finite = train[np.isfinite(train)]
     t_need = max(
         th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))
