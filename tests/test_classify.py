@@ -640,6 +640,7 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
         blowup_rise=0.0,
         rebound_level=0.0,
         osc_floor=0.0,
+        plateau_fall=1.0,
     )
     base = classify(y, no_level)
     shifted = classify(y + shift * max(spread, 1e-300), no_level)

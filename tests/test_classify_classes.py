@@ -30,7 +30,7 @@ from curves import (
     to_a_floor,
 )
 
-from lrdiag.classify import classify
+from lrdiag.classify import Thresholds, classify
 
 EOS_RUNS = json.loads((Path(__file__).parent / "data" / "classes" / "eos_runs.json").read_text())
 LN10 = math.log(10.0)
@@ -459,3 +459,41 @@ def test_one_and_a_half_slow_swings_after_a_long_fall_are_not_oscillation(seed):
     # two and a half such swings in the window are oscillation
     y[-60:] = 0.016 * (1.0 + 0.6 * np.sin(2 * np.pi * np.arange(60) / 24.0))
     assert classify(y).verdict == "oscillating"
+
+
+# Set 4 and the dev half (issue 11, round 5): each kind by a curve of our own ----------------
+
+# Twelve epochs of a validation loss: 1.0, a jumpy fall to about 0.4, and jumps of a third or
+# more of its level after it (0.3, then 0.65; 0.35, then 0.45): the noise estimate from such
+# jumps is larger than a third of the fall.
+JUMPY_FALL = [1.0, 0.8, 1.3, 0.5, 0.3, 0.65, 0.55, 0.35, 0.38, 0.42, 0.45, 0.43]
+
+
+def test_a_short_jumpy_fall_by_more_than_half_its_level_is_converging_not_plateaued():
+    """Down 57% of its level and held there for the whole second half: moving, whatever its
+    noise; plateaued means not moving relative to its level."""
+    v = classify(JUMPY_FALL)
+    assert v.verdict == "converging", v.reason
+    # the rule is what decides it: without it the noise rule called the same curve plateaued
+    off = Thresholds(plateau_fall=1.0)  # no loss > 0 falls by all of its level
+    assert classify(JUMPY_FALL, off).verdict == "plateaued"
+    # a curve as jumpy that ends 10% below its first value has not moved: plateaued
+    y = [1.0, 0.85, 1.1, 0.9, 0.82, 1.05, 0.95, 0.83, 0.88, 0.92, 0.86, 0.9]
+    assert classify(y).verdict == "plateaued"
+
+
+def test_a_held_fall_near_plateau_fall_is_borderline():
+    """The same jumps shrunk to 0.4 of their size about the start: held 22% below it, just
+    over plateau_fall = 20%, a close call that names the threshold."""
+    y = 1.0 + 0.4 * (np.array(JUMPY_FALL) - 1.0)
+    v = classify(y)
+    assert v.verdict == "converging" and "borderline" in v.flags, v.reason
+    assert "moving plateau_fall by 20% would make it plateaued" in v.reason
+
+
+def test_a_short_jumpy_fall_that_comes_back_is_not_converging():
+    """The same fall, but the second half back at its start: it did not hold the fall, and
+    jumping by a third of its level it is not flat either (oscillating, borderline)."""
+    y = [1.0, 0.8, 1.3, 0.5, 0.3, 0.65, 0.55, 0.9, 1.05, 0.95, 1.1, 0.98]
+    v = classify(y)
+    assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
