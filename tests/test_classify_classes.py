@@ -497,3 +497,56 @@ def test_a_short_jumpy_fall_that_comes_back_is_not_converging():
     y = [1.0, 0.8, 1.3, 0.5, 0.3, 0.65, 0.55, 0.9, 1.05, 0.95, 1.1, 0.98]
     v = classify(y)
     assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
+
+
+def _dead_run(n, level, *, first=40.0, seed=0):
+    """A network that blew up in its first epoch, then sits at ``level`` with 1.5% noise."""
+    y = level * (1.0 + 0.015 * np.random.default_rng(seed).standard_normal(n))
+    y[0], y[1] = first, 1.25 * level
+    return y
+
+
+@pytest.mark.parametrize("share", [1.02, 0.98])
+def test_told_the_class_count_a_short_run_flat_a_few_percent_off_ln_k_is_stuck(share):
+    """15 epochs: 40, then 2% above ln 10 (outputs collapsed to near-uniform) or 2% below (the
+    prior of unbalanced classes) for the rest. Told K = 10, as a sweep is, it is stuck at
+    chance; the fall from 40 fills the final window, which must not hide the flat run after."""
+    y = _dead_run(15, share * LN10)
+    v = classify(y, n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    assert "for the second half of the run" in v.reason and "ln 10" in v.reason
+    # from the curve alone, a level 2% off ln 10 is a loss that fell and converged there
+    assert classify(y).verdict == "converging"
+
+
+def test_told_the_class_count_a_level_clearly_off_ln_k_or_still_falling_is_not_stuck():
+    # 8% above ln 10: beyond chance_tol, a level of its own
+    v = classify(_dead_run(15, 1.08 * LN10), n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    # passing through chance over the second half (6% above to 3% below): learning, not flat
+    y = np.concatenate([[40.0, 3.0], np.linspace(1.06 * LN10, 0.97 * LN10, 13)])
+    v = classify(y, n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+
+
+def test_told_the_class_count_a_level_near_chance_tol_is_borderline():
+    v = classify(_dead_run(15, 1.06 * LN10), n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "plateaued" and "borderline" in v.flags, v.reason
+    assert "moving chance_tol by 20% would make it converging" in v.reason
+
+
+def test_a_bce_validation_loss_flat_just_under_ln_2_is_stuck_when_named():
+    """12 epochs of a validation loss: 0.75, 0.72, 0.70, then 2% under ln 2 (the prior of
+    slightly unbalanced classes) with 0.5% noise: stuck at chance for a bce loss."""
+    y = 0.98 * LN2 * (1.0 + 0.005 * np.random.default_rng(1).standard_normal(12))
+    y[:3] = [0.75, 0.72, 0.70]
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    # one that keeps falling through its second half (0.72 to 0.672, 3% under ln 2) is learning
+    t = np.arange(25)
+    y = 0.72 - 0.002 * t
+    assert classify(y, loss_name="bce").verdict == "converging"
+    # and so is a smooth creep down, 0.2% of ln 2 over the second half, at ln 2 (far too slow)
+    y = LN2 * (1.0 - 0.0003 * t)
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "plateaued" and "stuck_at_chance" not in v.flags, v.reason

@@ -51,6 +51,8 @@ class _Measures:
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
     guess_k: int | None
     half_level: float  # median of the second half of the points
+    half_decline: float  # fall of the second half's least-squares line across it
+    half_n: int  # points in the second half
     third_high: float  # 90th percentile of the last third of the points
     level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
     noise_end: float  # noise over the final level's points alone (when 20 or more)
@@ -404,6 +406,8 @@ def _measure(
         guess=guess,
         guess_k=guess_k,
         half_level=_median(y[m // 2 :]),
+        half_decline=-_slope(y[m // 2 :]) * (m - m // 2 - 1),
+        half_n=m - m // 2,
         third_high=_percentiles(y[m - max(1, m // 3) :], (90,))[0],
         level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
         noise_end=noise_end,

@@ -57,7 +57,20 @@ def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
     # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
     rounding = th.chance_flat * c * ms.window
     quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
-    return (c, int(k)) if settled or (near and quiet) else None
+    flat = ms.chance is not None and _flat_at(ms, th, c)
+    return (c, int(k)) if settled or (near and (quiet or flat)) else None
+
+
+def _flat_at(ms: _Measures, th: Thresholds, c: float) -> bool:
+    """Told the chance loss c: flat on it for most of the run, however the final window holds
+    the fall before (a 15-epoch log): the second half's median within chance_tol of c (a
+    collapsed output sits a few % above ln K, the prior of unbalanced classes a few % below),
+    its line falling no more than noise (noise_snr standard errors of such a fall, noise *
+    sqrt(12 / n)) or a rounding-level creep (chance_flat of c per point), as the final window
+    must for quiet: a steady creep down, however slow, is learning far too slowly."""
+    se = ms.noise * math.sqrt(12.0 / ms.half_n)
+    fall = max(th.noise_snr * se, th.chance_flat * c * ms.half_n)
+    return abs(ms.half_level - c) <= th.chance_tol * c and ms.half_decline <= fall
 
 
 def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
