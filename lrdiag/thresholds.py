@@ -74,7 +74,7 @@ class Thresholds:
     osc_floor: float = 1e-6  # not oscillating (> 0): a level below this share of the start
     trend_snr: float = 6.0  # plateaued by noise: unless the early level is this many SEs up
     plateau_progress: float = 0.05  # plateaued: initial minus final level below this share of R
-    plateau_fall: float = 0.2  # not plateaued by noise (> 0): held this share below its start
+    plateau_fall: float = 0.2  # a loss > 0 held this share below its start moved (noise, short)
     floor_progress: float = 0.02  # plateaued (a loss > 0): moved less than this of its level
     chance_tol: float = 0.05  # stuck_at_chance: final level (or second half) within this of chance
     chance_quiet: float = 0.02  # stuck_at_chance: falling less than this share of R in the window

@@ -499,6 +499,19 @@ def test_a_short_jumpy_fall_that_comes_back_is_not_converging():
     assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
 
 
+def test_a_ten_epoch_fall_of_three_quarters_with_one_jump_back_is_not_irregular_bouncing():
+    """1.0, 1.1, then down to 0.06 with one jump to 0.9 and a last value of 0.26: the swings
+    are as large as its level, but it fell by three quarters and held that through its second
+    half: it learned (converging), not bouncing without progress (the short-curve rule)."""
+    y = [1.0, 1.1, 0.4, 0.35, 0.33, 0.13, 0.06, 0.9, 0.12, 0.26]
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    assert classify(y, Thresholds(plateau_fall=1.0)).verdict == "oscillating"  # rule off
+    # ending back at 0.9 after the same jumps: the fall is not held, it bounces (borderline)
+    v = classify([*y[:-1], 0.9])
+    assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
+
+
 def _dead_run(n, level, *, first=40.0, seed=0):
     """A network that blew up in its first epoch, then sits at ``level`` with 1.5% noise."""
     y = level * (1.0 + 0.015 * np.random.default_rng(seed).standard_normal(n))

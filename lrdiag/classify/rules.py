@@ -73,6 +73,15 @@ def _flat_at(ms: _Measures, th: Thresholds, c: float) -> bool:
     return abs(ms.half_level - c) <= th.chance_tol * c and ms.half_decline <= fall
 
 
+def _held(ms: _Measures, th: Thresholds) -> bool:
+    """A loss > 0 that fell by plateau_fall of its level or more and held it: the final level
+    and the second half's median both that far below the start (the lower of the initial level
+    and the first level_n points' median, which one noisy first point cannot lift). It is
+    moving, however jumpy its points: a 12-epoch validation loss from 0.45 to 0.19 is."""
+    start = min(ms.initial, ms.early_level)
+    return ms.positive and start - max(ms.final_level, ms.half_level) >= th.plateau_fall * start
+
+
 def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
     return _stuck(ms, th) is not None
 
@@ -84,9 +93,9 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
     than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
-    too short to tell structure from noise, that never gained more than the swings' height;
-    or, on a curve of full-batch gradient descent, which has no sampling noise, any length:
-    "chaotic"). None when it does not bounce so."""
+    too short to tell structure from noise, that never gained more than the swings' height
+    nor held a fall (_held); or, on a curve of full-batch gradient descent, which has no
+    sampling noise, any length: "chaotic"). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     # A loss that fell to a millionth of its start has converged to its floor of 0: what is
@@ -105,7 +114,7 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     ):
         return None
     if ms.half_swings < 3:  # down and back up once is a V, not a swing: unless too short to say
-        return "irregular" if short and ms.net < 2 * a else None
+        return "irregular" if short and ms.net < 2 * a and not _held(ms, th) else None
     z = min(th.osc_z, ms.turning_z_max)
     alternating = ms.alternation is not None and ms.alternation >= th.osc_alternation
     if alternating and ms.turning_z is not None and ms.turning_z >= z:
@@ -126,7 +135,7 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     # past the edge of stability), however they look.
     if full_batch and a >= th.osc_chaos * ms.window_level:
         return "chaotic"
-    return "irregular" if short and ms.net < 2 * a else None
+    return "irregular" if short and ms.net < 2 * a and not _held(ms, th) else None
 
 
 def _decide(
@@ -242,12 +251,8 @@ def _decide(
         and ms.positive
         and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
     )
-    # Or, for a loss > 0: a fall of plateau_fall of its level or more, held (the final level and
-    # the second half's median both that far below the start, taken as the lower of the initial
-    # level and the first level_n points' median, which one noisy first point cannot lift), is
-    # moving, however jumpy the points: a 12-epoch validation loss from 0.45 to 0.19 is.
-    start = min(ms.initial, ms.early_level)
-    held = ms.positive and start - max(ms.final_level, ms.half_level) >= th.plateau_fall * start
+    # Or, for a loss > 0, a fall held (_held): moving, however jumpy the points.
+    held = _held(ms, th)
     if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear or held):
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
