@@ -629,8 +629,11 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
     # Shifts of up to 1000 ranges. The rules that judge a loss > 0 on its own level (a rise or
     # fall against the initial loss, swings against the final level, rebounds above the lowest
     # level so far, a level near 0 against the start, ln K) are off here: a shift changes the
-    # level, which is their point; they are tested on their own.
+    # level, which is their point; they are tested on their own. The geometric rule goes too:
+    # for a loss > 0 it also asks for a multiple of the level its rise began from, which an
+    # infinite positive_rise blocks rather than lifts, so a shift across 0 would switch it on.
     no_level = Thresholds(
+        growth_rate=math.inf,
         positive_rise=math.inf,
         floor_rise=math.inf,
         floor_progress=0.0,
