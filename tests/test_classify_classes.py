@@ -542,6 +542,14 @@ def test_told_the_class_count_a_level_clearly_off_ln_k_or_still_falling_is_not_s
     assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
 
 
+def test_told_the_class_count_two_points_near_ln_k_are_no_flat_level():
+    """Four epochs (189, 27, 2.25, 2.21: a recorded CNN run): a second half of two points shows
+    no level to be flat at; the fall onto them is all the curve has (converging, borderline)."""
+    v = classify([189.0, 27.0, 2.25, 2.21], n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    assert "borderline" in v.flags
+
+
 def test_told_the_class_count_a_level_near_chance_tol_is_borderline():
     v = classify(_dead_run(15, 1.06 * LN10), n_classes=10, loss_name="cross_entropy")
     assert v.verdict == "plateaued" and "borderline" in v.flags, v.reason
