@@ -43,7 +43,7 @@ class Thresholds:
     noise_points: int = 50  # noise: over the final window, or this many last points if more
     level_frac: float = 0.1  # final level: median of this share of the last points (3 at least)
     smooth_frac: float = 0.02  # best level: a rolling median over this share of the points
-    short_curve: int = 5  # borderline: a curve with fewer points than this
+    short_curve: int = 5  # borderline: a curve with fewer points (no flat half at chance either)
     borderline_margin: float = 0.2  # borderline: a threshold moved +-this share changes the verdict
     resolution: float = 1e-9  # steps below this share of the range R count as zero (rounding)
     constant_rtol: float = 1e-6  # constant: a range within this share of the values (rounding)
