@@ -208,6 +208,39 @@ def test_format_outside_counts_by_hand():
     assert "class2 (learning rate far too small): 0/1 right (0/0 unambiguous)" in text
 
 
+def test_with_facts_passes_the_loss_names_the_classifier_knows_and_the_class_count():
+    def case(loss_name, k):
+        meta = {"loss_name": loss_name, "n_classes": k}
+        return ev.Case("i", "outside", "plateaued", True, "w", np.ones(3), meta=meta)
+
+    c = ev.with_facts(case("cross_entropy", 10))
+    assert (c.loss_name, c.n_classes) == ("cross_entropy", 10)
+    c = ev.with_facts(case("bce", 2))
+    assert (c.loss_name, c.n_classes) == ("bce", 2)
+    c = ev.with_facts(case("mse", None))
+    assert (c.loss_name, c.n_classes) == ("mse", None)
+    for name in ("huber", "l1", ""):  # a loss the classifier has no name for: told nothing
+        c = ev.with_facts(case(name, None))
+        assert (c.loss_name, c.n_classes) == (None, None)
+
+
+def test_format_outside_adds_the_with_facts_line_counted_by_hand():
+    def outcome(expected, got, tags=(), unambiguous=True):
+        c = ev.Case("i", "outside", expected, unambiguous, "w", np.ones(3), tags=tags)
+        return ev.Outcome(c, ev.Verdict(got, "r", (), {}))
+
+    curve_only = [outcome("plateaued", "converging"), outcome("converging", "converging")]
+    facts = [
+        outcome("plateaued", "plateaued"),
+        outcome("converging", "oscillating", ("healthy_noisy",)),
+        outcome("converging", "converging", unambiguous=False),
+    ]
+    text = ev.format_outside(curve_only, "set", facts=facts)
+    assert "accuracy on the unambiguous: 1/2 (50.0%)" in text.splitlines()[0]
+    assert "with the facts a sweep knows (loss name, class count): 1/2 (50.0%), 1 false" in text
+    assert "with the facts" not in ev.format_outside(curve_only, "set")
+
+
 # --------------------------------------------------------------------------------------------
 # The classifier on the outside corpus: floors under what issue 11 reached (docs/verdicts.md
 # has the numbers), so a change cannot lose ground unnoticed. The issue's own target, 98% of
