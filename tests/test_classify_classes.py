@@ -571,3 +571,15 @@ def test_a_bce_validation_loss_flat_just_under_ln_2_is_stuck_when_named():
     y = LN2 * (1.0 - 0.0003 * t)
     v = classify(y, loss_name="bce")
     assert v.verdict == "plateaued" and "stuck_at_chance" not in v.flags, v.reason
+
+
+def test_flat_noise_rarely_holds_a_fall():
+    """A loss that does not move, only jumps by +-30% of its level each epoch (400 short
+    curves, 12 points, drawn here): plateaued must mean not moving, so at most a few of them
+    may count as a held fall. Without held_snr's standard errors one in eleven does."""
+    rng = np.random.default_rng(12)
+    curves = 1.0 + 0.3 * rng.standard_normal((400, 12))
+    converging = sum(classify(y).verdict == "converging" for y in curves)
+    assert converging <= 0.05 * len(curves), converging
+    loose = Thresholds(held_snr=0.0)  # the rule without its standard errors
+    assert sum(classify(y, loose).verdict == "converging" for y in curves) > converging + 10
