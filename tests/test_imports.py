@@ -207,8 +207,8 @@ def loaded_by_sweep(tmp_path: Path, *options: str) -> set[str]:
 
 
 # What a quiet sweep without plots does without (issue 19): rich draws and prints, matplotlib
-# plots, the JUnit writer (and its XML) serves --junit only.
-NOT_FOR_A_QUIET_SWEEP = ("rich", "matplotlib", "xml", "lrdiag.junit")
+# plots, the JUnit writer (and its XML) serves --junit only, gzip reads the bundled digits.
+NOT_FOR_A_QUIET_SWEEP = ("rich", "matplotlib", "xml", "lrdiag.junit", "gzip")
 
 
 def test_a_quiet_sweep_without_plots_loads_only_what_it_uses(tmp_path):
@@ -218,6 +218,7 @@ def test_a_quiet_sweep_without_plots_loads_only_what_it_uses(tmp_path):
 
 
 def test_a_sweep_loads_them_when_it_uses_them(tmp_path):
-    """The check itself: a sweep that prints its table, draws and writes --junit loads all."""
+    """The check itself: a sweep that prints its table, draws (matplotlib loads gzip) and
+    writes --junit loads every one."""
     loaded = loaded_by_sweep(tmp_path, "--junit", str(tmp_path / "junit.xml"))
     assert [name for name in NOT_FOR_A_QUIET_SWEEP if name in loaded] == list(NOT_FOR_A_QUIET_SWEEP)
