@@ -202,19 +202,6 @@ def _phases(config: str, out: str) -> None:
     importlib.import_module = clock.timing_imports(importlib.import_module)
     import lrdiag.cli
 
-    for label, module, name, _nested in STEPS:
-        owner = importlib.import_module(module)
-        *path, attr = name.split(".")  # a function, or a class's method ("Store.open")
-        for part in path:
-            owner = getattr(owner, part, None)
-        inner = getattr(owner, attr, None)
-        if inner is None:  # a revision without the step: its time stays in "the rest"
-            continue
-        if isinstance(owner, type) and hasattr(inner, "__self__"):  # a classmethod
-            setattr(owner, attr, classmethod(clock.step(label, inner.__func__)))
-        else:
-            setattr(owner, attr, clock.step(label, inner))
-
     def report() -> None:
         times = {IMPORTS: clock.imported, **clock.times}
         nested = {label for label, _, _, inside in STEPS if inside} | {LOOP}
@@ -224,9 +211,26 @@ def _phases(config: str, out: str) -> None:
         times["in process, total"] = total[0]
         print(json.dumps(times))
 
+    def wrap_steps() -> None:
+        for label, module, name, _nested in STEPS:
+            owner = importlib.import_module(module)
+            *path, attr = name.split(".")  # a function, or a class's method ("Store.open")
+            for part in path:
+                owner = getattr(owner, part, None)
+            inner = getattr(owner, attr, None)
+            if inner is None:  # a revision without the step: its time stays in "the rest"
+                continue
+            if isinstance(owner, type) and hasattr(inner, "__self__"):  # a classmethod
+                setattr(owner, attr, classmethod(clock.step(label, inner.__func__)))
+            else:
+                setattr(owner, attr, clock.step(label, inner))
+
     main, total = lrdiag.cli.main, []
 
     def timed_main(*args, **kwargs):
+        # the steps wrapped (their modules imported) only now: as in the script, nothing
+        # registers an exit handler before ``run`` registers its own
+        wrap_steps()
         try:
             return main(*args, **kwargs)
         finally:
