@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from lrdiag import chunks, pipeline, shards
-from lrdiag.config import config_to_dict
 from lrdiag import sweep as engine
+from lrdiag.config import config_to_dict
 from lrdiag.errors import LrdiagError
 from lrdiag.files import JSON_NAME, to_json_text
 
