@@ -219,7 +219,7 @@ def _no_exit_handlers() -> bool:
 def _end_now(code: list[int]) -> None:
     """The last exit handler: once Python has joined the command's threads and run the other
     exit handlers, end the process with ``os._exit`` instead of finalizing the interpreter,
-    which frees every object and module one by one and stops NumPy's BLAS threads (30-100 ms
+    which frees every object and module one by one and stops NumPy's BLAS threads (30-200 ms
     after a sweep: docs/performance.md). Nothing is lost: the files lrdiag writes are closed
     (and fsynced) by then, and stdout, stderr and C's stdio buffers are flushed here. Python
     exits as usual when main ended without an exit code (an uncaught exception), a stream
@@ -231,11 +231,11 @@ def _end_now(code: list[int]) -> None:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
-    except (OSError, ValueError):
-        return
-    import ctypes  # loaded by NumPy already
+        import ctypes  # loaded by NumPy already
 
-    ctypes.CDLL(None).fflush(None)  # what C's exit() flushes (an extension's printf)
+        ctypes.CDLL(None).fflush(None)  # what C's exit() flushes (an extension's printf)
+    except (OSError, ValueError, TypeError, AttributeError):  # no C library to ask (Windows)
+        return
     os._exit(code[0])
 
 
