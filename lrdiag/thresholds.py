@@ -43,7 +43,7 @@ class Thresholds:
     noise_points: int = 50  # noise: over the final window, or this many last points if more
     level_frac: float = 0.1  # final level: median of this share of the last points (3 at least)
     smooth_frac: float = 0.02  # best level: a rolling median over this share of the points
-    short_curve: int = 5  # borderline: a curve with fewer points than this
+    short_curve: int = 5  # borderline: a curve with fewer points (no flat half at chance either)
     borderline_margin: float = 0.2  # borderline: a threshold moved +-this share changes the verdict
     resolution: float = 1e-9  # steps below this share of the range R count as zero (rounding)
     constant_rtol: float = 1e-6  # constant: a range within this share of the values (rounding)
@@ -74,8 +74,10 @@ class Thresholds:
     osc_floor: float = 1e-6  # not oscillating (> 0): a level below this share of the start
     trend_snr: float = 6.0  # plateaued by noise: unless the early level is this many SEs up
     plateau_progress: float = 0.05  # plateaued: initial minus final level below this share of R
+    plateau_fall: float = 0.2  # a loss > 0 held this share below its start moved (noise, short)
+    held_snr: float = 2.0  # ... and held it by this many standard errors of a median level
     floor_progress: float = 0.02  # plateaued (a loss > 0): moved less than this of its level
-    chance_tol: float = 0.05  # stuck_at_chance: final level within this share of chance
+    chance_tol: float = 0.05  # stuck_at_chance: final level (or second half) within this of chance
     chance_quiet: float = 0.02  # stuck_at_chance: falling less than this share of R in the window
     chance_flat: float = 1e-6  # stuck_at_chance: or less than this share of chance per point
     chance_round: float = 0.005  # stuck_at_chance, loss unnamed: ln K matched to this share
@@ -118,6 +120,8 @@ _DECISION_FIELDS = (
     "osc_floor",
     "trend_snr",
     "plateau_progress",
+    "plateau_fall",
+    "held_snr",
     "floor_progress",
     "chance_tol",
     "chance_quiet",

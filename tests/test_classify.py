@@ -536,6 +536,48 @@ def test_borderline_near_the_swing_threshold():
     assert "edge_of_stability" in v.flags
 
 
+def test_borderline_is_the_first_threshold_whose_move_flips_the_verdict_for_each_thresholds():
+    """Against a plain loop written here: classify with each decision threshold moved by
+    +-borderline_margin, in turn; borderline is set exactly when one of them changes the
+    verdict. Two sets of thresholds alternate, so one set's moves never answer for the other."""
+    y = np.concatenate([cv.exp_decay(40, epochs_per_e=4.0), 0.03 * (-1.0) ** np.arange(60)])
+    sets = (Thresholds(), Thresholds(borderline_margin=0.05), Thresholds(osc_swing=0.06))
+    seen = set()
+    for th in (*sets, *sets):
+        v = judge(y, th)
+        flips = [
+            name
+            for name in clf._DECISION_FIELDS
+            for f in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin)
+            if judge(y, dataclasses.replace(th, **{name: getattr(th, name) * f})).verdict
+            != v.verdict
+        ]
+        assert ("borderline" in v.flags) == bool(flips), (th, v.reason)
+        if flips:
+            assert f"moving {flips[0]} by" in v.reason
+        seen.add((v.verdict, bool(flips)))
+    assert len(seen) == 3  # the three sets differ: borderline on one is not borderline on all
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, 1.0, 2.5]),
+        min_size=1,
+        max_size=60,
+    ),
+    st.lists(st.floats(0.0, 100.0), min_size=1, max_size=5),
+)
+def test_median_and_percentiles_are_numpys(values, qs):
+    """The fast median and percentiles judging reads give NumPy's numbers to the last bit."""
+    from lrdiag.classify.measure import _median, _percentiles
+
+    v = np.array(values)
+    assert _median(v) == float(np.median(v))
+    np.testing.assert_array_equal(_percentiles(v, tuple(qs)), np.percentile(v, qs))
+    assert list(v) == values  # the caller's array is left as it was
+
+
 def test_thresholds_override_changes_the_verdict():
     y = cv.gd_tilted_huber(3.0, 200)  # swings of about 9% of the range
     assert judge(y).verdict == "oscillating"
@@ -587,8 +629,11 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
     # Shifts of up to 1000 ranges. The rules that judge a loss > 0 on its own level (a rise or
     # fall against the initial loss, swings against the final level, rebounds above the lowest
     # level so far, a level near 0 against the start, ln K) are off here: a shift changes the
-    # level, which is their point; they are tested on their own.
+    # level, which is their point; they are tested on their own. The geometric rule goes too:
+    # for a loss > 0 it also asks for a multiple of the level its rise began from, which an
+    # infinite positive_rise blocks rather than lifts, so a shift across 0 would switch it on.
     no_level = Thresholds(
+        growth_rate=math.inf,
         positive_rise=math.inf,
         floor_rise=math.inf,
         floor_progress=0.0,
@@ -598,6 +643,7 @@ def test_invariant_to_shift_and_positive_scale(family, p, seed, log_scale, shift
         blowup_rise=0.0,
         rebound_level=0.0,
         osc_floor=0.0,
+        plateau_fall=1.0,
     )
     base = classify(y, no_level)
     shifted = classify(y + shift * max(spread, 1e-300), no_level)

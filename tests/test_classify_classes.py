@@ -30,7 +30,7 @@ from curves import (
     to_a_floor,
 )
 
-from lrdiag.classify import classify
+from lrdiag.classify import Thresholds, classify
 
 EOS_RUNS = json.loads((Path(__file__).parent / "data" / "classes" / "eos_runs.json").read_text())
 LN10 = math.log(10.0)
@@ -459,3 +459,127 @@ def test_one_and_a_half_slow_swings_after_a_long_fall_are_not_oscillation(seed):
     # two and a half such swings in the window are oscillation
     y[-60:] = 0.016 * (1.0 + 0.6 * np.sin(2 * np.pi * np.arange(60) / 24.0))
     assert classify(y).verdict == "oscillating"
+
+
+# Set 4 and the dev half (issue 11, round 5): each kind by a curve of our own ----------------
+
+# Twelve epochs of a validation loss: 1.0, a jumpy fall to about 0.4, and jumps of a third or
+# more of its level after it (0.3, then 0.65; 0.35, then 0.45): the noise estimate from such
+# jumps is larger than a third of the fall.
+JUMPY_FALL = [1.0, 0.8, 1.3, 0.5, 0.3, 0.65, 0.55, 0.35, 0.38, 0.42, 0.45, 0.43]
+
+
+def test_a_short_jumpy_fall_by_more_than_half_its_level_is_converging_not_plateaued():
+    """Down 57% of its level and held there for the whole second half: moving, whatever its
+    noise; plateaued means not moving relative to its level."""
+    v = classify(JUMPY_FALL)
+    assert v.verdict == "converging", v.reason
+    # the rule is what decides it: without it the noise rule called the same curve plateaued
+    off = Thresholds(plateau_fall=1.0)  # no loss > 0 falls by all of its level
+    assert classify(JUMPY_FALL, off).verdict == "plateaued"
+    # a curve as jumpy that ends 10% below its first value has not moved: plateaued
+    y = [1.0, 0.85, 1.1, 0.9, 0.82, 1.05, 0.95, 0.83, 0.88, 0.92, 0.86, 0.9]
+    assert classify(y).verdict == "plateaued"
+
+
+def test_a_held_fall_near_plateau_fall_is_borderline():
+    """The same jumps shrunk to 0.4 of their size about the start: held 22% below it, just
+    over plateau_fall = 20%, a close call that names the threshold."""
+    y = 1.0 + 0.4 * (np.array(JUMPY_FALL) - 1.0)
+    v = classify(y)
+    assert v.verdict == "converging" and "borderline" in v.flags, v.reason
+    assert "moving plateau_fall by 20% would make it plateaued" in v.reason
+
+
+def test_a_short_jumpy_fall_that_comes_back_is_not_converging():
+    """The same fall, but the second half back at its start: it did not hold the fall, and
+    jumping by a third of its level it is not flat either (oscillating, borderline)."""
+    y = [1.0, 0.8, 1.3, 0.5, 0.3, 0.65, 0.55, 0.9, 1.05, 0.95, 1.1, 0.98]
+    v = classify(y)
+    assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
+
+
+def test_a_ten_epoch_fall_of_three_quarters_with_one_jump_back_is_not_irregular_bouncing():
+    """1.0, 1.1, then down to 0.06 with one jump to 0.9 and a last value of 0.26: the swings
+    are as large as its level, but it fell by three quarters and held that through its second
+    half: it learned (converging), not bouncing without progress (the short-curve rule)."""
+    y = [1.0, 1.1, 0.4, 0.35, 0.33, 0.13, 0.06, 0.9, 0.12, 0.26]
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    assert classify(y, Thresholds(plateau_fall=1.0)).verdict == "oscillating"  # rule off
+    # ending back at 0.9 after the same jumps: the fall is not held, it bounces (borderline)
+    v = classify([*y[:-1], 0.9])
+    assert v.verdict == "oscillating" and "borderline" in v.flags, v.reason
+
+
+def _dead_run(n, level, *, first=40.0, seed=0):
+    """A network that blew up in its first epoch, then sits at ``level`` with 1.5% noise."""
+    y = level * (1.0 + 0.015 * np.random.default_rng(seed).standard_normal(n))
+    y[0], y[1] = first, 1.25 * level
+    return y
+
+
+@pytest.mark.parametrize("share", [1.02, 0.98])
+def test_told_the_class_count_a_short_run_flat_a_few_percent_off_ln_k_is_stuck(share):
+    """15 epochs: 40, then 2% above ln 10 (outputs collapsed to near-uniform) or 2% below (the
+    prior of unbalanced classes) for the rest. Told K = 10, as a sweep is, it is stuck at
+    chance; the fall from 40 fills the final window, which must not hide the flat run after."""
+    y = _dead_run(15, share * LN10)
+    v = classify(y, n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    assert "for the second half of the run" in v.reason and "ln 10" in v.reason
+    # from the curve alone, a level 2% off ln 10 is a loss that fell and converged there
+    assert classify(y).verdict == "converging"
+
+
+def test_told_the_class_count_a_level_clearly_off_ln_k_or_still_falling_is_not_stuck():
+    # 8% above ln 10: beyond chance_tol, a level of its own
+    v = classify(_dead_run(15, 1.08 * LN10), n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    # passing through chance over the second half (6% above to 3% below): learning, not flat
+    y = np.concatenate([[40.0, 3.0], np.linspace(1.06 * LN10, 0.97 * LN10, 13)])
+    v = classify(y, n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+
+
+def test_told_the_class_count_two_points_near_ln_k_are_no_flat_level():
+    """Four epochs (189, 27, 2.25, 2.21: a recorded CNN run): a second half of two points shows
+    no level to be flat at; the fall onto them is all the curve has (converging, borderline)."""
+    v = classify([189.0, 27.0, 2.25, 2.21], n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "converging" and "stuck_at_chance" not in v.flags, v.reason
+    assert "borderline" in v.flags
+
+
+def test_told_the_class_count_a_level_near_chance_tol_is_borderline():
+    v = classify(_dead_run(15, 1.06 * LN10), n_classes=10, loss_name="cross_entropy")
+    assert v.verdict == "plateaued" and "borderline" in v.flags, v.reason
+    assert "moving chance_tol by 20% would make it converging" in v.reason
+
+
+def test_a_bce_validation_loss_flat_just_under_ln_2_is_stuck_when_named():
+    """12 epochs of a validation loss: 0.75, 0.72, 0.70, then 2% under ln 2 (the prior of
+    slightly unbalanced classes) with 0.5% noise: stuck at chance for a bce loss."""
+    y = 0.98 * LN2 * (1.0 + 0.005 * np.random.default_rng(1).standard_normal(12))
+    y[:3] = [0.75, 0.72, 0.70]
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "plateaued" and "stuck_at_chance" in v.flags, v.reason
+    # one that keeps falling through its second half (0.72 to 0.672, 3% under ln 2) is learning
+    t = np.arange(25)
+    y = 0.72 - 0.002 * t
+    assert classify(y, loss_name="bce").verdict == "converging"
+    # and so is a smooth creep down, 0.2% of ln 2 over the second half, at ln 2 (far too slow)
+    y = LN2 * (1.0 - 0.0003 * t)
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "plateaued" and "stuck_at_chance" not in v.flags, v.reason
+
+
+def test_flat_noise_rarely_holds_a_fall():
+    """A loss that does not move, only jumps by +-30% of its level each epoch (400 short
+    curves, 12 points, drawn here): plateaued must mean not moving, so at most a few of them
+    may count as a held fall. Without held_snr's standard errors one in eleven does."""
+    rng = np.random.default_rng(12)
+    curves = 1.0 + 0.3 * rng.standard_normal((400, 12))
+    converging = sum(classify(y).verdict == "converging" for y in curves)
+    assert converging <= 0.05 * len(curves), converging
+    loose = Thresholds(held_snr=0.0)  # the rule without its standard errors
+    assert sum(classify(y, loose).verdict == "converging" for y in curves) > converging + 10

@@ -5,7 +5,9 @@ layout, data read straight into the training dtype) may change a loss by roundin
 more, and may change no verdict. tests/data/reference_losses.npz was written by
 tools/reference_losses.py from main: first at 1a86d8f, before issue 19's engine work; again at
 e64f5fc, for the classifier's new rules (issue 11) and the conv engine's changes (issue 16),
-whose losses moved by float32 rounding (at most 1.6e-7). Each config of configs/ is shortened
+whose losses moved by float32 rounding (at most 1.6e-7); its verdicts alone once more for the
+classifier's held-fall rule (issue 11, round 5: keras_question's run 1, 342, 1389, 94, 75, from
+plateaued to converging), the losses kept bit for bit. Each config of configs/ is shortened
 (a few epochs for the conv nets, at most 60 for the others, sharpness off).
 It is a recording, not a derivation: the math itself is checked elsewhere (finite differences,
 per-run loops, PyTorch); this only says that a faster engine computes what the old one did.

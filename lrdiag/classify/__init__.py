@@ -13,8 +13,9 @@ rule that matches:
                 > 0, sustained swings of 10% of its own level or more at any period (alternating,
                 periodic, slow) or, on a curve that learned less than it swings, like noise.
 3. plateaued    no clear net progress: stuck at the chance loss (ln 2, ln K: given, or found to
-                rounding) with nothing happening at the end, within the noise, a small fraction
-                of the curve's range, or (a loss > 0) a small fraction of its own level.
+                rounding) with nothing happening at the end, within the noise (but never a loss
+                > 0 that fell by a fifth of its level and held it), a small fraction of the
+                curve's range, or (a loss > 0) a small fraction of its own level.
 4. converging   otherwise: clear net progress. Noise, a transient spike that recovered,
                 edge-of-stability bouncing on a falling trend and a late recovery (``unstable``)
                 are flags, not verdicts.

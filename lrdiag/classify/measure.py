@@ -51,6 +51,8 @@ class _Measures:
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
     guess_k: int | None
     half_level: float  # median of the second half of the points
+    half_decline: float  # fall of the second half's least-squares line across it
+    half_n: int  # points in the second half
     third_high: float  # 90th percentile of the last third of the points
     level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
     noise_end: float  # noise over the final level's points alone (when 20 or more)
@@ -107,6 +109,38 @@ def _rolling_median(y: np.ndarray, width: int) -> np.ndarray:
     return np.repeat(med, step)[: len(windows)]
 
 
+def _median(v: np.ndarray) -> float:
+    """np.median of a 1-D array of finite values (the middle value, or the mean of the two),
+    without its overhead, which dominates on the short windows judging reads."""
+    n = v.size
+    if n == 0:
+        return math.nan
+    h = n // 2
+    if n % 2:
+        return float(np.partition(v, h)[h])
+    p = np.partition(v, (h - 1, h))
+    return float((p[h - 1] + p[h]) / 2.0)
+
+
+def _percentiles(v: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """np.percentile(v, qs) of a 1-D array of finite values (linear interpolation between the
+    sorted values at (n - 1) q / 100, in NumPy's arithmetic), from one sort."""
+    s = np.sort(v)
+    top = s.size - 1
+    out = []
+    for q in qs:
+        at = top * (q / 100)
+        i = math.floor(at)
+        if at >= top:
+            out.append(float(s[-1]))
+            continue
+        g = at - i
+        a, b = float(s[i]), float(s[i + 1])
+        # NumPy's lerp: from the nearer end, so that g = 0 and g = 1 give the ends exactly
+        out.append(b - (b - a) * (1 - g) if g >= 0.5 else a + (b - a) * g)
+    return out
+
+
 def _robust_noise(y: np.ndarray) -> float:
     """Noise std dev of iid noise on a smooth trend, from the median absolute deviations of the
     first and second differences (std devs sqrt(2) and sqrt(6) times the noise's); the larger
@@ -116,7 +150,7 @@ def _robust_noise(y: np.ndarray) -> float:
     est = []
     for order, factor in ((1, math.sqrt(2.0)), (2, math.sqrt(6.0))):
         d = np.diff(y, order)
-        est.append(1.4826 * float(np.median(np.abs(d - np.median(d)))) / factor)
+        est.append(1.4826 * _median(np.abs(d - _median(d))) / factor)
     return max(est)
 
 
@@ -146,8 +180,8 @@ def _trend_residual(v: np.ndarray) -> np.ndarray:
 def _half_spread(r: np.ndarray) -> float:
     if r.size < 2:
         return 0.0
-    lo, hi = np.percentile(r, (5.0, 95.0))
-    return float(hi - lo) / 2.0
+    lo, hi = _percentiles(r, (5.0, 95.0))
+    return (hi - lo) / 2.0
 
 
 def _autocorrelation(r: np.ndarray, top: int) -> np.ndarray:
@@ -201,7 +235,7 @@ def _bounce_from(
     start = y.size - w
     while start - w >= 0:
         block = y[start - w : start]
-        level = float(np.median(block))
+        level = _median(block)
         if not (q25 <= level <= q75) or _half_spread(_trend_residual(block)) < amplitude / 2:
             break
         start -= w
@@ -263,10 +297,10 @@ def _measure(
     offset = (m - smooth.size) // 2
     best_i = int(np.argmin(smooth))
     # y[0], unless a long curve starts on a low noise value: then the median of its first points.
-    initial = max(float(y[0]), float(np.median(y[: max(1, int(round(th.init_frac * m)))])))
+    initial = max(float(y[0]), _median(y[: max(1, int(round(th.init_frac * m)))]))
     level_n = max(1, min(m // 3, max(3, int(round(th.level_frac * m)))))
-    final_level = float(np.median(y[-level_n:]))
-    early_level = float(np.median(y[:level_n]))
+    final_level = _median(y[-level_n:])
+    early_level = _median(y[:level_n])
     best_level = float(smooth[best_i])
     top = max(initial, float(win.max()))
     range_ = top - float(y.min())
@@ -284,7 +318,7 @@ def _measure(
         alternation = turns / (d.size - 1)
         turning_z = _turning_z(turns, win.size)
         turning_z_max = _turning_z(win.size - 2, win.size)
-    swing = float(np.median(np.abs(d))) if d.size else 0.0
+    swing = _median(np.abs(d)) if d.size else 0.0
     decline = 0.0
     if win.size >= 3:
         pairs = 0.5 * (win[1:] + win[:-1])  # removes a period-2 bounce exactly
@@ -308,7 +342,7 @@ def _measure(
 
     # The swings of the final window about its own trend line, on the loss's own level.
     resid = _trend_residual(win)
-    lo_r, hi_r = (float(v) for v in np.percentile(resid, (5.0, 95.0)))
+    lo_r, hi_r = _percentiles(resid, (5.0, 95.0))
     amplitude = (hi_r - lo_r) / 2.0
     amp_late = _half_spread(resid[w // 2 :])
     # a half-swing goes from the bottom quarter of the 5-95 percentile band to the top quarter,
@@ -321,14 +355,13 @@ def _measure(
     acf = _autocorrelation(resid, max(1, w // 3)) if amplitude > tol else np.zeros(2)
     acf_peak, acf_lag = _acf_peak(acf)
     acf_one = float(acf[1])
-    low, p10, q25, q75, high = (float(v) for v in np.percentile(win, (5, 10, 25, 75, 95)))
+    low, p10, q25, q75, high = _percentiles(win, (5, 10, 25, 75, 95))
+    window_level = _median(win)
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     rebounds, rebound_peak = _rebounds(y, positive, th)
     # the level two windows back (points m - 3w to m - 2w): a sustained swing keeps its level,
     # one on a slowly falling trend has left it by more than its own amplitude
-    fall_back = (
-        float(np.median(y[m - 3 * w : m - 2 * w])) - float(np.median(win)) if m >= 3 * w else 0.0
-    )
+    fall_back = _median(y[m - 3 * w : m - 2 * w]) - window_level if m >= 3 * w else 0.0
     noise_end = _robust_noise(y[-level_n:]) if level_n >= 20 else noise
     # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
     # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
@@ -372,11 +405,13 @@ def _measure(
         chance_k=chance[1],
         guess=guess,
         guess_k=guess_k,
-        half_level=float(np.median(y[m // 2 :])),
-        third_high=float(np.percentile(y[m - max(1, m // 3) :], 90)),
+        half_level=_median(y[m // 2 :]),
+        half_decline=-_slope(y[m // 2 :]) * (m - m // 2 - 1),
+        half_n=m - m // 2,
+        third_high=_percentiles(y[m - max(1, m // 3) :], (90,))[0],
         level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
         noise_end=noise_end,
-        window_level=float(np.median(win)),
+        window_level=window_level,
         low=low,
         high=high,
         amplitude=amplitude,

@@ -6,6 +6,7 @@ re-decides without measuring again. The rules are written out in docs/verdicts.m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from lrdiag.classify.measure import (
     _measure,
     _Measures,
+    _median,
     _odd,
     _prepare,
     _robust_noise,
@@ -55,7 +57,35 @@ def _stuck(ms: _Measures, th: Thresholds) -> tuple[float, int] | None:
     # itself, a rounding-level creep (R alone cannot judge a curve that never left ln K).
     rounding = th.chance_flat * c * ms.window
     quiet = ms.decline <= max(th.noise_snr * ms.noise, th.chance_quiet * ms.range_, rounding)
-    return (c, int(k)) if settled or (near and quiet) else None
+    flat = ms.chance is not None and _flat_at(ms, th, c)
+    return (c, int(k)) if settled or (near and (quiet or flat)) else None
+
+
+def _flat_at(ms: _Measures, th: Thresholds, c: float) -> bool:
+    """Told the chance loss c: flat on it for most of the run, however the final window holds
+    the fall before (a 15-epoch log): the second half's median within chance_tol of c (a
+    collapsed output sits a few % above ln K, the prior of unbalanced classes a few % below),
+    its line falling no more than noise (noise_snr standard errors of such a fall, noise *
+    sqrt(12 / n)) or a rounding-level creep (chance_flat of c per point), as the final window
+    must for quiet: a steady creep down, however slow, is learning far too slowly. A second
+    half of fewer than short_curve points shows no level (2.25, 2.21 after 189, 27)."""
+    if ms.half_n < th.short_curve:
+        return False
+    se = ms.noise * math.sqrt(12.0 / ms.half_n)
+    fall = max(th.noise_snr * se, th.chance_flat * c * ms.half_n)
+    return abs(ms.half_level - c) <= th.chance_tol * c and ms.half_decline <= fall
+
+
+def _held(ms: _Measures, th: Thresholds) -> bool:
+    """A loss > 0 that fell by plateau_fall of its level or more and held it: the final level
+    and the second half's median both that far below the start (the lower of the initial level
+    and the first level_n points' median, which one noisy first point cannot lift), and by
+    held_snr standard errors of such a median (a flat loss jumping by +-30% holds a "fall" of a
+    fifth in 9% of 12-point draws, 3% with it). It is moving, however jumpy its points: a
+    12-epoch validation loss from 0.45 to 0.19 is."""
+    start = min(ms.initial, ms.early_level)
+    fall = start - max(ms.final_level, ms.half_level)
+    return ms.positive and fall >= th.plateau_fall * start and fall >= th.held_snr * ms.level_se
 
 
 def _is_stuck(ms: _Measures, th: Thresholds) -> bool:
@@ -69,9 +99,9 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     more often than noise),
     "periodic" (autocorrelation peaks again at a lag), "smooth" (far fewer direction changes
     than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
-    too short to tell structure from noise, that never gained more than the swings' height;
-    or, on a curve of full-batch gradient descent, which has no sampling noise, any length:
-    "chaotic"). None when it does not bounce so."""
+    too short to tell structure from noise, that never gained more than the swings' height
+    nor held a fall (_held); or, on a curve of full-batch gradient descent, which has no
+    sampling noise, any length: "chaotic"). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     # A loss that fell to a millionth of its start has converged to its floor of 0: what is
@@ -90,7 +120,7 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     ):
         return None
     if ms.half_swings < 3:  # down and back up once is a V, not a swing: unless too short to say
-        return "irregular" if short and ms.net < 2 * a else None
+        return "irregular" if short and ms.net < 2 * a and not _held(ms, th) else None
     z = min(th.osc_z, ms.turning_z_max)
     alternating = ms.alternation is not None and ms.alternation >= th.osc_alternation
     if alternating and ms.turning_z is not None and ms.turning_z >= z:
@@ -111,7 +141,7 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     # past the edge of stability), however they look.
     if full_batch and a >= th.osc_chaos * ms.window_level:
         return "chaotic"
-    return "irregular" if short and ms.net < 2 * a else None
+    return "irregular" if short and ms.net < 2 * a and not _held(ms, th) else None
 
 
 def _decide(
@@ -227,7 +257,9 @@ def _decide(
         and ms.positive
         and ms.net > max(2 * ms.amplitude, th.floor_progress * ms.initial)
     )
-    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear):
+    # Or, for a loss > 0, a fall held (_held): moving, however jumpy the points.
+    held = _held(ms, th)
+    if ms.net <= th.noise_snr * min(sd, ms.noise_end) and not (trend or ordered or clear or held):
         return "plateaued", "noise"
     if ms.net < th.plateau_progress * R:
         return "plateaued", "range"
@@ -249,14 +281,23 @@ def _borderline(
     ms: _Measures, th: Thresholds, loss_name, verdict, full_batch: bool = False
 ) -> tuple[str, str] | None:
     """The first decision threshold that, moved by +-borderline_margin, changes the verdict."""
-    values = vars(th)
-    for name in _DECISION_FIELDS:
-        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin):
-            moved = dataclasses.replace(th, **{name: values[name] * factor})
-            other, _ = _decide(ms, moved, loss_name, full_batch)
-            if other != verdict:
-                return name, other
+    for name, moved in _moved(th):
+        other, _ = _decide(ms, moved, loss_name, full_batch)
+        if other != verdict:
+            return name, other
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _moved(th: Thresholds) -> tuple[tuple[str, Thresholds], ...]:
+    """Each decision threshold moved down, then up, by borderline_margin, in _DECISION_FIELDS
+    order: made once per set of thresholds (a sweep judges every run with the same one)."""
+    values = vars(th)
+    return tuple(
+        (name, dataclasses.replace(th, **{name: values[name] * factor}))
+        for name in _DECISION_FIELDS
+        for factor in (1.0 - th.borderline_margin, 1.0 + th.borderline_margin)
+    )
 
 
 def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, float, float] | None:
@@ -291,7 +332,7 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, fl
         return None
     premin = float(runmin[k])
     allowed = max(th.spike_recover * min(h, ms.initial - premin), th.noise_snr * ms.noise)
-    settled = float(np.median(after))
+    settled = _median(after)
     if settled > premin + allowed or settled > ms.initial:  # the noise allowance aside, a run
         return None  # that ends above where it started has not recovered
     return peak, h, premin, settled
@@ -345,7 +386,7 @@ def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
     if seg.size < 3:
         return None
     k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
-    t_fall = float(np.median(seg[:3]) - np.median(seg[-k:]))
+    t_fall = _median(seg[:3]) - _median(seg[-k:])
     finite = train[np.isfinite(train)]
     t_need = max(
         th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))

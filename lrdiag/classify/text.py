@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrdiag.classify.measure import _Measures
-from lrdiag.classify.rules import _stuck
+from lrdiag.classify.rules import _flat_at, _stuck
 from lrdiag.formatting import plural
 
 
@@ -201,6 +201,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             return (
                 f"plateaued: flat at {_level(ms.final_level, 1e-4 * c)} ≈ ln {k} = {c:.5g} "
                 f"(chance with {k} classes) for {span} of the run and not falling"
+            )
+        if _flat_at(ms, th, c):
+            off = _pct(abs(ms.half_level - c) / c)
+            return (
+                f"plateaued: the loss sits at {_sig3(ms.half_level)} for the second half of the "
+                f"run, within {off} of ln {k} = {c:.4g} (chance for {k} classes), and is not "
+                f"falling"
             )
         return (
             f"plateaued: the loss ends at {_sig3(ms.final_level)} ≈ ln {k} = "

@@ -61,6 +61,7 @@ THRESHOLD_CHECKS = {
             "chance_tol",
             "chance_round",
             "chance_settle",
+            "plateau_fall",
             "osc_acf",
             "osc_corr",
         ),

@@ -19,7 +19,10 @@ unambiguous miss with its why and the classifier's reason; exits 1 if there is o
 ``--outside DIR`` also measures the outside corpus (curves from real PyTorch/Keras training,
 labelled without lrdiag: tools/corpus/outside): ``DIR/labels.csv`` holds one row per judged
 curve column, ``DIR/curves/<id>.csv`` the curves (``step,loss`` or ``epoch,loss[,val_loss]``).
-Its dev and test halves are reported apart and never change the exit code. ``--heldout DIR``
+Its dev and test halves are reported apart and never change the exit code. Each set's headline is
+judged from the curve alone, as a user classifying a log gives no facts; a second line gives the
+accuracy with the facts a sweep knows (labels.csv's loss_name, when bce, cross_entropy or mse, and
+n_classes), as the sweep passes them to the classifier. ``--heldout DIR``
 (repeatable) reports a further outside set in the same format whose rows are all in the split
 ``heldout`` (tests/data/outside2, "held-out set 2"; tests/data/outside3, "held-out set 3";
 tests/data/outside4, "held-out set 4"), also without changing the exit code.
@@ -34,7 +37,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -417,16 +420,46 @@ def load_outside(path: str | Path, split: str | None = None) -> list[Case]:
     return cases
 
 
-def format_outside(outcomes: list[Outcome], title: str, *, show_all=False) -> str:
-    """One half of the outside corpus: matrix, precision/recall, alarms, the seven kinds."""
+def with_facts(case: Case) -> Case:
+    """The case as a sweep would judge it: told the loss's name (labels.csv's loss_name, when
+    it is one the classifier knows: bce, cross_entropy, mse) and the class count."""
+    meta = case.meta or {}
+    name = meta.get("loss_name")
+    if name not in LOSS_NAMES:
+        return case
+    return replace(case, loss_name=name, n_classes=meta.get("n_classes"))
+
+
+def _accuracy(outcomes: list[Outcome]) -> tuple[int, int, str]:
+    """(right, unambiguous, share) over the unambiguous outcomes."""
     unamb = [o for o in outcomes if o.case.unambiguous]
     right = sum(o.verdict_ok for o in unamb)
-    share = f"{100 * right / len(unamb):.1f}%" if unamb else "-"
+    return right, len(unamb), f"{100 * right / len(unamb):.1f}%" if unamb else "-"
+
+
+def format_outside(
+    outcomes: list[Outcome],
+    title: str,
+    *,
+    show_all=False,
+    facts: list[Outcome] | None = None,
+) -> str:
+    """One half of the outside corpus: matrix, precision/recall, alarms, the seven kinds; with
+    ``facts`` (the same curves judged with_facts), a second accuracy line for them."""
+    unamb = [o for o in outcomes if o.case.unambiguous]
+    right, total, share = _accuracy(outcomes)
     lines = [
-        f"{title}: {len(outcomes)} curve columns, {len(unamb)} unambiguous; "
-        f"accuracy on the unambiguous: {right}/{len(unamb)} ({share})",
-        "",
+        f"{title}: {len(outcomes)} curve columns, {total} unambiguous; "
+        f"accuracy on the unambiguous: {right}/{total} ({share})",
     ]
+    if facts is not None:
+        f_right, f_total, f_share = _accuracy(facts)
+        f_alarms = sum(o.false_alarm for o in facts)
+        lines.append(
+            f"  with the facts a sweep knows (loss name, class count): {f_right}/{f_total} "
+            f"({f_share}), {f_alarms} false alarms on healthy noisy runs"
+        )
+    lines.append("")
     lines += ["  " + s for s in format_matrix(confusion(unamb))]
     healthy = [o for o in outcomes if "healthy_noisy" in o.case.tags]
     alarms = sum(o.false_alarm for o in healthy)
@@ -487,15 +520,14 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(outcomes, args.corpus, show_all=args.all))
     for s, half in halves.items():
         print()
-        print(
-            format_outside(
-                evaluate(half), f"Outside corpus ({args.outside}), {s} half", show_all=args.all
-            )
-        )
+        title = f"Outside corpus ({args.outside}), {s} half"
+        facts = evaluate(with_facts(c) for c in half)
+        print(format_outside(evaluate(half), title, show_all=args.all, facts=facts))
     for i, (where, held) in enumerate(zip(args.heldout, heldout, strict=True)):
         title = f"Outside corpus, held-out set {_set_number(where, i)} ({where})"
+        facts = evaluate(with_facts(c) for c in held)
         print()
-        print(format_outside(evaluate(held), title, show_all=args.all))
+        print(format_outside(evaluate(held), title, show_all=args.all, facts=facts))
     bad = any(not o.right for o in outcomes if o.case.unambiguous)
     bad = bad or any(o.false_alarm for o in outcomes)
     return 1 if bad else 0

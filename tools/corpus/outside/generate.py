@@ -5,6 +5,7 @@
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 2     # the held-out set 2
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 3     # the held-out set 3
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 4     # the held-out set 4
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --set 5     # the held-out set 5
 
 Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
 tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
@@ -18,7 +19,8 @@ Set 3 (tests/data/outside3) adds kinds of run the first two lack, listed in `set
 data (rings, XOR, scikit-learn's bundled iris, wine and breast cancer, a sine), activations,
 normalisation, dropout, residual MLPs, another CNN, weight decay, Nesterov, AdamW, Adagrad,
 Nadam, learning-rate schedules, Huber and L1 losses, and more Keras. Set 4 (tests/data/outside4,
-`set4.py`) has new seeds and more oscillating, chance-level and Keras runs.
+`set4.py`) has new seeds and more oscillating, chance-level and Keras runs. Set 5
+(tests/data/outside5, `set5.py`) returns to set 1's families and proportions with new runs.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ OUTS = {
     2: ROOT / "tests" / "data" / "outside2",
     3: ROOT / "tests" / "data" / "outside3",
     4: ROOT / "tests" / "data" / "outside4",
+    5: ROOT / "tests" / "data" / "outside5",
 }
 MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
 AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
@@ -859,6 +862,10 @@ def specs_of(set_no: int) -> list[dict]:
         from tools.corpus.outside.set4 import set4_runs
 
         return set4_runs()
+    if set_no == 5:
+        from tools.corpus.outside.set5 import set5_runs
+
+        return set5_runs()
     return runs() if set_no == 1 else set2_runs()
 
 
@@ -870,7 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="run only the ids starting with this prefix")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--manifest-only", action="store_true", help="rewrite manifest.csv only")
-    p.add_argument("--set", type=int, choices=(1, 2, 3, 4), default=1, help="which set (default 1)")
+    p.add_argument("--set", type=int, choices=sorted(OUTS), default=1, help="which set (default 1)")
     args = p.parse_args(argv)
     if args.manifest_only:
         write_manifest(set_no=args.set)
