@@ -154,7 +154,8 @@ LOOP = "training loop (TrainResult)"
 
 class _Clock:
     """Seconds per step, without the imports a step triggers (those count as imports): every
-    import statement and ``importlib.import_module`` is timed, the outermost ones only."""
+    import statement and ``importlib.import_module`` is timed, the outermost ones only (one
+    count for all threads: a training thread's import during another's counts once)."""
 
     def __init__(self):
         self.times: dict[str, float] = {}
