@@ -1,5 +1,5 @@
 """``python -m lrdiag`` runs the command line."""
 
-from lrdiag.cli import main
+from lrdiag.cli import run
 
-main()
+run()

@@ -69,7 +69,7 @@ def config_hash(cfg: Config, dataset) -> str:
             continue
         a = np.ascontiguousarray(a)
         h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
+        h.update(a.data)  # the bytes of a.tobytes(), without copying them (W2's X: 26 MB)
     return h.hexdigest()[:24]
 
 

@@ -45,13 +45,11 @@ Targets are shaped for the loss: ``bce`` -> (n, 1) of 0/1; ``cross_entropy`` -> 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +156,9 @@ GENERATORS: dict[str, Generator] = {
 def digits(data: DataConfig, file: str | None):
     """The UCI 8x8 digits shipped in the package: (X (1797, 64) of 0..16, labels (1797, 1),
     feature names, target name, 0 test rows), the layout of ``_read_file``."""
+    import gzip  # here: a sweep of other data loads neither (a few ms of start-up)
+    from importlib import resources
+
     raw = (resources.files("lrdiag") / "datasets" / "digits.csv.gz").read_bytes()
     values = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",")
     names = tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8))

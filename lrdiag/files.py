@@ -124,6 +124,8 @@ def to_jsonable(obj: Any) -> Any:
     Handles dicts (keys become strings), lists, tuples, numpy arrays and scalars, dataclasses
     and paths. Anything else is a TypeError, so a bug shows instead of a silent ``str()``.
     """
+    if type(obj) is float:  # the most common by far (every loss): checked first
+        return obj if math.isfinite(obj) else None
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):

@@ -27,7 +27,15 @@ EOS_NEAR = 0.9  # edge of stability: tracked sharpness reached this fraction of 
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    return [finite(v) for v in values]
+    """A curve as JSON numbers, None for NaN and inf (``formatting.finite`` of each value; a
+    float array's ``tolist`` gives the same floats, without a call per value: W1 has 25,728)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return [finite(v) for v in values]
+    out = values.tolist()
+    if np.isfinite(values).all():
+        return out
+    return [v if math.isfinite(v) else None for v in out]
 
 
 def _partial_metrics(curve: np.ndarray) -> dict:

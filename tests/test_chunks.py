@@ -6,6 +6,8 @@ merged sweep must write the same results.json, byte for byte (it holds no timing
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ import yaml
 
 from lrdiag import chunks, pipeline, shards
 from lrdiag import sweep as engine
+from lrdiag.config import config_to_dict
 from lrdiag.errors import LrdiagError
 from lrdiag.files import JSON_NAME, to_json_text
 
@@ -117,6 +120,22 @@ def test_the_config_hash_names_config_and_data(tmp_path):
     assert digest(training__epochs=31) != same
     assert digest(data__noise=0.2) != same  # same config shape, other data
     assert digest(data__seed=1) != same
+
+
+def test_the_config_hash_is_sha256_of_the_canonical_config_then_each_array(tmp_path):
+    """The layout, computed here by hand: a sweep's identity must not change between versions
+    (a resume or a merge compares hashes written by an older lrdiag)."""
+    config = write_config(tmp_path, data__validation_split=0.25)
+    cfg = pipeline.configure(config)
+    ds = pipeline.load_data(cfg, config)
+    spec = config_to_dict(cfg)
+    spec["data"]["path"] = spec["init"]["path"] = None
+    canonical = {"config": spec, "given": sorted(cfg.given)}
+    h = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode())
+    for name in ("X", "Y", "X_val", "Y_val"):
+        a = getattr(ds, name)
+        h.update(f"{name}:{a.dtype.str}:{a.shape};".encode() + a.tobytes())
+    assert chunks.config_hash(cfg, ds) == h.hexdigest()[:24]
 
 
 def test_shards_balance_the_cost_of_their_runs():

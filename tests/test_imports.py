@@ -190,17 +190,35 @@ def test_config_loads_no_classifier():
     assert not any(name.startswith("lrdiag.classify") for name in loaded_by("lrdiag.config"))
 
 
-def test_a_quiet_sweep_without_plots_loads_neither_rich_nor_matplotlib(tmp_path):
-    """What a script waits for (issue 19): rich is for drawing and printing, matplotlib for
-    plots; ``lrdiag sweep --quiet --no-plots`` needs neither, from start to exit."""
+def loaded_by_sweep(tmp_path: Path, *options: str) -> set[str]:
+    """The top-level packages and lrdiag modules loaded by a sweep of quickstart.yaml run in a
+    fresh interpreter, from start to exit."""
     config = PACKAGE.parent / "configs" / "quickstart.yaml"
-    argv = ["sweep", str(config), "--out", str(tmp_path / "out"), "--quiet", "--no-plots"]
+    argv = ["sweep", str(config), "--out", str(tmp_path / "out"), "--force", *options]
     code = (
         "import json, sys\nfrom lrdiag.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print(json.dumps(sorted({n.split('.')[0] for n in sys.modules})))"
+        "print(json.dumps(sorted({n if n.startswith('lrdiag') else n.split('.')[0] "
+        "for n in sys.modules})))"
     )
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    loaded = set(json.loads(done.stdout.splitlines()[-1]))
     assert (tmp_path / "out" / "results.json").is_file()
-    assert "rich" not in loaded and "matplotlib" not in loaded
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+# What a quiet sweep without plots does without (issue 19): rich draws and prints, matplotlib
+# plots, the JUnit writer (and its XML) serves --junit only, gzip reads the bundled digits.
+NOT_FOR_A_QUIET_SWEEP = ("rich", "matplotlib", "xml", "lrdiag.junit", "gzip")
+
+
+def test_a_quiet_sweep_without_plots_loads_only_what_it_uses(tmp_path):
+    """What a script waits for: ``lrdiag sweep --quiet --no-plots``, from start to exit."""
+    loaded = loaded_by_sweep(tmp_path, "--quiet", "--no-plots")
+    assert [name for name in NOT_FOR_A_QUIET_SWEEP if name in loaded] == []
+
+
+def test_a_sweep_loads_them_when_it_uses_them(tmp_path):
+    """The check itself: a sweep that prints its table, draws (matplotlib loads gzip) and
+    writes --junit loads every one."""
+    loaded = loaded_by_sweep(tmp_path, "--junit", str(tmp_path / "junit.xml"))
+    assert [name for name in NOT_FOR_A_QUIET_SWEEP if name in loaded] == list(NOT_FOR_A_QUIET_SWEEP)

@@ -4,6 +4,8 @@ stability is the sharpness reaching 2(1 + beta)/lr *during* training)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from curves import full_batch_chaos
@@ -149,3 +151,15 @@ def test_a_full_batch_run_that_swings_irregularly_is_oscillating(batch_size, ver
     assert row["verdict"] == verdict and row["val"]["verdict"] == verdict, row["reason"]
     if verdict == "oscillating":
         assert "full-batch gradient descent draws no samples" in row["reason"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_curve_in_the_document_is_each_value_as_a_json_number_or_null(dtype):
+    """The curve of results.json, against a plain loop over its values: the float of each
+    finite value (float32 ones widened exactly), null for NaN and both infinities."""
+    curve = np.array([0.7, np.nan, 1e-30, np.inf, 3.0, -np.inf, 0.1], dtype=dtype)
+    expected = [None if not math.isfinite(float(v)) else float(v) for v in curve]
+    got = results._finite_or_none(curve)
+    assert got == expected
+    assert [type(v) for v in got] == [type(v) for v in expected]
+    assert results._finite_or_none(curve[[0, 2, 4]]) == [expected[0], expected[2], expected[4]]

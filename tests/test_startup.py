@@ -1,4 +1,5 @@
-"""Start-up: ``lrdiag --help`` and ``--version`` import no command, and nothing heavy.
+"""Start-up: ``lrdiag --help`` and ``--version`` import no command, and nothing heavy; exit:
+the script ends a command that loaded NumPy without tearing Python down, and loses nothing.
 
 The group lists its commands from ``cli.COMMANDS`` without importing them; the table is checked
 here against each command's own help. What a fresh interpreter loads is read from its
@@ -16,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import lrdiag
 from lrdiag import cli
 
 COMMANDS_DIR = Path(cli.__file__).parent / "commands"
@@ -88,3 +90,82 @@ def test_a_commands_help_loads_its_module_but_no_matplotlib():
 def test_the_check_sees_a_heavy_import():
     """The check itself: a module that loads NumPy is seen."""
     assert heavy(loaded("import lrdiag.formatting")) != []
+
+
+# --------------------------------------------------------------------------- exit
+
+QUICKSTART = Path(cli.__file__).parents[1] / "configs" / "quickstart.yaml"
+# A fresh interpreter running the command line through ``entry``: an object whose __del__
+# reports the interpreter's teardown, and an exit handler registered during the command (as
+# logging or concurrent.futures register theirs) or, with ``early``, before it.
+EXIT_PROBE = """
+import atexit, sys
+from lrdiag import cli
+class Probe:
+    def __del__(self):
+        sys.stderr.write("torn down\\n")
+probe = Probe()
+if {early}:
+    atexit.register(lambda: sys.stderr.write("early handler ran\\n"))
+inner = cli.main
+def main():
+    atexit.register(lambda: sys.stderr.write("exit handler ran\\n"))
+    inner()
+cli.main = main
+sys.argv = ["lrdiag", *{argv!r}]
+cli.{entry}()
+"""
+
+
+def run_probe(argv: list[str], entry: str = "run", early: bool = False):
+    code = EXIT_PROBE.format(argv=[str(a) for a in argv], entry=entry, early=early)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_the_script_ends_a_sweep_without_tearing_python_down_and_loses_nothing(tmp_path):
+    """``run`` (the script, python -m lrdiag) after a sweep: the exit code of --fail-on, the
+    whole results document on stdout (a pipe: the flush at the end counts), the command's exit
+    handlers run, and no interpreter teardown (the probe's __del__ never runs)."""
+    out = tmp_path / "out"
+    argv = ["sweep", QUICKSTART, "-o", out, "--no-plots", "--json", "--fail-on", "converging"]
+    done = run_probe(argv)
+    assert done.returncode == 1, done.stderr  # quickstart has converging runs: a match
+    doc = json.loads(done.stdout)
+    assert doc == json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert "exit handler ran" in done.stderr
+    assert "torn down" not in done.stderr
+
+
+@pytest.mark.parametrize("how", ["main", "early handler", "light command", "user code"])
+def test_python_exits_as_usual_where_ending_at_once_could_lose_something(tmp_path, how):
+    """``main`` (a caller goes on after it), an exit handler registered before the command
+    (coverage, say: it runs after the command's), a command that never loaded NumPy and one
+    that ran a user's Python file (gradcheck) end with Python's own teardown; the probe sees
+    it, so the tests of the fast end can fail."""
+    sweep = ["sweep", QUICKSTART, "-o", tmp_path / "out", "--no-plots", "--quiet"]
+    code = 0
+    if how == "main":
+        done = run_probe(sweep, entry="main")
+    elif how == "early handler":
+        done = run_probe(sweep, early=True)
+        assert "early handler ran" in done.stderr
+    elif how == "light command":
+        done = run_probe(["--version"])
+        assert done.stdout == f"lrdiag, version {lrdiag.__version__}\n"
+    else:
+        user_file = Path(__file__).parent / "data" / "gradcheck" / "sign_flipped.py"
+        done, code = run_probe(["gradcheck", user_file]), 1  # it finds the bug
+    assert done.returncode == code, done.stderr
+    assert "exit handler ran" in done.stderr
+    assert "torn down" in done.stderr
+
+
+def test_the_script_ends_an_error_at_once_with_its_message_and_exit_code(tmp_path):
+    """A data file that is missing: the error is found after NumPy is loaded."""
+    config = tmp_path / "bad.yaml"
+    text = QUICKSTART.read_text(encoding="utf-8")
+    config.write_text(text.replace("kind: moons", "kind: file\n  path: missing.npz", 1))
+    done = run_probe(["sweep", config, "-o", tmp_path / "out", "--no-plots"])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("lrdiag: error: ") and "missing.npz" in done.stderr
+    assert "torn down" not in done.stderr

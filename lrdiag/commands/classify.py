@@ -172,11 +172,13 @@ def classify_command(
                 console.print()
             terminal.render_classify(doc, console)
     from lrdiag import github
-    from lrdiag import junit as junit_xml
+
+    def suites():
+        from lrdiag import junit as junit_xml
+
+        return junit_xml.classify_suites(docs, fail_on)
 
     matched = github.curve_matches(docs, fail_on)
-    ci_reports(
-        junit, junit_xml.classify_suites(docs, fail_on), github.classify_markdown(docs), matched
-    )
+    ci_reports(junit, suites, lambda: github.classify_markdown(docs), matched)
     if matched:
         sys.exit(ExitStatus.MATCHED)

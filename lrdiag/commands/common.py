@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 
@@ -163,17 +164,21 @@ results_json_option = click.option(
 # --------------------------------------------------------------------------- CI reports
 
 
-def ci_reports(junit, suites, markdown: str, matched: list, config_file=None) -> None:
+def ci_reports(
+    junit, suites: Callable[[], list], markdown: Callable[[], str], matched: list, config_file=None
+) -> None:
     """--junit FILE, and under GitHub Actions the job summary ($GITHUB_STEP_SUMMARY) and an
-    ::error annotation per --fail-on match (on stderr, which the runner reads too)."""
+    ::error annotation per --fail-on match (on stderr, which the runner reads too).
+    ``suites()`` and ``markdown()`` make the JUnit suites and the summary, called only when
+    wanted: a sweep without --junit outside GitHub Actions builds neither (nor loads XML)."""
     from lrdiag import github
-    from lrdiag import junit as junit_xml
 
     if junit is not None:
+        from lrdiag import junit as junit_xml
         from lrdiag.files import atomic_write_text
 
         try:
-            atomic_write_text(junit, junit_xml.to_xml(suites))
+            atomic_write_text(junit, junit_xml.to_xml(suites()))
         except OSError as exc:
             raise LrdiagError(f"cannot write the JUnit report {junit}: {exc.strerror}") from None
     if not github.active():
@@ -182,13 +187,31 @@ def ci_reports(junit, suites, markdown: str, matched: list, config_file=None) ->
     if summary is not None:
         try:
             with open(summary, "a", encoding="utf-8") as f:
-                f.write(markdown + "\n")
+                f.write(markdown() + "\n")
         except OSError as exc:
             raise LrdiagError(
                 f"cannot write $GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"
             ) from None
     for line in github.match_annotations(matched, config_file=config_file):
         click.echo(line, err=True)
+
+
+def sweep_reports(doc, fail_on, seconds: float) -> tuple[Callable, Callable, list]:
+    """``ci_reports``' JUnit suites, Markdown summary (both made when called) and --fail-on
+    matches of a sweep's results document (sweep, merge)."""
+    from lrdiag import github
+
+    def suites() -> list:
+        from lrdiag import junit as junit_xml
+
+        return [junit_xml.sweep_suite(doc, fail_on, seconds)]
+
+    def markdown() -> str:
+        from lrdiag.markdown import markdown_summary
+
+        return markdown_summary(doc)
+
+    return suites, markdown, github.verdict_matches(doc["runs"], fail_on)
 
 
 def sweep_verdicts(runs) -> list:

@@ -88,14 +88,14 @@ def compare_command(before, after, fail_on, tolerance, as_json, markdown, junit,
         echo_out(compare_report.markdown_compare(doc, matched), nl=False)
     else:
         compare_report.render_compare(doc, matched, make_console())
-    from lrdiag import junit as junit_xml
+
+    def suites():
+        from lrdiag import junit as junit_xml
+
+        return [junit_xml.compare_suite(doc, matched)]
 
     ci_reports(
-        junit,
-        [junit_xml.compare_suite(doc, matched)],
-        compare_report.markdown_compare(doc, matched),
-        matched,
-        config_file,
+        junit, suites, lambda: compare_report.markdown_compare(doc, matched), matched, config_file
     )
     if matched:
         sys.exit(ExitStatus.MATCHED)

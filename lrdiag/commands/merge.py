@@ -17,6 +17,7 @@ from lrdiag.commands.common import (
     junit_option,
     no_plots_option,
     results_json_option,
+    sweep_reports,
     sweep_verdicts,
     traceback_option,
 )
@@ -55,10 +56,8 @@ def merge_command(dirs, out, force, as_json, fail_on, junit, no_plots, quiet, cu
     report.md and the plots as one sweep of the whole grid would. Exit 1 when a --fail-on
     verdict matched.
     """
-    from lrdiag import github, pipeline, shards
-    from lrdiag import junit as junit_xml
+    from lrdiag import pipeline, shards
     from lrdiag.interrupt import Interrupts
-    from lrdiag.markdown import markdown_summary
 
     merged = shards.merge(list(dirs))
     for d in dirs:
@@ -77,12 +76,7 @@ def merge_command(dirs, out, force, as_json, fail_on, junit, no_plots, quiet, cu
         try:
             print_sweep(doc, claim.path, merged.result, len(merged.runs), as_json=as_json,
                         quiet=quiet)  # fmt: skip
-            ci_reports(
-                junit,
-                [junit_xml.sweep_suite(doc, fail_on, merged.result.seconds)],
-                markdown_summary(doc),
-                github.verdict_matches(doc["runs"], fail_on),
-            )
+            ci_reports(junit, *sweep_reports(doc, fail_on, merged.result.seconds))
         except KeyboardInterrupt:
             click.echo(
                 f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True

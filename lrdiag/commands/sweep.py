@@ -20,6 +20,7 @@ from lrdiag.commands.common import (
     make_console,
     no_plots_option,
     results_json_option,
+    sweep_reports,
     sweep_verdicts,
     traceback_option,
     wants_progress,
@@ -227,17 +228,7 @@ def sweep_command(
         try:
             print_sweep(doc, claim.path, result, len(runs), as_json=as_json, quiet=quiet)
             # still under the handlers: a signal while these import and write exits 130 / 143
-            from lrdiag import github
-            from lrdiag import junit as junit_xml
-            from lrdiag.markdown import markdown_summary
-
-            ci_reports(
-                junit,
-                [junit_xml.sweep_suite(doc, fail_on, result.seconds)],
-                markdown_summary(doc),
-                github.verdict_matches(doc["runs"], fail_on),
-                config,
-            )
+            ci_reports(junit, *sweep_reports(doc, fail_on, result.seconds), config)
         except KeyboardInterrupt:
             click.echo(
                 f"lrdiag: interrupted; results written to {printable(claim.path)}/", err=True
