@@ -349,8 +349,11 @@ def run_chunk(
     y_buf = np.empty((min(bs, len(Y)), *Y.shape[1:]), Y.dtype)
 
     def batch(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # mode="clip": rows are always in range, and NumPy buffers ``out`` under the default
+        # mode="raise" (a second copy: W2's gather took twice as long)
         m = len(rows)
-        return np.take(X, rows, axis=0, out=x_buf[:m]), np.take(Y, rows, axis=0, out=y_buf[:m])
+        x = np.take(X, rows, axis=0, out=x_buf[:m], mode="clip")
+        return x, np.take(Y, rows, axis=0, out=y_buf[:m], mode="clip")
 
     # Epoch 0's loss depends on the initial weights only: once per distinct (seed, scale).
     pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)
