@@ -191,11 +191,15 @@ def steps_for(cfg, runs_or_count) -> Steps:
 class Chunk:
     """The live runs of one chunk: parameters, optimizer state, learning rates, run indices."""
 
-    def __init__(self, cfg, sizes, lrs, scales, seeds, dtype, steps: Steps, steps_per_epoch=1):
+    def __init__(
+        self, cfg, sizes, lrs, scales, seeds, dtype, steps: Steps, steps_per_epoch=1, rows=None
+    ):
         self.net = network(cfg)  # lrdiag.model or lrdiag.convnet
         self.params = self.net.init_params(
             sizes, cfg.init.scheme, scales, seeds, dtype, path=cfg.init.path
         )
+        if rows and self.net is model:  # rows: a step's samples; the optimizer's buffers follow
+            self.params = model.training_layout(self.params, rows)
         self.opt = make_optimizer(cfg.training, steps.hyper)
         self.state = self.opt.init(self.params)
         self.lr = np.asarray(lrs, dtype=dtype)
@@ -257,7 +261,7 @@ def train_chunk(
     steps = steps_for(cfg, len(lrs)) if steps is None else steps
     bs = cfg.training.batch_size
     per_epoch = 1 if bs is None else -(-len(X) // bs)
-    c = Chunk(cfg, sizes, lrs, scales, seeds, X.dtype, steps, per_epoch)
+    c = Chunk(cfg, sizes, lrs, scales, seeds, X.dtype, steps, per_epoch, min(bs or len(X), len(X)))
     run_chunk(
         c, cfg, data, scales, seeds, loss, val_loss, diverged, done, tick, stop, sharp, offset
     )
@@ -345,8 +349,11 @@ def run_chunk(
     y_buf = np.empty((min(bs, len(Y)), *Y.shape[1:]), Y.dtype)
 
     def batch(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # mode="clip": rows are always in range, and NumPy buffers ``out`` under the default
+        # mode="raise" (a second copy: W2's gather took twice as long)
         m = len(rows)
-        return np.take(X, rows, axis=0, out=x_buf[:m]), np.take(Y, rows, axis=0, out=y_buf[:m])
+        x = np.take(X, rows, axis=0, out=x_buf[:m], mode="clip")
+        return x, np.take(Y, rows, axis=0, out=y_buf[:m], mode="clip")
 
     # Epoch 0's loss depends on the initial weights only: once per distinct (seed, scale).
     pairs = np.stack([np.asarray(seeds, np.float64), np.asarray(scales, np.float64)], axis=1)

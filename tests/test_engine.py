@@ -131,6 +131,10 @@ CASES = [
     (8, "sgd", True, "sigmoid", "identity", "mse"),
     (8, "momentum", False, "leaky_relu", "sigmoid", "mse"),
     (8, "momentum", True, "tanh", "softmax", "cross_entropy"),
+    # batches of 3 rows of 3 features: X too wide to fold the bias in, so the first layer of
+    # all runs is one product over W1 stored transposed (model.training_layout)
+    (3, "sgd", True, "relu", "softmax", "cross_entropy"),
+    (3, "sgd", False, "tanh", "sigmoid", "bce"),
 ]
 
 
@@ -214,7 +218,7 @@ def test_training_is_deterministic(batch_size):
     np.testing.assert_array_equal(a.diverged_epoch, b.diverged_epoch)
 
 
-@pytest.mark.parametrize("batch_size,optimizer", [(None, "sgd"), (8, "momentum")])
+@pytest.mark.parametrize("batch_size,optimizer", [(None, "sgd"), (8, "momentum"), (3, "sgd")])
 def test_a_diverging_run_is_frozen_and_isolated(batch_size, optimizer):
     """A deep linear net (identity activations) with lr 1e3 overflows within a few epochs. Its
     losses are NaN from its diverged epoch on (finite before, and equal to the reference's),

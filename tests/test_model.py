@@ -50,12 +50,12 @@ def per_run(params, r):
     return [(params[f"W{i}"][r], params[f"b{i}"][r, 0]) for i in range(1, n_layers + 1)]
 
 
-def random_problem(activation, output, loss, k, seed):
+def random_problem(activation, output, loss, k, seed, hidden=HIDDEN):
     """Batched params (R = 3, every run its own weights times its own scale, nonzero biases)
     and data, drawn here so the gradient tests do not lean on init_params. For ReLU-like
     activations the draw is repeated until no hidden pre-activation is within KINK_MARGIN of
     the kink, so a finite-difference step cannot cross it."""
-    sizes = [N_IN, *HIDDEN, k]
+    sizes = [N_IN, *hidden, k]
     for attempt in range(100):
         rng = np.random.default_rng([seed, attempt])
         X = rng.normal(size=(N_SAMPLES, N_IN))
@@ -65,7 +65,7 @@ def random_problem(activation, output, loss, k, seed):
             W = rng.normal(size=(len(SCALES), fan_in, fan_out)) / np.sqrt(fan_in)
             params[f"W{i}"] = W * SCALES[:, None, None]
             params[f"b{i}"] = 0.3 * rng.normal(size=(len(SCALES), 1, fan_out))
-        spec = spec_for(activation, output, loss)
+        spec = spec_for(activation, output, loss, hidden)
         margin = min(
             np.min(np.abs(z))
             for r in range(len(SCALES))
@@ -323,6 +323,7 @@ def test_runs_are_independent(activation, output, loss, k):
     unchanged: nothing reduces or mixes along axis 0."""
     params, X, Y, spec = random_problem(activation, output, loss, k, seed=3)
     base_loss, base_grads = model.loss_and_grads(params, X, Y, spec)
+    base_plain = model.loss(params, X, Y, spec)  # its own products: equal to rounding
     rng = np.random.default_rng(99)
     for poison in ("random", np.nan, np.inf, 1e300):
         other = {name: P.copy() for name, P in params.items()}
@@ -336,7 +337,7 @@ def test_runs_are_independent(activation, output, loss, k):
             plain = model.loss(other, X, Y, spec)
         keep = [0, 2]
         np.testing.assert_array_equal(values[keep], base_loss[keep])
-        np.testing.assert_array_equal(plain[keep], base_loss[keep])
+        np.testing.assert_array_equal(plain[keep], base_plain[keep])
         for name in params:
             np.testing.assert_array_equal(grads[name][keep], base_grads[name][keep])
         if poison is np.nan:
@@ -365,3 +366,60 @@ def test_sigmoid_with_cross_entropy_is_what_tf_keras_computes():
     assert np.all(np.abs(head.loss(z, Y) - sigmoid_ce) > 1)
     # predictions go through the sigmoid
     np.testing.assert_allclose(head.predict(z), 1 / (1 + np.exp(-z)), rtol=1e-9, atol=1e-15)
+
+
+def transposed_in_memory(a):
+    return not a.flags.c_contiguous and np.swapaxes(a, -1, -2).flags.c_contiguous
+
+
+@pytest.mark.parametrize("output,loss,k", [HEADS[0], HEADS[1]])  # one output, and three
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("block_bytes", [1, model.BLOCK_BYTES])  # one run per block, all
+def test_a_wide_first_layer_stored_transposed_gives_the_reference(
+    activation, output, loss, k, block_bytes, monkeypatch
+):
+    """X wider than the batch (in + 1 >= B) and W1 laid out by training_layout: the first
+    layer of a block is one product over all its runs; every run still gets the reference's
+    loss and gradients, and W1's gradient comes back in W1's layout."""
+    monkeypatch.setattr(model, "BLOCK_BYTES", block_bytes)
+    params, _, _, spec = random_problem(activation, output, loss, k, seed=11)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3, N_IN))  # in + 1 = 4 >= 3 rows: no bias fold
+    Y = targets(rng, 3, output, loss, k)
+    laid = model.training_layout(params, len(X))
+    assert transposed_in_memory(laid["W1"]) and model.wide_first_layer(laid, len(X))
+    ws = model.Workspace()
+    for _ in range(2):  # the workspace reused
+        values, grads = model.loss_and_grads(laid, X, Y, spec, ws)
+    assert transposed_in_memory(grads["W1"])
+    for r in range(len(SCALES)):
+        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
+        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
+        for i, (dW, db) in enumerate(ref_grads, start=1):
+            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
+
+
+def test_training_layout_only_where_the_first_layer_is_wider_than_the_batch():
+    params, _, _, _ = random_problem("tanh", "sigmoid", "bce", 1, seed=1)
+    assert model.training_layout(params, N_IN + 2) is params  # narrow X: the bias folds
+    assert model.training_layout(one_layer(np.ones((N_IN, 2))), 1)["W1"].flags.c_contiguous
+    assert not model.wide_first_layer(params, N_IN)  # stored (R, in, out): batched products
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("n_samples", [2, 9])  # the first layer with and without its bias folded
+def test_one_hidden_layer_and_one_output_give_the_reference(activation, n_samples):
+    """The one-output layer's weights reach the first layer's gradients per column (W3-shaped
+    networks: in-H-1), with the bias folded into the first product or not."""
+    params, _, _, spec = random_problem(activation, "sigmoid", "bce", 1, seed=5, hidden=(4,))
+    rng = np.random.default_rng(n_samples)
+    X = rng.normal(size=(n_samples, N_IN))
+    Y = targets(rng, n_samples, "sigmoid", "bce", 1)
+    values, grads = model.loss_and_grads(params, X, Y, spec)
+    for r in range(len(SCALES)):
+        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
+        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
+        for i, (dW, db) in enumerate(ref_grads, start=1):
+            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)

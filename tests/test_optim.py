@@ -433,3 +433,28 @@ def test_make_optimizer_reads_the_training_keys():
                      nesterov=True)  # fmt: skip
     for got, w in zip(flat(history[-1], 1), want[-1], strict=True):
         np.testing.assert_allclose(got, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_parameters_stored_transposed_get_the_same_update_and_keep_their_layout(case):
+    """lrdiag.model keeps a wide first layer as (R, out, in) in memory (training_layout): the
+    in-place step, run over it in memory order, is still the reference's, run by run."""
+    factory, reference = CASES[case]
+    rng = np.random.default_rng(16)
+    params = make_params(rng)
+    grads_seq = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(STEPS15)]
+
+    def transposed(a):  # the same values, stored (R, out, in) in C order
+        return np.swapaxes(np.ascontiguousarray(np.swapaxes(a, -1, -2)), -1, -2)
+
+    live = {k: transposed(v) if k == "W1" else v.copy() for k, v in params.items()}
+    opt = factory()
+    state = opt.init(live)
+    for step, grads in enumerate(grads_seq):
+        g = {k: transposed(v) if k == "W1" else v.copy() for k, v in grads.items()}
+        state = opt.apply(live, g, state, LR)
+        assert np.swapaxes(live["W1"], -1, -2).flags.c_contiguous
+        for r in range(R):
+            want = reference(flat(params, r), [flat(x, r) for x in grads_seq[: step + 1]], r)
+            for got, expected in zip(flat(live, r), want[step], strict=True):
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=case)
