@@ -26,7 +26,7 @@ up: a note, never a change of verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +117,63 @@ def notes(pair: AccuracyPair, loss_name: str | None, n_classes: int | None) -> l
             f"{_others(high.size)}"
         )
     return out
+
+
+# The final accuracy of a network at chance with K classes: at most this share of the way from
+# 1/K (one class of balanced data, or guessing) to 1; the prior of unbalanced classes scores a
+# little above 1/K.
+CHANCE_ACCURACY = 0.1
+# ... and of one that learned: at least this share of the way from 1/K to 1.
+LEARNED_ACCURACY = 0.5
+# Points at the end of a curve whose median is its final loss and final accuracy.
+FINAL_POINTS = 3
+
+
+@dataclass(frozen=True)
+class ChanceEvidence:
+    """What an accuracy column says about its loss's level near a chance loss ln K."""
+
+    at_chance: bool  # True: accuracy at chance, the loss is stuck; False: the network learned
+    classes: int  # K, the class count whose ln K the loss's final level is near
+    note: str  # one line for stderr: the numbers and what follows from them
+
+
+def chance_evidence(
+    pair: AccuracyPair, classes: Sequence[int], tolerance: float
+) -> ChanceEvidence | None:
+    """For a loss whose final level (the median of its last FINAL_POINTS values) is within
+    ``tolerance`` of ln K for some K of ``classes``: evidence from the final accuracy beside it
+    that the network is at chance (accuracy within CHANCE_ACCURACY of the way from 1/K to 1)
+    or has learned (at least LEARNED_ACCURACY of the way): a level a few percent off ln K is
+    either, and the loss alone cannot tell. None when the level is near no ln K, the accuracy
+    is between the two, or the columns hold no finite final values."""
+    acc = _fractions(np.asarray(pair.accuracy_values, dtype=float))
+    if acc is None:
+        return None
+    loss = np.asarray(pair.loss_values, dtype=float)
+    ok = np.isfinite(loss) & np.isfinite(acc)
+    if ok.sum() < FINAL_POINTS:
+        return None
+    level = float(np.median(loss[ok][-FINAL_POINTS:]))
+    final = float(np.median(acc[ok][-FINAL_POINTS:]))
+    if level <= 0:
+        return None
+    k = min(classes, key=lambda c: abs(math.log(c) - level))
+    chance = math.log(k)
+    if abs(level - chance) > tolerance * chance:
+        return None
+    guess = 1.0 / k
+    numbers = (
+        f"{pair.loss!r} ends at {level:.4g}, {100 * (level / chance - 1):+.1f}% off "
+        f"ln {k} = {chance:.4f}, with {pair.accuracy!r} at {final:.3g}"
+    )
+    if final <= guess + CHANCE_ACCURACY * (1.0 - guess):
+        note = f"{numbers} (chance with {k} classes: {guess:.3g}): read as stuck at chance"
+        return ChanceEvidence(True, k, note)
+    if final >= guess + LEARNED_ACCURACY * (1.0 - guess):
+        note = (
+            f"{numbers}, far above chance with {k} classes ({guess:.3g}): the network learned, "
+            "so that level is not read as chance"
+        )
+        return ChanceEvidence(False, k, note)
+    return None

@@ -68,6 +68,7 @@ from lrdiag.pick import (
     find_column,
     pick_curves,
 )
+from lrdiag.thresholds import CHANCE_CLASSES
 
 STDIN = "<stdin>"
 TEXT_CURVE = "loss"  # the name of the one curve of a plain-text log or a JSON list of numbers
@@ -467,6 +468,23 @@ def _results_curve(v: Any, source: str, what: str) -> np.ndarray | None:
 # --------------------------------------------------------------------------- judging
 
 
+def _chance_evidence(
+    log: LossLog, th: Thresholds, n_classes: int | None, loss_name: str | None
+) -> dict[str, consistency.ChanceEvidence]:
+    """By loss column: what the accuracy beside it says about a final level near ln K
+    (``consistency.chance_evidence``), where nothing else says what chance is: no class count
+    given and a loss that is not mse or bce (whose chance is ln 2, known). It applies to the
+    column's last run (the accuracy's final values are the file's)."""
+    if n_classes is not None or loss_name in ("mse", "bce"):
+        return {}
+    out = {}
+    for pair in log.pairs:
+        seen = consistency.chance_evidence(pair, CHANCE_CLASSES, th.chance_tol)
+        if seen is not None:
+            out[pair.loss] = seen
+    return out
+
+
 def judge(
     log: LossLog,
     thresholds: Thresholds | None = None,
@@ -495,18 +513,22 @@ def judge(
     th = thresholds or log.thresholds or Thresholds()
     k = n_classes if n_classes is not None else log.n_classes
     loss = loss_name if loss_name is not None else log.loss_name
+    evidence = _chance_evidence(log, th, k, loss)
     rows = []
     for c in log.curves:
         is_loss = not c.column or c.kind is None  # a learning rate is no cross-entropy
+        last_run = c.run is None or c.run.index == c.run.of
+        seen = evidence.get(c.column) if is_loss and last_run else None
         v = classify(
             c.values,
             th,
-            n_classes=k if is_loss else None,
+            n_classes=(seen.classes if seen and seen.at_chance else k) if is_loss else None,
             loss_name=loss if is_loss else None,
             train_curve=c.train,
             x=c.x,
             x_name=c.x_name or "epoch",
             full_batch=full_batch or log.full_batch,
+            guess_chance=not (seen and not seen.at_chance),
         )
         reason = v.reason
         if c.kind == HIGHER_IS_BETTER:
@@ -528,6 +550,7 @@ def judge(
     notes = list(log.notes)
     for pair in log.pairs:
         notes += consistency.notes(pair, loss, k)
+    notes += [e.note for e in evidence.values()]
     return {
         "file": log.source,
         "format": log.format,

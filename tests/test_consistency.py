@@ -107,3 +107,91 @@ def test_accuracy_columns_pair_with_their_loss_by_name():
         ("val_sparse_categorical_accuracy", "val_loss"),
         ("train_acc_epoch", "train_loss_epoch"),
     }
+
+
+# Accuracy as evidence about chance ----------------------------------------------------------
+# The loss and accuracy of each epoch are computed here from predicted probabilities and
+# labels, as Keras averages them; the network's state is set by hand (collapsed or learned).
+
+
+def _log_text(losses, accuracies, with_accuracy=True) -> str:
+    head = "epoch,loss,accuracy" if with_accuracy else "epoch,loss"
+    rows = [
+        f"{e},{lo:.6f},{ac:.4f}" if with_accuracy else f"{e},{lo:.6f}"
+        for e, (lo, ac) in enumerate(zip(losses, accuracies, strict=True))
+    ]
+    return head + "\n" + "\n".join(rows) + "\n"
+
+
+def _softmax_epoch(logits, y):
+    return softmax_ce_and_accuracy(logits, y)
+
+
+def test_a_collapsed_network_a_few_percent_above_ln_k_is_stuck_by_its_accuracy():
+    """Ten balanced classes; after four epochs of falling from a blown-up start the network
+    outputs one fixed, slightly uneven distribution for every sample: its cross-entropy is
+    ln 10 plus the KL divergence of that distribution from uniform (about +2% here) and its
+    accuracy 1/10. The loss alone reads as a converged level; beside the accuracy it is
+    chance, and K is read from the log."""
+    rng = np.random.default_rng(3)
+    k, n = 10, 1000
+    y = np.repeat(np.arange(k), n // k)
+    bias = 0.45 * np.linspace(-1.0, 1.0, k)  # the fixed output: KL from uniform ~ 2% of ln 10
+    losses, accs = [], []
+    for e in range(30):
+        scale = 4.0 * math.exp(-e) if e < 4 else 0.0  # per-sample noise dies out: collapsed
+        logits = bias + scale * rng.normal(size=(n, k))
+        ce, acc = _softmax_epoch(logits, y)
+        losses.append(ce)
+        accs.append(acc)
+    assert 1.01 * math.log(k) < losses[-1] < 1.05 * math.log(k) and accs[-1] == 0.1
+    doc = logs.judge(logs.parse_log(_log_text(losses, accs), "log"))
+    (curve,) = doc["curves"]
+    assert curve["verdict"] == "plateaued" and "stuck_at_chance" in curve["flags"], curve
+    assert "ln 10" in curve["reason"]
+    (note,) = doc["notes"]
+    assert "'accuracy' at 0.1" in note and "read as stuck at chance" in note
+    # without the accuracy column the same loss reads as a level it converged to
+    alone = logs.judge(logs.parse_log(_log_text(losses, accs, False), "log"))
+    assert alone["curves"][0]["verdict"] == "converging" and alone["notes"] == []
+
+
+def test_a_network_that_learned_is_not_stuck_at_ln_2_by_its_loss_level():
+    """Binary labels: at first half the samples are confidently wrong (the loss near 1.8);
+    epoch by epoch more are right and the wrong ones less sure, until the correct class gets a
+    timid 0.505 on 92% of the samples and 0.45 on the rest: a mean cross-entropy within 1% of
+    ln 2, flat. From the loss alone that is chance; the accuracy of 0.92 says it learned."""
+    n = 1000
+    losses, accs = [], []
+    for e in range(30):
+        m = int(round((0.92 - 0.42 * math.exp(-e / 3)) * n))  # accuracy 0.5 -> 0.92
+        p_wrong = 0.45 - 0.4 * math.exp(-e / 3)  # the correct class's share when wrong
+        p = np.r_[np.full(m, 0.505), np.full(n - m, p_wrong)]
+        losses.append(float(-np.log(p).mean()))
+        accs.append(m / n)
+    assert abs(losses[-1] / math.log(2) - 1) < 0.01
+    doc = logs.judge(logs.parse_log(_log_text(losses, accs), "log"))
+    (curve,) = doc["curves"]
+    assert curve["verdict"] == "converging" and "stuck_at_chance" not in curve["flags"], curve
+    (note,) = doc["notes"]
+    assert "'accuracy' at 0.92" in note and "not read as chance" in note
+    alone = logs.judge(logs.parse_log(_log_text(losses, accs, False), "log"))
+    assert alone["curves"][0]["verdict"] == "plateaued"  # the loss alone: flat at ln 2
+
+
+def test_accuracy_evidence_only_when_chance_is_unknown_and_decisive():
+    """An accuracy between chance and learned says nothing; a class count or a loss name
+    given by the user says what chance is, and the accuracy is not consulted; nor when the
+    loss's level is near no ln K."""
+    from lrdiag.consistency import chance_evidence
+
+    classes = (*range(2, 11), 100, 1000)
+    flat = np.full(20, 2.33)
+    assert chance_evidence(pair(flat, np.full(20, 0.3)), classes, 0.05) is None  # between
+    assert chance_evidence(pair(flat, np.full(20, 0.1)), classes, 0.05).at_chance
+    assert not chance_evidence(pair(flat, np.full(20, 0.8)), classes, 0.05).at_chance
+    assert chance_evidence(pair(np.full(20, 2.6), np.full(20, 0.1)), classes, 0.05) is None
+    assert chance_evidence(pair(flat, np.full(20, 10.0)), classes, 0.05).at_chance  # percent
+    text = _log_text(flat, np.full(20, 0.1))
+    for kw in ({"n_classes": 10}, {"loss_name": "bce"}, {"loss_name": "mse"}):
+        assert logs.judge(logs.parse_log(text, "log"), **kw)["notes"] == [], kw

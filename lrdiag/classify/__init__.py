@@ -111,6 +111,7 @@ def classify(
     x=None,
     x_name: str = "epoch",
     full_batch: bool = False,
+    guess_chance: bool = True,
 ) -> Verdict:
     """Classify one loss curve (by default index = epoch, ``curve[0]`` = loss at initialisation).
 
@@ -124,21 +125,32 @@ def classify(
     ``*_epoch`` entries stay indices into ``curve``) are the same with or without it.
     ``full_batch`` says the curve comes from full-batch gradient descent, which has no sampling
     noise: sustained swings of its level are then oscillation however irregular they are.
+    ``guess_chance=False`` says the network learned (an accuracy far above chance beside the
+    loss): a level near ln K, no chance loss given, is then not read as chance.
     """
     th = thresholds
     if loss_name is not None and loss_name not in LOSS_NAMES:
         raise ValueError(f"loss_name must be one of {LOSS_NAMES} or None, got {loss_name!r}")
     axis = _axis(x, x_name, np.asarray(curve, dtype=float).size)
     with np.errstate(all="ignore"):  # losses near the float64 limit: inf differences are fine
-        return _classify(curve, th, n_classes, loss_name, train_curve, axis, full_batch)
+        return _classify(
+            curve, th, n_classes, loss_name, train_curve, axis, full_batch, guess_chance
+        )
 
 
 def _classify(
-    curve, th: Thresholds, n_classes, loss_name, train_curve, axis: _Axis, full_batch: bool
+    curve,
+    th: Thresholds,
+    n_classes,
+    loss_name,
+    train_curve,
+    axis: _Axis,
+    full_batch: bool,
+    guess_chance: bool = True,
 ) -> Verdict:
     y, epochs, n, diverged = _prepare(curve)
     chance = _chance(loss_name, n_classes)
-    if chance[0] is None and train_curve is not None and loss_name != "mse":
+    if chance[0] is None and train_curve is not None and loss_name != "mse" and guess_chance:
         # a validation curve beside a training curve stuck at chance: the same dead network,
         # so the training curve's class count is this curve's too
         chance = _train_chance(train_curve, th, loss_name) or chance
@@ -165,7 +177,7 @@ def _classify(
         short = ("borderline",) if n < th.short_curve else ()
         return Verdict(verdict, reason, short, {**base, **_empty_metrics(chance)})
 
-    ms = _measure(y, n, diverged, th, chance, loss_name != "mse")
+    ms = _measure(y, n, diverged, th, chance, loss_name != "mse" and guess_chance)
     verdict, rule = _decide(ms, th, loss_name, full_batch)
     # A diverging run went up and did not come back: whatever rose before, it did not recover.
     spike = _spike(ms, th, y) if verdict != "diverging" else None

@@ -112,7 +112,8 @@ def classify_command(
     on its own, named 'loss (run 3 of 4, lines 22-31)' (file lines; JSON records from 0),
     the last run first. A column with one value is not a curve. A --column that is not a
     loss says so on stderr: accuracy-like metrics are judged negated, a learning rate as
-    is. An accuracy column that contradicts its cross-entropy loss is a note.
+    is. An accuracy column that contradicts its cross-entropy loss is a note; one at chance
+    (or far above it) beside a loss near ln K says whether that loss is stuck at chance.
 
     \b
     Examples:
