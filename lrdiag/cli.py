@@ -26,6 +26,7 @@ from lrdiag import __version__
 from lrdiag.commands.common import (
     ExitStatus,
     SafeHelp,
+    echo_err,
     echo_out,
     fail,
     hint,
@@ -98,15 +99,15 @@ class _Lrdiag(SafeHelp, click.Group):
         except click.ClickException as exc:
             # One line, like every exit-2 message (click's own is a usage block over four lines),
             # and never click's generic exit 1, which CI reads as a verdict.
-            click.echo(f"lrdiag: error: {one_line(exc.format_message())}{hint(exc)}", err=True)
+            echo_err(f"lrdiag: error: {one_line(exc.format_message())}{hint(exc)}")
             ctx.exit(ExitStatus.USAGE)
         except LrdiagError as exc:
             fail(ctx, ExitStatus.USAGE, f"lrdiag: error: {one_line(exc)}")
         except Terminated:
-            click.echo("lrdiag: terminated", err=True)
+            echo_err("lrdiag: terminated")
             ctx.exit(ExitStatus.TERMINATED)
         except KeyboardInterrupt:
-            click.echo("lrdiag: interrupted", err=True)
+            echo_err("lrdiag: interrupted")
             ctx.exit(ExitStatus.INTERRUPTED)
         except BrokenPipeError:  # stdout's reader left (| head) where a command did not expect it
             stdout_gone()
@@ -177,13 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="lrdiag", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("lrdiag: interrupted", err=True)
+        echo_err("lrdiag: interrupted")
         sys.exit(ExitStatus.INTERRUPTED)
     except click.exceptions.NoArgsIsHelpError as exc:  # plain `lrdiag`: the help
-        exc.show()
+        echo_err(exc.format_message(), color=exc.ctx.color)
         sys.exit(ExitStatus.USAGE)
     except click.ClickException as exc:  # one line, as inside a command (see _Lrdiag.invoke)
-        click.echo(f"lrdiag: error: {one_line(exc.format_message())}{hint(exc)}", err=True)
+        echo_err(f"lrdiag: error: {one_line(exc.format_message())}{hint(exc)}")
         sys.exit(ExitStatus.USAGE)
     _flush_stdout()
     sys.exit(code if isinstance(code, int) else ExitStatus.OK)
@@ -252,7 +253,7 @@ def _flush_stdout() -> None:
         stdout_gone()
     except OSError as exc:
         stdout_gone()
-        click.echo(f"lrdiag: error: cannot write to stdout: {one_line(exc)}", err=True)
+        echo_err(f"lrdiag: error: cannot write to stdout: {one_line(exc)}")
         sys.exit(ExitStatus.USAGE)
 
 

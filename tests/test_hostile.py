@@ -63,6 +63,32 @@ def test_stdout_on_a_full_device_is_exit_2_in_one_line(tmp_path):
         assert "No space left" in one_line(err)
 
 
+def test_stderr_on_a_full_device_never_exits_1(tmp_path):
+    """stderr that cannot take a message: the exit code is all that tells what happened, and
+    it must not be 1, the code CI reads as a --fail-on match (nor Python's 120 at exit)."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    restarted = tmp_path / "restarted.csv"  # the epoch column goes back: a note on stderr
+    rows = [f"{e},{1 / (e + 1)}" for run in range(2) for e in range(10)]
+    restarted.write_text("epoch,loss\n" + "\n".join(rows) + "\n")
+    cases = [
+        (["classify", tmp_path / "missing.csv"], 2),  # an error in a command
+        (["classify", "--no-such-option", restarted], 2),  # a usage error
+        ([], 2),  # plain lrdiag: the help, on stderr
+        (["classify", restarted], 2),  # a note it cannot write: its output is incomplete
+        (["classify", restarted, "--json"], 2),
+    ]
+    for args, code in cases:
+        with open("/dev/full", "w") as full:
+            result = lrdiag(*args, stderr=full)
+        assert result.returncode == code, (args, result.returncode)
+    ok = tmp_path / "ok.csv"  # nothing for stderr: stdout has it all
+    ok.write_text("epoch,loss\n" + "\n".join(f"{e},{1 / (e + 1)}" for e in range(10)) + "\n")
+    with open("/dev/full", "w") as full:
+        result = lrdiag("classify", ok, "--json", stderr=full)
+    assert result.returncode == 0 and json.loads(result.stdout)["curves"][0]["verdict"]
+
+
 def test_a_closed_stderr_is_not_a_bug(tmp_path):
     config = write_config(tmp_path)
     out = tmp_path / "out"

@@ -67,12 +67,27 @@ def stdout_gone() -> None:
     """The reader of stdout has gone (``lrdiag ... | head``): point stdout at /dev/null, so later
     writes and the flush at exit succeed silently. The command can then finish (its files are
     written) and exit with its own code rather than one the broken pipe picked."""
+    _to_devnull(sys.stdout)
+
+
+def _to_devnull(stream) -> None:
+    """Point ``stream``'s file descriptor at /dev/null: what it still holds is written there."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)
-    except (OSError, ValueError):  # no real file descriptor (a test capturing stdout)
+    except (OSError, ValueError):  # no real file descriptor (a test capturing the stream)
         pass
+
+
+def echo_err(message: str, *, color: bool | None = None) -> None:
+    """``click.echo`` to stderr that goes on when stderr cannot take the message (a full disk,
+    its reader gone): stderr then points at /dev/null, and the exit code alone says what
+    happened (an OSError let out of here would exit 1, the code of a --fail-on match)."""
+    try:
+        click.echo(message, err=True, color=color)
+    except OSError:
+        _to_devnull(sys.stderr)
 
 
 def echo_out(text: str, *, nl: bool = True, color: bool | None = None) -> None:
@@ -94,8 +109,8 @@ def fail(ctx: click.Context, code: int, message: str):
     the traceback is for reading, the exit code still tells CI what kind of failure it was
     (an uncaught exception would exit 1, the code of a --fail-on match)."""
     if ctx.meta.get(TRACEBACK):
-        click.echo(traceback.format_exc().rstrip("\n"), err=True)
-    click.echo(message, err=True)
+        echo_err(traceback.format_exc().rstrip("\n"))
+    echo_err(message)
     ctx.exit(code)
 
 
