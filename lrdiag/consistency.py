@@ -52,6 +52,7 @@ class AccuracyPair:
     loss_values: np.ndarray
     accuracy_values: np.ndarray
     where: Callable[[int], str]  # value k's place in the file: "line 23 (epoch 3)"
+    loss_goes_on: bool = False  # the loss has values on rows after the last of these
 
 
 def _fractions(acc: np.ndarray) -> np.ndarray | None:
@@ -146,16 +147,18 @@ def chance_evidence(
     that the network is at chance (accuracy within CHANCE_ACCURACY of the way from 1/K to 1)
     or has learned (at least LEARNED_ACCURACY of the way): a level a few percent off ln K is
     either, and the loss alone cannot tell. None when the level is near no ln K, the accuracy
-    is between the two, or the columns hold no finite final values."""
+    is between the two, or the accuracy is not beside the loss's end: it stops before the loss
+    does, or a final value of either is not finite."""
     acc = _fractions(np.asarray(pair.accuracy_values, dtype=float))
-    if acc is None:
+    if acc is None or pair.loss_goes_on:
         return None
     loss = np.asarray(pair.loss_values, dtype=float)
-    ok = np.isfinite(loss) & np.isfinite(acc)
-    if ok.sum() < FINAL_POINTS:
+    end = slice(-FINAL_POINTS, None)
+    finite = np.isfinite(loss[end]).all() and np.isfinite(acc[end]).all()
+    if loss.size < FINAL_POINTS or not finite:
         return None
-    level = float(np.median(loss[ok][-FINAL_POINTS:]))
-    final = float(np.median(acc[ok][-FINAL_POINTS:]))
+    level = float(np.median(loss[end]))
+    final = float(np.median(acc[end]))
     if level <= 0:
         return None
     k = min(classes, key=lambda c: abs(math.log(c) - level))

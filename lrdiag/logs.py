@@ -514,11 +514,14 @@ def judge(
     k = n_classes if n_classes is not None else log.n_classes
     loss = loss_name if loss_name is not None else log.loss_name
     evidence = _chance_evidence(log, th, k, loss)
+    read: dict[str, str] = {}  # the notes of the evidence used, by column
     rows = []
     for c in log.curves:
         is_loss = not c.column or c.kind is None  # a learning rate is no cross-entropy
         last_run = c.run is None or c.run.index == c.run.of
         seen = evidence.get(c.column) if is_loss and last_run else None
+        if seen is not None:
+            read[c.column] = seen.note
         v = classify(
             c.values,
             th,
@@ -550,7 +553,7 @@ def judge(
     notes = list(log.notes)
     for pair in log.pairs:
         notes += consistency.notes(pair, loss, k)
-    notes += [e.note for e in evidence.values()]
+    notes += list(read.values())
     return {
         "file": log.source,
         "format": log.format,

@@ -417,7 +417,10 @@ def _accuracy_pairs(table: Table, index: _Index) -> tuple[AccuracyPair, ...]:
             continue
         rows, li, ai = np.intersect1d(loss.rows, c.rows, assume_unique=True, return_indices=True)
         if rows.size:
-            pair = AccuracyPair(loss.name, c.name, loss.values[li], c.values[ai], where(rows))
+            goes_on = bool(loss.rows[-1] > rows[-1])
+            pair = AccuracyPair(
+                loss.name, c.name, loss.values[li], c.values[ai], where(rows), goes_on
+            )
             pairs.append(pair)
     return tuple(pairs)
 

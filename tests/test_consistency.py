@@ -195,3 +195,58 @@ def test_accuracy_evidence_only_when_chance_is_unknown_and_decisive():
     text = _log_text(flat, np.full(20, 0.1))
     for kw in ({"n_classes": 10}, {"loss_name": "bce"}, {"loss_name": "mse"}):
         assert logs.judge(logs.parse_log(text, "log"), **kw)["notes"] == [], kw
+
+
+def _collapsed_epochs(epochs: int, k: int = 10, n: int = 1000):
+    """The collapsed network of the test above: losses and accuracies epoch by epoch."""
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(k), n // k)
+    bias = 0.45 * np.linspace(-1.0, 1.0, k)
+    out = []
+    for e in range(epochs):
+        scale = 4.0 * math.exp(-e) if e < 4 else 0.0
+        out.append(softmax_ce_and_accuracy(bias + scale * rng.normal(size=(n, k)), y))
+    return out, y
+
+
+def _without_accuracy(text: str) -> str:
+    return "\n".join(",".join(line.split(",")[:2]) for line in text.splitlines()) + "\n"
+
+
+def test_the_accuracy_says_nothing_of_a_loss_end_it_is_not_beside():
+    """The collapsed network, then 10 epochs logged without accuracy (blank cells) where its
+    logits learn the labels and the loss falls far below ln 10; and the same log whose loss
+    becomes nan while the accuracy stays at 0.1. The accuracy ends before the loss does, or
+    beside a loss that is no number: it says nothing of the loss's end, and each log is judged
+    as it is without the accuracy column, with no note of a level near ln 10."""
+    (epochs, y), k = _collapsed_epochs(30), 10
+    onehot = np.eye(k)[y]
+    later = [softmax_ce_and_accuracy(3.0 * (e + 1) * onehot, y)[0] for e in range(10)]
+    assert later[-1] < 0.01  # softmax of 30 on the label: far from ln 10
+    head = "epoch,loss,accuracy\n"
+    rows = [f"{e},{lo:.6f},{ac:.4f}" for e, (lo, ac) in enumerate(epochs)]
+    stopped = head + "\n".join(rows + [f"{30 + e},{lo:.6f}," for e, lo in enumerate(later)])
+    blown = head + "\n".join(rows + [f"{30 + e},nan,0.1000" for e in range(5)])
+    for text in (stopped + "\n", blown + "\n"):
+        doc = logs.judge(logs.parse_log(text, "log"))
+        alone = logs.judge(logs.parse_log(_without_accuracy(text), "log"))
+        assert not [n for n in doc["notes"] if "ln 10" in n], doc["notes"]
+        (curve,), (plain,) = doc["curves"], alone["curves"]
+        assert (curve["verdict"], curve["flags"]) == (plain["verdict"], plain["flags"])
+        assert "stuck_at_chance" not in curve["flags"]
+
+
+def test_a_chance_note_names_only_a_loss_that_was_judged():
+    """Both the training and the validation columns collapsed: with --column val_loss only
+    val_loss is judged, and only its note is given; with --column on the accuracy, no loss is
+    judged and no note says a loss was read as stuck at chance."""
+    epochs, _ = _collapsed_epochs(30)
+    rows = [f"{e},{lo:.6f},{ac:.4f},{lo + 0.01:.6f},{ac:.4f}" for e, (lo, ac) in enumerate(epochs)]
+    text = "epoch,loss,accuracy,val_loss,val_accuracy\n" + "\n".join(rows) + "\n"
+    both = logs.judge(logs.parse_log(text, "log"))
+    assert sum("read as stuck at chance" in n for n in both["notes"]) == 2
+    only_val = logs.judge(logs.parse_log(text, "log", columns=["val_loss"]))
+    (note,) = only_val["notes"]
+    assert note.startswith("'val_loss' ends at") and only_val["curves"][0]["column"] == "val_loss"
+    metric = logs.judge(logs.parse_log(text, "log", columns=["accuracy"]))
+    assert not [n for n in metric["notes"] if "chance" in n], metric["notes"]
