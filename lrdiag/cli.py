@@ -169,9 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     a command), plain ``lrdiag`` (the help, exit 2) and Ctrl-C while the command line is parsed
     (exit 130; click's standalone mode would print "Aborted!" and exit 1, the code of a
     --fail-on match)."""
-    for name in ("stdout", "stderr"):  # started with the stream closed (2>&-): print nowhere
+    # Started with a stream closed (<&-, 2>&-): read nothing from it, print nowhere.
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
     # SIGTERM outside a command's own handlers (before they are set, after they are restored,
     # while the results print or the process exits) ends with 143 too, never a kill by signal.
     signal.signal(signal.SIGTERM, _terminated)

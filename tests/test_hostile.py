@@ -105,6 +105,19 @@ def test_a_closed_stderr_is_not_a_bug(tmp_path):
     assert (out / "results.json").is_file()
 
 
+def test_a_closed_stdin_is_an_empty_log_not_a_bug():
+    """`lrdiag classify - <&-`: a closed stdin reads as empty, exit 2 in one line (not 3)."""
+    script = "import os, sys; os.close(0); os.execv(sys.argv[1], sys.argv[1:])"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(BIN / "lrdiag"), "classify", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "<stdin>: the file is empty" in one_line(result.stderr)
+
+
 @pytest.mark.parametrize("size", ["1e400", "1e30GB"])
 def test_a_memory_budget_beyond_any_machine_is_a_usage_error(tmp_path, size):
     result = sweep(write_config(tmp_path), "--max-memory", size, "--dry-run")
