@@ -55,17 +55,22 @@ class AccuracyPair:
     loss_goes_on: bool = False  # the loss has values on rows after the last of these
 
 
-def _fractions(acc: np.ndarray) -> np.ndarray | None:
-    """Accuracies as fractions: as logged when in [0, 1], divided by 100 when some exceed 1
-    and none 100 (a percentage); None when they are neither."""
+def _fractions(acc: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """Accuracies as fractions, and whether they were logged as percentages: as logged when in
+    [0, 1], divided by 100 when some exceed 1 and none 100; None when they are neither."""
     fin = acc[np.isfinite(acc)]
     if fin.size == 0 or (fin < 0).any():
         return None
     if (fin <= 1).all():
-        return acc
+        return acc, False
     if (fin <= 100).all():
-        return acc / 100.0
+        return acc / 100.0, True
     return None
+
+
+def _as_logged(fraction: float, percent: bool, digits: int) -> str:
+    """An accuracy as its column holds it ("0.6"), or as a percentage ("60%") when it is one."""
+    return f"{100 * fraction:.{digits}g}%" if percent else f"{fraction:.{digits}g}"
 
 
 def _others(n: int) -> str:
@@ -79,9 +84,10 @@ def notes(pair: AccuracyPair, loss_name: str | None, n_classes: int | None) -> l
         return []
     if NOT_CROSS_ENTROPY.intersection(pair.loss.lower().replace("-", "_").split("_")):
         return []
-    acc = _fractions(np.asarray(pair.accuracy_values, dtype=float))
-    if acc is None:
+    read = _fractions(np.asarray(pair.accuracy_values, dtype=float))
+    if read is None:
         return []
+    acc, percent = read
     loss = np.asarray(pair.loss_values, dtype=float)
     ok = np.isfinite(loss) & np.isfinite(acc) & (loss >= 0)
     out = []
@@ -93,8 +99,8 @@ def notes(pair: AccuracyPair, loss_name: str | None, n_classes: int | None) -> l
     if low.size:
         k = int(low[np.argmin(loss[low] / floor[low])])
         out.append(
-            f"{name!r} {loss[k]:.4g} with {acc_name!r} {acc[k]:.4g} at {pair.where(k)}: "
-            f"a mean cross-entropy of one-hot or binary targets is at least "
+            f"{name!r} {loss[k]:.4g} with {acc_name!r} {_as_logged(acc[k], percent, 4)} at "
+            f"{pair.where(k)}: a mean cross-entropy of one-hot or binary targets is at least "
             f"(1 - accuracy) x ln 2 = {floor[k]:.4g} (each misclassified sample costs at least "
             f"ln 2), so {name!r} is not one: another loss (mse?), class or sample weights, "
             f"label smoothing, or an accuracy of other samples{_others(low.size)}"
@@ -109,8 +115,8 @@ def notes(pair: AccuracyPair, loss_name: str | None, n_classes: int | None) -> l
         k = int(high[np.argmax(least[high])])
         bound = f"ln {k_classes}" if n_classes or loss_name == "bce" else "ln K, K <= 10^6"
         out.append(
-            f"{name!r} {loss[k]:.4g} with {acc_name!r} {acc[k]:.4g} at {pair.where(k)}: "
-            f"{given}the misclassified {100 * wrong[k]:.3g}% of samples "
+            f"{name!r} {loss[k]:.4g} with {acc_name!r} {_as_logged(acc[k], percent, 4)} at "
+            f"{pair.where(k)}: {given}the misclassified {100 * wrong[k]:.3g}% of samples "
             f"average a loss of at least {least[k]:,.0f} each (a correctly classified one costs "
             f"at most {bound}): logits of that size usually mean unscaled inputs, a loss "
             "applied to the wrong output (e.g. sigmoid + categorical cross-entropy), or weights "
@@ -149,9 +155,10 @@ def chance_evidence(
     either, and the loss alone cannot tell. None when the level is near no ln K, the accuracy
     is between the two, or the accuracy is not beside the loss's end: it stops before the loss
     does, or a final value of either is not finite."""
-    acc = _fractions(np.asarray(pair.accuracy_values, dtype=float))
-    if acc is None or pair.loss_goes_on:
+    read = _fractions(np.asarray(pair.accuracy_values, dtype=float))
+    if read is None or pair.loss_goes_on:
         return None
+    acc, percent = read
     loss = np.asarray(pair.loss_values, dtype=float)
     end = slice(-FINAL_POINTS, None)
     finite = np.isfinite(loss[end]).all() and np.isfinite(acc[end]).all()
@@ -168,14 +175,15 @@ def chance_evidence(
     guess = 1.0 / k
     numbers = (
         f"{pair.loss!r} ends at {level:.4g}, {100 * (level / chance - 1):+.1f}% off "
-        f"ln {k} = {chance:.4f}, with {pair.accuracy!r} at {final:.3g}"
+        f"ln {k} = {chance:.4f}, with {pair.accuracy!r} at {_as_logged(final, percent, 3)}"
     )
+    guess_text = _as_logged(guess, percent, 3)
     if final <= guess + CHANCE_ACCURACY * (1.0 - guess):
-        note = f"{numbers} (chance with {k} classes: {guess:.3g}): read as stuck at chance"
+        note = f"{numbers} (chance with {k} classes: {guess_text}): read as stuck at chance"
         return ChanceEvidence(True, k, note)
     if final >= guess + LEARNED_ACCURACY * (1.0 - guess):
         note = (
-            f"{numbers}, far above chance with {k} classes ({guess:.3g}): the network learned, "
+            f"{numbers}, far above chance with {k} classes ({guess_text}): the network learned, "
             "so that level is not read as chance"
         )
         return ChanceEvidence(False, k, note)

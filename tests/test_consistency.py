@@ -75,7 +75,7 @@ def test_not_a_cross_entropy_no_notes_and_percentages():
     assert notes(pair(315.0, 0.88), "mse", None) == []
     assert notes(pair(0.01, 0.5, name="val_mse_loss"), None, None) == []
     (note,) = notes(pair(0.05, 60.0), None, None)  # accuracy in percent
-    assert "'accuracy' 0.6 at" in note
+    assert "'accuracy' 60% at" in note and "x ln 2 = 0.2773" in note  # read as 0.6
     assert notes(pair(0.05, 250.0), None, None) == []  # neither a fraction nor a percentage
 
 
@@ -250,3 +250,23 @@ def test_a_chance_note_names_only_a_loss_that_was_judged():
     assert note.startswith("'val_loss' ends at") and only_val["curves"][0]["column"] == "val_loss"
     metric = logs.judge(logs.parse_log(text, "log", columns=["accuracy"]))
     assert not [n for n in metric["notes"] if "chance" in n], metric["notes"]
+
+
+def test_an_accuracy_logged_in_percent_is_quoted_as_the_file_holds_it():
+    """A percentage column: the notes quote the value at the line they name as written there
+    (60, with its %), not the fraction the check works with (0.6)."""
+    import re
+
+    rows = [f"{e},{0.01 * e:.2f},{60 + e}" for e in range(8)]  # below (1 - a) ln 2 throughout
+    text = "epoch,loss,accuracy\n" + "\n".join(rows) + "\n"
+    (note,) = logs.judge(logs.parse_log(text, "log"))["notes"]
+    line = int(re.search(r"at line (\d+)", note).group(1))
+    cell = text.splitlines()[line - 1].split(",")[2]
+    assert f"'accuracy' {cell}% at line {line}" in note, note
+    # the collapsed network's accuracy, in percent: its final value as the file holds it
+    epochs, _ = _collapsed_epochs(30)
+    rows = [f"{e},{lo:.6f},{100 * ac:g}" for e, (lo, ac) in enumerate(epochs)]
+    text = "epoch,loss,accuracy\n" + "\n".join(rows) + "\n"
+    (note,) = logs.judge(logs.parse_log(text, "log"))["notes"]
+    last = np.median([float(r.split(",")[2]) for r in rows[-3:]])
+    assert f"'accuracy' at {last:g}% (chance with 10 classes: 10%)" in note, note
