@@ -92,9 +92,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
     The bytes go to a hidden temporary file in the same directory (same filesystem), are
     flushed to disk, then ``os.replace`` swaps it in. The temporary file is removed on error.
-    The parent directory must exist. Returns the path.
+    The parent directory must exist. A path that is there and is no regular file (a FIFO, or a
+    device: ``--junit /dev/stdout``) is written in place: replacing it would put a file where
+    its readers expect the pipe or the device. Returns the path.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     # os.open with 0o666 lets the umask decide the mode, as open() would (mkstemp forces 0600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -9,8 +9,11 @@ code that writes them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import stat
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -311,3 +314,24 @@ def test_the_workflow_in_docs_is_complete_and_its_commands_are_real():
     assert compare[2] == f"{main_dir}/{Path(out).name}"  # BEFORE: the same path in main's artifact
     assert out.startswith(upload["with"]["path"].rstrip("/")) and upload["if"] == "always()"
     assert download["if"] == "github.event_name == 'pull_request'"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_junit_to_a_pipe_goes_through_it(tmp_path):
+    """`--junit /dev/stdout` or a named pipe: the report goes to the pipe's reader, and the
+    pipe stays one (an atomic write would put a regular file in its place)."""
+    fifo = tmp_path / "junit.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    log = tmp_path / "loss.txt"
+    log.write_text("\n".join(str(0.5 * 1.3**i) for i in range(40)))  # grows without end
+    code, out, err = _run(["classify", log, "--json", "--fail-on", "diverging", "--junit", fifo])
+    assert code == 1, err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    reader.join(timeout=10)
+    (text,) = received
+    assert validate(XSD, text.decode()) == []
+    (curve,) = json.loads(out)["curves"]
+    assert list(_cases(text.decode())) == [curve["name"]]
