@@ -203,6 +203,7 @@ def run() -> NoReturn:
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code.append(exc.code or 0)
+        signal.signal(signal.SIGTERM, _terminated_exiting)
         raise
     raise SystemExit(ExitStatus.OK)  # pragma: no cover - main always exits
 
@@ -243,6 +244,18 @@ def _end_now(code: list[int]) -> None:
 
 def _terminated(signum: int, _frame) -> None:
     raise SystemExit(128 + signum)
+
+
+def _terminated_exiting(signum: int, _frame) -> None:
+    """SIGTERM once main has exited, while Python joins threads and runs the exit handlers,
+    where an exception is printed and ignored (the exit code would stay main's): main's output
+    is flushed already, so the process ends here, with 143."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: a write it interrupted
+            pass
+    os._exit(128 + signum)
 
 
 def _flush_stdout() -> None:

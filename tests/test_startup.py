@@ -169,3 +169,26 @@ def test_the_script_ends_an_error_at_once_with_its_message_and_exit_code(tmp_pat
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("lrdiag: error: ") and "missing.npz" in done.stderr
     assert "torn down" not in done.stderr
+
+
+def test_sigterm_while_the_script_exits_is_exit_143_without_a_traceback(tmp_path):
+    """SIGTERM after the command, while the exit handlers run (one registered during the
+    command sends it): 143, as documented, not main's 0 with Python's "Exception ignored in
+    atexit callback" and a traceback."""
+    probe = """
+import atexit, os, signal, sys, time
+from lrdiag import cli
+inner = cli.main
+def main():
+    atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(5)))
+    inner()
+cli.main = main
+sys.argv = ["lrdiag", *{argv!r}]
+cli.run()
+"""
+    argv = ["sweep", QUICKSTART, "-o", tmp_path / "out", "--no-plots", "--json"]
+    code = probe.format(argv=[str(a) for a in argv])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stderr
+    assert json.loads(done.stdout) == json.loads((tmp_path / "out" / "results.json").read_text())
