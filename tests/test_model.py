@@ -118,6 +118,16 @@ def test_gradients_match_central_finite_differences(activation, output, loss, k)
             np.testing.assert_allclose(analytic, numeric, rtol=MAX_REL_ERR, atol=1e-9)
 
 
+def assert_equals_reference(params, X, Y, spec, values, grads):
+    """Each run's loss and gradients against the plain per-network reference."""
+    for r in range(len(SCALES)):
+        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
+        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
+        for i, (dW, db) in enumerate(ref_grads, start=1):
+            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
+
+
 @pytest.mark.parametrize("output,loss,k", HEADS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_loss_and_grads_equal_the_per_network_reference(activation, output, loss, k):
@@ -126,12 +136,7 @@ def test_loss_and_grads_equal_the_per_network_reference(activation, output, loss
     plain = model.loss(params, X, Y, spec)
     assert values.shape == plain.shape == (len(SCALES),)
     np.testing.assert_allclose(values, plain, rtol=1e-13, atol=0)
-    for r in range(len(SCALES)):
-        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
-        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=0)
-        for i, (dW, db) in enumerate(ref_grads, start=1):
-            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
-            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
+    assert_equals_reference(params, X, Y, spec, values, grads)
 
 
 @pytest.mark.parametrize("output,loss,k", HEADS)
@@ -392,12 +397,7 @@ def test_a_wide_first_layer_stored_transposed_gives_the_reference(
     for _ in range(2):  # the workspace reused
         values, grads = model.loss_and_grads(laid, X, Y, spec, ws)
     assert transposed_in_memory(grads["W1"])
-    for r in range(len(SCALES)):
-        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
-        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
-        for i, (dW, db) in enumerate(ref_grads, start=1):
-            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
-            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
+    assert_equals_reference(params, X, Y, spec, values, grads)
 
 
 def test_training_layout_only_where_the_first_layer_is_wider_than_the_batch():
@@ -417,9 +417,4 @@ def test_one_hidden_layer_and_one_output_give_the_reference(activation, n_sample
     X = rng.normal(size=(n_samples, N_IN))
     Y = targets(rng, n_samples, "sigmoid", "bce", 1)
     values, grads = model.loss_and_grads(params, X, Y, spec)
-    for r in range(len(SCALES)):
-        ref_value, ref_grads = ref.loss_and_grads(per_run(params, r), X, Y, spec)
-        assert values[r] == pytest.approx(ref_value, rel=1e-12, abs=1e-300)
-        for i, (dW, db) in enumerate(ref_grads, start=1):
-            np.testing.assert_allclose(grads[f"W{i}"][r], dW, rtol=1e-10, atol=1e-14)
-            np.testing.assert_allclose(grads[f"b{i}"][r, 0], db, rtol=1e-10, atol=1e-14)
+    assert_equals_reference(params, X, Y, spec, values, grads)
