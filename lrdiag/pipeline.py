@@ -117,6 +117,35 @@ def sweep_span(
     return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
 
 
+def resume_plan(
+    cfg: Config,
+    dataset: Dataset,
+    out_dir: str | os.PathLike,
+    *,
+    max_memory: int | str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """What ``--resume`` into ``out_dir`` would do, for a dry run (nothing is written):
+    {"state", "runs", "chunks", "done_runs", "done_chunks"}. state: "partial" (chunks of this
+    config and data there: those done are read back, the rest trained, as ``train_in_chunks``
+    does), "other" (chunks of another config or data: refused), "finished" (results and no
+    chunks: refused without --force) or "fresh" (nothing there: the whole grid trains)."""
+    budget = engine.parse_memory(max_memory) if max_memory is not None else None
+    grid = engine.expand_grid(cfg)
+    lo, hi = sweep_span(cfg, dataset, shard, grid)
+    spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
+    plan = {"runs": hi - lo, "chunks": len(spans), "done_runs": 0, "done_chunks": 0}
+    out = Path(out_dir)
+    if (out / CHUNKS_NAME / chunks.MANIFEST_NAME).is_file():
+        store = chunks.Store.read(out)
+        if store.config_hash != chunks.config_hash(cfg, dataset):
+            return {"state": "other", **plan}
+        held = [(a, b) for a, b in spans if store.covering(a, b) is not None]
+        done = {"done_runs": sum(b - a for a, b in held), "done_chunks": len(held)}
+        return {"state": "partial", **plan, **done}
+    return {"state": "finished" if (out / JSON_NAME).is_file() else "fresh", **plan}
+
+
 def may_replace(out: str | os.PathLike, *, force: bool, resume: bool) -> bool:
     """Whether a sweep into ``out`` may replace the results there: with ``force``, or to
     ``resume`` the unfinished sweep whose chunks are there (a finished sweep has none left:

@@ -252,3 +252,39 @@ def test_a_dry_run_checks_the_scheduler_address_too(tmp_path, monkeypatch):
     assert "local:N needs N >= 1" in one_line(from_env.stderr)
     monkeypatch.setenv("LRDIAG_SCHEDULER", "local:2")
     assert lrdiag("sweep", config, "--dry-run").exit_code == 0
+
+
+def test_a_dry_run_with_resume_says_what_the_resume_would_train(tmp_path):
+    """Shard 1/2 of a grid cut into chunks keeps its chunks; one is then lost. A dry run with
+    --resume (the whole grid) counts the chunks on disk, and the real --resume then reads back
+    exactly those (its own note says how many); a finished sweep and an empty directory are
+    named as what they are."""
+    config = write_config(tmp_path, training__epochs=3)
+    budget = budget_for(config, 6)
+    out = tmp_path / "out"
+    shard = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--max-memory", budget,
+                   "--shard", "1/2")  # fmt: skip
+    assert shard.exit_code == 0, shard.output
+    files = sorted((out / "chunks").glob("runs-*.npz"))
+    assert len(files) >= 2
+    files[0].unlink()  # a chunk lost: one fewer to read back
+    spans = [tuple(int(n) for n in f.stem.split("-")[1:]) for f in files[1:]]
+    dry = lrdiag("sweep", config, "--out", out, "--max-memory", budget, "--resume", "--dry-run",
+                 "--json")  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)["resume"]
+    assert plan["state"] == "partial" and plan["runs"] == 48
+    assert plan["done_chunks"] == len(spans)
+    assert plan["done_runs"] == sum(b - a for a, b in spans)
+    text = lrdiag("sweep", config, "--out", out, "--max-memory", budget, "--resume", "--dry-run")
+    left = 48 - plan["done_runs"]
+    assert f"resume: {len(spans)} of {plan['chunks']} chunks done" in text.stdout
+    assert f"{left} runs left to train" in text.stdout
+    resumed = lrdiag("sweep", config, "--out", out, "--no-plots", "-q", "--max-memory", budget,
+                     "--resume")  # fmt: skip
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resumed: {len(spans)} chunks of {plan['chunks']} already trained" in resumed.stderr
+    finished = lrdiag("sweep", config, "--out", out, "--resume", "--dry-run")
+    assert "holds a finished sweep's results" in finished.stdout
+    empty = lrdiag("sweep", config, "--out", tmp_path / "none", "--resume", "--dry-run")
+    assert "nothing to resume" in empty.stdout and "all 48 runs would train" in empty.stdout

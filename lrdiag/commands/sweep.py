@@ -94,7 +94,10 @@ def _scheduler(_ctx, _param, value):
     "trained in chunks [default: 2GiB].",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Show grid size, memory estimate and chunks; train nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Show grid size, memory estimate and chunks (and, with --resume, those already done); "
+    "train nothing.",
 )
 @click.option(
     "--save-init",
@@ -197,7 +200,10 @@ def sweep_command(
                 f"lrdiag: initial weights written to {printable(str(written[0].parent))}/", err=True
             )
     if dry_run:
-        _print_plan(cfg, dataset, plan, as_json)
+        resumed = None
+        if resume:  # out is given: checked above
+            resumed = pipeline.resume_plan(cfg, dataset, out, max_memory=budget, shard=shard)
+        _print_plan(cfg, dataset, plan, as_json, resumed, out)
         return
 
     from lrdiag.interrupt import Interrupts
@@ -310,7 +316,7 @@ def print_sweep(doc, out_dir, result, n_runs: int, *, as_json: bool, quiet: bool
         console.print(f"Results written to {printable(out_dir)}/", soft_wrap=True, markup=False)
 
 
-def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
+def _print_plan(cfg, dataset, plan, as_json: bool, resumed=None, out=None) -> None:
     from lrdiag.sweep import axes as engine_axes
 
     info = {
@@ -333,6 +339,8 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         "results_bytes": _results_bytes(plan.n_runs, cfg.training.epochs, dataset.X_val),
         "data_bytes": _data_bytes(dataset),
     }
+    if resumed is not None:
+        info["resume"] = resumed
     if as_json:
         echo_out(json.dumps(info, indent=2))
         return
@@ -356,7 +364,29 @@ def _print_plan(cfg, dataset, plan, as_json: bool) -> None:
         f"writing the results (results.json ~{_size(info['results_bytes'])}; a few times that "
         f"in memory)"
     )
+    if resumed is not None:
+        echo_out(_resume_line(resumed, printable(str(out))))
     echo_out("dry run: nothing trained")
+
+
+def _resume_line(r: dict, out: str) -> str:
+    """What --resume would do in ``out`` (``pipeline.resume_plan``), in one line."""
+    from lrdiag.formatting import plural
+
+    if r["state"] == "partial":
+        left = r["runs"] - r["done_runs"]
+        return (
+            f"resume: {r['done_chunks']} of {plural(r['chunks'], 'chunk')} done in {out}/ "
+            f"({r['done_runs']} of {plural(r['runs'], 'run')}): "
+            + (f"{plural(left, 'run')} left to train" if left else "nothing left to train")
+        )
+    if r["state"] == "other":
+        return (
+            f"resume: refused: {out}/ holds chunks of another config or data (--force starts over)"
+        )
+    if r["state"] == "finished":
+        return f"resume: refused: {out}/ holds a finished sweep's results (--force starts over)"
+    return f"resume: nothing to resume in {out}/: all {plural(r['runs'], 'run')} would train"
 
 
 def _data_bytes(dataset) -> int:
