@@ -117,6 +117,17 @@ def sweep_span(
     return shards.shard_span(cfg, len(dataset.X), grid or engine.expand_grid(cfg), *shard)
 
 
+def _chunk_layout(
+    cfg: Config, dataset: Dataset, budget: int | None, shard: tuple[int, int] | None
+) -> tuple[list[Run], tuple[int, int], list[tuple[int, int]]]:
+    """The grid, the runs a sweep (or shard K of N) trains, and their chunks under ``budget``:
+    one layout for training and for a dry run's account of a resume."""
+    grid = engine.expand_grid(cfg)
+    lo, hi = sweep_span(cfg, dataset, shard, grid)
+    spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
+    return grid, (lo, hi), spans
+
+
 def resume_plan(
     cfg: Config,
     dataset: Dataset,
@@ -131,9 +142,7 @@ def resume_plan(
     does), "other" (chunks of another config or data: refused), "finished" (results and no
     chunks: refused without --force) or "fresh" (nothing there: the whole grid trains)."""
     budget = engine.parse_memory(max_memory) if max_memory is not None else None
-    grid = engine.expand_grid(cfg)
-    lo, hi = sweep_span(cfg, dataset, shard, grid)
-    spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
+    _, (lo, hi), spans = _chunk_layout(cfg, dataset, budget, shard)
     plan = {"runs": hi - lo, "chunks": len(spans), "done_runs": 0, "done_chunks": 0}
     out = Path(out_dir)
     if (out / CHUNKS_NAME / chunks.MANIFEST_NAME).is_file():
@@ -194,9 +203,7 @@ def train_in_chunks(
     only the chunks missing there (``LrdiagError`` when the config or data changed);
     ``scheduler``: on Dask (``executor``)."""
     budget = engine.parse_memory(max_memory) if max_memory is not None else None
-    grid = engine.expand_grid(cfg)
-    lo, hi = sweep_span(cfg, dataset, shard, grid)
-    spans = chunks.layout(len(grid), chunks.chunk_size(cfg, dataset, len(grid), budget), lo, hi)
+    grid, (lo, hi), spans = _chunk_layout(cfg, dataset, budget, shard)
     store = None
     if out_dir is not None and resume:
         _same_shard(out_dir, shard)
