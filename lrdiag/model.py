@@ -371,12 +371,13 @@ def wide_first_layer(params, rows: int) -> bool:
     runs as one product: a hidden layer follows, X is too wide to fold the bias in
     (``in + 1 >= rows``), and W1 is stored transposed, ``(R, out, in)`` in C order
     (``training_layout``)."""
-    W1 = params["W1"]
-    return (
-        n_layers(params) > 1
-        and W1.shape[1] + 1 >= rows
-        and np.swapaxes(W1, -1, -2).flags.c_contiguous
-    )
+    return _wide_fits(params, rows) and np.swapaxes(params["W1"], -1, -2).flags.c_contiguous
+
+
+def _wide_fits(params, rows: int) -> bool:
+    """A hidden layer follows the first, and X (``in`` wide) is too wide for its bias to fold
+    into batches of ``rows`` samples: where the wide first layer is the faster product."""
+    return n_layers(params) > 1 and params["W1"].shape[1] + 1 >= rows
 
 
 def training_layout(params, rows: int) -> dict[str, np.ndarray]:
@@ -384,10 +385,10 @@ def training_layout(params, rows: int) -> dict[str, np.ndarray]:
     W1 transposed in memory (still indexed ``(R, in, out)``) where ``wide_first_layer``
     applies, so that the first layer of all runs is one product over ``(R * out, in)``; any
     other layout gives the same results, more slowly."""
-    W1 = params["W1"]
-    if n_layers(params) < 2 or W1.shape[1] + 1 < rows:
+    if not _wide_fits(params, rows):
         return params
-    return {**params, "W1": np.swapaxes(np.ascontiguousarray(np.swapaxes(W1, -1, -2)), -1, -2)}
+    W1T = np.ascontiguousarray(np.swapaxes(params["W1"], -1, -2))
+    return {**params, "W1": np.swapaxes(W1T, -1, -2)}
 
 
 def loss_and_grads(params, X, Y, spec, ws: Workspace | None = None):
