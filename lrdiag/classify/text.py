@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrdiag.classify.measure import _Measures
-from lrdiag.classify.rules import _flat_at, _stuck
+from lrdiag.classify.rules import _flat_at, _quiet_at, _relaxing_onto, _stuck
 from lrdiag.formatting import plural
 
 
@@ -208,6 +208,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
                 f"plateaued: the loss sits at {_sig3(ms.half_level)} for the second half of the "
                 f"run, within {off} of ln {k} = {c:.4g} (chance for {k} classes), and is not "
                 f"falling"
+            )
+        if _relaxing_onto(ms, th, c) and not _quiet_at(ms, th, c):
+            return (
+                f"plateaued: the loss falls ever more slowly onto ln {k} = {c:.4g} (chance for "
+                f"{k} classes): it ends at {ms.final_level:.4g}, heading for "
+                f"{(ms.third_floor or c):.4g} and no lower, as a network that learns only its "
+                f"output bias (the share of each class) does"
             )
         return (
             f"plateaued: the loss ends at {_sig3(ms.final_level)} ≈ ln {k} = "
