@@ -1035,3 +1035,18 @@ def test_a_curve_near_the_float64_limit_gets_a_reason():
     v = classify([-8.98846567431158e307, 0.0, -8.988465674311579e307])
     assert v.verdict in ("oscillating", "plateaued", "converging", "diverging")
     assert "None" not in v.reason and "nan" not in v.reason
+
+
+def test_an_oscillating_reason_names_a_drift_instead_of_no_progress():
+    """196, 160, 170, 150 bounces (oscillating, borderline) but its pair means fall 178, 165,
+    160: it drifts down by more than 5% of its level, less than it swings, so the reason must
+    not say "no net progress". A period-2 bounce about a fixed level has none, and says so."""
+    y = np.array([196.0, 160.0, 170.0, 150.0])
+    pairs = (y[1:] + y[:-1]) / 2
+    assert pairs[0] - pairs[-1] > 0.05 * np.median(y)
+    v = judge(y)
+    assert v.verdict == "oscillating", v.reason
+    assert "no net progress" not in v.reason and "drifting down by" in v.reason, v.reason
+    t = np.arange(60)
+    v = judge(1.0 + 0.3 * (-1.0) ** t)
+    assert v.verdict == "oscillating" and "with no net progress" in v.reason, v.reason

@@ -13,6 +13,11 @@ from lrdiag.classify.rules import _flat_at, _quiet_at, _relaxing_onto, _stuck
 from lrdiag.formatting import plural
 
 
+# An oscillating curve's final window may drift down by less than it swings: a drift over this
+# share of its level is named in the reason, rather than "no net progress".
+DRIFT_NOTE = 0.05
+
+
 def _sig3(v: float) -> str:
     """``v`` in 3 significant digits."""
     return f"{v:.3g}"
@@ -172,10 +177,17 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             )
         else:
             how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
+        # The rules ask for a drift smaller than the swings, not for none: say which it is.
+        if ms.decline > DRIFT_NOTE * ms.window_level:
+            drift = (
+                f"drifting down by {lv(ms.decline)} across {axis.last(ms.window, epochs)}, "
+                f"less than it swings"
+            )
+        else:
+            drift = "with no net progress"
         return (
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
-            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, with no net "
-            f"progress"
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, {drift}"
         )
     if rule == "jumped":
         return (
