@@ -12,7 +12,6 @@ from lrdiag.classify.measure import _Measures
 from lrdiag.classify.rules import _flat_at, _quiet_at, _relaxing_onto, _stuck
 from lrdiag.formatting import plural
 
-
 # An oscillating curve's final window may drift down by less than it swings: a drift over this
 # share of its level is named in the reason, rather than "no net progress".
 DRIFT_NOTE = 0.05
