@@ -15,7 +15,8 @@ The format is read from the content, never from the file's extension:
 * **plain text**: one number a line.
 * **a table with a header row** (CSV, or tab-, semicolon- or space-separated): Keras
   ``CSVLogger``, PyTorch Lightning ``metrics.csv`` (empty cells where a metric was not logged on
-  a row), TensorBoard's scalar export ``Wall time,Step,Value``.
+  a row), TensorBoard's scalar export ``Wall time,Step,Value``; in long form (a metric name
+  column beside a ``value`` column: MLflow's metric history), a column a metric (lrdiag.longform).
 * **printed training output** (lrdiag.console): Keras's console output (``Epoch 1/10`` lines and
   progress bars), or one line an epoch as PyTorch scripts print it (``Epoch [1/50], Train Loss:
   0.123, Val Loss: 0.145``); its ``epoch`` (or ``step``) column is the number printed.
@@ -37,6 +38,7 @@ training curve: lrdiag.pick. ``judge`` gives each its verdict.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -46,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from lrdiag import consistency, console, curvestore
+from lrdiag import consistency, console, curvestore, longform
 from lrdiag.classify import LOSS_NAMES, Thresholds, classify
 from lrdiag.errors import InputError
 from lrdiag.logtable import (
@@ -266,7 +268,16 @@ def _from_table(lines, source, columns) -> LossLog:
                 col_lines.append(lineno)
         spans.append((lineno, lineno))
         n_rows += 1
-    return pick_curves(Table(source, fmt, cols, n_rows, spans=spans), columns)
+    return _pick(Table(source, fmt, cols, n_rows, spans=spans), columns)
+
+
+def _pick(table: Table, columns) -> LossLog:
+    """The table's curves (lrdiag.pick), a table in long form first given a column a metric."""
+    wide = longform.widen(table)
+    if wide is None:
+        return pick_curves(table, columns)
+    log = pick_curves(wide[0], columns)
+    return dataclasses.replace(log, notes=(wide[1], *log.notes))
 
 
 # --------------------------------------------------------------------------- JSON
@@ -293,7 +304,10 @@ def _from_json(text: str, source: str, columns) -> LossLog:
             return _from_results(doc, source, columns)
         if isinstance(doc.get("log_history"), list):  # Hugging Face trainer_state.json
             history = [r for r in doc["log_history"] if not _hf_summary(r)]
-            return pick_curves(_records(history, source, fmt, "log_history"), columns)
+            return _pick(_records(history, source, fmt, "log_history"), columns)
+        metrics = doc.get("metrics")  # MLflow's REST get-history: {"metrics": [{key, ...}]}
+        if isinstance(metrics, list) and metrics and isinstance(metrics[0], Mapping):
+            return _pick(_records(metrics, source, fmt, "metrics"), columns)
         if isinstance(doc.get("history"), Mapping):  # {"history": history.history, ...}
             doc = doc["history"]
         return pick_curves(_lists(doc, source), columns)
@@ -301,7 +315,7 @@ def _from_json(text: str, source: str, columns) -> LossLog:
         if not doc:
             raise InputError(f"{source}: the JSON list is empty; {EXPECTED}")
         if isinstance(doc[0], Mapping):
-            return pick_curves(_records(doc, source, fmt, None), columns)
+            return _pick(_records(doc, source, fmt, None), columns)
         if isinstance(doc[0], list):
             return pick_curves(_tensorboard_json(doc, source), columns)
         col = make_column(TEXT_CURVE)

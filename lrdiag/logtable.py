@@ -190,6 +190,7 @@ class Table:
     n_rows: int
     shared_rows: bool = True  # rows line up across columns (not so for lists of other lengths)
     spans: list[tuple[int, int]] | None = None  # each row's first and last line (None: records)
+    records: list[int] | None = None  # JSON: each row's record (None: row k is record k)
 
     def __post_init__(self):
         seen: dict[str, int] = {}

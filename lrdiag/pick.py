@@ -254,7 +254,7 @@ def _where(table: Table, row: int) -> str:
     """A row as the reader finds it: "line 23" in a table or console log (1-based, the header
     is line 1), "record 20" in JSON (0-based, as jq and Python count)."""
     if table.spans is None:
-        return f"record {row}"
+        return f"record {row if table.records is None else table.records[row]}"
     return f"line {table.spans[row][1]}"
 
 
