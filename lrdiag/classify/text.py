@@ -184,9 +184,14 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             )
         else:
             drift = "with no net progress"
+        # low, high, the swing and its period are the final window's; the bouncing may have
+        # begun earlier, at other heights: the range is said of the window only
+        when = f"for {span}"
+        if ms.n_finite - ms.bounce_from > ms.window:
+            when = f"over {tail}, and has bounced for {span}"
         return (
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
-            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, {drift}"
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} {when}, {drift}"
         )
     if rule == "jumped":
         return (

@@ -1,0 +1,54 @@
+"""The numbers a reason quotes are true of the stretch of curve it says they describe: each is
+recomputed here from the curve with NumPy and compared with the sentence."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from lrdiag.classify import classify
+
+
+def _decaying_bounce() -> np.ndarray:
+    """A fall from 2 to 0.15, then a bounce about 0.15 at every step whose amplitude shrinks
+    from 0.12 to 0.05 over 180 epochs: the last tenth bounces far less than the stretch
+    before it (what lr 3 does in the tutorial's extended grid)."""
+    fall = 0.15 + 1.85 * np.exp(-np.arange(20) / 4.0)
+    k = np.arange(180)
+    amplitude = 0.12 - 0.07 * k / 179
+    return np.r_[fall, 0.15 + amplitude * (-1.0) ** k]
+
+
+def test_an_oscillations_range_is_said_of_the_stretch_it_was_measured_on():
+    y = _decaying_bounce()
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "oscillating", v.reason
+    m = re.search(
+        r"bounces between (\S+) and (\S+) \(.*?\) .*? over the last (\d+) epochs", v.reason
+    )
+    assert m, v.reason
+    low, high, n = float(m.group(1)), float(m.group(2)), int(m.group(3))
+    p5, p95 = np.percentile(y[-n:], [5, 95])
+    assert low == float(f"{p5:.3g}") and high == float(f"{p95:.3g}"), (v.reason, p5, p95)
+    # the bouncing it says began earlier went well past that range: not claimed of it
+    span = re.search(r"has bounced for the last (\d+) epochs", v.reason)
+    assert span, v.reason
+    longer = int(span.group(1))
+    assert longer > n
+    assert y[-longer:].max() > 1.2 * high  # so "between low and high" would be false of it
+
+
+def test_a_steady_bounce_holds_its_range_over_the_whole_stretch():
+    """A bounce of constant height: the range of the final window is the range of every epoch
+    of the bouncing the reason names."""
+    k = np.arange(40)
+    y = np.r_[1.0, 0.8, 0.6, 0.5 + 0.2 * (-1.0) ** k]
+    v = classify(y, loss_name="bce")
+    assert v.verdict == "oscillating", v.reason
+    m = re.search(r"bounces between (\S+) and (\S+) .*? the last (\d+) epochs", v.reason)
+    assert m, v.reason
+    low, high = float(m.group(1)), float(m.group(2))
+    longest = max(int(n) for n in re.findall(r"the last (\d+) epochs", v.reason))
+    assert (low, high) == (0.3, 0.7)
+    assert low <= y[-longest:].min() and y[-longest:].max() <= high
