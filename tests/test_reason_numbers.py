@@ -52,3 +52,28 @@ def test_a_steady_bounce_holds_its_range_over_the_whole_stretch():
     longest = max(int(n) for n in re.findall(r"the last (\d+) epochs", v.reason))
     assert (low, high) == (0.3, 0.7)
     assert low <= y[-longest:].min() and y[-longest:].max() <= high
+
+
+def test_a_rise_above_the_initial_loss_names_the_range_it_is_a_share_of():
+    """After a spike to 230 the loss settles near 40: the share quoted is of the range from the
+    curve's minimum to the final window's peak (R), not to the spike, and the reason says
+    which, so that a reader recomputing it from the curve gets the same number."""
+    rng = np.random.default_rng(0)
+    y = np.r_[0.7, 0.6, 5.0, 60.0, 230.0, 120.0, 40 + 20 * rng.standard_normal(95).clip(-1.5, 1.5)]
+    v = classify(y)
+    assert v.verdict == "diverging", v.reason
+    m = re.search(
+        r"the last (\d+) epochs \((\S+)\) sits above the initial loss (\S+) by (\d+)% of the "
+        r"curve's range \((\S+) to (\S+)\)",
+        v.reason,
+    )
+    assert m, v.reason
+    n, level, initial, pct, low, high = m.groups()
+    window = v.metrics["window"]
+    assert float(low) == float(f"{y.min():.3g}")
+    assert float(high) == float(f"{y[-window:].max():.3g}")
+    assert float(high) < 0.5 * y.max()  # not the spike's
+    assert float(level) == float(f"{np.median(y[-int(n) :]):.3g}")
+    share = (np.median(y[-int(n) :]) - y[0]) / (y[-window:].max() - y.min())
+    assert int(pct) == round(100 * share)
+    assert float(initial) == y[0]

@@ -147,6 +147,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "
             f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
+            # R runs from the minimum to the final window's peak, not to an earlier spike's
+            f" ({lv(met['min'])} to {lv(met['min'] + ms.range_)})"
         )
     if rule == "geometric":
         return (
