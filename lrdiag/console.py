@@ -12,7 +12,9 @@ Four shapes, told apart by content (never by a file's name):
   training) and lines before the first ``Epoch`` are not the epoch's.
 * **one line an epoch** (``epoch-lines``), as PyTorch scripts print it: ``Epoch [1/50], Train
   Loss: 0.123, Val Loss: 0.145``; ``Epoch 1/50 - loss: 0.123 - val_loss: 0.145``; ``epoch 1:
-  train_loss=0.123 val_loss=0.145``; ``Epoch: 1 | Loss: 0.123``; also ``step``/``iteration``
+  train_loss=0.123 val_loss=0.145``; ``Epoch: 1 | Loss: 0.123``; ``Epoch 1: train loss 0.123,
+  val loss 0.145`` (a name and its number, on an epoch line with no ``:`` pair after the
+  epoch); also ``step``/``iteration``
   instead of epoch, Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``), and an epoch
   line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``) followed by indented lines that hold
   them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
@@ -51,6 +53,13 @@ METRIC = re.compile(
     rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
     re.IGNORECASE,
 )
+# "train loss 0.52, val loss 0.61": a name and its number with nothing between; read only on an
+# epoch or step line that holds no ``key: number`` pair.
+SPACED = re.compile(
+    r"(?<![\w./])([A-Za-z][\w./]*(?: [A-Za-z][\w./]*)*)\s+"
+    rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
+    re.IGNORECASE,
+)
 # A dict printed by Python: {'loss': 0.52, 'epoch': 0.5} (no braces inside), and its pairs.
 DICT = re.compile(r"\{\s*'[^{}]*\}")
 DICT_PAIR = re.compile(rf"'([^'\\]+)'\s*:\s*({_NUMBER})(?=\s*[,}}])", re.IGNORECASE)
@@ -76,10 +85,11 @@ class Printed:
     rows: list[Row]
 
 
-def metrics(text: str) -> dict[str, float]:
-    """The ``key: number`` pairs of one line (see the module's docstring)."""
+def metrics(text: str, pattern: re.Pattern = METRIC) -> dict[str, float]:
+    """The ``key: number`` pairs of one line (see the module's docstring); with ``SPACED``, its
+    ``key number`` pairs."""
     out = {}
-    for key, number, percent in METRIC.findall(text):
+    for key, number, percent in pattern.findall(text):
         # "Train Loss" -> train_loss; "Val. Loss" -> val_loss (an abbreviation's dot dropped)
         name = "_".join(word.rstrip(".") or word for word in key.lower().split())
         if name in SKIPPED_KEYS:
@@ -187,7 +197,8 @@ def _epoch_lines(lines) -> list[Row]:
             m = LEADING.match(part)
             if m:
                 key = "epoch" if m.group(1).lower() == "epoch" else "step"
-                got = metrics(part[m.end() :])
+                rest = part[m.end() :]
+                got = metrics(rest) or metrics(rest, SPACED)
                 if got:
                     found, index = got, (key, float(m.group(2)))
                     heading = None

@@ -1054,3 +1054,43 @@ def test_an_epoch_heading_with_its_metrics_on_indented_lines_is_read():
     assert (train.name, val.name, val.train_name) == ("train_loss", "val_loss", "train_loss")
     assert list(train.x) == list(range(1, 11)) and train.x_name == "epoch"
     assert np.allclose(val.values, [round(2.35 / e, 3) for e in range(1, 11)])
+
+
+# --------------------------------------------------------------------------- "name number" prints
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Epoch {e}: train loss {t:.4f}, val loss {v:.4f}",  # print(f"Epoch {e}: train loss ...")
+        "Epoch {e} train_loss {t:.4f} val_loss {v:.4f}",
+        "epoch {e} | train loss {t:.4f} | val loss {v:.4f} | lr 1.00e-03",
+        "Epoch [{e}/20], Train Loss {t:.4f}, Val Loss {v:.4f}",
+    ],
+)
+def test_epoch_lines_with_a_name_and_its_number_and_no_colon(template):
+    """A name followed by its number, as many PyTorch scripts print it; the values are the
+    numbers written, the epoch printed is the axis, the validation loss is judged beside the
+    training loss."""
+    e = np.arange(1, 21)
+    t, v = 2.0 * np.exp(-e / 5) + 0.1, 2.2 * np.exp(-e / 5) + 0.3
+    text = "Training...\n" + "".join(
+        template.format(e=k, t=a, v=b) + "\n" for k, a, b in zip(e, t, v, strict=True)
+    )
+    log = parse(text)
+    assert log.format == "epoch-lines"
+    got = curves(log)
+    assert list(got) == ["train_loss", "val_loss"]
+    np.testing.assert_allclose(got["train_loss"].values, np.round(t, 4))
+    np.testing.assert_allclose(got["val_loss"].values, np.round(v, 4))
+    np.testing.assert_array_equal(got["train_loss"].x, e)
+    assert got["val_loss"].train_name == "train_loss"
+
+
+def test_a_colon_pair_on_the_line_wins_over_name_number_pairs():
+    """'Epoch 3: took 35 s, loss: 0.5': only the ``key: number`` pairs are the line's metrics."""
+    text = "".join(f"Epoch {k}: took 35 s, loss: {1 / k:.4f}\n" for k in range(1, 6))
+    got = curves(parse(text))
+    assert list(got) == ["loss"]
+    np.testing.assert_allclose(got["loss"].values, np.round(1 / np.arange(1, 6), 4))
+    assert "took" not in parse(text).columns
