@@ -53,13 +53,16 @@ METRIC = re.compile(
     rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
     re.IGNORECASE,
 )
-# "train loss 0.52, val loss 0.61": a name and its number with nothing between; read only on an
-# epoch or step line that holds no ``key: number`` pair.
+# "train loss 0.52, val loss 0.61": a name (one or two words) and its number with nothing
+# between; read only where the rest of an epoch or step line is such pairs and separators alone
+# (not "val_loss improved from inf to 0.29, saving model"), with no ``key: number`` pair.
+_SPACED_PAIR = rf"[A-Za-z][\w./]*(?: [A-Za-z][\w./]*)?\s+{_NUMBER}%?"
 SPACED = re.compile(
-    r"(?<![\w./])([A-Za-z][\w./]*(?: [A-Za-z][\w./]*)*)\s+"
+    r"(?<![\w./])([A-Za-z][\w./]*(?: [A-Za-z][\w./]*)?)\s+"
     rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",
     re.IGNORECASE,
 )
+SPACED_LINE = re.compile(rf"^[\s,;|]*(?:{_SPACED_PAIR}(?=$|[\s,;|])[\s,;|.]*)+$", re.IGNORECASE)
 # A dict printed by Python: {'loss': 0.52, 'epoch': 0.5} (no braces inside), and its pairs.
 DICT = re.compile(r"\{\s*'[^{}]*\}")
 DICT_PAIR = re.compile(rf"'([^'\\]+)'\s*:\s*({_NUMBER})(?=\s*[,}}])", re.IGNORECASE)
@@ -198,7 +201,9 @@ def _epoch_lines(lines) -> list[Row]:
             if m:
                 key = "epoch" if m.group(1).lower() == "epoch" else "step"
                 rest = part[m.end() :]
-                got = metrics(rest) or metrics(rest, SPACED)
+                got = metrics(rest)
+                if not got and SPACED_LINE.match(rest):
+                    got = metrics(rest, SPACED)
                 if got:
                     found, index = got, (key, float(m.group(2)))
                     heading = None

@@ -1094,3 +1094,16 @@ def test_a_colon_pair_on_the_line_wins_over_name_number_pairs():
     assert list(got) == ["loss"]
     np.testing.assert_allclose(got["loss"].values, np.round(1 / np.arange(1, 6), 4))
     assert "took" not in parse(text).columns
+
+
+def test_sentences_on_an_epoch_line_are_not_name_number_pairs():
+    """'Epoch 2: val_loss improved from 0.29 to 0.25, saving model' (a checkpoint callback's
+    message) holds no metric: no column 'improved_from' or 'to', nor 'val_loss_improved...'."""
+    text = ""
+    for k in range(1, 7):
+        text += f"epoch {k}: train_loss={1 / k:.4f}\n"
+        text += f"Epoch {k}: val_loss improved from {1.1 / k:.4f} to {1 / k:.4f}, saving model\n"
+        text += f"Epoch {k}: val_loss improved from {1.1 / k:.4f} to {1 / k:.4f}\n"
+    log = parse(text)
+    assert log.columns == ("epoch", "train_loss")
+    np.testing.assert_allclose(curves(log)["train_loss"].values, np.round(1 / np.arange(1, 7), 4))
