@@ -14,9 +14,9 @@ Four shapes, told apart by content (never by a file's name):
   Loss: 0.123, Val Loss: 0.145``; ``Epoch 1/50 - loss: 0.123 - val_loss: 0.145``; ``epoch 1:
   train_loss=0.123 val_loss=0.145``; ``Epoch: 1 | Loss: 0.123``; ``Epoch 1: train loss 0.123,
   val loss 0.145`` (a name and its number, on an epoch line with no ``:`` pair after the
-  epoch); also ``step``/``iteration``
-  instead of epoch, Lightning's progress bar (``Epoch 3: 100%|...| loss=0.123``), and an epoch
-  line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``) followed by indented lines that hold
+  epoch); also ``step``/``iteration`` instead of epoch, after a logging prefix
+  (``INFO:root:Epoch 1: loss=0.5``), Lightning's progress bar (``Epoch 3: 100%|...|
+  loss=0.123``), and an epoch line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``) followed by indented lines that hold
   them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
   holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
   same epoch with other keys (a validation line after the training line) make one row.
@@ -42,9 +42,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$", re.IGNORECASE)
-# An epoch (or step) line's start: "Epoch [1/50],", "epoch 1:", "Epoch: 1 |", "[Epoch 1/50]".
+# An epoch (or step) line's start: "Epoch [1/50],", "epoch 1:", "Epoch: 1 |", "[Epoch 1/50]",
+# also after a logging prefix ("INFO:root:Epoch 1:", "2024-05-01 10:00:00 INFO epoch 1 |").
 LEADING = re.compile(
-    r"^\W*(epoch|step|iteration|iter)\b\s*[:#=]?\s*\[?\s*(\d+)\s*(?:/\s*\d+\s*)?\]?\s*[:,|-]?",
+    r"^(?:.*?[^\w.])??(epoch|step|iteration|iter)\b\s*[:#=]?\s*\[?\s*(\d+)\s*"
+    r"(?:/\s*\d+\s*)?\]?\s*[:,|-]?",
     re.IGNORECASE,
 )
 _NUMBER = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"

@@ -268,7 +268,25 @@ def _from_table(lines, source, columns) -> LossLog:
                 col_lines.append(lineno)
         spans.append((lineno, lineno))
         n_rows += 1
-    return _pick(Table(source, fmt, cols, n_rows, spans=spans), columns)
+    try:
+        return _pick(Table(source, fmt, cols, n_rows, spans=spans), columns)
+    except InputError as e:
+        if not _looks_printed(header):
+            raise
+        raise InputError(
+            f"{source}: line {header_no} ({short(header_line.strip())}) holds numbers, so it is "
+            "no header row, and the lines are no printed output lrdiag reads (an epoch or step, "
+            "then its metrics: 'Epoch 3: loss=0.25'); " + EXPECTED
+        ) from e
+
+
+def _looks_printed(header: list[str]) -> bool:
+    """A first line that holds a number among words ("loss: 0.52", "INFO epoch 1 loss 0.5"):
+    printed output lrdiag did not recognise, not a header row."""
+    words = [w for h in header for w in h.replace("=", " ").replace(":", " ").split()]
+    return any(parse_number(w) is not BAD for w in words) and any(
+        parse_number(w) is BAD for w in words
+    )
 
 
 def _pick(table: Table, columns) -> LossLog:

@@ -1107,3 +1107,32 @@ def test_sentences_on_an_epoch_line_are_not_name_number_pairs():
     log = parse(text)
     assert log.columns == ("epoch", "train_loss")
     np.testing.assert_allclose(curves(log)["train_loss"].values, np.round(1 / np.arange(1, 7), 4))
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["INFO:root:", "2024-05-01 10:00:00,123 - train - INFO - ", "[2024-05-01 10:00:00] "],
+)
+def test_epoch_lines_after_a_logging_prefix(prefix):
+    """Python's logging puts a level, a logger name or a time before the message: the epoch
+    and its metrics are read after it, and the prefix's own numbers are not metrics."""
+    e = np.arange(1, 11)
+    loss = 1.5 * np.exp(-e / 3) + 0.2
+    text = "".join(f"{prefix}Epoch {k}/10 - loss: {v:.4f}\n" for k, v in zip(e, loss, strict=True))
+    log = parse(text)
+    assert log.format == "epoch-lines"
+    assert log.columns == ("epoch", "loss")
+    np.testing.assert_allclose(curves(log)["loss"].values, np.round(loss, 4))
+    np.testing.assert_array_equal(curves(log)["loss"].x, e)
+
+
+def test_printed_output_lrdiag_does_not_read_is_said_so():
+    """Lines of metrics with no epoch or step: no header row (it holds a number), so the error
+    says that and names the printed shapes that are read, not 'column ... is not a number'."""
+    message = error("loss: 0.52\nloss: 0.41\nloss: 0.33\n")
+    assert message.startswith("log: line 1 ('loss: 0.52') holds numbers, so it is no header row")
+    assert "'Epoch 3: loss=0.25'" in message
+    # a real header with a bad cell keeps its precise message
+    assert (
+        error("epoch loss\n0 0.5\n1 abc\n") == "log: line 3, column 'loss': 'abc' is not a number"
+    )
