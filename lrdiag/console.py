@@ -16,8 +16,8 @@ Four shapes, told apart by content (never by a file's name):
   val loss 0.145`` (a name and its number, on an epoch line with no ``:`` pair after the
   epoch); also ``step``/``iteration`` instead of epoch, after a logging prefix
   (``INFO:root:Epoch 1: loss=0.5``), Lightning's progress bar (``Epoch 3: 100%|...|
-  loss=0.123``), and an epoch line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``) followed by indented lines that hold
-  them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
+  loss=0.123``), and an epoch line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``)
+  followed by indented lines that hold them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
   holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
   same epoch with other keys (a validation line after the training line) make one row.
 * **``[epoch, mini-batch] loss: 2.014``** (``epoch-batch-lines``), as PyTorch's CIFAR-10
