@@ -17,9 +17,10 @@ Four shapes, told apart by content (never by a file's name):
   epoch); also ``step``/``iteration`` instead of epoch, after a logging prefix
   (``INFO:root:Epoch 1: loss=0.5``), Lightning's progress bar (``Epoch 3: 100%|...|
   loss=0.123``), and an epoch line without metrics (``Epoch: 01 | Epoch Time: 0m 7s``)
-  followed by indented lines that hold them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``, ``\t Val. Loss: ...``). Of a line
-  holding several updates (joined by ``\\r``), the last one with metrics counts. Lines of the
-  same epoch with other keys (a validation line after the training line) make one row.
+  followed by indented lines that hold them (``\tTrain Loss: 0.693 | Train Acc: 50.12%``,
+  ``\t Val. Loss: ...``). Of a line holding several updates (joined by ``\\r``), the last one
+  with metrics counts. Lines of the same epoch with other keys (a validation line after the
+  training line) make one row.
 * **``[epoch, mini-batch] loss: 2.014``** (``epoch-batch-lines``), as PyTorch's CIFAR-10
   tutorial prints every 2000 mini-batches: rows with ``epoch`` and ``batch`` (the count within
   the epoch, which starts again each epoch: positions are named by line).
