@@ -73,6 +73,7 @@ AXIS_NAMES = {
 # Formats read from console output (lrdiag.console): no axis column means the file's lines.
 CONSOLE_FORMATS = frozenset({"keras-console", "dict-lines", "epoch-lines"})
 MAX_LISTED = 10  # restarts, one-value columns listed by name in a note; more are "..."
+BAND_SUFFIXES = ("__MIN", "__MAX")  # a W&B chart's CSV: the band around the curve of that name
 
 
 def find_column(names: Collection[str], wanted: str, source: str) -> str:
@@ -141,6 +142,9 @@ def pick_curves(table: Table, wanted: Sequence[str]) -> LossLog:
     chosen = _select(table, wanted)
     index = _Index(table)
     runs, notes = _runs(table, index)
+    if not wanted:
+        chosen, band = _without_bands(chosen)
+        notes += band
     kinds = {c.name: _kind(c) for c in chosen}
     notes += [_kind_note(c.name, kinds[c.name]) for c in chosen if kinds[c.name]]
     rows = {c.name: np.asarray(c.rows, dtype=np.intp) for c in chosen}
@@ -195,6 +199,24 @@ def pick_curves(table: Table, wanted: Sequence[str]) -> LossLog:
         runs=len(runs),
         pairs=_accuracy_pairs(table, index),
     )
+
+
+def _without_bands(chosen: list[Column]) -> tuple[list[Column], list[str]]:
+    """The curves without W&B's band columns (a chart exported as CSV: ``run - loss``, then
+    ``run - loss__MIN`` and ``run - loss__MAX``, the band's bounds, wandb/wandb#5349), when the
+    curve they surround is there; and a note naming them."""
+    names = {c.name for c in chosen}
+    band = [c for c in chosen if c.name[-5:] in BAND_SUFFIXES and c.name[:-5] in names]
+    if not band:
+        return chosen, []
+    listed = ", ".join(repr(c.name) for c in band[:MAX_LISTED]) + (
+        ", ..." if len(band) > MAX_LISTED else ""
+    )
+    note = (
+        f"{listed}: the minimum and maximum W&B exports beside a curve (its band), not "
+        "judged; pick one with --column to judge it"
+    )
+    return [c for c in chosen if c not in band], [note]
 
 
 def _in_run(rows: np.ndarray, lo: int, hi: int) -> slice:

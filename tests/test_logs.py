@@ -1136,3 +1136,27 @@ def test_printed_output_lrdiag_does_not_read_is_said_so():
     assert (
         error("epoch loss\n0 0.5\n1 abc\n") == "log: line 3, column 'loss': 'abc' is not a number"
     )
+
+
+def test_wandb_chart_export_judges_the_curve_not_its_band():
+    """W&B's "Export panel data as CSV": "Step", then "<run> - <metric>" with "__MIN" and
+    "__MAX" columns beside it (wandb/wandb#5349): the band is not a curve of its own."""
+    steps = np.arange(0, 1000, 10)
+    loss = 2.0 * np.exp(-steps / 200) + 0.1
+    rows = ['"Step","run-1 - loss","run-1 - loss__MIN","run-1 - loss__MAX","run-1 - val_loss"']
+    rows += [f"{s},{v},{0.9 * v},{1.1 * v},{v + 0.2}" for s, v in zip(steps, loss, strict=True)]
+    log = parse("\n".join(rows) + "\n")
+    got = curves(log)
+    assert list(got) == ["run-1 - loss", "run-1 - val_loss"]
+    np.testing.assert_allclose(got["run-1 - loss"].values, loss)
+    np.testing.assert_array_equal(got["run-1 - loss"].x, steps)
+    assert got["run-1 - val_loss"].train_name == "run-1 - loss"
+    assert any("'run-1 - loss__MIN', 'run-1 - loss__MAX'" in n for n in log.notes)
+    # named, a band column is judged
+    (c,) = parse("\n".join(rows) + "\n", columns=["run-1 - loss__MAX"]).curves
+    np.testing.assert_allclose(c.values, 1.1 * loss)
+    # a __MAX column without its curve is a curve
+    alone = "Step,best loss__MAX\n" + "".join(
+        f"{s},{v}\n" for s, v in zip(steps, loss, strict=True)
+    )
+    assert list(curves(parse(alone))) == ["best loss__MAX"]
