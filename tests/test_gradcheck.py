@@ -362,6 +362,21 @@ def test_wrong_shapes_say_what_broadcasting_does(name, fix, texts, checked):
     assert all(q.ok for q in result.parameters if q.name != name)
 
 
+def test_a_transposed_gradient_is_compared_transposed():
+    """A weight gradient of the transposed shape (dW computed as dZ.T @ X): its transpose is
+    the right gradient, so the values are compared as `W -= lr * g.T` would apply them and
+    match; read in the other shape, the same memory is another matrix and would not."""
+    loss_fn, grad_fn, params, _ = make_mlp(sizes=(3, 6, 5), head=("identity", "mse"))
+    result = check_gradients(loss_fn, lambda p: {**grad_fn(p), "W2": grad_fn(p)["W2"].T}, params)
+    p = by_name(result, "W2")
+    assert p.verdict == "wrong_shape"
+    assert "compared transposed; its values match the numerical gradient" in p.message
+    assert p.cosine == pytest.approx(1.0) and p.checked == 30
+    g = grad_fn(params)["W2"]
+    reread = g.T.reshape(g.shape).ravel()  # what comparing reshaped compared
+    assert abs(reread @ g.ravel()) / (np.linalg.norm(g) ** 2) < 0.99
+
+
 def test_scalar_bias_gradient_message():
     loss_fn, grad_fn, params, _ = make_mlp()
     result = check_gradients(

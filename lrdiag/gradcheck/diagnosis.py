@@ -172,8 +172,10 @@ def _describe_shape(
     else:
         what = f"`{name} -= lr * g` raises ValueError (the shapes do not broadcast)"
     if len(shape) == 2 and grad_shape == shape[::-1]:
+        # compare what the transpose would apply, not the same memory read in another shape
         what += "; it has the transposed shape (a transposed matmul?)"
-    elif (
+        return g.T, f"{head}: {what}; compared transposed"
+    if (
         len(shape) == 2
         and len(grad_shape) == 2
         and (axis := _sample_axis(shape, shapes)) is not None
