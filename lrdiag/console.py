@@ -58,8 +58,9 @@ METRIC = re.compile(
 )
 # "train loss 0.52, val loss 0.61": a name (one or two words) and its number with nothing
 # between; read only where the rest of an epoch or step line is such pairs and separators alone
-# (not "val_loss improved from inf to 0.29, saving model"), with no ``key: number`` pair.
-_SPACED_PAIR = rf"[A-Za-z][\w./]*(?: [A-Za-z][\w./]*)?\s+{_NUMBER}%?"
+# (not "val_loss improved from inf to 0.29, saving model"), with no ``key: number`` pair. A
+# number with a unit ("time 35.12ms", nanoGPT's iteration line) is such a pair, but not read.
+_SPACED_PAIR = rf"[A-Za-z][\w./]*(?: [A-Za-z][\w./]*)?\s+{_NUMBER}(?:%|[A-Za-z/]+)?"
 SPACED = re.compile(
     r"(?<![\w./])([A-Za-z][\w./]*(?: [A-Za-z][\w./]*)?)\s+"
     rf"({_NUMBER})(%?)(?=$|[\s,;|)\]}}])",

@@ -1160,3 +1160,28 @@ def test_wandb_chart_export_judges_the_curve_not_its_band():
         f"{s},{v}\n" for s, v in zip(steps, loss, strict=True)
     )
     assert list(curves(parse(alone))) == ["best loss__MAX"]
+
+
+def test_nanogpt_prints_iterations_and_evaluations():
+    """nanoGPT's train.py prints `iter {n}: loss {l:.4f}, time {ms:.2f}ms, mfu {m:.2f}%` every
+    log_interval and `step {n}: train loss {t:.4f}, val loss {v:.4f}` every eval_interval: the
+    per-iteration loss is a curve on the iteration axis, beside the evaluated train and val
+    losses; a number with a unit (35.12ms) is not a metric, a percentage is a fraction."""
+    iters = np.arange(0, 1001, 10)
+    loss = 4.2 * np.exp(-iters / 300) + 1.0
+    evals = np.arange(0, 1001, 250)
+    train, val = 4.1 * np.exp(-evals / 300) + 1.0, 4.15 * np.exp(-evals / 300) + 1.1
+    lines = ["tokens per iteration will be: 16,384", "number of parameters: 10.65M"]
+    for n, v in zip(iters, loss, strict=True):
+        if n in evals:
+            k = int(np.flatnonzero(evals == n)[0])
+            lines.append(f"step {n}: train loss {train[k]:.4f}, val loss {val[k]:.4f}")
+        lines.append(f"iter {n}: loss {v:.4f}, time {31.5 + n % 7:.2f}ms, mfu {12.34:.2f}%")
+    got = curves(parse("\n".join(lines) + "\n"))
+    assert set(got) == {"loss", "train_loss", "val_loss"}
+    np.testing.assert_allclose(got["loss"].values, np.round(loss, 4))
+    np.testing.assert_array_equal(got["loss"].x, iters)
+    np.testing.assert_allclose(got["val_loss"].values, np.round(val, 4))
+    np.testing.assert_array_equal(got["val_loss"].x, evals)
+    assert got["val_loss"].train_name == "train_loss"
+    assert "time" not in parse("\n".join(lines) + "\n").columns
