@@ -77,3 +77,24 @@ def test_a_rise_above_the_initial_loss_names_the_range_it_is_a_share_of():
     share = (np.median(y[-int(n) :]) - y[0]) / (y[-window:].max() - y.min())
     assert int(pct) == round(100 * share)
     assert float(initial) == y[0]
+
+
+def test_a_rise_within_the_noise_is_not_called_progress():
+    """A noisy flat loss (as the DeepFD subject 59282996 log: 0.829 to 0.832 in 9 epochs) is
+    plateaued within the noise, whichever way it drifted; the reason calls the change a rise
+    when the level it quotes last is above the one it quotes first, progress otherwise."""
+    rng = np.random.default_rng(3)
+    y = 0.83 + 0.004 * rng.standard_normal(40)
+    seen = set()
+    for start in (0.822, 0.829):  # below the end's level, then above it
+        curve = np.r_[start, y[1:]]
+        v = classify(curve)
+        m = re.search(
+            r"plateaued: (a net rise|net progress) over 39 epochs \((\S+) to (\S+)\)", v.reason
+        )
+        assert m, v.reason
+        first, last = float(m.group(2)), float(m.group(3))
+        assert (m.group(1) == "a net rise") == (last > first), v.reason
+        assert abs(last - np.median(curve[-4:])) < 0.01  # the end's level, not a spike
+        seen.add(m.group(1))
+    assert seen == {"a net rise", "net progress"}

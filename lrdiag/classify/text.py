@@ -239,8 +239,9 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"{c:.4g} (chance for {k} classes) and is not falling"
         )
     if rule == "noise":
+        net = "net progress" if ms.final_level <= ms.initial else "a net rise"  # not progress
         return (
-            f"plateaued: net progress {axis.over(ms.n_points)} ({lv(ms.initial)} to "
+            f"plateaued: {net} {axis.over(ms.n_points)} ({lv(ms.initial)} to "
             f"{lv(ms.final_level)}) is within {th.noise_snr:g} noise standard deviations "
             f"({_sig3(ms.noise)})"
         )
