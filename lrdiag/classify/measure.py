@@ -54,6 +54,8 @@ class _Measures:
     half_decline: float  # fall of the second half's least-squares line across it
     half_n: int  # points in the second half
     third_high: float  # 90th percentile of the last third of the points
+    # where the last third's fall is heading, if it falls ever more slowly (_relax_floor)
+    third_floor: float | None
     level_se: float  # standard error of a median of level_n points: noise * sqrt(pi / 2 / n)
     noise_end: float  # noise over the final level's points alone (when 20 or more)
     window_level: float  # median of the final window
@@ -152,6 +154,23 @@ def _robust_noise(y: np.ndarray) -> float:
         d = np.diff(y, order)
         est.append(1.4826 * _median(np.abs(d - _median(d))) / factor)
     return max(est)
+
+
+def _relax_floor(v: np.ndarray) -> float | None:
+    """The level a falling, decelerating stretch is heading for: the medians of its three
+    thirds fall by d1 then d2, 0 < d2 < d1, so a fall shrinking by r = d2 / d1 a third has
+    d2 r / (1 - r) still to go below the last median (Aitken's extrapolation of a geometric
+    approach, which a loss relaxing onto a level makes; a straight fall has r = 1). None for
+    fewer than 6 points, or a stretch that does not fall ever more slowly."""
+    k = v.size // 3  # three parts of k points, the last 3k (equal parts: equal spacing)
+    if k < 2:
+        return None
+    m1, m2, m3 = (_median(p) for p in v[v.size - 3 * k :].reshape(3, k))
+    d1, d2 = m1 - m2, m2 - m3
+    if not 0.0 < d2 < d1:
+        return None
+    r = d2 / d1
+    return m3 - d2 * r / (1.0 - r)
 
 
 def _slope(v: np.ndarray) -> float:
@@ -409,6 +428,7 @@ def _measure(
         half_decline=-_slope(y[m // 2 :]) * (m - m // 2 - 1),
         half_n=m - m // 2,
         third_high=_percentiles(y[m - max(1, m // 3) :], (90,))[0],
+        third_floor=_relax_floor(y[m - m // 3 :]),
         level_se=noise * math.sqrt(math.pi / 2.0 / level_n),
         noise_end=noise_end,
         window_level=window_level,

@@ -9,8 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrdiag.classify.measure import _Measures
-from lrdiag.classify.rules import _flat_at, _stuck
+from lrdiag.classify.rules import _flat_at, _quiet_at, _relaxing_onto, _stuck
 from lrdiag.formatting import plural
+
+# An oscillating curve's final window may drift down by less than it swings: a drift over this
+# share of its level is named in the reason, rather than "no net progress".
+DRIFT_NOTE = 0.05
 
 
 def _sig3(v: float) -> str:
@@ -172,10 +176,17 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             )
         else:
             how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
+        # The rules ask for a drift smaller than the swings, not for none: say which it is.
+        if ms.decline > DRIFT_NOTE * ms.window_level:
+            drift = (
+                f"drifting down by {lv(ms.decline)} across {axis.last(ms.window, epochs)}, "
+                f"less than it swings"
+            )
+        else:
+            drift = "with no net progress"
         return (
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
-            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, with no net "
-            f"progress"
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} for {span}, {drift}"
         )
     if rule == "jumped":
         return (
@@ -208,6 +219,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
                 f"plateaued: the loss sits at {_sig3(ms.half_level)} for the second half of the "
                 f"run, within {off} of ln {k} = {c:.4g} (chance for {k} classes), and is not "
                 f"falling"
+            )
+        if _relaxing_onto(ms, th, c) and not _quiet_at(ms, th, c):
+            return (
+                f"plateaued: the loss falls ever more slowly onto ln {k} = {c:.4g} (chance for "
+                f"{k} classes): it ends at {ms.final_level:.4g}, heading for "
+                f"{(ms.third_floor or c):.4g} and no lower, as a network that learns only its "
+                f"output bias (the share of each class) does"
             )
         return (
             f"plateaued: the loss ends at {_sig3(ms.final_level)} ≈ ln {k} = "

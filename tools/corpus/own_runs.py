@@ -95,6 +95,9 @@ def read_curve(y, *, floor_known: bool, chance: float | None = None) -> tuple[st
         p = (L0 - med_f) / R
         what = "of the range"
     near_chance = chance is not None and abs(med_f - chance) <= 0.05 * chance
+    # ending near chance makes "converging" unclear (progress only toward chance?); that cut-off
+    # gets a band of doubt half as wide again, as every other cut-off here has one
+    doubt_chance = chance is not None and abs(med_f - chance) <= 0.075 * chance
     if near_chance and p >= 0.01 and abs(med_f - chance) <= 0.02 * chance:
         flat = abs(decline) * R <= 0.005 * chance
         if flat:
@@ -112,14 +115,14 @@ def read_curve(y, *, floor_known: bool, chance: float | None = None) -> tuple[st
             f"net progress {100 * p:.2f}% {what} ({L0:.4g} to {med_f:.4g}){wild_note}",
         )
     late = (L0 - med_f) / (L0 - best) if L0 > best else 1.0
-    clear = p >= 0.15 and late >= 0.8 and not bouncing and not wild and not near_chance
+    clear = p >= 0.15 and late >= 0.8 and not bouncing and not wild and not doubt_chance
     return (
         "converging",
         clear,
         f"net progress {100 * p:.0f}% {what} ({L0:.4g} to {med_f:.4g}), keeping "
         f"{100 * min(late, 1.0):.0f}% of its best progress"
         + (", bouncing as it goes" if bouncing else "")
-        + (f", ending within 5% of the chance loss {chance:.4g}" if near_chance else "")
+        + (f", ending within 7.5% of the chance loss {chance:.4g}" if doubt_chance else "")
         + wild_note,
     )
 
