@@ -76,7 +76,7 @@ class Thresholds:
     plateau_progress: float = 0.05  # plateaued: initial minus final level below this share of R
     plateau_fall: float = 0.2  # a loss > 0 held this share below its start moved (noise, short)
     held_snr: float = 2.0  # ... and held it by this many standard errors of a median level
-    floor_progress: float = 0.02  # plateaued (a loss > 0): moved less than this of its level
+    floor_progress: float = 0.04  # plateaued (a loss > 0): moved less than this of its level
     chance_tol: float = 0.05  # stuck_at_chance: final level (or second half) within this of chance
     chance_quiet: float = 0.02  # stuck_at_chance: falling less than this share of R in the window
     chance_flat: float = 1e-6  # stuck_at_chance: or less than this share of chance per point

@@ -2,8 +2,8 @@
 
 Curves from real PyTorch/Keras training, labelled from the verdict definitions by
 tools/corpus/outside/label.py and a look at every curve (never by lrdiag). `make eval-classify`
-prints the accuracy. Needs neither torch nor keras. Held-out sets 2 to 5
-(tests/data/outside2 ... outside5) are checked at the end: their format and that their labels
+prints the accuracy. Needs neither torch nor keras. Held-out sets 2 to 6
+(tests/data/outside2 ... outside6) are checked at the end: their format and that their labels
 are the rules' and overridesN.csv's alone.
 """
 
@@ -26,6 +26,7 @@ OUTSIDE2 = ROOT / "tests" / "data" / "outside2"
 OUTSIDE3 = ROOT / "tests" / "data" / "outside3"
 OUTSIDE4 = ROOT / "tests" / "data" / "outside4"
 OUTSIDE5 = ROOT / "tests" / "data" / "outside5"
+OUTSIDE6 = ROOT / "tests" / "data" / "outside6"
 TOOLS = ROOT / "tools" / "corpus" / "outside"
 CLASSES = [f"class{i}" for i in range(1, 8)]
 LOSS_NAMES = {"", "bce", "cross_entropy", "mse"}
@@ -112,7 +113,7 @@ def _imports(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "name", ["label.py", "generate.py", "set3.py", "set4.py", "set5.py", "contact.py"]
+    "name", ["label.py", "generate.py", "set3.py", "set4.py", "set5.py", "set6.py", "contact.py"]
 )
 def test_labelling_and_generation_import_nothing_from_lrdiag(name):
     names = _imports(TOOLS / name)
@@ -268,11 +269,11 @@ def test_no_healthy_run_is_called_diverging_or_oscillating(split):
 
 
 # --------------------------------------------------------------------------------------------
-# Held-out sets 2 to 5 (tests/data/outside2 ... outside5): fresh runs, labelled before lrdiag
-# saw them. No accuracy floor: `make eval-classify` prints the measurements of sets 2-4
-# ("held-out set N"); set 5 is measured once, at the end of issue 11's tuning.
+# Held-out sets 2 to 6 (tests/data/outside2 ... outside6): fresh runs, labelled before lrdiag
+# saw them. No accuracy floor: `make eval-classify` prints the measurements of sets 2-5
+# ("held-out set N"); set 6 is measured once, at the end of issue 11's tuning.
 
-HELD = {2: OUTSIDE2, 3: OUTSIDE3, 4: OUTSIDE4, 5: OUTSIDE5}
+HELD = {2: OUTSIDE2, 3: OUTSIDE3, 4: OUTSIDE4, 5: OUTSIDE5, 6: OUTSIDE6}
 
 
 def _held_rows(path):
@@ -347,6 +348,24 @@ def test_set_5_has_set_1s_mix_of_verdicts_and_tags():
     assert tags["healthy_noisy"] >= 0.15 * len(rows), tags
     frameworks = Counter(r["framework"] for r in rows)
     assert frameworks["keras"] >= 20 and frameworks["torch"] >= 300, frameworks
+
+
+def test_set_6_has_set_1s_families_and_every_verdict():
+    """Set 6, like set 5, follows set 1's families: every verdict and class, many healthy runs."""
+    rows = _held_rows(OUTSIDE6)
+    assert len(rows) >= 400
+    unamb = Counter(r["verdict"] for r in rows if r["unambiguous"] == "true")
+    assert all(unamb[v] >= 5 for v in VERDICTS), unamb
+    tags = Counter(t for r in rows for t in r["tags"].split())
+    assert all(tags[c] >= 1 for c in CLASSES), tags
+    assert tags["healthy_noisy"] >= 0.15 * len(rows), tags
+    frameworks = Counter(r["framework"] for r in rows)
+    assert frameworks["keras"] >= 20 and frameworks["torch"] >= 300, frameworks
+    with (OUTSIDE6 / "manifest.csv").open(encoding="utf-8", newline="") as f:
+        kinds = Counter(r["kind"] for r in csv.DictReader(f))
+    with (OUTSIDE / "manifest.csv").open(encoding="utf-8", newline="") as f:
+        kinds1 = Counter(r["kind"] for r in csv.DictReader(f))
+    assert set(kinds) == set(kinds1), set(kinds) ^ set(kinds1)
 
 
 @pytest.mark.parametrize("set_no", sorted(HELD))

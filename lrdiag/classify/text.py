@@ -253,9 +253,10 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
     if rule == "floor":
         share = abs(ms.net) / ms.initial
         moved = f"({lv(ms.initial)} to {lv(ms.final_level)})"
-        if ms.net > 0:
+        if ms.net > 0:  # from 1% two digits: "3.6%", not "4%" beside a floor_progress of 4%
+            fell = _pct(share) if share < 0.01 else f"{100 * share:.2g}%"
             return (
-                f"plateaued: fell by only {_pct(share)} of its level {axis.over(ms.n_points)} "
+                f"plateaued: fell by only {fell} of its level {axis.over(ms.n_points)} "
                 f"{moved}: learning far too slowly"
             )
         if share <= th.floor_progress:

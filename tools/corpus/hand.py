@@ -551,13 +551,17 @@ def hand_cases() -> list[dict]:
     # Shifted and scaled copies: the verdict does not change (by definition), except that a
     # shift of a loss > 0 moves its level (or takes it away), which the verdict of a loss > 0
     # reads (issue 11: a fall from 0.32 to 0.305 is not the fall from 0.02 to 0.005 it was
-    # shifted from): such a copy is ambiguous.
+    # shifted from), and a shift that lifts a curve dipping below 0 above it gives it a level
+    # (a decay to 0.05 with noise below 0, x0.01 + 0.3: a 3% fall of a loss of 0.3): such a copy
+    # is ambiguous.
     transforms = ((1e-4, 0.0), (1e4, 0.0), (1.0, -5.0), (1e-3, -0.01), (1e2, -1e3), (1e-2, 0.3))
     for j, (cid, (y0, verdict, why, unamb, kw)) in enumerate(sorted(base.items())):
         for a, b in (transforms[j % 6], transforms[(j + 3) % 6]):
             y = a * y0 + b
             finite = y0[np.isfinite(y0)]
-            moved_level = b != 0.0 and finite.size > 0 and bool((finite > 0).all())
+            positive = finite.size > 0 and bool((finite > 0).all())
+            lifted = finite.size > 0 and bool((a * finite + b > 0).all())
+            moved_level = b != 0.0 and (positive or lifted)
             kw2 = {key: v for key, v in kw.items() if key not in ("loss_name", "n_classes")}
             named = kw.get("loss_name")
             if named == "mse" and b == 0.0:  # a scaled mse is still an mse

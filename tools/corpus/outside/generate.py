@@ -6,6 +6,7 @@
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 3     # the held-out set 3
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 4     # the held-out set 4
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 5     # the held-out set 5
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --set 6     # the held-out set 6
 
 Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
 tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
@@ -20,7 +21,8 @@ data (rings, XOR, scikit-learn's bundled iris, wine and breast cancer, a sine), 
 normalisation, dropout, residual MLPs, another CNN, weight decay, Nesterov, AdamW, Adagrad,
 Nadam, learning-rate schedules, Huber and L1 losses, and more Keras. Set 4 (tests/data/outside4,
 `set4.py`) has new seeds and more oscillating, chance-level and Keras runs. Set 5
-(tests/data/outside5, `set5.py`) returns to set 1's families and proportions with new runs.
+(tests/data/outside5, `set5.py`) returns to set 1's families and proportions with new runs;
+set 6 (tests/data/outside6, `set6.py`) does so again with other combinations and new seeds.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ OUTS = {
     3: ROOT / "tests" / "data" / "outside3",
     4: ROOT / "tests" / "data" / "outside4",
     5: ROOT / "tests" / "data" / "outside5",
+    6: ROOT / "tests" / "data" / "outside6",
 }
 MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
 AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
@@ -866,6 +869,10 @@ def specs_of(set_no: int) -> list[dict]:
         from tools.corpus.outside.set5 import set5_runs
 
         return set5_runs()
+    if set_no == 6:
+        from tools.corpus.outside.set6 import set6_runs
+
+        return set6_runs()
     return runs() if set_no == 1 else set2_runs()
 
 
