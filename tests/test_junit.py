@@ -335,3 +335,19 @@ def test_junit_to_a_pipe_goes_through_it(tmp_path):
     assert validate(XSD, text.decode()) == []
     (curve,) = json.loads(out)["curves"]
     assert list(_cases(text.decode())) == [curve["name"]]
+
+
+def test_a_junit_file_in_a_missing_directory_fails_before_the_sweep_trains(tmp_path, config):
+    """Found only after training, the report's missing directory cost the sweep and turned a
+    --fail-on verdict into exit 2; now it is said at once and nothing is made. A directory
+    that --out creates (lrdiag-out/ for --out lrdiag-out/ci, as in ci.md) is there in time."""
+    out, report = tmp_path / "out", tmp_path / "no" / "such" / "report.xml"
+    code, stdout, err = _run(["sweep", config, "--out", out, "--junit", report])
+    assert code == 2 and stdout == ""
+    said = f"--junit: {report}: no directory {report.parent} to write the report in"
+    assert err == f"lrdiag: error: {said}\n"
+    assert not out.exists()
+    out, report = tmp_path / "made" / "ci", tmp_path / "made" / "junit.xml"
+    code, _, err = _run(["sweep", config, "--out", out, "--junit", report, "-q"])
+    assert code == 0, err
+    assert validate(XSD, report.read_text()) == []

@@ -219,6 +219,11 @@ def sweep_command(
             )
         replace = force if out is None else pipeline.may_replace(out, force=force, resume=resume)
         with claimed(signals, out, cfg.name, replace) as claim:
+            if junit is not None and not junit.parent.is_dir():  # --out may have just made it
+                raise LrdiagError(
+                    f"--junit: {printable(str(junit))}: no directory "
+                    f"{printable(str(junit.parent))} to write the report in"
+                )
             for note in claim.notes:
                 click.echo(f"lrdiag: note: {printable(claim.path)}: {printable(note)}", err=True)
             how = {"resume": resume, "force": force, "shard": shard, "scheduler": scheduler}
