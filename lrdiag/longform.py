@@ -67,7 +67,7 @@ def widen(table: Table) -> tuple[Table, str] | None:
         columns.append(_column(name, rows, table, value, new_row))
     note = (
         f"long form (one value a row, its metric named in column {key.name!r}): read as "
-        f"{len(groups)} curve{'s' * (len(groups) != 1)}, one a metric"
+        f"{len(groups)} metric{'s' * (len(groups) != 1)}, a column each"
     )
     if table.spans is None:  # JSON records: each row keeps its record number
         old = table.records or range(table.n_rows)
