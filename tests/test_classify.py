@@ -1053,3 +1053,17 @@ def test_an_oscillating_reason_names_a_drift_instead_of_no_progress():
     t = np.arange(60)
     v = judge(1.0 + 0.3 * (-1.0) ** t)
     assert v.verdict == "oscillating" and "with no net progress" in v.reason, v.reason
+
+
+def test_a_rise_to_the_last_epoch_is_not_said_to_have_stayed():
+    """Down from 1 to 0.3 by epoch 10, then up 0.018 an epoch to the end (0.84): the reason may
+    not say the loss "stayed there". Capped at 0.7 from epoch 18 on, it did."""
+    t = np.arange(41.0)
+    rising = np.where(t <= 10, 1.0 - 0.07 * t, 0.3 + 0.018 * (t - 10))
+    assert np.all(np.diff(rising[10:]) > 0)  # rising at every epoch to the last
+    v = judge(rising)
+    assert v.verdict == "diverging", v.reason
+    assert "is still rising" in v.reason and "stayed there" not in v.reason, v.reason
+    capped = np.where(t <= 10, 1.0 - 0.07 * t, np.minimum(0.3 + 0.05 * (t - 10), 0.7))
+    v = judge(capped)
+    assert v.verdict == "diverging" and "stayed there" in v.reason, v.reason

@@ -106,6 +106,15 @@ def _pct(v: float | None) -> str:
     return f"{p:.0f}%" if p == 0.0 or abs(p) >= 0.995 else f"{p:.1g}%"
 
 
+def _stays(ms: _Measures, th) -> str:
+    """After a rise: "stayed there", or "is still rising" when the final window climbs by more
+    than it swings about its trend line and by more than floor_progress of its level (a
+    validation loss rising to the last epoch; a creep of 0.1% an epoch stays)."""
+    climb = -ms.decline
+    rising = climb > 2.0 * ms.amplitude and climb > th.floor_progress * abs(ms.window_level)
+    return "is still rising" if rising else "stayed there"
+
+
 def _share_above(ms: _Measures) -> str:
     """How many points of the final window sit above the initial level: "all", "38"."""
     return "all" if ms.above_window == ms.window else str(ms.above_window)
@@ -159,7 +168,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         lost = 1.0 - (met["kept"] or 0.0)
         return (
             f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
-            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and stayed there, "
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and {_stays(ms, th)}, "
             f"losing {_pct(lost)} of its progress"
         )
     if verdict == "oscillating" and ms.positive:
@@ -199,7 +208,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         return (
             f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
             f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)}, "
-            f"{ms.final_level / ms.best_wide:.3g} times its best level, and stayed there"
+            f"{ms.final_level / ms.best_wide:.3g} times its best level, and {_stays(ms, th)}"
         )
     if rule == "alternating":
         return (
