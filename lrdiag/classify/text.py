@@ -168,8 +168,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         lost = 1.0 - (met["kept"] or 0.0)
         return (
             f"diverging: the loss fell from {lv(ms.initial)} to {lv(ms.best_level)} by "
-            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and {_stays(ms, th)}, "
-            f"losing {_pct(lost)} of its progress"
+            f"{axis.at(met['best_epoch'])}, then rose to {lv(ms.final_level)} and "
+            f"{_stays(ms, th)}, losing {_pct(lost)} of its progress"
         )
     if verdict == "oscillating" and ms.positive:
         span = axis.last(ms.n_finite - ms.bounce_from, epochs)
