@@ -1,7 +1,8 @@
 """Datasets: synthetic generators and file loaders -> Dataset (X, Y shaped for the loss).
 
 A generator is ``(n_samples, noise, n_features, n_classes, rng) -> (X, t)`` with ``X (n, d)``
-and ``t`` either integer class labels ``(n,)`` or continuous targets ``(n, k)`` (regression).
+and ``t`` either integer class labels ``(n,)`` or continuous targets ``(n, k)`` (regression, or
+probabilities: soft targets for bce and cross_entropy).
 ``GENERATORS`` is the registry; its keys plus "file" are the valid ``data.kind`` values.
 Everything random comes from one generator seeded by ``data.seed``, so a seed fixes the arrays:
 ``np.random.default_rng(data.seed)``, except for the kinds in ``OWN_STREAM`` (see there).
@@ -265,6 +266,8 @@ def load_dataset(
                     "standardize (overflow); rescale the features"
                 )
     notes = _absent_classes(t, labels, k, model) if data.kind == "file" else ()
+    if labels is None and n_classes is not None:  # soft targets (_soft_targets)
+        notes = (*notes, *_soft_note(Y, model.loss))
     X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
     if X_val is not None and Y_val is not None:
         X_val, Y_val = X_val.astype(dtype, copy=False), Y_val.astype(dtype, copy=False)
@@ -317,9 +320,12 @@ def _class_labels(t: np.ndarray) -> tuple[np.ndarray | None, int | None]:
 def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | None):
     """(Y (n, k) float64, n_classes or None) for ``model.loss``; ``k`` is the class count."""
     loss = model.loss
-    if labels is None:  # regression
+    if labels is None:  # regression, or soft targets (probabilities) for bce / cross_entropy
         if loss != "mse":
             t = np.asarray(t, dtype=np.float64)
+            soft = _soft_targets(t, loss)
+            if soft is not None:
+                return soft
             if t.ndim == 2 and t.shape[1] == 1 and np.all(t == np.round(t)):  # -1/+1, say
                 raise ConfigError(
                     f"{loss} needs class labels 0..K-1, but {source} has labels "
@@ -329,8 +335,10 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
                     key="model.loss",
                 )
             raise ConfigError(
-                f"{loss} needs class labels, but {source} gives continuous targets; "
-                "for regression use output: identity, loss: mse",
+                f"{loss} needs class labels, or probabilities (in [0, 1]"
+                + (", one column" if loss == "bce" else ", each row summing to 1")
+                + f"), but {source} gives other continuous targets; for regression use "
+                "output: identity, loss: mse",
                 file=file,
                 key="model.loss",
             )
@@ -371,6 +379,42 @@ def _shape_targets(t, labels, k, model: ModelConfig, source: str, file: str | No
         Y = np.zeros((len(labels), k))  # one-hot, without a K x K identity
         Y[np.arange(len(labels)), labels] = 1.0
     return Y, k
+
+
+# soft cross-entropy targets: each row's probabilities sum to 1 within this (a file's rounding:
+# three thirds written with 6 decimals sum to 0.999999); they are then scaled to sum to 1
+SOFT_SUM_TOL = 1e-3
+
+
+def _soft_targets(t: np.ndarray, loss: str) -> tuple[np.ndarray, int] | None:
+    """(Y, K) for targets that are probabilities, as PyTorch's BCELoss and CrossEntropyLoss
+    take them (label smoothing, distillation, annotators' shares): bce, one column in [0, 1];
+    cross_entropy, two or more columns in [0, 1] whose rows sum to 1. The losses' formulas
+    (-t log p - (1 - t) log(1 - p); -sum t log p) and their gradients (p - t) hold as they
+    are. None for anything else."""
+    if t.ndim != 2 or not np.isfinite(t).all() or t.min() < 0 or t.max() > 1:
+        return None
+    if loss == "bce" and t.shape[1] == 1:
+        return t.copy(), 2
+    if loss == "cross_entropy" and t.shape[1] >= 2:
+        total = t.sum(axis=1, keepdims=True)
+        if np.all(np.abs(total - 1.0) <= SOFT_SUM_TOL):
+            return t / total, t.shape[1]
+    return None
+
+
+def _soft_note(Y: np.ndarray, loss: str) -> tuple[str, ...]:
+    """What soft targets change: the loss cannot fall below their mean entropy, not 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if loss == "bce":
+            parts = np.concatenate([Y, 1.0 - Y], axis=1)
+        else:
+            parts = Y
+        h = float(-np.where(parts > 0, parts * np.log(parts), 0.0).sum(axis=1).mean())
+    return (
+        f"the targets are probabilities (soft targets), not 0/1 labels: {loss} cannot fall "
+        f"below their mean entropy, {h:.4g}, so a loss near that level has reached its floor",
+    )
 
 
 def _absent_classes(t, labels, k, model: ModelConfig) -> tuple[str, ...]:

@@ -251,6 +251,36 @@ def test_csv_with_default_and_named_target(tmp_path):
     assert last.feature_names == ("a", "label") and last.n_classes is None
 
 
+def test_soft_targets_are_read_as_probabilities(tmp_path):
+    """A bce target column in [0, 1] that is not 0/1, and cross_entropy rows of probabilities
+    (summing to 1 up to a file's rounding), are soft targets, as PyTorch's BCELoss and
+    CrossEntropyLoss take them; a note gives the floor the loss cannot pass, their mean
+    entropy, computed here."""
+    path = tmp_path / "soft.csv"
+    t = np.array([0.1, 0.75, 0.5, 1.0])
+    path.write_text("a,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(t)))
+    ds = file_dataset(path, BCE)
+    np.testing.assert_array_equal(ds.Y[:, 0], t)
+    assert ds.n_classes == 2
+    parts = np.stack([t, 1 - t], axis=1)
+    h = -np.sum(np.where(parts > 0, parts * np.log(np.where(parts > 0, parts, 1)), 0)) / len(t)
+    (note,) = ds.notes
+    assert "soft targets" in note and f"{h:.4g}" in note
+    rows = np.array([[0.9, 0.05, 0.05], [1 / 3, 1 / 3, 1 / 3], [0.2, 0.3, 0.5]])
+    printed = np.round(rows, 6)  # as a file holds them: the thirds sum to 0.999999
+    np.savez(tmp_path / "soft3.npz", X=np.zeros((3, 2)), y=printed)
+    ds = file_dataset(tmp_path / "soft3.npz", CE)
+    assert ds.n_classes == 3
+    np.testing.assert_allclose(ds.Y, rows, rtol=1e-5)
+    np.testing.assert_allclose(ds.Y.sum(axis=1), 1.0, rtol=1e-12)
+    # probabilities that do not sum to 1, or a value above 1, are not soft targets
+    for y in ([[0.5, 0.2, 0.2]] * 3, [[1.5, -0.5, 0.0]] * 3):
+        np.savez(tmp_path / "bad.npz", X=np.zeros((3, 2)), y=np.array(y))
+        with pytest.raises(ConfigError) as info:
+            file_dataset(tmp_path / "bad.npz", CE)
+        assert "probabilities" in info.value.message and "summing to 1" in info.value.message
+
+
 def test_csv_bad_cell_names_file_line_and_column(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("a,b,y\n1,2,0\n3,oops,1\n")

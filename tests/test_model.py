@@ -82,6 +82,24 @@ def rel_err(a, b):
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
+@pytest.mark.parametrize(
+    ("output", "loss", "k"), [("sigmoid", "bce", 1), ("softmax", "cross_entropy", 4)]
+)
+def test_soft_targets_equal_pytorchs_formulas(output, loss, k):
+    """Probabilities as targets (label smoothing, distillation): PyTorch's BCELoss and
+    CrossEntropyLoss take them, and so does lrdiag (lrdiag.data._soft_targets): each run's loss
+    and gradients against the per-network reference's -t log p - (1 - t) log(1 - p) and
+    -sum t log softmax."""
+    params, X, _, spec = random_problem("tanh", output, loss, k, seed=23)
+    rng = np.random.default_rng(24)
+    if loss == "bce":
+        Y = rng.random((N_SAMPLES, 1))
+    else:
+        Y = rng.dirichlet(np.ones(k), size=N_SAMPLES)
+    values, grads = model.loss_and_grads(params, X, Y, spec)
+    assert_equals_reference(params, X, Y, spec, values, grads)
+
+
 def test_registries_hold_exactly_the_documented_choices():
     assert set(model.ACTIVATIONS) == set(ACTIVATIONS)
     assert set(model.INIT_SCHEMES) == set(SCHEMES)
