@@ -206,10 +206,20 @@ def load_dataset(
         X, image_shape = _flat_images(X)
         labels, k = _class_labels(t)
     else:
-        with np.errstate(all="ignore"):  # a huge noise overflows: refused just below
-            X, t = GENERATORS[data.kind](
-                data.n_samples, data.noise, data.n_features, data.n_classes, rng
-            )
+        try:
+            with np.errstate(all="ignore"):  # a huge noise overflows: refused just below
+                X, t = GENERATORS[data.kind](
+                    data.n_samples, data.noise, data.n_features, data.n_classes, rng
+                )
+        except MemoryError:
+            need = data.n_samples * (data.n_features + 1) * 8  # X and the targets, float64
+            raise ConfigError(
+                f"{data.n_samples} samples of {data.n_features} features take at least "
+                f"{need / 2**30:.3g} GiB to generate, more than this machine can allocate; "
+                "use fewer samples",
+                file=file,
+                key="data.n_samples",
+            ) from None
         if not (np.isfinite(X).all() and np.isfinite(t).all()):
             raise ConfigError(
                 f"noise {data.noise:g} makes inputs or targets overflow float64; use a noise "

@@ -602,3 +602,19 @@ def test_data_in_a_training_dtype_is_the_float64_data_rounded_once(
         np.testing.assert_array_equal(got, want.astype(np.float32))  # exactly, not to rounding
     if not standardize and split == 0:
         np.testing.assert_array_equal(narrow.X, X.astype(np.float32))  # the stored values
+
+
+def test_samples_too_many_to_allocate_name_the_key(monkeypatch):
+    """A generator that cannot allocate (NumPy's MemoryError) is a config error at
+    data.n_samples that says how much the data would take, not a bare "out of memory"."""
+
+    def no_memory(*args):
+        raise MemoryError("Unable to allocate 1.46 TiB")
+
+    monkeypatch.setitem(GENERATORS, "blobs", no_memory)
+    with pytest.raises(ConfigError) as info:
+        load_dataset(DataConfig(kind="blobs", n_samples=10**11), CE, file="c.yaml")
+    e = info.value
+    assert e.key == "data.n_samples" and e.file == "c.yaml"
+    need = 10**11 * (2 + 1) * 8 / 2**30  # X (2 features) and the targets, float64
+    assert f"{need:.3g} GiB" in e.message
