@@ -351,3 +351,15 @@ def test_a_junit_file_in_a_missing_directory_fails_before_the_sweep_trains(tmp_p
     code, _, err = _run(["sweep", config, "--out", out, "--junit", report, "-q"])
     assert code == 0, err
     assert validate(XSD, report.read_text()) == []
+
+
+def test_classify_with_a_junit_file_in_a_missing_directory_prints_nothing(tmp_path):
+    """As for the sweep: the missing directory is said before any curve is judged, so no table
+    goes to stdout ahead of the error."""
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n" + "".join(f"{e},{1 / (e + 1):.4f}\n" for e in range(10)))
+    report = tmp_path / "no" / "report.xml"
+    code, stdout, err = _run(["classify", log, "--junit", report])
+    assert code == 2 and stdout == ""
+    said = f"--junit: {report}: no directory {report.parent} to write the report in"
+    assert err == f"lrdiag: error: {said}\n"

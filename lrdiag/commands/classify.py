@@ -17,7 +17,7 @@ from lrdiag.commands.common import (
     make_console,
     traceback_option,
 )
-from lrdiag.errors import printable
+from lrdiag.errors import LrdiagError, printable
 
 # --loss: lrdiag's names (classify.LOSS_NAMES), and the Keras / PyTorch names people type.
 LOSS_ALIASES = {
@@ -138,6 +138,11 @@ def classify_command(
 
     if files.count("-") > 1:
         raise click.BadParameter("- (stdin) can be read once", param_hint="FILE")
+    if junit is not None and not junit.parent.is_dir():  # before anything is judged or printed
+        raise LrdiagError(
+            f"--junit: {printable(str(junit))}: no directory {printable(str(junit.parent))} to "
+            "write the report in"
+        )
     if classes is not None and (loss_name == "mse" or (loss_name == "bce" and classes != 2)):
         raise click.BadParameter(
             f"--classes {classes} does not go with --loss {loss_name} "
