@@ -114,6 +114,11 @@ def compare(before: Mapping, after: Mapping, *, tolerance: float = DEFAULT_TOLER
             "left out"
         )
     judged = [k for k in common if k not in set(incomplete)]
+    if not judged:  # both sides name the runs, but one never judged them: nothing to compare
+        raise GridMismatch(
+            f"none of the {len(common)} run(s) in common has a verdict on both sides (an "
+            "interrupted sweep): nothing to compare; finish it first (lrdiag sweep --resume)"
+        )
     runs = _verdicts(rows_b, rows_a, judged, key_axes)
     return {
         "compare_version": COMPARE_VERSION,

@@ -203,3 +203,17 @@ def test_unknown_fail_on_is_a_usage_error(tmp_path):
     a = _tiny(tmp_path, "a")
     code, _, err = _compare(str(a), str(a), "--fail-on", "boundary-up")
     assert code == 2 and "choose from boundary-down, new-divergence, verdict-change" in err
+
+
+def test_no_run_judged_on_both_sides_is_an_error_not_an_empty_table(tmp_path):
+    """An interrupted sweep whose results.json names its runs without verdicts: comparing it
+    leaves nothing to compare, which is said (exit 2), not printed as an empty table."""
+    a = _tiny(tmp_path, "a")
+    b = _tiny(tmp_path, "b")
+    doc = json.loads((b / "results.json").read_text())
+    for run in doc["runs"]:
+        run["verdict"] = None
+    (b / "results.json").write_text(json.dumps(doc))
+    code, out, err = _compare(str(a), str(b))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"none of the {len(doc['runs'])} run(s) in common has a verdict on both sides" in err
