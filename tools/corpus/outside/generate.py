@@ -607,6 +607,15 @@ def manifest_row(spec) -> dict[str, object]:
 # The runs
 
 
+def _distinct(runs: list[dict], which: str) -> list[dict]:
+    """``runs``, after checking that no two share an id or a seed (``which``: "set 5")."""
+    ids = [x["id"] for x in runs]
+    assert len(ids) == len(set(ids)), f"duplicate run id in {which}"
+    seeds = [x["seed"] for x in runs]
+    assert len(seeds) == len(set(seeds)), f"duplicate seed in {which}"
+    return runs
+
+
 def _lr_tag(lr: float) -> str:
     return f"{lr:g}".replace(".", "p").replace("-", "m")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from tools.corpus.outside.generate import GOOD_LR, _lr_tag, _spec
+from tools.corpus.outside.generate import GOOD_LR, _distinct, _lr_tag, _spec
 
 SEED0 = 80_000  # every set-5 seed is SEED0 plus a small number
 SIZES = {"iris": (110, 40), "wine": (130, 48), "breast_cancer": (400, 160)}  # train, val rows
@@ -206,8 +206,4 @@ def set5_runs() -> list[dict]:
             hidden=_width(data, i), act=("relu", "tanh")[i % 2], opt=opt,
             lr=GOOD_LR[opt] * klev[level], batch=(32, 64)[pair], epochs=(25, 20)[pair],
             log="epoch", loss=_loss(data), n_train=640, n_val=160, seed=1400 + i)  # fmt: skip
-    ids = [x["id"] for x in s]
-    assert len(ids) == len(set(ids)), "duplicate run id in set 5"
-    seeds = [x["seed"] for x in s]
-    assert len(seeds) == len(set(seeds)), "duplicate seed in set 5"
-    return s
+    return _distinct(s, "set 5")

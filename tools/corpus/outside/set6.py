@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from tools.corpus.outside.generate import GOOD_LR, _lr_tag, _spec
+from tools.corpus.outside.generate import GOOD_LR, _distinct, _lr_tag, _spec
 
 SEED0 = 90_000  # every set-6 seed is SEED0 plus a small number
 GOOD = GOOD_LR | {"nesterov": 0.02, "adamw": 3e-3, "adagrad": 0.05}  # good rates, tiny models
@@ -219,8 +219,4 @@ def set6_runs() -> list[dict]:
             hidden=_width(data, i + 1), act=("tanh", "relu", "elu")[i % 3], opt=opt,
             lr=GOOD[opt] * klev[level], batch=(48, 24)[pair], epochs=(20, 15)[pair],
             log="epoch", loss=_loss(data), n_train=600, n_val=150, seed=1400 + i)  # fmt: skip
-    ids = [x["id"] for x in s]
-    assert len(ids) == len(set(ids)), "duplicate run id in set 6"
-    seeds = [x["seed"] for x in s]
-    assert len(seeds) == len(set(seeds)), "duplicate seed in set 6"
-    return s
+    return _distinct(s, "set 6")
