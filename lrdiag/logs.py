@@ -101,6 +101,8 @@ def read_capped(stream, source: str) -> bytes:
 def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog:
     """Read a loss log file (a directory: its results.json or metrics.csv)."""
     source = str(path)
+    if not source:  # Path("") is ".": an unset shell variable would read the current directory
+        raise InputError("an empty file name: give a log file (or - for stdin)")
     p = Path(path)
     if p.is_dir():
         found = [p / name for name in DIRECTORY_LOGS if (p / name).is_file()]

@@ -456,6 +456,15 @@ def test_file_errors(tmp_path):
         logs.read_log(tmp_path / "events.out.tfevents.1")
 
 
+def test_an_empty_file_name_is_no_directory(tmp_path, monkeypatch):
+    """`lrdiag classify "$LOG"` with LOG unset passes "": Path("") is the current directory,
+    whose metrics.csv must not be judged in its place."""
+    (tmp_path / "metrics.csv").write_text("step,train_loss\n0,1\n1,0.5\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="^an empty file name"):
+        logs.read_log("")
+
+
 def test_a_directory_with_metrics_csv(tmp_path):
     (tmp_path / "metrics.csv").write_text("step,train_loss\n0,1\n1,0.5\n")
     log = logs.read_log(tmp_path)
