@@ -24,9 +24,10 @@ The format is read from the content, never from the file's extension:
 Everywhere: blank lines and lines starting with ``#`` are skipped (outside JSON); ``nan``,
 ``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty cell, or ``NA``
 (what Keras ``CSVLogger`` writes for a metric not computed that epoch, such as the ``val_``
-columns between validations with ``validation_freq`` > 1), is a missing value (the row is
-skipped for that curve). A curve is indexed by its own values in row order; a column with one
-value (a final ``test_loss``) is not a curve: not judged, and named in a note.
+columns between validations with ``validation_freq`` > 1) or ``#na#`` (fastai's table), is a
+missing value (the row is skipped for that curve). A curve is indexed by its own values in row
+order; a column with one value (a final ``test_loss``) is not a curve: not judged, and named in
+a note.
 
 Lines are counted as an editor counts them (1-based, the header is line 1, newlines only);
 JSON records from 0, as jq counts them.

@@ -45,8 +45,9 @@ INDEX_NAMES = frozenset(
         "index",
     }
 )
-# Cells that mean "not logged on this row" (Keras CSVLogger writes NA), compared upper-case.
-MISSING_CELLS = frozenset({"NA", "N/A"})
+# Cells that mean "not logged on this row" (Keras CSVLogger writes NA, fastai's table #na#),
+# compared upper-case.
+MISSING_CELLS = frozenset({"NA", "N/A", "#NA#"})
 _WORD = re.compile(r"[^0-9a-z]+")
 
 

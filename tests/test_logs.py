@@ -156,6 +156,23 @@ def test_keras_na_cells_are_missing():
     assert parse("1.0\nNA\n0.5\n").curves[0].values.tolist() == [1.0, 0.5]
 
 
+def test_fastai_na_cells_are_missing():
+    """fastai's training table (printed, or its CSVLogger) shows #na# for a metric it did not
+    compute, such as valid_loss without a validation set: a missing value, not a bad cell."""
+    text = (
+        "epoch     train_loss  valid_loss  accuracy  time    \n"
+        "0         1.234567    #na#        #na#      00:05     \n"
+        "1         0.912345    #na#        #na#      00:05     \n"
+        "2         0.701234    0.750000    0.610000  00:05     \n"
+        "3         0.598765    0.680000    0.650000  00:06     \n"
+    )
+    got = curves(parse(text))
+    assert got["train_loss"].values.tolist() == [1.234567, 0.912345, 0.701234, 0.598765]
+    assert got["valid_loss"].values.tolist() == [0.75, 0.68]
+    csv_logger = "epoch,train_loss,valid_loss,time\n0,0.9,#na#,00:05\n1,0.7,#na#,00:05\n"
+    assert curves(parse(csv_logger))["train_loss"].values.tolist() == [0.9, 0.7]
+
+
 def test_short_row_cells_are_missing_and_trailing_empty_cells_are_fine():
     got = curves(parse("epoch,loss,val_loss\n0,1.0,0.9\n1,0.5\n2,0.4,0.3,\n"))
     assert got["loss"].values.tolist() == [1.0, 0.5, 0.4]
