@@ -99,6 +99,37 @@ def read_capped(stream, source: str) -> bytes:
     return data
 
 
+# Compressed logs, told by their first bytes: gzip (log.csv.gz), bzip2 and xz are read through
+# Python's own modules, up to MAX_LOG_BYTES decompressed; archives are named, not opened.
+_COMPRESSED = {
+    b"\x1f\x8b": ("gzip", "gzip"),
+    b"BZh": ("bz2", "bzip2"),
+    b"\xfd7zXZ\x00": ("lzma", "xz"),
+}
+_ARCHIVES = {b"PK\x03\x04": "a zip archive", b"\x28\xb5\x2f\xfd": "zstd-compressed"}
+
+
+def _decompressed(data: bytes, source: str) -> bytes:
+    """``data`` itself, or, when it starts as a gzip, bzip2 or xz file does, its content (at
+    most MAX_LOG_BYTES: a small file that decompresses to gigabytes is refused as a large log)."""
+    for magic, what in _ARCHIVES.items():
+        if data.startswith(magic):
+            raise InputError(f"{source}: {what}, not a loss log; extract the log file first")
+    found = next((m for magic, m in _COMPRESSED.items() if data.startswith(magic)), None)
+    if found is None:
+        return data
+    module, name = found
+    import importlib
+    import io
+
+    opener = importlib.import_module(module).open
+    try:
+        with opener(io.BytesIO(data), "rb") as f:
+            return read_capped(f, source)
+    except (OSError, EOFError, ValueError) as e:  # BadGzipFile, LZMAError, truncated data
+        raise InputError(f"{source}: {name} data that cannot be decompressed: {e}") from None
+
+
 def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog:
     """Read a loss log file (a directory: its results.json or metrics.csv)."""
     source = str(path)
@@ -126,7 +157,10 @@ def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog
 
 
 def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] = ()) -> LossLog:
-    """Parse the content of a loss log; ``source`` names it in errors."""
+    """Parse the content of a loss log (gzip, bzip2 or xz compressed too); ``source`` names it
+    in errors."""
+    if isinstance(data, bytes):
+        data = _decompressed(data, source)
     text = _decode(data, source) if isinstance(data, bytes) else data.lstrip("\ufeff")
     head = text.lstrip()
     if not head:

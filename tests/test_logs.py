@@ -4,8 +4,10 @@ training curve; load_thresholds. Verdicts are tested in test_classify_cli.py."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -1038,6 +1040,33 @@ def test_a_log_past_the_size_cap_is_an_input_error_not_a_memory_blow_up(monkeypa
     if Path("/dev/zero").exists():
         with pytest.raises(logs.InputError, match="read whole"):
             logs.read_log("/dev/zero")
+
+
+@pytest.mark.parametrize("module", ["gzip", "bz2", "lzma"])
+def test_a_compressed_log_is_read_as_its_content(module, monkeypatch, tmp_path):
+    """log.csv.gz (and .bz2, .xz), from a file or stdin, holds the numbers written into it; a
+    small file that decompresses past the cap is refused as a large log, a truncated one in a
+    line."""
+    compress = importlib.import_module(module).compress
+    text = "epoch,loss,val_loss\n" + "".join(f"{e},{1 / (e + 1)},{2 / (e + 2)}\n" for e in range(8))
+    path = tmp_path / "log.csv.compressed"
+    path.write_bytes(compress(text.encode()))
+    got = curves(logs.read_log(path))
+    assert got["loss"].values.tolist() == [1 / (e + 1) for e in range(8)]
+    assert got["val_loss"].values.tolist() == [2 / (e + 2) for e in range(8)]
+    assert curves(logs.parse_log(compress(text.encode())))["loss"].values[0] == 1.0
+    with pytest.raises(InputError, match="cannot be decompressed"):
+        logs.parse_log(compress(text.encode())[:-9], "cut")
+    monkeypatch.setattr(logs, "MAX_LOG_BYTES", 1000)
+    with pytest.raises(InputError, match="larger than 0 MiB, and a log is read whole"):
+        logs.parse_log(compress(b"loss\n" + b"0.5\n" * 400), "bomb")
+
+
+def test_an_archive_is_named_not_read_as_binary(tmp_path):
+    with zipfile.ZipFile(tmp_path / "logs.zip", "w") as z:
+        z.writestr("metrics.csv", "step,loss\n0,1\n1,0.5\n")
+    with pytest.raises(InputError, match="logs.zip: a zip archive, not a loss log; extract"):
+        logs.read_log(tmp_path / "logs.zip")
 
 
 def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():

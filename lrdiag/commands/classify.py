@@ -96,7 +96,7 @@ def classify_command(
     """Judge the loss curves in log files the way the sweep judges its runs.
 
     \b
-    FILE is read by its content, whatever its name (- reads stdin):
+    FILE is read by its content, whatever its name (- reads stdin; .gz, .xz too):
       CSV with a header  Keras CSVLogger, Lightning metrics.csv, TensorBoard export
       JSON               a list of numbers; {"loss": [...], ...} (Keras history);
                          records [{"step": 1, "loss": 0.7}, ...]; an lrdiag
