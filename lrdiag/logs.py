@@ -348,6 +348,12 @@ def _from_json(text: str, source: str, columns) -> LossLog:
             printed = console.read(_lines(text))  # Python dicts a line: Hugging Face's prints
             if printed is not None:
                 return _from_printed(printed, source, columns)
+            if e.msg == "Extra data" and e.lineno == 1:  # "[0]\tvalidation_0-logloss:0.66"
+                first = short(text.split("\n", 1)[0].strip())
+                raise InputError(
+                    f"{source}: line 1 ({first}) is no JSON, nor printed output lrdiag reads; "
+                    + EXPECTED
+                ) from None
             raise InputError(
                 f"{source}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
             ) from None

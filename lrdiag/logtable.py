@@ -18,7 +18,8 @@ from lrdiag.thresholds import Thresholds
 
 EXPECTED = (
     "expected a loss log: CSV with a header row, JSON (a list of numbers, an object of lists, "
-    "or an lrdiag results.json) or plain text with one number a line"
+    "or an lrdiag results.json), plain text with one number a line, or training output as "
+    "Keras or PyTorch scripts print it (Epoch 1/10 ... - loss: 0.52)"
 )
 # Columns that index the rows rather than measure anything (compared as lower-case words).
 INDEX_NAMES = frozenset(

@@ -1069,6 +1069,23 @@ def test_an_archive_is_named_not_read_as_binary(tmp_path):
         logs.read_log(tmp_path / "logs.zip")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[0]\tvalidation_0-logloss:0.66\tvalidation_1-logloss:0.67",  # XGBoost
+        "[1]\tvalid_0's binary_logloss: 0.66",  # LightGBM
+    ],
+)
+def test_a_text_log_opening_with_a_bracket_is_not_called_invalid_json(line):
+    """A text log whose lines open with "[0]" was reported as "invalid JSON at line 1, column
+    5: Extra data", sending the user to look for a JSON file they never had."""
+    msg = error(line + "\n" + line.replace("0.66", "0.61") + "\n")
+    assert msg.startswith("log: line 1 (") and "is no JSON, nor printed output" in msg
+    assert "invalid JSON" not in msg
+    assert "Epoch 1/10" in msg  # what lrdiag does read, printed output included
+    error("[1, 2,\n 3, oops]\n", match="invalid JSON at line 2")  # broken JSON stays so
+
+
 def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():
     """`[1,  2000] loss: 2.214` every 2000 mini-batches, two epochs, then 'Finished Training'
     (PyTorch's CIFAR-10 tutorial): it starts with '[', and was refused as invalid JSON."""
