@@ -365,6 +365,14 @@ def _from_json(text: str, source: str, columns) -> LossLog:
             return _from_results(doc, source, columns)
         if isinstance(doc.get("log_history"), list):  # Hugging Face trainer_state.json
             history = [r for r in doc["log_history"] if not _hf_summary(r)]
+            if not history:
+                ended = doc["log_history"]  # only the summary Trainer writes when training ends
+                only = " but the summary Trainer writes when training ends" if ended else ""
+                raise InputError(
+                    f"{source}: a Hugging Face trainer_state.json whose log_history holds no "
+                    f"logged step{only}: no curve (TrainingArguments' logging_steps sets how "
+                    "often the loss is logged)"
+                )
             return _pick(_records(history, source, fmt, "log_history"), columns)
         metrics = doc.get("metrics")  # MLflow's REST get-history: {"metrics": [{key, ...}]}
         if isinstance(metrics, list) and metrics and isinstance(metrics[0], Mapping):

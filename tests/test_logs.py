@@ -1027,6 +1027,17 @@ def test_hugging_face_trainer_prints_a_dict_a_line():
     error("{'loss': [1, 2]}\n", match="invalid JSON")  # no number pair: still a JSON error
 
 
+def test_a_trainer_state_with_no_logged_step_says_so():
+    """A trainer_state.json saved before the first logging step, or holding only the summary
+    record of a run shorter than logging_steps, has no curve: say that, not "the records hold
+    no values; expected a loss log" about the very format lrdiag reads."""
+    summary = {"epoch": 3.0, "step": 375, "train_loss": 0.41, "train_runtime": 80.1}
+    for history, only in (([], ""), ([summary], " but the summary")):
+        text = json.dumps({"log_history": history, "global_step": 375})
+        msg = error(text, match="trainer_state.json whose log_history holds no logged step")
+        assert ("but the summary" in msg) == bool(only) and "records hold no values" not in msg
+
+
 def test_a_log_past_the_size_cap_is_an_input_error_not_a_memory_blow_up(monkeypatch, tmp_path):
     """An endless file (/dev/zero) or stdin is read to the cap and refused, one line."""
     monkeypatch.setattr(logs, "MAX_LOG_BYTES", 1000)
