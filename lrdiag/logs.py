@@ -285,26 +285,28 @@ def _from_table(lines, source, columns) -> LossLog:
         line_lists.append(c.lines)
     n_rows, spans = 0, []
     body = lines[1:]
-    try:
-        rows = list(split(line for _, line in body))
+    rows = split(line for _, line in body)  # row by row: a list of every row's cells is
+    try:  # the largest thing a big log would hold at once
+        for k, ((lineno, _), cells) in enumerate(zip(body, rows, strict=False)):
+            if getattr(rows, "line_num", k + 1) != k + 1:  # a quote left open swallows lines
+                raise InputError(
+                    f"{source}: a quoted cell is never closed (after line {header_no})"
+                )
+            if len(cells) == len(header) and [c.strip() for c in cells] == header:
+                continue  # the header again (logs appended to after a restart)
+            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+                raise InputError(
+                    f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
+                )
+            for col, col_lines, cell in zip(cols, line_lists, cells, strict=False):
+                if not is_missing(cell):
+                    col.rows.append(n_rows)
+                    col.cells.append(cell)
+                    col_lines.append(lineno)
+            spans.append((lineno, lineno))
+            n_rows += 1
     except csv.Error as e:
         raise InputError(f"{source}: not readable as {fmt.upper()}: {e}") from None
-    if len(rows) != len(body):  # a quote left open swallows the lines after it
-        raise InputError(f"{source}: a quoted cell is never closed (after line {header_no})")
-    for (lineno, _), cells in zip(body, rows, strict=True):
-        if len(cells) == len(header) and [c.strip() for c in cells] == header:
-            continue  # the header again (logs appended to after a restart)
-        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-            raise InputError(
-                f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
-            )
-        for col, col_lines, cell in zip(cols, line_lists, cells, strict=False):
-            if not is_missing(cell):
-                col.rows.append(n_rows)
-                col.cells.append(cell)
-                col_lines.append(lineno)
-        spans.append((lineno, lineno))
-        n_rows += 1
     try:
         return _pick(Table(source, fmt, cols, n_rows, spans=spans), columns)
     except InputError as e:
