@@ -74,6 +74,9 @@ SUMMARY_KEY = "train_runtime"  # Hugging Face's end-of-training summary, not a p
 PROGRESS = re.compile(r"^\s*(\d+)/(\d+)(?!\d)")  # Keras's "1875/1875" at a line's start
 SEGMENTS = re.compile(r"[\r\b]+")  # terminal updates of one line: carriage returns, backspaces
 SKIPPED_KEYS = frozenset({"eta"})
+# A number printed in its library's wrapper: PyTorch's tensor(0.6931, grad_fn=<NllLossBackward0>)
+# (print(loss) rather than loss.item()) and NumPy 2's np.float32(0.6931) read as the number.
+WRAPPED = re.compile(rf"\b(?:tensor|np\.float(?:16|32|64))\(\s*({_NUMBER})\s*(?:,[^()\n]*)?\)")
 # PyTorch's CIFAR-10 tutorial (and the many scripts copied from it): "[1,  2000] loss: 2.014",
 # the epoch and the mini-batch count within it, every N mini-batches.
 EPOCH_BATCH = re.compile(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*")
@@ -90,6 +93,14 @@ class Row:
 class Printed:
     format: str  # "keras-console", "dict-lines" or "epoch-lines"
     rows: list[Row]
+
+
+def unwrap(text: str) -> str:
+    """``text`` with each number in a library's wrapper (``tensor(0.69, grad_fn=...)``,
+    ``np.float32(0.69)``) replaced by the number; lines stay where they were."""
+    if "tensor(" not in text and "np.float" not in text:
+        return text
+    return WRAPPED.sub(r"\1", text)
 
 
 def metrics(text: str, pattern: re.Pattern = METRIC) -> dict[str, float]:

@@ -21,13 +21,14 @@ The format is read from the content, never from the file's extension:
   progress bars), or one line an epoch as PyTorch scripts print it (``Epoch [1/50], Train Loss:
   0.123, Val Loss: 0.145``); its ``epoch`` (or ``step``) column is the number printed.
 
-Everywhere: blank lines and lines starting with ``#`` are skipped (outside JSON); ``nan``,
-``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty cell, or ``NA``
-(what Keras ``CSVLogger`` writes for a metric not computed that epoch, such as the ``val_``
-columns between validations with ``validation_freq`` > 1) or ``#na#`` (fastai's table), is a
-missing value (the row is skipped for that curve). A curve is indexed by its own values in row
-order; a column with one value (a final ``test_loss``) is not a curve: not judged, and named in
-a note.
+Everywhere: a number printed as ``tensor(0.69, grad_fn=...)`` or ``np.float32(0.69)`` is the
+number (lrdiag.console.unwrap); blank lines and lines starting with ``#`` are skipped (outside
+JSON); ``nan``, ``inf``, ``-inf``, ``Infinity`` in any case are non-finite values; an empty
+cell, or ``NA`` (what Keras ``CSVLogger`` writes for a metric not computed that epoch, such as
+the ``val_`` columns between validations with ``validation_freq`` > 1) or ``#na#`` (fastai's
+table), is a missing value (the row is skipped for that curve). A curve is indexed by its own
+values in row order; a column with one value (a final ``test_loss``) is not a curve: not
+judged, and named in a note.
 
 Lines are counted as an editor counts them (1-based, the header is line 1, newlines only);
 JSON records from 0, as jq counts them.
@@ -162,6 +163,7 @@ def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] 
     if isinstance(data, bytes):
         data = _decompressed(data, source)
     text = _decode(data, source) if isinstance(data, bytes) else data.lstrip("\ufeff")
+    text = console.unwrap(text)  # "loss: tensor(0.69, grad_fn=...)", printed or in a cell
     head = text.lstrip()
     if not head:
         raise InputError(f"{source}: the file is empty; {EXPECTED}")

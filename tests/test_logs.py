@@ -1115,6 +1115,23 @@ def test_reading_a_long_csv_holds_no_list_of_every_rows_cells():
     assert peak < 36 * len(data), f"{peak / len(data):.1f} times the file"
 
 
+def test_numbers_printed_as_tensors_are_read_as_numbers():
+    """print(loss) instead of loss.item() prints tensor(0.6931, grad_fn=<NllLossBackward0>),
+    and NumPy 2 prints a scalar as np.float32(0.6931): the number inside is the value, in
+    printed epoch lines, one a line, or in a CSV cell."""
+    losses = [0.6931, 0.5512, 0.441, 0.3702, 0.3301]
+    grad = "grad_fn=<NllLossBackward0>"
+    text = "".join(f"Epoch {e + 1}, loss: tensor({v}, {grad})\n" for e, v in enumerate(losses))
+    (loss,) = parse(text).curves
+    assert loss.values.tolist() == losses and loss.x.tolist() == [1, 2, 3, 4, 5]
+    spaced = "".join(f"epoch {e} loss tensor({v}, device='cuda:0')\n" for e, v in enumerate(losses))
+    assert parse(spaced).curves[0].values.tolist() == losses
+    assert parse("".join(f"tensor({v})\n" for v in losses)).curves[0].values.tolist() == losses
+    cells = "step,loss\n" + "".join(f"{k},np.float32({v})\n" for k, v in enumerate(losses))
+    assert curves(parse(cells))["loss"].values.tolist() == losses
+    error("epoch;loss\n0;tensor([0.5])\n1;0.4\n", match="is not a number")  # a list: not one
+
+
 def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():
     """`[1,  2000] loss: 2.214` every 2000 mini-batches, two epochs, then 'Finished Training'
     (PyTorch's CIFAR-10 tutorial): it starts with '[', and was refused as invalid JSON."""
