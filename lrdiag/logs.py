@@ -381,6 +381,11 @@ def _from_json(text: str, source: str, columns) -> LossLog:
         metrics = doc.get("metrics")  # MLflow's REST get-history: {"metrics": [{key, ...}]}
         if isinstance(metrics, list) and metrics and isinstance(metrics[0], Mapping):
             return _pick(_records(metrics, source, fmt, "metrics"), columns)
+        if "nbformat" in doc and isinstance(doc.get("cells"), list):  # a .ipynb
+            raise InputError(
+                f"{source}: a Jupyter notebook, not a loss log; save the training cell's "
+                "printed output (or its history) to a file and give that"
+            )
         if isinstance(doc.get("history"), Mapping):  # {"history": history.history, ...}
             doc = doc["history"]
         return pick_curves(_lists(doc, source), columns)

@@ -1132,6 +1132,21 @@ def test_numbers_printed_as_tensors_are_read_as_numbers():
     error("epoch;loss\n0;tensor([0.5])\n1;0.4\n", match="is not a number")  # a list: not one
 
 
+def test_a_notebook_is_named_not_called_a_table_with_no_numbers():
+    """A .ipynb holding Keras's output was refused with "no numbers (columns: 'cells')"."""
+    printed = [
+        "Epoch 1/2\n",
+        "10/10 [====] - 1s - loss: 0.5\n",
+        "Epoch 2/2\n",
+        "10/10 - loss: 0.4\n",
+    ]
+    cell = {"cell_type": "code", "source": ["model.fit(x, y, epochs=2)"], "metadata": {}}
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": printed}]
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    msg = error(json.dumps(notebook), match="a Jupyter notebook, not a loss log")
+    assert "columns" not in msg
+
+
 def test_the_pytorch_cifar_tutorial_print_is_read_not_taken_for_json():
     """`[1,  2000] loss: 2.214` every 2000 mini-batches, two epochs, then 'Finished Training'
     (PyTorch's CIFAR-10 tutorial): it starts with '[', and was refused as invalid JSON."""
