@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
+import curves as cv
 import numpy as np
+import pytest
 
 from lrdiag.classify import classify
 
@@ -98,3 +100,19 @@ def test_a_rise_within_the_noise_is_not_called_progress():
         assert abs(last - np.median(curve[-4:])) < 0.01  # the end's level, not a spike
         seen.add(m.group(1))
     assert seen == {"a net rise", "net progress"}
+
+
+@pytest.mark.parametrize("lr_over_edge", [1.005, 1.01, 1.05])
+def test_a_blowup_past_the_edge_names_its_growth_per_step(lr_over_edge):
+    """Gradient descent on a quadratic past lr = 2/lam_max: the top component's error is
+    multiplied by (lr lam - 1) each step, so the loss grows by (lr lam - 1)^2 per step once
+    the others have died out. Above its start by a share of a range the growth itself sets, the
+    loss is still growing: the reason says so, with that factor (computed here, not read)."""
+    lams = [1.0, 0.1, 0.01]
+    lr = 2.0 * lr_over_edge
+    losses, _ = cv.gd_quadratic(lams, lr, 300)
+    v = classify(losses, full_batch=True)
+    assert v.verdict == "diverging", v.reason
+    m = re.search(r"still growing geometrically\D*each of its last \d+ increases (\S+)x", v.reason)
+    assert m, v.reason
+    assert float(m.group(1)) == pytest.approx((lr * lams[0] - 1.0) ** 2, rel=5e-3)

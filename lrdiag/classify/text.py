@@ -120,6 +120,23 @@ def _share_above(ms: _Measures) -> str:
     return "all" if ms.above_window == ms.window else str(ms.above_window)
 
 
+def _still_growing(ms, th) -> str:
+    """ ", and it is still growing geometrically ..." when the increments at the end grow as the
+    geometric rule asks (a loss above its start by a share of a range its own growth sets says
+    little of a blow-up by 1.1x a step), else ""."""
+    if (
+        ms.growth is None
+        or ms.growth_len < th.growth_steps
+        or ms.growth <= th.growth_rate
+        or not ms.last_is_peak
+    ):
+        return ""
+    return (
+        f", and it is still growing geometrically: each of its last {ms.growth_len} increases "
+        f"{1 + ms.growth:.3g}x the one before"
+    )
+
+
 def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> str:
     tail = axis.last(ms.window, epochs)
 
@@ -150,14 +167,14 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} is "
             f"{ms.final_level / ms.initial:.3g} times the initial loss {lv(ms.initial)}, and "
-            f"{_share_above(ms)} of {tail} sit above it"
+            f"{_share_above(ms)} of {tail} sit above it{_still_growing(ms, th)}"
         )
     if rule == "above_initial":
         return (
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "
             f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
             # R runs from the minimum to the final window's peak, not to an earlier spike's
-            f" ({lv(met['min'])} to {lv(met['min'] + ms.range_)})"
+            f" ({lv(met['min'])} to {lv(met['min'] + ms.range_)}){_still_growing(ms, th)}"
         )
     if rule == "geometric":
         return (
