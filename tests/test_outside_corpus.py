@@ -243,6 +243,49 @@ def test_format_outside_adds_the_with_facts_line_counted_by_hand():
     assert "with the facts" not in ev.format_outside(curve_only, "set")
 
 
+def test_the_second_labeller_judged_exactly_the_test_half_with_valid_rows():
+    """labels_second.csv (a second labeller's verdicts, blind to lrdiag and to labels.csv) has
+    one row per curve column of the test half, no more, each with a verdict, sure and a why."""
+    with (OUTSIDE / ev.SECOND).open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys = [(r["id"], r["column"]) for r in rows]
+    with (OUTSIDE / "labels.csv").open(encoding="utf-8", newline="") as f:
+        test = {(r["id"], r["column"]) for r in csv.DictReader(f) if r["split"] == "test"}
+    assert len(keys) == len(set(keys)) and set(keys) == test
+    for r in rows:
+        assert r["verdict"] in ev.VERDICTS and r["sure"] in ("true", "false") and r["why"], r
+    assert len(ev.load_second(OUTSIDE)) == len(test)
+
+
+def test_the_two_labellers_agreement_line_counted_by_hand(tmp_path):
+    def outcome(cid, expected, got, unambiguous=True):
+        c = ev.Case(cid, "outside", expected, unambiguous, "w", np.ones(3))
+        return ev.Outcome(c, ev.Verdict(got, "r", (), {}))
+
+    (tmp_path / ev.SECOND).write_text(
+        "id,column,verdict,sure,why\n"
+        "a,loss,converging,true,w\nb,loss,plateaued,true,w\nb,val_loss,diverging,false,w\n"
+        "c,loss,oscillating,true,w\n",
+        encoding="utf-8",
+    )
+    second = ev.load_second(tmp_path)
+    assert second == {"a": "converging", "b": "plateaued", "b:val_loss": "diverging",
+                      "c": "oscillating"}  # fmt: skip
+    # a, b agree with labels.csv; b:val_loss does not; c is ambiguous there; d was not judged
+    curve_only = [
+        outcome("a", "converging", "converging"),
+        outcome("b", "plateaued", "converging"),
+        outcome("b:val_loss", "converging", "converging"),
+        outcome("c", "oscillating", "oscillating", unambiguous=False),
+        outcome("d", "converging", "converging"),
+    ]
+    facts = [outcome(o.case.id, o.case.verdict, o.case.verdict) for o in curve_only]
+    text = ev.format_outside(curve_only, "half", facts=facts, second=second)
+    assert "agrees on 2/3; on those, lrdiag: 1/2 curve only, 2/2 with the facts" in text
+    assert "second labeller" not in ev.format_outside(curve_only, "half", facts=facts)
+    assert ev.load_second(tmp_path / "nowhere") == {}
+
+
 # --------------------------------------------------------------------------------------------
 # The classifier on the outside corpus: floors under what issue 11 reached (docs/verdicts.md
 # has the numbers), so a change cannot lose ground unnoticed. The issue's own target, 98% of
