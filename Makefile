@@ -44,7 +44,7 @@ bench-peers: $(PEERS)/.installed
 eval-classify: $(STAMP)
 	$(BIN)/python -m tools.corpus.evaluate tests/data/corpus --outside tests/data/outside \
 		--heldout tests/data/outside2 --heldout tests/data/outside3 --heldout tests/data/outside4 \
-		--heldout tests/data/outside5 --heldout tests/data/outside6
+		--heldout tests/data/outside5 --heldout tests/data/outside6 --heldout tests/data/outside7
 
 clean:
 	rm -rf $(VENV) $(PEERS) lrdiag-out build *.egg-info

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -583,3 +584,29 @@ def test_flat_noise_rarely_holds_a_fall():
     assert converging <= 0.05 * len(curves), converging
     loose = Thresholds(held_snr=0.0)  # the rule without its standard errors
     assert sum(classify(y, loose).verdict == "converging" for y in curves) > converging + 10
+
+
+def test_a_curve_ending_on_ln_k_untold_says_what_the_class_count_would_mean():
+    """Blown up in its first epoch (820), then 2.31-2.34 for nine epochs: 1% above
+    ln 10 = 2.303. Untold the class count, lrdiag cannot know it is chance and calls it
+    converging, but the reason says where it ends and what to pass; told, it is stuck."""
+    rng = np.random.default_rng(0)
+    y = [820.0, 40.0, 5.0, *(2.325 + 0.008 * rng.standard_normal(9))]
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    c = math.log(10)
+    m = re.search(r"it ends (\S+)% above ln 10 = 2\.303, the loss of guessing among 10", v.reason)
+    assert m, v.reason
+    final = float(np.median(y[-3:]))  # the final level: the last points' median
+    assert float(m.group(1)) == pytest.approx(100 * (final - c) / c, abs=0.06)
+    assert "--loss cross_entropy --classes 10" in v.reason
+    told = classify(y, loss_name="cross_entropy", n_classes=10)
+    assert told.verdict == "plateaued" and "stuck_at_chance" in told.flags, told.reason
+    # ln 2, twelve points: the hint for two classes names the binary loss
+    v = classify([0.95, 0.8, 0.72, *(0.6935 + 0.0004 * rng.standard_normal(9))])
+    assert "ln 2 = 0.6931" in v.reason and "--loss bce" in v.reason, v.reason
+    # not when the curve got below chance on the way, nor for a loss named mse, nor when an
+    # accuracy says it learned (guess_chance=False)
+    assert "guessing" not in classify([2.9, 1.2, 0.9, *y[3:]]).reason
+    assert "guessing" not in classify(y, loss_name="mse").reason
+    assert "guessing" not in classify(y, guess_chance=False).reason

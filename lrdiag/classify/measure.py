@@ -50,6 +50,9 @@ class _Measures:
     chance_k: int | None
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
     guess_k: int | None
+    # unasked, any length: (ln K, K) when the curve ends on ln K or up to chance_tol above it and
+    # never got more than chance_tol below it (what a network that learned nothing does)
+    near_chance: tuple[float, int] | None
     half_level: float  # median of the second half of the points
     half_decline: float  # fall of the second half's least-squares line across it
     half_n: int  # points in the second half
@@ -385,10 +388,15 @@ def _measure(
     # the largest fall the noise rule can call noise, with noise_snr moved up for borderline:
     # only a fall this small needs the Mann-Kendall test (mk_z is 0 otherwise)
     hidden = (1.0 + th.borderline_margin) * th.noise_snr * min(noise, noise_end)
-    guess = guess_k = None
-    if positive and guess_ok and chance[0] is None and m >= th.min_window:
-        guess_k = min(CHANCE_CLASSES, key=lambda k: abs(math.log(k) - final_level))
-        guess = math.log(guess_k)
+    guess = guess_k = near_chance = None
+    if positive and guess_ok and chance[0] is None:
+        k = min(CHANCE_CLASSES, key=lambda k: abs(math.log(k) - final_level))
+        c = math.log(k)
+        if m >= th.min_window:
+            guess, guess_k = c, k
+        on = c <= final_level <= (1.0 + th.chance_tol) * c
+        if on and best_level >= (1.0 - th.chance_tol) * c:
+            near_chance = (c, k)
 
     return _Measures(
         n_points=n_points,
@@ -424,6 +432,7 @@ def _measure(
         chance_k=chance[1],
         guess=guess,
         guess_k=guess_k,
+        near_chance=near_chance,
         half_level=_median(y[m // 2 :]),
         half_decline=-_slope(y[m // 2 :]) * (m - m // 2 - 1),
         half_n=m - m // 2,

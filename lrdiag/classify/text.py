@@ -339,4 +339,23 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
     if extras:
         s += ", with " + (extras[0] if len(extras) == 1 else ", ".join(extras[:-1]))
         s += f" and {extras[-1]}" if len(extras) > 1 else ""
-    return s
+    return s + _chance_hint(ms, th)
+
+
+def _chance_hint(ms, th) -> str:
+    """ "; it ends on ln K ..." for a curve that, not told its chance loss, ends on ln K or just
+    above it, never got below it (near_chance) and spent its last third there (within
+    chance_tol): the shape a network that learned nothing leaves, which only the class count
+    can confirm. "" otherwise."""
+    if ms.near_chance is None:
+        return ""
+    c, k = ms.near_chance
+    if ms.third_high > (1.0 + th.chance_tol) * c:
+        return ""
+    above = (ms.final_level - c) / c
+    where = "on" if above < 0.0005 else f"{100 * above:.2g}% above"
+    tell = "--loss bce" if k == 2 else f"--loss cross_entropy --classes {k}"
+    return (
+        f"; it ends {where} ln {k} = {c:.4g}, the loss of guessing among {k} classes, and "
+        f"never got below it: with {k} classes it learned nothing (say so with {tell})"
+    )

@@ -26,6 +26,10 @@ n_classes), as the sweep passes them to the classifier. ``--heldout DIR``
 (repeatable) reports a further outside set in the same format whose rows are all in the split
 ``heldout`` (tests/data/outside2, "held-out set 2"; tests/data/outside3, "held-out set 3";
 tests/data/outside4, "held-out set 4"), also without changing the exit code.
+
+When ``DIR/labels_second.csv`` exists (``id,column,verdict,sure,why``: a second labeller's
+verdicts, made blind to lrdiag and to labels.csv), each half it covers gets one more line: on how
+many of its unambiguous curves the two labellers agree, and lrdiag's accuracy on those.
 """
 
 from __future__ import annotations
@@ -420,6 +424,45 @@ def load_outside(path: str | Path, split: str | None = None) -> list[Case]:
     return cases
 
 
+SECOND = "labels_second.csv"  # a second, blind labeller's verdicts on some of a set's curves
+SECOND_COLUMNS = ["id", "column", "verdict", "sure", "why"]
+
+
+def load_second(path: str | Path) -> dict[str, str]:
+    """Case id (``id`` or ``id:column``) -> the second labeller's verdict, from
+    ``path/labels_second.csv``; empty when there is no such file."""
+    second = Path(path) / SECOND
+    if not second.is_file():
+        return {}
+    with second.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != SECOND_COLUMNS:
+            raise CorpusError(f"{second}: columns must be {SECOND_COLUMNS}")
+        out = {}
+        for i, r in enumerate(reader, start=2):
+            if r["verdict"] not in VERDICTS:
+                raise _fail(f"{SECOND}:{i}", f"verdict must be one of {VERDICTS}")
+            out[r["id"] if r["column"] == "loss" else f"{r['id']}:{r['column']}"] = r["verdict"]
+    return out
+
+
+def _second_line(outcomes: list[Outcome], facts: list[Outcome], second: dict[str, str]) -> str:
+    """Agreement of the two labellers on the unambiguous curves the second one judged, and
+    lrdiag's accuracy on the curves they agree on ("" when it judged none of them)."""
+    covered = [o for o in outcomes if o.case.unambiguous and o.case.id in second]
+    agreed = {o.case.id for o in covered if second[o.case.id] == o.case.verdict}
+    if not covered:
+        return ""
+    right = sum(o.verdict_ok for o in outcomes if o.case.id in agreed)
+    f_right = sum(o.verdict_ok for o in facts if o.case.id in agreed)
+    n = len(agreed)
+    return (
+        f"  a second labeller, blind to lrdiag and to labels.csv ({SECOND}), agrees on "
+        f"{n}/{len(covered)}; on those, lrdiag: {right}/{n} curve only, "
+        f"{f_right}/{n} with the facts"
+    )
+
+
 def with_facts(case: Case) -> Case:
     """The case as a sweep would judge it: told the loss's name (labels.csv's loss_name, when
     it is one the classifier knows: bce, cross_entropy, mse) and the class count."""
@@ -443,9 +486,11 @@ def format_outside(
     *,
     show_all=False,
     facts: list[Outcome] | None = None,
+    second: dict[str, str] | None = None,
 ) -> str:
     """One half of the outside corpus: matrix, precision/recall, alarms, the seven kinds; with
-    ``facts`` (the same curves judged with_facts), a second accuracy line for them."""
+    ``facts`` (the same curves judged with_facts), a second accuracy line for them, and with
+    ``second`` (load_second) too, the two labellers' agreement."""
     unamb = [o for o in outcomes if o.case.unambiguous]
     right, total, share = _accuracy(outcomes)
     lines = [
@@ -459,6 +504,8 @@ def format_outside(
             f"  with the facts a sweep knows (loss name, class count): {f_right}/{f_total} "
             f"({f_share}), {f_alarms} false alarms on healthy noisy runs"
         )
+        if second and (line := _second_line(outcomes, facts, second)):
+            lines.append(line)
     lines.append("")
     lines += ["  " + s for s in format_matrix(confusion(unamb))]
     healthy = [o for o in outcomes if "healthy_noisy" in o.case.tags]
@@ -512,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cases = load_corpus(args.corpus)
         halves = {s: load_outside(args.outside, s) for s in SPLITS} if args.outside else {}
+        second = load_second(args.outside) if args.outside else {}
         heldout = [load_outside(d, HELDOUT) for d in args.heldout]
     except CorpusError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -522,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         title = f"Outside corpus ({args.outside}), {s} half"
         facts = evaluate(with_facts(c) for c in half)
-        print(format_outside(evaluate(half), title, show_all=args.all, facts=facts))
+        print(format_outside(evaluate(half), title, show_all=args.all, facts=facts, second=second))
     for i, (where, held) in enumerate(zip(args.heldout, heldout, strict=True)):
         title = f"Outside corpus, held-out set {_set_number(where, i)} ({where})"
         facts = evaluate(with_facts(c) for c in held)

@@ -7,6 +7,7 @@
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 4     # the held-out set 4
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 5     # the held-out set 5
     .venv-corpus/bin/python -m tools.corpus.outside.generate --set 6     # the held-out set 6
+    .venv-corpus/bin/python -m tools.corpus.outside.generate --set 7     # the held-out set 7
 
 Writes tests/data/outside/curves/<id>.csv (columns step,loss or epoch,loss[,val_loss]) and
 tests/data/outside/manifest.csv (how each run was made). Dev-only: needs torch (and keras for the
@@ -22,7 +23,8 @@ normalisation, dropout, residual MLPs, another CNN, weight decay, Nesterov, Adam
 Nadam, learning-rate schedules, Huber and L1 losses, and more Keras. Set 4 (tests/data/outside4,
 `set4.py`) has new seeds and more oscillating, chance-level and Keras runs. Set 5
 (tests/data/outside5, `set5.py`) returns to set 1's families and proportions with new runs;
-set 6 (tests/data/outside6, `set6.py`) does so again with other combinations and new seeds.
+set 6 (tests/data/outside6, `set6.py`) and set 7 (tests/data/outside7, `set7.py`) do so again,
+each with other combinations and new seeds.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ OUTS = {
     4: ROOT / "tests" / "data" / "outside4",
     5: ROOT / "tests" / "data" / "outside5",
     6: ROOT / "tests" / "data" / "outside6",
+    7: ROOT / "tests" / "data" / "outside7",
 }
 MAX_POINTS = 2000  # a per-step log is subsampled to at most this many rows
 AFTER_NONFINITE = 3  # rows kept after the first non-finite loss, then the run stops
@@ -882,6 +885,10 @@ def specs_of(set_no: int) -> list[dict]:
         from tools.corpus.outside.set6 import set6_runs
 
         return set6_runs()
+    if set_no == 7:
+        from tools.corpus.outside.set7 import set7_runs
+
+        return set7_runs()
     return runs() if set_no == 1 else set2_runs()
 
 

@@ -6,15 +6,16 @@
     python -m tools.corpus.outside.label --set 4   # writes tests/data/outside4/labels.csv
     python -m tools.corpus.outside.label --set 5   # writes tests/data/outside5/labels.csv
     python -m tools.corpus.outside.label --set 6   # writes tests/data/outside6/labels.csv
+    python -m tools.corpus.outside.label --set 7   # writes tests/data/outside7/labels.csv
 
 Reads tests/data/outside/manifest.csv (how each run was made, written by generate.py), every
 curve file, and tools/corpus/outside/overrides.csv (labels changed after looking at every curve,
 each with its why). Set 2, the held-out set, is read from tests/data/outside2 with its own
 overrides2.csv, by the same rules; all its rows are in the split `heldout`; set 3 likewise
 (tests/data/outside3, overrides3.csv), set 4 (tests/data/outside4, overrides4.csv), set 5
-(tests/data/outside5, overrides5.csv) and set 6 (tests/data/outside6, overrides6.csv). The
-rules are simple and level-relative: every measure is a fraction of the curve's own level (the
-median of its final part), never of its range.
+(tests/data/outside5, overrides5.csv), set 6 (tests/data/outside6, overrides6.csv) and set 7
+(tests/data/outside7, overrides7.csv). The rules are simple and level-relative: every measure is
+a fraction of the curve's own level (the median of its final part), never of its range.
 
 Definitions (what a practitioner would sign):
 - converging: the loss ends clearly below where it started and stays down; healthy noisy
@@ -49,6 +50,7 @@ SETS = {  # set number -> (data directory, overrides file, split of every row or
     4: (ROOT / "tests" / "data" / "outside4", OVERRIDES.with_name("overrides4.csv"), "heldout"),
     5: (ROOT / "tests" / "data" / "outside5", OVERRIDES.with_name("overrides5.csv"), "heldout"),
     6: (ROOT / "tests" / "data" / "outside6", OVERRIDES.with_name("overrides6.csv"), "heldout"),
+    7: (ROOT / "tests" / "data" / "outside7", OVERRIDES.with_name("overrides7.csv"), "heldout"),
 }
 VERDICTS = ("converging", "oscillating", "diverging", "plateaued")
 COLUMNS = (
