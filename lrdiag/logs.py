@@ -76,8 +76,9 @@ from lrdiag.thresholds import CHANCE_CLASSES
 
 STDIN = "<stdin>"
 TEXT_CURVE = "loss"  # the name of the one curve of a plain-text log or a JSON list of numbers
-# Files read when a directory is given: an lrdiag sweep's output, a Lightning version folder.
-DIRECTORY_LOGS = ("results.json", "metrics.csv")
+# Files read when a directory is given: an lrdiag sweep's output, a Lightning version folder, a
+# Hugging Face checkpoint folder.
+DIRECTORY_LOGS = ("results.json", "metrics.csv", "trainer_state.json")
 
 _DELIMITERS = (",", "\t", ";")
 
@@ -141,7 +142,8 @@ def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog
         found = [p / name for name in DIRECTORY_LOGS if (p / name).is_file()]
         if not found:
             raise InputError(
-                f"{source}: is a directory with no {' or '.join(DIRECTORY_LOGS)}; "
+                f"{source}: is a directory with no {', '.join(DIRECTORY_LOGS[:-1])} or "
+                f"{DIRECTORY_LOGS[-1]}; "
                 "give the log file itself"
             )
         p, source = found[0], str(found[0])

@@ -468,7 +468,9 @@ def test_errors(text, match):
 def test_file_errors(tmp_path):
     with pytest.raises(InputError, match="nope.csv: file not found"):
         logs.read_log(tmp_path / "nope.csv")
-    with pytest.raises(InputError, match="is a directory with no results.json or metrics.csv"):
+    with pytest.raises(
+        InputError, match="is a directory with no results.json, metrics.csv or trainer_state.json"
+    ):
         logs.read_log(tmp_path)
     (tmp_path / "events.out.tfevents.1").write_bytes(b"\x00\x01\x02binary")
     with pytest.raises(InputError, match="binary file.*export TensorBoard scalars"):
@@ -482,6 +484,18 @@ def test_an_empty_file_name_is_no_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError, match="^an empty file name"):
         logs.read_log("")
+
+
+def test_a_hugging_face_checkpoint_folder_is_read_as_its_trainer_state(tmp_path):
+    """output/checkpoint-500 holds trainer_state.json beside the weights: the log to judge."""
+    history = [
+        {"loss": v, "step": 10 * (k + 1), "epoch": k / 4} for k, v in enumerate([0.9, 0.7, 0.6])
+    ]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    (tmp_path / "model.safetensors").write_bytes(b"\x00" * 64)
+    log = logs.read_log(tmp_path)
+    assert log.source == str(tmp_path / "trainer_state.json")
+    assert curves(log)["loss"].values.tolist() == [0.9, 0.7, 0.6]
 
 
 def test_a_directory_with_metrics_csv(tmp_path):
