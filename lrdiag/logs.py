@@ -101,6 +101,9 @@ def read_capped(stream, source: str) -> bytes:
     return data
 
 
+# TensorBoard's event files are protobuf records lrdiag does not read: what to do instead.
+_TFEVENTS_HINT = "export TensorBoard scalars as CSV or JSON from its web page first"
+
 # Compressed logs, told by their first bytes: gzip (log.csv.gz), bzip2 and xz are read through
 # Python's own modules, up to MAX_LOG_BYTES decompressed; archives are named, not opened.
 _COMPRESSED = {
@@ -141,10 +144,13 @@ def read_log(path: str | os.PathLike, *, columns: Sequence[str] = ()) -> LossLog
     if p.is_dir():
         found = [p / name for name in DIRECTORY_LOGS if (p / name).is_file()]
         if not found:
+            events = next(p.glob("events.out.tfevents*"), None) or next(
+                p.glob("*/events.out.tfevents*"), None
+            )  # a TensorBoard log directory (runs/exp1, or its train/ and validation/)
             raise InputError(
                 f"{source}: is a directory with no {', '.join(DIRECTORY_LOGS[:-1])} or "
                 f"{DIRECTORY_LOGS[-1]}; "
-                "give the log file itself"
+                + (_TFEVENTS_HINT if events else "give the log file itself")
             )
         p, source = found[0], str(found[0])
     try:
@@ -215,7 +221,7 @@ def _decode(data: bytes, source: str) -> str:
     if b"\0" in data[:8192]:
         hint = ""
         if "tfevents" in source:
-            hint = " (export TensorBoard scalars as CSV or JSON from its web page first)"
+            hint = f" ({_TFEVENTS_HINT})"
         raise InputError(f"{source}: a binary file, not a loss log{hint}; {EXPECTED}")
     try:
         return data.decode("utf-8-sig")

@@ -498,6 +498,14 @@ def test_a_hugging_face_checkpoint_folder_is_read_as_its_trainer_state(tmp_path)
     assert curves(log)["loss"].values.tolist() == [0.9, 0.7, 0.6]
 
 
+def test_a_tensorboard_log_directory_says_to_export_its_scalars(tmp_path):
+    """runs/exp1 with train/ and validation/ event files: what to do, not only what is missing."""
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "events.out.tfevents.1700000000.host.1.0").write_bytes(b"\x00\x01")
+    with pytest.raises(InputError, match="no results.json.*; export TensorBoard scalars as CSV"):
+        logs.read_log(tmp_path)
+
+
 def test_a_directory_with_metrics_csv(tmp_path):
     (tmp_path / "metrics.csv").write_text("step,train_loss\n0,1\n1,0.5\n")
     log = logs.read_log(tmp_path)
