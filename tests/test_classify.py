@@ -1041,16 +1041,17 @@ def test_a_curve_near_the_float64_limit_gets_a_reason():
 
 
 def test_an_oscillating_reason_names_a_drift_instead_of_no_progress():
-    """196, 160, 170, 150 bounces (oscillating, borderline) but its pair means fall 178, 165,
-    160: it drifts down by more than 5% of its level, less than it swings, so the reason must
-    not say "no net progress". A period-2 bounce about a fixed level has none, and says so."""
-    y = np.array([196.0, 160.0, 170.0, 150.0])
-    pairs = (y[1:] + y[:-1]) / 2
-    assert pairs[0] - pairs[-1] > 0.05 * np.median(y)
+    """A period-2 bounce of +-0.3 whose level drifts down 0.005 a step: over the final window
+    of 20 it falls 0.1, more than 5% of its level and less than it swings (oscillating), so the
+    reason must not say "no net progress". A period-2 bounce about a fixed level has none, and
+    says so."""
+    t = np.arange(60)
+    y = 1.2 - 0.005 * t + 0.3 * (-1.0) ** t
+    pairs = (y[-20:][1:] + y[-20:][:-1]) / 2  # the final window's pair means: the bounce gone
+    assert pairs[0] - pairs[-1] > 0.05 * np.median(y[-20:])
     v = judge(y)
     assert v.verdict == "oscillating", v.reason
     assert "no net progress" not in v.reason and "drifting down by" in v.reason, v.reason
-    t = np.arange(60)
     v = judge(1.0 + 0.3 * (-1.0) ** t)
     assert v.verdict == "oscillating" and "with no net progress" in v.reason, v.reason
 

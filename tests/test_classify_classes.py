@@ -610,3 +610,20 @@ def test_a_curve_ending_on_ln_k_untold_says_what_the_class_count_would_mean():
     assert "guessing" not in classify([2.9, 1.2, 0.9, *y[3:]]).reason
     assert "guessing" not in classify(y, loss_name="mse").reason
     assert "guessing" not in classify(y, guess_chance=False).reason
+
+
+def test_a_short_zigzag_down_rides_its_fall_and_the_same_zigzag_on_a_level_swings():
+    """Eight epochs 0.9, 0.6, 0.7, 0.5, 0.65, 0.45, 0.6, 0.42: every step changes direction,
+    but the curve fell by 0.48, more than the swings' full height about its trend (+-0.12):
+    bouncing on a clearly falling trend is converging. The same up-and-down steps about a flat
+    level (the trend taken out) gained nothing: oscillating. Four points down 23% with one
+    uptick of 6% (196, 160, 170, 150) fell too."""
+    y = np.array([0.9, 0.6, 0.7, 0.5, 0.65, 0.45, 0.6, 0.42])
+    assert np.all(np.sign(np.diff(y))[1:] != np.sign(np.diff(y))[:-1])  # alternates throughout
+    v = classify(y)
+    assert v.verdict == "converging", v.reason
+    t = np.arange(y.size)
+    flat = y - np.polyval(np.polyfit(t, y, 1), t) + y.mean()
+    v = classify(flat)
+    assert v.verdict == "oscillating", v.reason
+    assert classify([196.0, 160.0, 170.0, 150.0]).verdict == "converging"

@@ -235,8 +235,13 @@ def _decide(
         return "diverging", "jumped"
     # A bounce riding a falling trend is not oscillating: two windows before the final one the
     # level was higher by more than osc_fall of the swing's full height (5-95%, twice the
-    # amplitude): progress over the last three windows, however the final one alone looks.
-    falling = ms.amplitude > 0 and ms.fall_back > th.osc_fall * 2 * ms.amplitude
+    # amplitude): progress over the last three windows, however the final one alone looks. A
+    # curve too short for a window of its own has no level before it but its start: it rides
+    # a fall when it gained more than the swing's full height since (a zigzag down from 0.9 to
+    # 0.42 in 8 epochs, swinging +-0.12 about its trend), the bound of "irregular" (_swinging).
+    short = ms.window < th.min_window
+    back = ms.net if short else ms.fall_back
+    falling = ms.amplitude > 0 and back > (1.0 if short else th.osc_fall) * 2 * ms.amplitude
     swings = None if falling else _swinging(ms, th, full_batch)
     if (
         not falling
