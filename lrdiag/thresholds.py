@@ -67,6 +67,7 @@ class Thresholds:
     osc_acf: float = 0.5  # oscillating, periodic: the swings' autocorrelation peaks this high
     osc_slow: float = 0.2  # oscillating, slow swings: reaching +-this share of the level
     osc_corr: float = 0.4  # oscillating, slow swings: or a lag-1 autocorrelation this high
+    osc_turns: float = 0.35  # oscillating, slow swings after progress: turning at most this often
     osc_slow_swings: int = 4  # oscillating, slow swings: at least this many half-swings
     osc_keep: float = 1.0  # oscillating: a last half swinging +-this of the level is sustained
     osc_chaos: float = 0.3  # oscillating, full-batch: swings of no structure of +-this of level
@@ -113,6 +114,7 @@ _DECISION_FIELDS = (
     "osc_acf",
     "osc_slow",
     "osc_corr",
+    "osc_turns",
     "osc_slow_swings",
     "osc_keep",
     "osc_chaos",

@@ -144,12 +144,16 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     if ms.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(ms.window)):
         return "periodic"
     correlated = ms.acf_one >= max(th.osc_corr, 3.0 / math.sqrt(ms.window))
+    slow = ms.turning_z <= -th.osc_z or correlated
+    # A log of mini-batch losses smoothed by a moving average (an EMA of weight 0.6 to 0.98)
+    # also turns less often than noise and moves together, but still turns 40-55% of the time:
+    # after a run gained more than the swings' full height, only swings that turn at most
+    # osc_turns of the time (catapults, chaos) are slow swings, unless the curve is full-batch,
+    # which draws no samples to smooth.
+    if slow and not full_batch and ms.net >= 2 * a:
+        slow = ms.turning_z <= -th.osc_z and ms.alternation <= th.osc_turns
     # two full slow swings at least: one and a half in the whole window is a wander, not a swing
-    if (
-        ms.half_swings >= th.osc_slow_swings
-        and (ms.turning_z <= -th.osc_z or correlated)
-        and a >= th.osc_slow * ms.window_level
-    ):
+    if ms.half_swings >= th.osc_slow_swings and slow and a >= th.osc_slow * ms.window_level:
         return "smooth"
     # Swings like independent noise: on a long curve that is mini-batch noise about a level
     # (plateaued or converging, whatever its size), on a short one too few points to tell.
