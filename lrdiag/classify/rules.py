@@ -151,7 +151,8 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     # osc_turns of the time (catapults, chaos) are slow swings, unless the curve is full-batch,
     # which draws no samples to smooth.
     if slow and not full_batch and ms.net >= 2 * a:
-        slow = ms.turning_z <= -th.osc_z and ms.alternation <= th.osc_turns
+        turns = ms.alternation if ms.alternation is not None else 1.0  # None with turning_z
+        slow = ms.turning_z <= -th.osc_z and turns <= th.osc_turns
     # two full slow swings at least: one and a half in the whole window is a wander, not a swing
     if ms.half_swings >= th.osc_slow_swings and slow and a >= th.osc_slow * ms.window_level:
         return "smooth"
