@@ -654,3 +654,20 @@ def test_a_smoothed_log_of_a_healthy_mini_batch_run_is_converging(sigma, beta):
         v = classify(y)
         assert v.verdict == "converging", (seed, v.reason)
     assert classify(y, full_batch=True).verdict == "oscillating"
+
+
+def test_7_overfitting_is_judged_on_the_training_losss_own_level_too():
+    """Validation 3.1 down to 0.112 at epoch 40, then up to 0.149 (+33%); training
+    3.1 e^(-e/8) + 0.03, which falls from 0.051 to 0.030 (41% of its level) over the same
+    epochs. That fall is 0.7% of the training range an initial 3.13 sets, under
+    overfit_train_drop = 2% of it, but on its own level it is no small fall: overfitting. With
+    the training loss flat over those epochs (no fall at all), it is not."""
+    e = np.arange(100)
+    train = 3.1 * np.exp(-e / 8.0) + 0.03
+    val = np.where(e < 40, 3.0 * np.exp(-e / 8.0) + 0.112, 0.112 + 0.037 * (e - 40) / 59)
+    fall = train[40] - train[-1]
+    assert fall < 0.02 * np.ptp(train) and fall > 0.4 * train[40]
+    v = classify(val, train_curve=train)
+    assert "overfitting" in v.flags, v.reason
+    flat = np.where(e < 40, train, train[40])
+    assert "overfitting" not in classify(val, train_curve=flat).flags

@@ -414,9 +414,11 @@ def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
     k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
     t_fall = _median(seg[:3]) - _median(seg[-k:])
     finite = train[np.isfinite(train)]
-    t_need = max(
-        th.noise_snr * _robust_noise(finite), th.overfit_train_drop * float(np.ptp(finite))
-    )
+    t_need = th.overfit_train_drop * float(np.ptp(finite))
+    t_level = _median(seg[:3])
+    if t_level > 0 and finite.min() > 0:  # on its own level too: a fall of 41% from 0.051 is one,
+        t_need = min(t_need, th.floor_progress * t_level)  # whatever an initial 3.1 makes the range
+    t_need = max(th.noise_snr * _robust_noise(finite), t_need)
     v_rise = ms.final_level - ms.best_level
     v_need = th.overfit_rise * ms.range_
     if ms.positive:  # on its own level too: a rise of 33% from 0.112 is one, whatever R
