@@ -46,6 +46,7 @@ class _Measures:
     turning_z_max: float  # the turning_z of perfect alternation over this window
     swing: float  # median absolute step in the final window
     decline: float  # fall of the pair-averaged final window over its length (OLS)
+    late_climb: float  # rise of the final window's second half across it (OLS)
     chance: float | None  # the chance loss given by the loss's name or class count
     chance_k: int | None
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
@@ -346,6 +347,8 @@ def _measure(
         pairs = 0.5 * (win[1:] + win[:-1])  # removes a period-2 bounce exactly
         slope = _slope(pairs)
         decline = float(-slope * (pairs.size - 1))
+    late = win[win.size // 2 :]
+    late_climb = float(_slope(late) * (late.size - 1)) if late.size >= 2 else 0.0
 
     # Trailing run of increases at the very end, and how its increments grow.
     dall = np.diff(y)
@@ -428,6 +431,7 @@ def _measure(
         turning_z_max=turning_z_max,
         swing=swing,
         decline=decline,
+        late_climb=late_climb,
         chance=chance[0],
         chance_k=chance[1],
         guess=guess,

@@ -108,16 +108,26 @@ def _pct(v: float | None) -> str:
 
 def _stays(ms: _Measures, th) -> str:
     """After a rise: "stayed there", or "is still rising" when the final window climbs by more
-    than it swings about its trend line and by more than floor_progress of its level (a
-    validation loss rising to the last epoch; a creep of 0.1% an epoch stays)."""
+    than it swings about its trend line and by more than floor_progress of its level, and its
+    second half still climbs by that much (a validation loss rising to the last epoch; a creep
+    of 0.1% an epoch stays, and so does a jump to 8000 that then holds for ten epochs)."""
     climb = -ms.decline
-    rising = climb > 2.0 * ms.amplitude and climb > th.floor_progress * abs(ms.window_level)
+    floor = th.floor_progress * abs(ms.window_level)
+    rising = climb > 2.0 * ms.amplitude and climb > floor and ms.late_climb > floor
     return "is still rising" if rising else "stayed there"
 
 
 def _share_above(ms: _Measures) -> str:
     """How many points of the final window sit above the initial level: "all", "38"."""
     return "all" if ms.above_window == ms.window else str(ms.above_window)
+
+
+def _times_start(ms) -> str:
+    """ ", 259 times its start" for a loss > 0 that ended at twice its start or more (a share
+    of a range the rise itself sets says little of how far it went), else ""."""
+    if not ms.positive or ms.initial <= 0 or ms.final_level < 2.0 * ms.initial:
+        return ""
+    return f", {ms.final_level / ms.initial:.3g} times its start"
 
 
 def _still_growing(ms, th) -> str:
@@ -133,7 +143,7 @@ def _still_growing(ms, th) -> str:
         return ""
     return (
         f", and it is still growing geometrically: each of its last {ms.growth_len} increases "
-        f"{1 + ms.growth:.3g}x the one before"
+        f"about {1 + ms.growth:.3g}x the one before"
     )
 
 
@@ -174,12 +184,13 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"diverging: the median of {axis.last(ms.level_n, epochs, lv(ms.final_level))} sits "
             f"above the initial loss {lv(ms.initial)} by {_pct(met['rise'])} of the curve's range"
             # R runs from the minimum to the final window's peak, not to an earlier spike's
-            f" ({lv(met['min'])} to {lv(met['min'] + ms.range_)}){_still_growing(ms, th)}"
+            f" ({lv(met['min'])} to {lv(met['min'] + ms.range_)}){_times_start(ms)}"
+            f"{_still_growing(ms, th)}"
         )
     if rule == "geometric":
         return (
             f"diverging: the loss is still growing geometrically at the end, each of its last "
-            f"{ms.growth_len} increases {1 + ms.growth:.3g}x the one before"
+            f"{ms.growth_len} increases about {1 + ms.growth:.3g}x the one before"
         )
     if rule == "blowup":
         lost = 1.0 - (met["kept"] or 0.0)
@@ -203,7 +214,11 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
                 "its dynamics, not noise)"
             )
         else:
-            how = f"irregularly, by more than all it gained since {lv(ms.initial)}"
+            how = (
+                f"irregularly, by more than all it gained since {lv(ms.initial)}"
+                if ms.net > 0
+                else f"irregularly (and ends no lower than its start, {lv(ms.initial)})"
+            )
         # The rules ask for a drift smaller than the swings, not for none: say which it is.
         if ms.decline > DRIFT_NOTE * ms.window_level:
             drift = (
