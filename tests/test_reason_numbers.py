@@ -118,3 +118,30 @@ def test_a_blowup_past_the_edge_names_its_growth_per_step(lr_over_edge):
     )
     assert m, v.reason
     assert float(m.group(1)) == pytest.approx((lr * lams[0] - 1.0) ** 2, rel=5e-3)
+
+
+def test_a_jump_that_then_holds_stayed_there_and_the_multiple_of_the_start_is_true():
+    """1e4 (0.1 + e^(-t/5)) for 30 epochs, then 8000 for the last ten: it jumped and held,
+    so the reason says it "stayed there", not "is still rising". A rise above the start names
+    its multiple of the start, recomputed here from the median it quotes."""
+    y = 1e4 * (0.1 + np.exp(-np.arange(40) / 5.0))
+    y[30:] = 8000.0
+    v = classify(y)
+    assert v.verdict == "diverging" and "stayed there" in v.reason, v.reason
+    assert "still rising" not in v.reason
+    rng = np.random.default_rng(1)
+    up = np.r_[0.7, 0.65, 3.0 + 0.3 * rng.standard_normal(98)]
+    v = classify(up)
+    m = re.search(r"the last (\d+) epochs \((\S+)\) sits above the initial loss (\S+) by", v.reason)
+    assert m, v.reason
+    ratio = np.median(up[-int(m.group(1)) :]) / up[0]
+    t = re.search(r", (\S+) times its start", v.reason)
+    assert t and float(t.group(1)) == float(f"{ratio:.3g}"), v.reason
+
+
+def test_a_short_curve_that_gained_nothing_is_not_said_to_have_gained():
+    """The issue's ten epochs of a Keras val_loss (619 ... 785) end above their start: the
+    reason says so, not "by more than all it gained"."""
+    v = classify([619, 618, 847, 688, 693, 685, 641, 657, 739, 785])
+    assert v.verdict == "oscillating", v.reason
+    assert "ends no lower than its start, 619" in v.reason and "gained" not in v.reason
