@@ -326,8 +326,22 @@ def _moved(th: Thresholds) -> tuple[tuple[str, Thresholds], ...]:
     )
 
 
+_SPIKE_TRIES = 20  # rises looked at for a spike, largest first (noise makes many near-equal)
+
+
+def _local_noise(y: np.ndarray, peak: int, body: float, half: int) -> float:
+    """Noise of the points within ``half`` of ``peak``, leaving out the spike's body: the run
+    of points about the peak that stay above ``body`` (half its height)."""
+    lo, hi = peak, peak + 1
+    while lo > 0 and y[lo - 1] > body:
+        lo -= 1
+    while hi < y.size and y[hi] > body:
+        hi += 1
+    return _robust_noise(np.r_[y[max(0, lo - half) : lo], y[hi : hi + half]])
+
+
 def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, float, float] | None:
-    """Largest rise above the running minimum, if the loss then recovered: (index of its peak,
+    """Largest spike above the running minimum, if the loss then recovered: (index of its peak,
     height, the running minimum before it, the level it settled at after it).
 
     The running minimum is taken over the rolling median (so one low noise value does not set
@@ -344,15 +358,24 @@ def _spike(ms: _Measures, th: Thresholds, y: np.ndarray) -> tuple[int, float, fl
     level = _rolling_median(np.pad(y, width // 2, mode="edge"), width)  # same length as y
     runmin = np.minimum.accumulate(level)
     height = y[1:] - runmin[:-1]
-    k = int(np.argmax(height))
-    h = float(height[k])
-    if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
+    # The largest rise that is a spike: of spike_height of R and spike_snr noise std devs, and
+    # for a loss > 0 of spike_level of the level it had (mini-batch noise of 10% on a falling
+    # curve makes excursions of 30-40%, no spike). Its noise is the final window's and also the
+    # noise where it happened (per-step batch noise is larger early, at a higher level: +50%
+    # steps of a healthy run at step 60 are noise there), measured on the points around the
+    # peak but not its body (a spike of several steps is not noise against itself).
+    half = max(5, m // 20)
+    for k in np.argsort(height)[::-1][:_SPIKE_TRIES]:
+        h = float(height[k])
+        if h < th.spike_height * ms.range_ or h < th.spike_snr * ms.noise or h <= 0:
+            return None  # and every lower rise fails too
+        if ms.positive and th.osc_level > 0 and h < th.spike_level * float(runmin[k]):
+            continue
+        if h >= th.spike_snr * _local_noise(y, int(k) + 1, float(runmin[k]) + h / 2, half):
+            break
+    else:
         return None
-    # a loss > 0 must also have jumped on its own level: by more than spike_level of the level
-    # it had (mini-batch noise of 10% on a falling curve makes excursions of 30-40%, no spike)
-    if ms.positive and th.osc_level > 0 and h < th.spike_level * float(runmin[k]):
-        return None
-    peak = k + 1
+    peak = int(k) + 1
     after = y[max(peak + 1, m - ms.level_n) :]
     if after.size == 0:
         return None
