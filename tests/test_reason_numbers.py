@@ -145,3 +145,15 @@ def test_a_short_curve_that_gained_nothing_is_not_said_to_have_gained():
     v = classify([619, 618, 847, 688, 693, 685, 641, 657, 739, 785])
     assert v.verdict == "oscillating", v.reason
     assert "ends no lower than its start, 619" in v.reason and "gained" not in v.reason
+
+
+def test_an_alternating_bounce_is_said_to_ride_a_fall_only_when_the_window_falls():
+    """0.5 + 2 e^(-t/15) + 0.015 (-1)^t: by the final window the fall is over and a +-3%
+    bounce alternates about 0.5: the reason says "about a flat level, by +-3% of it", not "on
+    a falling trend"; a bounce on a loss still falling across its final window says it."""
+    t = np.arange(300)
+    v = classify(0.5 + 2 * np.exp(-t / 15) + 0.015 * (-1.0) ** t)
+    assert "edge_of_stability" in v.flags, v.reason
+    assert "about a flat level, by ±3% of it" in v.reason and "falling trend" not in v.reason
+    v = classify((0.2 + 2 * np.exp(-t / 100)) * (1 + 0.03 * (-1.0) ** t))
+    assert "edge_of_stability" in v.flags and "on a falling trend" in v.reason, v.reason

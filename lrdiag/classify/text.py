@@ -336,7 +336,14 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             extras.append(f"a transient spike at {axis.at(met['spike_epoch'])} that recovered")
     if "edge_of_stability" in flags:
         extras.append(
-            f"steps alternating in direction {_pct(ms.alternation)} of the time on a falling trend"
+            f"steps alternating in direction {_pct(ms.alternation)} of the time "
+            + (
+                "on a falling trend"
+                if ms.decline > DRIFT_NOTE * abs(ms.window_level)
+                else f"about a flat level, by ±{_pct(ms.amplitude / abs(ms.window_level))} of it"
+                if ms.window_level
+                else "about a flat level"
+            )
         )
     if "noisy" in flags:
         extras.append(f"noise of {_pct(met['noise_fraction'])} of its range")
