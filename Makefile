@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.executor
+	$(BIN)/python -m benchmarks.logs
 
 # Optional: JAX and PyTorch (CPU) in their own virtualenv, timed beside the engine. Never in CI.
 PEERS ?= .venv-peers

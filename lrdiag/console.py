@@ -80,6 +80,14 @@ WRAPPED = re.compile(rf"\b(?:tensor|np\.float(?:16|32|64))\(\s*({_NUMBER})\s*(?:
 # PyTorch's CIFAR-10 tutorial (and the many scripts copied from it): "[1,  2000] loss: 2.014",
 # the epoch and the mini-batch count within it, every N mini-batches.
 EPOCH_BATCH = re.compile(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*")
+# Every line a reader below takes anything from holds one of these: a metric's ``:`` or
+# ``=``, or an epoch, step or iteration word (under the IGNORECASE of the patterns above, so
+# the same letters match). A line with none is skipped by every reader, and leaves their
+# state as it was: ``read`` of the lines ``candidates`` keeps is ``read`` of all of them.
+HINT = re.compile(r"[:=]|epoch|step|iter", re.IGNORECASE)
+# A line holding a character no row of numbers holds (digits, signs, points, exponents and
+# the separators of a table): those that can hold a HINT, found in one scan of the text.
+NOT_NUMBERS = re.compile(r"^(?![-+0-9.eE,;\t \r]*$)[^\n]*", re.MULTILINE)
 
 
 @dataclass
@@ -101,6 +109,21 @@ def unwrap(text: str) -> str:
     if "tensor(" not in text and "np.float" not in text:
         return text
     return WRAPPED.sub(r"\1", text)
+
+
+def candidates(text: str) -> list[tuple[int, str]]:
+    """The lines of ``text`` a reader here could take anything from (``HINT``), each with its
+    line number as an editor counts it (1-based, newlines only), a trailing ``\\r`` dropped:
+    ``read(candidates(text))`` reads what reading every line would, and the rows of a table
+    of numbers are passed over in one regular-expression scan."""
+    out = []
+    line, pos = 1, 0
+    for m in NOT_NUMBERS.finditer(text):
+        if HINT.search(m.group()):
+            line += text.count("\n", pos, m.start())
+            pos = m.start()
+            out.append((line, m.group().rstrip("\r")))
+    return out
 
 
 def metrics(text: str, pattern: re.Pattern = METRIC) -> dict[str, float]:

@@ -44,6 +44,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,10 @@ TEXT_CURVE = "loss"  # the name of the one curve of a plain-text log or a JSON l
 DIRECTORY_LOGS = ("results.json", "metrics.csv", "trainer_state.json")
 
 _DELIMITERS = (",", "\t", ";")
+# A cell starting with one of these is no missing value (is_missing: empty, NA, N/A, #na#)
+_NUMBER_STARTS = frozenset("0123456789+-.")
+# What str.splitlines splits at besides a newline (a CR, a form feed, Unicode's separators)
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 # --------------------------------------------------------------------------- reading
@@ -177,17 +182,13 @@ def parse_log(data: bytes | str, source: str = STDIN, *, columns: Sequence[str] 
         raise InputError(f"{source}: the file is empty; {EXPECTED}")
     if head[0] in "[{" and not console.EPOCH_BATCH.match(head.split("\n", 1)[0]):
         return _from_json(text, source, columns)
-    lines = [
-        (i, line)
-        for i, line in _numbered(text)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    lines = [(i, line) for i, line in _numbered(text) if (s := line.lstrip()) and s[0] != "#"]
     if not lines:
         raise InputError(f"{source}: only comments and blank lines; {EXPECTED}")
     first = lines[0][1].strip()
     if parse_number(first) is not BAD:
         return _from_text(lines, source, columns)
-    printed = console.read(_lines(text))
+    printed = console.read(console.candidates(text))  # a table's rows: passed over
     if printed is not None:
         return _from_printed(printed, source, columns)
     return _from_table(lines, source, columns)
@@ -206,6 +207,9 @@ def _numbered(text: str):
     alone), every piece is a line."""
     if "\n" not in text:
         yield from enumerate(text.splitlines(), start=1)
+        return
+    if not _OTHER_BREAKS.search(text):  # each line one piece (an empty line none)
+        yield from ((i, line) for i, line in enumerate(text.split("\n"), start=1) if line)
         return
     for i, line in _lines(text):
         for piece in line.splitlines():
@@ -286,33 +290,35 @@ def _from_table(lines, source, columns) -> LossLog:
             f"{source}: line {header_no}: expected a header row naming the columns "
             "(e.g. epoch,loss), found only numbers"
         )
-    cols, line_lists = [], []  # line_lists[i]: cols[i].lines
+    cols, sinks = [], []  # sinks[i]: cols[i]'s appends, looked up once (used once a cell)
     for i, h in enumerate(header):
         c = make_column(h or f"column {i + 1}", decimal_comma=decimal_comma)
         c.place, c.lines = "line {line}, column {name!r}", []
         c.is_index = c.is_index or not h
         cols.append(c)
-        line_lists.append(c.lines)
+        sinks.append((c.rows.append, c.cells.append, c.lines.append))
     n_rows, spans = 0, []
     body = lines[1:]
-    rows = split(line for _, line in body)  # row by row: a list of every row's cells is
-    try:  # the largest thing a big log would hold at once
-        for k, ((lineno, _), cells) in enumerate(zip(body, rows, strict=False)):
-            if getattr(rows, "line_num", k + 1) != k + 1:  # a quote left open swallows lines
+    # row by row: a list of every row's cells is the largest thing a big log would hold at once
+    rows = split(line for _, line in body)
+    counted = hasattr(rows, "line_num")  # csv.reader counts the lines it takes
+    width, first = len(header), header[0]
+    try:
+        for k, ((lineno, _), cells) in enumerate(zip(body, rows, strict=False), start=1):
+            if counted and rows.line_num != k:  # a quote left open swallows lines
                 raise InputError(
                     f"{source}: a quoted cell is never closed (after line {header_no})"
                 )
-            if len(cells) == len(header) and [c.strip() for c in cells] == header:
+            n = len(cells)
+            if n == width and cells[0].strip() == first and [c.strip() for c in cells] == header:
                 continue  # the header again (logs appended to after a restart)
-            if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                raise InputError(
-                    f"{source}: line {lineno} has {len(cells)} fields, the header {len(header)}"
-                )
-            for col, col_lines, cell in zip(cols, line_lists, cells, strict=False):
-                if not is_missing(cell):
-                    col.rows.append(n_rows)
-                    col.cells.append(cell)
-                    col_lines.append(lineno)
+            if n > width and any(c.strip() for c in cells[width:]):
+                raise InputError(f"{source}: line {lineno} has {n} fields, the header {width}")
+            for (add_row, add_cell, add_line), cell in zip(sinks, cells, strict=False):
+                if cell[:1] in _NUMBER_STARTS or not is_missing(cell):
+                    add_row(n_rows)
+                    add_cell(cell)
+                    add_line(lineno)
             spans.append((lineno, lineno))
             n_rows += 1
     except csv.Error as e:
@@ -357,7 +363,7 @@ def _from_json(text: str, source: str, columns) -> LossLog:
     except json.JSONDecodeError as e:
         doc = _json_lines(text) if e.msg == "Extra data" else None
         if doc is None:
-            printed = console.read(_lines(text))  # Python dicts a line: Hugging Face's prints
+            printed = console.read(console.candidates(text))  # Python dicts a line: HF's prints
             if printed is not None:
                 return _from_printed(printed, source, columns)
             if e.msg == "Extra data" and e.lineno == 1:  # "[0]\tvalidation_0-logloss:0.66"

@@ -457,12 +457,12 @@ def _lined_up(index: _Index, train: Column, tsub: slice, val: Column, vsub: slic
     tx, vx = index.positions(t_rows, v_rows)
     ty = train.values[tsub]
     ends = np.searchsorted(tx, vx, side="right")
+    starts = np.maximum.accumulate(np.concatenate(([0], ends)))[:-1]  # after the previous one
     out = np.full(vx.size, np.nan)
-    start = 0
-    for i, end in enumerate(ends):
-        if end > start:
-            out[i] = float(np.mean(ty[start:end]))
-        elif end > 0:
-            out[i] = ty[end - 1]
-        start = max(start, int(end))
+    one = ends - starts == 1  # a value of its own (every row of a Keras CSVLogger): that value
+    out[one] = ty[starts[one]]
+    behind = (ends <= starts) & (ends > 0)  # none in between: the last one before
+    out[behind] = ty[ends[behind] - 1]
+    for i in np.flatnonzero(ends - starts > 1):
+        out[i] = float(np.mean(ty[starts[i] : ends[i]]))
     return out
