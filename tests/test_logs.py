@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lrdiag import logs, logtable
+from lrdiag import console, logs, logtable
 from lrdiag.classify import Thresholds
 from lrdiag.config import load_thresholds, thresholds_from_dict
 from lrdiag.errors import ConfigError, InputError
@@ -1026,6 +1026,164 @@ def test_any_printed_output_is_a_log_or_an_input_error(text):
     for c in log.curves:
         assert c.values.size > 1 and (c.x is None or (np.diff(c.x) > 0).all())
     logs.judge(log)
+
+
+# The console readers' lines and the rows of a table, for the check that reading only
+# console.candidates reads what reading every line does.
+PRINTED_LINES = [
+    "epoch,loss",
+    "step\tloss",
+    "1,0.5",
+    "2;0,25",
+    " 3 , 1e-3 ",
+    "4,inf",
+    "5,nan",
+    "-1.5e+2\t+.5",
+    "",
+    "# a comment",
+    "# Epoch 3: loss=0.25",
+    "Epoch 1/3",
+    "  epoch 2 / 3  ",
+    "1875/1875 [==============================] - 3s 2ms/step - loss: 0.3000 - accuracy: 0.9000",
+    "1875/1875 - loss: 0.2500 - val_loss: 0.3000",
+    "313/313 - loss: 0.5",
+    "1/10 - loss: 0.9\r10/10 - loss: 0.5",
+    "1/10 - loss: 0.9\b\b\b10/10 - loss: 0.4",
+    "Epoch [1/50], Train Loss: 0.123, Val Loss: 0.145",
+    "epoch 2: train_loss=0.1 val_loss=0.2",
+    "Epoch 3: train loss 0.3, val loss 0.4",
+    "Epoch: 01 | Epoch Time: 0m 7s",
+    "\tTrain Loss: 0.693 | Train Acc: 50.12%",
+    "\t Val. Loss: 0.690 |  Val. Acc: 51.00%",
+    "\tval_loss=0.7",
+    "10/10 - loss=0.2",
+    "[1,  2000] loss: 2.014",
+    "{'loss': 0.52, 'learning_rate': 4e-05, 'epoch': 0.5}",
+    "{'train_runtime': 10.0, 'train_loss': 0.4}",
+    "\u017ftep 3: loss=0.5",  # the long s: 'step' under IGNORECASE
+    "\u017ftep 3 | time 7s",  # an epoch or step heading without a metric ...
+    "ITER 4 | time 7s",
+    "\tloss: 0.5",  # ... and the line under it that holds them
+    "ITERATION 4 loss 0.5",
+    "iter 5 loss 0.4, lr 0.1",
+    "INFO:root:Epoch 6: loss=0.5",
+    "Epoch 3: 100%|##| 10/10 [00:01<00:00, loss=0.123]",
+    "val_loss improved from inf to 0.29",
+    "lr = 0.1",
+    "e: 0.5",
+    "E=2",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(PRINTED_LINES),
+            st.text(alphabet="EeSsTtPpOoCcHhIiRr\u017f\u0130\u0131:=,;. \t0123456789", max_size=12),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+)
+@example(["1,0.5", "\u017ftep 3 | time 7s", "\tloss: 0.5", "2,0.4"], "\n")
+@example(["ITER 4 | time 7s", "\tval_loss=0.7", "Epoch 1/2", "10/10 - loss=0.2"], "\r\n")
+def test_the_printed_output_check_reads_what_reading_every_line_reads(lines, newline):
+    """lrdiag.console.read of the lines console.candidates keeps (a table's rows passed over in
+    one scan) reads what it reads given every line, numbered as an editor numbers them."""
+    text = newline.join(lines)
+    every = list(enumerate((line.rstrip("\r") for line in text.split("\n")), start=1))
+    assert repr(console.read(console.candidates(text))) == repr(console.read(every))
+
+
+def test_printed_output_below_a_table_is_read_as_printed_output():
+    """A table of numbers with a training's printed output after it (a log appended to by
+    another script): read as printed output, as when every line is checked, however many rows
+    of numbers come first."""
+    table = "epoch,loss\n" + "".join(f"{e},{1 / (e + 1)!r}\n" for e in range(5000))
+    keras = (
+        "Epoch 1/2\n"
+        "1875/1875 [=========] - 3s 2ms/step - loss: 0.5000 - val_loss: 0.6000\n"
+        "Epoch 2/2\n"
+        "1875/1875 [=========] - 3s 2ms/step - loss: 0.4000 - val_loss: 0.5500\n"
+    )
+    log = parse(table + keras)
+    assert log.format == "keras-console"
+    got = curves(log)
+    assert got["loss"].values.tolist() == [0.5, 0.4]
+    assert got["val_loss"].values.tolist() == [0.6, 0.55]
+    assert got["loss"].x.tolist() == [1.0, 2.0]
+    # one line an epoch, with no epoch word: the indented lines under an epoch heading
+    lines = "Epoch: 01 | Epoch Time: 0m 7s\n\tTrain Loss: 0.693 | Train Acc: 50.12%\n"
+    lines += "Epoch: 02 | Epoch Time: 0m 7s\n\tTrain Loss: 0.512 | Train Acc: 61.00%\n"
+    log = parse(table + lines)
+    assert log.format == "epoch-lines"
+    assert curves(log)["train_loss"].values.tolist() == [0.693, 0.512]
+    # its printed lines numbered as an editor counts them, Windows line ends included
+    text = (table + "step 7 loss: 0.3\nstep 9 loss: 0.2\n").replace("\n", "\r\n")
+    (c,) = parse(text).curves
+    assert c.values.tolist() == [0.3, 0.2] and c.x.tolist() == [7.0, 9.0]
+    assert logs.judge(parse(text))["format"] == "epoch-lines"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", " ", "NA", " na ", "N/A", "#na#", "#NA# "]),  # missing
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from(["{!r}", " {!r}", "{!r} ", "{:+}", "{:.3e}", "\t{:.2f}"]),
+            st.booleans(),  # missing or not
+        ),
+        min_size=2,
+        max_size=40,
+    )
+)
+def test_table_cells_missing_or_numbers(cells):
+    """Each cell of a CSV column either a number (in any spelling float() reads, spaces
+    around) or a missing value (empty, NA, N/A, #na# in any case): the curve holds the numbers
+    in row order, on the rows' steps, the missing ones left out."""
+    rows, want, steps = ["step,loss"], [], []
+    for step, (missing, x, spelling, is_missing) in enumerate(cells):
+        cell = missing if is_missing else spelling.format(x)
+        rows.append(f"{step},{cell}")
+        if not is_missing:
+            want.append(float(cell))
+            steps.append(float(step))
+    if len(want) < 2:
+        return  # a one-value column is no curve (tested above)
+    (c,) = parse("\n".join(rows) + "\n").curves
+    assert c.values.tolist() == want and c.x.tolist() == steps
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.booleans()), min_size=2, max_size=30),
+    st.integers(0, 2**32 - 1),
+)
+def test_validation_lined_up_with_the_training_values_since_the_last(present, seed):
+    """A validation value is judged beside the mean of the training values logged since the
+    previous validation value, up to its own step; beside the last training value when none
+    came between; NaN before the first (a plain loop over the rows, here)."""
+    rng = np.random.default_rng(seed)
+    rows, train, val, expected = ["step,loss,val_loss"], [], [], []
+    last_val = -1
+    for step, (has_train, has_val) in enumerate(present):
+        t, v = round(float(rng.uniform(0, 3)), 4), round(float(rng.uniform(0, 3)), 4)
+        rows.append(f"{step},{t if has_train else ''},{v if has_val else ''}")
+        if has_train:
+            train.append((step, t))
+        if has_val:
+            val.append(v)
+            since = [x for s, x in train if last_val < s <= step]
+            before = [x for s, x in train if s <= step]
+            expected.append(np.mean(since) if since else before[-1] if before else math.nan)
+            last_val = step
+    if len(train) < 2 or len(val) < 2:
+        return
+    got = curves(parse("\n".join(rows) + "\n"))["val_loss"]
+    assert got.values.tolist() == val
+    np.testing.assert_allclose(got.train, expected, rtol=1e-12)
 
 
 def test_hugging_face_trainer_prints_a_dict_a_line():
