@@ -293,7 +293,13 @@ def _bounce_from(
     margin = amplitude
     outside = (y[start:] < low - margin) | (y[start:] > high + margin)
     inside = np.flatnonzero(~outside)
-    return start + int(inside[0]) if inside.size else start
+    first = start + int(inside[0]) if inside.size else start
+    # nor is a steady fall from above the band into it a bounce (0.8 down to 0.35 in 50 steps,
+    # then swings between 0.2 and 0.6)
+    if y[first] > high:
+        while first < y.size - w and y[first + 1] < y[first]:
+            first += 1
+    return first
 
 
 def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None, int | None]:
