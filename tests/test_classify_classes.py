@@ -690,3 +690,21 @@ def test_healthy_batch_noise_early_is_no_spike_and_a_real_spike_still_is():
         spiked += "early_spike" in classify(y).flags
     assert flagged <= 1, flagged
     assert spiked >= 19, spiked
+
+
+@pytest.mark.parametrize(("n", "period"), [(300, 60), (300, 40), (100, 17), (1000, 150)])
+def test_a_swing_too_long_for_the_final_window_is_still_oscillating(n, period):
+    """A fall from 2.5 to 0.5 in the first fifth, then a cosine swing of +-0.15 (+-30% of the
+    level) with a period longer than half the final window (a fifth of the run): the window
+    shows less than two swings, the last half of the run shows two or more. Oscillating, at
+    that period. The same swing riding a loss still falling by twice its height over the last
+    half (the bumps of a cyclic learning-rate schedule) is converging."""
+    t = np.arange(n)
+    fall = np.exp(-t / (n / 20))
+    swing = 0.15 * np.cos(2 * np.pi * t / period) * (1 - fall)
+    v = classify(0.5 + 2 * fall + swing)
+    assert v.verdict == "oscillating", v.reason
+    m = re.search(r"with a period of about (\d+)", v.reason)
+    assert m and abs(int(m.group(1)) - period) <= 0.1 * period, v.reason
+    falling = 0.5 + 2 * fall + swing + 0.6 * (1 - t / n)
+    assert classify(falling).verdict == "converging"

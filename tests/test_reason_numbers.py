@@ -157,3 +157,19 @@ def test_an_alternating_bounce_is_said_to_ride_a_fall_only_when_the_window_falls
     assert "about a flat level, by ±3% of it" in v.reason and "falling trend" not in v.reason
     v = classify((0.2 + 2 * np.exp(-t / 100)) * (1 + 0.03 * (-1.0) ** t))
     assert "edge_of_stability" in v.flags and "on a falling trend" in v.reason, v.reason
+
+
+def test_the_bouncing_is_said_to_start_where_the_steady_fall_into_it_ends():
+    """0.8 down to 0.35 in a straight line over 50 steps, then swings of +-0.2 about 0.4 (a
+    smoothed random wander) for 1,050 steps: the reason's "has bounced for the last N" counts
+    the swings, not the fall into them (it said 1,098)."""
+    rng = np.random.default_rng(7)
+    kernel = np.exp(-0.5 * (np.arange(-12, 13) / 4.0) ** 2)
+    wander = np.convolve(rng.standard_normal(1100 + 24), kernel / kernel.sum(), "valid")
+    t = np.arange(1100)
+    y = np.where(t < 50, 0.8 - 0.45 * t / 50, np.clip(0.4 + 0.12 * wander / wander.std(), 0.2, 0.6))
+    v = classify(y)
+    assert v.verdict == "oscillating", v.reason
+    m = re.search(r"has bounced for the last (\d+) epochs", v.reason)
+    assert m, v.reason
+    assert 1040 <= int(m.group(1)) <= 1051, v.reason  # from the fall's last point at most

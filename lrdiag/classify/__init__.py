@@ -246,6 +246,8 @@ def _period(ms: _Measures, rule: str) -> float | None:
         return 2.0
     if rule == "periodic":
         return float(ms.acf_lag)
+    if rule == "long" and ms.long is not None:
+        return float(ms.long[5])
     if rule == "smooth" and ms.half_swings:
         return 2.0 * ms.window / ms.half_swings
     return None

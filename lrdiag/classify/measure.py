@@ -73,6 +73,9 @@ class _Measures:
     # lag-1 autocorrelation of the swings: about 0 for noise, well above for a lasting swing
     acf_one: float
     bounce_from: int  # first point of the bouncing that the final window shows
+    # the last half of a long curve, when the final window is too short for two full swings of
+    # its own (_swing_shape of that stretch, its median and the fall of its level across it)
+    long: tuple[int, float, float, int, float, int, float, float] | None
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
@@ -216,6 +219,30 @@ def _autocorrelation(r: np.ndarray, top: int) -> np.ndarray:
     return acf / acf[0] if acf[0] > 0 else np.zeros(top + 1)
 
 
+def _swing_shape(
+    seg: np.ndarray, tol: float, lags: int
+) -> tuple[float, float, int, float, int, float]:
+    """The swings of ``seg`` about its own trend line: (amplitude, half the 5-95 spread of
+    its second half, half-swings, autocorrelation peak at lags up to ``lags``, its lag, lag-1
+    autocorrelation).
+    The amplitude is half the 5-95 percentile band; a half-swing goes from the bottom quarter
+    of that band to the top quarter, or back (quarters of the band, not of a band about the
+    mean: spikes are lopsided)."""
+    n = seg.size
+    resid = _trend_residual(seg)
+    lo_r, hi_r = _percentiles(resid, (5.0, 95.0))
+    amplitude = (hi_r - lo_r) / 2.0
+    amp_late = _half_spread(resid[n // 2 :])
+    bottom, top = lo_r + (hi_r - lo_r) / 4, hi_r - (hi_r - lo_r) / 4
+    side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
+    side = side[side != 0]
+    half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
+    # one autocorrelation of the swings serves both the periodicity and the lag-1 correlation
+    acf = _autocorrelation(resid, max(1, lags)) if amplitude > tol else np.zeros(2)
+    acf_peak, acf_lag = _acf_peak(acf)
+    return amplitude, amp_late, half_swings, acf_peak, acf_lag, float(acf[1])
+
+
 def _acf_peak(acf: np.ndarray) -> tuple[float, int]:
     """The highest autocorrelation (``acf``: lags 0 to a third of the window) at a lag of 2 or
     more once it has been negative at a smaller lag (a periodic swing comes back; smoothed
@@ -266,7 +293,13 @@ def _bounce_from(
     margin = amplitude
     outside = (y[start:] < low - margin) | (y[start:] > high + margin)
     inside = np.flatnonzero(~outside)
-    return start + int(inside[0]) if inside.size else start
+    first = start + int(inside[0]) if inside.size else start
+    # nor is a steady fall from above the band into it a bounce (0.8 down to 0.35 in 50 steps,
+    # then swings between 0.2 and 0.6)
+    if y[first] > high:
+        while first < y.size - w and y[first + 1] < y[first]:
+            first += 1
+    return first
 
 
 def _chance(loss_name: str | None, n_classes: int | None) -> tuple[float | None, int | None]:
@@ -366,20 +399,15 @@ def _measure(
     positive = bool(y.min() > 0)
 
     # The swings of the final window about its own trend line, on the loss's own level.
-    resid = _trend_residual(win)
-    lo_r, hi_r = _percentiles(resid, (5.0, 95.0))
-    amplitude = (hi_r - lo_r) / 2.0
-    amp_late = _half_spread(resid[w // 2 :])
-    # a half-swing goes from the bottom quarter of the 5-95 percentile band to the top quarter,
-    # or back (quarters of the band, not of a band about the mean: spikes are lopsided)
-    bottom, top = lo_r + (hi_r - lo_r) / 4, hi_r - (hi_r - lo_r) / 4
-    side = np.where(resid > top, 1, np.where(resid < bottom, -1, 0))
-    side = side[side != 0]
-    half_swings = int(np.count_nonzero(side[1:] != side[:-1]))
-    # one autocorrelation of the swings serves both the periodicity and the lag-1 correlation
-    acf = _autocorrelation(resid, max(1, w // 3)) if amplitude > tol else np.zeros(2)
-    acf_peak, acf_lag = _acf_peak(acf)
-    acf_one = float(acf[1])
+    amplitude, amp_late, half_swings, acf_peak, acf_lag, acf_one = _swing_shape(win, tol, w // 3)
+    # A swing longer than half the window shows there as less than two: the last half of a
+    # curve of at least 2.5 windows holds two of a period up to a quarter of the run.
+    long = None
+    if half_swings < th.osc_slow_swings and m >= 2.5 * w:
+        tail = y[m - m // 2 :]
+        third = tail.size // 3
+        fall = _median(tail[:third]) - _median(tail[-third:])
+        long = (tail.size, *_swing_shape(tail, tol, tail.size // 2)[:5], _median(tail), fall)
     low, p10, q25, q75, high = _percentiles(win, (5, 10, 25, 75, 95))
     window_level = _median(win)
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
@@ -454,6 +482,7 @@ def _measure(
         acf_lag=acf_lag,
         acf_one=acf_one,
         bounce_from=bounce_from,
+        long=long,
         above_share=float(np.mean(y[1:] > initial)) if m > 1 else 0.0,
         best_early=best_i + offset < m - level_n,
         above_window=int(np.count_nonzero(win > initial)),

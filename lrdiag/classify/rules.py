@@ -117,13 +117,16 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     than noise: slow swings), "irregular" (none of these, on a curve shorter than min_window,
     too short to tell structure from noise, that never gained more than the swings' height
     nor held a fall (_held); or, on a curve of full-batch gradient descent, which has no
-    sampling noise, any length: "chaotic"). None when it does not bounce so."""
+    sampling noise, any length: "chaotic"); or "long", a periodic swing too long for the window
+    to show twice (_long_swing). None when it does not bounce so."""
     if th.osc_level <= 0 or not ms.positive or ms.window_level <= 0 or ms.turning_z is None:
         return None
     # A loss that fell to a millionth of its start has converged to its floor of 0: what is
     # left is rounding (a float64 loss wobbling at 5e-15 after starting at 0.25), not swings.
     if ms.window_level < th.osc_floor * ms.initial:
         return None
+    if _long_swing(ms, th):
+        return "long"
     a = ms.amplitude
     short = ms.window < th.min_window  # a curve of fewer points than a final window has
     if (
@@ -163,6 +166,27 @@ def _swinging(ms: _Measures, th: Thresholds, full_batch: bool = False) -> str | 
     if full_batch and a >= th.osc_chaos * ms.window_level:
         return "chaotic"
     return "irregular" if short and ms.net < 2 * a and not _held(ms, th) else None
+
+
+def _long_swing(ms: _Measures, th: Thresholds) -> bool:
+    """A periodic swing too long for the final window to show twice, in the last half of the
+    run (``ms.long``): two full swings there at least (osc_slow_swings half-swings), of at
+    least osc_slow of that stretch's level, lasting through its second half, periodic
+    (autocorrelation peak of osc_acf, and 3/sqrt(n)), and not riding a fall: its level falls
+    across it by less than osc_fall of the swing's full height (a cyclic learning-rate
+    schedule's bumps on a falling loss do)."""
+    if ms.long is None:
+        return False
+    n, amp, amp_late, halves, peak, lag, level, fall = ms.long
+    return (
+        2 * lag > ms.window  # a period the window cannot show twice (a shorter one it reads)
+        and level > 0
+        and halves >= th.osc_slow_swings
+        and amp >= th.osc_slow * level
+        and amp_late >= amp / 2
+        and peak >= max(th.osc_acf, 3.0 / math.sqrt(n))
+        and fall < th.osc_fall * 2 * amp
+    )
 
 
 def _decide(

@@ -206,6 +206,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             how = f"changing direction {_pct(ms.alternation)} of the time"
         elif rule == "periodic":
             how = f"with a period of about {ms.acf_lag} {unit}"
+        elif rule == "long":
+            how = f"with a period of about {ms.long[5]} {unit}"
         elif rule == "smooth":
             how = f"in slow swings of about {met['period']:.0f} {unit} each"
         elif rule == "chaotic":
@@ -230,7 +232,9 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         # low, high, the swing and its period are the final window's; the bouncing may have
         # begun earlier, at other heights: the range is said of the window only
         when = f"for {span}"
-        if ms.n_finite - ms.bounce_from > ms.window:
+        if rule == "long":  # the swings were read over the last half, longer than the window
+            when = f"over {axis.last(ms.long[0], epochs)}"
+        elif ms.n_finite - ms.bounce_from > ms.window:
             when = f"over {tail}, and has bounced for {span}"
         return (
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
