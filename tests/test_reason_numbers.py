@@ -173,3 +173,22 @@ def test_the_bouncing_is_said_to_start_where_the_steady_fall_into_it_ends():
     m = re.search(r"has bounced for the last (\d+) epochs", v.reason)
     assert m, v.reason
     assert 1040 <= int(m.group(1)) <= 1051, v.reason  # from the fall's last point at most
+
+
+def test_an_oscillating_reason_says_when_the_curve_ends_falling_to_its_lowest():
+    """1.0, then 33 epochs bouncing between 3 and 13, then a fall to 0.05 over its last 6
+    points (issue 11's class 5, short): oscillating and converging are both defensible, so an
+    oscillating reason says how the curve ends, with the numbers recounted here."""
+    y = np.r_[1.0, 8.0 + 5.0 * (-1.0) ** np.arange(1, 34), np.geomspace(1.0, 0.05, 6)]
+    v = classify(y)
+    assert v.verdict in ("oscillating", "converging"), v.reason
+    if v.verdict == "oscillating":
+        steps = 0
+        while y[-1 - steps - 1] > y[-1 - steps]:
+            steps += 1
+        assert y[-1] == y.min()
+        assert f"it ends falling, for its last {steps} epochs, to its lowest value yet, 0.05" in (
+            v.reason
+        ), v.reason
+    # a bounce that ends on an upswing says nothing of the kind
+    assert "ends falling" not in classify(1.0 + 0.3 * (-1.0) ** np.arange(60)).reason

@@ -37,6 +37,9 @@ class _Measures:
     growth_rise: float  # rise over that run
     growth_base: float  # the value the run of increases started from
     last_is_peak: bool  # last point is the highest of the final window
+    # falls at the very end onto the curve's lowest value: the length of that run, else 0
+    final_fall: int
+    last: float  # the last finite value
     never_back: bool  # every point after the first is above the initial level
     positive: bool  # every finite value is > 0 (a loss whose floor is 0 or above)
     gap: float  # lowest point of the final window minus the initial level
@@ -388,6 +391,10 @@ def _measure(
     run = 0
     while run < dall.size and dall[dall.size - 1 - run] > tol:
         run += 1
+    final_fall = 0
+    if m and y[-1] <= y.min():
+        while final_fall < dall.size and dall[dall.size - 1 - final_fall] < -tol:
+            final_fall += 1
     growth = None
     growth_rise = 0.0
     if run >= 2:
@@ -450,6 +457,8 @@ def _measure(
         growth_rise=growth_rise,
         growth_base=float(y[m - 1 - run]) if run else float(y[-1]),
         last_is_peak=last_is_peak,
+        final_fall=final_fall,
+        last=float(y[-1]) if m else math.nan,
         never_back=never_back,
         positive=positive,
         gap=float(win.min()) - initial,

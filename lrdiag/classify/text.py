@@ -236,9 +236,17 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             when = f"over {axis.last(ms.long[0], epochs)}"
         elif ms.n_finite - ms.bounce_from > ms.window:
             when = f"over {tail}, and has bounced for {span}"
+        # a late drop the window holds (the first question's lr 1: bouncing 3-13, then down
+        # to 0.05): converging is as defensible, so the reason says how it ends
+        ends = ""
+        if ms.final_fall >= 3:
+            ends = (
+                f"; it ends falling, for its last {ms.final_fall} {unit}, to its lowest value "
+                f"yet, {lv(ms.last)}"
+            )
         return (
             f"oscillating: bounces between {lv(ms.low)} and {lv(ms.high)} "
-            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} {when}, {drift}"
+            f"(±{_pct(met['swing_level'] or 0.0)} of its level) {how} {when}, {drift}{ends}"
         )
     if rule == "jumped":
         return (
