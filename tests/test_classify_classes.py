@@ -708,3 +708,21 @@ def test_a_swing_too_long_for_the_final_window_is_still_oscillating(n, period):
     assert m and abs(int(m.group(1)) - period) <= 0.1 * period, v.reason
     falling = 0.5 + 2 * fall + swing + 0.6 * (1 - t / n)
     assert classify(falling).verdict == "converging"
+
+
+@pytest.mark.parametrize(("n", "period"), [(400, 24), (400, 38), (2000, 70), (2000, 150)])
+def test_a_steady_sine_is_not_a_blowup_whatever_phase_it_ends_on(n, period):
+    """1 + 0.3 sin(2 pi t / period + 0.7) with 1% noise from the first step: no trend, swings
+    of +-30% of the level for the whole run. Its best is a trough and its final level wherever
+    the last points fall in a swing, but every swing of the final window comes back down to
+    that best: oscillating, not "learned, then jumped and stayed" (qa7's audit: diverging
+    [late_blowup] for these four). The same curve that stays up after a trough (jumped and
+    held at 1.3) is still a blow-up."""
+    rng = np.random.default_rng(period)
+    t = np.arange(n)
+    y = 1.0 + 0.3 * np.sin(2 * np.pi * t / period + 0.7) + 0.01 * rng.standard_normal(n)
+    v = classify(y)
+    assert v.verdict == "oscillating", v.reason
+    held = y.copy()
+    held[n // 2 :] = 1.3 + 0.01 * rng.standard_normal(n - n // 2)
+    assert classify(held).verdict == "diverging"

@@ -50,6 +50,7 @@ class _Measures:
     swing: float  # median absolute step in the final window
     decline: float  # fall of the pair-averaged final window over its length (OLS)
     late_climb: float  # rise of the final window's second half across it (OLS)
+    late_p10: float  # 10th percentile of the final window's second half
     chance: float | None  # the chance loss given by the loss's name or class count
     chance_k: int | None
     guess: float | None  # unasked: the ln K nearest the final level (K in CHANCE_CLASSES)
@@ -247,7 +248,7 @@ def _swing_shape(
 
 
 def _acf_peak(acf: np.ndarray) -> tuple[float, int]:
-    """The highest autocorrelation (``acf``: lags 0 to a third of the window) at a lag of 2 or
+    """The highest autocorrelation (``acf``: lags 0 to half the window) at a lag of 2 or
     more once it has been negative at a smaller lag (a periodic swing comes back; smoothed
     noise decays without going negative), and that lag. (0, 0) when there is none."""
     top = acf.size - 1
@@ -406,7 +407,7 @@ def _measure(
     positive = bool(y.min() > 0)
 
     # The swings of the final window about its own trend line, on the loss's own level.
-    amplitude, amp_late, half_swings, acf_peak, acf_lag, acf_one = _swing_shape(win, tol, w // 3)
+    amplitude, amp_late, half_swings, acf_peak, acf_lag, acf_one = _swing_shape(win, tol, w // 2)
     # A swing longer than half the window shows there as less than two: the last half of a
     # curve of at least 2.5 windows holds two of a period up to a quarter of the run.
     long = None
@@ -416,6 +417,7 @@ def _measure(
         fall = _median(tail[:third]) - _median(tail[-third:])
         long = (tail.size, *_swing_shape(tail, tol, tail.size // 2)[:5], _median(tail), fall)
     low, p10, q25, q75, high = _percentiles(win, (5, 10, 25, 75, 95))
+    late_p10 = _percentiles(win[w // 2 :], (10,))[0]
     window_level = _median(win)
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     rebounds, rebound_peak = _rebounds(y, positive, th)
@@ -469,6 +471,7 @@ def _measure(
         swing=swing,
         decline=decline,
         late_climb=late_climb,
+        late_p10=late_p10,
         chance=chance[0],
         chance_k=chance[1],
         guess=guess,
