@@ -246,13 +246,13 @@ def _decide(
     # half the loss of it) came back, each swing: a sustained swing whose troughs are its best
     # is no jump (a steady climb's window starts low, but its second half does not),
     # whatever phase it ends on (1 + 0.3 sin(2 pi t / 70) over 2000 steps).
-    back = (
+    came_back = (
         ms.window >= th.min_window
         and ms.best_epoch < ms.n_finite - ms.window
         and ms.late_p10 <= ms.best_level + 0.5 * max(lost, 0.0)
     )
     if (
-        not back
+        not came_back
         and ms.best_early
         and ms.drop > th.noise_snr * sd
         and ms.drop > th.plateau_progress * R
@@ -266,7 +266,7 @@ def _decide(
     # On its own level: a loss > 0 that more than doubled from its best and stayed there jumped
     # to a higher level, however high it started (a fall from 1.24 to 0.077, then 0.47).
     if (
-        not back
+        not came_back
         and ms.positive
         and ms.best_early
         and ms.final_level > (1.0 + th.positive_rise) * ms.best_wide
