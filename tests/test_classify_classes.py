@@ -726,3 +726,19 @@ def test_a_steady_sine_is_not_a_blowup_whatever_phase_it_ends_on(n, period):
     held = y.copy()
     held[n // 2 :] = 1.3 + 0.01 * rng.standard_normal(n - n // 2)
     assert classify(held).verdict == "diverging"
+
+
+def test_a_run_that_learned_for_long_then_blew_up_to_nan_is_a_late_blowup():
+    """10.8 down to 3.2 over 19,000 steps, then growing 1.01x a step to 9.6e3 and nan: it
+    learned, then blew up. The blow-up makes R 9.6e3, so a fall of 7.6 is under 5% of it, but
+    it is 70% of the loss's own level: late_blowup. A run that blew up from its start is not."""
+    t = np.arange(20000, dtype=float)
+    y = 3.2 + 7.6 * np.exp(-t / 2000.0)
+    y[19000:] = 3.2 * 1.0081 ** np.arange(1000)
+    y[-5:] = np.nan
+    v = classify(y)
+    assert v.verdict == "diverging" and "late_blowup" in v.flags, v.reason
+    assert "after falling from" in v.reason
+    grow = 3.2 * 1.0081 ** np.arange(1000)
+    grow[-5:] = np.nan
+    assert "late_blowup" not in classify(grow).flags

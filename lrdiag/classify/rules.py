@@ -432,7 +432,12 @@ def _flags(ms, th, y, epochs, verdict, rule, train_curve, spike) -> set[str]:
     elif spike is not None:
         flags.add("early_spike")
     lost = ms.final_level - ms.best_level
-    made_progress = ms.drop > th.noise_snr * ms.noise and ms.drop > th.plateau_progress * ms.range_
+    # learned first: a fall of plateau_progress of R or, for a loss > 0, of floor_progress of its
+    # level (a blow-up to 9.6e3 makes R say nothing of a fall from 10.8 to 2.9 before it)
+    made_progress = ms.drop > th.noise_snr * ms.noise and (
+        ms.drop > th.plateau_progress * ms.range_
+        or (ms.positive and ms.drop > th.floor_progress * ms.initial)
+    )
     if rule in ("blowup", "jumped") or (
         verdict == "diverging"
         and made_progress
