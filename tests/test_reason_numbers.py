@@ -192,3 +192,18 @@ def test_an_oscillating_reason_says_when_the_curve_ends_falling_to_its_lowest():
         ), v.reason
     # a bounce that ends on an upswing says nothing of the kind
     assert "ends falling" not in classify(1.0 + 0.3 * (-1.0) ** np.arange(60)).reason
+
+
+def test_a_last_value_far_from_the_final_level_is_named():
+    """An early-stopping run that restored its best weights logs its best again last: 2 down
+    to 0.6 by epoch 40, up to 0.98 by epoch 59, then 0.609. The final level (the median of the
+    last points) is 0.93; the reason names the last value too. A last value near the final
+    level is not named."""
+    e = np.arange(60)
+    y = np.where(e <= 40, 0.6 + 1.4 * np.exp(-e / 8.0), 0.6 + 0.02 * (e - 40))
+    y = np.r_[y, 0.609]
+    v = classify(y)
+    assert "its last value is 0.609" in v.reason, v.reason
+    assert abs(np.median(y[-6:]) - 0.609) > 0.1 * 0.609  # far from the last points' median
+    smooth = 0.6 + 1.4 * np.exp(-np.arange(61) / 8.0)
+    assert "its last value" not in classify(smooth).reason

@@ -122,6 +122,16 @@ def _share_above(ms: _Measures) -> str:
     return "all" if ms.above_window == ms.window else str(ms.above_window)
 
 
+def _last_apart(ms, th, lv) -> str:
+    """ "; its last value is 0.609" when the last value lies far from the final level (the median
+    of the last points) the reason quotes: by noise_snr noise std devs and 10% of the level (an
+    early-stopping restore of the best weights, a last epoch off the rest), else ""."""
+    off = abs(ms.last - ms.final_level)
+    if not math.isfinite(off) or off <= max(th.noise_snr * ms.noise, 0.1 * abs(ms.final_level)):
+        return ""
+    return f"; its last value is {lv(ms.last)}"
+
+
 def _times_start(ms) -> str:
     """ ", 259 times its start" for a loss > 0 that ended at twice its start or more (a share
     of a range the rise itself sets says little of how far it went), else ""."""
@@ -323,7 +333,8 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         )
     s = (
         f"converging: loss fell from {lv(ms.initial)} to {lv(ms.final_level)} "
-        f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)})"
+        f"({_pct(met['kept'] or 0.0)} of the way to its best, {lv(ms.best_level)}"
+        f"{_last_apart(ms, th, lv)})"
     )
     extras = []
     if "unstable" in flags and ms.above_share >= 0.5:
