@@ -247,7 +247,7 @@ def _period(ms: _Measures, rule: str) -> float | None:
     if rule == "periodic":
         return float(ms.acf_lag)
     if rule == "long" and ms.long is not None:
-        return float(ms.long[5])
+        return float(ms.long.lag)
     if rule == "smooth" and ms.half_swings:
         return 2.0 * ms.window / ms.half_swings
     return None

@@ -7,10 +7,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from lrdiag.thresholds import CHANCE_CLASSES, Thresholds
+
+
+class _LongSwing(NamedTuple):
+    """The swings of the last half of a long curve (_swing_shape of that stretch)."""
+
+    n: int  # points in the stretch
+    amplitude: float
+    amp_late: float
+    half_swings: int
+    acf_peak: float
+    lag: int  # the period
+    level: float  # the stretch's median
+    fall: float  # median of its first third minus that of its last third
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class _Measures:
     bounce_from: int  # first point of the bouncing that the final window shows
     # the last half of a long curve, when the final window is too short for two full swings of
     # its own (_swing_shape of that stretch, its median and the fall of its level across it)
-    long: tuple[int, float, float, int, float, int, float, float] | None
+    long: _LongSwing | None
     above_share: float  # share of the points after the first that sit above the initial level
     best_early: bool  # the best level comes before the final level's points
     above_window: int  # points of the final window above the initial level
@@ -182,6 +196,15 @@ def _relax_floor(v: np.ndarray) -> float | None:
         return None
     r = d2 / d1
     return m3 - d2 * r / (1.0 - r)
+
+
+def _trailing(d: np.ndarray, tol: float) -> int:
+    """How many of the last steps ``d`` are each above ``tol``: the run of rises at the end
+    (of falls, given the steps negated)."""
+    run = 0
+    while run < d.size and d[d.size - 1 - run] > tol:
+        run += 1
+    return run
 
 
 def _slope(v: np.ndarray) -> float:
@@ -389,13 +412,8 @@ def _measure(
 
     # Trailing run of increases at the very end, and how its increments grow.
     dall = np.diff(y)
-    run = 0
-    while run < dall.size and dall[dall.size - 1 - run] > tol:
-        run += 1
-    final_fall = 0
-    if m and y[-1] <= y.min():
-        while final_fall < dall.size and dall[dall.size - 1 - final_fall] < -tol:
-            final_fall += 1
+    run = _trailing(dall, tol)
+    final_fall = _trailing(-dall, tol) if m and y[-1] <= y.min() else 0
     growth = None
     growth_rise = 0.0
     if run >= 2:
@@ -415,9 +433,10 @@ def _measure(
         tail = y[m - m // 2 :]
         third = tail.size // 3
         fall = _median(tail[:third]) - _median(tail[-third:])
-        long = (tail.size, *_swing_shape(tail, tol, tail.size // 2)[:5], _median(tail), fall)
+        shape = _swing_shape(tail, tol, tail.size // 2)[:5]
+        long = _LongSwing(tail.size, *shape, level=_median(tail), fall=fall)
     low, p10, q25, q75, high = _percentiles(win, (5, 10, 25, 75, 95))
-    late_p10 = _percentiles(win[w // 2 :], (10,))[0]
+    late_p10 = _percentiles(late, (10,))[0]
     window_level = _median(win)
     bounce_from = _bounce_from(y, w, q25, q75, low, high, amplitude)
     rebounds, rebound_peak = _rebounds(y, positive, th)

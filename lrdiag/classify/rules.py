@@ -177,15 +177,15 @@ def _long_swing(ms: _Measures, th: Thresholds) -> bool:
     schedule's bumps on a falling loss do)."""
     if ms.long is None:
         return False
-    n, amp, amp_late, halves, peak, lag, level, fall = ms.long
+    s = ms.long
     return (
-        2 * lag > ms.window  # a period the window cannot show twice (a shorter one it reads)
-        and level > 0
-        and halves >= th.osc_slow_swings
-        and amp >= th.osc_slow * level
-        and amp_late >= amp / 2
-        and peak >= max(th.osc_acf, 3.0 / math.sqrt(n))
-        and fall < th.osc_fall * 2 * amp
+        2 * s.lag > ms.window  # a period the window cannot show twice (a shorter one it reads)
+        and s.level > 0
+        and s.half_swings >= th.osc_slow_swings
+        and s.amplitude >= th.osc_slow * s.level
+        and s.amp_late >= s.amplitude / 2
+        and s.acf_peak >= max(th.osc_acf, 3.0 / math.sqrt(s.n))
+        and s.fall < th.osc_fall * 2 * s.amplitude
     )
 
 
@@ -246,8 +246,9 @@ def _decide(
     # half the loss of it) came back, each swing: a sustained swing whose troughs are its best
     # is no jump (a steady climb's window starts low, but its second half does not),
     # whatever phase it ends on (1 + 0.3 sin(2 pi t / 70) over 2000 steps).
+    short = ms.window < th.min_window  # a curve of fewer points than a final window has
     came_back = (
-        ms.window >= th.min_window
+        not short
         and ms.best_epoch < ms.n_finite - ms.window
         and ms.late_p10 <= ms.best_level + 0.5 * max(lost, 0.0)
     )
@@ -280,7 +281,6 @@ def _decide(
     # curve too short for a window of its own has no level before it but its start: it rides
     # a fall when it gained more than the swing's full height since (a zigzag down from 0.9 to
     # 0.42 in 8 epochs, swinging +-0.12 about its trend), the bound of "irregular" (_swinging).
-    short = ms.window < th.min_window
     back = ms.net if short else ms.fall_back
     falling = ms.amplitude > 0 and back > (1.0 if short else th.osc_fall) * 2 * ms.amplitude
     swings = None if falling else _swinging(ms, th, full_batch)
@@ -476,10 +476,10 @@ def _overfit_rise(ms, th, y, epochs, train_curve) -> float | None:
     if seg.size < 3:
         return None
     k = max(1, min(seg.size // 3, int(round(th.level_frac * seg.size))))
-    t_fall = _median(seg[:3]) - _median(seg[-k:])
+    t_level = _median(seg[:3])
+    t_fall = t_level - _median(seg[-k:])
     finite = train[np.isfinite(train)]
     t_need = th.overfit_train_drop * float(np.ptp(finite))
-    t_level = _median(seg[:3])
     if t_level > 0 and finite.min() > 0:  # on its own level too: a fall of 41% from 0.051 is one,
         t_need = min(t_need, th.floor_progress * t_level)  # whatever an initial 3.1 makes the range
     t_need = max(th.noise_snr * _robust_noise(finite), t_need)

@@ -106,6 +106,11 @@ def _pct(v: float | None) -> str:
     return f"{p:.0f}%" if p == 0.0 or abs(p) >= 0.995 else f"{p:.1g}%"
 
 
+def _drifts_down(ms: _Measures) -> bool:
+    """The final window falls by more than DRIFT_NOTE of its level across it."""
+    return ms.decline > DRIFT_NOTE * abs(ms.window_level)
+
+
 def _stays(ms: _Measures, th) -> str:
     """After a rise: "stayed there", or "is still rising" when the final window climbs by more
     than it swings about its trend line and by more than floor_progress of its level, and its
@@ -217,7 +222,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         elif rule == "periodic":
             how = f"with a period of about {ms.acf_lag} {unit}"
         elif rule == "long":
-            how = f"with a period of about {ms.long[5]} {unit}"
+            how = f"with a period of about {ms.long.lag} {unit}"
         elif rule == "smooth":
             how = f"in slow swings of about {met['period']:.0f} {unit} each"
         elif rule == "chaotic":
@@ -232,7 +237,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
                 else f"irregularly (and ends no lower than its start, {lv(ms.initial)})"
             )
         # The rules ask for a drift smaller than the swings, not for none: say which it is.
-        if ms.decline > DRIFT_NOTE * ms.window_level:
+        if _drifts_down(ms):
             drift = (
                 f"drifting down by {lv(ms.decline)} across {axis.last(ms.window, epochs)}, "
                 f"less than it swings"
@@ -243,7 +248,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
         # begun earlier, at other heights: the range is said of the window only
         when = f"for {span}"
         if rule == "long":  # the swings were read over the last half, longer than the window
-            when = f"over {axis.last(ms.long[0], epochs)}"
+            when = f"over {axis.last(ms.long.n, epochs)}"
         elif ms.n_finite - ms.bounce_from > ms.window:
             when = f"over {tail}, and has bounced for {span}"
         # a late drop the window holds (the first question's lr 1: bouncing 3-13, then down
@@ -362,7 +367,7 @@ def _reason(ms, th, verdict, rule, flags, epochs, met, spike, axis: _Axis) -> st
             f"steps alternating in direction {_pct(ms.alternation)} of the time "
             + (
                 "on a falling trend"
-                if ms.decline > DRIFT_NOTE * abs(ms.window_level)
+                if _drifts_down(ms)
                 else f"about a flat level, by ±{_pct(ms.amplitude / abs(ms.window_level))} of it"
                 if ms.window_level
                 else "about a flat level"
